@@ -1,0 +1,180 @@
+/* daftc: the daft compiler driver. The whole pipeline reads top to bottom in
+ * compile_file(): load -> parse -> check -> (plan) -> (codegen) -> link, stopping after
+ * whichever phase --emit or --check asks for. */
+#include <daft/lang.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAFTC_EMITS(X) \
+    X(EMIT_EXE, "exe") \
+    X(EMIT_AST, "ast") \
+    X(EMIT_PLAN, "plan") \
+    X(EMIT_LL, "ll") \
+    X(EMIT_OBJ, "obj")
+
+typedef enum {
+#define X(id, text) id,
+    DAFTC_EMITS(X)
+#undef X
+} EmitKind;
+
+static const char *emit_names[] = {
+#define X(id, text) text,
+    DAFTC_EMITS(X)
+#undef X
+};
+
+typedef struct Options {
+    const char *input;
+    const char *output;
+    EmitKind emit;
+    const char *plan_format;   /* text | json | dot */
+    bool check_only;
+    DaftDiagFormat diag_format;
+    int opt_level;
+    bool debug_info;
+} Options;
+
+enum { EXIT_USAGE = 2 };
+
+static void print_usage(FILE *out) {
+    fputs("usage: daftc [options] FILE.daft\n"
+          "\n"
+          "Compiles a daft program (actors, futures and tasks) into a native executable.\n"
+          "\n"
+          "options:\n"
+          "  --check                   parse and check only; report diagnostics\n"
+          "  --emit=ast|plan|ll|obj    stop after a phase and print or write its result\n"
+          "  --emit-plan[=text|json|dot]\n"
+          "                            print the per-actor channel plan of every compiled\n"
+          "                            schedule whose actor set is static\n"
+          "  -o FILE                   output file (default: a.out, or stdout for dumps)\n"
+          "  -O0, -O2                  optimisation level (default -O2)\n"
+          "  -g                        emit debug information (.daft lines in gdb)\n"
+          "  --diagnostics-format=text|json\n"
+          "                            how to print errors and warnings (default text)\n"
+          "  --help                    show this help\n"
+          "  --version                 show the version\n",
+          out);
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fputs("daftc: error: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nusage: daftc [options] FILE.daft (see daftc --help)\n", stderr);
+    return EXIT_USAGE;
+}
+
+static bool parse_emit(const char *value, EmitKind *out) {
+    for (size_t i = 0; i < sizeof emit_names / sizeof *emit_names; i++) {
+        if (strcmp(value, emit_names[i]) == 0 && i != EMIT_EXE) {
+            *out = (EmitKind)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Returns -1 when options are complete, else the exit status to end with. */
+static int parse_options(int argc, char **argv, Options *opt) {
+    memset(opt, 0, sizeof(*opt));
+    opt->opt_level = 2;
+    opt->plan_format = "text";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("daftc %s\n", DAFT_VERSION);
+            return 0;
+        } else if (strcmp(a, "--check") == 0) {
+            opt->check_only = true;
+        } else if (strncmp(a, "--emit=", 7) == 0) {
+            if (!parse_emit(a + 7, &opt->emit))
+                return usage_error("unknown --emit kind '%s' (expected ast, plan, ll or obj)", a + 7);
+        } else if (strcmp(a, "--emit-plan") == 0) {
+            opt->emit = EMIT_PLAN;
+        } else if (strncmp(a, "--emit-plan=", 12) == 0) {
+            opt->emit = EMIT_PLAN;
+            opt->plan_format = a + 12;
+            if (strcmp(a + 12, "text") && strcmp(a + 12, "json") && strcmp(a + 12, "dot"))
+                return usage_error("unknown plan format '%s' (expected text, json or dot)", a + 12);
+        } else if (strncmp(a, "--diagnostics-format=", 21) == 0) {
+            if (strcmp(a + 21, "json") == 0)
+                opt->diag_format = DAFT_DIAG_JSON;
+            else if (strcmp(a + 21, "text") == 0)
+                opt->diag_format = DAFT_DIAG_TEXT;
+            else
+                return usage_error("unknown diagnostics format '%s' (expected text or json)", a + 21);
+        } else if (strcmp(a, "-o") == 0) {
+            if (++i == argc)
+                return usage_error("%s", "missing file name after '-o'");
+            opt->output = argv[i];
+        } else if (strcmp(a, "-O0") == 0 || strcmp(a, "-O2") == 0) {
+            opt->opt_level = a[2] - '0';
+        } else if (strcmp(a, "-g") == 0) {
+            opt->debug_info = true;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else if (opt->input) {
+            return usage_error("more than one input file ('%s')", a);
+        } else {
+            opt->input = a;
+        }
+    }
+    if (!opt->input)
+        return usage_error("%s", "no input file");
+    return -1;
+}
+
+/* The pipeline. Diagnostics are collected in `diags` and printed by the caller. */
+static bool compile_file(const Options *opt, DaftSourceSet *sources, DaftDiagEngine *diags,
+                         DaftArena *arena) {
+    DaftSource *src = daft_source_load(sources, opt->input);
+    if (!src) {
+        daft_error(diags, daft_span_none(), "cannot read '%s': %s", opt->input, strerror(errno));
+        return false;
+    }
+
+    DaftModule mod;
+    bool parsed = daft_parse(arena, src, diags, &mod);
+    if (opt->emit == EMIT_AST) {
+        daft_ast_dump(mod.program, stdout);
+        return parsed;
+    }
+    if (!parsed)
+        return false;
+
+    if (!daft_check(&mod, diags))
+        return false;
+    if (opt->check_only)
+        return true;
+
+    daft_error(diags, daft_span_none(), "--emit=%s: this phase is not implemented yet",
+               emit_names[opt->emit]);
+    return false;
+}
+
+int main(int argc, char **argv) {
+    Options opt;
+    int status = parse_options(argc, argv, &opt);
+    if (status >= 0)
+        return status;
+
+    DaftSourceSet sources = {0};
+    DaftDiagEngine diags;
+    daft_diag_init(&diags, &sources);
+    DaftArena *arena = daft_arena_new();
+
+    bool ok = compile_file(&opt, &sources, &diags, arena);
+    /* Diagnostics go to stderr, except in JSON mode where tools read them from stdout. */
+    daft_diag_print(&diags, opt.diag_format == DAFT_DIAG_JSON ? stdout : stderr, opt.diag_format);
+
+    daft_arena_free(arena);
+    daft_diag_free(&diags);
+    daft_source_set_free(&sources);
+    return ok && diags.error_count == 0 ? 0 : 1;
+}

@@ -1,0 +1,271 @@
+/* Diagnostics in the style of clang: "file:line:col: error: message", the source line,
+ * a caret under the start and tildes under the rest of the range, then attached notes.
+ * Nothing here exits: the REPL keeps going after an error. */
+#include <daft/lang.h>
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { DEFAULT_MAX_ERRORS = 100, SHOWN_LINE_MAX = 160 };
+
+const char *daft_severity_name(DaftSeverity sev) {
+    static const char *names[] = {
+#define X(id, text) text,
+        DAFT_SEVERITIES(X)
+#undef X
+    };
+    return names[sev];
+}
+
+void daft_diag_init(DaftDiagEngine *eng, DaftSourceSet *sources) {
+    memset(eng, 0, sizeof(*eng));
+    eng->sources = sources;
+}
+
+static void diag_free_one(DaftDiag *d) {
+    free(d->message);
+    for (int i = 0; i < d->note_count; i++)
+        diag_free_one(&d->notes[i]);
+    free(d->notes);
+}
+
+void daft_diag_clear(DaftDiagEngine *eng) {
+    for (int i = 0; i < eng->len; i++)
+        diag_free_one(&eng->diags[i]);
+    eng->len = 0;
+    eng->error_count = eng->warning_count = 0;
+}
+
+void daft_diag_free(DaftDiagEngine *eng) {
+    daft_diag_clear(eng);
+    free(eng->diags);
+    eng->diags = NULL;
+    eng->cap = 0;
+}
+
+static char *vformat(const char *fmt, va_list ap) {
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    char *s = malloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+static int max_errors(const DaftDiagEngine *eng) {
+    return eng->max_errors > 0 ? eng->max_errors : DEFAULT_MAX_ERRORS;
+}
+
+/* Past the error limit further diagnostics are dropped; notes to a dropped diagnostic go
+ * to this sink, which daft_note recognises and never writes. */
+static DaftDiag dropped_sink;
+
+static DaftDiag *diag_append(DaftDiagEngine *eng, DaftSeverity sev, DaftSpan span, char *msg) {
+    if (eng->len == eng->cap) {
+        eng->cap = eng->cap ? eng->cap * 2 : 16;
+        eng->diags = realloc(eng->diags, sizeof(DaftDiag) * (size_t)eng->cap);
+    }
+    DaftDiag *d = &eng->diags[eng->len++];
+    memset(d, 0, sizeof(*d));
+    d->severity = sev;
+    d->span = span;
+    d->message = msg;
+    return d;
+}
+
+/* The returned pointer stays valid until the next diagnostic is recorded: attach notes
+ * right away. */
+static DaftDiag *diag_push(DaftDiagEngine *eng, DaftSeverity sev, DaftSpan span, char *msg) {
+    if (eng->error_count >= max_errors(eng)) {
+        free(msg);
+        return &dropped_sink;
+    }
+    DaftDiag *d = diag_append(eng, sev, span, msg);
+    if (sev == DAFT_SEV_WARNING)
+        eng->warning_count++;
+    if (sev == DAFT_SEV_ERROR && ++eng->error_count == max_errors(eng)) {
+        diag_append(eng, DAFT_SEV_ERROR, daft_span_none(),
+                    strdup("too many errors emitted, stopping now"));
+        return &dropped_sink; /* its notes would land after the stop message */
+    }
+    return d;
+}
+
+DaftDiag *daft_error(DaftDiagEngine *eng, DaftSpan span, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    return diag_push(eng, DAFT_SEV_ERROR, span, msg);
+}
+
+DaftDiag *daft_warning(DaftDiagEngine *eng, DaftSpan span, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    return diag_push(eng, DAFT_SEV_WARNING, span, msg);
+}
+
+void daft_note(DaftDiagEngine *eng, DaftDiag *parent, DaftSpan span, const char *fmt, ...) {
+    (void)eng;
+    if (parent == &dropped_sink)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    parent->notes = realloc(parent->notes, sizeof(DaftDiag) * (size_t)(parent->note_count + 1));
+    DaftDiag *n = &parent->notes[parent->note_count++];
+    memset(n, 0, sizeof(*n));
+    n->severity = DAFT_SEV_NOTE;
+    n->span = span;
+    n->message = msg;
+}
+
+/* ---------------------------------------------------------------- text output */
+
+static DaftSource *span_source(DaftDiagEngine *eng, DaftSpan span) {
+    if (!eng->sources || span.file < 0 || span.file >= eng->sources->len)
+        return NULL;
+    return eng->sources->files[span.file];
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
+static int utf8_len(const unsigned char *s, int n) {
+    int len = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (int i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Prints bytes [from, to) of a line so that the terminal shows one cell per character:
+ * control bytes and invalid UTF-8 become '?', so carets stay aligned and golden files
+ * stay text. Returns nothing; `caret` mode prints the matching padding instead. */
+static void print_line_part(FILE *out, const char *line, int from, int to, int mode_caret,
+                            char fill) {
+    const unsigned char *s = (const unsigned char *)line;
+    for (int i = from; i < to;) {
+        int n = utf8_len(s + i, to - i);
+        if (s[i] == '\t') {
+            fputc(mode_caret && fill != '\t' ? (fill == ' ' ? '\t' : fill) : '\t', out);
+            i++;
+        } else if (n == 0 || (n == 1 && (s[i] < 0x20 || s[i] == 0x7f))) {
+            fputc(mode_caret ? fill : '?', out);
+            i++;
+        } else {
+            if (mode_caret)
+                fputc(fill, out);
+            else
+                fwrite(s + i, 1, (size_t)n, out);
+            i += n;
+        }
+    }
+}
+
+static void print_snippet(FILE *out, DaftSource *src, DaftSpan span) {
+    int len;
+    const char *line = daft_source_line(src, span.begin.line, &len);
+    int col = span.begin.col - 1;
+    if (col < 0)
+        col = 0;
+    if (col > len)
+        col = len;
+    int end = span.end.line == span.begin.line ? span.end.col - 1 : len;
+    if (end > len)
+        end = len;
+    if (end <= col)
+        end = col + 1;
+    /* Very long lines are shown as a window around the column. */
+    int from = 0, to = len;
+    if (len > SHOWN_LINE_MAX) {
+        from = col > SHOWN_LINE_MAX / 2 ? col - SHOWN_LINE_MAX / 2 : 0;
+        to = from + SHOWN_LINE_MAX < len ? from + SHOWN_LINE_MAX : len;
+        if (end > to)
+            end = to > col ? to : col + 1;
+    }
+    fputs(from > 0 ? "..." : "", out);
+    print_line_part(out, line, from, to, 0, 0);
+    fputs(to < len ? "...\n" : "\n", out);
+    fputs(from > 0 ? "   " : "", out);
+    print_line_part(out, line, from, col, 1, ' ');
+    fputc('^', out);
+    int tilde_end = end < len ? end : len;
+    if (col + 1 < tilde_end)
+        print_line_part(out, line, col + 1, tilde_end, 1, '~');
+    fputc('\n', out);
+}
+
+static void print_text_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
+    DaftSource *src = span_source(eng, d->span);
+    if (src)
+        fprintf(out, "%s:%d:%d: ", src->path, d->span.begin.line, d->span.begin.col);
+    else
+        fputs("daftc: ", out);
+    fprintf(out, "%s: %s\n", daft_severity_name(d->severity), d->message);
+    if (src && d->span.begin.line > 0)
+        print_snippet(out, src, d->span);
+    for (int i = 0; i < d->note_count; i++)
+        print_text_one(eng, out, &d->notes[i]);
+}
+
+/* ---------------------------------------------------------------- JSON output */
+
+static void json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p < 0x20 || *p >= 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void print_json_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
+    DaftSource *src = span_source(eng, d->span);
+    fputs("{\"severity\":", out);
+    json_string(out, daft_severity_name(d->severity));
+    fputs(",\"file\":", out);
+    if (src)
+        json_string(out, src->path);
+    else
+        fputs("null", out);
+    fprintf(out, ",\"line\":%d,\"column\":%d,\"end_line\":%d,\"end_column\":%d,\"message\":",
+            d->span.begin.line, d->span.begin.col, d->span.end.line, d->span.end.col);
+    json_string(out, d->message);
+    fputs(",\"notes\":[", out);
+    for (int i = 0; i < d->note_count; i++) {
+        if (i)
+            fputc(',', out);
+        print_json_one(eng, out, &d->notes[i]);
+    }
+    fputs("]}", out);
+}
+
+void daft_diag_print(DaftDiagEngine *eng, FILE *out, DaftDiagFormat format) {
+    if (format == DAFT_DIAG_JSON) {
+        fputs("[", out);
+        for (int i = 0; i < eng->len; i++) {
+            fputs(i ? ",\n " : "", out);
+            print_json_one(eng, out, &eng->diags[i]);
+        }
+        fputs("]\n", out);
+        return;
+    }
+    for (int i = 0; i < eng->len; i++)
+        print_text_one(eng, out, &eng->diags[i]);
+    if (eng->error_count == 1)
+        fputs("1 error generated.\n", out);
+    else if (eng->error_count > 1)
+        fprintf(out, "%d errors generated.\n", eng->error_count);
+}
