@@ -314,6 +314,14 @@ typedef struct DaftModule {
     DaftNode *program;     /* DAFT_N_PROGRAM, never NULL after daft_parse (may be partial) */
 } DaftModule;
 
+/* Limits that keep every later recursive pass over the AST safe: brackets ( [ { nest at
+ * most DAFT_MAX_NESTING deep ("nesting too deep (limit 256)"), and the AST daft_parse
+ * returns is at most DAFT_MAX_AST_DEPTH nodes deep (deeper subtrees, e.g. a chain of
+ * thousands of `+`, are reported and cut off). After a syntax error the partial AST may
+ * have NULL children and NULL list items where constructs could not be parsed. */
+#define DAFT_MAX_NESTING 256
+#define DAFT_MAX_AST_DEPTH 1024
+
 /* Parses one source into an AST. Syntax errors go to `diags`; the parser recovers at
  * statement and declaration boundaries so one run reports several errors. Returns false
  * when any error was reported (the partial AST is still usable for --emit=ast). */

@@ -1,0 +1,343 @@
+/* daftrt.h — the daft runtime (libdaftrt): values, actors, Refs, the driver API.
+ *
+ * This is the ONLY public header of libdaftrt. Generated code, the REPL and the tests call
+ * what is declared here and nothing else; every other symbol of the library is internal
+ * (prefix rt_) and may change without notice.
+ *
+ * ---------------------------------------------------------------- runtime model (CPU)
+ *
+ * One process per actor; the driver is one more process.
+ *  - Local mode (the default): daft_rt_spawn() forks one process per actor. The child
+ *    inherits the class table registered so far, gets PR_SET_PDEATHSIG(SIGKILL) so it
+ *    never outlives the driver, and the driver watches it through a pidfd so a death is
+ *    noticed within ~20 ms and reported with its cause (signal or exit code).
+ *  - MPI mode: started under mpirun/srun, rank 0 is the driver and each other rank hosts
+ *    one actor. MPI is used only to exchange TCP addresses at start-up; no data goes
+ *    through MPI. Worker ranks must call daft_rt_start() after registering classes.
+ *  - Transport: same host → shared-memory rings (memfd, so nothing ever appears in
+ *    /dev/shm; a writer spins briefly and then sleeps on a futex). DAFT_TRANSPORT=tcp (or
+ *    MPI mode) → TCP sockets with the same message framing.
+ *
+ * Interpreted execution: daft_rt_call() appends a task message to the actor's control
+ * queue and returns a DaftRef at once. Each actor runs its tasks one at a time in
+ * submission order. A task's result stays in the producing actor's object table until it
+ * is fetched (daft_rt_get) or released; results whose encoding is small (≤ 1 KiB) are sent
+ * back with the completion notice, so a get of a small value costs no extra round trip.
+ *
+ * Ref passing (data moves actor to actor, never through the driver): when a task for
+ * actor B takes a Ref produced by actor A (A ≠ B), the driver (1) makes sure a one-way
+ * channel A→B exists (created on first use, shared memory or TCP), (2) appends a PUSH
+ * order to A's control queue — after the task that produces the Ref, so A pushes the value
+ * as soon as it exists — and (3) sends B the task, whose argument names the transfer. B
+ * takes the value from the A→B channel when the task runs. A Ref produced by B itself is
+ * passed without a copy. Channels are drained by the receiving actor whenever it waits,
+ * so two actors pushing to each other cannot deadlock on full channels.
+ *
+ * Failures: an error raised by a method (daft_raise) becomes the value of its Ref; a task
+ * that receives an error value as an argument does not run and produces that same error,
+ * so errors flow along the dataflow graph and the graph stays usable. When an actor
+ * process dies, every pending and later get that depends on it returns, within 1 s, an
+ * error such as "actor 'w1' (Worker) died while running 'step': killed by signal 9".
+ * No wait in the runtime is unbounded: every blocking wait wakes at least every 50 ms to
+ * check that its peers are alive.
+ *
+ * Thread safety: a DaftRt is used by one driver thread at a time.
+ *
+ * Environment: DAFT_TRANSPORT=shm|tcp, DAFT_TRACE=path.json (Chrome trace with one track
+ * per actor and the driver's calls).
+ */
+#ifndef DAFTRT_H
+#define DAFTRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DAFT_API __attribute__((visibility("default")))
+
+/* ================================================================ status codes */
+
+/* Functions that can fail return 0 on success or one of these (negative). */
+enum {
+    DAFT_OK = 0,
+    DAFT_EINVAL = -1,    /* bad argument (unknown actor, method index out of range, ...) */
+    DAFT_ETIMEDOUT = -2, /* a timeout expired; nothing was consumed */
+    DAFT_EPEER = -3,     /* the peer process died or the channel broke */
+    DAFT_ENOMEM = -4,
+    DAFT_ETOOBIG = -5,   /* message larger than a channel can carry */
+    DAFT_ESYS = -6,      /* a system call failed (errno describes it) */
+    DAFT_EPROTO = -7,    /* malformed message */
+};
+
+/* ================================================================ values */
+
+/* Tensor element types. Same order and names as the front end's DaftDType
+ * (f32, bf16, f16, i32, i64), so a cast between the two enums is valid. */
+typedef enum DaftRtDtype {
+    DAFT_RT_F32 = 0,
+    DAFT_RT_BF16,
+    DAFT_RT_F16,
+    DAFT_RT_I32,
+    DAFT_RT_I64,
+    DAFT_RT_DTYPE_COUNT
+} DaftRtDtype;
+
+#define DAFT_MAX_RANK 8
+
+/* A dense, contiguous, row-major CPU tensor. `data` holds numel × dtype-size bytes and is
+ * owned by the value that contains the tensor. */
+typedef struct DaftTensor {
+    DaftRtDtype dtype;
+    int rank;
+    int64_t dims[DAFT_MAX_RANK];
+    void *data;
+} DaftTensor;
+
+/* An actor handle: 1, 2, ... in spawn order (0 is never a valid actor). */
+typedef uint32_t DaftActor;
+
+/* A distributed future: the result of one task. `id` is unique in the program run,
+ * `owner` is the actor whose object table holds the value. */
+typedef struct DaftRef {
+    uint64_t id;
+    DaftActor owner;
+} DaftRef;
+
+typedef enum DaftKind {
+    DAFT_V_NONE = 0, /* no value (a method that returns nothing) */
+    DAFT_V_I64,
+    DAFT_V_F64,
+    DAFT_V_BOOL,
+    DAFT_V_STR,
+    DAFT_V_TENSOR,
+    DAFT_V_LIST,
+    DAFT_V_ACTOR,
+    DAFT_V_REF,
+    DAFT_V_ERROR, /* a run-time error; the message names the actor, method and cause */
+    DAFT_V_KIND_COUNT
+} DaftKind;
+
+/* A tagged value. A DaftValue owns whatever it points to (string bytes, tensor data, list
+ * items, error message); release it with daft_value_free(). Copy with daft_value_copy(). */
+typedef struct DaftValue {
+    DaftKind kind;
+    union {
+        int64_t i64;
+        double f64;
+        bool b;
+        struct { char *ptr; size_t len; } str;   /* NUL-terminated as well */
+        DaftTensor tensor;
+        struct { struct DaftValue *items; size_t len; } list;
+        DaftActor actor;
+        DaftRef ref;
+        struct { char *msg; } error;
+    } as;
+} DaftValue;
+
+/* Constructors. All copy their inputs; the results must be freed with daft_value_free. */
+DAFT_API DaftValue daft_value_none(void);
+DAFT_API DaftValue daft_value_i64(int64_t v);
+DAFT_API DaftValue daft_value_f64(double v);
+DAFT_API DaftValue daft_value_bool(bool v);
+DAFT_API DaftValue daft_value_str(const char *s);
+DAFT_API DaftValue daft_value_strn(const char *s, size_t len);
+/* A tensor of the given shape; `data` (numel × element size bytes) is copied, or the
+ * tensor is zero-filled when data is NULL. Returns an error value for a bad shape. */
+DAFT_API DaftValue daft_value_tensor(DaftRtDtype dt, int rank, const int64_t *dims,
+                                     const void *data);
+/* A list of `len` items, all DAFT_V_NONE; fill v.as.list.items[i] (ownership moves in). */
+DAFT_API DaftValue daft_value_list(size_t len);
+DAFT_API DaftValue daft_value_actor(DaftActor a);
+DAFT_API DaftValue daft_value_ref(DaftRef r);
+/* An error value with a printf-formatted message. */
+DAFT_API DaftValue daft_value_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Frees what v owns and sets it to DAFT_V_NONE. Safe on DAFT_V_NONE. */
+DAFT_API void daft_value_free(DaftValue *v);
+/* Deep copy: *dst receives a new value equal to *src. Returns DAFT_ENOMEM on failure. */
+DAFT_API int daft_value_copy(DaftValue *dst, const DaftValue *src);
+/* Structural equality (tensors compare dtype, shape and bytes; f64 compares bits). */
+DAFT_API bool daft_value_equal(const DaftValue *a, const DaftValue *b);
+/* Writes a short human-readable rendering (at most cap bytes incl. NUL); returns the
+ * length it would have had, like snprintf. Tensors print dtype and shape only. */
+DAFT_API int daft_value_format(const DaftValue *v, char *buf, size_t cap);
+
+/* Element size in bytes, name ("f32", ...), or 0 / NULL for an invalid dtype. */
+DAFT_API size_t daft_rt_dtype_size(DaftRtDtype dt);
+DAFT_API const char *daft_rt_dtype_name(DaftRtDtype dt);
+DAFT_API int64_t daft_tensor_numel(const DaftTensor *t);
+DAFT_API size_t daft_tensor_nbytes(const DaftTensor *t);
+
+/* Serialization (the channel wire format; little-endian, self-delimiting).
+ * daft_value_encode: returns the encoded size; writes it to buf if it fits in cap (call
+ * with cap = 0 to size the buffer). daft_value_decode: decodes one value from len bytes
+ * into *out, stores the bytes consumed in *used (may be NULL); returns 0 or DAFT_EPROTO
+ * for malformed or truncated input (never reads past len). */
+DAFT_API size_t daft_value_encode(const DaftValue *v, void *buf, size_t cap);
+DAFT_API int daft_value_decode(const void *buf, size_t len, DaftValue *out, size_t *used);
+
+/* ================================================================ actor classes */
+
+typedef struct DaftActorCtx DaftActorCtx;
+
+/* A method: reads args[0..nargs), may update *state, writes its result to *out (left
+ * DAFT_V_NONE for no result). Returns 0, or the value of daft_raise() to fail. Ref
+ * arguments have already been resolved to values when a method runs. */
+typedef int (*DaftMethodFn)(DaftActorCtx *ctx, void *state, const DaftValue *args,
+                            int nargs, DaftValue *out);
+/* Constructor: runs once in the actor process with the spawn arguments; state is
+ * zero-filled, state_size bytes. Returns 0 or the value of daft_raise(). May be NULL. */
+typedef int (*DaftInitFn)(DaftActorCtx *ctx, void *state, const DaftValue *args,
+                          int nargs);
+/* Destructor: runs when the actor stops normally. May be NULL. */
+typedef void (*DaftFiniFn)(DaftActorCtx *ctx, void *state);
+
+typedef struct DaftMethodDesc {
+    const char *name;
+    DaftMethodFn fn;
+} DaftMethodDesc;
+
+typedef struct DaftClassDesc {
+    const char *name;
+    size_t state_size;
+    DaftInitFn init;
+    DaftFiniFn fini;
+    const DaftMethodDesc *methods; /* copied at registration */
+    int nmethods;
+} DaftClassDesc;
+
+/* Raises an error from a method or init: the message becomes
+ * "actor '<name>' (<Class>) method '<method>': <formatted cause>". Returns a non-zero code
+ * for `return daft_raise(ctx, ...)`. */
+DAFT_API int daft_raise(DaftActorCtx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The running actor's handle, its name, and the running method's name ("init" in init). */
+DAFT_API DaftActor daft_ctx_actor(const DaftActorCtx *ctx);
+DAFT_API const char *daft_ctx_actor_name(const DaftActorCtx *ctx);
+DAFT_API const char *daft_ctx_method_name(const DaftActorCtx *ctx);
+
+/* ================================================================ driver API */
+
+typedef struct DaftRt DaftRt;
+
+/* Where and how to spawn. A NULL DaftSpawnOpts means defaults. */
+typedef struct DaftSpawnOpts {
+    const char *name; /* actor name used in messages; default "<Class>#<handle>" */
+    int node;         /* MPI mode: rank to host the actor, -1 = next free */
+    int gpu;          /* reserved for the GPU data plane; -1 = any */
+} DaftSpawnOpts;
+
+/* Creates the runtime (the one context object of a program). Under mpirun/srun it
+ * initialises MPI for bootstrap only. argc/argv may be NULL. Returns NULL (after printing
+ * the cause to stderr) on failure. */
+DAFT_API DaftRt *daft_rt_init(int *argc, char ***argv);
+/* Stops every actor (running their fini), waits for their processes (SIGKILL after 2 s),
+ * writes the trace if DAFT_TRACE is set and frees everything: no processes, shared-memory
+ * segments or sockets remain. Safe on NULL. */
+DAFT_API void daft_rt_shutdown(DaftRt *rt);
+
+/* Registers an actor class; returns its class id (0, 1, ...) or DAFT_EINVAL. Every process
+ * of a program must register the same classes in the same order (generated code does
+ * this before daft_rt_start); local actors inherit the table at spawn. */
+DAFT_API int daft_rt_register_class(DaftRt *rt, const DaftClassDesc *desc);
+/* Class id by name, method index by name; DAFT_EINVAL if unknown. */
+DAFT_API int daft_rt_class_id(const DaftRt *rt, const char *name);
+DAFT_API int daft_rt_method_index(const DaftRt *rt, int class_id, const char *method);
+
+/* Call once all classes are registered. On the driver it returns 0 at once; on an MPI
+ * worker rank it serves actors until the driver shuts down and then exits the process
+ * (it does not return). Optional in local mode. */
+DAFT_API int daft_rt_start(DaftRt *rt);
+/* True on the driver (always true in local mode). */
+DAFT_API bool daft_rt_is_driver(const DaftRt *rt);
+
+/* Spawns an actor of class_id with constructor args (values; Refs are not allowed here).
+ * Returns 0 and the handle in *out. The constructor runs asynchronously in the actor;
+ * if it fails, every call on the actor returns its error. */
+DAFT_API int daft_rt_spawn(DaftRt *rt, int class_id, const DaftValue *args, int nargs,
+                           const DaftSpawnOpts *opts, DaftActor *out);
+/* Submits method `method` of `actor` with args (plain values, or DAFT_V_REF values for
+ * dataflow: a Ref argument is replaced by the value it resolves to before the method
+ * runs; only top-level arguments are resolved). Returns at once with the result Ref in
+ * *out. Calling a dead actor still returns a Ref, whose value is the death error. */
+DAFT_API int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
+                          int nargs, DaftRef *out);
+/* Waits for ref and stores a copy of its value in *out: either the result or a
+ * DAFT_V_ERROR value (application error, or death of an actor it depends on). A Ref may
+ * be got any number of times until released. timeout_s < 0 waits without a time limit
+ * (still waking on peer death). Returns 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (unknown or
+ * released Ref). */
+DAFT_API int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out);
+/* Waits until at least num_returns of refs[0..n) are ready (value or error) or the timeout
+ * expires; ready[i] (may be NULL) is set to 1 for each ready Ref, 0 otherwise. Returns the
+ * number of ready Refs (possibly < num_returns after a timeout) or a negative code. */
+DAFT_API int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns,
+                          double timeout_s, uint8_t *ready);
+/* Drops the driver's hold on ref: the owner frees the value once every already submitted
+ * task that uses it has taken it. Getting it afterwards returns DAFT_EINVAL. */
+DAFT_API void daft_rt_release(DaftRt *rt, DaftRef ref);
+/* Sends SIGKILL to an actor process (REPL "kill", tests). Its death is then handled like
+ * any other. Returns 0 or DAFT_EINVAL. */
+DAFT_API int daft_rt_kill(DaftRt *rt, DaftActor actor);
+/* True while the actor's process is alive and its constructor has not failed. */
+DAFT_API bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor);
+/* The last API-misuse or system error message of this context ("" if none). */
+DAFT_API const char *daft_rt_last_error(const DaftRt *rt);
+
+/* ================================================================ compiled execution
+ *
+ * A DaftPlan (daft/plan.h, built by daftc ahead of time or by daft_plan_build at run time)
+ * is loaded onto live actors once; then each execution costs the driver one write per
+ * input channel and one read per output channel — no task messages, no per-execution
+ * allocation in the runtime. Each actor runs its op program once per execution,
+ * executions in order. Channels are shared-memory rings sized for plan->inflight
+ * executions; the driver writes inputs and reads outputs directly on them.
+ *
+ * Several plans may be loaded on one actor at once, alongside interpreted calls: an
+ * actor's plan never blocks it on a READ (a plan is resumable at any op), so the actor
+ * runs whichever plan or task can make progress.
+ *
+ * Errors: an error value (raised by a method) flows through the channels like any value
+ * and becomes the value of every output that depends on it; the plan stays usable. If a
+ * member actor dies, the execution(s) in flight and all later ones return error values
+ * naming the actor, the method it was running (when known) and the cause, within 1 s;
+ * unload the plan, spawn replacements and load a new plan.
+ *
+ * Limits (CPU runtime today): shared-memory transport only (not DAFT_TRANSPORT=tcp or
+ * MPI mode); no COLLECTIVE ops; at most 32 readers per channel. */
+
+struct DaftPlan;
+typedef struct DaftRtPlan DaftRtPlan;
+
+/* Loads `plan` with actors[i] playing plan->actors[i] (its class must be the one named by
+ * plan->actors[i].cls and have every method the plan calls). The plan must stay alive
+ * (not freed) until daft_rt_plan_unload. Returns 0 and *out, or DAFT_EINVAL with the
+ * reason in daft_rt_last_error. */
+DAFT_API int daft_rt_plan_load(DaftRt *rt, const struct DaftPlan *plan, const DaftActor *actors,
+                               int nactors, DaftRtPlan **out);
+/* Starts one execution with inputs[0..plan->ninputs) (in plan->inputs order). When
+ * plan->inflight executions are already running, first waits for the oldest to finish
+ * (its outputs are kept for daft_rt_plan_result), so the driver blocks rather than
+ * fails. Returns 0, DAFT_ETIMEDOUT, or DAFT_EINVAL. */
+DAFT_API int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int ninputs,
+                                 double timeout_s);
+/* Waits for the oldest execution not yet returned and moves its outputs into
+ * outputs[0..plan->noutputs) (plan->outputs order; caller frees them). Outputs may be
+ * DAFT_V_ERROR values. Returns 0, DAFT_ETIMEDOUT (nothing consumed), or DAFT_EINVAL (no
+ * execution submitted). */
+DAFT_API int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *outputs,
+                                 int noutputs);
+/* Executions submitted and not yet returned by daft_rt_plan_result. */
+DAFT_API int daft_rt_plan_pending(const DaftRtPlan *p);
+/* Stops the plan on every live member and frees it (pending results are dropped). Safe on
+ * NULL. daft_rt_shutdown unloads every plan still loaded. */
+DAFT_API void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAFTRT_H */
