@@ -2,6 +2,10 @@
  * compile_file(): load -> parse -> check -> (plan) -> (codegen) -> link, stopping after
  * whichever phase --emit or --check asks for. */
 #include <daft/lang.h>
+#include <daft/plan.h>
+
+#include "codegen.h"
+#include "link.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,8 +30,12 @@ static const char *emit_names[] = {
 #undef X
 };
 
+#define MAX_EXTRA_INPUTS 64
+
 typedef struct Options {
     const char *input;
+    const char *extra[MAX_EXTRA_INPUTS]; /* C/CUDA sources and objects to link */
+    int nextra;
     const char *output;
     EmitKind emit;
     const char *plan_format;   /* text | json | dot */
@@ -40,7 +48,7 @@ typedef struct Options {
 enum { EXIT_USAGE = 2 };
 
 static void print_usage(FILE *out) {
-    fputs("usage: daftc [options] FILE.daft\n"
+    fputs("usage: daftc [options] FILE.daft [KERNELS.c|.cu|.o|.a ...]\n"
           "\n"
           "Compiles a daft program (actors, futures and tasks) into a native executable.\n"
           "\n"
@@ -53,6 +61,10 @@ static void print_usage(FILE *out) {
           "  -o FILE                   output file (default: a.out, or stdout for dumps)\n"
           "  -O0, -O2                  optimisation level (default -O2)\n"
           "  -g                        emit debug information (.daft lines in gdb)\n"
+          "  KERNELS.c, .cu, .o, .a    user kernels for extern methods, like `link \"file\";`\n"
+          "\n"
+          "environment: CC (C compiler and linker, default cc), DAFT_LIBDIR (directory of\n"
+          "libdaftrt.a and friends), DAFT_LINK_FLAGS (extra link arguments)\n"
           "  --diagnostics-format=text|json\n"
           "                            how to print errors and warnings (default text)\n"
           "  --help                    show this help\n"
@@ -73,6 +85,17 @@ static bool parse_emit(const char *value, EmitKind *out) {
             *out = (EmitKind)i;
             return true;
         }
+    }
+    return false;
+}
+
+static bool is_kernel_file(const char *a) {
+    static const char *exts[] = {".c", ".cu", ".o", ".a", ".so"};
+    size_t n = strlen(a);
+    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+        size_t e = strlen(exts[i]);
+        if (n > e && strcmp(a + n - e, exts[i]) == 0)
+            return true;
     }
     return false;
 }
@@ -119,6 +142,10 @@ static int parse_options(int argc, char **argv, Options *opt) {
             opt->debug_info = true;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown option '%s'", a);
+        } else if (is_kernel_file(a)) {
+            if (opt->nextra == MAX_EXTRA_INPUTS)
+                return usage_error("too many kernel files ('%s')", a);
+            opt->extra[opt->nextra++] = a;
         } else if (opt->input) {
             return usage_error("more than one input file ('%s')", a);
         } else {
@@ -128,6 +155,38 @@ static int parse_options(int argc, char **argv, Options *opt) {
     if (!opt->input)
         return usage_error("%s", "no input file");
     return -1;
+}
+
+/* FILE.daft -> FILE<ext> in the current directory. */
+static const char *default_output(DaftArena *arena, const char *input, const char *ext) {
+    const char *base = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".daft") == 0)
+        n -= 5;
+    return daft_arena_printf(arena, "%.*s%s", (int)n, base, ext);
+}
+
+/* --emit-plan: trace every compiled schedule with a static actor set, plan it (libdaftplan)
+ * and print the plans, to -o FILE or standard output. */
+static bool emit_plan(const Options *opt, const DaftModule *mod, DaftDiagEngine *diags) {
+    DaftPlanFormat fmt = DAFT_PLAN_TEXT;
+    daft_plan_format_parse(opt->plan_format, &fmt);
+    DaftTraceOptions topt = {0};
+    DaftTraceResult res;
+    bool ok = daft_trace_program(mod, diags, &topt, &res);
+    if (ok) {
+        FILE *out = opt->output ? fopen(opt->output, "w") : stdout;
+        if (!out) {
+            daft_error(diags, daft_span_none(), "cannot write '%s': %s", opt->output, strerror(errno));
+            ok = false;
+        } else {
+            daft_plan_print_all(res.plans, res.nplans, res.skips, res.nskips, out, fmt);
+            if (out != stdout)
+                fclose(out);
+        }
+    }
+    daft_trace_result_free(&res);
+    return ok;
 }
 
 /* The pipeline. Diagnostics are collected in `diags` and printed by the caller. */
@@ -153,9 +212,41 @@ static bool compile_file(const Options *opt, DaftSourceSet *sources, DaftDiagEng
     if (opt->check_only)
         return true;
 
-    daft_error(diags, daft_span_none(), "--emit=%s: this phase is not implemented yet",
-               emit_names[opt->emit]);
-    return false;
+    if (opt->emit == EMIT_PLAN)
+        return emit_plan(opt, &mod, diags);
+
+    CgOptions cg = {0};
+    cg.opt_level = opt->opt_level;
+    cg.debug_info = opt->debug_info;
+#ifndef NDEBUG
+    cg.verify = true;
+#endif
+    if (opt->emit == EMIT_LL) {
+        cg.output = CG_OUT_LL;
+        cg.output_path = opt->output; /* NULL: stdout */
+        return cg_emit(&mod, &cg, diags);
+    }
+    if (opt->emit == EMIT_OBJ) {
+        cg.output = CG_OUT_OBJ;
+        cg.output_path = opt->output ? opt->output : default_output(arena, opt->input, ".o");
+        return cg_emit(&mod, &cg, diags);
+    }
+
+    /* Native executable: user kernels first (their errors point at the .daft file), then
+     * the object, then the link. */
+    LinkJob job = {0};
+    job.debug = opt->debug_info;
+    job.opt_level = opt->opt_level;
+    bool ok = link_prepare(&mod, opt->extra, opt->nextra, &job, diags);
+    if (ok) {
+        cg.output = CG_OUT_OBJ;
+        cg.output_path = daft_arena_printf(arena, "%s", link_tmp_path(&job, "program.o"));
+        ok = cg_emit(&mod, &cg, diags);
+    }
+    if (ok)
+        ok = link_executable(&job, cg.output_path, opt->output ? opt->output : "a.out", diags);
+    link_cleanup(&job);
+    return ok;
 }
 
 int main(int argc, char **argv) {

@@ -424,7 +424,7 @@ extern "C" int std_cuda_gemm(DaftRtDtype dt, int ta, int tb, int64_t m, int64_t 
         return std_cuda_check(fn, "cudaMemsetAsync",
                               cudaMemsetAsync(c, 0, (size_t)m * (size_t)n * es, s));
     if (dt == DAFT_RT_F32) {
-        cublasHandle_t h;
+        cublasHandle_t h = NULL;
         int rc;
         if ((rc = std_handle(fn, s, &h)))
             return rc;

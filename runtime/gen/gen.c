@@ -1,0 +1,706 @@
+/* libdaftgen: support code for daftc-generated programs. Contract: include/daft/gen.h. */
+#include <daft/gen.h>
+#include <daft/std.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static DaftRt *g_rt;
+static const DaftGenProgram *g_prog;
+static int *g_class_ids;
+int64_t daft_gen_where;
+
+/* Class index of each spawned actor (by handle), for names "Class#n". */
+static int *g_actor_class;
+static size_t g_nactor_class;
+
+/* What each Ref the driver created stands for, for timeout messages. Keyed by Ref id. */
+typedef struct RefInfo {
+    uint64_t id;
+    DaftActor actor;
+    int method;
+} RefInfo;
+static RefInfo *g_refs;
+static size_t g_refs_cap, g_refs_len;
+
+static void ref_note(uint64_t id, DaftActor actor, int method)
+{
+    if ((g_refs_len + 1) * 2 > g_refs_cap) {
+        size_t ncap = g_refs_cap ? g_refs_cap * 2 : 1024;
+        RefInfo *n = calloc(ncap, sizeof *n);
+        if (!n)
+            return;
+        for (size_t i = 0; i < g_refs_cap; i++)
+            if (g_refs[i].id) {
+                size_t j = (size_t)(g_refs[i].id * 0x9E3779B97F4A7C15ULL) & (ncap - 1);
+                while (n[j].id)
+                    j = (j + 1) & (ncap - 1);
+                n[j] = g_refs[i];
+            }
+        free(g_refs);
+        g_refs = n;
+        g_refs_cap = ncap;
+    }
+    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (g_refs_cap - 1);
+    while (g_refs[j].id && g_refs[j].id != id)
+        j = (j + 1) & (g_refs_cap - 1);
+    if (!g_refs[j].id)
+        g_refs_len++;
+    g_refs[j] = (RefInfo){id, actor, method};
+}
+
+static const RefInfo *ref_find(uint64_t id)
+{
+    if (!g_refs_cap || !id)
+        return NULL;
+    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (g_refs_cap - 1);
+    while (g_refs[j].id) {
+        if (g_refs[j].id == id)
+            return &g_refs[j];
+        j = (j + 1) & (g_refs_cap - 1);
+    }
+    return NULL;
+}
+
+static const DaftClassDesc *actor_class(DaftActor a)
+{
+    if (!g_prog || a >= g_nactor_class || g_actor_class[a] < 0)
+        return NULL;
+    return &g_prog->classes[g_actor_class[a]];
+}
+
+static void free_tables(void)
+{
+    free(g_class_ids);
+    g_class_ids = NULL;
+    free(g_actor_class);
+    g_actor_class = NULL;
+    g_nactor_class = 0;
+    free(g_refs);
+    g_refs = NULL;
+    g_refs_cap = g_refs_len = 0;
+}
+
+DaftRt *daft_gen_rt(void) { return g_rt; }
+
+/* ---------------------------------------------------------------- errors */
+
+void daft_gen_fatal(const char *fmt, ...)
+{
+    fflush(stdout);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("daft: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (daft_gen_where > 0)
+        fprintf(stderr, "  at %s:%d:%d\n", g_prog && g_prog->name ? g_prog->name : "?",
+                (int)(daft_gen_where >> 32), (int)(daft_gen_where & 0xffffffff));
+    fflush(stderr);
+    DaftRt *rt = g_rt;
+    g_rt = NULL;
+    daft_rt_shutdown(rt);
+    free_tables();
+    exit(1);
+}
+
+int daft_gen_error(DaftActorCtx *ctx, DaftValue *err)
+{
+    const char *msg = err->kind == DAFT_V_ERROR && err->as.error.msg ? err->as.error.msg
+                                                                      : "unknown error";
+    if (!ctx)
+        daft_gen_fatal("%s", msg);
+    int rc = daft_raise(ctx, "%s", msg);
+    daft_value_free(err);
+    return rc ? rc : -1;
+}
+
+int daft_gen_errorf(DaftActorCtx *ctx, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!ctx)
+        daft_gen_fatal("%s", buf);
+    int rc = daft_raise(ctx, "%s", buf);
+    return rc ? rc : -1;
+}
+
+int daft_gen_error_msg(DaftActorCtx *ctx, const char *msg)
+{
+    return daft_gen_errorf(ctx, "%s", msg);
+}
+
+/* ---------------------------------------------------------------- values */
+
+void daft_gen_drop(DaftValue *v)
+{
+    if (g_rt && daft_rt_is_driver(g_rt)) {
+        if (v->kind == DAFT_V_REF)
+            daft_rt_release(g_rt, v->as.ref);
+        else if (v->kind == DAFT_V_LIST)
+            for (size_t i = 0; i < v->as.list.len; i++)
+                if (v->as.list.items[i].kind == DAFT_V_REF)
+                    daft_rt_release(g_rt, v->as.list.items[i].as.ref);
+    }
+    daft_value_free(v);
+}
+
+void daft_gen_copy(DaftValue *dst, const DaftValue *src)
+{
+    if (daft_value_copy(dst, src) != 0)
+        daft_gen_fatal("out of memory");
+}
+
+static const char *kind_name(DaftKind k)
+{
+    static const char *names[] = {"none", "i64", "f64", "bool", "str", "tensor",
+                                  "list", "actor", "Ref", "error"};
+    return (unsigned)k < sizeof names / sizeof *names ? names[k] : "?";
+}
+
+static int unbox_error(DaftActorCtx *ctx, const DaftValue *v, const char *want)
+{
+    if (v->kind == DAFT_V_ERROR)
+        return daft_gen_errorf(ctx, "%s", v->as.error.msg);
+    return daft_gen_errorf(ctx, "expected a value of type %s, got %s", want, kind_name(v->kind));
+}
+
+int daft_gen_unbox_i64(DaftActorCtx *ctx, const DaftValue *v, int64_t *out)
+{
+    if (v->kind == DAFT_V_I64) {
+        *out = v->as.i64;
+        return 0;
+    }
+    if (v->kind == DAFT_V_BOOL) {
+        *out = v->as.b;
+        return 0;
+    }
+    *out = 0;
+    return unbox_error(ctx, v, "i64");
+}
+
+int daft_gen_unbox_f64(DaftActorCtx *ctx, const DaftValue *v, double *out)
+{
+    if (v->kind == DAFT_V_F64) {
+        *out = v->as.f64;
+        return 0;
+    }
+    if (v->kind == DAFT_V_I64) {
+        *out = (double)v->as.i64;
+        return 0;
+    }
+    *out = 0;
+    return unbox_error(ctx, v, "f64");
+}
+
+int daft_gen_unbox_bool(DaftActorCtx *ctx, const DaftValue *v, bool *out)
+{
+    if (v->kind == DAFT_V_BOOL) {
+        *out = v->as.b;
+        return 0;
+    }
+    *out = false;
+    return unbox_error(ctx, v, "bool");
+}
+
+void daft_gen_list_new(DaftValue *out, int64_t len)
+{
+    *out = daft_value_list(len > 0 ? (size_t)len : 0);
+    if (out->kind != DAFT_V_LIST)
+        daft_gen_fatal("out of memory");
+}
+
+int daft_gen_len(DaftActorCtx *ctx, const DaftValue *v, int64_t *out)
+{
+    switch (v->kind) {
+    case DAFT_V_LIST: *out = (int64_t)v->as.list.len; return 0;
+    case DAFT_V_STR: *out = (int64_t)v->as.str.len; return 0;
+    case DAFT_V_TENSOR: *out = v->as.tensor.rank > 0 ? v->as.tensor.dims[0] : 1; return 0;
+    default: *out = 0; return daft_gen_errorf(ctx, "len() of a value of type %s", kind_name(v->kind));
+    }
+}
+
+/* Operator codes of daft/lang.h's DAFT_OPS (kept in step by a test of codegen). */
+enum { OP_ADD = 1, OP_EQ = 6, OP_NE = 7 };
+
+int daft_gen_binop(DaftActorCtx *ctx, int op, const DaftValue *a, const DaftValue *b,
+                   DaftValue *out)
+{
+    if (op == OP_EQ || op == OP_NE) {
+        bool eq = daft_value_equal(a, b);
+        *out = daft_value_bool(op == OP_EQ ? eq : !eq);
+        return 0;
+    }
+    if (op == OP_ADD && a->kind == DAFT_V_STR && b->kind == DAFT_V_STR) {
+        size_t n = a->as.str.len + b->as.str.len;
+        char *p = malloc(n + 1);
+        if (!p)
+            daft_gen_fatal("out of memory");
+        memcpy(p, a->as.str.ptr, a->as.str.len);
+        memcpy(p + a->as.str.len, b->as.str.ptr, b->as.str.len);
+        p[n] = 0;
+        *out = daft_value_strn(p, n);
+        free(p);
+        return 0;
+    }
+    if (op == OP_ADD && a->kind == DAFT_V_LIST && b->kind == DAFT_V_LIST) {
+        size_t na = a->as.list.len, nb = b->as.list.len;
+        daft_gen_list_new(out, (int64_t)(na + nb));
+        for (size_t i = 0; i < na; i++)
+            daft_gen_copy(&out->as.list.items[i], &a->as.list.items[i]);
+        for (size_t i = 0; i < nb; i++)
+            daft_gen_copy(&out->as.list.items[na + i], &b->as.list.items[i]);
+        return 0;
+    }
+    return daft_gen_errorf(ctx, "operator %d is not defined on %s and %s", op, kind_name(a->kind),
+                           kind_name(b->kind));
+}
+
+void daft_gen_str(DaftValue *out, const char *bytes, int64_t len)
+{
+    *out = daft_value_strn(bytes, (size_t)len);
+    if (out->kind != DAFT_V_STR)
+        daft_gen_fatal("out of memory");
+}
+
+/* ---------------------------------------------------------------- printing */
+
+/* The line being printed: built in memory, written at once by daft_gen_print_end. */
+static char *g_line;
+static size_t g_line_len, g_line_cap;
+
+static void line_put(const char *p, size_t n)
+{
+    if (g_line_len + n + 2 > g_line_cap) {
+        size_t ncap = g_line_cap ? g_line_cap : 256;
+        while (g_line_len + n + 2 > ncap)
+            ncap *= 2;
+        char *q = realloc(g_line, ncap);
+        if (!q)
+            daft_gen_fatal("out of memory");
+        g_line = q;
+        g_line_cap = ncap;
+    }
+    memcpy(g_line + g_line_len, p, n);
+    g_line_len += n;
+}
+
+static void line_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void line_printf(const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n >= 0)
+        line_put(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void put_sep(int first)
+{
+    if (!first)
+        line_put(" ", 1);
+}
+
+void daft_gen_print_begin(DaftActorCtx *ctx)
+{
+    g_line_len = 0;
+    if (ctx)
+        line_printf("[%s] ", daft_ctx_actor_name(ctx));
+}
+
+void daft_gen_print_i64(int64_t v, int first)
+{
+    put_sep(first);
+    line_printf("%lld", (long long)v);
+}
+
+void daft_gen_print_f64(double v, int first)
+{
+    put_sep(first);
+    line_printf("%g", v);
+}
+
+void daft_gen_print_f32(float v, int first)
+{
+    put_sep(first);
+    line_printf("%g", (double)v);
+}
+
+void daft_gen_print_bool(int v, int first)
+{
+    put_sep(first);
+    line_put(v ? "true" : "false", v ? 4 : 5);
+}
+
+void daft_gen_print_value(const DaftValue *v, int first)
+{
+    put_sep(first);
+    if (v->kind == DAFT_V_ACTOR) {
+        const DaftClassDesc *c = actor_class(v->as.actor);
+        line_printf("%s#%u", c ? c->name : "actor", v->as.actor);
+        return;
+    }
+    int n = daft_std_format_value(v, NULL, 0);
+    if (n <= 0)
+        return;
+    char *buf = malloc((size_t)n + 1);
+    if (!buf)
+        daft_gen_fatal("out of memory");
+    daft_std_format_value(v, buf, (size_t)n + 1);
+    line_put(buf, (size_t)n);
+    free(buf);
+}
+
+void daft_gen_print_end(void)
+{
+    line_put("\n", 1);
+    fflush(stdout);
+    fwrite(g_line, 1, g_line_len, stdout);
+    fflush(stdout);
+    g_line_len = 0;
+}
+
+/* ---------------------------------------------------------------- actors */
+
+void daft_gen_spawn(DaftValue *out, int class_index, const DaftValue *args, int nargs, int gpu,
+                    int node)
+{
+    if (!g_rt || !g_prog || class_index < 0 || class_index >= g_prog->nclasses)
+        daft_gen_fatal("spawn: no runtime or bad class index %d", class_index);
+    for (int i = 0; i < nargs; i++)
+        if (args[i].kind == DAFT_V_REF)
+            daft_gen_fatal("spawn %s: a Ref cannot be a constructor argument; get() it first",
+                           g_prog->classes[class_index].name);
+    DaftSpawnOpts opts = {NULL, node, gpu};
+    DaftActor a = 0;
+    fflush(stdout); /* the runtime forks: nothing buffered may be written twice */
+    fflush(stderr);
+    int rc = daft_rt_spawn(g_rt, g_class_ids[class_index], args, nargs, &opts, &a);
+    if (rc != 0)
+        daft_gen_fatal("spawn %s: %s", g_prog->classes[class_index].name, daft_rt_last_error(g_rt));
+    if (a >= g_nactor_class) {
+        size_t n = g_nactor_class ? g_nactor_class : 16;
+        while (n <= a)
+            n *= 2;
+        int *t = realloc(g_actor_class, n * sizeof *t);
+        if (!t)
+            daft_gen_fatal("out of memory");
+        for (size_t i = g_nactor_class; i < n; i++)
+            t[i] = -1;
+        g_actor_class = t;
+        g_nactor_class = n;
+    }
+    g_actor_class[a] = class_index;
+    *out = daft_value_actor(a);
+}
+
+void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const DaftValue *args,
+                   int nargs)
+{
+    if (!g_rt)
+        daft_gen_fatal("method call before the runtime started");
+    if (actor->kind != DAFT_V_ACTOR)
+        daft_gen_fatal("method call on a value of type %s, not an actor", kind_name(actor->kind));
+    DaftRef r = {0, 0};
+    int rc = daft_rt_call(g_rt, actor->as.actor, method, args, nargs, &r);
+    if (rc != 0)
+        daft_gen_fatal("call of method %d on actor %u: %s", method, actor->as.actor,
+                       daft_rt_last_error(g_rt));
+    ref_note(r.id, actor->as.actor, method);
+    *out = daft_value_ref(r);
+}
+
+int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out)
+{
+    if (v->kind == DAFT_V_LIST) {
+        daft_gen_list_new(out, (int64_t)v->as.list.len);
+        for (size_t i = 0; i < v->as.list.len; i++) {
+            int rc = daft_gen_get(ctx, &v->as.list.items[i], timeout_s, &out->as.list.items[i]);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (v->kind != DAFT_V_REF) {
+        daft_gen_copy(out, v);
+        return 0;
+    }
+    if (ctx || !g_rt)
+        return daft_gen_errorf(ctx, "get() of a Ref is only possible in driver code");
+    int rc = daft_rt_get(g_rt, v->as.ref, timeout_s, out);
+    if (rc == DAFT_ETIMEDOUT) {
+        const RefInfo *ri = ref_find(v->as.ref.id);
+        const DaftClassDesc *c = ri ? actor_class(ri->actor) : NULL;
+        if (c && ri->method >= 0 && ri->method < c->nmethods)
+            daft_gen_fatal("get: timed out after %g s waiting for actor '%s#%u' (%s) method '%s'",
+                           timeout_s, c->name, ri->actor, c->name, c->methods[ri->method].name);
+        daft_gen_fatal("get: timed out after %g s", timeout_s);
+    }
+    if (rc != 0)
+        daft_gen_fatal("get: %s", daft_rt_last_error(g_rt));
+    if (out->kind == DAFT_V_ERROR)
+        return daft_gen_error(ctx, out);
+    return 0;
+}
+
+int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double timeout_s,
+                  DaftValue *out)
+{
+    if (ctx || !g_rt)
+        return daft_gen_errorf(ctx, "wait() is only possible in driver code");
+    if (refs->kind != DAFT_V_LIST)
+        return daft_gen_errorf(ctx, "wait() needs a list of Refs");
+    size_t len = refs->as.list.len;
+    DaftRef *rs = calloc(len ? len : 1, sizeof *rs);
+    uint8_t *ready = calloc(len ? len : 1, 1);
+    if (!rs || !ready)
+        daft_gen_fatal("out of memory");
+    for (size_t i = 0; i < len; i++) {
+        if (refs->as.list.items[i].kind != DAFT_V_REF)
+            daft_gen_fatal("wait(): item %zu is not a Ref", i);
+        rs[i] = refs->as.list.items[i].as.ref;
+    }
+    if (n < 0 || n > (int64_t)len)
+        return daft_gen_errorf(ctx, "wait: n = %lld but only %zu refs", (long long)n, len);
+    int rc = daft_rt_wait(g_rt, rs, (int)len, (int)n, timeout_s, ready);
+    if (rc < 0)
+        daft_gen_fatal("wait: %s", daft_rt_last_error(g_rt));
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++)
+        k += ready[i] != 0;
+    daft_gen_list_new(out, (int64_t)k);
+    k = 0;
+    for (size_t i = 0; i < len; i++)
+        if (ready[i])
+            out->as.list.items[k++] = daft_value_i64((int64_t)i);
+    free(rs);
+    free(ready);
+    return 0;
+}
+
+int daft_gen_index_error(DaftActorCtx *ctx, int64_t index, int64_t len)
+{
+    return daft_gen_errorf(ctx, "index %lld is out of range for a list of length %lld", (long long)index,
+                           (long long)len);
+}
+
+int daft_gen_f2i(DaftActorCtx *ctx, double v, int bits, int64_t *out)
+{
+    double lim = bits == 32 ? 2147483648.0 : 9223372036854775808.0;
+    if (!(v > -lim - 1.0 && v < lim)) { /* also NaN */
+        *out = 0;
+        return daft_gen_errorf(ctx, "i%d: value %g is out of range", bits, v);
+    }
+    *out = (int64_t)v;
+    if (bits == 32 && (*out < INT32_MIN || *out > INT32_MAX))
+        return daft_gen_errorf(ctx, "i32: value %g is out of range", v);
+    return 0;
+}
+
+int daft_gen_i2i32(DaftActorCtx *ctx, int64_t v, int32_t *out)
+{
+    if (v < INT32_MIN || v > INT32_MAX) {
+        *out = 0;
+        return daft_gen_errorf(ctx, "i32: value %lld is out of range", (long long)v);
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+void daft_gen_empty_tensor(DaftValue *out, int dt)
+{
+    int64_t dims[1] = {0};
+    *out = daft_value_tensor((DaftRtDtype)dt, 1, dims, NULL);
+}
+
+void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out)
+{
+    if (v->kind != DAFT_V_REF || ctx || !g_rt) {
+        daft_gen_copy(out, v);
+        return;
+    }
+    int rc = daft_rt_get(g_rt, v->as.ref, -1, out);
+    if (rc != 0) {
+        daft_value_free(out);
+        *out = daft_value_error("%s", daft_rt_last_error(g_rt));
+    }
+}
+
+int daft_gen_fail(DaftActorCtx *ctx, const DaftValue *msg)
+{
+    return daft_gen_errorf(ctx, "%s", msg->kind == DAFT_V_STR ? msg->as.str.ptr : "fail");
+}
+
+void daft_gen_to_str(DaftValue *out, const DaftValue *v, int is_f32)
+{
+    char buf[64];
+    if (v->kind == DAFT_V_F64) {
+        snprintf(buf, sizeof buf, "%g", is_f32 ? (double)(float)v->as.f64 : v->as.f64);
+        *out = daft_value_str(buf);
+        return;
+    }
+    int n = daft_std_format_value(v, NULL, 0);
+    char *p = malloc(n > 0 ? (size_t)n + 1 : 1);
+    if (!p)
+        daft_gen_fatal("out of memory");
+    p[0] = 0;
+    if (n > 0)
+        daft_std_format_value(v, p, (size_t)n + 1);
+    *out = daft_value_str(p);
+    free(p);
+}
+
+/* ---------------------------------------------------------------- typed kernels */
+
+static int g_raised;
+static char g_raise_msg[1024];
+
+/* Every daft_raise of the program comes here first (-Wl,--wrap=daft_raise). */
+int __real_daft_raise(DaftActorCtx *ctx, const char *fmt, ...);
+int __wrap_daft_raise(DaftActorCtx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int __wrap_daft_raise(DaftActorCtx *ctx, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_raised = 1;
+    if (!ctx) {
+        snprintf(g_raise_msg, sizeof g_raise_msg, "%s", buf);
+        return -1;
+    }
+    return __real_daft_raise(ctx, "%s", buf);
+}
+
+DaftTensor *daft_gen_tensor_new(DaftRtDtype dt, int rank, const int64_t *dims)
+{
+    DaftValue v = daft_value_tensor(dt, rank, dims, NULL);
+    if (v.kind != DAFT_V_TENSOR) {
+        daft_value_free(&v);
+        return NULL;
+    }
+    DaftTensor *t = malloc(sizeof *t);
+    if (!t) {
+        daft_value_free(&v);
+        return NULL;
+    }
+    *t = v.as.tensor;
+    return t;
+}
+
+void daft_gen_kernel_begin(void) { g_raised = 0; }
+
+int daft_gen_kernel_end(DaftActorCtx *ctx, const char *symbol)
+{
+    (void)symbol;
+    if (!g_raised)
+        return 0;
+    g_raised = 0;
+    if (!ctx)
+        daft_gen_fatal("%s", g_raise_msg);
+    return -1;
+}
+
+int daft_gen_take_tensor(DaftActorCtx *ctx, DaftTensor *t, const char *symbol, DaftValue *out)
+{
+    if (!t)
+        return daft_gen_errorf(ctx, "extern kernel '%s' returned no tensor", symbol);
+    out->kind = DAFT_V_TENSOR;
+    out->as.tensor = *t;
+    free(t);
+    return 0;
+}
+
+int daft_gen_take_str(DaftActorCtx *ctx, char *p, const char *symbol, DaftValue *out)
+{
+    if (!p)
+        return daft_gen_errorf(ctx, "extern kernel '%s' returned no string", symbol);
+    *out = daft_value_str(p);
+    free(p);
+    return 0;
+}
+
+int daft_gen_take_value(DaftActorCtx *ctx, DaftValue *v, const char *symbol, DaftValue *out)
+{
+    if (!v)
+        return daft_gen_errorf(ctx, "extern kernel '%s' returned no value", symbol);
+    *out = *v;
+    free(v);
+    return 0;
+}
+
+int daft_gen_check_nargs(DaftActorCtx *ctx, int nargs, int expected)
+{
+    if (nargs == expected)
+        return 0;
+    return daft_gen_errorf(ctx, "called with %d arguments, expected %d", nargs, expected);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void print_help(const char *argv0, const DaftGenProgram *prog)
+{
+    printf("usage: %s [--help]\n"
+           "\n"
+           "A daft program compiled by daftc from %s.\n"
+           "Started plainly it forks one process per actor on this machine; started under\n"
+           "mpirun/srun, rank 0 is the driver and the other ranks host the actors.\n"
+           "\n"
+           "actor classes:",
+           argv0, prog->name ? prog->name : "?");
+    for (int i = 0; i < prog->nclasses; i++)
+        printf(" %s", prog->classes[i].name);
+    printf("%s\n\nenvironment:\n"
+           "  DAFT_DEVICE=cpu         run every actor on the CPU (no GPU needed)\n"
+           "  DAFT_TRANSPORT=shm|tcp  transport between actors on one host (default shm)\n"
+           "  DAFT_TRACE=FILE.json    write a Chrome/Perfetto timeline trace\n",
+           prog->nclasses ? "" : " (none)");
+}
+
+int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(argv[0], prog);
+            return 0;
+        }
+        if (strcmp(argv[i], "--") == 0)
+            break;
+    }
+    g_prog = prog;
+    g_rt = daft_rt_init(&argc, &argv);
+    if (!g_rt)
+        return 1;
+    g_class_ids = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof(int));
+    if (!g_class_ids)
+        daft_gen_fatal("out of memory");
+    for (int i = 0; i < prog->nclasses; i++) {
+        g_class_ids[i] = daft_rt_register_class(g_rt, &prog->classes[i]);
+        if (g_class_ids[i] < 0)
+            daft_gen_fatal("cannot register actor class %s: %s", prog->classes[i].name,
+                           daft_rt_last_error(g_rt));
+    }
+    if (daft_rt_start(g_rt) != 0)
+        daft_gen_fatal("cannot start the runtime: %s", daft_rt_last_error(g_rt));
+    int status = 0;
+    if (daft_rt_is_driver(g_rt) && prog->main_fn)
+        status = prog->main_fn(NULL);
+    fflush(stdout);
+    DaftRt *rt = g_rt;
+    g_rt = NULL;
+    daft_rt_shutdown(rt);
+    free_tables();
+    free(g_line);
+    g_line = NULL;
+    return status;
+}

@@ -1,0 +1,268 @@
+/* rt_calls.c — the driver API of interpreted execution: call, get, wait, release, kill.
+ *
+ * A Ref argument produced by another actor is never routed through the driver: the driver
+ * links producer → consumer (rt_link), queues a PUSH on the producer and names the
+ * transfer in the consumer's task. An argument whose Ref already failed is sent as its
+ * error value, so the consumer propagates it without running. */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RT_PAIR_SLOTS 16
+#define RT_PAIR_SLOT 65536
+
+static RtActorRec *rt_check_actor(DaftRt *rt, DaftActor id, const char *what)
+{
+    RtActorRec *a = rt->is_driver ? rt_drv_actor(rt, id) : NULL;
+    if (!a)
+        rt_set_err(rt, "%s: no actor with handle %u", what, id);
+    return a;
+}
+
+/* Passes a channel's memfd to an actor over its unix socket. */
+int rt_send_fd_sock(int sock, int fd)
+{
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                       .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : DAFT_EPEER;
+}
+
+static int rt_send_attach(DaftRt *rt, RtActorRec *to, DaftActor peer, bool out, const char *addr)
+{
+    RtBuf *m = &rt->small;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_ATTACH);
+    rt_buf_u32(m, peer);
+    rt_buf_u8(m, out);
+    rt_buf_str(m, addr);
+    return rt_drv_send(rt, to, m);
+}
+
+/* Makes sure the one-way channel from → to exists (created on first use). */
+static int rt_link(DaftRt *rt, RtActorRec *from, RtActorRec *to)
+{
+    if (to->id < from->out_cap && from->out_ok[to->id])
+        return 0;
+    if (to->id >= from->out_cap) {
+        size_t n = (size_t)to->id * 2 + 8;
+        uint8_t *p = realloc(from->out_ok, n);
+        if (!p)
+            return DAFT_ENOMEM;
+        memset(p + from->out_cap, 0, n - from->out_cap);
+        from->out_ok = p;
+        from->out_cap = n;
+    }
+    if (rt->mode == RT_MODE_SHM) {
+        RtRing ring;
+        if (rt_ring_create(&ring, RT_PAIR_SLOTS, RT_PAIR_SLOT, 1))
+            return DAFT_ESYS;
+        int rc = rt_send_fd_sock(from->sock, ring.fd) | rt_send_fd_sock(to->sock, ring.fd);
+        rt_ring_destroy(&ring); /* the two actors hold it now */
+        if (rc)
+            return DAFT_EPEER;
+        rt_send_attach(rt, from, to->id, true, "");
+        rt_send_attach(rt, to, from->id, false, "");
+    } else {
+        rt_send_attach(rt, from, to->id, true, to->addr);
+    }
+    from->out_ok[to->id] = 1;
+    return 0;
+}
+
+/* Encodes one task argument; a Ref becomes local, a transfer, or its error value. */
+static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
+{
+    if (v->kind != DAFT_V_REF) {
+        rt_buf_u8(m, RT_ARG_VALUE);
+        return rt_value_put(m, v);
+    }
+    RtObj *dep = rt_objtab_find(&rt->refs, v->as.ref.id);
+    if (!dep) {
+        rt_set_err(rt, "call on '%s': argument Ref %llu is unknown or released", a->name,
+                   (unsigned long long)v->as.ref.id);
+        return DAFT_EINVAL;
+    }
+    if (dep->state == RT_OBJ_ERROR) {
+        rt_buf_u8(m, RT_ARG_VALUE);
+        return rt_value_put(m, &dep->value);
+    }
+    if (dep->owner == a->id) {
+        rt_buf_u8(m, RT_ARG_LOCAL);
+        return rt_buf_u64(m, dep->id);
+    }
+    RtActorRec *owner = rt_drv_actor(rt, dep->owner);
+    uint64_t xfer = rt->next_xfer++;
+    int rc = rt_link(rt, owner, a);
+    if (rc)
+        return rc;
+    RtBuf *p = &rt->small;
+    p->len = 0;
+    rt_buf_u32(p, RT_M_PUSH);
+    rt_buf_u64(p, dep->id);
+    rt_buf_u32(p, a->id);
+    rt_buf_u64(p, xfer);
+    rt_drv_send(rt, owner, p);
+    rt_buf_u8(m, RT_ARG_XFER);
+    rt_buf_u64(m, xfer);
+    return rt_buf_u32(m, owner->id);
+}
+
+int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args, int nargs,
+                 DaftRef *out)
+{
+    RtActorRec *a = rt_check_actor(rt, actor, "call");
+    if (!a)
+        return DAFT_EINVAL;
+    if (method < 0 || method >= rt->classes[a->cls].nmethods || nargs < 0 || (nargs && !args)) {
+        rt_set_err(rt, "call on '%s': no method %d in class %s", a->name, method,
+                   rt_class_name(rt, a->cls));
+        return DAFT_EINVAL;
+    }
+    for (int i = 0; i < nargs; i++) /* validate first: nothing is sent for a bad call */
+        if (args[i].kind == DAFT_V_REF && !rt_objtab_find(&rt->refs, args[i].as.ref.id)) {
+            rt_set_err(rt, "call on '%s': argument %d is an unknown or released Ref", a->name, i);
+            return DAFT_EINVAL;
+        }
+    int64_t t0 = rt_now_ns();
+    rt_drv_notices(rt);
+    RtBuf *m = &rt->out;
+    m->len = 0;
+    DaftRef ref = {rt->next_ref++, actor};
+    rt_buf_u32(m, RT_M_TASK);
+    rt_buf_u64(m, ref.id);
+    rt_buf_u32(m, (uint32_t)method);
+    rt_buf_u32(m, (uint32_t)nargs);
+    for (int i = 0; i < nargs && !a->dead; i++) {
+        int rc = rt_put_arg(rt, a, &args[i], m);
+        if (rc == DAFT_EINVAL)
+            return rc;
+    }
+    RtObj *o = rt_objtab_add(&rt->refs, ref.id);
+    if (!o)
+        return DAFT_ENOMEM;
+    o->owner = actor;
+    o->method = method;
+    if (!a->dead) {
+        rt_drv_inflight_push(a, ref.id, method);
+        rt_drv_send(rt, a, m); /* a failure marks the actor dead and the Ref with it */
+    }
+    if (a->dead && !o->has_value) {
+        DaftValue e = daft_value_error("%s (cannot run '%s')", a->death,
+                                       rt_method_name(rt, a->cls, method));
+        rt_objtab_resolve(o, &e);
+    }
+    rt_trace_slice(&rt->trace, rt_method_name(rt, a->cls, method), "call", t0, rt_now_ns());
+    *out = ref;
+    return 0;
+}
+
+int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
+{
+    *out = daft_value_none();
+    RtObj *o = rt->is_driver ? rt_objtab_find(&rt->refs, ref.id) : NULL;
+    if (!o) {
+        rt_set_err(rt, "get: Ref %llu is unknown or released", (unsigned long long)ref.id);
+        return DAFT_EINVAL;
+    }
+    int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
+    bool fetching = false;
+    while (!o->has_value) {
+        if (o->state == RT_OBJ_READY && !fetching) { /* stored at the owner: ask for it */
+            RtBuf *m = &rt->small;
+            m->len = 0;
+            rt_buf_u32(m, RT_M_FETCH);
+            rt_buf_u64(m, o->id);
+            rt_drv_send(rt, rt_drv_actor(rt, o->owner), m);
+            fetching = true;
+            continue;
+        }
+        if (deadline >= 0 && rt_now_ns() >= deadline) {
+            rt_set_err(rt, "get: timed out");
+            return DAFT_ETIMEDOUT;
+        }
+        rt_drv_wait(rt, deadline);
+    }
+    rt_trace_slice(&rt->trace, "get", "driver", t0, rt_now_ns());
+    return daft_value_copy(out, &o->value);
+}
+
+int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double timeout_s,
+                 uint8_t *ready)
+{
+    if (n < 0 || (n && !refs) || !rt->is_driver)
+        return DAFT_EINVAL;
+    if (num_returns > n)
+        num_returns = n;
+    int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
+    int count;
+    for (;;) {
+        count = 0;
+        for (int i = 0; i < n; i++) {
+            RtObj *o = rt_objtab_find(&rt->refs, refs[i].id);
+            bool r = o && o->state != RT_OBJ_PENDING;
+            if (!o) {
+                rt_set_err(rt, "wait: Ref %llu is unknown or released", (unsigned long long)refs[i].id);
+                return DAFT_EINVAL;
+            }
+            if (ready)
+                ready[i] = r;
+            count += r;
+        }
+        if (count >= num_returns || (deadline >= 0 && rt_now_ns() >= deadline))
+            break;
+        rt_drv_wait(rt, deadline);
+    }
+    rt_trace_slice(&rt->trace, "wait", "driver", t0, rt_now_ns());
+    return count;
+}
+
+void daft_rt_release(DaftRt *rt, DaftRef ref)
+{
+    RtObj *o = rt->is_driver ? rt_objtab_find(&rt->refs, ref.id) : NULL;
+    if (!o)
+        return;
+    RtActorRec *a = rt_drv_actor(rt, o->owner);
+    rt_objtab_del(&rt->refs, ref.id);
+    if (!a || a->dead)
+        return;
+    /* Queued after every PUSH of this Ref, so the owner frees it only once all are sent. */
+    RtBuf *m = &rt->small;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_FREE);
+    rt_buf_u64(m, ref.id);
+    rt_drv_send(rt, a, m);
+}
+
+int daft_rt_kill(DaftRt *rt, DaftActor actor)
+{
+    RtActorRec *a = rt_check_actor(rt, actor, "kill");
+    if (!a || a->proc.pid <= 0)
+        return DAFT_EINVAL;
+    if (!a->dead && !a->proc.exited)
+        kill(a->proc.pid, SIGKILL);
+    return 0;
+}
+
+bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor)
+{
+    RtActorRec *a = rt->is_driver ? rt_drv_actor(rt, actor) : NULL;
+    if (!a)
+        return false;
+    rt_drv_poll(rt);
+    rt_drv_check_exits(rt);
+    return !a->dead && !a->init_failed;
+}

@@ -1,0 +1,523 @@
+/* rt_driver.c — the runtime context: init and shutdown, the class table, spawning actor
+ * processes (local fork or an MPI worker rank) and the worker side of daft_rt_start. */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RT_CTL_SLOTS 64
+#define RT_CTL_SLOT 4096
+#define RT_CONNECT_NS 10000000000LL /* a new actor must say hello within 10 s */
+
+void rt_set_err(DaftRt *rt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rt->err, sizeof rt->err, fmt, ap);
+    va_end(ap);
+}
+
+const char *daft_rt_last_error(const DaftRt *rt) { return rt ? rt->err : "no runtime"; }
+bool daft_rt_is_driver(const DaftRt *rt) { return rt->is_driver; }
+
+const char *rt_class_name(const DaftRt *rt, int cls)
+{
+    return cls >= 0 && cls < rt->nclasses ? rt->classes[cls].name : "?";
+}
+
+const char *rt_method_name(const DaftRt *rt, int cls, int method)
+{
+    if (method == -1)
+        return "init";
+    if (cls < 0 || cls >= rt->nclasses || method < 0 || method >= rt->classes[cls].nmethods)
+        return "?";
+    return rt->classes[cls].methods[method].name;
+}
+
+/* ---------------------------------------------------------------- init / classes */
+
+static int rt_init_bells(DaftRt *rt)
+{
+    /* Created before any fork so every local actor maps it at the same address. */
+    rt->bells_size = sizeof(RtBell) * RT_MAX_ACTORS;
+    int fd = memfd_create("daft-bells", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)rt->bells_size) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return DAFT_ESYS;
+    }
+    void *p = mmap(NULL, rt->bells_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return DAFT_ESYS;
+    rt->bells = p;
+    return 0;
+}
+
+/* Under MPI: accept one hello per worker rank, remembering its connection and address. */
+static int rt_accept_ranks(DaftRt *rt)
+{
+    rt->rank_fd = calloc((size_t)rt->nranks, sizeof *rt->rank_fd);
+    rt->rank_addr = calloc((size_t)rt->nranks, sizeof *rt->rank_addr);
+    if (!rt->rank_fd || !rt->rank_addr)
+        return DAFT_ENOMEM;
+    for (int i = 0; i < rt->nranks; i++)
+        rt->rank_fd[i] = -1;
+    int64_t deadline = rt_now_ns() + 30 * 1000000000LL;
+    for (int got = 1; got < rt->nranks;) {
+        if (rt_now_ns() > deadline)
+            return DAFT_ETIMEDOUT;
+        struct pollfd p = {rt->lfd, POLLIN, 0};
+        poll(&p, 1, 100);
+        int fd = rt_tcp_accept(rt->lfd);
+        if (fd < 0)
+            continue;
+        RtBuf rx = {0}, m = {0};
+        int rc = 0;
+        while ((rc = rt_tcp_try_recv(fd, &rx, &m)) == 0 && rt_now_ns() < deadline)
+            poll(&(struct pollfd){fd, POLLIN, 0}, 1, 100);
+        RtRd r = rt_rd(m.p, m.len);
+        uint32_t type = rt_rd_u32(&r), rank = rt_rd_u32(&r);
+        if (rc > 0 && type == RT_M_HELLO && rank > 0 && rank < (uint32_t)rt->nranks) {
+            rt_rd_str(&r, rt->rank_addr[rank], sizeof rt->rank_addr[rank]);
+            rt->rank_fd[rank] = fd;
+            got++;
+        } else {
+            close(fd);
+        }
+        rt_buf_free(&rx);
+        rt_buf_free(&m);
+    }
+    return 0;
+}
+
+static int rt_init_transport(DaftRt *rt, int *argc, char ***argv)
+{
+    const char *tr = getenv("DAFT_TRANSPORT");
+    if (tr && strcmp(tr, "tcp") == 0)
+        rt->mode = RT_MODE_TCP;
+    else if (tr && *tr && strcmp(tr, "shm") != 0)
+        rt_log("DAFT_TRANSPORT=%s is not known (shm, tcp): using shm", tr);
+    if (rt_mpi_detect()) {
+        rt->mpi = true;
+        rt->mode = RT_MODE_TCP;
+        rt_tcp_host_addr(rt->host, sizeof rt->host);
+        if (rt_mpi_bootstrap(rt, argc, argv))
+            return DAFT_ESYS;
+        rt->is_driver = rt->rank == 0;
+        return rt->is_driver && rt->nranks > 1 ? rt_accept_ranks(rt) : 0;
+    }
+    rt_fmt(rt->host, sizeof rt->host, "127.0.0.1");
+    if (rt->mode == RT_MODE_TCP) {
+        rt->lfd = rt_tcp_listen(rt->host, rt->laddr, sizeof rt->laddr);
+        if (rt->lfd < 0)
+            return DAFT_ESYS;
+    }
+    return 0;
+}
+
+DaftRt *daft_rt_init(int *argc, char ***argv)
+{
+    DaftRt *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return NULL;
+    rt->is_driver = true;
+    rt->lfd = -1;
+    rt->driver_pid = getpid();
+    rt->next_ref = rt->next_xfer = 1;
+    rt_objtab_init(&rt->refs);
+    if (rt_init_bells(rt) || rt_init_transport(rt, argc, argv)) {
+        rt_log("cannot start the runtime: %s", strerror(errno));
+        daft_rt_shutdown(rt);
+        return NULL;
+    }
+    rt_trace_init(&rt->trace, 0, "driver");
+    return rt;
+}
+
+int daft_rt_register_class(DaftRt *rt, const DaftClassDesc *d)
+{
+    if (!d || !d->name || d->nmethods < 0 || (d->nmethods && !d->methods)) {
+        rt_set_err(rt, "register_class: incomplete class description");
+        return DAFT_EINVAL;
+    }
+    RtClass *cs = realloc(rt->classes, (size_t)(rt->nclasses + 1) * sizeof *cs);
+    if (!cs)
+        return DAFT_ENOMEM;
+    rt->classes = cs;
+    RtClass *c = &cs[rt->nclasses];
+    memset(c, 0, sizeof *c);
+    c->name = strdup(d->name);
+    c->state_size = d->state_size;
+    c->init = d->init;
+    c->fini = d->fini;
+    c->nmethods = d->nmethods;
+    c->methods = calloc((size_t)d->nmethods + 1, sizeof *c->methods);
+    c->method_names = calloc((size_t)d->nmethods + 1, sizeof *c->method_names);
+    if (!c->name || !c->methods || !c->method_names)
+        return DAFT_ENOMEM;
+    for (int i = 0; i < d->nmethods; i++) {
+        if (!d->methods[i].fn || !d->methods[i].name) {
+            rt_set_err(rt, "register_class %s: method %d has no name or function", d->name, i);
+            return DAFT_EINVAL;
+        }
+        c->method_names[i] = strdup(d->methods[i].name);
+        c->methods[i].name = c->method_names[i];
+        c->methods[i].fn = d->methods[i].fn;
+    }
+    return rt->nclasses++;
+}
+
+int daft_rt_class_id(const DaftRt *rt, const char *name)
+{
+    for (int i = 0; i < rt->nclasses; i++)
+        if (strcmp(rt->classes[i].name, name) == 0)
+            return i;
+    return DAFT_EINVAL;
+}
+
+int daft_rt_method_index(const DaftRt *rt, int cls, const char *method)
+{
+    if (cls < 0 || cls >= rt->nclasses)
+        return DAFT_EINVAL;
+    for (int i = 0; i < rt->classes[cls].nmethods; i++)
+        if (strcmp(rt->classes[cls].methods[i].name, method) == 0)
+            return i;
+    return DAFT_EINVAL;
+}
+
+/* ---------------------------------------------------------------- spawning */
+
+static RtActorRec *rt_new_actor(DaftRt *rt, int cls, const DaftSpawnOpts *o)
+{
+    if (rt->nactors + 1 >= RT_MAX_ACTORS) {
+        rt_set_err(rt, "spawn: at most %d actors", RT_MAX_ACTORS - 1);
+        return NULL;
+    }
+    if (rt->nactors + 1 >= rt->actors_cap) {
+        uint32_t n = rt->actors_cap ? rt->actors_cap * 2 : 16;
+        RtActorRec **p = realloc(rt->actors, n * sizeof *p);
+        if (!p)
+            return NULL;
+        rt->actors = p;
+        rt->actors_cap = n;
+    }
+    RtActorRec *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->id = rt->nactors + 1;
+    a->cls = cls;
+    a->sock = -1;
+    a->proc.pidfd = -1;
+    a->ctl.fd = a->res.fd = -1;
+    if (o && o->name && *o->name)
+        rt_fmt(a->name, sizeof a->name, "%s", o->name);
+    else
+        rt_fmt(a->name, sizeof a->name, "%s#%u", rt->classes[cls].name, a->id);
+    rt->actors[a->id] = a;
+    rt->nactors = a->id;
+    return a;
+}
+
+typedef struct RtForkArg {
+    DaftRt *rt;
+    RtActorRec *a;
+    int sock;     /* child end of the fd-passing socket */
+    int drv_sock; /* driver end: the child must not keep it */
+} RtForkArg;
+
+/* In the child: drop what belongs to the driver and to the other actors. */
+static void rt_child_close_inherited(DaftRt *rt, RtActorRec *self)
+{
+    for (DaftActor i = 1; i <= rt->nactors; i++) {
+        RtActorRec *a = rt->actors[i];
+        if (a->sock >= 0)
+            close(a->sock);
+        rt_launch_close(&a->proc);
+        if (a != self && a->ctl.kind == RT_CHAN_TCP)
+            close(a->ctl.fd);
+    }
+    if (rt->lfd >= 0)
+        close(rt->lfd);
+    rt->lfd = -1;
+}
+
+static void rt_child_main(void *arg)
+{
+    RtForkArg *f = arg;
+    DaftRt *rt = f->rt;
+    RtActorRec *a = f->a;
+    rt->is_driver = false;
+    if (f->drv_sock >= 0)
+        close(f->drv_sock);
+    rt_child_close_inherited(rt, a);
+    if (rt->mode == RT_MODE_SHM) {
+        rt_ring_reader_init(&a->ctl.rd, &a->ctl.ring, 0);
+        rt_actor_main(rt, a->id, &a->ctl, &a->res, f->sock, -1, NULL);
+    }
+    char addr[64];
+    int lfd = rt_tcp_listen(rt->host, addr, sizeof addr);
+    int fd = lfd < 0 ? -1 : rt_tcp_connect(rt->laddr, rt_now_ns() + RT_CONNECT_NS);
+    if (fd < 0)
+        _exit(3);
+    RtBuf m = {0};
+    rt_buf_u32(&m, RT_M_HELLO);
+    rt_buf_u32(&m, a->id);
+    rt_buf_str(&m, addr);
+    RtChan ctl = {.kind = RT_CHAN_TCP, .fd = fd}, res = {.kind = RT_CHAN_TCP, .fd = fd};
+    if (rt_chan_send(&ctl, m.p, m.len, NULL))
+        _exit(3);
+    rt_buf_free(&m);
+    rt_actor_main(rt, a->id, &ctl, &res, -1, lfd, addr);
+}
+
+/* SHM: the two rings to and from the actor, before the fork so the child inherits them. */
+static int rt_make_shm_chans(DaftRt *rt, RtActorRec *a, int sv[2])
+{
+    if (rt_ring_create(&a->ctl.ring, RT_CTL_SLOTS, RT_CTL_SLOT, 1) ||
+        rt_ring_create(&a->res.ring, RT_CTL_SLOTS, RT_CTL_SLOT, 1))
+        return DAFT_ESYS;
+    a->ctl.kind = a->res.kind = RT_CHAN_SHM;
+    a->ctl.ring.bell = &rt->bells[a->id];
+    a->res.ring.bell = &rt->bells[0];
+    rt_ring_close_fd(&a->ctl.ring);
+    rt_ring_close_fd(&a->res.ring);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return DAFT_ESYS;
+    return 0;
+}
+
+/* TCP (local): wait for the child's hello on the driver's listening socket. */
+static int rt_await_hello(DaftRt *rt, RtActorRec *a)
+{
+    int64_t deadline = rt_now_ns() + RT_CONNECT_NS;
+    RtBuf m = {0};
+    int rc = DAFT_ETIMEDOUT;
+    while (rt_now_ns() < deadline && !rt_launch_exited(&a->proc)) {
+        if (a->ctl.fd < 0) {
+            poll(&(struct pollfd){rt->lfd, POLLIN, 0}, 1, 20);
+            a->ctl.fd = a->res.fd = rt_tcp_accept(rt->lfd);
+            if (a->ctl.fd < 0)
+                a->ctl.fd = a->res.fd = -1;
+            continue;
+        }
+        rc = rt_tcp_try_recv(a->ctl.fd, &a->res.rx, &m);
+        if (rc > 0) {
+            RtRd r = rt_rd(m.p, m.len);
+            rc = rt_rd_u32(&r) == RT_M_HELLO && rt_rd_u32(&r) == a->id ? 0 : DAFT_EPROTO;
+            rt_rd_str(&r, a->addr, sizeof a->addr);
+            break;
+        }
+        if (rc < 0)
+            break;
+        poll(&(struct pollfd){a->ctl.fd, POLLIN, 0}, 1, 20);
+    }
+    rt_buf_free(&m);
+    a->ctl.kind = a->res.kind = RT_CHAN_TCP;
+    return rc;
+}
+
+static int rt_launch_local(DaftRt *rt, RtActorRec *a)
+{
+    int sv[2] = {-1, -1};
+    if (rt->mode == RT_MODE_SHM && rt_make_shm_chans(rt, a, sv))
+        return DAFT_ESYS;
+    RtForkArg f = {rt, a, sv[1], sv[0]};
+    int rc = rt_launch_fork(&a->proc, rt_child_main, &f);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    a->sock = sv[0];
+    if (rc)
+        return rc;
+    if (rt->mode == RT_MODE_SHM) {
+        rt_ring_reader_init(&a->res.rd, &a->res.ring, 0);
+        return 0;
+    }
+    return rt_await_hello(rt, a);
+}
+
+static int rt_launch_rank(DaftRt *rt, RtActorRec *a, int node)
+{
+    int rank = -1;
+    for (int r = 1; r < rt->nranks && rank < 0; r++)
+        if (rt->rank_fd[r] >= 0 && (node < 0 || node == r))
+            rank = r;
+    if (rank < 0) {
+        rt_set_err(rt, "spawn %s: no free MPI rank%s (each worker rank hosts one actor)", a->name,
+                   node >= 0 ? " with that number" : "");
+        return DAFT_EINVAL;
+    }
+    a->rank = rank;
+    a->ctl.kind = a->res.kind = RT_CHAN_TCP;
+    a->ctl.fd = a->res.fd = rt->rank_fd[rank];
+    rt->rank_fd[rank] = -1;
+    rt_fmt(a->addr, sizeof a->addr, "%s", rt->rank_addr[rank]);
+    return 0;
+}
+
+static int rt_send_init(DaftRt *rt, RtActorRec *a, const DaftValue *args, int nargs)
+{
+    RtBuf *m = &rt->out;
+    m->len = 0;
+    uint64_t ref = rt->next_ref++;
+    rt_buf_u32(m, RT_M_INIT);
+    rt_buf_u32(m, a->id);
+    rt_buf_u32(m, (uint32_t)a->cls);
+    rt_buf_str(m, a->name);
+    rt_buf_u64(m, ref);
+    rt_buf_u32(m, (uint32_t)nargs);
+    for (int i = 0; i < nargs; i++) {
+        rt_buf_u8(m, RT_ARG_VALUE);
+        if (rt_value_put(m, &args[i]))
+            return DAFT_ENOMEM;
+    }
+    rt_drv_inflight_push(a, ref, -1);
+    return rt_drv_send(rt, a, m) == DAFT_ENOMEM ? DAFT_ENOMEM : 0;
+}
+
+int daft_rt_spawn(DaftRt *rt, int cls, const DaftValue *args, int nargs,
+                  const DaftSpawnOpts *opts, DaftActor *out)
+{
+    if (!rt->is_driver || cls < 0 || cls >= rt->nclasses || nargs < 0 || (nargs && !args)) {
+        rt_set_err(rt, "spawn: unknown class %d", cls);
+        return DAFT_EINVAL;
+    }
+    for (int i = 0; i < nargs; i++)
+        if (args[i].kind == DAFT_V_REF) {
+            rt_set_err(rt, "spawn %s: constructor arguments must be values, not Refs",
+                       rt->classes[cls].name);
+            return DAFT_EINVAL;
+        }
+    RtActorRec *a = rt_new_actor(rt, cls, opts);
+    if (!a)
+        return DAFT_ENOMEM;
+    int64_t t0 = rt_now_ns();
+    int rc = rt->mpi ? rt_launch_rank(rt, a, opts ? opts->node : -1) : rt_launch_local(rt, a);
+    if (rc) {
+        rt_set_err(rt, "spawn %s: cannot start the actor process (%s)", a->name,
+                   rc == DAFT_ESYS ? strerror(errno) : "no hello from it");
+        rt_drv_dead(rt, a, "failed to start");
+        return rc;
+    }
+    rc = rt_send_init(rt, a, args, nargs);
+    rt_trace_slice(&rt->trace, "spawn", "driver", t0, rt_now_ns());
+    *out = a->id;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- start (MPI workers) */
+
+int daft_rt_start(DaftRt *rt)
+{
+    if (rt->is_driver || rt->started)
+        return 0;
+    rt->started = true;
+    char addr[64];
+    int lfd = rt_tcp_listen(rt->host, addr, sizeof addr);
+    int fd = lfd < 0 ? -1 : rt_tcp_connect(rt->laddr, rt_now_ns() + RT_CONNECT_NS);
+    if (fd < 0) {
+        rt_log("rank %d: cannot reach the driver at %s", rt->rank, rt->laddr);
+        exit(1);
+    }
+    RtBuf m = {0};
+    rt_buf_u32(&m, RT_M_HELLO);
+    rt_buf_u32(&m, (uint32_t)rt->rank);
+    rt_buf_str(&m, addr);
+    RtChan ctl = {.kind = RT_CHAN_TCP, .fd = fd}, res = {.kind = RT_CHAN_TCP, .fd = fd};
+    rt_chan_send(&ctl, m.p, m.len, NULL);
+    rt_buf_free(&m);
+    rt_trace_init(&rt->trace, 0, NULL);
+    rt_actor_main(rt, 0, &ctl, &res, -1, lfd, addr);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- shutdown */
+
+/* Asks every live actor to stop, then waits (draining their results so none blocks on a
+ * full channel) up to 2 s before SIGKILL. */
+static void rt_stop_actors(DaftRt *rt)
+{
+    RtBuf m = {0};
+    rt_buf_u32(&m, RT_M_STOP);
+    for (DaftActor i = 1; i <= rt->nactors; i++)
+        if (!rt->actors[i]->dead)
+            rt_drv_send(rt, rt->actors[i], &m);
+    rt_buf_free(&m);
+    int64_t deadline = rt_now_ns() + 2000000000LL;
+    for (;;) {
+        bool all = true;
+        for (DaftActor i = 1; i <= rt->nactors; i++) {
+            RtActorRec *a = rt->actors[i];
+            if (rt->mpi)
+                all = all && a->dead;
+            else
+                all = all && (a->proc.pid <= 0 || rt_launch_exited(&a->proc));
+        }
+        if (all || rt_now_ns() > deadline)
+            break;
+        rt_drv_wait(rt, rt_now_ns() + 5000000);
+    }
+    for (DaftActor i = 1; i <= rt->nactors; i++)
+        rt_launch_reap(&rt->actors[i]->proc, 0);
+}
+
+static void rt_free_actor(RtActorRec *a)
+{
+    if (a->ctl.fd == a->res.fd)
+        a->res.fd = -1; /* TCP: one connection carries both directions */
+    rt_chan_close(&a->ctl);
+    rt_chan_close(&a->res);
+    if (a->sock >= 0)
+        close(a->sock);
+    rt_launch_close(&a->proc);
+    free(a->out_ok);
+    free(a->inflight);
+    free(a->inflight_m);
+    free(a);
+}
+
+void daft_rt_shutdown(DaftRt *rt)
+{
+    if (!rt)
+        return;
+    if (rt->is_driver)
+        rt_plans_unload_all(rt);
+    if (rt->is_driver && rt->nactors)
+        rt_stop_actors(rt);
+    for (DaftActor i = 1; i <= rt->nactors; i++)
+        rt_free_actor(rt->actors[i]);
+    free(rt->actors);
+    if (rt->is_driver)
+        rt_trace_merge(&rt->trace, (int)rt->nactors);
+    rt_trace_free(&rt->trace);
+    for (int i = 0; rt->rank_fd && i < rt->nranks; i++)
+        if (rt->rank_fd[i] >= 0)
+            close(rt->rank_fd[i]); /* unused worker ranks see EOF and exit */
+    free(rt->rank_fd);
+    free(rt->rank_addr);
+    for (int i = 0; i < rt->nclasses; i++) {
+        for (int k = 0; k < rt->classes[i].nmethods; k++)
+            free(rt->classes[i].method_names[k]);
+        free(rt->classes[i].method_names);
+        free(rt->classes[i].methods);
+        free(rt->classes[i].name);
+    }
+    free(rt->classes);
+    rt_objtab_free(&rt->refs);
+    free(rt->plans);
+    if (rt->bells)
+        munmap(rt->bells, rt->bells_size);
+    if (rt->lfd >= 0)
+        close(rt->lfd);
+    rt_buf_free(&rt->msg);
+    rt_buf_free(&rt->out);
+    rt_buf_free(&rt->small);
+    free(rt);
+}

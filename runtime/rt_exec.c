@@ -1,0 +1,717 @@
+/* rt_exec.c — the actor process: receives control messages, runs tasks one at a time in
+ * submission order, keeps results in its object table, pushes values to peer actors.
+ *
+ * Why the queue: the actor drains its control channel into an in-memory FIFO whenever it
+ * waits, so urgent notices (a peer's death, a new channel) take effect even while a task
+ * is blocked on a transfer, and so the driver's writes never block on a busy actor.
+ * Why tasks cannot deadlock on transfers: a PUSH is queued on the producer at the moment
+ * the consuming task is submitted, after the producing task; every queued item therefore
+ * waits only for items submitted earlier, so waits cannot form a cycle. */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+
+typedef struct RtPeerIn {
+    DaftActor peer; /* 0 until a TCP peer has said HELLO */
+    RtChan ch;
+} RtPeerIn;
+
+typedef struct RtActorSelf {
+    DaftRt *rt;
+    DaftActor id;
+    int cls;
+    char name[64];
+    void *state;
+    DaftValue init_err;    /* DAFT_V_ERROR once the constructor failed */
+    RtChan *ctl, *res;
+    int sock;              /* SHM: unix socket from the driver carrying channel fds */
+    int lfd;               /* TCP: listening socket for peers' channels */
+    RtChan *out;           /* [peer] outbound channel to that peer */
+    size_t out_cap;
+    RtPeerIn *in;
+    int nin, in_cap;
+    RtObjTab objs;         /* my results, by Ref id */
+    RtObjTab xfers;        /* values received from peers, by transfer id */
+    char **dead;           /* [actor] its death message, NULL while alive */
+    size_t dead_cap;
+    RtBuf *queue;          /* control messages waiting to run */
+    size_t qhead, qlen, qcap;
+    RtBuf msg, tx;
+    bool ready;            /* INIT has run: plans may start (they arrive out of band) */
+    RtXPlan **plans;       /* compiled plans loaded here */
+    int nplans, plans_cap;
+} RtActorSelf;
+
+struct DaftActorCtx {
+    RtActorSelf *self;
+    const char *method;
+    DaftValue err;
+};
+
+/* ---------------------------------------------------------------- methods' context */
+
+int daft_raise(DaftActorCtx *ctx, const char *fmt, ...)
+{
+    char cause[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof cause, fmt, ap);
+    va_end(ap);
+    daft_value_free(&ctx->err);
+    RtActorSelf *s = ctx->self;
+    ctx->err = daft_value_error("actor '%s' (%s) method '%s': %s", s->name,
+                                rt_class_name(s->rt, s->cls), ctx->method, cause);
+    return -1;
+}
+
+DaftActor daft_ctx_actor(const DaftActorCtx *ctx) { return ctx->self->id; }
+const char *daft_ctx_actor_name(const DaftActorCtx *ctx) { return ctx->self->name; }
+const char *daft_ctx_method_name(const DaftActorCtx *ctx) { return ctx->method; }
+
+/* ---------------------------------------------------------------- growable tables */
+
+static int rt_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need < *cap)
+        return 0;
+    size_t n = *cap ? *cap : 8;
+    while (n <= need)
+        n *= 2;
+    void *p = realloc(*arr, n * elem);
+    if (!p)
+        return DAFT_ENOMEM;
+    memset((char *)p + *cap * elem, 0, (n - *cap) * elem);
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
+static RtChan *rt_out_chan(RtActorSelf *s, DaftActor peer)
+{
+    if (rt_grow((void **)&s->out, &s->out_cap, peer, sizeof *s->out))
+        return NULL;
+    return &s->out[peer];
+}
+
+static const char *rt_dead_msg(RtActorSelf *s, DaftActor a)
+{
+    return a < s->dead_cap ? s->dead[a] : NULL;
+}
+
+/* ---------------------------------------------------------------- draining inbound */
+
+static bool rt_driver_alive(RtActorSelf *s)
+{
+    return s->rt->mode == RT_MODE_TCP || getppid() == s->rt->driver_pid;
+}
+
+/* The driver is gone: nobody can ever read our results, so leave quietly. */
+static void rt_actor_orphaned(RtActorSelf *s)
+{
+    rt_trace_flush_part(&s->rt->trace);
+    _exit(0);
+}
+
+/* Receives one fd sent by the driver with SCM_RIGHTS (it was sent before the ATTACH). */
+int rt_recv_fd_sock(int sock)
+{
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                       .msg_controllen = sizeof u.buf};
+    ssize_t k;
+    while ((k = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    struct cmsghdr *c = k > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+    if (!c || c->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+}
+
+static RtPeerIn *rt_add_in(RtActorSelf *s)
+{
+    if (s->nin == s->in_cap) {
+        int n = s->in_cap ? s->in_cap * 2 : 8;
+        RtPeerIn *p = realloc(s->in, (size_t)n * sizeof *p);
+        if (!p)
+            return NULL;
+        s->in = p;
+        s->in_cap = n;
+    }
+    RtPeerIn *p = &s->in[s->nin++];
+    memset(p, 0, sizeof *p);
+    p->ch.fd = -1;
+    return p;
+}
+
+static void rt_handle_attach(RtActorSelf *s, RtRd *r)
+{
+    DaftActor peer = rt_rd_u32(r);
+    bool out = rt_rd_u8(r);
+    char addr[64];
+    rt_rd_str(r, addr, sizeof addr);
+    if (s->rt->mode == RT_MODE_SHM) {
+        int fd = rt_recv_fd_sock(s->sock);
+        RtChan *c = out ? rt_out_chan(s, peer) : &rt_add_in(s)->ch;
+        if (fd < 0 || !c || rt_ring_attach(&c->ring, fd)) {
+            rt_log("actor '%s': cannot attach channel with actor %u", s->name, peer);
+            return;
+        }
+        rt_ring_close_fd(&c->ring);
+        c->kind = RT_CHAN_SHM;
+        if (out)
+            c->ring.bell = &s->rt->bells[peer];
+        else {
+            rt_ring_reader_init(&c->rd, &c->ring, 0);
+            s->in[s->nin - 1].peer = peer;
+        }
+        return;
+    }
+    /* TCP: we dial the consumer and introduce ourselves. */
+    RtChan *c = rt_out_chan(s, peer);
+    int fd = rt_tcp_connect(addr, rt_now_ns() + 10000000000LL);
+    if (!c || fd < 0) {
+        rt_log("actor '%s': cannot connect to actor %u at %s", s->name, peer, addr);
+        return;
+    }
+    c->kind = RT_CHAN_TCP;
+    c->fd = fd;
+    s->tx.len = 0;
+    rt_buf_u32(&s->tx, RT_M_HELLO);
+    rt_buf_u32(&s->tx, s->id);
+    rt_buf_str(&s->tx, "");
+    rt_chan_send(c, s->tx.p, s->tx.len, NULL);
+}
+
+static void rt_handle_dead(RtActorSelf *s, RtRd *r)
+{
+    DaftActor a = rt_rd_u32(r);
+    char msg[512];
+    rt_rd_str(r, msg, sizeof msg);
+    if (rt_grow((void **)&s->dead, &s->dead_cap, a, sizeof *s->dead) || s->dead[a])
+        return;
+    s->dead[a] = strdup(msg);
+    if (a < s->out_cap)
+        s->out[a].broken = true;
+    for (int i = 0; i < s->nplans; i++) /* a plan with a dead member can never finish */
+        if (rt_xplan_uses(s->plans[i], a))
+            rt_xplan_stop(s->plans[i]);
+}
+
+static void rt_handle_plan_load(RtActorSelf *s, RtRd *r)
+{
+    char err[256];
+    if (s->nplans == s->plans_cap) {
+        int n = s->plans_cap ? s->plans_cap * 2 : 4;
+        RtXPlan **p = realloc(s->plans, (size_t)n * sizeof *p);
+        if (!p)
+            return;
+        s->plans = p;
+        s->plans_cap = n;
+    }
+    RtXPlan *p = rt_xplan_load(s, s->rt, r, s->sock, err, sizeof err);
+    if (!p) {
+        rt_log("actor '%s': %s", s->name, err);
+        return;
+    }
+    s->plans[s->nplans++] = p;
+}
+
+/* Files a control message: notices act now, everything else waits its turn. */
+static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
+{
+    RtRd r = rt_rd(m->p, m->len);
+    uint32_t type = rt_rd_u32(&r);
+    if (type == RT_M_ATTACH) {
+        rt_handle_attach(s, &r);
+        return;
+    }
+    if (type == RT_M_DEAD) {
+        rt_handle_dead(s, &r);
+        return;
+    }
+    if (type == RT_M_PLAN_LOAD) { /* now, not queued: it takes fds off the socket in order */
+        rt_handle_plan_load(s, &r);
+        return;
+    }
+    if (type == RT_M_PLAN_UNLOAD) {
+        uint32_t id = rt_rd_u32(&r);
+        for (int i = 0; i < s->nplans; i++)
+            if (rt_xplan_id(s->plans[i]) == id)
+                rt_xplan_stop(s->plans[i]);
+        return;
+    }
+    if (rt_grow((void **)&s->queue, &s->qcap, s->qlen + 1, sizeof *s->queue))
+        return;
+    if (s->qhead + s->qlen >= s->qcap) { /* compact: move live entries to the front */
+        for (size_t i = 0; i < s->qlen; i++) {
+            RtBuf t = s->queue[i];
+            s->queue[i] = s->queue[s->qhead + i];
+            s->queue[s->qhead + i] = t;
+        }
+        s->qhead = 0;
+    }
+    RtBuf *slot = &s->queue[s->qhead + s->qlen++];
+    RtBuf t = *slot; /* swap buffers: no copy, and both keep their capacity */
+    *slot = *m;
+    *m = t;
+    m->len = 0;
+}
+
+static void rt_file_xfer(RtActorSelf *s, RtPeerIn *p, RtBuf *m)
+{
+    RtRd r = rt_rd(m->p, m->len);
+    uint32_t type = rt_rd_u32(&r);
+    if (type == RT_M_HELLO) {
+        p->peer = rt_rd_u32(&r);
+        return;
+    }
+    if (type != RT_M_XFER)
+        return;
+    uint64_t xfer = rt_rd_u64(&r);
+    DaftValue v;
+    if (rt_value_get(&r, &v))
+        v = daft_value_error("actor '%s': malformed transfer from actor %u", s->name, p->peer);
+    RtObj *o = rt_objtab_add(&s->xfers, xfer);
+    if (o)
+        rt_objtab_resolve(o, &v);
+    daft_value_free(&v);
+}
+
+static void rt_accept_peers(RtActorSelf *s)
+{
+    int fd;
+    while (s->lfd >= 0 && (fd = rt_tcp_accept(s->lfd)) >= 0) {
+        RtPeerIn *p = rt_add_in(s);
+        if (!p) {
+            close(fd);
+            return;
+        }
+        p->ch.kind = RT_CHAN_TCP;
+        p->ch.fd = fd;
+    }
+}
+
+/* Reads everything available on every inbound channel. Returns how many messages. */
+static int rt_drain(RtActorSelf *s)
+{
+    int n = 0, rc;
+    while ((rc = rt_chan_try_recv(s->ctl, &s->msg)) > 0) {
+        rt_file_ctl(s, &s->msg);
+        n++;
+    }
+    if (rc < 0)
+        rt_actor_orphaned(s);
+    rt_accept_peers(s);
+    for (int i = 0; i < s->nin; i++)
+        while (rt_chan_try_recv(&s->in[i].ch, &s->msg) > 0) {
+            rt_file_xfer(s, &s->in[i], &s->msg);
+            n++;
+        }
+    return n;
+}
+
+static bool rt_plans_ready(RtActorSelf *s)
+{
+    if (!s->ready)
+        return false;
+    for (int i = 0; i < s->nplans; i++)
+        if (rt_xplan_ready(s->plans[i]))
+            return true;
+    return false;
+}
+
+/* Sleeps until something may have arrived (or a slice passed). */
+static void rt_sleep(RtActorSelf *s, int64_t deadline_ns)
+{
+    int64_t ns = rt_sleep_ns(deadline_ns, RT_SLICE_NS * 5);
+    if (s->rt->mode == RT_MODE_SHM) {
+        RtBell *b = &s->rt->bells[s->id];
+        uint32_t snap = rt_bell_snapshot(b);
+        if (rt_drain(s) || s->qlen || rt_plans_ready(s))
+            return;
+        rt_bell_wait(b, snap, ns);
+    } else {
+        struct pollfd p[256];
+        int n = 0;
+        p[n++] = (struct pollfd){s->ctl->fd, POLLIN, 0};
+        p[n++] = (struct pollfd){s->lfd, POLLIN, 0};
+        for (int i = 0; i < s->nin && n < 256; i++)
+            p[n++] = (struct pollfd){s->in[i].ch.fd, POLLIN, 0};
+        poll(p, (nfds_t)n, (int)(ns / 1000000) + 1);
+    }
+    if (!rt_driver_alive(s))
+        rt_actor_orphaned(s);
+}
+
+/* Drains for a short spin, then sleeps: keeps a chatty peer's latency low while an idle
+ * actor costs no CPU. */
+static void rt_idle(RtActorSelf *s, int64_t deadline_ns)
+{
+    int64_t end = rt_now_ns() + RT_SPIN_NS;
+    while (rt_now_ns() < end) {
+        if (rt_drain(s) || s->qlen || rt_plans_ready(s))
+            return;
+        rt_cpu_relax(end);
+    }
+    rt_sleep(s, deadline_ns);
+}
+
+/* Keeps inbound channels moving while we are blocked sending. */
+static void rt_progress_cb(void *arg) { rt_drain(arg); }
+
+/* ---------------------------------------------------------------- sending */
+
+static int rt_send_res(RtActorSelf *s, RtBuf *m)
+{
+    RtWait w = {-1, NULL, rt_progress_cb, s};
+    int rc = rt_chan_send(s->res, m->p, m->len, &w);
+    if (rc == DAFT_EPEER)
+        rt_actor_orphaned(s);
+    return rc;
+}
+
+static void rt_send_done(RtActorSelf *s, uint64_t ref, const DaftValue *v)
+{
+    RtBuf *m = &s->tx;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_DONE);
+    rt_buf_u64(m, ref);
+    size_t mark = m->len;
+    bool big = v->kind == DAFT_V_TENSOR && daft_tensor_nbytes(&v->as.tensor) > RT_INLINE_MAX;
+    rt_buf_u8(m, v->kind == DAFT_V_ERROR ? RT_DONE_ERROR : RT_DONE_INLINE);
+    if (big || rt_value_put(m, v) || (v->kind != DAFT_V_ERROR && m->len - mark > RT_INLINE_MAX)) {
+        m->len = mark; /* too big to ride along: the driver fetches it if it wants it */
+        rt_buf_u8(m, RT_DONE_STORED);
+    }
+    rt_send_res(s, m);
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+typedef struct RtArgs {
+    DaftValue *v;
+    bool *owned; /* false: a shallow view of a value in my object table */
+    uint32_t n;
+} RtArgs;
+
+static void rt_args_free(RtArgs *a)
+{
+    for (uint32_t i = 0; i < a->n; i++)
+        if (a->owned[i])
+            daft_value_free(&a->v[i]);
+    free(a->v);
+    free(a->owned);
+}
+
+/* Waits for transfer `xfer` from `owner`; on the owner's death returns its message. */
+static void rt_take_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out)
+{
+    for (;;) {
+        RtObj *o = rt_objtab_find(&s->xfers, xfer);
+        if (o) {
+            *out = o->value;
+            o->value = daft_value_none();
+            rt_objtab_del(&s->xfers, xfer);
+            return;
+        }
+        const char *dead = rt_dead_msg(s, owner);
+        if (dead) {
+            *out = daft_value_error("%s", dead);
+            return;
+        }
+        rt_idle(s, -1);
+    }
+}
+
+static int rt_read_args(RtActorSelf *s, RtRd *r, RtArgs *a)
+{
+    a->n = rt_rd_u32(r);
+    if (r->bad || a->n > r->len)
+        return DAFT_EPROTO;
+    a->v = calloc(a->n ? a->n : 1, sizeof *a->v);
+    a->owned = calloc(a->n ? a->n : 1, sizeof *a->owned);
+    if (!a->v || !a->owned)
+        return DAFT_ENOMEM;
+    for (uint32_t i = 0; i < a->n; i++) {
+        a->owned[i] = true;
+        int tag = rt_rd_u8(r);
+        if (tag == RT_ARG_VALUE) {
+            if (rt_value_get(r, &a->v[i]))
+                return DAFT_EPROTO;
+        } else if (tag == RT_ARG_LOCAL) {
+            uint64_t id = rt_rd_u64(r);
+            RtObj *o = rt_objtab_find(&s->objs, id);
+            if (o && o->has_value) {
+                a->v[i] = o->value;
+                a->owned[i] = false;
+            } else {
+                a->v[i] = daft_value_error("actor '%s': Ref %llu is no longer held", s->name,
+                                           (unsigned long long)id);
+            }
+        } else if (tag == RT_ARG_XFER) {
+            uint64_t xfer = rt_rd_u64(r);
+            DaftActor owner = rt_rd_u32(r);
+            rt_take_xfer(s, xfer, owner, &a->v[i]);
+        } else {
+            return DAFT_EPROTO;
+        }
+    }
+    return r->bad ? DAFT_EPROTO : 0;
+}
+
+void rt_exec_progress(void *self) { rt_drain(self); }
+
+RtBell *rt_exec_bell(RtActorSelf *s)
+{
+    return s->rt->mode == RT_MODE_SHM && s->rt->bells ? &s->rt->bells[s->id] : NULL;
+}
+
+static const DaftValue *rt_first_error(const RtArgs *a)
+{
+    for (uint32_t i = 0; i < a->n; i++)
+        if (a->v[i].kind == DAFT_V_ERROR)
+            return &a->v[i];
+    return NULL;
+}
+
+/* Runs a method (or propagates an error instead) and leaves the result in *out. */
+static void rt_invoke(RtActorSelf *s, int method, const RtArgs *a, DaftValue *out)
+{
+    const RtClass *c = &s->rt->classes[s->cls];
+    const DaftValue *err = rt_first_error(a);
+    *out = daft_value_none();
+    if (s->init_err.kind == DAFT_V_ERROR) {
+        daft_value_copy(out, &s->init_err);
+        return;
+    }
+    if (err) { /* a dependency failed: its error is our value, the method does not run */
+        daft_value_copy(out, err);
+        return;
+    }
+    DaftActorCtx ctx = {s, c->methods[method].name, daft_value_none()};
+    int rc = c->methods[method].fn(&ctx, s->state, a->v, (int)a->n, out);
+    if (rc) {
+        daft_value_free(out);
+        if (ctx.err.kind == DAFT_V_ERROR)
+            *out = ctx.err;
+        else
+            *out = daft_value_error("actor '%s' (%s) method '%s': failed with code %d", s->name,
+                                    c->name, ctx.method, rc);
+    } else {
+        daft_value_free(&ctx.err);
+    }
+}
+
+void rt_exec_invoke(RtActorSelf *s, int method, const DaftValue *args, uint32_t n, DaftValue *out)
+{
+    bool owned[1] = {false};
+    RtArgs a = {(DaftValue *)args, owned, n}; /* read-only views; rt_invoke never frees */
+    const RtClass *c = &s->rt->classes[s->cls];
+    if (method < 0 || method >= c->nmethods) {
+        *out = daft_value_error("actor '%s' (%s): no method %d", s->name, c->name, method);
+        return;
+    }
+    rt_invoke(s, method, &a, out);
+}
+
+static void rt_store_result(RtActorSelf *s, uint64_t ref, DaftValue *v)
+{
+    RtObj *o = rt_objtab_add(&s->objs, ref);
+    if (o)
+        rt_objtab_resolve(o, v);
+    daft_value_free(v);
+}
+
+static void rt_run_task(RtActorSelf *s, RtRd *r)
+{
+    uint64_t ref = rt_rd_u64(r);
+    uint32_t method = rt_rd_u32(r);
+    const RtClass *c = &s->rt->classes[s->cls];
+    RtArgs a = {0};
+    DaftValue out = daft_value_none();
+    int64_t t0 = rt_now_ns();
+    if (method >= (uint32_t)c->nmethods || rt_read_args(s, r, &a))
+        out = daft_value_error("actor '%s' (%s): malformed task for method %u", s->name, c->name,
+                               method);
+    else
+        rt_invoke(s, (int)method, &a, &out);
+    rt_args_free(&a);
+    rt_trace_slice(&s->rt->trace, method < (uint32_t)c->nmethods ? c->methods[method].name : "?",
+                   "task", t0, rt_now_ns());
+    RtObj *o = rt_objtab_add(&s->objs, ref);
+    if (o)
+        rt_objtab_resolve(o, &out);
+    if (o)
+        rt_send_done(s, ref, &o->value);
+    daft_value_free(&out);
+}
+
+static void rt_run_init(RtActorSelf *s, RtRd *r)
+{
+    s->id = rt_rd_u32(r);
+    s->cls = (int)rt_rd_u32(r);
+    rt_rd_str(r, s->name, sizeof s->name);
+    uint64_t ref = rt_rd_u64(r);
+    if (s->cls < 0 || s->cls >= s->rt->nclasses) {
+        rt_log("actor '%s': unknown class %d (register the same classes in every process)",
+               s->name, s->cls);
+        _exit(2);
+    }
+    s->ready = true;
+    rt_trace_init(&s->rt->trace, (int)s->id, s->name);
+    const RtClass *c = &s->rt->classes[s->cls];
+    RtArgs a = {0};
+    DaftValue out = daft_value_none();
+    s->state = calloc(1, c->state_size ? c->state_size : 1);
+    if (rt_read_args(s, r, &a) || !s->state) {
+        out = daft_value_error("actor '%s' (%s) method 'init': malformed spawn message", s->name, c->name);
+    } else if (c->init) {
+        DaftActorCtx ctx = {s, "init", daft_value_none()};
+        if (c->init(&ctx, s->state, a.v, (int)a.n))
+            out = ctx.err.kind == DAFT_V_ERROR
+                      ? ctx.err
+                      : daft_value_error("actor '%s' (%s) method 'init': failed", s->name, c->name);
+        else
+            daft_value_free(&ctx.err);
+    }
+    rt_args_free(&a);
+    if (out.kind == DAFT_V_ERROR)
+        daft_value_copy(&s->init_err, &out);
+    rt_store_result(s, ref, &out);
+    RtObj *o = rt_objtab_find(&s->objs, ref);
+    rt_send_done(s, ref, o ? &o->value : &s->init_err);
+    rt_objtab_del(&s->objs, ref);
+}
+
+static void rt_run_push(RtActorSelf *s, RtRd *r)
+{
+    uint64_t ref = rt_rd_u64(r);
+    DaftActor dest = rt_rd_u32(r);
+    uint64_t xfer = rt_rd_u64(r);
+    if (rt_dead_msg(s, dest))
+        return;
+    RtChan *c = rt_out_chan(s, dest);
+    RtObj *o = rt_objtab_find(&s->objs, ref);
+    RtBuf *m = &s->tx;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_XFER);
+    rt_buf_u64(m, xfer);
+    DaftValue missing = daft_value_error("actor '%s': Ref %llu is no longer held", s->name,
+                                         (unsigned long long)ref);
+    rt_value_put(m, o && o->has_value ? &o->value : &missing);
+    daft_value_free(&missing);
+    int64_t t0 = rt_now_ns();
+    RtWait w = {-1, NULL, rt_progress_cb, s};
+    if (c && c->kind != RT_CHAN_NONE)
+        rt_chan_send(c, m->p, m->len, &w);
+    rt_trace_slice(&s->rt->trace, "push", "write", t0, rt_now_ns());
+}
+
+static void rt_run_fetch(RtActorSelf *s, RtRd *r)
+{
+    uint64_t ref = rt_rd_u64(r);
+    RtObj *o = rt_objtab_find(&s->objs, ref);
+    RtBuf *m = &s->tx;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_VALUE);
+    rt_buf_u64(m, ref);
+    DaftValue missing = daft_value_error("actor '%s': Ref %llu is no longer held", s->name,
+                                         (unsigned long long)ref);
+    rt_value_put(m, o && o->has_value ? &o->value : &missing);
+    daft_value_free(&missing);
+    rt_send_res(s, m);
+}
+
+static void rt_stop(RtActorSelf *s)
+{
+    const RtClass *c = &s->rt->classes[s->cls];
+    if (c->fini && s->state && s->init_err.kind != DAFT_V_ERROR) {
+        DaftActorCtx ctx = {s, "fini", daft_value_none()};
+        c->fini(&ctx, s->state);
+        daft_value_free(&ctx.err);
+    }
+    rt_trace_flush_part(&s->rt->trace);
+    _exit(0); /* no atexit handlers: they belong to the driver's program */
+}
+
+static void rt_run(RtActorSelf *s, RtBuf *m)
+{
+    RtRd r = rt_rd(m->p, m->len);
+    switch (rt_rd_u32(&r)) {
+    case RT_M_INIT: rt_run_init(s, &r); break;
+    case RT_M_TASK: rt_run_task(s, &r); break;
+    case RT_M_PUSH: rt_run_push(s, &r); break;
+    case RT_M_FETCH: rt_run_fetch(s, &r); break;
+    case RT_M_FREE: rt_objtab_del(&s->objs, rt_rd_u64(&r)); break;
+    case RT_M_STOP: rt_stop(s); break;
+    default: rt_log("actor '%s': unknown control message", s->name); break;
+    }
+}
+
+/* Frees stopped plans; only here, never inside a drain, so no plan vanishes under a
+ * running step. */
+static void rt_reap_plans(RtActorSelf *s)
+{
+    int k = 0;
+    for (int i = 0; i < s->nplans; i++) {
+        if (rt_xplan_stopped(s->plans[i]))
+            rt_xplan_free(s->plans[i]);
+        else
+            s->plans[k++] = s->plans[i];
+    }
+    s->nplans = k;
+}
+
+void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int sock, int lfd,
+                   const char *laddr)
+{
+    (void)laddr;
+    RtActorSelf s;
+    memset(&s, 0, sizeof s);
+    s.rt = rt;
+    s.id = self;
+    s.ctl = ctl;
+    s.res = res;
+    s.sock = sock;
+    s.lfd = lfd;
+    rt_fmt(s.name, sizeof s.name, "actor#%u", self);
+    rt_objtab_init(&s.objs);
+    rt_objtab_init(&s.xfers);
+    rt->self = &s;
+    rt_trace_init(&rt->trace, (int)self, NULL);
+    for (;;) {
+        bool did = rt_drain(&s) > 0;
+        for (int i = 0; s.ready && i < s.nplans; i++)
+            did |= rt_xplan_step(&s, s.plans[i]);
+        rt_reap_plans(&s);
+        if (s.qlen) {
+            RtBuf m = s.queue[s.qhead];
+            s.queue[s.qhead] = (RtBuf){0};
+            s.qhead++;
+            s.qlen--;
+            if (!s.qlen)
+                s.qhead = 0;
+            rt_run(&s, &m);
+            if (!s.msg.p) { /* recycle the buffer as the receive buffer */
+                s.msg = m;
+                s.msg.len = 0;
+            } else {
+                rt_buf_free(&m);
+            }
+            did = true;
+        }
+        if (!did)
+            rt_idle(&s, -1);
+    }
+}

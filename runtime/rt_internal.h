@@ -1,0 +1,414 @@
+/* rt_internal.h — declarations shared by the files of libdaftrt. Not installed, not public:
+ * everything here may change. Public API: include/daftrt.h. */
+#ifndef DAFT_RT_INTERNAL_H
+#define DAFT_RT_INTERNAL_H
+
+#include "daftrt.h"
+
+#include <poll.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define RT_CACHE_LINE 64
+#define RT_MAX_ACTORS 1024          /* bells page size; actor handles are < this */
+#define RT_SLICE_NS (20 * 1000000LL) /* longest sleep before re-checking peers */
+#define RT_INLINE_MAX 1024
+#define RT_SPIN_NS 50000  /* a waiter spins (yielding) this long before a futex sleep */           /* results up to this size ride on the DONE notice */
+
+/* ---------------------------------------------------------------- rt_util.c */
+
+/* A growable byte buffer (channel messages, encodings). */
+typedef struct RtBuf {
+    uint8_t *p;
+    size_t len, cap;
+} RtBuf;
+
+int rt_buf_reserve(RtBuf *b, size_t extra);
+int rt_buf_put(RtBuf *b, const void *data, size_t n);
+int rt_buf_u8(RtBuf *b, uint8_t v);
+int rt_buf_u32(RtBuf *b, uint32_t v);
+int rt_buf_u64(RtBuf *b, uint64_t v);
+int rt_buf_str(RtBuf *b, const char *s); /* u32 length + bytes */
+void rt_buf_free(RtBuf *b);
+
+/* A bounds-checked reader over a byte range; once `bad` is set every read returns 0. */
+typedef struct RtRd {
+    const uint8_t *p;
+    size_t len, off;
+    bool bad;
+} RtRd;
+
+RtRd rt_rd(const void *p, size_t len);
+const void *rt_rd_bytes(RtRd *r, size_t n);
+uint8_t rt_rd_u8(RtRd *r);
+uint32_t rt_rd_u32(RtRd *r);
+uint64_t rt_rd_u64(RtRd *r);
+/* Copies a u32-length string into dst (truncated to cap-1, NUL-terminated). */
+void rt_rd_str(RtRd *r, char *dst, size_t cap);
+
+int64_t rt_now_ns(void);
+/* Absolute deadline for a timeout in seconds; < 0 means none (returns -1). */
+int64_t rt_deadline(double timeout_s);
+/* Nanoseconds to sleep now: min(slice, time to deadline), never negative. */
+int64_t rt_sleep_ns(int64_t deadline_ns, int64_t slice_ns);
+/* futex on a word of a MAP_SHARED mapping (not FUTEX_PRIVATE: it spans processes). */
+int rt_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
+void rt_futex_wake(_Atomic uint32_t *word, int n);
+/* One step of a bounded spin that ends at spin_end (see rt_util.c for how and why). */
+void rt_cpu_relax(int64_t spin_end);
+/* snprintf into a fixed buffer, always NUL-terminated, never warns on truncation. */
+void rt_fmt(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Writes one stderr line prefixed with "daft: " (one write(2), so lines do not mix). */
+void rt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---------------------------------------------------------------- rt_value.c */
+
+/* Appends the encoding of v to b (see daft_value_encode for the format). */
+int rt_value_put(RtBuf *b, const DaftValue *v);
+/* Decodes one value at r's position. */
+int rt_value_get(RtRd *r, DaftValue *out);
+
+/* ---------------------------------------------------------------- rt_bell.c */
+
+/* A doorbell: a futex word that every writer to one of a process's inbound channels bumps,
+ * so that a process with many inbound channels can sleep on a single word. */
+typedef struct RtBell {
+    _Atomic uint32_t seq;
+    _Atomic uint32_t sleepers;
+    _Atomic uint32_t cur_method; /* compiled mode: method index + 1 being run, 0 if none */
+    _Atomic uint32_t cur_plan;   /* ... and the plan it belongs to (for death messages) */
+    char pad[RT_CACHE_LINE - 16];
+} RtBell;
+
+void rt_bell_ring(RtBell *b);
+uint32_t rt_bell_snapshot(RtBell *b);
+/* Sleeps until the bell rings after `snap` was taken, or timeout_ns elapses. */
+void rt_bell_wait(RtBell *b, uint32_t snap, int64_t timeout_ns);
+
+/* ---------------------------------------------------------------- rt_ring.c */
+
+/* A wait policy: an absolute deadline (or -1), a liveness check called at least every
+ * slice while blocked (return false: give up with DAFT_EPEER), and a progress hook a
+ * blocked writer calls so it keeps draining its own inbound channels. */
+typedef bool (*RtAliveFn)(void *arg);
+typedef struct RtWait {
+    int64_t deadline_ns;
+    RtAliveFn alive;
+    void (*progress)(void *arg);
+    void *arg;
+} RtWait;
+
+#define RT_RING_MAX_READERS 32
+
+struct RtRingHdr;
+/* A single-writer, multi-reader ring of fixed-size slots in a memfd mapping. A message
+ * longer than one slot is split into consecutive slots (chunks). */
+typedef struct RtRing {
+    struct RtRingHdr *hdr;
+    uint8_t *slots;
+    size_t map_size;
+    uint32_t nslots, slot_size, stride;
+    int fd;         /* memfd, -1 once closed (the mapping keeps the memory) */
+    RtBell *bell;   /* writer side: the reader's doorbell to ring after a write, or NULL */
+    RtBell *more_bells[RT_RING_MAX_READERS]; /* further readers' doorbells */
+    uint32_t nmore;
+} RtRing;
+
+/* One reader's view: its cursor index and a partly received chunked message. */
+typedef struct RtRingReader {
+    RtRing *ring;
+    uint32_t idx;
+    RtBuf part;
+} RtRingReader;
+
+int rt_ring_create(RtRing *r, uint32_t nslots, uint32_t slot_size, uint32_t nreaders);
+/* Maps a ring from a memfd received from its creator (takes ownership of fd). */
+int rt_ring_attach(RtRing *r, int fd);
+void rt_ring_close_fd(RtRing *r);
+void rt_ring_destroy(RtRing *r);
+uint32_t rt_ring_payload(const RtRing *r);
+uint32_t rt_ring_nreaders(const RtRing *r);
+/* Writes one message (chunked if longer than a slot). Blocks while the ring is full,
+ * following w. Returns 0, DAFT_ETIMEDOUT, DAFT_EPEER or DAFT_ETOOBIG (> 1 GiB). */
+int rt_ring_write(RtRing *r, const void *data, size_t len, const RtWait *w);
+void rt_ring_reader_init(RtRingReader *rd, RtRing *r, uint32_t idx);
+void rt_ring_reader_free(RtRingReader *rd);
+/* Non-blocking: 1 and the whole message in *msg (replacing its contents), 0 if no complete
+ * message is available yet. */
+int rt_ring_try_read(RtRingReader *rd, RtBuf *msg);
+/* Blocking read following w: 1, or DAFT_ETIMEDOUT / DAFT_EPEER. */
+int rt_ring_read(RtRingReader *rd, RtBuf *msg, const RtWait *w);
+/* Number of published messages not yet consumed by reader idx. */
+uint32_t rt_ring_pending(const RtRing *r, uint32_t idx);
+
+/* ---------------------------------------------------------------- rt_tcp.c */
+
+/* Listening socket on addr (NULL: 127.0.0.1) with an ephemeral port; *name receives
+ * "host:port". */
+int rt_tcp_listen(const char *host, char *name, size_t cap);
+int rt_tcp_connect(const char *name, int64_t deadline_ns);
+int rt_tcp_accept(int lfd);
+/* Sends len bytes framed with a u32 length. A blocked send polls, calls w->progress and
+ * w->alive every slice. */
+int rt_tcp_send(int fd, const void *data, size_t len, const RtWait *w);
+/* Non-blocking receive into rx; 1 and a whole message in *msg, 0 if none yet, DAFT_EPEER
+ * on EOF or error. */
+int rt_tcp_try_recv(int fd, RtBuf *rx, RtBuf *msg);
+/* The first non-loopback IPv4 address of this host, or "127.0.0.1". */
+void rt_tcp_host_addr(char *buf, size_t cap);
+
+/* ---------------------------------------------------------------- rt_chan.c */
+
+/* A one-way channel between two processes: a shared-memory ring or a TCP socket. */
+typedef enum { RT_CHAN_NONE = 0, RT_CHAN_SHM, RT_CHAN_TCP } RtChanKind;
+typedef struct RtChan {
+    RtChanKind kind;
+    RtRing ring;      /* SHM */
+    RtRingReader rd;  /* SHM reader side */
+    int fd;           /* TCP (may be shared by the two directions of a connection) */
+    RtBuf rx;         /* TCP bytes received but not yet a whole message */
+    bool broken;
+} RtChan;
+
+int rt_chan_send(RtChan *c, const void *data, size_t len, const RtWait *w);
+int rt_chan_try_recv(RtChan *c, RtBuf *msg);
+void rt_chan_close(RtChan *c);
+
+/* ---------------------------------------------------------------- rt_objtab.c */
+
+typedef enum { RT_OBJ_PENDING = 1, RT_OBJ_READY, RT_OBJ_ERROR } RtObjState;
+
+/* One entry: a Ref id with its state and (when known here) its value. Entries are
+ * individually allocated so pointers stay valid until the entry is deleted. */
+typedef struct RtObj {
+    uint64_t id;
+    RtObjState state;
+    bool has_value;     /* value holds the result (READY/ERROR) */
+    bool released;      /* the program dropped it; delete once no longer needed */
+    DaftValue value;
+    DaftActor owner;
+    int method;         /* producing method index (driver side), -1 for init */
+    int32_t users;      /* driver side: submitted transfers that still need it */
+    struct RtObj *next; /* hash chain */
+} RtObj;
+
+typedef struct RtObjTab {
+    RtObj **buckets;
+    size_t nbuckets, count;
+} RtObjTab;
+
+void rt_objtab_init(RtObjTab *t);
+void rt_objtab_free(RtObjTab *t);
+RtObj *rt_objtab_find(const RtObjTab *t, uint64_t id);
+/* Inserts a PENDING entry (or returns the existing one); NULL on ENOMEM. */
+RtObj *rt_objtab_add(RtObjTab *t, uint64_t id);
+/* Moves *v into the entry (READY, or ERROR for an error value); *v becomes NONE. */
+void rt_objtab_resolve(RtObj *o, DaftValue *v);
+/* Deletes the entry, freeing its value. */
+void rt_objtab_del(RtObjTab *t, uint64_t id);
+void rt_objtab_foreach(RtObjTab *t, void (*fn)(RtObj *o, void *arg), void *arg);
+
+/* ---------------------------------------------------------------- rt_launch.c */
+
+typedef struct RtProc {
+    pid_t pid;
+    int pidfd;      /* readable once the process exits */
+    bool exited;
+    int status;     /* waitpid status once exited */
+} RtProc;
+
+/* Forks a child that dies with its parent (PR_SET_PDEATHSIG) and runs child_main(arg),
+ * then _exit(0). In the parent, fills *p (pid, pidfd). */
+int rt_launch_fork(RtProc *p, void (*child_main)(void *arg), void *arg);
+/* Non-blocking: true if the process has exited (reaps it and records the status). */
+bool rt_launch_exited(RtProc *p);
+/* Waits up to timeout_ns for exit, then SIGKILLs and reaps. */
+void rt_launch_reap(RtProc *p, int64_t timeout_ns);
+/* "killed by signal 9 (Killed)" / "exited with code 3" / "exited normally". */
+void rt_launch_describe(int status, char *buf, size_t cap);
+void rt_launch_close(RtProc *p);
+
+/* ---------------------------------------------------------------- rt_trace.c */
+
+typedef struct RtTrace {
+    bool on;
+    char path[512];
+    RtBuf events; /* JSON objects, comma separated */
+    int pid;      /* track id: 0 for the driver, actor handle otherwise */
+    char name[96];
+} RtTrace;
+
+/* The driver (track 0, a name) reads DAFT_TRACE; an actor process (inheriting the
+ * driver's settings) restarts with its own track; NULL name keeps the current one. */
+void rt_trace_init(RtTrace *t, int track, const char *track_name);
+/* One complete slice [t0, t1) on this process's track. */
+void rt_trace_slice(RtTrace *t, const char *name, const char *cat, int64_t t0, int64_t t1);
+/* Actor side: writes this process's events to path.<track>. */
+void rt_trace_flush_part(RtTrace *t);
+/* Driver side: merges the driver's events and parts 1..max_track into path. */
+void rt_trace_merge(RtTrace *t, int max_track);
+void rt_trace_free(RtTrace *t);
+
+/* ---------------------------------------------------------------- protocol (rt_proto) */
+
+typedef enum {
+    RT_M_INIT = 1, /* driver → actor: u32 cls, str name, u64 ref, u32 n, values */
+    RT_M_TASK,     /* driver → actor: u64 ref, u32 method, u32 n, args */
+    RT_M_PUSH,     /* driver → actor: u64 ref, u32 dest, u64 xfer */
+    RT_M_FETCH,    /* driver → actor: u64 ref */
+    RT_M_FREE,     /* driver → actor: u64 ref */
+    RT_M_ATTACH,   /* driver → actor: u32 peer, u8 out, str tcp addr (fd on the socket) */
+    RT_M_DEAD,     /* driver → actor: u32 actor, str message prefix */
+    RT_M_STOP,     /* driver → actor */
+    RT_M_DONE,     /* actor → driver: u64 ref, u8 status, [value] */
+    RT_M_VALUE,    /* actor → driver: u64 ref, value */
+    RT_M_XFER,     /* actor → actor: u64 xfer, value */
+    RT_M_HELLO,    /* actor → driver/actor over TCP: u32 actor, str listen addr */
+    RT_M_PLAN_LOAD,   /* driver → actor: a compiled program and its channels (rt_xplan.c) */
+    RT_M_PLAN_UNLOAD, /* driver → actor: u32 plan id (acts at once) */
+} RtMsgType;
+
+typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
+typedef enum { RT_DONE_INLINE = 0, RT_DONE_ERROR = 1, RT_DONE_STORED = 2 } RtDoneStatus;
+
+/* ---------------------------------------------------------------- classes, context */
+
+typedef struct RtClass {
+    char *name;
+    size_t state_size;
+    DaftInitFn init;
+    DaftFiniFn fini;
+    DaftMethodDesc *methods;
+    char **method_names; /* owned copies */
+    int nmethods;
+} RtClass;
+
+typedef enum { RT_MODE_SHM = 0, RT_MODE_TCP } RtMode;
+
+/* The driver's record of one actor. */
+typedef struct RtActorRec {
+    DaftActor id;
+    int cls;
+    char name[64];
+    RtProc proc;       /* local mode */
+    int rank;          /* MPI mode: hosting rank, else 0 */
+    bool dead, init_failed;
+    char death[256];   /* "actor 'w1' (Worker) died while running 'step': killed by ..." */
+    RtChan ctl;        /* driver → actor */
+    RtChan res;        /* actor → driver */
+    int sock;          /* SHM: unix socket carrying channel fds; -1 otherwise */
+    char addr[64];     /* TCP: the actor's listening address */
+    bool notice_sent;  /* its death was announced to the other actors */
+    uint8_t *out_ok;   /* [dest] = 1 once channel actor → dest exists */
+    size_t out_cap;
+    uint64_t *inflight; /* ref ids of submitted tasks not yet DONE, in order */
+    int *inflight_m;    /* their method indices (-1 init, -2 push/fetch: not a task) */
+    size_t inflight_head, inflight_len, inflight_cap;
+} RtActorRec;
+
+struct RtActorSelf; /* actor-side state, rt_exec.c */
+
+struct DaftRt {
+    bool is_driver;
+    RtMode mode;
+    bool mpi;
+    int rank, nranks;
+    RtClass *classes;
+    int nclasses;
+    RtActorRec **actors; /* [0] unused; handle = index; records never move */
+    uint32_t nactors;   /* highest handle in use */
+    uint32_t actors_cap;
+    RtObjTab refs;      /* driver: every live Ref */
+    uint64_t next_ref, next_xfer;
+    RtBell *bells;      /* SHM: [0] driver, [h] actor h; shared by all local processes */
+    size_t bells_size;
+    RtBuf msg, out, small; /* scratch: received message, task being sent, short notices */
+    int sending;        /* > 0 while a send is in progress (its progress hook must not send) */
+    bool notices_due;   /* death notices wait until no send is in progress */
+    int *rank_fd;       /* MPI driver: [rank] connection from that worker rank, -1 if used */
+    char (*rank_addr)[64];
+    char err[512];
+    RtTrace trace;
+    char host[64];      /* TCP: address to listen on */
+    int lfd;            /* TCP driver listening socket (-1 in SHM mode) */
+    char laddr[64];
+    pid_t driver_pid;
+    struct RtActorSelf *self; /* set in an actor process */
+    struct DaftRtPlan **plans; /* driver: loaded compiled plans */
+    int nplans;
+    uint32_t next_plan;
+    bool started;
+};
+
+/* rt_driver.c */
+void rt_set_err(DaftRt *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *rt_class_name(const DaftRt *rt, int cls);
+const char *rt_method_name(const DaftRt *rt, int cls, int method);
+
+/* rt_pump.c: the driver's side of the channels. */
+/* Sends a control message to an actor; on a dead peer marks it dead and returns
+ * DAFT_EPEER. While blocked it keeps reading every actor's results. */
+int rt_drv_send(DaftRt *rt, RtActorRec *a, const RtBuf *m);
+/* Reads and handles every available message from every actor; returns how many. */
+int rt_drv_poll(DaftRt *rt);
+/* Handles deaths, then sleeps until a message may have arrived, deadline or one slice. */
+void rt_drv_wait(DaftRt *rt, int64_t deadline_ns);
+/* Records an actor's death: its pending Refs become errors naming the actor, the method
+ * it was running and the cause; the other actors are told (see rt_drv_notices). */
+void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause);
+/* Sends pending death notices (only when no send is in progress). */
+void rt_drv_notices(DaftRt *rt);
+/* Checks local actor processes for exit (pidfd) and handles deaths. */
+void rt_drv_check_exits(DaftRt *rt);
+int rt_drv_inflight_push(RtActorRec *a, uint64_t id, int method);
+RtActorRec *rt_drv_actor(DaftRt *rt, DaftActor id);
+
+/* rt_exec.c: the actor process main loop (never returns). In local mode it starts from a
+ * forked child of the driver; in MPI mode from daft_rt_start on a worker rank. */
+void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int sock,
+                   int lfd, const char *laddr);
+
+/* rt_xplan.c: the actor side of compiled execution. A plan is a resumable state machine
+ * (program counter + slots) so that an actor never blocks on a READ: it runs whichever
+ * of its plans and tasks can make progress, and several plans share one actor. */
+typedef struct RtXPlan RtXPlan;
+struct RtActorSelf;
+/* Decodes an RT_M_PLAN_LOAD body (after the type) and maps its channels from fds read on
+ * sock. NULL with a message in err on failure. */
+RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, char *err,
+                       size_t cap);
+/* Runs ops until a READ finds no data or one execution completes; true if it ran any. */
+bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p);
+/* True if the next op could run now. */
+bool rt_xplan_ready(RtXPlan *p);
+uint32_t rt_xplan_id(const RtXPlan *p);
+/* Stops the plan for good (unloaded, or a member died); a blocked write gives up. */
+void rt_xplan_stop(RtXPlan *p);
+bool rt_xplan_stopped(const RtXPlan *p);
+bool rt_xplan_uses(const RtXPlan *p, DaftActor a);
+void rt_xplan_free(RtXPlan *p);
+/* rt_exec.c services for it. */
+void rt_exec_invoke(struct RtActorSelf *s, int method, const DaftValue *args, uint32_t n,
+                    DaftValue *out);
+void rt_exec_progress(void *self);
+/* Receives one fd sent with SCM_RIGHTS on a unix socket; -1 on failure. */
+int rt_recv_fd_sock(int sock);
+/* rt_calls.c: sends one fd with SCM_RIGHTS. */
+int rt_send_fd_sock(int sock, int fd);
+/* rt_compiled.c: the name of loaded plan `id` (for death messages), or "?". */
+const char *rt_plan_name(const DaftRt *rt, uint32_t id);
+/* rt_compiled.c: unloads every plan (shutdown). */
+void rt_plans_unload_all(DaftRt *rt);
+RtBell *rt_exec_bell(struct RtActorSelf *s);
+
+/* rt_mpi.c: bootstrap. */
+bool rt_mpi_detect(void);
+/* Initialises MPI, broadcasts rank 0's listening address and finalizes MPI: no data
+ * ever goes through MPI. */
+/* Sets rt->rank and rt->nranks; rank 0 opens rt->lfd and its address travels to every
+ * rank (rt->laddr). Returns 0 or a negative code. */
+int rt_mpi_bootstrap(DaftRt *rt, int *argc, char ***argv);
+
+#endif

@@ -1,0 +1,97 @@
+/* rt_launch.c — forking actor processes and watching them through pidfds.
+ *
+ * Why pidfd: it becomes readable the moment the child exits, needs no SIGCHLD handler
+ * (no global state), and cannot be confused by pid reuse. Why PR_SET_PDEATHSIG: the
+ * kernel kills the child when the driver dies, whatever the cause, so no orphan survives. */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+int rt_launch_fork(RtProc *p, void (*child_main)(void *arg), void *arg)
+{
+    memset(p, 0, sizeof *p);
+    p->pidfd = -1;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return DAFT_ESYS;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* the parent died before prctl took effect */
+            _exit(127);
+        child_main(arg);
+        _exit(0);
+    }
+    p->pid = pid;
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (p->pidfd < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        p->pid = 0;
+        return DAFT_ESYS;
+    }
+    return 0;
+}
+
+bool rt_launch_exited(RtProc *p)
+{
+    if (p->exited)
+        return true;
+    if (p->pid <= 0)
+        return true;
+    struct pollfd pfd = {p->pidfd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) <= 0)
+        return false;
+    int st = 0;
+    if (waitpid(p->pid, &st, WNOHANG) != p->pid)
+        return false;
+    p->exited = true;
+    p->status = st;
+    return true;
+}
+
+void rt_launch_reap(RtProc *p, int64_t timeout_ns)
+{
+    if (p->pid <= 0 || p->exited)
+        return;
+    struct pollfd pfd = {p->pidfd, POLLIN, 0};
+    int ms = (int)(timeout_ns / 1000000);
+    while (poll(&pfd, 1, ms) < 0 && errno == EINTR)
+        ;
+    if (!rt_launch_exited(p)) {
+        kill(p->pid, SIGKILL);
+        int st = 0;
+        while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        p->exited = true;
+        p->status = st;
+    }
+}
+
+void rt_launch_describe(int status, char *buf, size_t cap)
+{
+    if (WIFSIGNALED(status))
+        rt_fmt(buf, cap, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else if (WIFEXITED(status) && WEXITSTATUS(status))
+        rt_fmt(buf, cap, "exited with code %d", WEXITSTATUS(status));
+    else
+        rt_fmt(buf, cap, "exited normally");
+}
+
+void rt_launch_close(RtProc *p)
+{
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    p->pidfd = -1;
+}

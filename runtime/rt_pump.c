@@ -1,0 +1,289 @@
+/* rt_pump.c — the driver's side of the channels: sending control messages, reading
+ * completions and values, noticing deaths and turning them into errors on Refs.
+ *
+ * Every wait of the driver goes through rt_drv_wait: it sleeps at most one slice
+ * (RT_SLICE_NS) and checks the actors' pidfds, so a death is seen within ~20 ms. */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+RtActorRec *rt_drv_actor(DaftRt *rt, DaftActor id)
+{
+    return id >= 1 && id <= rt->nactors ? rt->actors[id] : NULL;
+}
+
+int rt_drv_inflight_push(RtActorRec *a, uint64_t id, int method)
+{
+    if (a->inflight_len == a->inflight_cap) {
+        size_t n = a->inflight_cap ? a->inflight_cap * 2 : 16;
+        uint64_t *ids = malloc(n * sizeof *ids);
+        int *ms = malloc(n * sizeof *ms);
+        if (!ids || !ms) {
+            free(ids);
+            free(ms);
+            return DAFT_ENOMEM;
+        }
+        for (size_t i = 0; i < a->inflight_len; i++) { /* unwrap the circular buffer */
+            size_t k = (a->inflight_head + i) % a->inflight_cap;
+            ids[i] = a->inflight[k];
+            ms[i] = a->inflight_m[k];
+        }
+        free(a->inflight);
+        free(a->inflight_m);
+        a->inflight = ids;
+        a->inflight_m = ms;
+        a->inflight_cap = n;
+        a->inflight_head = 0;
+    }
+    size_t k = (a->inflight_head + a->inflight_len++) % a->inflight_cap;
+    a->inflight[k] = id;
+    a->inflight_m[k] = method;
+    return 0;
+}
+
+static bool rt_drv_inflight_pop(RtActorRec *a, uint64_t *id, int *method)
+{
+    if (!a->inflight_len)
+        return false;
+    *id = a->inflight[a->inflight_head];
+    *method = a->inflight_m[a->inflight_head];
+    a->inflight_head = (a->inflight_head + 1) % a->inflight_cap;
+    a->inflight_len--;
+    return true;
+}
+
+/* ---------------------------------------------------------------- inbound */
+
+static void rt_drv_on_done(DaftRt *rt, RtActorRec *a, RtRd *r)
+{
+    uint64_t ref = rt_rd_u64(r);
+    int status = rt_rd_u8(r);
+    uint64_t head = 0;
+    int method = 0;
+    if (!rt_drv_inflight_pop(a, &head, &method) || head != ref)
+        rt_log("actor '%s': completion of Ref %llu out of order", a->name, (unsigned long long)ref);
+    if (method == -1 && status == RT_DONE_ERROR)
+        a->init_failed = true;
+    RtObj *o = rt_objtab_find(&rt->refs, ref);
+    if (!o)
+        return; /* released meanwhile (or the init Ref, which the program never sees) */
+    if (status == RT_DONE_STORED) {
+        o->state = RT_OBJ_READY;
+        return;
+    }
+    DaftValue v;
+    if (rt_value_get(r, &v))
+        v = daft_value_error("actor '%s': malformed completion message", a->name);
+    rt_objtab_resolve(o, &v);
+    daft_value_free(&v);
+}
+
+static void rt_drv_on_value(DaftRt *rt, RtActorRec *a, RtRd *r)
+{
+    uint64_t ref = rt_rd_u64(r);
+    RtObj *o = rt_objtab_find(&rt->refs, ref);
+    if (!o)
+        return;
+    DaftValue v;
+    if (rt_value_get(r, &v))
+        v = daft_value_error("actor '%s': malformed value message", a->name);
+    rt_objtab_resolve(o, &v);
+    daft_value_free(&v);
+}
+
+static void rt_drv_handle(DaftRt *rt, RtActorRec *a, RtBuf *m)
+{
+    RtRd r = rt_rd(m->p, m->len);
+    switch (rt_rd_u32(&r)) {
+    case RT_M_DONE: rt_drv_on_done(rt, a, &r); break;
+    case RT_M_VALUE: rt_drv_on_value(rt, a, &r); break;
+    default: rt_log("actor '%s': unexpected message to the driver", a->name); break;
+    }
+}
+
+/* The transport broke: find out why (local: the exit status), then record the death. */
+static void rt_drv_lost(DaftRt *rt, RtActorRec *a)
+{
+    char cause[128] = "connection lost";
+    if (!rt->mpi) {
+        rt_launch_reap(&a->proc, 500000000LL);
+        rt_launch_describe(a->proc.status, cause, sizeof cause);
+    }
+    rt_drv_dead(rt, a, cause);
+}
+
+int rt_drv_poll(DaftRt *rt)
+{
+    int n = 0;
+    for (DaftActor i = 1; i <= rt->nactors; i++) {
+        RtActorRec *a = rt->actors[i];
+        if (a->dead)
+            continue;
+        int rc;
+        while ((rc = rt_chan_try_recv(&a->res, &rt->msg)) > 0) {
+            rt_drv_handle(rt, a, &rt->msg);
+            n++;
+        }
+        if (rc < 0)
+            rt_drv_lost(rt, a);
+    }
+    return n;
+}
+
+void rt_drv_check_exits(DaftRt *rt)
+{
+    if (rt->mpi)
+        return;
+    for (DaftActor i = 1; i <= rt->nactors; i++) {
+        RtActorRec *a = rt->actors[i];
+        if (a->dead || !rt_launch_exited(&a->proc))
+            continue;
+        int rc; /* results it sent before dying still count */
+        while ((rc = rt_chan_try_recv(&a->res, &rt->msg)) > 0)
+            rt_drv_handle(rt, a, &rt->msg);
+        char cause[128];
+        rt_launch_describe(a->proc.status, cause, sizeof cause);
+        rt_drv_dead(rt, a, cause);
+    }
+}
+
+void rt_drv_wait(DaftRt *rt, int64_t deadline_ns)
+{
+    rt_drv_notices(rt);
+    int64_t ns = rt_sleep_ns(deadline_ns, RT_SLICE_NS);
+    if (rt->mode == RT_MODE_SHM) {
+        RtBell *b = &rt->bells[0];
+        uint32_t snap = rt_bell_snapshot(b);
+        int64_t spin_end = rt_now_ns() + RT_SPIN_NS;
+        do {
+            if (rt_drv_poll(rt))
+                return;
+            rt_cpu_relax(spin_end);
+        } while (rt_now_ns() < spin_end);
+        rt_drv_check_exits(rt);
+        rt_bell_wait(b, snap, ns);
+    } else {
+        if (rt_drv_poll(rt))
+            return;
+        rt_drv_check_exits(rt);
+        struct pollfd p[512];
+        nfds_t n = 0;
+        for (DaftActor i = 1; i <= rt->nactors && n < 510; i++) {
+            RtActorRec *a = rt->actors[i];
+            if (a->dead)
+                continue;
+            p[n++] = (struct pollfd){a->res.fd, POLLIN, 0};
+            if (a->proc.pidfd >= 0)
+                p[n++] = (struct pollfd){a->proc.pidfd, POLLIN, 0};
+        }
+        poll(p, n, (int)(ns / 1000000) + 1);
+    }
+    rt_drv_poll(rt);
+}
+
+/* ---------------------------------------------------------------- outbound */
+
+static bool rt_drv_alive_cb(void *arg)
+{
+    RtActorRec *a = arg;
+    return !a->dead && (a->proc.pid <= 0 || !rt_launch_exited(&a->proc));
+}
+
+typedef struct RtSendCtx {
+    DaftRt *rt;
+    RtActorRec *a;
+} RtSendCtx;
+
+static bool rt_send_alive(void *arg) { return rt_drv_alive_cb(((RtSendCtx *)arg)->a); }
+static void rt_send_progress(void *arg) { rt_drv_poll(((RtSendCtx *)arg)->rt); }
+
+int rt_drv_send(DaftRt *rt, RtActorRec *a, const RtBuf *m)
+{
+    if (a->dead)
+        return DAFT_EPEER;
+    RtSendCtx c = {rt, a};
+    RtWait w = {-1, rt_send_alive, rt_send_progress, &c};
+    rt->sending++;
+    int rc = rt_chan_send(&a->ctl, m->p, m->len, &w);
+    rt->sending--;
+    if (rc == DAFT_EPEER && !a->dead)
+        rt_drv_lost(rt, a);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- deaths */
+
+typedef struct RtLost {
+    DaftActor owner;
+    const char *death;
+    DaftRt *rt;
+} RtLost;
+
+/* Values held only by the dead actor are gone: their Refs become errors too. */
+static void rt_mark_lost(RtObj *o, void *arg)
+{
+    RtLost *l = arg;
+    if (o->owner != l->owner || o->has_value)
+        return;
+    DaftValue e = daft_value_error("%s", l->death);
+    rt_objtab_resolve(o, &e);
+}
+
+void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause)
+{
+    if (a->dead)
+        return;
+    a->dead = true;
+    const char *cls = rt_class_name(rt, a->cls);
+    uint32_t cm = rt->bells ? atomic_load(&rt->bells[a->id].cur_method) : 0;
+    if (a->inflight_len)
+        rt_fmt(a->death, sizeof a->death, "actor '%s' (%s) died while running '%s': %s", a->name,
+               cls, rt_method_name(rt, a->cls, a->inflight_m[a->inflight_head]), cause);
+    else if (cm) /* it was inside a method of a compiled plan */
+        rt_fmt(a->death, sizeof a->death,
+               "actor '%s' (%s) died while running '%s' (compiled plan '%s'): %s", a->name, cls,
+               rt_method_name(rt, a->cls, (int)cm - 1),
+               rt_plan_name(rt, atomic_load(&rt->bells[a->id].cur_plan)), cause);
+    else
+        rt_fmt(a->death, sizeof a->death, "actor '%s' (%s) died: %s", a->name, cls, cause);
+    uint64_t id;
+    int m;
+    bool first = true;
+    while (rt_drv_inflight_pop(a, &id, &m)) {
+        RtObj *o = rt_objtab_find(&rt->refs, id);
+        if (o && !o->has_value) {
+            DaftValue e = first ? daft_value_error("%s", a->death)
+                                : daft_value_error("%s ('%s' never ran)", a->death,
+                                                   rt_method_name(rt, a->cls, m));
+            rt_objtab_resolve(o, &e);
+        }
+        first = false;
+    }
+    RtLost l = {a->id, a->death, rt};
+    rt_objtab_foreach(&rt->refs, rt_mark_lost, &l);
+    rt->notices_due = true;
+    rt_trace_slice(&rt->trace, a->death, "death", rt_now_ns(), rt_now_ns() + 1000);
+}
+
+void rt_drv_notices(DaftRt *rt)
+{
+    if (!rt->notices_due || rt->sending)
+        return;
+    rt->notices_due = false;
+    for (DaftActor d = 1; d <= rt->nactors; d++) {
+        RtActorRec *dead = rt->actors[d];
+        if (!dead->dead || dead->notice_sent)
+            continue;
+        dead->notice_sent = true;
+        RtBuf m = {0};
+        rt_buf_u32(&m, RT_M_DEAD);
+        rt_buf_u32(&m, d);
+        rt_buf_str(&m, dead->death);
+        for (DaftActor i = 1; i <= rt->nactors; i++)
+            if (!rt->actors[i]->dead)
+                rt_drv_send(rt, rt->actors[i], &m);
+        rt_buf_free(&m);
+    }
+}
