@@ -57,16 +57,20 @@
  * error prints "daft: error: <text>" and "  at FILE:LINE:COL" (SPEC.md §14.4).
  *
  * ---------------------------------------------------------------- schedules
- * Both plain and compiled schedules are lowered as driver code: every method call in them
- * is a daft_rt_call, with the same semantics as interpreted execution. When the planner
- * (include/daft/plan.h) and a runtime plan executor exist, a compiled schedule whose actor
- * set is static should instead embed its plan as constant data and call the executor (see
- * emit_schedule).
+ * Plain schedules are lowered as driver code: every method call in them is a daft_rt_call.
+ * A compiled schedule is lowered the same way, preceded by a call of
+ * daft_gen_schedule_call (include/daft/gen.h, "compiled schedules"): daftc traces and plans
+ * it for every static actor set (daft_trace_program, as --emit-plan) and embeds those plans
+ * serialized (daft_plan_serialize) in its descriptor, with the program source for planning
+ * other actor sets at run time; the library runs the call on the runtime's compiled
+ * executor and returns its result handles, or returns 0 and the interpreted body runs
+ * (emit_compiled_dispatch).
  */
 #include "codegen.h"
 
 #include <daft/gen.h>
 #include <daftrt.h>
+#include <daft/plan.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
@@ -1549,6 +1553,20 @@ static CgVal emit_call(Cg *cg, DaftNode *e) {
     }
 }
 
+/* The `gpus` resource of an actor class (sema has checked it is a constant 0 or 1). */
+static int class_gpus(const DaftNode *actor) {
+    for (int i = 0; i < actor->args.len; i++) {
+        const DaftNode *r = actor->args.items[i];
+        if (r->kind != DAFT_N_NAMED_ARG || !r->name || strcmp(r->name, "gpus") != 0 || !r->value)
+            continue;
+        const DaftNode *v = r->value;
+        if (v->kind == DAFT_N_NAME && v->decl && v->decl->kind == DAFT_N_CONST)
+            v = v->decl->value;
+        return v && v->kind == DAFT_N_INT_LIT ? (int)v->ival : 1;
+    }
+    return 0;
+}
+
 static CgVal emit_spawn(Cg *cg, DaftNode *e) {
     DaftNode *actor = e->decl && e->decl->kind == DAFT_N_ACTOR ? e->decl
                     : e->ty && e->ty->kind == DAFT_TY_ACTOR ? e->ty->actor_class : NULL;
@@ -1567,10 +1585,14 @@ static CgVal emit_spawn(Cg *cg, DaftNode *e) {
     match_args(cg, e, params, args, n);
     LLVMValueRef arr = build_arg_array(cg, args, params, n, false);
     free(args);
-    LLVMValueRef gpu = ci32(cg, -1), node = ci32(cg, -1);
+    /* A `gpus = 1` class gets the next free GPU unless placed (`on gpu(i)`, `on cpu`). */
+    LLVMValueRef gpu = ci32(cg, class_gpus(ci->actor) > 0 ? DAFT_SPAWN_ANY_GPU : -1);
+    LLVMValueRef node = ci32(cg, -1);
     DaftType i32 = {.kind = DAFT_TY_I32};
     for (int i = 0; i < e->items.len; i++) {
         DaftNode *p = e->items.items[i];
+        if (p->kind == DAFT_N_PLACEMENT && p->name && strcmp(p->name, "cpu") == 0)
+            gpu = ci32(cg, -1);
         if (p->kind != DAFT_N_PLACEMENT || !p->value || !p->name)
             continue;
         LLVMValueRef v = emit_scalar_as(cg, p->value, &i32);
@@ -2123,6 +2145,158 @@ static void declare_fn(Cg *cg, FnInfo *fi) {
 }
 
 /* Emits the body of a fn, schedule or method. */
+/* ---------------------------------------------------------------- compiled schedules
+ * A compiled schedule gets a descriptor (DaftGenSchedule, include/daft/gen.h) holding its
+ * parameter kinds and names, the plans daftc made for its static actor sets (serialized
+ * with daft_plan_serialize into constants named daft.plan.NAME.K) and the program source
+ * (daft.source, for planning other actor sets at run time). Its function starts with
+ * daft_gen_schedule_call, which runs the call on the runtime's compiled executor and
+ * returns 1; on 0 the body below runs as interpreted driver code. */
+
+static struct {
+    bool traced;
+    DaftTraceResult res;
+    LLVMValueRef source;
+} cs_state;
+
+/* Traces and plans every compiled schedule with a static actor set (as --emit-plan).
+ * Returns false when a trace error was reported. */
+static bool cs_trace(Cg *cg) {
+    const DaftNode *prog = cg->mod->program;
+    bool any = false;
+    for (int i = 0; i < prog->items.len; i++)
+        any |= prog->items.items[i]->kind == DAFT_N_SCHEDULE && prog->items.items[i]->is_compiled;
+    if (!any)
+        return true;
+    DaftTraceOptions topt = {0};
+    cs_state.traced = true;
+    return daft_trace_program(cg->mod, cg->diags, &topt, &cs_state.res);
+}
+
+static void cs_free(void) {
+    if (cs_state.traced)
+        daft_trace_result_free(&cs_state.res);
+    memset(&cs_state, 0, sizeof cs_state);
+}
+
+static int cs_param_kind(const DaftType *t) {
+    if (!t)
+        return DAFT_GEN_P_DATA;
+    if (t->kind == DAFT_TY_ACTOR)
+        return DAFT_GEN_P_ACTOR;
+    if (t->kind == DAFT_TY_COMM)
+        return DAFT_GEN_P_COMM;
+    if (t->kind == DAFT_TY_LIST)
+        return t->elem && t->elem->kind == DAFT_TY_ACTOR ? DAFT_GEN_P_ACTOR_LIST : DAFT_GEN_P_DATA_LIST;
+    return DAFT_GEN_P_DATA;
+}
+
+static LLVMValueRef cs_descriptor(Cg *cg, DaftNode *d) {
+    const char *name = d->name;
+    if (!cs_state.source) {
+        const DaftSource *src = cg->mod->source;
+        cs_state.source = const_bytes(cg, src ? src->text : "", src ? src->size : 0, "daft.source");
+    }
+    int np = d->params.len;
+    LLVMValueRef *kinds = calloc((size_t)np + 1, sizeof *kinds);
+    LLVMValueRef *names = calloc((size_t)np + 1, sizeof *names);
+    for (int i = 0; i < np; i++) {
+        kinds[i] = ci32(cg, cs_param_kind(d->params.items[i]->ty));
+        names[i] = const_str(cg, d->params.items[i]->name);
+    }
+    LLVMValueRef kinds_c = LLVMConstArray(cg->t_i32, kinds, (unsigned)np);
+    LLVMValueRef kinds_g = LLVMAddGlobal(cg->m, LLVMTypeOf(kinds_c), "daft.schedule.kinds");
+    LLVMSetInitializer(kinds_g, kinds_c);
+    LLVMSetGlobalConstant(kinds_g, true);
+    LLVMSetLinkage(kinds_g, LLVMPrivateLinkage);
+    LLVMValueRef names_c = LLVMConstArray(cg->t_i8p, names, (unsigned)np);
+    LLVMValueRef names_g = LLVMAddGlobal(cg->m, LLVMTypeOf(names_c), "daft.schedule.names");
+    LLVMSetInitializer(names_g, names_c);
+    LLVMSetGlobalConstant(names_g, true);
+    LLVMSetLinkage(names_g, LLVMPrivateLinkage);
+    free(kinds);
+    free(names);
+
+    /* The embedded plans: { i8* data, i64 len } each. */
+    LLVMTypeRef blob_f[2] = {cg->t_i8p, cg->t_i64};
+    LLVMTypeRef blob_ty = LLVMStructTypeInContext(cg->ctx, blob_f, 2, false);
+    int nplans = 0;
+    for (int i = 0; i < cs_state.res.nplans; i++)
+        nplans += strcmp(cs_state.res.plans[i]->name, name) == 0;
+    LLVMValueRef *blobs = calloc((size_t)nplans + 1, sizeof *blobs);
+    int k = 0;
+    for (int i = 0; i < cs_state.res.nplans; i++) {
+        if (strcmp(cs_state.res.plans[i]->name, name) != 0)
+            continue;
+        uint8_t *bytes = NULL;
+        size_t len = daft_plan_serialize(cs_state.res.plans[i], &bytes);
+        LLVMValueRef s = LLVMConstStringInContext(cg->ctx, (const char *)bytes, (unsigned)len, true);
+        char gname[300];
+        snprintf(gname, sizeof gname, "daft.plan.%s.%d", name, k);
+        LLVMValueRef g = LLVMAddGlobal(cg->m, LLVMTypeOf(s), gname);
+        LLVMSetInitializer(g, s);
+        LLVMSetGlobalConstant(g, true);
+        LLVMSetLinkage(g, LLVMPrivateLinkage);
+        free(bytes);
+        LLVMValueRef f[2] = {LLVMConstBitCast(g, cg->t_i8p), ci64(cg, (long long)len)};
+        blobs[k++] = LLVMConstStructInContext(cg->ctx, f, 2, false);
+    }
+    LLVMValueRef blobs_c = LLVMConstArray(blob_ty, blobs, (unsigned)nplans);
+    LLVMValueRef blobs_g = LLVMAddGlobal(cg->m, LLVMTypeOf(blobs_c), "daft.schedule.plans");
+    LLVMSetInitializer(blobs_g, blobs_c);
+    LLVMSetGlobalConstant(blobs_g, true);
+    LLVMSetLinkage(blobs_g, LLVMPrivateLinkage);
+    free(blobs);
+
+    /* DaftGenSchedule: name, source, path, param_kinds, param_names, plans, nparams,
+     * nplans, source_len, state. Mutable: the library caches its state in it. */
+    LLVMTypeRef df[10] = {cg->t_i8p, cg->t_i8p, cg->t_i8p, LLVMPointerType(cg->t_i32, 0),
+                          LLVMPointerType(cg->t_i8p, 0), LLVMPointerType(blob_ty, 0), cg->t_i32, cg->t_i32,
+                          cg->t_i64, cg->t_i8p};
+    LLVMTypeRef desc_ty = LLVMStructTypeInContext(cg->ctx, df, 10, false);
+    const DaftSource *src = cg->mod->source;
+    LLVMValueRef dv[10] = {const_str(cg, name), cs_state.source, const_str(cg, src ? src->path : "program.daft"),
+                           LLVMConstBitCast(kinds_g, df[3]), LLVMConstBitCast(names_g, df[4]),
+                           LLVMConstBitCast(blobs_g, df[5]), ci32(cg, np), ci32(cg, nplans),
+                           ci64(cg, src ? (long long)src->size : 0), LLVMConstNull(cg->t_i8p)};
+    char dname[300];
+    snprintf(dname, sizeof dname, "daft.schedule.%s", name);
+    LLVMValueRef desc = LLVMAddGlobal(cg->m, desc_ty, dname);
+    LLVMSetInitializer(desc, LLVMConstStructInContext(cg->ctx, dv, 10, false));
+    LLVMSetLinkage(desc, LLVMPrivateLinkage);
+    return LLVMConstBitCast(desc, cg->t_i8p);
+}
+
+/* The start of a compiled schedule's function: run it as a plan when the library can. */
+static void emit_compiled_dispatch(Cg *cg, FnInfo *fi) {
+    DaftNode *d = fi->decl;
+    FnCtx *f = cg->f;
+    int np = d->params.len;
+    LLVMValueRef desc = cs_descriptor(cg, d);
+    LLVMValueRef arr = np ? LLVMBuildArrayAlloca(f->ab, cg->t_val, ci32(cg, np), "sched.args")
+                          : LLVMConstNull(cg->t_valp);
+    for (int i = 0; i < np; i++) {
+        DaftNode *p = d->params.items[i];
+        Local *l = map_get(&f->locals, p);
+        LLVMValueRef idx = ci32(cg, i);
+        LLVMValueRef slot = LLVMBuildInBoundsGEP2(cg->b, cg->t_val, arr, &idx, 1, "");
+        if (!l)
+            LLVMBuildStore(cg->b, ci32(cg, DAFT_V_NONE), val_kind_ptr(cg, slot));
+        else if (l->kind == LOC_SCALAR)
+            box_into(cg, slot, LLVMBuildLoad2(cg->b, lty(cg, p->ty), l->ptr, ""), p->ty);
+        else /* a borrowed view of the parameter */
+            LLVMBuildStore(cg->b, LLVMBuildLoad2(cg->b, cg->t_val, l->ptr, ""), slot);
+    }
+    LLVMValueRef out = f->retp ? f->retp : new_temp(cg);
+    LLVMTypeRef ps[4] = {cg->t_i8p, cg->t_valp, cg->t_i32, cg->t_valp};
+    LLVMValueRef fn = ext_fn(cg, "daft_gen_schedule_call", LLVMFunctionType(cg->t_i32, ps, 4, false));
+    LLVMValueRef args[4] = {desc, arr, ci32(cg, np), out};
+    LLVMValueRef handled = call_fn(cg, fn, args, 4);
+    LLVMBasicBlockRef body = new_bb(cg, "sched.interpreted");
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntNE, handled, ci32(cg, 0), ""), f->ret_bb, body);
+    LLVMPositionBuilderAtEnd(cg->b, body);
+}
+
 static void emit_fn_body(Cg *cg, FnInfo *fi) {
     DaftNode *d = fi->decl;
     FnCtx f;
@@ -2160,6 +2334,8 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
         f.retp = LLVMGetParam(fi->fn, k++);
         LLVMSetValueName2(f.retp, "result", 6);
     }
+    if (fi->kind == FN_SCHED && d->is_compiled)
+        emit_compiled_dispatch(cg, fi);
     if (d->body)
         emit_block(cg, d->body);
     end_fn(cg);
@@ -2419,6 +2595,11 @@ static void emit_main(Cg *cg) {
     LLVMSetInitializer(prog_desc, LLVMConstNamedStruct(cg->t_prog, pf, 5));
     LLVMSetGlobalConstant(prog_desc, true);
     LLVMSetLinkage(prog_desc, LLVMPrivateLinkage);
+    if (cg->opt->library) { /* daft-repl (codegen.h): export the descriptor, no main */
+        LLVMSetLinkage(prog_desc, LLVMExternalLinkage);
+        LLVMSetValueName2(prog_desc, "daft_lib_program", strlen("daft_lib_program"));
+        return;
+    }
 
     LLVMTypeRef mps[2] = {cg->t_i32, LLVMPointerType(cg->t_i8p, 0)};
     LLVMValueRef mainf = LLVMAddFunction(cg->m, "main", LLVMFunctionType(cg->t_i32, mps, 2, false));
@@ -2543,6 +2724,8 @@ bool cg_emit(DaftModule *mod, const CgOptions *opt, DaftDiagEngine *diags) {
                     if ((fi = map_get(&cg.fn_of, it->items.items[j])))
                         declare_fn(&cg, fi);
         }
+        if (!cs_trace(&cg)) /* plans of compiled schedules with static actor sets */
+            cg.failed = true;
         for (int i = 0; i < prog->items.len; i++) {
             DaftNode *it = prog->items.items[i];
             FnInfo *fi = map_get(&cg.fn_of, it);
@@ -2600,6 +2783,7 @@ bool cg_emit(DaftModule *mod, const CgOptions *opt, DaftDiagEngine *diags) {
     LLVMDisposeBuilder(cg.b);
     LLVMDisposeModule(cg.m);
     LLVMContextDispose(cg.ctx);
+    cs_free();
     map_free(&cg.class_of);
     map_free(&cg.fn_of);
     map_free(&cg.field_index);

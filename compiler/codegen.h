@@ -21,6 +21,9 @@ typedef struct CgOptions {
     int opt_level;     /* 0 or 2 */
     bool debug_info;   /* DWARF with .daft file and line numbers */
     bool verify;       /* LLVMVerifyModule before optimising (debug builds: always) */
+    bool library;      /* daft-repl: no `main`; the DaftGenProgram descriptor is exported as
+                          `daft_lib_program` (default visibility) so that a shared object
+                          built from the object can be dlopen'ed and its classes registered */
 } CgOptions;
 
 /* Returns false after reporting every problem to diags (unsupported constructs are

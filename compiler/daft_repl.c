@@ -1,19 +1,7 @@
-/* daft-repl: interactive daft. Until the REPL issue lands it says so plainly and fails,
- * rather than pretending to evaluate anything. */
-#include <daft/lang.h>
+/* daft-repl: interactive daft (SPEC.md §18.5). The engine lives in runtime/repl/ (see
+ * runtime/repl/repl.h for the design: actor classes compiled to a shared object by daftc's
+ * codegen and dlopen'ed, driver statements interpreted against the daftrt API, compiled
+ * schedules planned at run time with libdaftplan and run by the compiled executor). */
+#include "../runtime/repl/repl.h"
 
-#include <stdio.h>
-#include <string.h>
-
-int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("daft-repl %s\n", DAFT_VERSION);
-            return 0;
-        }
-    }
-    fputs("daft-repl: not yet implemented (interpreted DAFT arrives with the REPL issue);\n"
-          "use 'daftc --check FILE' to check a program.\n",
-          stderr);
-    return 1;
-}
+int main(int argc, char **argv) { return repl_main(argc, argv); }

@@ -402,6 +402,28 @@ bool link_executable(LinkJob *job, const char *object, const char *output, DaftD
     return true;
 }
 
+bool link_shared(LinkJob *job, const char *object, const char *output, DaftDiagEngine *diags) {
+    int cap = job->nobjects + 16;
+    char **argv = calloc((size_t)cap, sizeof *argv);
+    int k = 0;
+    argv[k++] = (char *)cc_cmd();
+    argv[k++] = "-shared";
+    argv[k++] = "-o";
+    argv[k++] = (char *)output;
+    argv[k++] = (char *)object;
+    for (int i = 0; i < job->nobjects; i++)
+        argv[k++] = job->objects[i];
+    argv[k++] = "-Wl,--wrap=daft_raise"; /* as link_executable: kernels' raises are seen */
+    argv[k] = NULL;
+    int st = run(argv, NULL);
+    free(argv);
+    if (st != 0) {
+        daft_error(diags, daft_span_none(), "linking '%s' failed (%s exited with status %d)", output, cc_cmd(), st);
+        return false;
+    }
+    return true;
+}
+
 static void rm_rf(const char *dir) {
     char *argv[] = {"rm", "-rf", (char *)dir, NULL};
     run(argv, NULL);

@@ -35,6 +35,10 @@ bool link_prepare(DaftModule *mod, const char *const *extra, int nextra, LinkJob
 const char *link_tmp_path(LinkJob *job, const char *name);
 /* Links object + the job's objects + the daft libraries into an executable. */
 bool link_executable(LinkJob *job, const char *object, const char *output, DaftDiagEngine *diags);
+/* daft-repl: links object + the job's objects into a position-independent shared object
+ * WITHOUT the daft libraries (the REPL process provides them: it is linked with
+ * -rdynamic and the whole libdaftgen/libdaftstd/libdaftrt). */
+bool link_shared(LinkJob *job, const char *object, const char *output, DaftDiagEngine *diags);
 /* Removes the scratch directory and frees the job. */
 void link_cleanup(LinkJob *job);
 

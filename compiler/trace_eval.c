@@ -4,6 +4,7 @@
  * "unknown", so driver code of any shape can be scanned for static actors and calls. */
 #include "trace_internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ static const char *expr_name(const DaftNode *e) {
  * call whose actor set was being traced. Returns "unknown" so callers can just return it. */
 static TVal tfail(Tracer *T, DaftSpan at, DaftSpan note_at, const char *note, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+static bool count_op(Tracer *T, const DaftNode *e);
 static TVal tfail(Tracer *T, DaftSpan at, DaftSpan note_at, const char *note, const char *fmt, ...) {
     if (T->scan || T->failed)
         return tv_unknown();
@@ -268,14 +270,18 @@ typedef void (*ElemFn)(Tracer *T, TScope *sc, const DaftNode *e, TVal elem, void
 
 static bool for_each(Tracer *T, TScope *sc, const DaftNode *at, const DaftNode *iter, ElemFn fn, void *ctx) {
     TVal it = trace_eval(T, sc, iter);
+    /* Each unrolled iteration counts toward the trace's limit, so that a long loop without
+     * method calls (`for i in 0..1000000000 {}`) fails instead of running for minutes. */
     if (it.kind == TV_RANGE) {
         for (int64_t i = it.i; i < it.hi && !T->failed && !T->returned; i++)
-            fn(T, sc, at, tv_int(i), ctx);
+            if (T->scan || count_op(T, at))
+                fn(T, sc, at, tv_int(i), ctx);
         return true;
     }
     if (it.kind == TV_LIST) {
         for (int i = 0; i < it.list->len && !T->failed && !T->returned; i++)
-            fn(T, sc, at, it.list->items[i], ctx);
+            if (T->scan || count_op(T, at))
+                fn(T, sc, at, it.list->items[i], ctx);
         return true;
     }
     if (T->scan)
@@ -294,8 +300,10 @@ static bool for_each(Tracer *T, TScope *sc, const DaftNode *at, const DaftNode *
 
 static long scan_len(Tracer *T, TScope *sc, const DaftNode *iter) {
     TVal it = trace_eval(T, sc, iter);
-    if (it.kind == TV_RANGE)
-        return it.hi > it.i ? (long)(it.hi - it.i) : 0;
+    if (it.kind == TV_RANGE) { /* hi - i may not fit: saturate (a huge loop is never unrolled) */
+        uint64_t n = it.hi > it.i ? (uint64_t)it.hi - (uint64_t)it.i : 0;
+        return n > (uint64_t)LONG_MAX ? LONG_MAX : (long)n;
+    }
     return it.kind == TV_LIST ? it.list->len : -1;
 }
 
@@ -329,14 +337,22 @@ static void comp_elem(Tracer *T, TScope *sc, const DaftNode *e, TVal elem, void 
 }
 
 static TVal eval_comprehension(Tracer *T, TScope *sc, const DaftNode *e) {
-    if (T->scan && scan_len(T, sc, e->iter) > MAX_SCAN_UNROLL)
-        return tv_unknown();
+    if (T->scan) {
+        /* The scan unrolls comprehensions of driver code (to find spawns) up to
+         * MAX_SCAN_UNROLL elements in all, so that nested ones cannot multiply. */
+        long n = scan_len(T, sc, e->iter);
+        if (n > MAX_SCAN_UNROLL - T->scan_unrolled)
+            return tv_unknown();
+        if (n > 0)
+            T->scan_unrolled += n;
+    }
     CompCtx c = {0};
     bool ok = for_each(T, sc, e, e->iter, comp_elem, &c);
     TVal v = tv_unknown();
     if (ok && !c.unknown && !T->failed) {
         v = tv_list(T, c.len);
-        memcpy(v.list->items, c.out, sizeof(TVal) * (size_t)c.len);
+        if (c.len > 0) /* c.out is NULL for an empty comprehension */
+            memcpy(v.list->items, c.out, sizeof(TVal) * (size_t)c.len);
     }
     free(c.out);
     return v;
@@ -669,7 +685,8 @@ static TVal eval_builtin(Tracer *T, TScope *sc, const DaftNode *e, bool *handled
         if (l.kind == TV_LIST)
             return tv_int(l.list->len);
         if (l.kind == TV_RANGE)
-            return tv_int(l.hi > l.i ? l.hi - l.i : 0);
+            return tv_int(l.hi <= l.i ? 0 : (uint64_t)l.hi - (uint64_t)l.i > (uint64_t)INT64_MAX
+                                             ? INT64_MAX : l.hi - l.i);
         return l.kind == TV_UNKNOWN ? l : fail_runtime(T, e->args.items[0], &l, "compute");
     }
     if (strcmp(n, "i64") == 0 || strcmp(n, "f64") == 0 || strcmp(n, "i32") == 0 || strcmp(n, "f32") == 0) {
@@ -678,7 +695,17 @@ static TVal eval_builtin(Tracer *T, TScope *sc, const DaftNode *e, bool *handled
             return v.kind == TV_UNKNOWN ? v : fail_runtime(T, e->args.items[0], &v, "compute");
         if (n[0] == 'f')
             return (TVal){.kind = TV_FLOAT, .f = as_f64(&v)};
-        return tv_int(v.kind == TV_FLOAT ? (int64_t)v.f : v.i);
+        if (v.kind == TV_FLOAT) {
+            /* SPEC §6.2: NaN, infinities and out-of-range values are an error (the C cast
+             * would be undefined). The bounds are exact doubles: (-2^31 - 1, 2^31), [-2^63, 2^63). */
+            bool i32 = n[1] == '3';
+            bool fits = i32 ? v.f > -2147483649.0 && v.f < 2147483648.0
+                            : v.f >= -9223372036854775808.0 && v.f < 9223372036854775808.0;
+            if (!fits)
+                return tfail(T, e->span, daft_span_none(), NULL, "%s: value %g is out of range", n, v.f);
+            return tv_int((int64_t)v.f);
+        }
+        return tv_int(v.i);
     }
     *handled = false;
     return tv_unknown();

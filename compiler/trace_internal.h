@@ -89,6 +89,7 @@ typedef struct Tracer {
     int nactors, cap_actors;
     /* scan mode */
     int cond_depth, call_depth;
+    long scan_unrolled;               /* comprehension elements unrolled so far */
     TCall *calls;
     int ncalls, cap_calls;
     const DaftNode **unknown_calls;   /* schedules called with non-static actors */

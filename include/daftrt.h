@@ -88,14 +88,31 @@ typedef enum DaftRtDtype {
 
 #define DAFT_MAX_RANK 8
 
-/* A dense, contiguous, row-major CPU tensor. `data` holds numel × dtype-size bytes and is
- * owned by the value that contains the tensor. */
+/* A dense, contiguous, row-major tensor. `data` holds numel × dtype-size bytes and is
+ * owned by the value that contains the tensor.
+ *
+ * `device` says where `data` lives: DAFT_DEVICE_HOST (0, so that a zero-initialised
+ * tensor is a host tensor) or DAFT_DEVICE_GPU(ordinal) = ordinal + 1 for memory of that
+ * CUDA device, allocated by the GPU runtime of the actor process that owns the value
+ * (from its stream-ordered pool; only GPU builds make such tensors, and only in actor
+ * processes — the driver never touches CUDA). For GPU tensors: daft_value_free returns the
+ * memory to the pool (stream-ordered, no host sync); daft_value_copy copies on the device;
+ * daft_value_equal and daft_value_format work (equal copies both to the host);
+ * daft_value_encode copies the data to the host and marks the encoding "was on GPU"
+ * (bit 0x80 of the dtype byte), and decoding such an encoding in a process whose actor
+ * has a GPU puts it back on that GPU (elsewhere — the driver, CPU actors — it becomes a
+ * host tensor). */
+#define DAFT_DEVICE_HOST 0
+#define DAFT_DEVICE_GPU(ordinal) ((ordinal) + 1)
 typedef struct DaftTensor {
     DaftRtDtype dtype;
     int rank;
     int64_t dims[DAFT_MAX_RANK];
     void *data;
+    int device; /* DAFT_DEVICE_HOST or DAFT_DEVICE_GPU(cuda ordinal) */
 } DaftTensor;
+/* The CUDA ordinal of a GPU tensor, -1 for a host tensor. */
+static inline int daft_tensor_gpu(const DaftTensor *t) { return t->device > 0 ? t->device - 1 : -1; }
 
 /* An actor handle: 1, 2, ... in spawn order (0 is never a valid actor). */
 typedef uint32_t DaftActor;
@@ -220,15 +237,55 @@ DAFT_API DaftActor daft_ctx_actor(const DaftActorCtx *ctx);
 DAFT_API const char *daft_ctx_actor_name(const DaftActorCtx *ctx);
 DAFT_API const char *daft_ctx_method_name(const DaftActorCtx *ctx);
 
+/* ---------------------------------------------------------------- GPU (actor side)
+ *
+ * Each GPU actor process has one GPU (cudaSetDevice at start), a compute stream on which
+ * methods and the stdlib enqueue their work, and a communication stream for NCCL. CUDA
+ * events order the two; nothing waits on the host except where a value goes to the CPU
+ * (encoding, to_cpu, daft_ctx_gpu_sync). These work with ctx NULL too (driver code gets
+ * -1 / NULL: the driver has no GPU). */
+
+/* The CUDA ordinal of the actor's GPU, or -1 (CPU actor, driver, DAFT_DEVICE=cpu, or a
+ * build without CUDA). */
+DAFT_API int daft_ctx_gpu(const DaftActorCtx *ctx);
+/* The actor's compute stream (a cudaStream_t), NULL without a GPU. User CUDA code of a
+ * method enqueues its kernels here so that they are ordered with the stdlib and NCCL. */
+DAFT_API void *daft_ctx_stream(const DaftActorCtx *ctx);
+/* Blocks until all GPU work of this actor (compute and communication streams) is done;
+ * 0, or DAFT_EPEER with the message in *err (may be NULL) on a CUDA or NCCL error. */
+DAFT_API int daft_ctx_gpu_sync(const DaftActorCtx *ctx, DaftValue *err);
+/* A tensor on the actor's GPU: `host` (numel × element size bytes, may be NULL) is copied
+ * in; with host NULL the contents are UNINITIALISED (pool memory, no fill: for buffers
+ * about to be overwritten). An error value without a GPU. */
+DAFT_API DaftValue daft_value_gpu_tensor(const DaftActorCtx *ctx, DaftRtDtype dt, int rank,
+                                         const int64_t *dims, const void *host);
+/* Moves a GPU tensor (also inside lists) to the host in place (synchronous); a no-op for
+ * other values. Returns 0 or DAFT_EPEER (v becomes an error value). */
+DAFT_API int daft_value_to_host(DaftValue *v);
+/* The GPU versions of the std.tensor functions (libdaftstd calls this when a tensor
+ * argument is on the GPU, or for a creation function in a GPU actor): `fn` is the daft
+ * name ("matmul", ...), the ABI that of daft/std.h. Returns DAFT_EINVAL with an error
+ * value naming fn and the cause ("built without CUDA", ...) when it cannot serve it. */
+DAFT_API int daft_rt_gpu_std(const char *fn, DaftActorCtx *ctx, const DaftValue *args,
+                             int nargs, DaftValue *out);
+
 /* ================================================================ driver API */
 
 typedef struct DaftRt DaftRt;
 
 /* Where and how to spawn. A NULL DaftSpawnOpts means defaults. */
+#define DAFT_SPAWN_ANY_GPU (-2)
 typedef struct DaftSpawnOpts {
     const char *name; /* actor name used in messages; default "<Class>#<handle>" */
     int node;         /* MPI mode: rank to host the actor, -1 = next free */
-    int gpu;          /* reserved for the GPU data plane; -1 = any */
+    int gpu;          /* GPU: -1 = none (a CPU actor), DAFT_SPAWN_ANY_GPU = the next free
+                       * GPU of the node, i >= 0 = CUDA ordinal i (`on gpu(i)`). A GPU
+                       * actor's process selects its GPU (cudaSetDevice after the fork: the
+                       * driver never touches CUDA) and creates its streams. Without
+                       * DAFT_DEVICE=cpu an actor that cannot have its GPU fails to start
+                       * ("could not start: no GPU available ...; set DAFT_DEVICE=cpu to run
+                       * on the CPU"); with DAFT_DEVICE=cpu (and in MPI mode, for now) the
+                       * field has no effect. */
 } DaftSpawnOpts;
 
 /* Creates the runtime (the one context object of a program). Under mpirun/srun it
@@ -281,7 +338,8 @@ DAFT_API int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_return
  * task that uses it has taken it. Getting it afterwards returns DAFT_EINVAL. */
 DAFT_API void daft_rt_release(DaftRt *rt, DaftRef ref);
 /* Sends SIGKILL to an actor process (REPL "kill", tests). Its death is then handled like
- * any other. Returns 0 or DAFT_EINVAL. */
+ * any other. Returns 0, or DAFT_EINVAL for an unknown actor or in MPI mode (the driver
+ * does not own remote processes). */
 DAFT_API int daft_rt_kill(DaftRt *rt, DaftActor actor);
 /* True while the actor's process is alive and its constructor has not failed. */
 DAFT_API bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor);
@@ -295,7 +353,12 @@ DAFT_API const char *daft_rt_last_error(const DaftRt *rt);
  * input channel and one read per output channel — no task messages, no per-execution
  * allocation in the runtime. Each actor runs its op program once per execution,
  * executions in order. Channels are shared-memory rings sized for plan->inflight
- * executions; the driver writes inputs and reads outputs directly on them.
+ * executions (DAFT_TRANSPORT=tcp or MPI mode: one TCP connection per channel reader);
+ * the driver writes inputs and reads outputs directly on them. COLLECTIVE ops run on the
+ * CPU: each group gets a mesh of member-to-member channels, every member sends its value
+ * to the others and reduces locally (allreduce sum/max/min/avg; allgather concatenates
+ * tensors along dimension 0; reducescatter keeps the member's part of dimension 0;
+ * broadcast takes the root's value; bf16/f16 reduce in f32).
  *
  * Several plans may be loaded on one actor at once, alongside interpreted calls: an
  * actor's plan never blocks it on a READ (a plan is resumable at any op), so the actor
@@ -307,8 +370,23 @@ DAFT_API const char *daft_rt_last_error(const DaftRt *rt);
  * naming the actor, the method it was running (when known) and the cause, within 1 s;
  * unload the plan, spawn replacements and load a new plan.
  *
- * Limits (CPU runtime today): shared-memory transport only (not DAFT_TRANSPORT=tcp or
- * MPI mode); no COLLECTIVE ops; at most 32 readers per channel. */
+ * GPU (builds with CUDA and NCCL; runtime/rt_gpu.h, rt_xnccl.c): a channel of transport
+ * NCCL whose writer and readers are all GPU actors moves GPU tensors with ncclSend /
+ * ncclRecv on the actors' communication streams (ordered with compute by CUDA events; no
+ * host wait), on one communicator per plan created at the first execution (the unique id
+ * made by its rank 0 travels on a shared-memory bootstrap channel, never through the
+ * driver or MPI); receive buffers come from the stream-ordered pool. Per transfer the
+ * writer also puts a 1-byte control value on the channel's ring — or the shape first
+ * (`shape = auto`), or the value itself when it is not a GPU tensor of the planned shape
+ * (e.g. an error), in which case neither side calls NCCL — so errors flow and no peer
+ * waits in NCCL. A collective group of transport NCCL whose members are GPU actors gets
+ * its own communicator (ncclAllReduce / AllGather / ReduceScatter / Broadcast). A dead
+ * member aborts every communicator of the plan (ncclCommAbort). Otherwise (CPU actors,
+ * DAFT_DEVICE=cpu, builds without CUDA) NCCL channels and groups use the CPU transports;
+ * a GPU tensor written to a CPU channel is copied to the host first.
+ *
+ * Limits: at most 32 readers per channel; every host value is copied through the
+ * channel (no zero-copy yet); NCCL only between local actors (not TCP / MPI mode). */
 
 struct DaftPlan;
 typedef struct DaftRtPlan DaftRtPlan;

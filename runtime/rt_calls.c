@@ -70,12 +70,17 @@ static int rt_link(DaftRt *rt, RtActorRec *from, RtActorRec *to)
         RtRing ring;
         if (rt_ring_create(&ring, RT_PAIR_SLOTS, RT_PAIR_SLOT, 1))
             return DAFT_ESYS;
-        int rc = rt_send_fd_sock(from->sock, ring.fd) | rt_send_fd_sock(to->sock, ring.fd);
+        int rf = rt_send_fd_sock(from->sock, ring.fd), rt2 = rt_send_fd_sock(to->sock, ring.fd);
         rt_ring_destroy(&ring); /* the two actors hold it now */
-        if (rc)
+        /* An actor that received the fd must also get its ATTACH, even if the other end is
+         * dead: fds are taken off the socket in order, so an unclaimed one would be mistaken
+         * for the next channel's and that channel would never carry anything. */
+        if (!rf)
+            rt_send_attach(rt, from, to->id, true, "");
+        if (!rt2)
+            rt_send_attach(rt, to, from->id, false, "");
+        if (rf || rt2)
             return DAFT_EPEER;
-        rt_send_attach(rt, from, to->id, true, "");
-        rt_send_attach(rt, to, from->id, false, "");
     } else {
         rt_send_attach(rt, from, to->id, true, to->addr);
     }
@@ -107,8 +112,22 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
     RtActorRec *owner = rt_drv_actor(rt, dep->owner);
     uint64_t xfer = rt->next_xfer++;
     int rc = rt_link(rt, owner, a);
-    if (rc)
+    if (rc) { /* a peer is gone (or out of fds): the argument becomes that error, so the
+               * task message stays well formed. Give a just-killed owner's exit 200 ms to
+               * show, so that the error names the cause. */
+        for (int64_t end = rt_now_ns() + 200000000LL; !rt->mpi && !owner->dead && rt_now_ns() < end;) {
+            rt_drv_check_exits(rt);
+            if (!owner->dead)
+                usleep(1000);
+        }
+        DaftValue e = daft_value_error("actor '%s' (%s): cannot pass Ref %llu to '%s'", owner->name,
+                                       rt_class_name(rt, owner->cls), (unsigned long long)dep->id,
+                                       a->name);
+        rt_buf_u8(m, RT_ARG_VALUE);
+        rc = rt_value_put(m, dep->has_value ? &dep->value : &e);
+        daft_value_free(&e);
         return rc;
+    }
     RtBuf *p = &rt->small;
     p->len = 0;
     rt_buf_u32(p, RT_M_PUSH);

@@ -9,15 +9,31 @@
 #include <daft/plan.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+_Static_assert((int)DAFT_COLL_ALLREDUCE == RT_COLL_ALLREDUCE &&
+                   (int)DAFT_COLL_ALLGATHER == RT_COLL_ALLGATHER &&
+                   (int)DAFT_COLL_REDUCESCATTER == RT_COLL_REDUCESCATTER &&
+                   (int)DAFT_COLL_BROADCAST == RT_COLL_BROADCAST, "collective numbering");
+_Static_assert((int)DAFT_REDUCE_SUM == RT_REDUCE_SUM && (int)DAFT_REDUCE_MAX == RT_REDUCE_MAX &&
+                   (int)DAFT_REDUCE_MIN == RT_REDUCE_MIN && (int)DAFT_REDUCE_AVG == RT_REDUCE_AVG,
+               "reduction numbering");
 
 struct DaftRtPlan {
     uint32_t id;
     char name[64];     /* copied: the plan's own strings may not outlive its graph */
     const DaftPlan *plan;
     DaftActor *actors;
+    DaftPlanChannel *pc;   /* the plan's channels, then one per ordered pair of each
+                            * collective group's members (group mesh, see rt_plan_mesh) */
+    int npc;
+    int *mesh_base;        /* [group] index in pc of its (0 -> 0) pair */
     RtRing *rings;         /* [channel]; mapped here only where the driver writes or reads */
     RtRingReader *rds;
     bool *mapped;
+    int **wfds;            /* TCP: [channel][reader] connections the driver writes */
+    int *rfd;              /* TCP: [channel] connection the driver reads, -1 if none */
+    RtBuf *rxb;            /* TCP: bytes received on rfd[channel] */
     uint64_t submitted, received, returned;
     int got;               /* outputs of execution `received` already read */
     DaftValue *res;        /* [res_cap][noutputs] ring of execution results */
@@ -26,6 +42,13 @@ struct DaftRtPlan {
     char why[300];
     RtBuf tx, rx;
     DaftRt *rt;
+    /* GPU data plane (rt_plan_gpu; the actor side is rt_xnccl.c) */
+    int gpu_ncomms;        /* NCCL communicators (0: none: everything on CPU transports) */
+    int **gpu_members;     /* [comm] plan actor indices, by NCCL rank */
+    int *gpu_n;            /* [comm] ranks */
+    int *gpu_boot;         /* [comm] bootstrap channel (rank 0 -> others) in pc */
+    bool *gpu_chan;        /* [plan channel] realised over NCCL */
+    int *gpu_group;        /* [group] communicator, -1: CPU mesh */
 };
 
 const char *rt_plan_name(const DaftRt *rt, uint32_t id)
@@ -42,14 +65,12 @@ int daft_rt_plan_pending(const DaftRtPlan *p) { return (int)(p->submitted - p->r
 
 static int rt_plan_check(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors, int n)
 {
-    if (!rt->is_driver || rt->mode != RT_MODE_SHM) {
-        rt_set_err(rt, "plan '%s': compiled plans need the shared-memory transport (not TCP/MPI yet)",
-                   plan->name);
+    if (!rt->is_driver) {
+        rt_set_err(rt, "plan '%s': only the driver loads plans", plan->name);
         return DAFT_EINVAL;
     }
-    if (n != plan->nactors || plan->ngroups) {
-        rt_set_err(rt, "plan '%s': %s", plan->name, plan->ngroups ? "collectives are not supported yet by the CPU runtime"
-                                                                 : "wrong number of actors");
+    if (n != plan->nactors) {
+        rt_set_err(rt, "plan '%s': wrong number of actors", plan->name);
         return DAFT_EINVAL;
     }
     for (int i = 0; i < n; i++) {
@@ -61,12 +82,9 @@ static int rt_plan_check(DaftRt *rt, const DaftPlan *plan, const DaftActor *acto
         }
         for (int k = 0; k < plan->actors[i].nops; k++) {
             const DaftPlanOp *o = &plan->actors[i].ops[k];
-            if (o->kind == DAFT_OP_COLLECTIVE ||
-                (o->kind == DAFT_OP_CALL && daft_rt_method_index(rt, a->cls, o->method) < 0)) {
-                rt_set_err(rt, "plan '%s': actor '%s' (%s) cannot run op %d (%s%s)", plan->name,
-                           a->name, plan->actors[i].cls, k,
-                           o->kind == DAFT_OP_CALL ? "no method " : "collective",
-                           o->kind == DAFT_OP_CALL ? o->method : "");
+            if (o->kind == DAFT_OP_CALL && daft_rt_method_index(rt, a->cls, o->method) < 0) {
+                rt_set_err(rt, "plan '%s': actor '%s' (%s) cannot run op %d (no method %s)",
+                           plan->name, a->name, plan->actors[i].cls, k, o->method);
                 return DAFT_EINVAL;
             }
         }
@@ -83,7 +101,7 @@ static int rt_plan_check(DaftRt *rt, const DaftPlan *plan, const DaftActor *acto
 /* Slot size: a whole static tensor fits one slot (up to 1 MiB), else 4 KiB chunks. */
 static uint32_t rt_plan_slot_size(const DaftPayload *pl)
 {
-    size_t n = 4096;
+    size_t n = pl->kind == DAFT_PAY_ANY ? 65536 : 4096;
     bool fixed = pl->rank >= 0 && pl->rank <= DAFT_PLAN_MAX_RANK;
     for (int i = 0; fixed && i < pl->rank; i++)
         fixed = pl->dims[i] >= 0;
@@ -99,11 +117,14 @@ static uint32_t rt_plan_slot_size(const DaftPayload *pl)
 
 static int rt_plan_make_rings(DaftRtPlan *p)
 {
-    const DaftPlan *plan = p->plan;
-    for (int c = 0; c < plan->nchannels; c++) {
-        const DaftPlanChannel *ch = &plan->channels[c];
+    for (int c = 0; c < p->npc; c++) {
+        const DaftPlanChannel *ch = &p->pc[c];
         if (ch->transport == DAFT_TRANSPORT_LOCAL || ch->nreaders == 0)
             continue;
+        if (p->rt->mode == RT_MODE_TCP) { /* connections are made when the actors load */
+            p->mapped[c] = true;
+            continue;
+        }
         uint32_t slots = 4;
         while (slots < (uint32_t)(2 * (ch->capacity > 0 ? ch->capacity : 1)))
             slots *= 2;
@@ -134,12 +155,14 @@ static void rt_put_ops(DaftRt *rt, RtBuf *m, const DaftPlanActor *pa, int cls)
     rt_buf_u32(m, (uint32_t)pa->nops);
     for (int k = 0; k < pa->nops; k++) {
         const DaftPlanOp *o = &pa->ops[k];
+        bool coll = o->kind == DAFT_OP_COLLECTIVE; /* channel = group, reader = root */
         rt_buf_u8(m, (uint8_t)o->kind);
         rt_buf_u32(m, (uint32_t)o->dst);
         rt_buf_u32(m, (uint32_t)o->src);
-        rt_buf_u32(m, (uint32_t)o->channel);
-        rt_buf_u32(m, (uint32_t)o->reader);
-        rt_buf_u32(m, o->kind == DAFT_OP_CALL ? (uint32_t)daft_rt_method_index(rt, cls, o->method) : 0);
+        rt_buf_u32(m, (uint32_t)(coll ? o->group : o->channel));
+        rt_buf_u32(m, (uint32_t)(coll ? o->root : o->reader));
+        rt_buf_u32(m, o->kind == DAFT_OP_CALL ? (uint32_t)daft_rt_method_index(rt, cls, o->method)
+                      : coll ? (uint32_t)o->coll | (uint32_t)o->reduce << 8 : 0);
         rt_buf_u32(m, o->kind == DAFT_OP_CALL ? (uint32_t)o->nargs : 0);
         for (int a = 0; o->kind == DAFT_OP_CALL && a < o->nargs; a++) {
             rt_buf_u32(m, (uint32_t)o->args[a].slot);
@@ -157,6 +180,149 @@ static int rt_reader_index(const DaftPlanChannel *ch, int who)
     return -1;
 }
 
+/* ---------------------------------------------------------------- GPU: NCCL channels
+ * A channel of transport NCCL runs over NCCL when its writer and every reader are GPU
+ * actors (spawned with a GPU, not DAFT_DEVICE=cpu); a group of transport NCCL when every
+ * member is. Communicator 0 joins every actor that ends such a channel (point to point);
+ * each NCCL group gets one more. Each communicator has a bootstrap channel, appended to
+ * pc, from its rank 0 to its other ranks, which carries the NCCL unique id rank 0 makes
+ * (the driver never touches NCCL or CUDA). */
+static bool rt_plan_is_gpu(const DaftRtPlan *p, int who)
+{
+    if (who == DAFT_PLAN_DRIVER)
+        return false;
+    RtActorRec *a = rt_drv_actor(p->rt, p->actors[who]);
+    return a && a->gpu >= 0;
+}
+
+static int rt_plan_gpu_comm(DaftRtPlan *p, const int *members, int n)
+{
+    int k = p->gpu_ncomms++;
+    int **gm = realloc(p->gpu_members, (size_t)(k + 1) * sizeof *gm);
+    int *gn = realloc(p->gpu_n, (size_t)(k + 1) * sizeof *gn);
+    if (gm)
+        p->gpu_members = gm;
+    if (gn)
+        p->gpu_n = gn;
+    if (!gm || !gn || !(p->gpu_members[k] = malloc((size_t)n * sizeof(int) + 1)))
+        return -1;
+    memcpy(p->gpu_members[k], members, (size_t)n * sizeof(int));
+    p->gpu_n[k] = n;
+    return k;
+}
+
+static int rt_plan_gpu_rank(const DaftRtPlan *p, int comm, int who)
+{
+    for (int r = 0; r < p->gpu_n[comm]; r++)
+        if (p->gpu_members[comm][r] == who)
+            return r;
+    return -1;
+}
+
+static int rt_plan_gpu(DaftRtPlan *p)
+{
+    const DaftPlan *plan = p->plan;
+    p->gpu_chan = calloc((size_t)plan->nchannels + 1, sizeof *p->gpu_chan);
+    p->gpu_group = malloc(((size_t)plan->ngroups + 1) * sizeof *p->gpu_group);
+    bool *in = calloc((size_t)plan->nactors + 1, sizeof *in);
+    int *mem = malloc(((size_t)plan->nactors + 1) * sizeof *mem);
+    int rc = p->gpu_chan && p->gpu_group && in && mem ? 0 : DAFT_ENOMEM;
+    int nin = 0;
+    for (int c = 0; !rc && c < plan->nchannels; c++) {
+        const DaftPlanChannel *ch = &plan->channels[c];
+        bool on = ch->transport == DAFT_TRANSPORT_NCCL && ch->nreaders > 0 &&
+                  rt_plan_is_gpu(p, ch->writer);
+        for (int r = 0; on && r < ch->nreaders; r++)
+            on = rt_plan_is_gpu(p, ch->readers[r]);
+        p->gpu_chan[c] = on;
+        for (int r = 0; on && r < ch->nreaders; r++)
+            in[ch->readers[r]] = true;
+        if (on)
+            in[ch->writer] = true;
+    }
+    for (int i = 0; !rc && i < plan->nactors; i++)
+        if (in[i])
+            mem[nin++] = i;
+    if (!rc && nin > 0 && rt_plan_gpu_comm(p, mem, nin) < 0)
+        rc = DAFT_ENOMEM;
+    for (int g = 0; !rc && g < plan->ngroups; g++) {
+        const DaftPlanGroup *gr = &plan->groups[g];
+        bool on = gr->transport == DAFT_TRANSPORT_NCCL && gr->nmembers > 0;
+        for (int k = 0; on && k < gr->nmembers; k++)
+            on = rt_plan_is_gpu(p, gr->members[k]);
+        p->gpu_group[g] = on ? rt_plan_gpu_comm(p, gr->members, gr->nmembers) : -1;
+        if (on && p->gpu_group[g] < 0)
+            rc = DAFT_ENOMEM;
+    }
+    free(in);
+    free(mem);
+    if (rc || !p->gpu_ncomms)
+        return rc;
+    /* bootstrap channels */
+    DaftPlanChannel *pc = realloc(p->pc, (size_t)(p->npc + p->gpu_ncomms + 1) * sizeof *pc);
+    p->gpu_boot = calloc((size_t)p->gpu_ncomms + 1, sizeof *p->gpu_boot);
+    if (!pc || !p->gpu_boot) {
+        if (pc)
+            p->pc = pc;
+        return DAFT_ENOMEM;
+    }
+    p->pc = pc;
+    for (int k = 0; k < p->gpu_ncomms; k++) {
+        DaftPlanChannel *c = &p->pc[p->npc];
+        memset(c, 0, sizeof *c);
+        c->value = -1;
+        c->writer = p->gpu_members[k][0];
+        c->readers = &p->gpu_members[k][1];
+        c->nreaders = p->gpu_n[k] - 1;
+        c->transport = DAFT_TRANSPORT_SHM;
+        c->payload.kind = DAFT_PAY_ANY;
+        c->capacity = 1;
+        if (c->nreaders > RT_RING_MAX_READERS)
+            return DAFT_EINVAL;
+        p->gpu_boot[k] = p->npc++;
+    }
+    return 0;
+}
+
+/* The GPU section of actor i's PLAN_LOAD (parsed by rt_xnccl_load). */
+static void rt_plan_gpu_section(DaftRtPlan *p, RtBuf *m, int i)
+{
+    const DaftPlan *plan = p->plan;
+    rt_buf_u32(m, (uint32_t)p->gpu_ncomms);
+    for (int k = 0; k < p->gpu_ncomms; k++) {
+        rt_buf_u32(m, (uint32_t)p->gpu_boot[k]);
+        rt_buf_u32(m, (uint32_t)p->gpu_n[k]);
+        rt_buf_u32(m, (uint32_t)rt_plan_gpu_rank(p, k, i));
+    }
+    uint32_t n = 0;
+    size_t at = m->len;
+    rt_buf_u32(m, 0);
+    for (int c = 0; c < plan->nchannels; c++) {
+        const DaftPlanChannel *ch = &plan->channels[c];
+        if (!p->gpu_chan[c] || (ch->writer != i && rt_reader_index(ch, i) < 0))
+            continue;
+        n++;
+        rt_buf_u32(m, (uint32_t)c);
+        rt_buf_u32(m, (uint32_t)rt_plan_gpu_rank(p, 0, ch->writer));
+        rt_buf_u32(m, (uint32_t)ch->nreaders);
+        for (int r = 0; r < ch->nreaders; r++)
+            rt_buf_u32(m, (uint32_t)rt_plan_gpu_rank(p, 0, ch->readers[r]));
+        const DaftPayload *pl = &ch->payload;
+        bool fixed = pl->kind == DAFT_PAY_TENSOR && pl->rank >= 0 && pl->rank <= DAFT_MAX_RANK;
+        for (int d = 0; fixed && d < pl->rank; d++)
+            fixed = pl->dims[d] >= 0;
+        rt_buf_u8(m, ch->meta_first || !fixed);
+        rt_buf_u8(m, (uint8_t)pl->dtype);
+        rt_buf_u32(m, (uint32_t)(fixed ? pl->rank : -1));
+        for (int d = 0; fixed && d < pl->rank; d++)
+            rt_buf_u64(m, (uint64_t)pl->dims[d]);
+    }
+    memcpy(m->p + at, &n, 4);
+    rt_buf_u32(m, (uint32_t)plan->ngroups);
+    for (int g = 0; g < plan->ngroups; g++)
+        rt_buf_u32(m, (uint32_t)p->gpu_group[g]);
+}
+
 /* Sends actor i its program, then (fd first, as the actor expects) its channel ends. */
 static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
 {
@@ -168,39 +334,120 @@ static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
     rt_buf_u32(m, p->id);
     rt_buf_str(m, plan->name);
     rt_buf_u32(m, (uint32_t)plan->actors[i].nslots);
-    rt_buf_u32(m, (uint32_t)plan->nchannels);
+    rt_buf_u32(m, (uint32_t)p->npc);
     rt_buf_u32(m, (uint32_t)plan->nactors);
     for (int k = 0; k < plan->nactors; k++)
         rt_buf_u32(m, p->actors[k]);
     rt_put_ops(rt, m, &plan->actors[i], a->cls);
+    rt_buf_u32(m, (uint32_t)plan->ngroups);
+    for (int g = 0; g < plan->ngroups; g++) {
+        const DaftPlanGroup *gr = &plan->groups[g];
+        int me = -1;
+        for (int k = 0; k < gr->nmembers; k++)
+            if (gr->members[k] == i)
+                me = k;
+        rt_buf_u32(m, (uint32_t)gr->nmembers);
+        rt_buf_u32(m, (uint32_t)me);
+        rt_buf_u32(m, (uint32_t)p->mesh_base[g]);
+    }
     uint32_t nends = 0;
     size_t at = m->len;
     rt_buf_u32(m, 0);
-    for (int c = 0; c < plan->nchannels; c++) {
-        const DaftPlanChannel *ch = &plan->channels[c];
+    for (int c = 0; c < p->npc; c++) {
+        const DaftPlanChannel *ch = &p->pc[c];
         int ridx = rt_reader_index(ch, i);
         if (!p->mapped[c] || (ch->writer != i && ridx < 0))
             continue;
-        if (rt_send_fd_sock(a->sock, p->rings[c].fd))
+        if (rt->mode == RT_MODE_SHM && rt_send_fd_sock(a->sock, p->rings[c].fd))
             return DAFT_EPEER;
         nends++;
         rt_buf_u32(m, (uint32_t)c);
         rt_buf_u8(m, ridx >= 0);
         rt_buf_u32(m, ridx >= 0 ? (uint32_t)ridx : 0);
         rt_buf_u32(m, ch->writer == i ? (uint32_t)ch->nreaders : 0);
-        for (int r = 0; ch->writer == i && r < ch->nreaders; r++)
-            rt_buf_u32(m, rt_plan_actor_id(p, ch->readers[r]));
+        for (int r = 0; ch->writer == i && r < ch->nreaders; r++) {
+            DaftActor id = rt_plan_actor_id(p, ch->readers[r]);
+            rt_buf_u32(m, id);
+            rt_buf_str(m, id ? rt_drv_actor(rt, id)->addr : rt->laddr);
+        }
     }
     memcpy(m->p + at, &nends, 4);
+    if (p->gpu_ncomms)
+        rt_plan_gpu_section(p, m, i);
     return rt_drv_send(rt, a, m);
+}
+
+/* TCP: the driver dials the readers of its input channels. */
+static int rt_plan_dial_inputs(DaftRt *rt, DaftRtPlan *p)
+{
+    for (int c = 0; c < p->npc; c++) {
+        const DaftPlanChannel *ch = &p->pc[c];
+        if (!p->mapped[c] || ch->writer != DAFT_PLAN_DRIVER)
+            continue;
+        p->wfds[c] = malloc((size_t)ch->nreaders * sizeof(int));
+        if (!p->wfds[c])
+            return DAFT_ENOMEM;
+        for (int r = 0; r < ch->nreaders; r++) {
+            RtActorRec *a = rt_drv_actor(rt, rt_plan_actor_id(p, ch->readers[r]));
+            int fd = a ? rt_tcp_connect(a->addr, rt_now_ns() + 10000000000LL) : -1;
+            p->wfds[c][r] = fd;
+            if (fd < 0)
+                return DAFT_EPEER;
+            RtBuf m = {0};
+            rt_buf_u32(&m, RT_M_PLAN_HELLO);
+            rt_buf_u32(&m, p->id);
+            rt_buf_u32(&m, (uint32_t)c);
+            rt_buf_u32(&m, (uint32_t)r);
+            int rc = rt_tcp_send(fd, m.p, m.len, NULL);
+            rt_buf_free(&m);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* TCP: the writers of the output channels dial the driver; accept them all. */
+static int rt_plan_accept_outputs(DaftRt *rt, DaftRtPlan *p)
+{
+    int want = 0;
+    for (int c = 0; c < p->npc; c++)
+        want += p->mapped[c] && rt_reader_index(&p->pc[c], DAFT_PLAN_DRIVER) >= 0;
+    int64_t deadline = rt_now_ns() + 10000000000LL;
+    RtBuf m = {0};
+    while (want > 0 && rt_now_ns() < deadline) {
+        struct pollfd pf = {rt->lfd, POLLIN, 0};
+        poll(&pf, 1, 20);
+        int fd = rt_tcp_accept(rt->lfd);
+        if (fd < 0)
+            continue;
+        RtBuf rx = {0};
+        int rc;
+        while ((rc = rt_tcp_try_recv(fd, &rx, &m)) == 0 && rt_now_ns() < deadline)
+            poll(&(struct pollfd){fd, POLLIN, 0}, 1, 20);
+        RtRd r = rt_rd(m.p, m.len);
+        uint32_t type = rt_rd_u32(&r), id = rt_rd_u32(&r), c = rt_rd_u32(&r);
+        if (rc > 0 && type == RT_M_PLAN_HELLO && id == p->id && c < (uint32_t)p->npc &&
+            p->rfd[c] < 0) {
+            p->rfd[c] = fd;
+            p->rxb[c] = rx; /* anything sent right after the hello */
+            want--;
+        } else {
+            close(fd);
+            rt_buf_free(&rx);
+        }
+    }
+    rt_buf_free(&m);
+    return want ? DAFT_ETIMEDOUT : 0;
 }
 
 /* The driver keeps the ends it writes (inputs) and reads (outputs), nothing else. */
 static void rt_plan_driver_ends(DaftRt *rt, DaftRtPlan *p)
 {
-    const DaftPlan *plan = p->plan;
-    for (int c = 0; c < plan->nchannels; c++) {
-        const DaftPlanChannel *ch = &plan->channels[c];
+    if (rt->mode == RT_MODE_TCP)
+        return;
+    for (int c = 0; c < p->npc; c++) {
+        const DaftPlanChannel *ch = &p->pc[c];
         if (!p->mapped[c])
             continue;
         int ridx = rt_reader_index(ch, DAFT_PLAN_DRIVER);
@@ -225,11 +472,33 @@ static void rt_plan_driver_ends(DaftRt *rt, DaftRtPlan *p)
 static void rt_plan_free(DaftRtPlan *p)
 {
     const DaftPlan *plan = p->plan;
-    for (int c = 0; c < plan->nchannels; c++)
-        if (p->mapped[c]) {
+    for (int c = 0; c < p->npc; c++) {
+        if (p->mapped && p->mapped[c] && p->rt->mode == RT_MODE_SHM) {
             rt_ring_reader_free(&p->rds[c]);
             rt_ring_destroy(&p->rings[c]);
         }
+        for (int r = 0; p->wfds && p->wfds[c] && r < p->pc[c].nreaders; r++)
+            if (p->wfds[c][r] >= 0)
+                close(p->wfds[c][r]);
+        if (p->wfds)
+            free(p->wfds[c]);
+        if (p->rfd && p->rfd[c] >= 0)
+            close(p->rfd[c]);
+        if (p->rxb)
+            rt_buf_free(&p->rxb[c]);
+    }
+    free(p->wfds);
+    free(p->rfd);
+    free(p->rxb);
+    free(p->pc);
+    free(p->mesh_base);
+    for (int k = 0; p->gpu_members && k < p->gpu_ncomms; k++)
+        free(p->gpu_members[k]);
+    free(p->gpu_members);
+    free(p->gpu_n);
+    free(p->gpu_boot);
+    free(p->gpu_chan);
+    free(p->gpu_group);
     for (uint64_t i = 0; p->res && i < p->res_cap * (uint64_t)plan->noutputs; i++)
         daft_value_free(&p->res[i]);
     free(p->res);
@@ -240,6 +509,42 @@ static void rt_plan_free(DaftRtPlan *p)
     rt_buf_free(&p->tx);
     rt_buf_free(&p->rx);
     free(p);
+}
+
+/* The channel table: the plan's channels, then for each collective group of n members
+ * n x n single-reader channels, (i -> j) at mesh_base[g] + i * n + j (i == j unused).
+ * A CPU collective is an all-to-all exchange on them (see rt_xplan.c). */
+static int rt_plan_mesh(DaftRtPlan *p)
+{
+    const DaftPlan *plan = p->plan;
+    int n = plan->nchannels;
+    p->mesh_base = calloc((size_t)plan->ngroups + 1, sizeof *p->mesh_base);
+    if (!p->mesh_base)
+        return DAFT_ENOMEM;
+    for (int g = 0; g < plan->ngroups; g++) {
+        p->mesh_base[g] = n;
+        n += plan->groups[g].nmembers * plan->groups[g].nmembers;
+    }
+    p->pc = calloc((size_t)n + 1, sizeof *p->pc);
+    if (!p->pc)
+        return DAFT_ENOMEM;
+    memcpy(p->pc, plan->channels, (size_t)plan->nchannels * sizeof *p->pc);
+    for (int g = 0; g < plan->ngroups; g++) {
+        const DaftPlanGroup *gr = &plan->groups[g];
+        for (int i = 0; i < gr->nmembers; i++)
+            for (int j = 0; j < gr->nmembers; j++) {
+                DaftPlanChannel *c = &p->pc[p->mesh_base[g] + i * gr->nmembers + j];
+                c->value = -1;
+                c->writer = gr->members[i];
+                c->readers = &gr->members[j];
+                c->nreaders = i == j ? 0 : 1; /* no channel to oneself */
+                c->transport = DAFT_TRANSPORT_SHM;
+                c->payload.kind = DAFT_PAY_ANY;
+                c->capacity = plan->inflight;
+            }
+    }
+    p->npc = n;
+    return 0;
 }
 
 int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors, int n,
@@ -260,21 +565,35 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
     p->plan = plan;
     p->id = ++rt->next_plan;
     rt_fmt(p->name, sizeof p->name, "%s", plan->name ? plan->name : "?");
-    size_t nc = (size_t)plan->nchannels + 1;
-    p->actors = calloc((size_t)n + 1, sizeof *p->actors);
-    p->rings = calloc(nc, sizeof *p->rings);
-    p->rds = calloc(nc, sizeof *p->rds);
-    p->mapped = calloc(nc, sizeof *p->mapped);
-    p->res_cap = 4;
-    p->res = calloc(p->res_cap * (size_t)(plan->noutputs + 1), sizeof *p->res);
-    if (!p->actors || !p->rings || !p->rds || !p->mapped || !p->res) {
+    p->actors = calloc((size_t)n + 1, sizeof *p->actors); /* rt_plan_gpu looks at them */
+    if (p->actors)
+        memcpy(p->actors, actors, (size_t)n * sizeof *actors);
+    if (!p->actors || rt_plan_mesh(p) || rt_plan_gpu(p)) {
         rt_plan_free(p);
         return DAFT_ENOMEM;
     }
-    memcpy(p->actors, actors, (size_t)n * sizeof *actors);
+    size_t nc = (size_t)p->npc + 1;
+    p->rings = calloc(nc, sizeof *p->rings);
+    p->rds = calloc(nc, sizeof *p->rds);
+    p->mapped = calloc(nc, sizeof *p->mapped);
+    p->wfds = calloc(nc, sizeof *p->wfds);
+    p->rfd = malloc(nc * sizeof *p->rfd);
+    p->rxb = calloc(nc, sizeof *p->rxb);
+    for (size_t c = 0; p->rfd && c < nc; c++)
+        p->rfd[c] = -1;
+    p->res_cap = 4;
+    p->res = calloc(p->res_cap * (size_t)(plan->noutputs + 1), sizeof *p->res);
+    if (!p->actors || !p->rings || !p->rds || !p->mapped || !p->res || !p->wfds || !p->rfd || !p->rxb) {
+        rt_plan_free(p);
+        return DAFT_ENOMEM;
+    }
     rc = rt_plan_make_rings(p);
     for (int i = 0; !rc && i < n; i++)
         rc = rt_plan_send_actor(rt, p, i);
+    if (!rc && rt->mode == RT_MODE_TCP)
+        rc = rt_plan_dial_inputs(rt, p);
+    if (!rc && rt->mode == RT_MODE_TCP)
+        rc = rt_plan_accept_outputs(rt, p);
     if (rc) {
         rt_set_err(rt, "plan '%s': cannot set up its channels", plan->name);
         rt_plan_free(p);
@@ -329,11 +648,44 @@ static int rt_plan_grow(DaftRtPlan *p)
 }
 
 /* Reads one value for output o from its channel. */
+/* TCP: a blocking read in slices that keeps checking the plan's members. */
+static int rt_plan_tcp_read(DaftRtPlan *p, int ch, int64_t deadline)
+{
+    int64_t spin_end = rt_now_ns() + RT_SPIN_NS;
+    for (;;) {
+        int rc = rt_tcp_try_recv(p->rfd[ch], &p->rxb[ch], &p->rx);
+        if (rc)
+            return rc < 0 ? DAFT_EPEER : 1;
+        if (rt_now_ns() < spin_end) {
+            rt_cpu_relax(spin_end);
+            continue;
+        }
+        if (!rt_plan_alive(p))
+            return DAFT_EPEER;
+        if (deadline >= 0 && rt_now_ns() >= deadline)
+            return DAFT_ETIMEDOUT;
+        rt_drv_poll(p->rt);
+        struct pollfd pf = {p->rfd[ch], POLLIN, 0};
+        poll(&pf, 1, (int)(rt_sleep_ns(deadline, RT_SLICE_NS) / 1000000) + 1);
+    }
+}
+
 static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
 {
     RtWait w = {deadline, rt_plan_alive, rt_plan_progress, p};
     for (;;) {
-        int rc = rt_ring_read(&p->rds[ch], &p->rx, &w);
+        int rc = p->rt->mode == RT_MODE_TCP ? rt_plan_tcp_read(p, ch, deadline)
+                                            : rt_ring_read(&p->rds[ch], &p->rx, &w);
+        if (rc == DAFT_EPEER && p->rt->mode == RT_MODE_TCP && !p->broken) {
+            /* The connection broke: its writer is dying. Wait a little for the exit status
+             * so the error can name the actor and the cause. */
+            for (int k = 0; k < 100 && rt_plan_alive(p); k++)
+                usleep(5000);
+            if (p->broken)
+                return DAFT_EPEER;
+            p->broken = true;
+            rt_fmt(p->why, sizeof p->why, "plan '%s': a channel connection was lost", p->name);
+        }
         if (rc < 0)
             return rc;
         RtRd r = rt_rd(p->rx.p, p->rx.len);
@@ -386,8 +738,11 @@ static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
             return DAFT_ENOMEM;
         for (int k = 0; k < plan->inputs[i].nchannels && !p->broken; k++) {
             int ch = plan->inputs[i].channels[k];
-            if (p->mapped[ch])
+            if (p->mapped[ch] && p->rt->mode == RT_MODE_SHM)
                 rt_ring_write(&p->rings[ch], p->tx.p, p->tx.len, &w);
+            for (int r = 0; p->mapped[ch] && p->wfds[ch] && r < p->pc[ch].nreaders; r++)
+                if (rt_tcp_send(p->wfds[ch][r], p->tx.p, p->tx.len, &w) == DAFT_EPEER)
+                    rt_plan_alive(p);
         }
     }
     return 0;

@@ -2,6 +2,7 @@
  * processes (local fork or an MPI worker rank) and the worker side of daft_rt_start. */
 #define _GNU_SOURCE
 #include "rt_internal.h"
+#include "rt_gpu.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RT_CTL_SLOTS 64
@@ -48,7 +50,7 @@ static int rt_init_bells(DaftRt *rt)
     /* Created before any fork so every local actor maps it at the same address. */
     rt->bells_size = sizeof(RtBell) * RT_MAX_ACTORS;
     int fd = memfd_create("daft-bells", MFD_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, (off_t)rt->bells_size) < 0) {
+    if (fd < 0 || fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)rt->bells_size) < 0) {
         if (fd >= 0)
             close(fd);
         return DAFT_ESYS;
@@ -115,6 +117,8 @@ static int rt_init_transport(DaftRt *rt, int *argc, char ***argv)
         return rt->is_driver && rt->nranks > 1 ? rt_accept_ranks(rt) : 0;
     }
     rt_fmt(rt->host, sizeof rt->host, "127.0.0.1");
+    if (rt_tcp_secret_init()) /* before any fork: local actors inherit it */
+        return DAFT_ESYS;
     if (rt->mode == RT_MODE_TCP) {
         rt->lfd = rt_tcp_listen(rt->host, rt->laddr, sizeof rt->laddr);
         if (rt->lfd < 0)
@@ -217,6 +221,7 @@ static RtActorRec *rt_new_actor(DaftRt *rt, int cls, const DaftSpawnOpts *o)
     a->sock = -1;
     a->proc.pidfd = -1;
     a->ctl.fd = a->res.fd = -1;
+    a->gpu = rt->mpi ? -1 : rt_gpu_place(o ? o->gpu : -1); /* no CUDA here: just a number */
     if (o && o->name && *o->name)
         rt_fmt(a->name, sizeof a->name, "%s", o->name);
     else
@@ -258,6 +263,7 @@ static void rt_child_main(void *arg)
     if (f->drv_sock >= 0)
         close(f->drv_sock);
     rt_child_close_inherited(rt, a);
+    rt_gpu_child_start(a->gpu, a->name); /* cudaSetDevice + streams, after the fork */
     if (rt->mode == RT_MODE_SHM) {
         rt_ring_reader_init(&a->ctl.rd, &a->ctl.ring, 0);
         rt_actor_main(rt, a->id, &a->ctl, &a->res, f->sock, -1, NULL);
@@ -281,10 +287,12 @@ static void rt_child_main(void *arg)
 /* SHM: the two rings to and from the actor, before the fork so the child inherits them. */
 static int rt_make_shm_chans(DaftRt *rt, RtActorRec *a, int sv[2])
 {
-    if (rt_ring_create(&a->ctl.ring, RT_CTL_SLOTS, RT_CTL_SLOT, 1) ||
-        rt_ring_create(&a->res.ring, RT_CTL_SLOTS, RT_CTL_SLOT, 1))
+    if (rt_ring_create(&a->ctl.ring, RT_CTL_SLOTS, RT_CTL_SLOT, 1))
         return DAFT_ESYS;
-    a->ctl.kind = a->res.kind = RT_CHAN_SHM;
+    a->ctl.kind = RT_CHAN_SHM; /* set at once: a failure below must still free the ring */
+    if (rt_ring_create(&a->res.ring, RT_CTL_SLOTS, RT_CTL_SLOT, 1))
+        return DAFT_ESYS;
+    a->res.kind = RT_CHAN_SHM;
     a->ctl.ring.bell = &rt->bells[a->id];
     a->res.ring.bell = &rt->bells[0];
     rt_ring_close_fd(&a->ctl.ring);
@@ -304,6 +312,11 @@ static int rt_await_hello(DaftRt *rt, RtActorRec *a)
         if (a->ctl.fd < 0) {
             poll(&(struct pollfd){rt->lfd, POLLIN, 0}, 1, 20);
             a->ctl.fd = a->res.fd = rt_tcp_accept(rt->lfd);
+            if (a->ctl.fd == DAFT_ESYS && errno != EINTR && errno != ECONNABORTED) {
+                rc = DAFT_ESYS; /* out of fds or memory: fail now, not after 10 s */
+                a->ctl.fd = a->res.fd = -1;
+                break;
+            }
             if (a->ctl.fd < 0)
                 a->ctl.fd = a->res.fd = -1;
             continue;
@@ -313,10 +326,17 @@ static int rt_await_hello(DaftRt *rt, RtActorRec *a)
             RtRd r = rt_rd(m.p, m.len);
             rc = rt_rd_u32(&r) == RT_M_HELLO && rt_rd_u32(&r) == a->id ? 0 : DAFT_EPROTO;
             rt_rd_str(&r, a->addr, sizeof a->addr);
-            break;
+            if (rc == 0)
+                break;
         }
-        if (rc < 0)
-            break;
+        if (rc < 0) { /* not our child's: e.g. left queued by an earlier child that died
+                       * before its hello was read. Drop it and keep waiting for ours. */
+            close(a->ctl.fd);
+            a->ctl.fd = a->res.fd = -1;
+            a->res.rx.len = 0;
+            rc = DAFT_ETIMEDOUT;
+            continue;
+        }
         poll(&(struct pollfd){a->ctl.fd, POLLIN, 0}, 1, 20);
     }
     rt_buf_free(&m);

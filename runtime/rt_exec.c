@@ -9,6 +9,7 @@
  * waits only for items submitted earlier, so waits cannot form a cycle. */
 #define _GNU_SOURCE
 #include "rt_internal.h"
+#include "rt_gpu.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,7 +48,12 @@ typedef struct RtActorSelf {
     bool ready;            /* INIT has run: plans may start (they arrive out of band) */
     RtXPlan **plans;       /* compiled plans loaded here */
     int nplans, plans_cap;
+    RtPeerIn *hand;        /* TCP plan connections whose plan has not arrived yet */
+    uint32_t *hand_ids;    /* [i] = plan, channel, reader of hand[i] (3 words each) */
+    int nhand;
 } RtActorSelf;
+
+static void rt_match_plan_conns(RtActorSelf *s);
 
 struct DaftActorCtx {
     RtActorSelf *self;
@@ -225,6 +231,7 @@ static void rt_handle_plan_load(RtActorSelf *s, RtRd *r)
         return;
     }
     s->plans[s->nplans++] = p;
+    rt_match_plan_conns(s);
 }
 
 /* Files a control message: notices act now, everything else waits its turn. */
@@ -268,12 +275,56 @@ static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
     m->len = 0;
 }
 
+/* Gives parked plan connections to their plans once loaded. */
+static void rt_match_plan_conns(RtActorSelf *s)
+{
+    int k = 0;
+    for (int i = 0; i < s->nhand; i++) {
+        uint32_t *id = &s->hand_ids[3 * i];
+        bool taken = false;
+        for (int j = 0; j < s->nplans && !taken; j++)
+            taken = rt_xplan_id(s->plans[j]) == id[0] &&
+                    rt_xplan_attach_tcp(s->plans[j], id[1], id[2], s->hand[i].ch.fd, &s->hand[i].ch.rx);
+        if (taken) {
+            rt_buf_free(&s->hand[i].ch.rx);
+            continue;
+        }
+        s->hand[k] = s->hand[i];
+        memmove(&s->hand_ids[3 * k], id, 3 * sizeof *id);
+        k++;
+    }
+    s->nhand = k;
+}
+
+static void rt_park_plan_conn(RtActorSelf *s, RtPeerIn *p, const uint32_t ids[3])
+{
+    RtPeerIn *h = realloc(s->hand, (size_t)(s->nhand + 1) * sizeof *h);
+    uint32_t *hi = h ? realloc(s->hand_ids, (size_t)(s->nhand + 1) * 3 * sizeof *hi) : NULL;
+    if (h)
+        s->hand = h;
+    if (!hi)
+        return;
+    s->hand_ids = hi;
+    s->hand[s->nhand] = *p; /* moves the fd and the bytes received after the hello */
+    memcpy(&s->hand_ids[3 * s->nhand], ids, 3 * sizeof *ids);
+    s->nhand++;
+    memset(&p->ch, 0, sizeof p->ch);
+    p->ch.kind = RT_CHAN_NONE;
+    p->ch.fd = -1;
+    rt_match_plan_conns(s);
+}
+
 static void rt_file_xfer(RtActorSelf *s, RtPeerIn *p, RtBuf *m)
 {
     RtRd r = rt_rd(m->p, m->len);
     uint32_t type = rt_rd_u32(&r);
     if (type == RT_M_HELLO) {
         p->peer = rt_rd_u32(&r);
+        return;
+    }
+    if (type == RT_M_PLAN_HELLO) { /* a compiled plan's channel: it leaves the peer list */
+        uint32_t ids[3] = {rt_rd_u32(&r), rt_rd_u32(&r), rt_rd_u32(&r)};
+        rt_park_plan_conn(s, p, ids);
         return;
     }
     if (type != RT_M_XFER)
@@ -313,11 +364,21 @@ static int rt_drain(RtActorSelf *s)
     if (rc < 0)
         rt_actor_orphaned(s);
     rt_accept_peers(s);
-    for (int i = 0; i < s->nin; i++)
-        while (rt_chan_try_recv(&s->in[i].ch, &s->msg) > 0) {
+    bool moved = false;
+    for (int i = 0; i < s->nin; i++) {
+        while (s->in[i].ch.kind != RT_CHAN_NONE && rt_chan_try_recv(&s->in[i].ch, &s->msg) > 0) {
             rt_file_xfer(s, &s->in[i], &s->msg);
             n++;
         }
+        moved |= s->in[i].ch.kind == RT_CHAN_NONE;
+    }
+    if (moved) { /* drop the entries handed over to plans */
+        int k = 0;
+        for (int i = 0; i < s->nin; i++)
+            if (s->in[i].ch.kind != RT_CHAN_NONE)
+                s->in[k++] = s->in[i];
+        s->nin = k;
+    }
     return n;
 }
 
@@ -348,6 +409,8 @@ static void rt_sleep(RtActorSelf *s, int64_t deadline_ns)
         p[n++] = (struct pollfd){s->lfd, POLLIN, 0};
         for (int i = 0; i < s->nin && n < 256; i++)
             p[n++] = (struct pollfd){s->in[i].ch.fd, POLLIN, 0};
+        for (int i = 0; s->ready && i < s->nplans && n < 256; i++)
+            n += rt_xplan_pollfds(s->plans[i], p + n, 256 - n);
         poll(p, (nfds_t)n, (int)(ns / 1000000) + 1);
     }
     if (!rt_driver_alive(s))
@@ -472,9 +535,17 @@ static int rt_read_args(RtActorSelf *s, RtRd *r, RtArgs *a)
 
 void rt_exec_progress(void *self) { rt_drain(self); }
 
+RtTrace *rt_exec_trace(RtActorSelf *s) { return &s->rt->trace; }
+
+const char *rt_exec_method_name(RtActorSelf *s, int method)
+{
+    return rt_method_name(s->rt, s->cls, method);
+}
+
 RtBell *rt_exec_bell(RtActorSelf *s)
 {
-    return s->rt->mode == RT_MODE_SHM && s->rt->bells ? &s->rt->bells[s->id] : NULL;
+    /* Local processes share the bells page in both transports; under MPI it is private. */
+    return !s->rt->mpi && s->rt->bells ? &s->rt->bells[s->id] : NULL;
 }
 
 static const DaftValue *rt_first_error(const RtArgs *a)
@@ -576,6 +647,9 @@ static void rt_run_init(RtActorSelf *s, RtRd *r)
     s->state = calloc(1, c->state_size ? c->state_size : 1);
     if (rt_read_args(s, r, &a) || !s->state) {
         out = daft_value_error("actor '%s' (%s) method 'init': malformed spawn message", s->name, c->name);
+    } else if (rt_gpu_start_error()) {
+        out = daft_value_error("actor '%s' (%s) could not start: %s", s->name, c->name,
+                               rt_gpu_start_error());
     } else if (c->init) {
         DaftActorCtx ctx = {s, "init", daft_value_none()};
         if (c->init(&ctx, s->state, a.v, (int)a.n))
@@ -689,6 +763,7 @@ void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int soc
     rt_objtab_init(&s.objs);
     rt_objtab_init(&s.xfers);
     rt->self = &s;
+    rt_gpu_set_progress(rt_exec_progress, &s); /* polling GPU waits keep draining */
     rt_trace_init(&rt->trace, (int)self, NULL);
     for (;;) {
         bool did = rt_drain(&s) > 0;

@@ -158,6 +158,12 @@ int rt_tcp_send(int fd, const void *data, size_t len, const RtWait *w);
 int rt_tcp_try_recv(int fd, RtBuf *rx, RtBuf *msg);
 /* The first non-loopback IPv4 address of this host, or "127.0.0.1". */
 void rt_tcp_host_addr(char *buf, size_t cap);
+/* The per-job secret every TCP connection presents first (see rt_tcp.c). The driver makes
+ * it (getrandom) before forking; MPI ranks receive it from rank 0 at bootstrap. */
+#define RT_SECRET_LEN 32
+int rt_tcp_secret_init(void);
+void rt_tcp_secret_set(const uint8_t *secret);
+const uint8_t *rt_tcp_secret(void); /* NULL until made or set */
 
 /* ---------------------------------------------------------------- rt_chan.c */
 
@@ -268,6 +274,7 @@ typedef enum {
     RT_M_HELLO,    /* actor → driver/actor over TCP: u32 actor, str listen addr */
     RT_M_PLAN_LOAD,   /* driver → actor: a compiled program and its channels (rt_xplan.c) */
     RT_M_PLAN_UNLOAD, /* driver → actor: u32 plan id (acts at once) */
+    RT_M_PLAN_HELLO,  /* TCP plan channel writer → reader: u32 plan, u32 channel, u32 reader */
 } RtMsgType;
 
 typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
@@ -294,6 +301,8 @@ typedef struct RtActorRec {
     char name[64];
     RtProc proc;       /* local mode */
     int rank;          /* MPI mode: hosting rank, else 0 */
+    int gpu;           /* its GPU: -1 none (CPU actor), >= 0 CUDA ordinal, -3 wanted but
+                        * none free (the actor fails to start); see rt_gpu.h */
     bool dead, init_failed;
     char death[256];   /* "actor 'w1' (Worker) died while running 'step': killed by ..." */
     RtChan ctl;        /* driver → actor */
@@ -388,6 +397,11 @@ uint32_t rt_xplan_id(const RtXPlan *p);
 void rt_xplan_stop(RtXPlan *p);
 bool rt_xplan_stopped(const RtXPlan *p);
 bool rt_xplan_uses(const RtXPlan *p, DaftActor a);
+/* TCP: hands a connection whose hello named (plan, ch, ridx) to the plan, with the bytes
+ * already received on it (swapped out of *rx). False if the plan has no such end. */
+bool rt_xplan_attach_tcp(RtXPlan *p, uint32_t ch, uint32_t ridx, int fd, RtBuf *rx);
+/* TCP: the plan's reader connections, for poll. */
+int rt_xplan_pollfds(const RtXPlan *p, struct pollfd *out, int max);
 void rt_xplan_free(RtXPlan *p);
 /* rt_exec.c services for it. */
 void rt_exec_invoke(struct RtActorSelf *s, int method, const DaftValue *args, uint32_t n,
@@ -402,6 +416,15 @@ const char *rt_plan_name(const DaftRt *rt, uint32_t id);
 /* rt_compiled.c: unloads every plan (shutdown). */
 void rt_plans_unload_all(DaftRt *rt);
 RtBell *rt_exec_bell(struct RtActorSelf *s);
+RtTrace *rt_exec_trace(struct RtActorSelf *s);
+const char *rt_exec_method_name(struct RtActorSelf *s, int method);
+
+/* rt_coll.c: CPU collectives. Kinds and reductions are numbered as in daft/plan.h
+ * (checked in rt_compiled.c). */
+enum { RT_COLL_ALLREDUCE = 0, RT_COLL_ALLGATHER, RT_COLL_REDUCESCATTER, RT_COLL_BROADCAST };
+enum { RT_REDUCE_SUM = 0, RT_REDUCE_MAX, RT_REDUCE_MIN, RT_REDUCE_AVG };
+/* Member `me`'s result of collective `kind` over inputs v[0..n) (by rank). */
+DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me);
 
 /* rt_mpi.c: bootstrap. */
 bool rt_mpi_detect(void);

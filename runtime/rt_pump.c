@@ -237,7 +237,7 @@ void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause)
         return;
     a->dead = true;
     const char *cls = rt_class_name(rt, a->cls);
-    uint32_t cm = rt->bells ? atomic_load(&rt->bells[a->id].cur_method) : 0;
+    uint32_t cm = rt->bells && !rt->mpi ? atomic_load(&rt->bells[a->id].cur_method) : 0;
     if (a->inflight_len)
         rt_fmt(a->death, sizeof a->death, "actor '%s' (%s) died while running '%s': %s", a->name,
                cls, rt_method_name(rt, a->cls, a->inflight_m[a->inflight_head]), cause);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RT_RING_MAGIC 0x676e697274666164ULL /* "daftring" */
@@ -69,6 +70,7 @@ int rt_ring_create(RtRing *r, uint32_t nslots, uint32_t slot_size, uint32_t nrea
     int fd = memfd_create("daft-ring", MFD_CLOEXEC);
     if (fd < 0)
         return DAFT_ESYS;
+    (void)fchmod(fd, 0600); /* memfds start 0777; only fd passing (same user) should reach it */
     if (ftruncate(fd, (off_t)size) < 0 || rt_ring_map(r, fd, size)) {
         close(fd);
         return DAFT_ESYS;

@@ -3,7 +3,14 @@
  * Used between hosts (MPI mode) and on one host with DAFT_TRANSPORT=tcp. Sockets are
  * non-blocking so that a sender blocked on a full socket keeps draining its own inbound
  * channels (w->progress) — two actors sending to each other never deadlock — and notices
- * a dead peer (EOF/EPIPE or w->alive). */
+ * a dead peer (EOF/EPIPE or w->alive).
+ *
+ * Authentication: every connection starts with the job secret (RT_SECRET_LEN random bytes
+ * from getrandom, made by the driver before it forks; MPI mode: broadcast by the bootstrap).
+ * rt_tcp_connect sends it first; rt_tcp_accept reads it (bounded wait), compares it in
+ * constant time and refuses (closes) a connection that does not present it, before a
+ * single message byte is parsed. Listeners bind to the given host only (127.0.0.1 unless
+ * a multi-node MPI launch needs an external interface). */
 #define _GNU_SOURCE
 #include "rt_internal.h"
 
@@ -16,9 +23,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#define RT_AUTH_NS 2000000000LL          /* a connector must present the secret within 2 s */
+#define RT_TCP_MAX_MSG (1ULL << 30)      /* larger frames are malformed (as on the rings) */
+
+static uint8_t rt_secret[RT_SECRET_LEN]; /* inherited by forked actors */
+static bool rt_secret_ok;
+
+int rt_tcp_secret_init(void)
+{
+    size_t got = 0;
+    while (got < sizeof rt_secret) {
+        ssize_t k = getrandom(rt_secret + got, sizeof rt_secret - got, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return DAFT_ESYS;
+        got += (size_t)k;
+    }
+    rt_secret_ok = true;
+    return 0;
+}
+
+void rt_tcp_secret_set(const uint8_t *secret)
+{
+    memcpy(rt_secret, secret, sizeof rt_secret);
+    rt_secret_ok = true;
+}
+
+const uint8_t *rt_tcp_secret(void) { return rt_secret_ok ? rt_secret : NULL; }
+
+/* Constant-time comparison: the time taken does not depend on where the bytes differ. */
+static bool rt_secret_equal(const uint8_t *a, const uint8_t *b)
+{
+    volatile uint8_t d = 0;
+    for (size_t i = 0; i < RT_SECRET_LEN; i++)
+        d |= (uint8_t)(a[i] ^ b[i]);
+    return d == 0;
+}
 
 static void rt_tcp_tune(int fd)
 {
@@ -33,7 +79,11 @@ int rt_tcp_listen(const char *host, char *name, size_t cap)
     if (fd < 0)
         return DAFT_ESYS;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* never INADDR_ANY: only the host named */
+    if (host && inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+        close(fd);
+        return DAFT_EINVAL;
+    }
     socklen_t len = sizeof a;
     if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 128) < 0 ||
         getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
@@ -61,23 +111,68 @@ int rt_tcp_connect(const char *name, int64_t deadline_ns)
         if (fd < 0)
             return DAFT_ESYS;
         if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+            /* still blocking: the secret goes out whole, before any message */
+            if (!rt_secret_ok || send(fd, rt_secret, sizeof rt_secret, MSG_NOSIGNAL) !=
+                                     (ssize_t)sizeof rt_secret) {
+                close(fd);
+                return DAFT_ESYS;
+            }
             rt_tcp_tune(fd);
             return fd;
         }
+        int err = errno;
         close(fd);
+        /* Every address handed out belongs to a socket that was listening before the
+         * address was published, so a refusal means its owner is gone: retrying would
+         * stall the caller (an actor told to reach a dead peer) for the whole deadline. */
+        if (err == ECONNREFUSED)
+            return DAFT_EPEER;
         if (deadline_ns >= 0 && rt_now_ns() > deadline_ns)
             return DAFT_ETIMEDOUT;
         usleep(10000);
     }
 }
 
+/* Reads the connector's secret (at most RT_AUTH_NS) and checks it; nothing else is read. */
+static bool rt_tcp_auth(int fd)
+{
+    uint8_t got[RT_SECRET_LEN];
+    size_t n = 0;
+    int64_t deadline = rt_now_ns() + RT_AUTH_NS;
+    while (n < sizeof got && rt_secret_ok) {
+        int64_t left = deadline - rt_now_ns();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, (int)(left / 1000000) + 1) < 0 && errno != EINTR)
+            return false;
+        ssize_t k = recv(fd, got + n, sizeof got - n, MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return false;
+        if (k > 0)
+            n += (size_t)k;
+    }
+    return n == sizeof got && rt_secret_equal(got, rt_secret);
+}
+
 int rt_tcp_accept(int lfd)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? DAFT_ETIMEDOUT : DAFT_ESYS;
-    rt_tcp_tune(fd);
-    return fd;
+    for (;;) {
+        struct sockaddr_in from;
+        socklen_t flen = sizeof from;
+        int fd = accept4(lfd, (struct sockaddr *)&from, &flen, SOCK_CLOEXEC);
+        if (fd < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? DAFT_ETIMEDOUT : DAFT_ESYS;
+        if (rt_tcp_auth(fd)) {
+            rt_tcp_tune(fd);
+            return fd;
+        }
+        char ip[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &from.sin_addr, ip, sizeof ip);
+        rt_log("refused a connection from %s:%u: it did not present the job secret", ip,
+               ntohs(from.sin_port));
+        close(fd);
+    }
 }
 
 /* Blocks (in slices) until fd is writable, keeping the caller's other channels moving. */
@@ -141,6 +236,8 @@ static int rt_tcp_take(RtBuf *rx, RtBuf *msg)
         return 0;
     uint32_t n;
     memcpy(&n, rx->p, 4);
+    if (n > RT_TCP_MAX_MSG)
+        return DAFT_EPROTO; /* corrupt frame: never buffer gigabytes on its word */
     if (rx->len - 4 < n)
         return 0;
     msg->len = 0;

@@ -3,9 +3,11 @@
  * Wire format (little-endian, self-delimiting): u8 kind, then
  *   I64 i64 | F64 8 bytes | BOOL u8 | STR/ERROR u64 len + bytes | ACTOR u32 |
  *   REF u64 id + u32 owner | TENSOR u8 dtype, u8 rank, rank × i64 dims, data bytes |
+ *   (dtype | 0x80: the tensor was on a GPU; its data bytes are a host copy)
  *   LIST u64 len + items. */
 #define _GNU_SOURCE
 #include "rt_internal.h"
+#include "rt_gpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +137,12 @@ void daft_value_free(DaftValue *v)
     switch (v->kind) {
     case DAFT_V_STR: free(v->as.str.ptr); break;
     case DAFT_V_ERROR: free(v->as.error.msg); break;
-    case DAFT_V_TENSOR: free(v->as.tensor.data); break;
+    case DAFT_V_TENSOR:
+        if (v->as.tensor.device)
+            rt_gpu_tensor_free(&v->as.tensor);
+        else
+            free(v->as.tensor.data);
+        break;
     case DAFT_V_LIST:
         for (size_t i = 0; i < v->as.list.len; i++)
             daft_value_free(&v->as.list.items[i]);
@@ -157,6 +164,13 @@ int daft_value_copy(DaftValue *dst, const DaftValue *src)
         return 0;
     case DAFT_V_TENSOR: {
         const DaftTensor *t = &src->as.tensor;
+        if (t->device) { /* a copy on the same GPU */
+            *dst = daft_value_none();
+            if (rt_gpu_tensor_dup(&dst->as.tensor, t))
+                return DAFT_ENOMEM;
+            dst->kind = DAFT_V_TENSOR;
+            return 0;
+        }
         *dst = daft_value_tensor(t->dtype, t->rank, t->dims, t->data);
         break;
     }
@@ -198,7 +212,17 @@ bool daft_value_equal(const DaftValue *a, const DaftValue *b)
         for (int i = 0; i < x->rank; i++)
             if (x->dims[i] != y->dims[i])
                 return false;
-        return memcmp(x->data, y->data, daft_tensor_nbytes(x)) == 0;
+        if (!x->device && !y->device)
+            return memcmp(x->data, y->data, daft_tensor_nbytes(x)) == 0;
+        size_t nb = daft_tensor_nbytes(x); /* GPU: compare host copies */
+        uint8_t *hx = malloc(nb + 1), *hy = malloc(nb + 1);
+        bool eq = hx && hy &&
+                  !(x->device ? rt_gpu_tensor_read(x, hx) : (memcpy(hx, x->data, nb), 0)) &&
+                  !(y->device ? rt_gpu_tensor_read(y, hy) : (memcpy(hy, y->data, nb), 0)) &&
+                  memcmp(hx, hy, nb) == 0;
+        free(hx);
+        free(hy);
+        return eq;
     }
     case DAFT_V_LIST:
         if (a->as.list.len != b->as.list.len)
@@ -229,6 +253,8 @@ int daft_value_format(const DaftValue *v, char *buf, size_t cap)
         size_t n = (size_t)snprintf(tmp, sizeof tmp, "tensor<%s>[", daft_rt_dtype_name(t->dtype));
         for (int i = 0; i < t->rank && n < sizeof tmp; i++)
             n += (size_t)snprintf(tmp + n, sizeof tmp - n, i ? ", %lld" : "%lld", (long long)t->dims[i]);
+        if (t->device)
+            return snprintf(buf, cap, "%s]@gpu%d", tmp, daft_tensor_gpu(t));
         return snprintf(buf, cap, "%s]", tmp);
     }
     case DAFT_V_LIST: return snprintf(buf, cap, "list[%zu]", v->as.list.len);
@@ -261,10 +287,19 @@ int rt_value_put(RtBuf *b, const DaftValue *v)
     }
     case DAFT_V_TENSOR: {
         const DaftTensor *t = &v->as.tensor;
-        if ((rc = rt_buf_u8(b, (uint8_t)t->dtype)) || (rc = rt_buf_u8(b, (uint8_t)t->rank)) ||
+        uint8_t gpu = t->device ? 0x80 : 0;
+        if ((rc = rt_buf_u8(b, (uint8_t)t->dtype | gpu)) || (rc = rt_buf_u8(b, (uint8_t)t->rank)) ||
             (rc = rt_buf_put(b, t->dims, 8 * (size_t)t->rank)))
             return rc;
-        return rt_buf_put(b, t->data, daft_tensor_nbytes(t));
+        if (!t->device)
+            return rt_buf_put(b, t->data, daft_tensor_nbytes(t));
+        size_t nb = daft_tensor_nbytes(t); /* device → host, straight into the message */
+        if ((rc = rt_buf_reserve(b, nb)))
+            return rc;
+        if ((rc = rt_gpu_tensor_read(t, b->p + b->len)))
+            return rc;
+        b->len += nb;
+        return 0;
     }
     case DAFT_V_LIST:
         if ((rc = rt_buf_u64(b, v->as.list.len)))
@@ -282,6 +317,8 @@ static int rt_value_get_depth(RtRd *r, DaftValue *out, int depth);
 static int rt_get_tensor(RtRd *r, DaftValue *out)
 {
     int dt = rt_rd_u8(r), rank = rt_rd_u8(r);
+    bool was_gpu = dt & 0x80;
+    dt &= 0x7f;
     if (rank > DAFT_MAX_RANK)
         return DAFT_EPROTO;
     int64_t dims[DAFT_MAX_RANK];
@@ -297,6 +334,8 @@ static int rt_get_tensor(RtRd *r, DaftValue *out)
     if (!data)
         return DAFT_EPROTO;
     *out = daft_value_tensor((DaftRtDtype)dt, rank, dims, data);
+    if (was_gpu && out->kind == DAFT_V_TENSOR)
+        rt_gpu_tensor_upload(out); /* back onto this actor's GPU, if it has one */
     return out->kind == DAFT_V_TENSOR ? 0 : DAFT_ENOMEM;
 }
 

@@ -8,9 +8,11 @@
  * another reader (a WRITE to one reader only, as planned for NCCL-like channels). */
 #define _GNU_SOURCE
 #include "rt_internal.h"
+#include "rt_xnccl.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct RtXArg {
     int32_t slot;    /* >= 0: a slot; -1: the constant */
@@ -26,9 +28,18 @@ typedef struct RtXOp {
 
 typedef struct RtXChan {
     bool mapped, is_reader;
-    RtRing ring;
+    RtRing ring;      /* SHM */
     RtRingReader rd;
+    int fd;           /* TCP reader end: the writer's connection (-1 until it says hello) */
+    RtBuf rxb;
+    int *wfds;        /* TCP writer end: one connection per reader */
+    uint32_t nw;
+    uint32_t ridx;    /* reader index (both transports) */
 } RtXChan;
+
+typedef struct RtXGroup {
+    uint32_t n, me, base; /* members, my rank (>= n: not a member), first mesh channel */
+} RtXGroup;
 
 struct RtXPlan {
     uint32_t id;
@@ -44,14 +55,24 @@ struct RtXPlan {
     DaftValue *argv;    /* scratch for CALL arguments */
     uint32_t argcap;
     RtBuf tx, rx;
-    bool stopped;
+    bool stopped, tcp;
     uint64_t execs;
+    RtXGroup *groups;
+    uint32_t ngroups;
+    bool coll_started;     /* the running COLLECTIVE op has sent our value */
+    DaftValue *coll_vals;  /* [rank] values received from the other members */
+    bool *coll_have;
+    RtXNccl *gpu;          /* NCCL channels and groups (rt_xnccl.c); NULL: none */
 };
 
 enum { RT_OP_READ = 0, RT_OP_WRITE = 1, RT_OP_CALL = 2, RT_OP_COLL = 3, RT_OP_FREE = 4 };
 
 uint32_t rt_xplan_id(const RtXPlan *p) { return p->id; }
-void rt_xplan_stop(RtXPlan *p) { p->stopped = true; }
+void rt_xplan_stop(RtXPlan *p)
+{
+    p->stopped = true;
+    rt_xnccl_abort(p->gpu); /* nothing may keep waiting in NCCL for a dead member */
+}
 bool rt_xplan_stopped(const RtXPlan *p) { return p->stopped; }
 
 bool rt_xplan_uses(const RtXPlan *p, DaftActor a)
@@ -61,6 +82,8 @@ bool rt_xplan_uses(const RtXPlan *p, DaftActor a)
             return true;
     return false;
 }
+
+static uint32_t rt_xplan_max_group(const RtXPlan *p);
 
 void rt_xplan_free(RtXPlan *p)
 {
@@ -73,11 +96,26 @@ void rt_xplan_free(RtXPlan *p)
     }
     for (uint32_t i = 0; i < p->nslots; i++)
         daft_value_free(&p->slots[i]);
-    for (uint32_t i = 0; i < p->nchans; i++)
-        if (p->chans[i].mapped) {
-            rt_ring_reader_free(&p->chans[i].rd);
-            rt_ring_destroy(&p->chans[i].ring);
+    for (uint32_t i = 0; i < p->nchans; i++) {
+        RtXChan *c = &p->chans[i];
+        if (c->mapped && !p->tcp) {
+            rt_ring_reader_free(&c->rd);
+            rt_ring_destroy(&c->ring);
         }
+        if (c->fd >= 0)
+            close(c->fd);
+        for (uint32_t k = 0; k < c->nw; k++)
+            if (c->wfds[k] >= 0)
+                close(c->wfds[k]);
+        free(c->wfds);
+        rt_buf_free(&c->rxb);
+    }
+    for (uint32_t i = 0; p->coll_vals && p->coll_have && i <= rt_xplan_max_group(p); i++)
+        daft_value_free(&p->coll_vals[i]);
+    free(p->coll_vals);
+    free(p->coll_have);
+    rt_xnccl_free(p->gpu);
+    free(p->groups);
     free(p->ops);
     free(p->slots);
     free(p->chans);
@@ -121,10 +159,11 @@ static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
                         (o->kind == RT_OP_READ && (o->dst < 0 || o->channel < 0)) ||
                         (o->kind == RT_OP_WRITE && (o->src < 0 || o->channel < 0)) ||
                         (o->kind == RT_OP_FREE && o->src < 0) ||
-                        (o->channel >= (int32_t)p->nchans);
+                        (o->kind == RT_OP_COLL && (o->src < 0 || o->dst < 0 || o->channel < 0)) ||
+                        (o->kind != RT_OP_COLL && o->channel >= (int32_t)p->nchans);
         for (uint32_t k = 0; k < o->nargs; k++)
             bad_slot |= o->args[k].slot >= (int32_t)p->nslots;
-        if (bad_slot || o->kind > RT_OP_FREE || o->kind == RT_OP_COLL)
+        if (bad_slot || o->kind > RT_OP_FREE)
             return DAFT_EPROTO;
         if (o->nargs > p->argcap)
             p->argcap = o->nargs;
@@ -133,7 +172,66 @@ static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
     return p->argv ? 0 : DAFT_ENOMEM;
 }
 
-/* Maps one channel end from the next fd on the socket. */
+static uint32_t rt_xplan_max_group(const RtXPlan *p)
+{
+    uint32_t m = 0;
+    for (uint32_t g = 0; g < p->ngroups; g++)
+        m = p->groups[g].n > m ? p->groups[g].n : m;
+    return m;
+}
+
+/* The collective groups (after the ops in the message); checks the ops' group indices. */
+static int rt_xplan_read_groups(RtXPlan *p, RtRd *r)
+{
+    p->ngroups = rt_rd_u32(r);
+    if (r->bad || p->ngroups > r->len)
+        return DAFT_EPROTO;
+    p->groups = calloc(p->ngroups + 1, sizeof *p->groups);
+    if (!p->groups)
+        return DAFT_ENOMEM;
+    for (uint32_t g = 0; g < p->ngroups; g++) {
+        RtXGroup *x = &p->groups[g];
+        x->n = rt_rd_u32(r);
+        x->me = rt_rd_u32(r);
+        x->base = rt_rd_u32(r);
+        if (x->n > RT_MAX_ACTORS || (uint64_t)x->base + (uint64_t)x->n * x->n > p->nchans)
+            return DAFT_EPROTO;
+    }
+    for (uint32_t i = 0; i < p->nops; i++)
+        if (p->ops[i].kind == RT_OP_COLL && (uint32_t)p->ops[i].channel >= p->ngroups)
+            return DAFT_EPROTO;
+    uint32_t m = rt_xplan_max_group(p) + 1;
+    p->coll_vals = calloc(m, sizeof *p->coll_vals);
+    p->coll_have = calloc(m, sizeof *p->coll_have);
+    return r->bad ? DAFT_EPROTO : p->coll_vals && p->coll_have ? 0 : DAFT_ENOMEM;
+}
+
+/* TCP writer end: dial every reader and say which plan, channel and reader it is. */
+static int rt_xplan_dial(RtXPlan *p, RtXChan *c, uint32_t ch, const char (*addrs)[64], uint32_t n)
+{
+    c->wfds = calloc(n + 1, sizeof *c->wfds);
+    if (!c->wfds)
+        return DAFT_ENOMEM;
+    for (uint32_t k = 0; k < n; k++) {
+        int fd = rt_tcp_connect(addrs[k], rt_now_ns() + 10000000000LL);
+        c->wfds[c->nw++] = fd;
+        if (fd < 0)
+            return DAFT_ESYS;
+        RtBuf m = {0};
+        rt_buf_u32(&m, RT_M_PLAN_HELLO);
+        rt_buf_u32(&m, p->id);
+        rt_buf_u32(&m, ch);
+        rt_buf_u32(&m, k);
+        int rc = rt_tcp_send(fd, m.p, m.len, NULL);
+        rt_buf_free(&m);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Sets up one channel end: SHM maps the next fd on the socket; TCP dials the readers
+ * (a reader end waits for its writer's hello, see rt_xplan_attach_tcp). */
 static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock)
 {
     uint32_t ch = rt_rd_u32(r);
@@ -142,26 +240,60 @@ static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock)
     if (r->bad || ch >= p->nchans || p->chans[ch].mapped || nbells > RT_RING_MAX_READERS)
         return DAFT_EPROTO;
     RtXChan *c = &p->chans[ch];
-    int fd = rt_recv_fd_sock(sock);
-    if (fd < 0 || rt_ring_attach(&c->ring, fd))
-        return DAFT_ESYS;
-    rt_ring_close_fd(&c->ring);
+    DaftActor ids[RT_RING_MAX_READERS];
+    char addrs[RT_RING_MAX_READERS][64];
+    for (uint32_t i = 0; i < nbells; i++) {
+        ids[i] = rt_rd_u32(r);
+        rt_rd_str(r, addrs[i], sizeof addrs[i]);
+    }
+    if (r->bad)
+        return DAFT_EPROTO;
     c->mapped = true;
     c->is_reader = reader;
+    c->ridx = ridx;
+    if (p->tcp)
+        return reader ? 0 : rt_xplan_dial(p, c, ch, (const char(*)[64])addrs, nbells);
+    int fd = rt_recv_fd_sock(sock);
+    if (fd < 0 || rt_ring_attach(&c->ring, fd)) {
+        c->mapped = false;
+        return DAFT_ESYS;
+    }
+    rt_ring_close_fd(&c->ring);
     if (reader) {
         if (ridx >= rt_ring_nreaders(&c->ring))
             return DAFT_EPROTO;
         rt_ring_reader_init(&c->rd, &c->ring, ridx);
     }
     for (uint32_t i = 0; i < nbells; i++) {
-        DaftActor a = rt_rd_u32(r);
-        RtBell *b = a < RT_MAX_ACTORS ? &rt->bells[a] : NULL;
+        RtBell *b = ids[i] < RT_MAX_ACTORS ? &rt->bells[ids[i]] : NULL;
         if (b && !c->ring.bell)
             c->ring.bell = b;
         else if (b)
             c->ring.more_bells[c->ring.nmore++] = b;
     }
-    return r->bad ? DAFT_EPROTO : 0;
+    return 0;
+}
+
+bool rt_xplan_attach_tcp(RtXPlan *p, uint32_t ch, uint32_t ridx, int fd, RtBuf *rx)
+{
+    if (!p->tcp || ch >= p->nchans || !p->chans[ch].mapped || !p->chans[ch].is_reader ||
+        p->chans[ch].ridx != ridx || p->chans[ch].fd >= 0)
+        return false;
+    RtXChan *c = &p->chans[ch];
+    c->fd = fd;
+    RtBuf t = c->rxb; /* bytes already received after the hello belong to the plan */
+    c->rxb = *rx;
+    *rx = t;
+    return true;
+}
+
+int rt_xplan_pollfds(const RtXPlan *p, struct pollfd *out, int max)
+{
+    int n = 0;
+    for (uint32_t i = 0; p->tcp && i < p->nchans && n < max; i++)
+        if (p->chans[i].fd >= 0)
+            out[n++] = (struct pollfd){p->chans[i].fd, POLLIN, 0};
+    return n;
 }
 
 RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, char *err, size_t cap)
@@ -170,6 +302,7 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
     RtXPlan *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->tcp = rt->mode == RT_MODE_TCP;
     p->id = rt_rd_u32(r);
     rt_rd_str(r, p->name, sizeof p->name);
     p->nslots = rt_rd_u32(r);
@@ -182,14 +315,23 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
         p->chans = calloc(p->nchans + 1, sizeof *p->chans);
         p->members = calloc(p->nmembers + 1, sizeof *p->members);
         rc = p->slots && p->chans && p->members ? 0 : DAFT_ENOMEM;
+        for (uint32_t i = 0; !rc && i < p->nchans; i++)
+            p->chans[i].fd = -1;
     }
     for (uint32_t i = 0; !rc && i < p->nmembers; i++)
         p->members[i] = rt_rd_u32(r);
     if (!rc)
         rc = rt_xplan_read_ops(p, r);
+    if (!rc)
+        rc = rt_xplan_read_groups(p, r);
     uint32_t nends = rc ? 0 : rt_rd_u32(r);
     for (uint32_t i = 0; !rc && i < nends; i++)
         rc = rt_xplan_read_end(rt, p, r, sock);
+    if (!rc && !r->bad && r->off < r->len) { /* the GPU section (rt_compiled.c) */
+        p->gpu = rt_xnccl_load(r, p->nchans, p->ngroups, err, cap);
+        if (!p->gpu)
+            rc = DAFT_EPROTO;
+    }
     if (rc) {
         rt_fmt(err, cap, "plan '%s': cannot load (%s)", p->name,
                rc == DAFT_ESYS ? "channel mapping failed" : "malformed plan message");
@@ -205,12 +347,15 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
 static int rt_xplan_try_read(RtXPlan *p, RtXChan *c, DaftValue *slot)
 {
     for (;;) {
-        int rc = rt_ring_try_read(&c->rd, &p->rx);
+        int rc = p->tcp ? (c->fd < 0 ? 0 : rt_tcp_try_recv(c->fd, &c->rxb, &p->rx))
+                        : rt_ring_try_read(&c->rd, &p->rx);
+        if (rc < 0) /* the writer's connection broke: it died; the driver will say so */
+            p->stopped = true;
         if (rc <= 0)
             return rc;
         RtRd r = rt_rd(p->rx.p, p->rx.len);
         int32_t target = (int32_t)rt_rd_u32(&r);
-        if (target >= 0 && (uint32_t)target != c->rd.idx)
+        if (target >= 0 && (uint32_t)target != c->ridx)
             continue; /* addressed to another reader of this channel */
         daft_value_free(slot);
         if (rt_value_get(&r, slot))
@@ -227,16 +372,110 @@ typedef struct RtXWriteCtx {
 static bool rt_xplan_alive_cb(void *arg) { return !((RtXWriteCtx *)arg)->p->stopped; }
 static void rt_xplan_progress_cb(void *arg) { rt_exec_progress(((RtXWriteCtx *)arg)->s); }
 
-static void rt_xplan_write(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
+static bool rt_coll_needs(const RtXOp *o, uint32_t j);
+static bool rt_xplan_collect(RtXPlan *p, const RtXOp *o);
+
+/* While a COLLECTIVE op's send waits for ring space, keep taking the other members'
+ * values of the same op: they may be sending to us at the same time, and a value larger
+ * than a ring only fits once its reader drains it. */
+typedef struct RtXCollCtx {
+    RtXWriteCtx w;
+    const RtXOp *o;
+} RtXCollCtx;
+
+static void rt_xplan_coll_progress_cb(void *arg)
 {
-    RtXChan *c = &p->chans[o->channel];
+    RtXCollCtx *c = arg;
+    rt_xplan_collect(c->w.p, c->o);
+    rt_exec_progress(c->w.s);
+}
+
+/* Sends v on channel ch to reader `target` (-1: every reader); coll: the COLLECTIVE op
+ * being sent for, or NULL. */
+static void rt_xplan_send(struct RtActorSelf *s, RtXPlan *p, uint32_t ch, int32_t target,
+                          const DaftValue *v, const RtXOp *coll)
+{
+    RtXChan *c = &p->chans[ch];
     p->tx.len = 0;
-    rt_buf_u32(&p->tx, (uint32_t)o->reader);
-    rt_value_put(&p->tx, &p->slots[o->src]);
-    RtXWriteCtx x = {p, s};
-    RtWait w = {-1, rt_xplan_alive_cb, rt_xplan_progress_cb, &x};
-    if (c->mapped && !c->is_reader)
+    rt_buf_u32(&p->tx, (uint32_t)target);
+    rt_value_put(&p->tx, v);
+    RtXCollCtx x = {{p, s}, coll};
+    RtWait w = {-1, rt_xplan_alive_cb, coll ? rt_xplan_coll_progress_cb : rt_xplan_progress_cb, &x};
+    if (c->mapped && !c->is_reader && !p->tcp)
         rt_ring_write(&c->ring, p->tx.p, p->tx.len, &w);
+    for (uint32_t k = 0; c->mapped && !c->is_reader && p->tcp && k < c->nw; k++)
+        if (target < 0 || (uint32_t)target == k)
+            rt_tcp_send(c->wfds[k], p->tx.p, p->tx.len, &w);
+}
+
+static bool rt_xplan_has_data(RtXPlan *p, RtXChan *c)
+{
+    if (!c->mapped || !c->is_reader)
+        return false;
+    if (p->tcp) {
+        struct pollfd pf = {c->fd, POLLIN, 0};
+        return c->fd >= 0 && (c->rxb.len >= 4 || poll(&pf, 1, 0) > 0);
+    }
+    return rt_ring_pending(&c->ring, c->rd.idx) > 0;
+}
+
+/* Does member j's value matter to this collective? (broadcast: only the root's) */
+static bool rt_coll_needs(const RtXOp *o, uint32_t j)
+{
+    return (o->method & 0xff) != RT_COLL_BROADCAST || (int32_t)j == o->reader;
+}
+
+/* Takes what has arrived of the other members' values for COLLECTIVE op o; true once all
+ * the op needs are there. */
+static bool rt_xplan_collect(RtXPlan *p, const RtXOp *o)
+{
+    const RtXGroup *g = &p->groups[o->channel];
+    bool all = true;
+    for (uint32_t j = 0; j < g->n; j++) {
+        if (j == g->me || p->coll_have[j] || !rt_coll_needs(o, j))
+            continue;
+        if (rt_xplan_try_read(p, &p->chans[g->base + j * g->n + g->me], &p->coll_vals[j]) <= 0)
+            all = false;
+        else
+            p->coll_have[j] = true;
+    }
+    return all;
+}
+
+/* A COLLECTIVE op: send our value to the other members (once), then collect theirs;
+ * resumable like a READ. Returns true once the result is in its slot. */
+static bool rt_xplan_coll(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
+{
+    const RtXGroup *g = &p->groups[o->channel];
+    if (g->me >= g->n) {
+        daft_value_free(&p->slots[o->dst]);
+        p->slots[o->dst] = daft_value_error("plan '%s': collective on a group this actor is not in",
+                                            p->name);
+        return true;
+    }
+    if (!p->coll_started) {
+        for (uint32_t j = 0; j < g->n; j++)
+            p->coll_have[j] = false;
+        p->coll_started = true;
+        for (uint32_t j = 0; j < g->n; j++)
+            if (j != g->me && rt_coll_needs(o, g->me))
+                rt_xplan_send(s, p, g->base + g->me * g->n + j, -1, &p->slots[o->src], o);
+    }
+    if (!rt_xplan_collect(p, o))
+        return false;
+    DaftValue mine = p->slots[o->src]; /* shallow: rt_coll_compute only reads */
+    DaftValue saved = p->coll_vals[g->me];
+    p->coll_vals[g->me] = mine;
+    DaftValue out = rt_coll_compute(o->method & 0xff, o->method >> 8, o->reader, p->coll_vals,
+                                    (int)g->n, (int)g->me);
+    p->coll_vals[g->me] = saved;
+    for (uint32_t j = 0; j < g->n; j++)
+        if (j != g->me)
+            daft_value_free(&p->coll_vals[j]);
+    p->coll_started = false;
+    daft_value_free(&p->slots[o->dst]);
+    p->slots[o->dst] = out;
+    return true;
 }
 
 static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
@@ -264,30 +503,100 @@ bool rt_xplan_ready(RtXPlan *p)
 {
     if (p->stopped || !p->nops)
         return false;
+    if (rt_xnccl_setup_pending(p->gpu))
+        return true; /* cheap to try: rank 0 sends the id, the others poll for it */
     const RtXOp *o = &p->ops[p->pc];
+    if (o->kind == RT_OP_COLL && p->coll_started) {
+        const RtXGroup *g = &p->groups[o->channel];
+        for (uint32_t j = 0; j < g->n; j++)
+            if (j != g->me && !p->coll_have[j] && rt_coll_needs(o, j) &&
+                rt_xplan_has_data(p, &p->chans[g->base + j * g->n + g->me]))
+                return true;
+        return false;
+    }
     if (o->kind != RT_OP_READ)
         return true;
-    RtXChan *c = &p->chans[o->channel];
-    return c->mapped && c->is_reader && rt_ring_pending(&c->ring, c->rd.idx) > 0;
+    return rt_xplan_has_data(p, &p->chans[o->channel]);
+}
+
+/* rt_xnccl.c's view of this plan's shared-memory channels. */
+typedef struct RtXIoArg {
+    struct RtActorSelf *s;
+    RtXPlan *p;
+} RtXIoArg;
+
+static void rt_xio_send(void *arg, uint32_t ch, int32_t target, const DaftValue *v)
+{
+    RtXIoArg *a = arg;
+    rt_xplan_send(a->s, a->p, ch, target, v, NULL);
+}
+
+static int rt_xio_try_read(void *arg, uint32_t ch, DaftValue *slot)
+{
+    RtXIoArg *a = arg;
+    RtXChan *c = &a->p->chans[ch];
+    if (!c->mapped || !c->is_reader)
+        return 0;
+    return rt_xplan_try_read(a->p, c, slot);
+}
+
+static bool rt_xio_alive(void *arg)
+{
+    RtXIoArg *a = arg;
+    rt_exec_progress(a->s); /* a death notice stops the plan */
+    return !a->p->stopped;
 }
 
 bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
 {
     bool did = false;
+    RtTrace *tr = rt_exec_trace(s);
+    RtXIoArg xa = {s, p};
+    RtXIo io = {rt_xio_send, rt_xio_try_read, rt_xio_alive, &xa};
+    if (rt_xnccl_setup_pending(p->gpu) && rt_xnccl_setup(p->gpu, &io) == 0)
+        return false; /* waiting for a communicator's unique id */
     while (!p->stopped && p->nops) {
         const RtXOp *o = &p->ops[p->pc];
+        int64_t t0 = tr->on ? rt_now_ns() : 0;
         switch (o->kind) {
         case RT_OP_READ: {
             RtXChan *c = &p->chans[o->channel];
+            if (rt_xnccl_chan(p->gpu, (uint32_t)o->channel)) {
+                if (rt_xnccl_try_read(p->gpu, &io, (uint32_t)o->channel, &p->slots[o->dst]) <= 0)
+                    return did;
+                break;
+            }
             if (!c->mapped || !c->is_reader || rt_xplan_try_read(p, c, &p->slots[o->dst]) <= 0)
                 return did;
             break;
         }
-        case RT_OP_WRITE: rt_xplan_write(s, p, o); break;
+        case RT_OP_WRITE:
+            if (rt_xnccl_chan(p->gpu, (uint32_t)o->channel))
+                rt_xnccl_write(p->gpu, &io, (uint32_t)o->channel, o->reader, &p->slots[o->src]);
+            else
+                rt_xplan_send(s, p, (uint32_t)o->channel, o->reader, &p->slots[o->src], NULL);
+            break;
+        case RT_OP_COLL:
+            if (rt_xnccl_group(p->gpu, (uint32_t)o->channel) >= 0) {
+                DaftValue res = rt_xnccl_coll(p->gpu, (uint32_t)o->channel, o->method & 0xff,
+                                              o->method >> 8, o->reader, &p->slots[o->src]);
+                daft_value_free(&p->slots[o->dst]);
+                p->slots[o->dst] = res;
+                break;
+            }
+            if (!rt_xplan_coll(s, p, o))
+                return did;
+            break;
         case RT_OP_CALL: rt_xplan_call(s, p, o); break;
         case RT_OP_FREE: daft_value_free(&p->slots[o->src]); break;
         default: break;
         }
+        if (tr->on) /* one slice per op, named like the plan printer names them */
+            rt_trace_slice(tr, o->kind == RT_OP_CALL ? rt_exec_method_name(s, o->method)
+                               : o->kind == RT_OP_READ ? "read" : o->kind == RT_OP_WRITE ? "write"
+                               : o->kind == RT_OP_COLL ? "collective" : "free",
+                           o->kind == RT_OP_CALL ? "compute" : o->kind == RT_OP_COLL ? "collective" : "channel",
+                           t0, rt_now_ns());
         did = true;
         if (++p->pc == p->nops) { /* one execution done: let other plans and tasks run */
             p->pc = 0;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what daft needs on Debian 12 that is not there yet (run as root).
 set -e
-packages="build-essential cmake pkg-config flex bison llvm-dev clang libcmocka-dev
+packages="build-essential cmake pkg-config flex bison llvm-dev clang libclang-rt-14-dev libcmocka-dev
 libopenblas-dev libopenmpi-dev openmpi-bin libedit-dev graphviz python3 tmux"
 missing=""
 for p in $packages; do

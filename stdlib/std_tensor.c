@@ -76,6 +76,32 @@ float std_f16_to_f32(uint16_t h)
     return std_bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
+/* ---------------------------------------------------------------- GPU dispatch
+ * A call with a tensor argument on the GPU (also inside concat's list) runs on the GPU
+ * runtime (daft_rt_gpu_std: stdlib/cuda/std_gpu.c in libdaftgpu.so); so do the creation
+ * functions when called by an actor that has a GPU. */
+static bool std_on_gpu(const DaftValue *args, int nargs)
+{
+    for (int i = 0; args && i < nargs; i++) {
+        if (args[i].kind == DAFT_V_TENSOR && args[i].as.tensor.device)
+            return true;
+        for (size_t k = 0; args[i].kind == DAFT_V_LIST && k < args[i].as.list.len; k++)
+            if (args[i].as.list.items[k].kind == DAFT_V_TENSOR && args[i].as.list.items[k].as.tensor.device)
+                return true;
+    }
+    return false;
+}
+#define STD_GPU_DISPATCH(name)                                                \
+    do {                                                                      \
+        if (out && std_on_gpu(args, nargs))                                   \
+            return daft_rt_gpu_std(name, ctx, args, nargs, out);             \
+    } while (0)
+#define STD_GPU_CREATE(name)                                                  \
+    do {                                                                      \
+        if (out && daft_ctx_gpu(ctx) >= 0)                                    \
+            return daft_rt_gpu_std(name, ctx, args, nargs, out);             \
+    } while (0)
+
 /* ---------------------------------------------------------------- helpers */
 
 static int std_unsupported(const char *fn, DaftRtDtype dt, DaftValue *out)
@@ -178,6 +204,7 @@ static int std_random(const char *fn, bool normal, const DaftValue *args, int na
 
 int daft_std_tensor_randn(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_CREATE("randn");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -186,6 +213,7 @@ int daft_std_tensor_randn(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
 
 int daft_std_tensor_rand(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_CREATE("rand");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -221,6 +249,7 @@ static int std_filled(const char *fn, bool one, const DaftValue *args, int nargs
 
 int daft_std_tensor_zeros(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_CREATE("zeros");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -229,6 +258,7 @@ int daft_std_tensor_zeros(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
 
 int daft_std_tensor_ones(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_CREATE("ones");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -272,6 +302,7 @@ static int std_matmul(const char *fn, const DaftValue *args, int nargs, DaftValu
 
 int daft_std_tensor_matmul(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("matmul");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -281,6 +312,7 @@ int daft_std_tensor_matmul(DaftActorCtx *ctx, const DaftValue *args, int nargs, 
 int daft_std_tensor_linear_forward(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                                    DaftValue *out)
 {
+    STD_GPU_DISPATCH("linear_forward");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -290,6 +322,7 @@ int daft_std_tensor_linear_forward(DaftActorCtx *ctx, const DaftValue *args, int
 int daft_std_tensor_linear_backward(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                                     DaftValue *out)
 {
+    STD_GPU_DISPATCH("linear_backward");
     static const char fn[] = "linear_backward";
     const DaftTensor *x, *w, *gy;
     int rc;
@@ -423,6 +456,7 @@ static int std_binop(const char *fn, StdBinop op, const DaftValue *args, int nar
 
 int daft_std_tensor_add(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("add");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -431,6 +465,7 @@ int daft_std_tensor_add(DaftActorCtx *ctx, const DaftValue *args, int nargs, Daf
 
 int daft_std_tensor_mul(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("mul");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -439,6 +474,7 @@ int daft_std_tensor_mul(DaftActorCtx *ctx, const DaftValue *args, int nargs, Daf
 
 int daft_std_tensor_relu(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("relu");
     static const char fn[] = "relu";
     const DaftTensor *a;
     DaftTensor *c;
@@ -490,6 +526,7 @@ static double std_load(const DaftTensor *t, int64_t i)
 
 int daft_std_tensor_sum(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("sum");
     static const char fn[] = "sum";
     const DaftTensor *a;
     int64_t n;
@@ -511,6 +548,7 @@ int daft_std_tensor_sum(DaftActorCtx *ctx, const DaftValue *args, int nargs, Daf
 
 int daft_std_tensor_slice(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("slice");
     static const char fn[] = "slice";
     const DaftTensor *a;
     DaftTensor *c;
@@ -557,6 +595,7 @@ int daft_std_tensor_slice(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
 
 int daft_std_tensor_concat(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("concat");
     static const char fn[] = "concat";
     int64_t dim;
     int rc;
@@ -634,6 +673,7 @@ int daft_std_tensor_concat(DaftActorCtx *ctx, const DaftValue *args, int nargs, 
 int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                              DaftValue *out)
 {
+    STD_GPU_DISPATCH("mse_loss");
     static const char fn[] = "mse_loss";
     const DaftTensor *p, *t;
     int64_t n;
@@ -660,6 +700,7 @@ int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs
 int daft_std_tensor_mse_grad(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                              DaftValue *out)
 {
+    STD_GPU_DISPATCH("mse_grad");
     static const char fn[] = "mse_grad";
     const DaftTensor *p, *t;
     DaftTensor *g;
@@ -689,6 +730,7 @@ int daft_std_tensor_mse_grad(DaftActorCtx *ctx, const DaftValue *args, int nargs
 int daft_std_tensor_sgd_update(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                                DaftValue *out)
 {
+    STD_GPU_DISPATCH("sgd_update");
     static const char fn[] = "sgd_update";
     const DaftTensor *w, *g;
     DaftTensor *r;
@@ -730,6 +772,7 @@ static int std_copy_op(const char *fn, const DaftValue *args, int nargs, DaftVal
 
 int daft_std_tensor_to_cpu(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
+    STD_GPU_DISPATCH("to_cpu");
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
@@ -738,11 +781,12 @@ int daft_std_tensor_to_cpu(DaftActorCtx *ctx, const DaftValue *args, int nargs, 
 
 int daft_std_tensor_to_gpu(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
-    (void)ctx;
     if (!out)
         return DAFT_EINVAL;
     /* CPU-only mode must be asked for, never a silent fallback (DESIGN.md). */
     const char *dev = getenv("DAFT_DEVICE");
+    if ((!dev || strcmp(dev, "cpu") != 0) && (daft_ctx_gpu(ctx) >= 0 || std_on_gpu(args, nargs)))
+        return daft_rt_gpu_std("to_gpu", ctx, args, nargs, out);
     if (!dev || strcmp(dev, "cpu") != 0) {
         int rc = std_check_nargs("to_gpu", args, nargs, 1, 1, out);
         if (rc)
@@ -816,6 +860,7 @@ int daft_std_tensor_dtype(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
 int daft_std_tensor_relu_backward(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                                   DaftValue *out)
 {
+    STD_GPU_DISPATCH("relu_backward");
     static const char fn[] = "relu_backward";
     const DaftTensor *y, *gy;
     DaftTensor *g;

@@ -180,6 +180,108 @@ int daft_gen_take_value(DaftActorCtx *ctx, DaftValue *v, const char *symbol, Daf
 /* Argument count check of a method wrapper. */
 int daft_gen_check_nargs(DaftActorCtx *ctx, int nargs, int expected);
 
+/* ---------------------------------------------------------------- compiled schedules
+ *
+ * A compiled schedule (SPEC.md §11.2) is emitted as a descriptor (DaftGenSchedule, one
+ * mutable global per schedule, named daft.schedule.NAME) plus the interpreted lowering of
+ * its body. Its generated function first calls
+ *
+ *     if (daft_gen_schedule_call(&desc, params, nparams, result)) return 0;
+ *     ... the body, lowered as driver code (every call a daft_rt_call) ...
+ *
+ * daft_gen_schedule_call finds or builds the plan for the actual actor arguments and runs
+ * one execution of it on the runtime's compiled executor:
+ *  - Plan templates: a plan embedded by daftc (the schedule's static actor sets: one
+ *    serialized DaftPlan per set, daft_plan_serialize, deserialized and validated once), or
+ *    else one planned at the first call with a new trace key by the same planner library
+ *    (the program source embedded in the executable is parsed and checked once, then
+ *    daft_trace_schedule + daft_plan_build with daftc's options). A template fits a call
+ *    when its actors (names after the parameters, "a", "workers[2]", and classes) and its
+ *    inputs (names, so list lengths) are those the call binds.
+ *  - Loaded plans: one daft_rt_plan_load per (schedule, actual actor set), cached; several
+ *    plans may be live on one actor. Before each call every member is checked alive; a plan
+ *    with a dead member is drained and unloaded and the call runs interpreted, so its
+ *    Refs hold the death error (SPEC §11.2: "re-traces, and fails with the death error").
+ *  - Each call is one daft_rt_plan_submit (which blocks, rather than fails, when the plan's
+ *    inflight bound is reached); data arguments that are Refs are resolved first.
+ *  - Result: the schedule's Ref (or list of Refs, plan->outputs order) are *plan handles*:
+ *    DAFT_V_REF values with owner DAFT_GEN_PLAN_OWNER and an id with DAFT_GEN_HANDLE_BIT set,
+ *    standing for (loaded plan, execution, output). daft_gen_get / daft_gen_peek / wait
+ *    resolve them from daft_rt_plan_result (executions are returned in order; results of
+ *    earlier executions are kept until their handles are dropped); daft_gen_drop releases
+ *    them; a plan handle passed to an actor method, a collective or another schedule is
+ *    resolved to its value first (plan outputs are delivered to the driver).
+ *  - Fallback: when the runtime cannot load the plan (e.g. plans with collectives, or
+ *    DAFT_TRANSPORT=tcp, before the runtime supports them), daft_gen_schedule_call returns
+ *    0 and the body runs interpreted, with the same values (SPEC §15.5). The decision is
+ *    made once per loaded actor set. DAFT_SCHEDULE_LOG=1 prints each decision on stderr:
+ *      daft: schedule 'chain': compiled plan (embedded) on ModelA#1, ModelB#2
+ *      daft: schedule 'pair': compiled plan (planned at run time) on P#4
+ *      daft: schedule 'tp_schedule': interpreted (<reason>)
+ *      daft: schedule 'run': plan dropped: W#1 is dead
+ *  - DAFT_SCHEDULE_CHECK=1: every embedded plan that a call uses is planned once more at
+ *    run time, and the two must be equal byte for byte (daft_plan_serialize) apart from
+ *    the actors' origins, which only daftc knows; a difference is a fatal error.
+ *    Run-time places follow SPEC §16.2 over every actor spawned so far, in spawn order.
+ *  - DAFT_SCHEDULE_COLLECTIVES=interpreted: plans with collectives run interpreted (their
+ *    collectives as std.collective tasks) instead of as COLLECTIVE ops of the executor.
+ */
+#define DAFT_GEN_PLAN_OWNER 0xffffffffu
+#define DAFT_GEN_HANDLE_BIT (1ull << 63)
+
+/* Parameter kinds of a compiled schedule (SPEC §11.2). */
+enum {
+    DAFT_GEN_P_DATA = 0,       /* per-execution input */
+    DAFT_GEN_P_DATA_LIST = 1,  /* list of inputs: its length is part of the trace key */
+    DAFT_GEN_P_ACTOR = 2,
+    DAFT_GEN_P_ACTOR_LIST = 3,
+    DAFT_GEN_P_COMM = 4,
+};
+
+/* One embedded plan: daft_plan_serialize bytes. */
+typedef struct DaftGenPlanBlob {
+    const uint8_t *data;
+    int64_t len;
+} DaftGenPlanBlob;
+
+/* The descriptor codegen emits per compiled schedule (field order is the ABI). */
+typedef struct DaftGenSchedule {
+    const char *name;              /* schedule name */
+    const char *source;            /* the program's source text, for run-time planning */
+    const char *path;              /* its path as given to daftc */
+    const int32_t *param_kinds;    /* DAFT_GEN_P_* per parameter */
+    const char *const *param_names;/* parameter names (plan actors and inputs are named after them) */
+    const DaftGenPlanBlob *plans;  /* embedded plans (static actor sets) */
+    int32_t nparams;
+    int32_t nplans;
+    int64_t source_len;
+    void *state;                   /* run-time cache, NULL in the image */
+} DaftGenSchedule;
+
+/* One call of a compiled schedule with its parameters boxed (args[i] borrowed). Returns 1
+ * with the result (a plan handle, or a list of them) in *out, or 0 (out untouched) when
+ * the body must run interpreted. Driver only; fatal on errors of the call itself (a trace
+ * error at run time, a destroyed communicator). */
+int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs, DaftValue *out);
+
+/* ---------------------------------------------------------------- collectives (CPU)
+ *
+ * std.collective's functions (daft_std_collective_*, the uniform std ABI of daft/std.h) are
+ * defined in libdaftgen (runtime/gen/gen_coll.c) for interpreted driver code, including the
+ * interpreted run of a compiled schedule:
+ *  - A Comm is a DAFT_V_LIST [i64 id, actor, actor, ...] (members in rank order); the id
+ *    names it in messages ("Comm#1") and in the destroyed-communicator check.
+ *  - Each operation submits, to every member r, one task of a hidden method that
+ *    daft_gen_main appends to every class (name "collective", index = the class's number
+ *    of methods) with the Refs of the operation as arguments: the runtime's Ref passing
+ *    moves each input from its producer to the members that need it (actor to actor, never
+ *    through the driver; all-to-all: every member receives every input), and the task
+ *    computes rank r's result there (reductions in rank order, so every member gets the
+ *    same bits). The result Refs are those tasks' Refs, on member r. Errors (an input
+ *    that is an error, a dead member) flow into the results like any task error.
+ *  - Reductions support f32, i32 and i64 (sum, max, min, avg: integer avg truncates);
+ *    allgather and broadcast any dtype. */
+
 #ifdef __cplusplus
 }
 #endif

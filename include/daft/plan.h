@@ -468,6 +468,19 @@ typedef struct DaftPlanSkip {
 void daft_plan_print_all(DaftPlan *const *plans, int n, const DaftPlanSkip *skips,
                          int nskips, FILE *out, DaftPlanFormat fmt);
 
+/* ---------------------------------------------------------------- serialization
+ * A compact, versioned, checksummed binary form of a plan (compiler/plan_serial.c), used to
+ * embed plans as constant data in daftc-built executables. Deterministic: equal plans give
+ * equal bytes. */
+
+/* Serializes plan into a malloc'd buffer *out (caller frees); returns its length. */
+size_t daft_plan_serialize(const DaftPlan *plan, uint8_t **out);
+/* Rebuilds a plan from len bytes. Validates everything (magic, version, length, checksum,
+ * every count against the bytes left, enums, indices, then daft_plan_verify) and never
+ * crashes on corrupt input. Returns 0 and *out (free with daft_plan_free), or -1 with a
+ * message in err (and *out = NULL). */
+int daft_plan_deserialize(const void *data, size_t len, DaftPlan **out, char *err, size_t errcap);
+
 /* ---------------------------------------------------------------- tracing (needs the AST) */
 
 typedef struct DaftTraceOptions {

@@ -2,11 +2,14 @@
 #include <daft/gen.h>
 #include <daft/std.h>
 
+#include "gen_internal.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static DaftRt *g_rt;
 static const DaftGenProgram *g_prog;
@@ -15,7 +18,11 @@ int64_t daft_gen_where;
 
 /* Class index of each spawned actor (by handle), for names "Class#n". */
 static int *g_actor_class;
+static int *g_actor_gpu, *g_actor_node; /* spawn placement requests (-1: any) */
 static size_t g_nactor_class;
+/* The classes as registered: the program's, each with the hidden "collective" method. */
+static DaftClassDesc *g_reg_classes;
+static DaftMethodDesc **g_reg_methods;
 
 /* What each Ref the driver created stands for, for timeout messages. Keyed by Ref id. */
 typedef struct RefInfo {
@@ -78,13 +85,48 @@ static void free_tables(void)
     g_class_ids = NULL;
     free(g_actor_class);
     g_actor_class = NULL;
+    free(g_actor_gpu);
+    g_actor_gpu = NULL;
+    free(g_actor_node);
+    g_actor_node = NULL;
     g_nactor_class = 0;
+    for (int i = 0; g_reg_methods && g_prog && i < g_prog->nclasses; i++)
+        free(g_reg_methods[i]);
+    free(g_reg_methods);
+    g_reg_methods = NULL;
+    free(g_reg_classes);
+    g_reg_classes = NULL;
     free(g_refs);
     g_refs = NULL;
     g_refs_cap = g_refs_len = 0;
 }
 
 DaftRt *daft_gen_rt(void) { return g_rt; }
+
+const DaftGenProgram *gen_prog(void) { return g_prog; }
+
+int gen_actor_class(DaftActor a) { return a < g_nactor_class ? g_actor_class[a] : -1; }
+
+DaftActor gen_actor_limit(void) { return (DaftActor)g_nactor_class; }
+
+void gen_actor_request(DaftActor a, int *gpu, int *node)
+{
+    *gpu = a < g_nactor_class ? g_actor_gpu[a] : -1;
+    *node = a < g_nactor_class ? g_actor_node[a] : -1;
+}
+
+const char *gen_actor_name(DaftActor a, char *buf, size_t cap)
+{
+    const DaftClassDesc *c = actor_class(a);
+    snprintf(buf, cap, "%s#%u", c ? c->name : "actor", a);
+    return buf;
+}
+
+int gen_coll_method_index(int class_index)
+{
+    return g_prog && class_index >= 0 && class_index < g_prog->nclasses ? g_prog->classes[class_index].nmethods
+                                                                       : -1;
+}
 
 /* ---------------------------------------------------------------- errors */
 
@@ -101,6 +143,11 @@ void daft_gen_fatal(const char *fmt, ...)
         fprintf(stderr, "  at %s:%d:%d\n", g_prog && g_prog->name ? g_prog->name : "?",
                 (int)(daft_gen_where >> 32), (int)(daft_gen_where & 0xffffffff));
     fflush(stderr);
+    static int in_fatal;
+    if (!in_fatal++) {
+        gen_sched_shutdown();
+        gen_coll_shutdown();
+    }
     DaftRt *rt = g_rt;
     g_rt = NULL;
     daft_rt_shutdown(rt);
@@ -142,12 +189,17 @@ int daft_gen_error_msg(DaftActorCtx *ctx, const char *msg)
 void daft_gen_drop(DaftValue *v)
 {
     if (g_rt && daft_rt_is_driver(g_rt)) {
-        if (v->kind == DAFT_V_REF)
+        if (gen_is_handle(v))
+            gen_handle_release(v);
+        else if (v->kind == DAFT_V_REF)
             daft_rt_release(g_rt, v->as.ref);
         else if (v->kind == DAFT_V_LIST)
-            for (size_t i = 0; i < v->as.list.len; i++)
-                if (v->as.list.items[i].kind == DAFT_V_REF)
+            for (size_t i = 0; i < v->as.list.len; i++) {
+                if (gen_is_handle(&v->as.list.items[i]))
+                    gen_handle_release(&v->as.list.items[i]);
+                else if (v->as.list.items[i].kind == DAFT_V_REF)
                     daft_rt_release(g_rt, v->as.list.items[i].as.ref);
+            }
     }
     daft_value_free(v);
 }
@@ -392,14 +444,20 @@ void daft_gen_spawn(DaftValue *out, int class_index, const DaftValue *args, int 
         while (n <= a)
             n *= 2;
         int *t = realloc(g_actor_class, n * sizeof *t);
-        if (!t)
+        int *tg = realloc(g_actor_gpu, n * sizeof *tg);
+        int *tn = realloc(g_actor_node, n * sizeof *tn);
+        if (!t || !tg || !tn)
             daft_gen_fatal("out of memory");
         for (size_t i = g_nactor_class; i < n; i++)
-            t[i] = -1;
+            t[i] = tg[i] = tn[i] = -1;
         g_actor_class = t;
+        g_actor_gpu = tg;
+        g_actor_node = tn;
         g_nactor_class = n;
     }
     g_actor_class[a] = class_index;
+    g_actor_gpu[a] = gpu;
+    g_actor_node[a] = node;
     *out = daft_value_actor(a);
 }
 
@@ -411,7 +469,14 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
     if (actor->kind != DAFT_V_ACTOR)
         daft_gen_fatal("method call on a value of type %s, not an actor", kind_name(actor->kind));
     DaftRef r = {0, 0};
-    int rc = daft_rt_call(g_rt, actor->as.actor, method, args, nargs, &r);
+    DaftValue *resolved = NULL;
+    for (int i = 0; i < nargs && !resolved; i++)
+        if (gen_is_handle(&args[i]))
+            resolved = gen_resolve_handles(args, nargs);
+    int rc = daft_rt_call(g_rt, actor->as.actor, method, resolved ? resolved : args, nargs, &r);
+    for (int i = 0; resolved && i < nargs; i++)
+        daft_value_free(&resolved[i]);
+    free(resolved);
     if (rc != 0)
         daft_gen_fatal("call of method %d on actor %u: %s", method, actor->as.actor,
                        daft_rt_last_error(g_rt));
@@ -436,6 +501,16 @@ int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftVa
     }
     if (ctx || !g_rt)
         return daft_gen_errorf(ctx, "get() of a Ref is only possible in driver code");
+    if (gen_is_handle(v)) {
+        int hrc = gen_handle_get(v, timeout_s, out);
+        if (hrc == DAFT_ETIMEDOUT)
+            daft_gen_fatal("get: timed out after %g s waiting for a compiled schedule's result", timeout_s);
+        if (hrc != 0)
+            daft_gen_fatal("get: %s", out->kind == DAFT_V_ERROR ? out->as.error.msg : "invalid Ref");
+        if (out->kind == DAFT_V_ERROR)
+            return daft_gen_error(ctx, out);
+        return 0;
+    }
     int rc = daft_rt_get(g_rt, v->as.ref, timeout_s, out);
     if (rc == DAFT_ETIMEDOUT) {
         const RefInfo *ri = ref_find(v->as.ref.id);
@@ -471,9 +546,58 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
     }
     if (n < 0 || n > (int64_t)len)
         return daft_gen_errorf(ctx, "wait: n = %lld but only %zu refs", (long long)n, len);
-    int rc = daft_rt_wait(g_rt, rs, (int)len, (int)n, timeout_s, ready);
-    if (rc < 0)
-        daft_gen_fatal("wait: %s", daft_rt_last_error(g_rt));
+    size_t nhandles = 0;
+    for (size_t i = 0; i < len; i++)
+        nhandles += gen_is_handle(&refs->as.list.items[i]);
+    if (!nhandles) {
+        int rc = daft_rt_wait(g_rt, rs, (int)len, (int)n, timeout_s, ready);
+        if (rc < 0)
+            daft_gen_fatal("wait: %s", daft_rt_last_error(g_rt));
+    } else {
+        /* Plan handles among the Refs: poll them and wait on the others in short steps. */
+        DaftRef *rr = calloc(len, sizeof *rr);
+        uint8_t *rready = calloc(len, 1);
+        size_t *ridx = calloc(len, sizeof *ridx);
+        if (!rr || !rready || !ridx)
+            daft_gen_fatal("out of memory");
+        size_t nr = 0;
+        for (size_t i = 0; i < len; i++)
+            if (!gen_is_handle(&refs->as.list.items[i])) {
+                ridx[nr] = i;
+                rr[nr++] = rs[i];
+            }
+        double waited = 0;
+        for (;;) {
+            int64_t k = 0;
+            for (size_t i = 0; i < len; i++)
+                if (gen_is_handle(&refs->as.list.items[i])) {
+                    ready[i] = (uint8_t)gen_handle_ready(&refs->as.list.items[i]);
+                    k += ready[i];
+                }
+            int64_t want = n - k;
+            bool last = timeout_s >= 0 && waited >= timeout_s;
+            const double step = 0.005;
+            if (nr) {
+                int got = daft_rt_wait(g_rt, rr, (int)nr, want > 0 ? (int)(want < (int64_t)nr ? want : (int64_t)nr) : 0,
+                                       want > 0 && !last ? step : 0, rready);
+                if (got < 0)
+                    daft_gen_fatal("wait: %s", daft_rt_last_error(g_rt));
+                for (size_t j = 0; j < nr; j++) {
+                    ready[ridx[j]] = rready[j];
+                    k += rready[j];
+                }
+            } else if (k < n && !last) {
+                struct timespec ts = {0, 5000000};
+                nanosleep(&ts, NULL);
+            }
+            if (k >= n || last)
+                break;
+            waited += step;
+        }
+        free(rr);
+        free(rready);
+        free(ridx);
+    }
     size_t k = 0;
     for (size_t i = 0; i < len; i++)
         k += ready[i] != 0;
@@ -526,6 +650,13 @@ void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out)
 {
     if (v->kind != DAFT_V_REF || ctx || !g_rt) {
         daft_gen_copy(out, v);
+        return;
+    }
+    if (gen_is_handle(v)) {
+        if (gen_handle_get(v, -1, out) != 0 && out->kind != DAFT_V_ERROR) {
+            daft_value_free(out);
+            *out = daft_value_error("invalid or released Ref");
+        }
         return;
     }
     int rc = daft_rt_get(g_rt, v->as.ref, -1, out);
@@ -663,7 +794,11 @@ static void print_help(const char *argv0, const DaftGenProgram *prog)
     printf("%s\n\nenvironment:\n"
            "  DAFT_DEVICE=cpu         run every actor on the CPU (no GPU needed)\n"
            "  DAFT_TRANSPORT=shm|tcp  transport between actors on one host (default shm)\n"
-           "  DAFT_TRACE=FILE.json    write a Chrome/Perfetto timeline trace\n",
+           "  DAFT_TRACE=FILE.json    write a Chrome/Perfetto timeline trace\n"
+           "  DAFT_SCHEDULE_LOG=1     say how each compiled schedule runs (plan or interpreted)\n"
+           "  DAFT_SCHEDULE_CHECK=1   re-plan embedded plans at run time and require equality\n"
+           "  DAFT_SCHEDULE_COLLECTIVES=interpreted\n"
+           "                          run compiled schedules with collectives interpreted\n",
            prog->nclasses ? "" : " (none)");
 }
 
@@ -684,8 +819,25 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
     g_class_ids = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof(int));
     if (!g_class_ids)
         daft_gen_fatal("out of memory");
+    g_reg_classes = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *g_reg_classes);
+    g_reg_methods = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *g_reg_methods);
+    if (!g_reg_classes || !g_reg_methods)
+        daft_gen_fatal("out of memory");
     for (int i = 0; i < prog->nclasses; i++) {
-        g_class_ids[i] = daft_rt_register_class(g_rt, &prog->classes[i]);
+        /* Every class gets one more method, after the program's: the hidden "collective"
+         * task of std.collective (gen_coll.c). Method indices of the program are unchanged. */
+        const DaftClassDesc *c = &prog->classes[i];
+        DaftMethodDesc *ms = calloc((size_t)c->nmethods + 1, sizeof *ms);
+        if (!ms)
+            daft_gen_fatal("out of memory");
+        if (c->nmethods)
+            memcpy(ms, c->methods, (size_t)c->nmethods * sizeof *ms);
+        ms[c->nmethods] = (DaftMethodDesc){"collective", gen_coll_method};
+        g_reg_methods[i] = ms;
+        g_reg_classes[i] = *c;
+        g_reg_classes[i].methods = ms;
+        g_reg_classes[i].nmethods = c->nmethods + 1;
+        g_class_ids[i] = daft_rt_register_class(g_rt, &g_reg_classes[i]);
         if (g_class_ids[i] < 0)
             daft_gen_fatal("cannot register actor class %s: %s", prog->classes[i].name,
                            daft_rt_last_error(g_rt));
@@ -696,6 +848,8 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
     if (daft_rt_is_driver(g_rt) && prog->main_fn)
         status = prog->main_fn(NULL);
     fflush(stdout);
+    gen_sched_shutdown();
+    gen_coll_shutdown();
     DaftRt *rt = g_rt;
     g_rt = NULL;
     daft_rt_shutdown(rt);

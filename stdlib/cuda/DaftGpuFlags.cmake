@@ -13,7 +13,9 @@ endmacro()
 
 # NCCL: the library found by the top level (NCCL_LIBRARY), linked dynamically by its
 # soname (libnccl.so.2), so that the GPU machine's own /usr/lib copy is used at run time.
-if(NOT TARGET daft_nccl)
+# (The top level turns GPU support on when nccl.h is found; without the library itself the
+# NCCL programs are skipped.)
+if(NOT TARGET daft_nccl AND NCCL_LIBRARY)
   add_library(daft_nccl INTERFACE)
   target_include_directories(daft_nccl INTERFACE ${NCCL_INCLUDE_DIR})
   target_link_libraries(daft_nccl INTERFACE ${NCCL_LIBRARY})

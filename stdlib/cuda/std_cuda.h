@@ -22,7 +22,9 @@
  *        numbers", from the same stdlib/std_rng.h), zeros, ones, add, mul, relu,
  *        relu_backward, mse_grad, sgd_update (each f32 operation is a single correctly
  *        rounded IEEE operation, no FMA contraction), slice, concat, the copies, and
- *        integer matmul (wrapping);
+ *        integer matmul (wrapping) — except the payload of a NaN that arithmetic
+ *        produces: the GPU gives its canonical NaN 0x7FFFFFFF, x86 keeps the operand's
+ *        (relu and relu_backward only compare and copy, so they keep every bit);
  *      to rounding: f32 matmul / linear_forward / linear_backward (cuBLAS sgemm, fp32
  *        inputs and accumulation, never TF32: the handles use CUBLAS_DEFAULT_MATH, whose
  *        sgemm is pure fp32, and set NVIDIA_TF32_OVERRIDE=0 in benchmarks to be sure;

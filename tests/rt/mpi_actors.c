@@ -1,13 +1,17 @@
 /* Runs under `mpirun -np 3`: rank 0 is the driver, ranks 1 and 2 each host one actor.
  * Checks calls, a Ref passed from the actor on rank 1 to the one on rank 2 over a direct
- * TCP channel (not through the driver), error propagation across ranks, and a clean
- * shutdown. Exit status 0 on success (every rank). */
+ * TCP channel (not through the driver), error propagation across ranks, a compiled plan
+ * x -> n1.sum(x) ... over TCP channels between ranks (when the planner is built), and a
+ * clean shutdown. Exit status 0 on success (every rank). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daftrt.h"
+#ifdef RT_HAVE_PLAN
+#include <daft/plan.h>
+#endif
 
 static int m_pid(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
 {
@@ -71,6 +75,41 @@ int main(int argc, char **argv)
     CHECK(daft_rt_get(rt, e, 10, &v) == 0 && v.kind == DAFT_V_ERROR);
     CHECK(strcmp(v.as.error.msg, "actor 'n2' (Node) method 'sum': not a tensor") == 0);
     daft_value_free(&v);
+#ifdef RT_HAVE_PLAN
+    { /* compiled: x -> n1.fill(x) -> n2.sum(.) -> driver, 50 executions, 2 in flight */
+        DaftGraph *g = daft_graph_new("mpi_chain");
+        int ga = daft_graph_add_actor(g, "n1", "Node", 0, -1, -1);
+        int gb = daft_graph_add_actor(g, "n2", "Node", 0, -1, -1);
+        int x = daft_graph_add_input(g, "x", daft_payload_scalar(DAFT_PAY_I64));
+        DaftCommHint h = {0};
+        int64_t dims[1] = {DAFT_DIM_DYNAMIC};
+        DaftGraphArg a1[1] = {daft_arg_value(x)};
+        int t1 = daft_graph_add_task(g, ga, "fill", a1, 1, daft_payload_tensor(DAFT_DT_F32, 1, dims), h);
+        DaftGraphArg a2[1] = {daft_arg_value(t1)};
+        int t2 = daft_graph_add_task(g, gb, "sum", a2, 1, daft_payload_scalar(DAFT_PAY_F64), h);
+        daft_graph_add_output(g, "s", t2);
+        DaftPlanOptions po = {0};
+        po.cpu_only = true;
+        DaftPlan *plan;
+        char err[256];
+        CHECK(daft_plan_build(g, &po, &plan, err, sizeof err) == 0);
+        DaftActor acts[2] = {a, b};
+        DaftRtPlan *rp;
+        CHECK(daft_rt_plan_load(rt, plan, acts, 2, &rp) == 0);
+        for (int i = 1; i <= 50; i++) {
+            DaftValue xi = daft_value_i64(i * 1000);
+            CHECK(daft_rt_plan_submit(rt, rp, &xi, 1, 10) == 0);
+        }
+        for (int i = 1; i <= 50; i++) {
+            DaftValue y;
+            CHECK(daft_rt_plan_result(rt, rp, 10, &y, 1) == 0);
+            CHECK(y.kind == DAFT_V_F64 && y.as.f64 == 1.5 * i * 1000);
+        }
+        daft_rt_plan_unload(rt, rp);
+        daft_plan_free(plan);
+        daft_graph_free(g);
+    }
+#endif
     daft_rt_shutdown(rt);
     printf("mpi_actors: OK\n");
     return 0;

@@ -2,7 +2,7 @@
 source_filename = "tests/run/ir_counter.daft"
 
 %DaftMethodDesc = type { i8*, i32 (i8*, i8*, %DaftValue*, i32, %DaftValue*)* }
-%DaftValue = type { i32, [10 x i64] }
+%DaftValue = type { i32, [11 x i64] }
 %DaftClassDesc = type { i8*, i64, i32 (i8*, i8*, %DaftValue*, i32)*, void (i8*, i8*)*, %DaftMethodDesc*, i32 }
 %DaftGenProgram = type { i8*, %DaftClassDesc*, i32 (i8*)*, i32, i32 }
 %state.Acc = type { i64 }

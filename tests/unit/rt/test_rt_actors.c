@@ -4,7 +4,7 @@
  * tensors, same-actor), error propagation along Refs with the graph staying usable,
  * constructor failure, wait, release, kill -9 during a call (errors within 1 s naming
  * actor, method, cause; dependents too), workers dying with the driver, and teardown
- * leaving no processes and nothing in /dev/shm. */
+ * leaving no processes and nothing in /dev/shm; an idle actor using no CPU. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -387,6 +387,41 @@ static void test_kill_mid_call(void **st)
     close(g_pipe[1]);
 }
 
+/* utime + stime of a process, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* fields after the command name */
+    long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
+        return -1;
+    return ut + st;
+}
+
+/* An idle actor sleeps on its futex: (almost) no CPU while nothing arrives. */
+static void test_idle_costs_no_cpu(void **st)
+{
+    Fix *f = *st;
+    DaftActor a = spawn(f, "idle", 0);
+    DaftRef r;
+    assert_int_equal(daft_rt_call(f->rt, a, M_PID, NULL, 0, &r), 0);
+    DaftValue v = get(f, r);
+    pid_t pid = (pid_t)v.as.i64;
+    usleep(100000);
+    long t0 = cpu_ticks(pid);
+    usleep(500000);
+    long t1 = cpu_ticks(pid);
+    assert_true(t0 >= 0 && t1 >= 0);
+    assert_true(t1 - t0 <= 2); /* <= 20 ms of CPU in 500 ms, at 100 ticks/s */
+}
+
 /* The driver is SIGKILLed: its actors must die with it (we are their subreaper). */
 static void test_no_orphans(void **st)
 {
@@ -436,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_init_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_mid_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_costs_no_cpu, setup, teardown),
         cmocka_unit_test(test_no_orphans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * cpu_only) and run by the runtime. Covers: a two-actor plan with a broadcast input,
  * an actor-to-actor channel and an output that is a driver input; pipelining with more
  * executions submitted than plan->inflight (the driver blocks, results stay in order);
- * an application error in one execution only; two plans on one actor plus interpreted
+ * an application error in one execution only; CPU collectives (allreduce sum and max,
+ * allgather, broadcast, reducescatter) over 3 actors; two plans on one actor plus interpreted
  * calls; a large tensor (chunked channel messages); kill -9 of an actor during a
  * compiled run (error naming actor, method, cause within 1 s; no hang; /dev/shm clean;
  * a replacement actor and a new plan work). */
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -73,9 +75,20 @@ static int w_sum(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVal
     return 0;
 }
 
+/* make(x, i): f32[6] filled with x + i */
+static int w_make(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    (void)ctx; (void)st; (void)n;
+    int64_t dims[1] = {6};
+    *out = daft_value_tensor(DAFT_RT_F32, 1, dims, NULL);
+    for (int i = 0; i < 6; i++)
+        ((float *)out->as.tensor.data)[i] = (float)(a[0].as.i64 + a[1].as.i64);
+    return 0;
+}
+
 static const DaftMethodDesc w_methods[] = {
-    {"add", w_add}, {"echo", w_echo}, {"check", w_check}, {"sum", w_sum}};
-static const DaftClassDesc w_class = {"W", 0, NULL, NULL, w_methods, 4};
+    {"add", w_add}, {"echo", w_echo}, {"check", w_check}, {"sum", w_sum}, {"make", w_make}};
+static const DaftClassDesc w_class = {"W", 0, NULL, NULL, w_methods, 5};
 
 static int count_dev_shm(void)
 {
@@ -302,6 +315,61 @@ static void test_large_tensor(void **st)
     daft_plan_free(plan);
 }
 
+/* Collectives over 3 actors: allreduce (sum, max), allgather, broadcast, reducescatter. */
+static void test_collectives(void **st)
+{
+    Fix *f = *st;
+    DaftActor as[3] = {spawn(f, "w0"), spawn(f, "w1"), spawn(f, "w2")};
+    DaftGraph *g = daft_graph_new("colls");
+    int m[3], v[3], sum[3], mx[3], gat[3], bc[3], rs[3];
+    int64_t d6[1] = {6};
+    DaftPayload t6 = daft_payload_tensor(DAFT_DT_F32, 1, d6);
+    DaftCommHint h = {0};
+    int x = daft_graph_add_input(g, "x", daft_payload_scalar(DAFT_PAY_I64));
+    for (int i = 0; i < 3; i++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "w%d", i);
+        m[i] = daft_graph_add_actor(g, nm, "W", 0, -1, -1);
+        DaftGraphArg a[2] = {daft_arg_value(x), daft_arg_i64(i)};
+        v[i] = daft_graph_add_task(g, m[i], "make", a, 2, t6, h);
+    }
+    daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_SUM, 0, m, v, 3, sum);
+    daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_MAX, 0, m, v, 3, mx);
+    daft_graph_add_collective(g, DAFT_COLL_ALLGATHER, DAFT_REDUCE_SUM, 0, m, v, 3, gat);
+    daft_graph_add_collective(g, DAFT_COLL_BROADCAST, DAFT_REDUCE_SUM, 1, m, v, 3, bc);
+    daft_graph_add_collective(g, DAFT_COLL_REDUCESCATTER, DAFT_REDUCE_SUM, 0, m, sum, 3, rs);
+    daft_graph_add_output(g, "sum0", sum[0]);
+    daft_graph_add_output(g, "max2", mx[2]);
+    daft_graph_add_output(g, "gat1", gat[1]);
+    daft_graph_add_output(g, "bc2", bc[2]);
+    daft_graph_add_output(g, "rs2", rs[2]);
+    DaftPlan *plan = build(g, 2);
+    DaftRtPlan *p;
+    assert_int_equal(daft_rt_plan_load(f->rt, plan, as, 3, &p), 0);
+    for (int64_t e = 0; e < 20; e++) {
+        DaftValue xv = daft_value_i64(10 * e);
+        assert_int_equal(daft_rt_plan_submit(f->rt, p, &xv, 1, 10.0), 0);
+    }
+    for (int64_t e = 0; e < 20; e++) {
+        DaftValue out[5];
+        float xf = (float)(10 * e);
+        assert_int_equal(daft_rt_plan_result(f->rt, p, 10.0, out, 5), 0);
+        for (int k = 0; k < 5; k++)
+            assert_int_equal(out[k].kind, DAFT_V_TENSOR);
+        float *s0 = out[0].as.tensor.data, *m2 = out[1].as.tensor.data, *g1 = out[2].as.tensor.data,
+              *b2 = out[3].as.tensor.data, *r2 = out[4].as.tensor.data;
+        assert_true(s0[5] == 3 * xf + 3 && m2[0] == xf + 2 && b2[3] == xf + 1);
+        assert_int_equal(out[2].as.tensor.dims[0], 18);
+        assert_true(g1[0] == xf && g1[6] == xf + 1 && g1[17] == xf + 2);
+        assert_int_equal(out[4].as.tensor.dims[0], 2); /* 3 x (3x + 3) summed, third part */
+        assert_true(r2[0] == 3 * (3 * xf + 3) && r2[1] == r2[0]);
+        for (int k = 0; k < 5; k++)
+            daft_value_free(&out[k]);
+    }
+    daft_rt_plan_unload(f->rt, p);
+    daft_plan_free(plan);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -362,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_one_execution, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_plans_one_actor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_tensor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_collectives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_compiled_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,433 @@
+/* gen_coll.c — std.collective on the CPU for interpreted driver code (SPEC.md §12):
+ * communicators, and allreduce / allgather / reducescatter / broadcast as one task per
+ * member of the hidden "collective" method that daft_gen_main appends to every class. The
+ * inputs are passed as Refs, so the runtime moves them producer -> member directly (never
+ * through the driver). Contract: include/daft/gen.h, "collectives (CPU)". */
+#include "gen_internal.h"
+
+#include <daft/plan.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- communicators */
+
+typedef struct Comm {
+    int id;
+    DaftActor *members;
+    int n;
+    bool destroyed, implicit;
+} Comm;
+
+static Comm *g_comms;
+static int g_ncomms, g_capcomms;
+
+static Comm *comm_new(const DaftActor *members, int n, bool implicit)
+{
+    if (g_ncomms == g_capcomms) {
+        int cap = g_capcomms ? g_capcomms * 2 : 8;
+        Comm *c = realloc(g_comms, (size_t)cap * sizeof *c);
+        if (!c)
+            daft_gen_fatal("out of memory");
+        g_comms = c;
+        g_capcomms = cap;
+    }
+    Comm *c = &g_comms[g_ncomms++];
+    memset(c, 0, sizeof *c);
+    c->id = g_ncomms;
+    c->implicit = implicit;
+    c->n = n;
+    c->members = calloc((size_t)n + 1, sizeof *c->members);
+    if (!c->members)
+        daft_gen_fatal("out of memory");
+    memcpy(c->members, members, (size_t)n * sizeof *members);
+    return c;
+}
+
+static Comm *comm_of(const DaftValue *v)
+{
+    if (v->kind != DAFT_V_LIST || v->as.list.len < 1 || v->as.list.items[0].kind != DAFT_V_I64)
+        return NULL;
+    int64_t id = v->as.list.items[0].as.i64;
+    return id >= 1 && id <= g_ncomms ? &g_comms[id - 1] : NULL;
+}
+
+bool gen_comm_destroyed(const DaftValue *comm, int *id)
+{
+    Comm *c = comm_of(comm);
+    *id = c ? c->id : 0;
+    return c && c->destroyed;
+}
+
+void gen_coll_shutdown(void)
+{
+    for (int i = 0; i < g_ncomms; i++)
+        free(g_comms[i].members);
+    free(g_comms);
+    g_comms = NULL;
+    g_ncomms = g_capcomms = 0;
+}
+
+static int fail(DaftValue *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(DaftValue *out, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    *out = daft_value_error("%s", buf);
+    return DAFT_EINVAL;
+}
+
+static void comm_value(const Comm *c, DaftValue *out)
+{
+    *out = daft_value_list((size_t)c->n + 1);
+    if (out->kind != DAFT_V_LIST)
+        daft_gen_fatal("out of memory");
+    out->as.list.items[0] = daft_value_i64(c->id);
+    for (int i = 0; i < c->n; i++)
+        out->as.list.items[i + 1] = daft_value_actor(c->members[i]);
+}
+
+int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
+{
+    DaftRt *rt = daft_gen_rt();
+    if (ctx || !rt)
+        return fail(out, "collective.init: only driver code can create a communicator");
+    if (nargs < 1 || args[0].kind != DAFT_V_LIST)
+        return fail(out, "collective.init: expects a list of actors");
+    if (nargs >= 2 && args[1].kind == DAFT_V_STR) {
+        const char *b = args[1].as.str.ptr;
+        /* On the CPU every backend moves data through the runtime's channels. */
+        if (strcmp(b, "nccl") == 0 && getenv("DAFT_DEVICE") && strcmp(getenv("DAFT_DEVICE"), "cpu") != 0)
+            return fail(out, "collective.init: backend nccl needs GPUs (this build runs collectives on the CPU)");
+    }
+    size_t n = args[0].as.list.len;
+    if (n < 1)
+        return fail(out, "collective.init: the list of actors is empty");
+    DaftActor *ms = calloc(n, sizeof *ms);
+    if (!ms)
+        daft_gen_fatal("out of memory");
+    char b1[128];
+    for (size_t i = 0; i < n; i++) {
+        const DaftValue *it = &args[0].as.list.items[i];
+        if (it->kind != DAFT_V_ACTOR) {
+            free(ms);
+            return fail(out, "collective.init: item %zu is not an actor", i);
+        }
+        ms[i] = it->as.actor;
+        for (size_t j = 0; j < i; j++)
+            if (ms[j] == ms[i]) {
+                free(ms);
+                return fail(out, "collective.init: %s appears twice (the actors must be distinct)",
+                            gen_actor_name(it->as.actor, b1, sizeof b1));
+            }
+        if (!daft_rt_actor_alive(rt, ms[i])) {
+            free(ms);
+            return fail(out, "collective.init: %s is not alive", gen_actor_name(it->as.actor, b1, sizeof b1));
+        }
+    }
+    Comm *c = comm_new(ms, (int)n, false);
+    free(ms);
+    comm_value(c, out);
+    return 0;
+}
+
+int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
+{
+    (void)ctx;
+    Comm *c = nargs >= 1 ? comm_of(&args[0]) : NULL;
+    if (!c)
+        return fail(out, "collective.destroy: not a communicator");
+    if (c->destroyed)
+        return fail(out, "communicator Comm#%d was destroyed", c->id);
+    /* Operations already issued are tasks queued on the members: they still run. */
+    c->destroyed = true;
+    *out = daft_value_none();
+    return 0;
+}
+
+/* ---------------------------------------------------------------- operations (driver) */
+
+static DaftActor producer_of(const DaftValue *v)
+{
+    if (gen_is_handle(v))
+        return gen_handle_producer(v);
+    return v->kind == DAFT_V_REF ? v->as.ref.owner : 0;
+}
+
+static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *args, int nargs, DaftValue *out)
+{
+    const char *fn = daft_coll_name(kind);
+    DaftRt *rt = daft_gen_rt();
+    if (ctx || !rt)
+        return fail(out, "%s: collectives are driver operations", fn);
+    if (nargs < 1 || args[0].kind != DAFT_V_LIST)
+        return fail(out, "%s: expects a list of Refs, one per rank", fn);
+    const DaftValue *refs = &args[0];
+    const DaftValue *commv = NULL;
+    DaftReduceOp red = DAFT_REDUCE_SUM;
+    int64_t root = 0;
+    for (int i = 1; i < nargs; i++) {
+        const DaftValue *a = &args[i];
+        if (a->kind == DAFT_V_LIST)
+            commv = a;
+        else if (a->kind == DAFT_V_STR) {
+            if (!daft_reduce_parse(a->as.str.ptr, &red))
+                return fail(out, "%s: unknown op '%s' (expected sum, max, min or avg)", fn, a->as.str.ptr);
+        } else if (a->kind == DAFT_V_I64)
+            root = a->as.i64;
+        else if (a->kind != DAFT_V_NONE)
+            return fail(out, "%s: unexpected argument %d", fn, i + 1);
+    }
+    size_t n = refs->as.list.len;
+    if (n < 1)
+        return fail(out, "%s: the list of Refs is empty", fn);
+    char b1[128], b2[128];
+    Comm *c = NULL;
+    if (commv) {
+        c = comm_of(commv);
+        if (!c)
+            return fail(out, "%s: not a communicator", fn);
+    } else {
+        /* No comm: the cached communicator over the producers of refs (SPEC §12). */
+        DaftActor *ps = calloc(n, sizeof *ps);
+        if (!ps)
+            daft_gen_fatal("out of memory");
+        for (size_t i = 0; i < n; i++)
+            ps[i] = producer_of(&refs->as.list.items[i]);
+        for (int k = 0; k < g_ncomms && !c; k++)
+            if (g_comms[k].implicit && !g_comms[k].destroyed && (size_t)g_comms[k].n == n &&
+                memcmp(g_comms[k].members, ps, n * sizeof *ps) == 0)
+                c = &g_comms[k];
+        for (size_t i = 0; !c && i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (ps[i] && ps[i] == ps[j]) {
+                    gen_actor_name(ps[i], b1, sizeof b1);
+                    free(ps);
+                    return fail(out, "%s: refs[%zu] and refs[%zu] were both produced by %s; without a "
+                                     "communicator every rank needs its own actor", fn, j, i, b1);
+                }
+        if (!c)
+            c = comm_new(ps, (int)n, true);
+        free(ps);
+    }
+    if (c->destroyed)
+        return fail(out, "communicator Comm#%d was destroyed", c->id);
+    if ((size_t)c->n != n)
+        return fail(out, "%s: %zu Refs for communicator Comm#%d of %d ranks", fn, n, c->id, c->n);
+    if (kind == DAFT_COLL_BROADCAST && (root < 0 || root >= c->n))
+        return fail(out, "broadcast: root %lld is not a rank of Comm#%d (0..%d)", (long long)root, c->id, c->n - 1);
+    for (size_t i = 0; i < n; i++) {
+        const DaftValue *r = &refs->as.list.items[i];
+        if (r->kind != DAFT_V_REF)
+            return fail(out, "%s: refs[%zu] is not a Ref", fn, i);
+        DaftActor p = producer_of(r);
+        if (p != c->members[i])
+            return fail(out, "%s: refs[%zu] was produced by %s, but rank %zu of the communicator is %s", fn, i,
+                        p ? gen_actor_name(p, b1, sizeof b1) : "the driver", i,
+                        gen_actor_name(c->members[i], b2, sizeof b2));
+    }
+    /* Plan handles (outputs of compiled executions) are passed by value. */
+    DaftValue *items = gen_resolve_handles(refs->as.list.items, (int)n);
+    int nv = kind == DAFT_COLL_BROADCAST ? 2 : (int)n;
+    DaftValue *cargs = calloc((size_t)nv + 4, sizeof *cargs);
+    if (!cargs)
+        daft_gen_fatal("out of memory");
+    daft_gen_list_new(out, (int64_t)n);
+    for (int r = 0; r < c->n; r++) {
+        cargs[0] = daft_value_i64((int64_t)kind | (int64_t)red << 8);
+        cargs[1] = daft_value_i64(r);
+        cargs[2] = daft_value_i64(c->n);
+        cargs[3] = daft_value_i64(root);
+        if (kind == DAFT_COLL_BROADCAST) {
+            cargs[4] = items[root];
+            cargs[5] = items[r];
+        } else {
+            memcpy(&cargs[4], items, n * sizeof *items);
+        }
+        int ci = gen_actor_class(c->members[r]);
+        DaftRef ref = {0, 0};
+        int rc = daft_rt_call(rt, c->members[r], gen_coll_method_index(ci), cargs, nv + 4, &ref);
+        if (rc != 0)
+            daft_gen_fatal("%s: cannot submit to %s: %s", fn, gen_actor_name(c->members[r], b1, sizeof b1),
+                           daft_rt_last_error(rt));
+        out->as.list.items[r] = daft_value_ref(ref);
+    }
+    free(cargs); /* borrowed views of items */
+    for (size_t i = 0; i < n; i++)
+        daft_value_free(&items[i]);
+    free(items);
+    return 0;
+}
+
+#define COLL_FN(name, kind)                                                                         \
+    int daft_std_collective_##name(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out); \
+    int daft_std_collective_##name(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)  \
+    {                                                                                               \
+        return coll_submit(ctx, kind, args, nargs, out);                                            \
+    }
+COLL_FN(allreduce, DAFT_COLL_ALLREDUCE)
+COLL_FN(allgather, DAFT_COLL_ALLGATHER)
+COLL_FN(reducescatter, DAFT_COLL_REDUCESCATTER)
+COLL_FN(broadcast, DAFT_COLL_BROADCAST)
+#undef COLL_FN
+
+/* ---------------------------------------------------------------- the member's task */
+
+static void shape_str(const DaftTensor *t, char *buf, size_t cap)
+{
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < t->rank && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
+    if (k < cap)
+        snprintf(buf + k, cap - k, "]");
+}
+
+#define REDUCE_LOOP(T)                                                  \
+    do {                                                                \
+        T *a = acc;                                                     \
+        const T *b = x;                                                 \
+        switch (op) {                                                   \
+        case DAFT_REDUCE_MAX:                                           \
+            for (int64_t i = 0; i < n; i++)                             \
+                a[i] = b[i] > a[i] ? b[i] : a[i];                       \
+            break;                                                      \
+        case DAFT_REDUCE_MIN:                                           \
+            for (int64_t i = 0; i < n; i++)                             \
+                a[i] = b[i] < a[i] ? b[i] : a[i];                       \
+            break;                                                      \
+        default:                                                        \
+            for (int64_t i = 0; i < n; i++)                             \
+                a[i] = (T)(a[i] + b[i]);                                \
+            break;                                                      \
+        }                                                               \
+    } while (0)
+
+static void reduce_into(DaftRtDtype dt, void *acc, const void *x, int64_t n, DaftReduceOp op)
+{
+    switch (dt) {
+    case DAFT_RT_F32: REDUCE_LOOP(float); break;
+    case DAFT_RT_I32: REDUCE_LOOP(int32_t); break;
+    case DAFT_RT_I64: REDUCE_LOOP(int64_t); break;
+    default: break;
+    }
+}
+
+static void divide(DaftRtDtype dt, void *acc, int64_t n, int size)
+{
+    if (dt == DAFT_RT_F32)
+        for (int64_t i = 0; i < n; i++)
+            ((float *)acc)[i] /= (float)size;
+    else if (dt == DAFT_RT_I32)
+        for (int64_t i = 0; i < n; i++)
+            ((int32_t *)acc)[i] /= size;
+    else if (dt == DAFT_RT_I64)
+        for (int64_t i = 0; i < n; i++)
+            ((int64_t *)acc)[i] /= size;
+}
+
+int gen_coll_method(DaftActorCtx *ctx, void *state, const DaftValue *args, int nargs, DaftValue *out)
+{
+    (void)state;
+    if (nargs < 5)
+        return daft_raise(ctx, "collective: malformed task (%d arguments)", nargs);
+    for (int i = 0; i < 4; i++)
+        if (args[i].kind != DAFT_V_I64)
+            return daft_raise(ctx, "collective: malformed task");
+    DaftCollKind kind = (DaftCollKind)(args[0].as.i64 & 0xff);
+    DaftReduceOp red = (DaftReduceOp)(args[0].as.i64 >> 8);
+    int rank = (int)args[1].as.i64, size = (int)args[2].as.i64;
+    const DaftValue *vs = args + 4;
+    int nv = nargs - 4;
+    const char *fn = (unsigned)kind < DAFT_COLL_COUNT ? daft_coll_name(kind) : "collective";
+    for (int i = 0; i < nv; i++) {
+        if (vs[i].kind == DAFT_V_ERROR)
+            return daft_raise(ctx, "%s", vs[i].as.error.msg);
+        if (vs[i].kind != DAFT_V_TENSOR)
+            return daft_raise(ctx, "%s: input of rank %d is not a tensor", fn, i);
+    }
+    const DaftTensor *t0 = &vs[0].as.tensor;
+    if (kind == DAFT_COLL_BROADCAST) {
+        if (daft_value_copy(out, &vs[0]) != 0)
+            return daft_raise(ctx, "%s: out of memory", fn);
+        return 0;
+    }
+    if (nv != size)
+        return daft_raise(ctx, "%s: %d inputs for %d ranks", fn, nv, size);
+    char s1[160], s2[160];
+    for (int i = 1; i < nv; i++) {
+        const DaftTensor *t = &vs[i].as.tensor;
+        if (t->dtype != t0->dtype)
+            return daft_raise(ctx, "%s: dtypes differ: rank 0 has %s, rank %d has %s", fn,
+                              daft_rt_dtype_name(t0->dtype), i, daft_rt_dtype_name(t->dtype));
+        bool same = t->rank == t0->rank;
+        for (int d = kind == DAFT_COLL_ALLGATHER ? 1 : 0; same && d < t->rank; d++)
+            same = t->dims[d] == t0->dims[d];
+        if (!same || (kind == DAFT_COLL_ALLGATHER && t->rank < 1)) {
+            shape_str(t0, s1, sizeof s1);
+            shape_str(t, s2, sizeof s2);
+            return daft_raise(ctx, "%s: shapes differ: rank 0 has %s, rank %d has %s", fn, s1, i, s2);
+        }
+    }
+    size_t esz = daft_rt_dtype_size(t0->dtype);
+    if (kind == DAFT_COLL_ALLGATHER) {
+        if (t0->rank < 1)
+            return daft_raise(ctx, "allgather: inputs must have at least one dimension");
+        int64_t dims[DAFT_MAX_RANK];
+        memcpy(dims, t0->dims, sizeof dims);
+        dims[0] = 0;
+        for (int i = 0; i < nv; i++)
+            dims[0] += vs[i].as.tensor.dims[0];
+        *out = daft_value_tensor(t0->dtype, t0->rank, dims, NULL);
+        if (out->kind != DAFT_V_TENSOR)
+            return daft_raise(ctx, "allgather: %s", out->kind == DAFT_V_ERROR ? out->as.error.msg : "bad shape");
+        char *dst = out->as.tensor.data;
+        for (int i = 0; i < nv; i++) {
+            size_t nb = daft_tensor_nbytes(&vs[i].as.tensor);
+            if (nb)
+                memcpy(dst, vs[i].as.tensor.data, nb);
+            dst += nb;
+        }
+        return 0;
+    }
+    /* allreduce, reducescatter */
+    if (t0->dtype != DAFT_RT_F32 && t0->dtype != DAFT_RT_I32 && t0->dtype != DAFT_RT_I64)
+        return daft_raise(ctx, "%s: reductions of %s tensors are not supported on the CPU (f32, i32, i64)", fn,
+                          daft_rt_dtype_name(t0->dtype));
+    if ((unsigned)red >= DAFT_REDUCE_COUNT)
+        return daft_raise(ctx, "%s: malformed task", fn);
+    int64_t numel = daft_tensor_numel(t0);
+    DaftValue acc = daft_value_tensor(t0->dtype, t0->rank, t0->dims, t0->data);
+    if (acc.kind != DAFT_V_TENSOR) {
+        daft_value_free(&acc);
+        return daft_raise(ctx, "%s: out of memory", fn);
+    }
+    for (int i = 1; i < nv; i++) /* in rank order: every member computes the same bits */
+        reduce_into(t0->dtype, acc.as.tensor.data, vs[i].as.tensor.data, numel, red);
+    if (red == DAFT_REDUCE_AVG)
+        divide(t0->dtype, acc.as.tensor.data, numel, size);
+    if (kind == DAFT_COLL_ALLREDUCE) {
+        *out = acc;
+        return 0;
+    }
+    if (t0->rank < 1 || t0->dims[0] % size != 0) {
+        shape_str(t0, s1, sizeof s1);
+        daft_value_free(&acc);
+        return daft_raise(ctx, "reducescatter: dimension 0 of %s is not divisible by the group size %d", s1, size);
+    }
+    int64_t dims[DAFT_MAX_RANK];
+    memcpy(dims, t0->dims, sizeof dims);
+    dims[0] /= size;
+    size_t chunk = (size_t)(numel / size) * esz;
+    *out = daft_value_tensor(t0->dtype, t0->rank, dims, (char *)acc.as.tensor.data + chunk * (size_t)rank);
+    daft_value_free(&acc);
+    if (out->kind != DAFT_V_TENSOR)
+        return daft_raise(ctx, "reducescatter: out of memory");
+    return 0;
+}

@@ -1,0 +1,875 @@
+/* gen_sched.c — compiled schedules in daftc-built executables: plan templates (embedded or
+ * planned at run time), plans loaded on the actual actors, executions on the runtime's
+ * compiled executor, and the plan handles that stand for their results. Contract:
+ * include/daft/gen.h, "compiled schedules". */
+#include "gen_internal.h"
+
+#include <daft/lang.h>
+#include <daft/plan.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- state */
+
+typedef struct GenExec {
+    DaftValue *outs; /* NULL until received */
+    int live;        /* handles not yet released */
+} GenExec;
+
+typedef struct GenLoaded {
+    DaftGenSchedule *s;
+    const DaftPlan *plan;   /* owned by a template */
+    int64_t *key;           /* the call's structural arguments (see bind) */
+    int nkey;
+    DaftActor *actors;      /* plan actor i is actors[i] */
+    int nactors;
+    DaftRtPlan *rp;         /* NULL: runs interpreted, or dropped */
+    bool interpreted, dropped;
+    uint64_t base, submitted, fetched;
+    GenExec *ex;            /* execution e at ex[e % cap], base <= e < submitted */
+    uint64_t cap;
+    struct GenLoaded *next;
+} GenLoaded;
+
+typedef struct GenTemplate {
+    DaftPlan *plan;
+    bool embedded;
+    struct GenTemplate *next;
+} GenTemplate;
+
+typedef struct GenSched {
+    GenTemplate *templates;
+    bool embedded_done;
+    struct GenSched *next;
+    DaftGenSchedule *s;
+} GenSched;
+
+static GenLoaded *g_loaded;
+static GenSched *g_scheds;
+static int g_log = -1;
+
+/* The program's module, parsed and checked once for run-time planning. */
+static DaftSourceSet g_ss;
+static DaftDiagEngine g_diags;
+static DaftArena *g_arena;
+static DaftModule g_mod;
+static int g_mod_state; /* 0 not tried, 1 ok, -1 failed */
+
+/* ---------------------------------------------------------------- plan handles */
+
+typedef struct Handle {
+    uint64_t id;
+    GenLoaded *L;
+    uint64_t exec;
+    int out;
+} Handle;
+
+static Handle *g_h;
+static size_t g_hcap, g_hlen;
+static uint64_t g_next_handle = 1;
+
+static size_t h_slot(uint64_t id, size_t cap) { return (size_t)(id * 0x9E3779B97F4A7C15ULL) & (cap - 1); }
+
+static void h_put(Handle h)
+{
+    if ((g_hlen + 1) * 2 > g_hcap) {
+        size_t ncap = g_hcap ? g_hcap * 2 : 256;
+        Handle *n = calloc(ncap, sizeof *n);
+        if (!n)
+            daft_gen_fatal("out of memory");
+        for (size_t i = 0; i < g_hcap; i++)
+            if (g_h[i].id) {
+                size_t j = h_slot(g_h[i].id, ncap);
+                while (n[j].id)
+                    j = (j + 1) & (ncap - 1);
+                n[j] = g_h[i];
+            }
+        free(g_h);
+        g_h = n;
+        g_hcap = ncap;
+    }
+    size_t j = h_slot(h.id, g_hcap);
+    while (g_h[j].id)
+        j = (j + 1) & (g_hcap - 1);
+    g_h[j] = h;
+    g_hlen++;
+}
+
+static Handle *h_find(uint64_t id)
+{
+    if (!g_hcap || !id)
+        return NULL;
+    for (size_t j = h_slot(id, g_hcap); g_h[j].id; j = (j + 1) & (g_hcap - 1))
+        if (g_h[j].id == id)
+            return &g_h[j];
+    return NULL;
+}
+
+/* Linear-probing deletion with backward shift (no tombstones). */
+static void h_del(Handle *h)
+{
+    size_t i = (size_t)(h - g_h);
+    g_h[i].id = 0;
+    g_hlen--;
+    for (size_t j = (i + 1) & (g_hcap - 1); g_h[j].id; j = (j + 1) & (g_hcap - 1)) {
+        size_t home = h_slot(g_h[j].id, g_hcap);
+        bool move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+        if (move) {
+            g_h[i] = g_h[j];
+            g_h[j].id = 0;
+            i = j;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- executions */
+
+static GenExec *exec_at(GenLoaded *L, uint64_t e) { return &L->ex[e % L->cap]; }
+
+static void exec_reserve(GenLoaded *L)
+{
+    if (L->submitted - L->base < L->cap)
+        return;
+    uint64_t cap = L->cap ? L->cap * 2 : 8;
+    GenExec *n = calloc(cap, sizeof *n);
+    if (!n)
+        daft_gen_fatal("out of memory");
+    for (uint64_t e = L->base; e < L->submitted; e++)
+        n[e % cap] = *exec_at(L, e);
+    free(L->ex);
+    L->ex = n;
+    L->cap = cap;
+}
+
+static void exec_trim(GenLoaded *L)
+{
+    while (L->base < L->fetched && exec_at(L, L->base)->live == 0) {
+        GenExec *x = exec_at(L, L->base);
+        for (int o = 0; x->outs && o < L->plan->noutputs; o++)
+            daft_value_free(&x->outs[o]);
+        free(x->outs);
+        x->outs = NULL;
+        L->base++;
+    }
+}
+
+/* Receives the oldest execution not yet received. 0, or DAFT_ETIMEDOUT (nothing taken). */
+static int exec_fetch(GenLoaded *L, double timeout_s)
+{
+    int n = L->plan->noutputs;
+    DaftValue *outs = calloc((size_t)n + 1, sizeof *outs);
+    if (!outs)
+        daft_gen_fatal("out of memory");
+    DaftRt *rt = daft_gen_rt();
+    int rc = L->rp && rt ? daft_rt_plan_result(rt, L->rp, timeout_s, outs, n) : DAFT_EINVAL;
+    if (rc == DAFT_ETIMEDOUT) {
+        free(outs);
+        return rc;
+    }
+    if (rc != 0)
+        for (int o = 0; o < n; o++) {
+            daft_value_free(&outs[o]);
+            outs[o] = daft_value_error("schedule '%s': no result: %s", L->s->name,
+                                       rt ? daft_rt_last_error(rt) : "runtime stopped");
+        }
+    exec_at(L, L->fetched)->outs = outs;
+    L->fetched++;
+    exec_trim(L);
+    return 0;
+}
+
+/* Drains what is in flight and unloads the plan (a member died, or shutdown). */
+static void loaded_drop(GenLoaded *L)
+{
+    while (L->rp && L->fetched < L->submitted)
+        exec_fetch(L, -1);
+    if (L->rp && daft_gen_rt())
+        daft_rt_plan_unload(daft_gen_rt(), L->rp);
+    L->rp = NULL;
+    L->dropped = true;
+}
+
+int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out)
+{
+    Handle *h = h_find(v->as.ref.id);
+    if (!h) {
+        *out = daft_value_error("get of a released Ref (a compiled schedule's result)");
+        return DAFT_EINVAL;
+    }
+    GenLoaded *L = h->L;
+    uint64_t exec = h->exec;
+    int o = h->out;
+    while (L->fetched <= exec)
+        if (exec_fetch(L, timeout_s) == DAFT_ETIMEDOUT)
+            return DAFT_ETIMEDOUT;
+    daft_gen_copy(out, &exec_at(L, exec)->outs[o]);
+    return 0;
+}
+
+int gen_handle_ready(const DaftValue *v)
+{
+    Handle *h = h_find(v->as.ref.id);
+    if (!h)
+        return 1; /* a released Ref: get reports it at once */
+    GenLoaded *L = h->L;
+    while (L->fetched <= h->exec)
+        if (exec_fetch(L, 0) == DAFT_ETIMEDOUT)
+            return 0;
+    return 1;
+}
+
+DaftActor gen_handle_producer(const DaftValue *v)
+{
+    Handle *h = h_find(v->as.ref.id);
+    if (!h)
+        return 0;
+    const DaftPlan *p = h->L->plan;
+    int ch = p->outputs[h->out].channel;
+    if (ch < 0 || p->channels[ch].writer < 0)
+        return 0;
+    return h->L->actors[p->channels[ch].writer];
+}
+
+void gen_handle_release(const DaftValue *v)
+{
+    Handle *h = h_find(v->as.ref.id);
+    if (!h)
+        return;
+    GenLoaded *L = h->L;
+    GenExec *x = exec_at(L, h->exec);
+    h_del(h);
+    if (x->live > 0)
+        x->live--;
+    exec_trim(L);
+}
+
+DaftValue *gen_resolve_handles(const DaftValue *args, int nargs)
+{
+    DaftValue *r = calloc((size_t)nargs + 1, sizeof *r);
+    if (!r)
+        daft_gen_fatal("out of memory");
+    for (int i = 0; i < nargs; i++) {
+        if (!gen_is_handle(&args[i])) {
+            daft_gen_copy(&r[i], &args[i]);
+            continue;
+        }
+        if (gen_handle_get(&args[i], -1, &r[i]) != 0 && r[i].kind != DAFT_V_ERROR) {
+            daft_value_free(&r[i]);
+            r[i] = daft_value_error("invalid Ref");
+        }
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------- binding a call */
+
+typedef struct Bind {
+    DaftActor *actors;      /* distinct actors in order of first appearance */
+    char **names;           /* plan actor names: "a", "workers[2]" */
+    int n, cap;
+    char **inputs;          /* plan input names: "x", "xs[1]" */
+    int ninputs, icap;
+    const DaftValue **invals;
+    int64_t *key;
+    int nkey, kcap;
+    /* per parameter: the actors bound (for daft_trace_schedule) */
+    DaftActor **pactors;
+    int *npactors;
+} Bind;
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        daft_gen_fatal("out of memory");
+    return d;
+}
+
+static void *xgrow(void *p, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    int c = *cap ? *cap * 2 : 8;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(p, (size_t)c * elem);
+    if (!q)
+        daft_gen_fatal("out of memory");
+    *cap = c;
+    return q;
+}
+
+static void key_push(Bind *b, int64_t v)
+{
+    b->key = xgrow(b->key, &b->kcap, b->nkey + 1, sizeof *b->key);
+    b->key[b->nkey++] = v;
+}
+
+static void bind_actor(Bind *b, const char *name, DaftActor a)
+{
+    key_push(b, (int64_t)a);
+    for (int i = 0; i < b->n; i++)
+        if (b->actors[i] == a)
+            return;
+    int c = b->cap;
+    b->actors = xgrow(b->actors, &c, b->n + 1, sizeof *b->actors);
+    b->names = xgrow(b->names, &b->cap, b->n + 1, sizeof *b->names);
+    b->actors[b->n] = a;
+    b->names[b->n++] = xstrdup(name);
+}
+
+static void bind_input(Bind *b, const char *name, const DaftValue *v)
+{
+    int c = b->icap;
+    b->inputs = xgrow(b->inputs, &c, b->ninputs + 1, sizeof *b->inputs);
+    b->invals = xgrow(b->invals, &b->icap, b->ninputs + 1, sizeof *b->invals);
+    b->inputs[b->ninputs] = xstrdup(name);
+    b->invals[b->ninputs++] = v;
+}
+
+static void bind_free(Bind *b, int nparams)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->names[i]);
+    for (int i = 0; i < b->ninputs; i++)
+        free(b->inputs[i]);
+    for (int i = 0; i < nparams && b->pactors; i++)
+        free(b->pactors[i]);
+    free(b->pactors);
+    free(b->npactors);
+    free(b->names);
+    free(b->actors);
+    free(b->inputs);
+    free(b->invals);
+    free(b->key);
+}
+
+/* Mirrors the tracer's naming (trace.c add_param_actors, bind_param): actors are named
+ * after the first parameter that binds them, inputs after their parameter. */
+static void bind_call(DaftGenSchedule *s, const DaftValue *args, Bind *b)
+{
+    memset(b, 0, sizeof *b);
+    b->pactors = calloc((size_t)s->nparams + 1, sizeof *b->pactors);
+    b->npactors = calloc((size_t)s->nparams + 1, sizeof *b->npactors);
+    if (!b->pactors || !b->npactors)
+        daft_gen_fatal("out of memory");
+    char name[300];
+    for (int i = 0; i < s->nparams; i++) {
+        const char *pn = s->param_names[i];
+        const DaftValue *v = &args[i];
+        int kind = s->param_kinds[i];
+        key_push(b, -1 - kind);
+        if (kind == DAFT_GEN_P_ACTOR) {
+            if (v->kind != DAFT_V_ACTOR)
+                daft_gen_fatal("schedule '%s': parameter '%s' is not an actor", s->name, pn);
+            b->pactors[i] = calloc(1, sizeof(DaftActor));
+            if (!b->pactors[i])
+                daft_gen_fatal("out of memory");
+            b->pactors[i][0] = v->as.actor;
+            b->npactors[i] = 1;
+            bind_actor(b, pn, v->as.actor);
+        } else if (kind == DAFT_GEN_P_ACTOR_LIST || kind == DAFT_GEN_P_COMM) {
+            size_t first = kind == DAFT_GEN_P_COMM ? 1 : 0;
+            if (v->kind != DAFT_V_LIST || v->as.list.len < first)
+                daft_gen_fatal("schedule '%s': parameter '%s' is not a %s", s->name, pn,
+                               kind == DAFT_GEN_P_COMM ? "communicator" : "list of actors");
+            int id = 0;
+            if (kind == DAFT_GEN_P_COMM && gen_comm_destroyed(v, &id))
+                daft_gen_fatal("communicator Comm#%d was destroyed", id);
+            size_t n = v->as.list.len - first;
+            key_push(b, (int64_t)n);
+            b->pactors[i] = calloc(n + 1, sizeof(DaftActor));
+            if (!b->pactors[i])
+                daft_gen_fatal("out of memory");
+            for (size_t j = 0; j < n; j++) {
+                const DaftValue *it = &v->as.list.items[first + j];
+                if (it->kind != DAFT_V_ACTOR)
+                    daft_gen_fatal("schedule '%s': item %zu of '%s' is not an actor", s->name, j, pn);
+                b->pactors[i][j] = it->as.actor;
+                snprintf(name, sizeof name, "%s[%zu]", pn, j);
+                bind_actor(b, name, it->as.actor);
+            }
+            b->npactors[i] = (int)n;
+        } else if (kind == DAFT_GEN_P_DATA_LIST) {
+            if (v->kind != DAFT_V_LIST)
+                daft_gen_fatal("schedule '%s': parameter '%s' is not a list", s->name, pn);
+            key_push(b, (int64_t)v->as.list.len);
+            for (size_t j = 0; j < v->as.list.len; j++) {
+                snprintf(name, sizeof name, "%s[%zu]", pn, j);
+                bind_input(b, name, &v->as.list.items[j]);
+            }
+            b->npactors[i] = (int)v->as.list.len;
+        } else {
+            bind_input(b, pn, v);
+        }
+    }
+}
+
+static const char *class_name_of(DaftActor a)
+{
+    int ci = gen_actor_class(a);
+    const DaftGenProgram *p = gen_prog();
+    return p && ci >= 0 && ci < p->nclasses ? p->classes[ci].name : "?";
+}
+
+static bool template_fits(const DaftPlan *p, const Bind *b)
+{
+    if (p->nactors != b->n || p->ninputs != b->ninputs)
+        return false;
+    for (int i = 0; i < b->n; i++)
+        if (!p->actors[i].name || strcmp(p->actors[i].name, b->names[i]) != 0 ||
+            !p->actors[i].cls || strcmp(p->actors[i].cls, class_name_of(b->actors[i])) != 0)
+            return false;
+    for (int i = 0; i < b->ninputs; i++)
+        if (!p->inputs[i].name || strcmp(p->inputs[i].name, b->inputs[i]) != 0)
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------- templates */
+
+static GenSched *sched_state(DaftGenSchedule *s)
+{
+    if (!s->state) {
+        GenSched *st = calloc(1, sizeof *st);
+        if (!st)
+            daft_gen_fatal("out of memory");
+        st->s = s;
+        st->next = g_scheds;
+        g_scheds = st;
+        s->state = st;
+    }
+    return s->state;
+}
+
+static void template_add(GenSched *st, DaftPlan *p, bool embedded)
+{
+    GenTemplate *t = calloc(1, sizeof *t);
+    if (!t)
+        daft_gen_fatal("out of memory");
+    t->plan = p;
+    t->embedded = embedded;
+    GenTemplate **tail = &st->templates;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = t;
+}
+
+static void load_embedded(DaftGenSchedule *s, GenSched *st)
+{
+    if (st->embedded_done)
+        return;
+    st->embedded_done = true;
+    for (int i = 0; i < s->nplans; i++) {
+        DaftPlan *p = NULL;
+        char err[256];
+        if (daft_plan_deserialize(s->plans[i].data, (size_t)s->plans[i].len, &p, err, sizeof err) != 0) {
+            fprintf(stderr, "daft: warning: embedded plan %d of schedule '%s' is unusable (%s); "
+                            "planning at run time instead\n", i, s->name, err);
+            continue;
+        }
+        template_add(st, p, true);
+    }
+}
+
+static bool module_ready(DaftGenSchedule *s)
+{
+    if (g_mod_state)
+        return g_mod_state > 0;
+    g_mod_state = -1;
+    if (!s->source)
+        return false;
+    daft_diag_init(&g_diags, &g_ss);
+    g_arena = daft_arena_new();
+    DaftSource *src = daft_source_from_string(&g_ss, s->path ? s->path : "program.daft", s->source,
+                                              (size_t)s->source_len);
+    if (!src || !daft_parse(g_arena, src, &g_diags, &g_mod) || !daft_check(&g_mod, &g_diags)) {
+        daft_diag_print(&g_diags, stderr, DAFT_DIAG_TEXT);
+        return false;
+    }
+    g_mod_state = 1;
+    return true;
+}
+
+static const DaftNode *find_decl(DaftNodeKind kind, const char *name)
+{
+    const DaftNode *prog = g_mod.program;
+    for (int i = 0; prog && i < prog->items.len; i++) {
+        const DaftNode *d = prog->items.items[i];
+        if (d->kind == kind && d->name && strcmp(d->name, name) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+/* The class's `gpus = N` (a literal or a constant), as the tracer reads it. */
+static int class_gpus(const char *cls)
+{
+    const DaftNode *a = find_decl(DAFT_N_ACTOR, cls);
+    for (int i = 0; a && i < a->args.len; i++) {
+        const DaftNode *na = a->args.items[i];
+        if (na->kind != DAFT_N_NAMED_ARG || !na->name || strcmp(na->name, "gpus") != 0 || !na->value)
+            continue;
+        const DaftNode *v = na->value;
+        if (v->kind == DAFT_N_NAME && v->name) {
+            const DaftNode *c = find_decl(DAFT_N_CONST, v->name);
+            v = c && c->value ? c->value : v;
+        }
+        return v->kind == DAFT_N_INT_LIT ? (int)v->ival : 1;
+    }
+    return 0;
+}
+
+/* Traces and plans the schedule for this call with the planner library (as daftc does). */
+static DaftPlan *plan_at_run_time(DaftGenSchedule *s, const Bind *b)
+{
+    if (!module_ready(s))
+        daft_gen_fatal("schedule '%s': cannot plan at run time: the program's source is not usable",
+                       s->name);
+    const DaftNode *decl = find_decl(DAFT_N_SCHEDULE, s->name);
+    if (!decl || decl->params.len != s->nparams)
+        daft_gen_fatal("schedule '%s': not found in the embedded source", s->name);
+    int np = s->nparams;
+    DaftGraphActor **aa = calloc((size_t)np + 1, sizeof *aa);
+    char **labels = calloc((size_t)b->n + 1, sizeof *labels);
+    if (!aa || !labels)
+        daft_gen_fatal("out of memory");
+    /* Places as daftc assigns them (SPEC §16.2): over every actor of the program in spawn
+     * order (here: every actor spawned so far), explicit placements kept. */
+    DaftActor lim = gen_actor_limit();
+    DaftGraphActor *req = calloc((size_t)lim + 1, sizeof *req);
+    DaftPlace *places = calloc((size_t)lim + 1, sizeof *places);
+    int *slot_of = calloc((size_t)lim + 1, sizeof *slot_of);
+    if (!req || !places || !slot_of)
+        daft_gen_fatal("out of memory");
+    int nreq = 0;
+    for (DaftActor a = 1; a < lim; a++) {
+        slot_of[a] = -1;
+        if (gen_actor_class(a) < 0)
+            continue;
+        int gpu, node;
+        gen_actor_request(a, &gpu, &node);
+        req[nreq] = (DaftGraphActor){NULL, class_name_of(a), class_gpus(class_name_of(a)), node, gpu, NULL};
+        slot_of[a] = nreq++;
+    }
+    daft_plan_assign_places(req, nreq, 0, places);
+    char buf[128];
+    for (int i = 0; i < np; i++) {
+        int kind = s->param_kinds[i];
+        if (kind != DAFT_GEN_P_ACTOR && kind != DAFT_GEN_P_ACTOR_LIST && kind != DAFT_GEN_P_COMM)
+            continue;
+        int n = b->npactors[i];
+        aa[i] = calloc((size_t)n + 1, sizeof **aa);
+        if (!aa[i])
+            daft_gen_fatal("out of memory");
+        for (int j = 0; j < n; j++) {
+            DaftActor a = b->pactors[i][j];
+            int gpu = -1, node = -1;
+            if (a < lim && slot_of[a] >= 0) {
+                node = places[slot_of[a]].node;
+                gpu = places[slot_of[a]].gpu;
+            }
+            const char *cls = class_name_of(a);
+            /* The label identifies the actor: the same actor in two parameters is one. */
+            aa[i][j] = (DaftGraphActor){xstrdup(gen_actor_name(a, buf, sizeof buf)), cls, class_gpus(cls),
+                                        node, gpu, NULL};
+        }
+    }
+    DaftDiagEngine diags;
+    daft_diag_init(&diags, &g_ss);
+    DaftGraph *g = daft_trace_schedule(&g_mod, decl, (const DaftGraphActor *const *)aa, b->npactors, &diags, 0);
+    if (!g) {
+        fflush(stdout);
+        daft_diag_print(&diags, stderr, DAFT_DIAG_TEXT);
+        const char *msg = diags.len ? diags.diags[0].message : "trace failed";
+        daft_gen_fatal("schedule '%s': %s", s->name, msg);
+    }
+    DaftPlanOptions opt = {0}; /* daftc's (daft_trace_program with default options) */
+    opt.verify = true;
+    DaftPlan *p = NULL;
+    char err[512];
+    if (daft_plan_build(g, &opt, &p, err, sizeof err) != 0)
+        daft_gen_fatal("schedule '%s': cannot plan: %s", s->name, err);
+    daft_graph_free(g);
+    daft_diag_free(&diags);
+    for (int i = 0; i < np; i++) {
+        for (int j = 0; aa[i] && j < b->npactors[i]; j++)
+            free((char *)aa[i][j].name);
+        free(aa[i]);
+    }
+    free(aa);
+    free(labels);
+    free(req);
+    free(places);
+    free(slot_of);
+    return p;
+}
+
+/* Serialized without the actors' origins ("spawned as ... (file:line:col)"), which daftc
+ * knows and the runtime does not: everything else must be equal, byte for byte. */
+static size_t serialize_sans_origin(DaftPlan *p, uint8_t **out)
+{
+    const char **saved = calloc((size_t)p->nactors + 1, sizeof *saved);
+    if (!saved)
+        daft_gen_fatal("out of memory");
+    for (int i = 0; i < p->nactors; i++) {
+        saved[i] = p->actors[i].origin;
+        p->actors[i].origin = NULL;
+    }
+    size_t n = daft_plan_serialize(p, out);
+    for (int i = 0; i < p->nactors; i++)
+        p->actors[i].origin = saved[i];
+    free(saved);
+    return n;
+}
+
+/* DAFT_SCHEDULE_CHECK=1: plan the call at run time too and require daftc's plan. */
+static void check_embedded(DaftGenSchedule *s, const Bind *b, DaftPlan *embedded)
+{
+    const char *e = getenv("DAFT_SCHEDULE_CHECK");
+    if (!e || strcmp(e, "1") != 0)
+        return;
+    DaftPlan *mine = plan_at_run_time(s, b);
+    uint8_t *x = NULL, *y = NULL;
+    size_t nx = serialize_sans_origin(embedded, &x), ny = serialize_sans_origin(mine, &y);
+    bool same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    daft_plan_free(mine);
+    if (!same)
+        daft_gen_fatal("schedule '%s': the plan made at run time differs from daftc's embedded plan", s->name);
+    fflush(stdout);
+    fprintf(stderr, "daft: schedule '%s': plan made at run time == embedded plan\n", s->name);
+}
+
+static GenTemplate *find_template(DaftGenSchedule *s, const Bind *b)
+{
+    GenSched *st = sched_state(s);
+    load_embedded(s, st);
+    for (GenTemplate *t = st->templates; t; t = t->next)
+        if (template_fits(t->plan, b)) {
+            if (t->embedded)
+                check_embedded(s, b, t->plan);
+            return t;
+        }
+    template_add(st, plan_at_run_time(s, b), false);
+    for (GenTemplate *t = st->templates; t; t = t->next)
+        if (!t->next) {
+            if (!template_fits(t->plan, b))
+                daft_gen_fatal("schedule '%s': internal error: the run-time plan does not fit its call", s->name);
+            return t;
+        }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static bool log_on(void)
+{
+    if (g_log < 0) {
+        const char *e = getenv("DAFT_SCHEDULE_LOG");
+        g_log = e && *e && strcmp(e, "0") != 0;
+    }
+    return g_log;
+}
+
+static void log_actors(const DaftActor *as, int n)
+{
+    char buf[128];
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", i ? ", " : "", gen_actor_name(as[i], buf, sizeof buf));
+}
+
+static GenLoaded *find_loaded(DaftGenSchedule *s, const Bind *b)
+{
+    for (GenLoaded *L = g_loaded; L; L = L->next)
+        if (L->s == s && !L->dropped && L->nkey == b->nkey &&
+            memcmp(L->key, b->key, (size_t)b->nkey * sizeof *b->key) == 0)
+            return L;
+    return NULL;
+}
+
+static bool all_alive(DaftRt *rt, const DaftActor *as, int n, DaftActor *dead)
+{
+    for (int i = 0; i < n; i++)
+        if (!daft_rt_actor_alive(rt, as[i])) {
+            *dead = as[i];
+            return false;
+        }
+    return true;
+}
+
+static GenLoaded *load(DaftGenSchedule *s, Bind *b)
+{
+    DaftRt *rt = daft_gen_rt();
+    GenTemplate *t = find_template(s, b);
+    GenLoaded *L = calloc(1, sizeof *L);
+    if (!L)
+        daft_gen_fatal("out of memory");
+    L->s = s;
+    L->plan = t->plan;
+    L->key = b->key;
+    L->nkey = b->nkey;
+    b->key = NULL;
+    L->actors = calloc((size_t)b->n + 1, sizeof *L->actors);
+    if (!L->actors)
+        daft_gen_fatal("out of memory");
+    memcpy(L->actors, b->actors, (size_t)b->n * sizeof *L->actors);
+    L->nactors = b->n;
+    /* DAFT_SCHEDULE_COLLECTIVES=interpreted: plans with collectives run interpreted, their
+     * collectives through std.collective's tasks (gen_coll.c) instead of plan ops. */
+    const char *ce = getenv("DAFT_SCHEDULE_COLLECTIVES");
+    bool coll_interp = t->plan->ngroups > 0 && ce && strcmp(ce, "interpreted") == 0;
+    int rc = coll_interp ? DAFT_EINVAL : daft_rt_plan_load(rt, t->plan, L->actors, L->nactors, &L->rp);
+    if (rc != 0) {
+        L->rp = NULL;
+        L->interpreted = true;
+    }
+    if (log_on()) {
+        fflush(stdout);
+        if (L->interpreted)
+            fprintf(stderr, "daft: schedule '%s': interpreted (%s)\n", s->name,
+                    coll_interp ? "DAFT_SCHEDULE_COLLECTIVES=interpreted" : daft_rt_last_error(rt));
+        else {
+            fprintf(stderr, "daft: schedule '%s': compiled plan (%s) on ", s->name,
+                    t->embedded ? "embedded" : "planned at run time");
+            log_actors(L->actors, L->nactors);
+            fputc('\n', stderr);
+        }
+        fflush(stderr);
+    }
+    L->next = g_loaded;
+    g_loaded = L;
+    return L;
+}
+
+/* Resolves one data argument into an execution input (a Ref's value, error or not). */
+static void input_value(const DaftValue *v, DaftValue *out)
+{
+    DaftRt *rt = daft_gen_rt();
+    if (gen_is_handle(v)) {
+        if (gen_handle_get(v, -1, out) != 0 && out->kind != DAFT_V_ERROR) {
+            daft_value_free(out);
+            *out = daft_value_error("invalid Ref");
+        }
+    } else if (v->kind == DAFT_V_REF) {
+        if (daft_rt_get(rt, v->as.ref, -1, out) != 0) {
+            daft_value_free(out);
+            *out = daft_value_error("%s", daft_rt_last_error(rt));
+        }
+    } else {
+        daft_gen_copy(out, v);
+    }
+}
+
+int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs, DaftValue *out)
+{
+    DaftRt *rt = daft_gen_rt();
+    if (!rt || !daft_rt_is_driver(rt) || nargs != s->nparams)
+        return 0;
+    Bind b;
+    bind_call(s, args, &b);
+    GenLoaded *L = find_loaded(s, &b);
+    DaftActor dead = 0;
+    if (L && !L->interpreted && !all_alive(rt, L->actors, L->nactors, &dead)) {
+        /* SPEC §11.2: the plans of a dead actor are dropped; this call re-traces and, the
+         * actor being dead, fails with the death error in its Refs (the interpreted run). */
+        if (log_on()) {
+            char buf[128];
+            fflush(stdout);
+            fprintf(stderr, "daft: schedule '%s': plan dropped: %s is dead\n", s->name,
+                    gen_actor_name(dead, buf, sizeof buf));
+        }
+        loaded_drop(L);
+        L = NULL;
+    }
+    if (!L) {
+        if (!all_alive(rt, b.actors, b.n, &dead)) {
+            bind_free(&b, s->nparams);
+            return 0;
+        }
+        L = load(s, &b);
+    }
+    if (L->interpreted) {
+        bind_free(&b, s->nparams);
+        return 0;
+    }
+    const DaftPlan *p = L->plan;
+    DaftValue *inputs = calloc((size_t)p->ninputs + 1, sizeof *inputs);
+    if (!inputs)
+        daft_gen_fatal("out of memory");
+    for (int i = 0; i < p->ninputs; i++)
+        input_value(b.invals[i], &inputs[i]);
+    /* Executions whose results nobody holds any more are received as they complete. */
+    while (L->fetched < L->submitted && exec_at(L, L->fetched)->live == 0)
+        if (exec_fetch(L, 0) == DAFT_ETIMEDOUT)
+            break;
+    exec_reserve(L);
+    int rc = daft_rt_plan_submit(rt, L->rp, inputs, p->ninputs, -1);
+    for (int i = 0; i < p->ninputs; i++)
+        daft_value_free(&inputs[i]);
+    free(inputs);
+    bind_free(&b, s->nparams);
+    if (rc != 0)
+        daft_gen_fatal("schedule '%s': %s", s->name, daft_rt_last_error(rt));
+    uint64_t e = L->submitted++;
+    *exec_at(L, e) = (GenExec){NULL, p->noutputs};
+    bool single = p->noutputs == 1 && p->outputs[0].name && strcmp(p->outputs[0].name, "result") == 0;
+    if (!single)
+        daft_gen_list_new(out, p->noutputs);
+    for (int o = 0; o < p->noutputs; o++) {
+        uint64_t id = DAFT_GEN_HANDLE_BIT | g_next_handle++;
+        h_put((Handle){id, L, e, o});
+        DaftRef r = {id, DAFT_GEN_PLAN_OWNER};
+        if (single)
+            *out = daft_value_ref(r);
+        else
+            out->as.list.items[o] = daft_value_ref(r);
+    }
+    return 1;
+}
+
+void gen_sched_shutdown(void)
+{
+    while (g_loaded) {
+        GenLoaded *L = g_loaded;
+        g_loaded = L->next;
+        if (L->rp && daft_gen_rt())
+            daft_rt_plan_unload(daft_gen_rt(), L->rp);
+        for (uint64_t e = L->base; e < L->fetched; e++) {
+            GenExec *x = exec_at(L, e);
+            for (int o = 0; x->outs && o < L->plan->noutputs; o++)
+                daft_value_free(&x->outs[o]);
+            free(x->outs);
+        }
+        free(L->ex);
+        free(L->key);
+        free(L->actors);
+        free(L);
+    }
+    while (g_scheds) {
+        GenSched *st = g_scheds;
+        g_scheds = st->next;
+        while (st->templates) {
+            GenTemplate *t = st->templates;
+            st->templates = t->next;
+            daft_plan_free(t->plan);
+            free(t);
+        }
+        st->s->state = NULL;
+        free(st);
+    }
+    free(g_h);
+    g_h = NULL;
+    g_hcap = g_hlen = 0;
+    if (g_mod_state) {
+        daft_arena_free(g_arena);
+        daft_diag_free(&g_diags);
+        daft_source_set_free(&g_ss);
+        memset(&g_ss, 0, sizeof g_ss);
+        g_arena = NULL;
+        g_mod_state = 0;
+    }
+}

@@ -1,0 +1,157 @@
+/* repl_refs.c — the Refs the session created: their producers (for display and
+ * messages), waiting with Ctrl-C, and releasing those no binding holds (repl.h). */
+#include "repl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SLICE_S 0.05 /* blocking waits wake this often to notice Ctrl-C */
+
+void repl_ref_note(Repl *R, DaftRef r, const char *producer, const char *type, ReplPlan *plan, int64_t exec,
+                   int out) {
+    if (R->nrefs == R->refs_cap) {
+        R->refs_cap = R->refs_cap ? R->refs_cap * 2 : 64;
+        R->refs = realloc(R->refs, sizeof *R->refs * (size_t)R->refs_cap);
+    }
+    ReplRef *rf = &R->refs[R->nrefs++];
+    memset(rf, 0, sizeof *rf);
+    rf->id = r.id;
+    rf->owner = r.owner;
+    rf->producer = repl_strdup(producer);
+    rf->type = repl_strdup(type ? type : "Ref");
+    rf->plan = plan;
+    rf->exec = exec;
+    rf->out = out;
+    rf->local = daft_value_none();
+}
+
+ReplRef *repl_ref_find(Repl *R, uint64_t id) {
+    for (int i = R->nrefs - 1; i >= 0; i--)
+        if (R->refs[i].id == id)
+            return &R->refs[i];
+    return NULL;
+}
+
+void repl_ref_set_local(Repl *R, uint64_t id, DaftValue *v) {
+    ReplRef *rf = repl_ref_find(R, id);
+    if (!rf)
+        return;
+    daft_value_free(&rf->local);
+    rf->local = *v;
+    *v = daft_value_none();
+    rf->has_local = true;
+    rf->plan = NULL;
+}
+
+int repl_ref_get(Repl *R, DaftRef r, double timeout_s, DaftValue *out) {
+    *out = daft_value_none();
+    double deadline = timeout_s < 0 ? -1 : repl_now() + timeout_s;
+    if (r.id & REPL_PLAN_REF_BIT) {
+        ReplRef *rf = repl_ref_find(R, r.id);
+        if (!rf)
+            return DAFT_EINVAL;
+        if (rf->has_local)
+            return daft_value_copy(out, &rf->local) == 0 ? 0 : DAFT_ENOMEM;
+        if (!rf->plan)
+            return DAFT_EINVAL;
+        for (;;) {
+            int rc = repl_plan_output(R, rf->plan, rf->exec, rf->out, SLICE_S, out);
+            if (rc != DAFT_ETIMEDOUT)
+                return rc;
+            if (repl_interrupted) {
+                repl_interrupted = 0;
+                return -100;
+            }
+            if (deadline >= 0 && repl_now() >= deadline)
+                return DAFT_ETIMEDOUT;
+        }
+    }
+    for (;;) {
+        double slice = SLICE_S;
+        if (deadline >= 0 && deadline - repl_now() < slice)
+            slice = deadline - repl_now() > 0 ? deadline - repl_now() : 0;
+        int rc = daft_rt_get(R->rt, r, slice, out);
+        if (rc != DAFT_ETIMEDOUT)
+            return rc;
+        if (repl_interrupted) {
+            repl_interrupted = 0;
+            return -100;
+        }
+        if (deadline >= 0 && repl_now() >= deadline)
+            return DAFT_ETIMEDOUT;
+    }
+}
+
+int repl_ref_ready(Repl *R, DaftRef r) {
+    if (r.id & REPL_PLAN_REF_BIT) {
+        ReplRef *rf = repl_ref_find(R, r.id);
+        if (!rf || rf->has_local || !rf->plan)
+            return 1;
+        DaftValue v;
+        int rc = repl_plan_output(R, rf->plan, rf->exec, rf->out, 0, &v);
+        daft_value_free(&v);
+        return rc != DAFT_ETIMEDOUT;
+    }
+    int n = daft_rt_wait(R->rt, &r, 1, 1, 0, NULL);
+    return n != 0; /* ready, or an unknown Ref (nothing to wait for) */
+}
+
+const char *repl_ref_state(Repl *R, const ReplRef *rf, char *buf, size_t cap) {
+    DaftRef r = {rf->id, rf->owner};
+    if (!repl_ref_ready(R, r)) {
+        snprintf(buf, cap, "pending");
+        return buf;
+    }
+    DaftValue v;
+    int rc = repl_ref_get(R, r, 0, &v);
+    if (rc != 0)
+        snprintf(buf, cap, "released");
+    else if (v.kind == DAFT_V_ERROR)
+        snprintf(buf, cap, "error: %s", v.as.error.msg);
+    else
+        snprintf(buf, cap, "ready");
+    daft_value_free(&v);
+    return buf;
+}
+
+static void mark(const DaftValue *v, uint64_t **ids, size_t *n, size_t *cap) {
+    if (v->kind == DAFT_V_REF) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 32;
+            *ids = realloc(*ids, sizeof **ids * *cap);
+        }
+        (*ids)[(*n)++] = v->as.ref.id;
+    } else if (v->kind == DAFT_V_LIST) {
+        for (size_t i = 0; i < v->as.list.len; i++)
+            mark(&v->as.list.items[i], ids, n, cap);
+    }
+}
+
+void repl_refs_collect(Repl *R) {
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < R->nbinds; i++)
+        mark(&R->binds[i].val, &ids, &n, &cap);
+    int k = 0;
+    for (int i = 0; i < R->nrefs; i++) {
+        ReplRef *rf = &R->refs[i];
+        bool held = false;
+        for (size_t j = 0; j < n && !held; j++)
+            held = ids[j] == rf->id;
+        rf->released = !held;
+        /* unheld Refs are kept while pending (they count as the actor's pending tasks) */
+        if (!held && repl_ref_ready(R, (DaftRef){rf->id, rf->owner})) {
+            if (!(rf->id & REPL_PLAN_REF_BIT))
+                daft_rt_release(R->rt, (DaftRef){rf->id, rf->owner});
+            else if (rf->plan && rf->exec < rf->plan->returned && rf->out < rf->plan->plan->noutputs)
+                daft_value_free(&rf->plan->results[rf->exec * rf->plan->plan->noutputs + rf->out]);
+            free(rf->producer);
+            free(rf->type);
+            daft_value_free(&rf->local);
+            continue;
+        }
+        R->refs[k++] = *rf;
+    }
+    R->nrefs = k;
+    free(ids);
+}

@@ -1,0 +1,365 @@
+/* repl_sched.c — compiled schedules called from the prompt (repl.h): trace for the
+ * concrete actors (daft_trace_schedule), plan (daft_plan_build, the planner daftc uses),
+ * load on the actors and execute with the runtime's compiled executor (daft_rt_plan_*).
+ * A plan is cached per (schedule, actor handles, list lengths, load generation) and
+ * reused by later calls; a plan one of whose actors died is drained and dropped, and the
+ * next call plans again. */
+#include "repl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_structural(const DaftType *t) {
+    while (t && t->kind == DAFT_TY_LIST)
+        t = t->elem;
+    return t && (t->kind == DAFT_TY_ACTOR || t->kind == DAFT_TY_COMM);
+}
+
+static char *actor_list(Repl *R, const DaftActor *as, int n) {
+    char *s = repl_strdup("");
+    for (int i = 0; i < n; i++) {
+        ReplActor *a = repl_actor(R, as[i]);
+        char *t = repl_printf("%s%s%s", s, i ? ", " : "", a ? a->name : "?");
+        free(s);
+        s = t;
+    }
+    return s;
+}
+
+/* Drains what the runtime still owes (errors after a death), then unloads. */
+static void plan_drop(Repl *R, ReplPlan *p, const char *why) {
+    if (p->dropped)
+        return;
+    double deadline = repl_now() + 2.0;
+    while (p->returned < p->submitted && repl_now() < deadline) {
+        DaftValue v;
+        if (repl_plan_output(R, p, p->returned, 0, 0.1, &v) == 0)
+            daft_value_free(&v);
+    }
+    if (p->rt)
+        daft_rt_plan_unload(R->rt, p->rt);
+    p->rt = NULL;
+    p->dropped = true;
+    if (why) {
+        char *who = actor_list(R, p->actors, p->nactors);
+        fprintf(R->out, "note: dropped the plan of '%s' for %s: %s\n", p->schedule, who, why);
+        fflush(R->out);
+        free(who);
+    }
+}
+
+void repl_plans_check(Repl *R) {
+    for (ReplPlan *p = R->plans; p; p = p->next) {
+        if (p->dropped)
+            continue;
+        for (int i = 0; i < p->nactors; i++)
+            if (!daft_rt_actor_alive(R->rt, p->actors[i])) {
+                ReplActor *a = repl_actor(R, p->actors[i]);
+                char why[300];
+                snprintf(why, sizeof why, "actor '%s' is dead", a ? a->name : "?");
+                plan_drop(R, p, why);
+                break;
+            }
+    }
+}
+
+int repl_plan_output(Repl *R, ReplPlan *p, int64_t exec, int out, double timeout_s, DaftValue *val) {
+    *val = daft_value_none();
+    int nout = p->plan->noutputs;
+    while (p->returned <= exec) {
+        if (p->dropped || !p->rt) {
+            *val = daft_value_error("compiled schedule '%s': its plan was dropped before execution %lld finished",
+                                    p->schedule, (long long)exec);
+            return 0;
+        }
+        if (p->returned >= p->results_cap) {
+            int64_t cap = p->results_cap ? p->results_cap * 2 : 16;
+            p->results = realloc(p->results, sizeof(DaftValue) * (size_t)(cap * (nout ? nout : 1)));
+            p->results_cap = cap;
+        }
+        DaftValue *dst = &p->results[p->returned * nout];
+        for (int i = 0; i < nout; i++)
+            dst[i] = daft_value_none();
+        int rc = daft_rt_plan_result(R->rt, p->rt, timeout_s, dst, nout);
+        if (rc == DAFT_ETIMEDOUT)
+            return rc;
+        if (rc != 0) {
+            for (int i = 0; i < nout; i++)
+                dst[i] = daft_value_error("compiled schedule '%s': %s", p->schedule, daft_rt_last_error(R->rt));
+        }
+        p->returned++;
+    }
+    if (out < 0 || out >= nout)
+        return DAFT_EINVAL;
+    return daft_value_copy(val, &p->results[exec * nout + out]) == 0 ? 0 : DAFT_ENOMEM;
+}
+
+/* The trace key and actor binding of one call. */
+static char *make_key(Repl *R, const DaftNode *sched, const DaftValue *args, int nargs) {
+    char *k = repl_printf("%s@%d", sched->name, R->generation);
+    for (int i = 0; i < nargs && i < sched->params.len; i++) {
+        const DaftType *t = sched->params.items[i]->ty;
+        const DaftValue *v = &args[i];
+        char *part = NULL;
+        if (v->kind == DAFT_V_ACTOR) {
+            part = repl_printf("a%u", v->as.actor);
+        } else if (v->kind == DAFT_V_LIST && is_structural(t)) {
+            part = repl_strdup("[");
+            for (size_t j = 0; j < v->as.list.len; j++) {
+                char *q = repl_printf("%s%u,", part,
+                                      v->as.list.items[j].kind == DAFT_V_ACTOR ? v->as.list.items[j].as.actor : 0);
+                free(part);
+                part = q;
+            }
+        } else if (v->kind == DAFT_V_LIST) {
+            part = repl_printf("n%zu", v->as.list.len);
+        } else {
+            part = repl_strdup("-");
+        }
+        char *q = repl_printf("%s|%s", k, part);
+        free(k);
+        free(part);
+        k = q;
+    }
+    return k;
+}
+
+static DaftGraphActor graph_actor(Repl *R, DaftActor h) {
+    DaftGraphActor g;
+    memset(&g, 0, sizeof g);
+    ReplActor *a = repl_actor(R, h);
+    g.name = a ? a->name : "?";
+    g.cls = a ? a->cls : "?";
+    g.gpus = a && !a->on_cpu ? a->gpus : 0;
+    g.node = a ? a->node : -1;
+    g.gpu = a ? a->gpu : -1;
+    return g;
+}
+
+ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, const DaftNode *sched,
+                        const DaftValue *args, int nargs, char *err, size_t errcap) {
+    repl_plans_check(R);
+    char *key = make_key(R, sched, args, nargs);
+    for (ReplPlan *p = R->plans; p; p = p->next)
+        if (!p->dropped && strcmp(p->key, key) == 0) {
+            free(key);
+            return p;
+        }
+    int np = sched->params.len;
+    const DaftGraphActor **aa = calloc((size_t)np + 1, sizeof *aa);
+    int *na = calloc((size_t)np + 1, sizeof *na);
+    DaftGraphActor **own = calloc((size_t)np + 1, sizeof *own);
+    for (int i = 0; i < np && i < nargs; i++) {
+        const DaftType *t = sched->params.items[i]->ty;
+        const DaftValue *v = &args[i];
+        if (t && t->kind == DAFT_TY_COMM) {
+            snprintf(err, errcap, "compiled schedule '%s': Comm parameters are not supported by the REPL yet", sched->name);
+            goto fail;
+        }
+        if (v->kind == DAFT_V_ACTOR) {
+            own[i] = calloc(1, sizeof(DaftGraphActor));
+            own[i][0] = graph_actor(R, v->as.actor);
+            na[i] = 1;
+        } else if (v->kind == DAFT_V_LIST) {
+            na[i] = (int)v->as.list.len;
+            if (is_structural(t)) {
+                own[i] = calloc(v->as.list.len + 1, sizeof(DaftGraphActor));
+                for (size_t j = 0; j < v->as.list.len; j++) {
+                    if (v->as.list.items[j].kind != DAFT_V_ACTOR) {
+                        snprintf(err, errcap, "compiled schedule '%s': nested actor lists are not supported by the REPL",
+                                 sched->name);
+                        goto fail;
+                    }
+                    own[i][j] = graph_actor(R, v->as.list.items[j].as.actor);
+                }
+            }
+        }
+        aa[i] = own[i];
+    }
+    DaftGraph *g = daft_trace_schedule(mod, sched, aa, na, diags, 0);
+    if (!g) {
+        snprintf(err, errcap, "cannot trace compiled schedule '%s' for these actors", sched->name);
+        goto fail;
+    }
+    DaftPlanOptions po;
+    memset(&po, 0, sizeof po);
+    const char *dev = getenv("DAFT_DEVICE");
+    po.cpu_only = dev && strcmp(dev, "cpu") == 0;
+    po.verify = true;
+    DaftPlan *plan = NULL;
+    char perr[512] = "";
+    if (daft_plan_build(g, &po, &plan, perr, sizeof perr) != 0) {
+        daft_graph_free(g);
+        snprintf(err, errcap, "cannot plan compiled schedule '%s': %s", sched->name, perr);
+        goto fail;
+    }
+    daft_graph_free(g);
+    ReplPlan *p = calloc(1, sizeof *p);
+    p->schedule = repl_strdup(sched->name);
+    p->key = key;
+    key = NULL;
+    p->plan = plan;
+    p->generation = R->generation;
+    p->nactors = plan->nactors;
+    p->actors = calloc((size_t)plan->nactors + 1, sizeof(DaftActor));
+    for (int i = 0; i < plan->nactors; i++)
+        for (int h = 1; h < R->nactors_cap; h++)
+            if (R->actors[h] && ((plan->actors[i].origin && strcmp(R->actors[h]->name, plan->actors[i].origin) == 0) ||
+                                 strcmp(R->actors[h]->name, plan->actors[i].name) == 0))
+                p->actors[i] = (DaftActor)h;
+    p->next = R->plans;
+    R->plans = p;
+    /* A dead actor: the plan cannot be loaded; calls give its death error (below). */
+    bool all_alive = true;
+    for (int i = 0; i < p->nactors; i++)
+        all_alive &= daft_rt_actor_alive(R->rt, p->actors[i]);
+    if (!all_alive)
+        p->dropped = true; /* never loaded: calls give the death error (repl_call_compiled) */
+    if (all_alive && daft_rt_plan_load(R->rt, plan, p->actors, p->nactors, &p->rt) != 0) {
+        snprintf(err, errcap, "cannot load the plan of '%s': %s", sched->name, daft_rt_last_error(R->rt));
+        p->dropped = true;
+        p->rt = NULL;
+        goto fail;
+    }
+    if (p->rt) {
+        char *who = actor_list(R, p->actors, p->nactors);
+        fprintf(R->out, "note: planned compiled schedule '%s' for %s (%d channel%s)\n", sched->name, who,
+                plan->nchannels, plan->nchannels == 1 ? "" : "s");
+        fflush(R->out);
+        free(who);
+    }
+    for (int i = 0; i < np; i++)
+        free(own[i]);
+    free(own);
+    free(aa);
+    free(na);
+    return p;
+fail:
+    for (int i = 0; i < np; i++)
+        free(own[i]);
+    free(own);
+    free(aa);
+    free(na);
+    free(key);
+    return NULL;
+}
+
+/* The death error of a dead actor, as the runtime words it. */
+static DaftValue death_error(Repl *R, DaftActor h) {
+    ReplActor *a = repl_actor(R, h);
+    DaftValue v = daft_value_none();
+    DaftRef r;
+    if (a && daft_rt_call(R->rt, h, 0, NULL, 0, &r) == 0) {
+        daft_rt_get(R->rt, r, 2.0, &v);
+        daft_rt_release(R->rt, r);
+    }
+    if (v.kind != DAFT_V_ERROR) {
+        daft_value_free(&v);
+        v = daft_value_error("actor '%s' (%s) is dead", a ? a->name : "?", a ? a->cls : "?");
+    }
+    return v;
+}
+
+int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, const DaftNode *sched,
+                       const DaftValue *args, int nargs, const DaftType *ret_ty, DaftValue *out, char *err,
+                       size_t errcap) {
+    ReplPlan *p = repl_plan_for(R, mod, diags, sched, args, nargs, err, errcap);
+    if (!p)
+        return -1;
+    DaftPlan *plan = p->plan;
+    int nout = plan->noutputs;
+    bool list_result = ret_ty && ret_ty->kind == DAFT_TY_LIST;
+    const char *elem_ty = daft_type_str(mod->arena, list_result ? ret_ty->elem : ret_ty);
+    int64_t exec = p->submitted;
+    DaftValue fail_v = daft_value_none();
+    for (int i = 0; i < p->nactors; i++)
+        if (!daft_rt_actor_alive(R->rt, p->actors[i])) {
+            fail_v = death_error(R, p->actors[i]);
+            break;
+        }
+    if (fail_v.kind == DAFT_V_NONE) {
+        /* inputs in plan order; Ref arguments give their values (composition) */
+        DaftValue *in = calloc((size_t)plan->ninputs + 1, sizeof *in);
+        for (int i = 0; i < plan->ninputs; i++) {
+            in[i] = daft_value_none();
+            for (int j = 0; j < sched->params.len && j < nargs; j++)
+                if (strcmp(sched->params.items[j]->name, plan->inputs[i].name) == 0) {
+                    if (args[j].kind == DAFT_V_REF) {
+                        int rc = repl_ref_get(R, args[j].as.ref, -1, &in[i]);
+                        if (rc == -100)
+                            snprintf(err, errcap, "interrupted (Ctrl-C)");
+                        if (rc != 0) {
+                            for (int k = 0; k < i; k++)
+                                daft_value_free(&in[k]);
+                            free(in);
+                            if (!err[0])
+                                snprintf(err, errcap, "%s: cannot read argument '%s'", sched->name, plan->inputs[i].name);
+                            return -1;
+                        }
+                    } else {
+                        daft_value_copy(&in[i], &args[j]);
+                    }
+                }
+        }
+        int rc;
+        for (;;) {
+            rc = daft_rt_plan_submit(R->rt, p->rt, in, plan->ninputs, 0.05);
+            if (rc != DAFT_ETIMEDOUT)
+                break;
+            if (repl_interrupted) {
+                repl_interrupted = 0;
+                break;
+            }
+        }
+        for (int i = 0; i < plan->ninputs; i++)
+            daft_value_free(&in[i]);
+        free(in);
+        if (rc == DAFT_ETIMEDOUT) {
+            snprintf(err, errcap, "%s: interrupted (Ctrl-C) while waiting for a free execution slot", sched->name);
+            return -1;
+        }
+        if (rc != 0) {
+            fail_v = daft_value_error("compiled schedule '%s': %s", sched->name, daft_rt_last_error(R->rt));
+        } else {
+            p->submitted++;
+        }
+    }
+    int nrefs = list_result ? nout : 1;
+    DaftValue res = list_result ? daft_value_list((size_t)nrefs) : daft_value_none();
+    for (int i = 0; i < nrefs; i++) {
+        DaftRef r = {R->next_plan_ref++ | REPL_PLAN_REF_BIT, 0};
+        char *prod = repl_printf("%s#%lld.%s", sched->name, (long long)exec + 1,
+                                 i < nout ? plan->outputs[i].name : "result");
+        repl_ref_note(R, r, prod, elem_ty, fail_v.kind == DAFT_V_NONE ? p : NULL, exec, i);
+        free(prod);
+        if (fail_v.kind != DAFT_V_NONE) {
+            DaftValue e = daft_value_none();
+            daft_value_copy(&e, &fail_v);
+            repl_ref_set_local(R, r.id, &e);
+        }
+        if (list_result)
+            res.as.list.items[i] = daft_value_ref(r);
+        else
+            res = daft_value_ref(r);
+    }
+    daft_value_free(&fail_v);
+    *out = res;
+    return 0;
+}
+
+void repl_plans_free(Repl *R) {
+    for (ReplPlan *p = R->plans, *n; p; p = n) {
+        n = p->next;
+        if (p->rt)
+            daft_rt_plan_unload(R->rt, p->rt);
+        for (int64_t i = 0; i < p->returned * p->plan->noutputs; i++)
+            daft_value_free(&p->results[i]);
+        free(p->results);
+        daft_plan_free(p->plan);
+        free(p->schedule);
+        free(p->key);
+        free(p->actors);
+        free(p);
+    }
+    R->plans = NULL;
+}

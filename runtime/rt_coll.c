@@ -1,0 +1,234 @@
+/* rt_coll.c — CPU collectives of compiled plans: given every member's input (by rank),
+ * compute this member's result. The exchange itself is an all-to-all over the group's
+ * mesh channels (rt_xplan.c); this file only does the arithmetic.
+ *
+ * allreduce: elementwise sum/max/min/avg over tensors of one dtype and shape, or over
+ *   i64 / f64 scalars; reducescatter: the same, then member r keeps the r-th of n equal
+ *   parts along dimension 0; allgather: tensors concatenated along dimension 0 (other
+ *   values: a list of the n inputs); broadcast: the root's value.
+ * An error input makes the result that error (errors flow through collectives too). */
+#define _GNU_SOURCE
+#include "rt_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* bf16 / f16 are reduced in f32. */
+static float rt_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static uint16_t rt_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fff + ((u >> 16) & 1); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+static float rt_f16_to_f32(uint16_t h)
+{
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY)
+                                                        : ldexpf((float)(m | 0x400), e - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+static uint16_t rt_f32_to_f16(float f)
+{
+    uint16_t sign = signbit(f) ? 0x8000 : 0;
+    float a = fabsf(f);
+    if (isnan(a))
+        return sign | 0x7e00;
+    if (a >= 65520.0f)
+        return sign | 0x7c00;
+    if (a < 6.103515625e-05f) /* subnormal */
+        return sign | (uint16_t)lrintf(a * 16777216.0f);
+    int e;
+    float m = frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1) */
+    uint32_t mant = (uint32_t)lrintf(m * 2048.0f); /* 11 bits incl. the implicit one */
+    if (mant == 2048) {
+        mant = 1024;
+        e++;
+    }
+    return sign | (uint16_t)((e + 14) << 10) | (uint16_t)(mant & 0x3ff);
+}
+
+static double rt_get(const DaftTensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case DAFT_RT_F32: return ((const float *)t->data)[i];
+    case DAFT_RT_BF16: return rt_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    case DAFT_RT_F16: return rt_f16_to_f32(((const uint16_t *)t->data)[i]);
+    case DAFT_RT_I32: return ((const int32_t *)t->data)[i];
+    default: return (double)((const int64_t *)t->data)[i];
+    }
+}
+
+static void rt_put(DaftTensor *t, int64_t i, double v)
+{
+    switch (t->dtype) {
+    case DAFT_RT_F32: ((float *)t->data)[i] = (float)v; break;
+    case DAFT_RT_BF16: ((uint16_t *)t->data)[i] = rt_f32_to_bf16((float)v); break;
+    case DAFT_RT_F16: ((uint16_t *)t->data)[i] = rt_f32_to_f16((float)v); break;
+    case DAFT_RT_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
+    default: ((int64_t *)t->data)[i] = (int64_t)v; break;
+    }
+}
+
+static double rt_combine(int reduce, double acc, double x)
+{
+    switch (reduce) {
+    case RT_REDUCE_MAX: return x > acc ? x : acc;
+    case RT_REDUCE_MIN: return x < acc ? x : acc;
+    default: return acc + x; /* sum, avg */
+    }
+}
+
+static bool rt_same_shape(const DaftTensor *a, const DaftTensor *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+/* Elementwise reduction of n tensors (i64 tensors reduce exactly in int64). */
+static DaftValue rt_reduce_tensors(const DaftValue *v, int n, int reduce)
+{
+    const DaftTensor *t0 = &v[0].as.tensor;
+    for (int r = 1; r < n; r++)
+        if (v[r].kind != DAFT_V_TENSOR || !rt_same_shape(t0, &v[r].as.tensor))
+            return daft_value_error("collective: members' tensors differ in dtype or shape");
+    DaftValue out = daft_value_tensor(t0->dtype, t0->rank, t0->dims, NULL);
+    if (out.kind != DAFT_V_TENSOR)
+        return out;
+    int64_t numel = daft_tensor_numel(t0);
+    for (int64_t i = 0; i < numel; i++) {
+        if (t0->dtype == DAFT_RT_I64) {
+            int64_t acc = ((const int64_t *)t0->data)[i];
+            for (int r = 1; r < n; r++) {
+                int64_t x = ((const int64_t *)v[r].as.tensor.data)[i];
+                acc = reduce == RT_REDUCE_MAX ? (x > acc ? x : acc)
+                      : reduce == RT_REDUCE_MIN ? (x < acc ? x : acc) : acc + x;
+            }
+            ((int64_t *)out.as.tensor.data)[i] = reduce == RT_REDUCE_AVG ? acc / n : acc;
+            continue;
+        }
+        double acc = rt_get(t0, i);
+        for (int r = 1; r < n; r++)
+            acc = rt_combine(reduce, acc, rt_get(&v[r].as.tensor, i));
+        rt_put(&out.as.tensor, i, reduce == RT_REDUCE_AVG ? acc / n : acc);
+    }
+    return out;
+}
+
+static DaftValue rt_reduce(const DaftValue *v, int n, int reduce)
+{
+    if (v[0].kind == DAFT_V_TENSOR)
+        return rt_reduce_tensors(v, n, reduce);
+    if (v[0].kind != DAFT_V_I64 && v[0].kind != DAFT_V_F64)
+        return daft_value_error("collective: cannot reduce values of this kind");
+    for (int r = 1; r < n; r++)
+        if (v[r].kind != v[0].kind)
+            return daft_value_error("collective: members' values differ in kind");
+    if (v[0].kind == DAFT_V_I64) {
+        int64_t acc = v[0].as.i64;
+        for (int r = 1; r < n; r++) {
+            int64_t x = v[r].as.i64;
+            acc = reduce == RT_REDUCE_MAX ? (x > acc ? x : acc)
+                  : reduce == RT_REDUCE_MIN ? (x < acc ? x : acc) : acc + x;
+        }
+        return daft_value_i64(reduce == RT_REDUCE_AVG ? acc / n : acc);
+    }
+    double acc = v[0].as.f64;
+    for (int r = 1; r < n; r++)
+        acc = rt_combine(reduce, acc, v[r].as.f64);
+    return daft_value_f64(reduce == RT_REDUCE_AVG ? acc / n : acc);
+}
+
+/* Rows [r * rows, (r + 1) * rows) of t along dimension 0. */
+static DaftValue rt_slice0(const DaftTensor *t, int64_t first, int64_t rows)
+{
+    int64_t dims[DAFT_MAX_RANK];
+    memcpy(dims, t->dims, sizeof dims);
+    dims[0] = rows;
+    DaftValue out = daft_value_tensor(t->dtype, t->rank, dims, NULL);
+    if (out.kind == DAFT_V_TENSOR && rows) {
+        size_t row = daft_tensor_nbytes(t) / (size_t)t->dims[0];
+        memcpy(out.as.tensor.data, (const char *)t->data + (size_t)first * row, (size_t)rows * row);
+    }
+    return out;
+}
+
+static DaftValue rt_gather(const DaftValue *v, int n)
+{
+    bool tensors = v[0].kind == DAFT_V_TENSOR && v[0].as.tensor.rank >= 1;
+    for (int r = 0; tensors && r < n; r++) {
+        const DaftTensor *t = &v[r].as.tensor;
+        tensors = v[r].kind == DAFT_V_TENSOR && t->dtype == v[0].as.tensor.dtype &&
+                  t->rank == v[0].as.tensor.rank &&
+                  !memcmp(t->dims + 1, v[0].as.tensor.dims + 1, sizeof(int64_t) * (size_t)(t->rank - 1));
+    }
+    if (!tensors) { /* anything else: the list of every member's value */
+        DaftValue l = daft_value_list((size_t)n);
+        for (int r = 0; l.kind == DAFT_V_LIST && r < n; r++)
+            daft_value_copy(&l.as.list.items[r], &v[r]);
+        return l;
+    }
+    int64_t dims[DAFT_MAX_RANK];
+    memcpy(dims, v[0].as.tensor.dims, sizeof dims);
+    dims[0] = 0;
+    for (int r = 0; r < n; r++)
+        dims[0] += v[r].as.tensor.dims[0];
+    DaftValue out = daft_value_tensor(v[0].as.tensor.dtype, v[0].as.tensor.rank, dims, NULL);
+    size_t off = 0;
+    for (int r = 0; out.kind == DAFT_V_TENSOR && r < n; r++) {
+        size_t nb = daft_tensor_nbytes(&v[r].as.tensor);
+        if (nb)
+            memcpy((char *)out.as.tensor.data + off, v[r].as.tensor.data, nb);
+        off += nb;
+    }
+    return out;
+}
+
+DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me)
+{
+    for (int r = 0; r < n; r++)
+        if (v[r].kind == DAFT_V_ERROR) {
+            DaftValue e;
+            daft_value_copy(&e, &v[r]);
+            return e;
+        }
+    switch (kind) {
+    case RT_COLL_ALLREDUCE: return rt_reduce(v, n, reduce);
+    case RT_COLL_ALLGATHER: return rt_gather(v, n);
+    case RT_COLL_BROADCAST: {
+        DaftValue out;
+        if (root < 0 || root >= n)
+            return daft_value_error("broadcast: root %d is not a member", root);
+        daft_value_copy(&out, &v[root]);
+        return out;
+    }
+    case RT_COLL_REDUCESCATTER: {
+        DaftValue sum = rt_reduce(v, n, reduce);
+        if (sum.kind != DAFT_V_TENSOR || sum.as.tensor.rank < 1 || sum.as.tensor.dims[0] % n) {
+            daft_value_free(&sum);
+            return daft_value_error("reducescatter: needs tensors whose first dimension divides "
+                                    "by the %d members", n);
+        }
+        int64_t rows = sum.as.tensor.dims[0] / n;
+        DaftValue part = rt_slice0(&sum.as.tensor, rows * me, rows);
+        daft_value_free(&sum);
+        return part;
+    }
+    default: return daft_value_error("unknown collective %d", kind);
+    }
+}

@@ -1,0 +1,533 @@
+/* rt_gpu.c — the GPU side of an actor process (part of libdaftgpu.so, see rt_gpu.h):
+ * its device, its two streams, device memory from the stream-ordered pool, copies, and
+ * NCCL communicators (point to point and collectives).
+ *
+ * Streams and ordering: methods and the stdlib enqueue on the compute stream `cs`; NCCL
+ * runs on the communication stream `ms`. Before a send, `ms` waits for an event recorded
+ * on `cs` (the data is produced); after a receive, `cs` waits for an event recorded on
+ * `ms` (the data has arrived). Device memory is taken from and returned to the pool in
+ * `cs` order; a free first joins `ms` if communication was issued since the last join, so
+ * that a buffer still being sent is never reused early. Nothing here waits on the host
+ * except to_host / sync / wait, which poll (never an unbounded blocking wait) so that a
+ * dead peer or an NCCL error is noticed.
+ */
+#define _GNU_SOURCE
+#include "rt_gpu.h"
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RT_GPU_MAX_COMMS 64
+
+struct RtGpuComm {
+    ncclComm_t comm;
+    int n, rank;
+    bool aborted, bad;
+};
+
+static int g_dev = -1;
+static cudaStream_t g_cs, g_ms;
+static cudaEvent_t g_c2m, g_m2c, g_done;
+static uint64_t g_ms_ops, g_ms_joined; /* communication issued / joined into cs */
+static RtGpuComm *g_comms[RT_GPU_MAX_COMMS];
+static int g_ncomms;
+
+static void gerr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void gerr(char *err, size_t cap, const char *fmt, ...)
+{
+    if (!err || !cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+#define CU(call, what)                                                                   \
+    do {                                                                                 \
+        cudaError_t e_ = (call);                                                         \
+        if (e_ != cudaSuccess) {                                                         \
+            gerr(err, cap, "%s failed: %s", what, cudaGetErrorString(e_));               \
+            return DAFT_EPEER;                                                           \
+        }                                                                                \
+    } while (0)
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- process */
+
+static int g_attach(int device, char *err, size_t cap)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n <= 0) {
+        gerr(err, cap, "no GPU available (cudaGetDeviceCount: %s)",
+             e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return DAFT_EINVAL;
+    }
+    if (device < 0 || device >= n) {
+        gerr(err, cap, "no GPU %d on this node (%d visible)", device, n);
+        return DAFT_EINVAL;
+    }
+    CU(cudaSetDevice(device), "cudaSetDevice");
+    CU(cudaStreamCreateWithFlags(&g_cs, cudaStreamNonBlocking), "cudaStreamCreate (compute)");
+    CU(cudaStreamCreateWithFlags(&g_ms, cudaStreamNonBlocking), "cudaStreamCreate (communication)");
+    CU(cudaEventCreateWithFlags(&g_c2m, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaEventCreateWithFlags(&g_m2c, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaEventCreateWithFlags(&g_done, cudaEventDisableTiming), "cudaEventCreate");
+    cudaMemPool_t pool;
+    CU(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
+    uint64_t keep = UINT64_MAX; /* a pool: freed blocks stay for the next allocation */
+    CU(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "cudaMemPoolSetAttribute");
+    g_dev = device;
+    return 0;
+}
+
+static int g_device(void) { return g_dev; }
+static void *g_stream(void) { return g_dev >= 0 ? (void *)g_cs : NULL; }
+
+/* cs waits for everything issued on ms so far. */
+static void join_ms(void)
+{
+    if (g_ms_joined == g_ms_ops)
+        return;
+    cudaEventRecord(g_m2c, g_ms);
+    cudaStreamWaitEvent(g_cs, g_m2c, 0);
+    g_ms_joined = g_ms_ops;
+}
+
+static void (*g_hook)(void *);
+static void *g_hook_arg;
+
+static int comm_async(RtGpuComm *c, char *err, size_t cap)
+{
+    if (!c || c->aborted)
+        return 0;
+    ncclResult_t st = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError(c->comm, &st);
+    if (r != ncclSuccess || (st != ncclSuccess && st != ncclInProgress)) {
+        gerr(err, cap, "NCCL asynchronous error: %s (%s)",
+             ncclGetErrorString(r != ncclSuccess ? r : st), ncclGetLastError(c->comm));
+        c->bad = true;
+        return DAFT_EPEER;
+    }
+    return 0;
+}
+
+static int comm_check(RtGpuComm *c, char *err, size_t cap)
+{
+    int rc = comm_async(c, err, cap);
+    if (rc)
+        return rc;
+    cudaError_t e = cudaPeekAtLastError();
+    if (e != cudaSuccess) {
+        gerr(err, cap, "CUDA error: %s", cudaGetErrorString(e));
+        return DAFT_EPEER;
+    }
+    return 0;
+}
+
+/* Polls an event recorded on cs; between polls checks every communicator for errors and
+ * an abort, and calls the hooks. */
+static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*alive)(void *),
+                      void (*progress)(void *), void *arg, char *err, size_t cap)
+{
+    int64_t t0 = now_ns(), last = t0;
+    for (;;) {
+        cudaError_t e = cudaEventQuery(ev);
+        if (e == cudaSuccess)
+            return 0;
+        if (e != cudaErrorNotReady) {
+            gerr(err, cap, "CUDA error: %s", cudaGetErrorString(e));
+            return DAFT_EPEER;
+        }
+        int64_t t = now_ns();
+        if (t - t0 < 200000) /* spin 200 us, then poll every 50 us */
+            continue;
+        if (t - last > 2000000) { /* every 2 ms: errors, peers, progress */
+            last = t;
+            for (int i = 0; i < g_ncomms; i++)
+                if (g_comms[i] && comm_async(g_comms[i], err, cap))
+                    return DAFT_EPEER;
+            for (int i = 0; i < g_ncomms; i++)
+                if (g_comms[i] && g_comms[i]->aborted) {
+                    gerr(err, cap, "NCCL communicator aborted (a peer died)");
+                    return DAFT_EPEER;
+                }
+            if (progress)
+                progress(arg);
+            else if (g_hook)
+                g_hook(g_hook_arg);
+            if (alive && !alive(arg)) {
+                for (int i = 0; i < ncs; i++)
+                    if (cs[i] && !cs[i]->aborted) {
+                        ncclCommAbort(cs[i]->comm);
+                        cs[i]->aborted = true;
+                    }
+                gerr(err, cap, "a peer died: NCCL communicators aborted");
+                return DAFT_EPEER;
+            }
+        }
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void g_set_hook(void (*fn)(void *), void *arg)
+{
+    g_hook = fn;
+    g_hook_arg = arg;
+}
+
+static int g_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *),
+                  void *arg, char *err, size_t cap)
+{
+    if (g_dev < 0)
+        return 0;
+    join_ms();
+    CU(cudaEventRecord(g_done, g_cs), "cudaEventRecord");
+    return poll_event(g_done, c, n, alive, progress, arg, err, cap);
+}
+
+static int g_sync(char *err, size_t cap)
+{
+    return g_wait(NULL, 0, NULL, NULL, NULL, err, cap);
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static int g_alloc(DaftTensor *t, char *err, size_t cap)
+{
+    if (g_dev < 0) {
+        gerr(err, cap, "no GPU in this process");
+        return DAFT_EINVAL;
+    }
+    size_t nb = rtg_nbytes(t);
+    void *p = NULL;
+    cudaError_t e = cudaMallocAsync(&p, nb ? nb : 16, g_cs);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        gerr(err, cap, "cudaMallocAsync of %zu bytes failed: %s", nb, cudaGetErrorString(e));
+        return DAFT_ENOMEM;
+    }
+    t->data = p;
+    t->device = DAFT_DEVICE_GPU(g_dev);
+    return 0;
+}
+
+static void g_free(DaftTensor *t)
+{
+    if (!t->data)
+        return;
+    if (g_dev < 0 || daft_tensor_gpu(t) != g_dev)
+        return; /* not ours (cannot happen in a well-formed program): leak, never crash */
+    join_ms();
+    cudaFreeAsync(t->data, g_cs);
+    t->data = NULL;
+}
+
+static int g_to_host(const DaftTensor *t, void *dst, char *err, size_t cap)
+{
+    size_t nb = rtg_nbytes(t);
+    if (!nb)
+        return 0;
+    join_ms();
+    CU(cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, g_cs), "cudaMemcpyAsync (to host)");
+    CU(cudaEventRecord(g_done, g_cs), "cudaEventRecord");
+    return poll_event(g_done, NULL, 0, NULL, NULL, NULL, err, cap);
+}
+
+static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
+{
+    size_t nb = rtg_nbytes(t);
+    if (!nb)
+        return 0;
+    CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, g_cs), "cudaMemcpyAsync (to GPU)");
+    /* src is pageable and may be freed by the caller right after: wait for the copy */
+    CU(cudaEventRecord(g_done, g_cs), "cudaEventRecord");
+    return poll_event(g_done, NULL, 0, NULL, NULL, NULL, err, cap);
+}
+
+static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
+{
+    size_t nb = rtg_nbytes(src);
+    join_ms();
+    if (nb)
+        CU(cudaMemcpyAsync(dst->data, src->data, nb, cudaMemcpyDeviceToDevice, g_cs), "cudaMemcpyAsync (D2D)");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- NCCL */
+
+static int g_nccl_id(uint8_t id[RT_NCCL_ID_BYTES], char *err, size_t cap)
+{
+    _Static_assert(sizeof(ncclUniqueId) == RT_NCCL_ID_BYTES, "ncclUniqueId size");
+    ncclUniqueId u;
+    ncclResult_t r = ncclGetUniqueId(&u);
+    if (r != ncclSuccess) {
+        gerr(err, cap, "ncclGetUniqueId failed: %s", ncclGetErrorString(r));
+        return DAFT_EPEER;
+    }
+    memcpy(id, &u, sizeof u);
+    return 0;
+}
+
+/* Nonblocking communicators: every call may return ncclInProgress; settle polls. */
+static int settle(RtGpuComm *c, char *err, size_t cap)
+{
+    for (;;) {
+        ncclResult_t st = ncclSuccess;
+        ncclResult_t r = ncclCommGetAsyncError(c->comm, &st);
+        if (r != ncclSuccess || (st != ncclSuccess && st != ncclInProgress)) {
+            gerr(err, cap, "NCCL error: %s", ncclGetErrorString(r != ncclSuccess ? r : st));
+            c->bad = true;
+            return DAFT_EPEER;
+        }
+        if (st == ncclSuccess)
+            return 0;
+    }
+}
+
+static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
+                       double timeout_s, bool (*alive)(void *), void *arg, char *err, size_t cap)
+{
+    *out = NULL;
+    if (g_dev < 0) {
+        gerr(err, cap, "no GPU in this process");
+        return DAFT_EINVAL;
+    }
+    RtGpuComm *c = calloc(1, sizeof *c);
+    if (!c)
+        return DAFT_ENOMEM;
+    c->n = n;
+    c->rank = rank;
+    ncclUniqueId u;
+    memcpy(&u, id, sizeof u);
+    ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
+    cfg.blocking = 0;
+    ncclResult_t r = ncclCommInitRankConfig(&c->comm, n, u, rank, &cfg);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        gerr(err, cap, "ncclCommInitRankConfig failed: %s", ncclGetErrorString(r));
+        free(c);
+        return DAFT_EPEER;
+    }
+    int64_t deadline = now_ns() + (int64_t)(timeout_s * 1e9), last = now_ns();
+    for (;;) {
+        ncclResult_t st = ncclInProgress;
+        r = ncclCommGetAsyncError(c->comm, &st);
+        if (r == ncclSuccess && st == ncclSuccess)
+            break;
+        bool dead = false;
+        if (now_ns() - last > 2000000) {
+            last = now_ns();
+            dead = alive && !alive(arg);
+        }
+        if ((r != ncclSuccess || st != ncclInProgress) || dead || now_ns() > deadline) {
+            gerr(err, cap, "NCCL communicator of %d ranks (rank %d) not created: %s", n, rank,
+                 dead ? "a member died" : now_ns() > deadline ? "timed out waiting for the other members"
+                                                               : ncclGetErrorString(r != ncclSuccess ? r : st));
+            ncclCommAbort(c->comm);
+            free(c);
+            return DAFT_EPEER;
+        }
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    if (g_ncomms < RT_GPU_MAX_COMMS)
+        g_comms[g_ncomms++] = c;
+    *out = c;
+    return 0;
+}
+
+static void forget(RtGpuComm *c)
+{
+    for (int i = 0; i < g_ncomms; i++)
+        if (g_comms[i] == c) {
+            g_comms[i] = g_comms[--g_ncomms];
+            break;
+        }
+}
+
+static void g_comm_abort(RtGpuComm *c)
+{
+    if (!c || c->aborted)
+        return;
+    ncclCommAbort(c->comm);
+    c->aborted = true;
+}
+
+static void g_comm_destroy(RtGpuComm *c)
+{
+    if (!c)
+        return;
+    forget(c);
+    if (!c->aborted) {
+        if (c->bad) {
+            ncclCommAbort(c->comm);
+        } else {
+            ncclCommFinalize(c->comm);
+            char e[64];
+            settle(c, e, sizeof e);
+            ncclCommDestroy(c->comm);
+        }
+    }
+    free(c);
+}
+
+static int g_group_start(void)
+{
+    /* communication after the compute work so far */
+    cudaEventRecord(g_c2m, g_cs);
+    cudaStreamWaitEvent(g_ms, g_c2m, 0);
+    return ncclGroupStart() == ncclSuccess ? 0 : DAFT_EPEER;
+}
+
+static int g_group_end(RtGpuComm *c, char *err, size_t cap)
+{
+    ncclResult_t r = ncclGroupEnd();
+    if (r != ncclSuccess && r != ncclInProgress) {
+        gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
+        return DAFT_EPEER;
+    }
+    int rc = c ? settle(c, err, cap) : 0;
+    g_ms_ops++;
+    join_ms(); /* received data is used on cs next */
+    return rc;
+}
+
+static ncclDataType_t nccl_type(DaftRtDtype dt)
+{
+    switch (dt) {
+    case DAFT_RT_F32: return ncclFloat32;
+    case DAFT_RT_BF16: return ncclBfloat16;
+    case DAFT_RT_F16: return ncclFloat16;
+    case DAFT_RT_I32: return ncclInt32;
+    default: return ncclInt64;
+    }
+}
+
+static int g_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t cap)
+{
+    if (c->aborted) {
+        gerr(err, cap, "NCCL communicator aborted");
+        return DAFT_EPEER;
+    }
+    ncclResult_t r = ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        gerr(err, cap, "ncclSend to rank %d failed: %s", peer, ncclGetErrorString(r));
+        return DAFT_EPEER;
+    }
+    return 0;
+}
+
+static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    if (c->aborted) {
+        gerr(err, cap, "NCCL communicator aborted");
+        return DAFT_EPEER;
+    }
+    int rc = g_alloc(t, err, cap);
+    if (rc)
+        return rc;
+    /* the allocation is ordered on cs: ms waits for it (inside the group: cheap) */
+    cudaEventRecord(g_c2m, g_cs);
+    cudaStreamWaitEvent(g_ms, g_c2m, 0);
+    ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
+        return DAFT_EPEER;
+    }
+    return 0;
+}
+
+static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
+                        DaftTensor *out, char *err, size_t cap)
+{
+    if (c->aborted) {
+        gerr(err, cap, "NCCL communicator aborted");
+        return DAFT_EPEER;
+    }
+    *out = *in;
+    out->data = NULL;
+    out->device = 0;
+    int64_t n = rtg_numel(in);
+    if (kind == 1) { /* allgather: concatenate along dim 0 */
+        if (in->rank < 1) {
+            gerr(err, cap, "allgather needs a tensor of rank >= 1");
+            return DAFT_EINVAL;
+        }
+        out->dims[0] *= c->n;
+    } else if (kind == 2) { /* reducescatter: member i keeps part i of dim 0 */
+        if (in->rank < 1 || in->dims[0] % c->n) {
+            gerr(err, cap, "reducescatter: dimension 0 (%lld) is not divisible by %d members",
+                 in->rank < 1 ? 0LL : (long long)in->dims[0], c->n);
+            return DAFT_EINVAL;
+        }
+        out->dims[0] /= c->n;
+    }
+    int rc = g_alloc(out, err, cap);
+    if (rc)
+        return rc;
+    ncclRedOp_t op = reduce == 1 ? ncclMax : reduce == 2 ? ncclMin : reduce == 3 ? ncclAvg : ncclSum;
+    g_group_start();
+    ncclDataType_t ty = nccl_type(in->dtype);
+    ncclResult_t r;
+    switch (kind) {
+    case 0: r = ncclAllReduce(in->data, out->data, (size_t)n, ty, op, c->comm, g_ms); break;
+    case 1: r = ncclAllGather(in->data, out->data, (size_t)n, ty, c->comm, g_ms); break;
+    case 2: r = ncclReduceScatter(in->data, out->data, (size_t)(n / c->n), ty, op, c->comm, g_ms); break;
+    default: r = ncclBroadcast(in->data, out->data, (size_t)n, ty, root, c->comm, g_ms); break;
+    }
+    if (r != ncclSuccess && r != ncclInProgress) {
+        ncclGroupEnd();
+        gerr(err, cap, "NCCL collective failed: %s", ncclGetErrorString(r));
+        return DAFT_EPEER;
+    }
+    return g_group_end(c, err, cap);
+}
+
+/* ---------------------------------------------------------------- the table */
+
+int rt_gpu_std_call(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
+                    DaftValue *out); /* stdlib/cuda/std_gpu.c */
+
+__attribute__((visibility("default"))) const RtGpuOps *daft_gpu_ops(void);
+const RtGpuOps *daft_gpu_ops(void)
+{
+    static const RtGpuOps ops = {
+        .abi = RT_GPU_ABI,
+        .attach = g_attach,
+        .device = g_device,
+        .stream = g_stream,
+        .sync = g_sync,
+        .alloc = g_alloc,
+        .free = g_free,
+        .to_host = g_to_host,
+        .from_host = g_from_host,
+        .copy = g_copy,
+        .std_call = rt_gpu_std_call,
+        .nccl_id = g_nccl_id,
+        .comm_init = g_comm_init,
+        .group_start = g_group_start,
+        .group_end = g_group_end,
+        .send = g_send,
+        .recv = g_recv,
+        .collective = g_collective,
+        .comm_check = comm_check,
+        .comm_abort = g_comm_abort,
+        .comm_destroy = g_comm_destroy,
+        .wait = g_wait,
+        .set_hook = g_set_hook,
+    };
+    return &ops;
+}

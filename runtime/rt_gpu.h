@@ -1,0 +1,122 @@
+/* rt_gpu.h — the GPU data plane's interface inside libdaftrt (internal, not installed).
+ *
+ * libdaftrt itself never links CUDA or NCCL: in a GPU build (DAFT_HAVE_GPU) the GPU code
+ * lives in a shared object, libdaftgpu.so (runtime/rt_gpu.c, runtime/rt_nccl.c,
+ * stdlib/cuda/std_gpu.c and the kernels of libdaftstd_cuda), which an ACTOR process
+ * dlopens when it first needs its GPU (rt_gpu_load.c). So CPU-only programs, the driver,
+ * CI machines without CUDA and daftc-linked executables need no CUDA library at all, and
+ * CUDA is never initialised before a fork. The object exports one symbol,
+ * daft_gpu_ops(), returning the table below. Without DAFT_HAVE_GPU, rt_gpu_load.c is
+ * a stub whose every entry reports "built without CUDA".
+ *
+ * Conventions: functions return 0 or a negative DAFT_* code and write a message to
+ * err[cap] (naming the CUDA / NCCL call and its error string). "Tensor" arguments are
+ * DaftTensor of daftrt.h; device tensors have data on the process's GPU.
+ */
+#ifndef DAFT_RT_GPU_H
+#define DAFT_RT_GPU_H
+
+#include "daftrt.h"
+
+#define RT_GPU_ABI 3
+#define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
+
+/* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
+static inline int64_t rtg_numel(const DaftTensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++)
+        n *= t->dims[i];
+    return n;
+}
+static inline size_t rtg_dtype_size(DaftRtDtype dt)
+{
+    static const size_t sz[DAFT_RT_DTYPE_COUNT] = {4, 2, 2, 4, 8};
+    return (unsigned)dt < DAFT_RT_DTYPE_COUNT ? sz[dt] : 0;
+}
+static inline size_t rtg_nbytes(const DaftTensor *t) { return (size_t)rtg_numel(t) * rtg_dtype_size(t->dtype); }
+static inline const char *rtg_dtype_name(DaftRtDtype dt)
+{
+    static const char *nm[DAFT_RT_DTYPE_COUNT] = {"f32", "bf16", "f16", "i32", "i64"};
+    return (unsigned)dt < DAFT_RT_DTYPE_COUNT ? nm[dt] : "?";
+}
+
+typedef struct RtGpuComm RtGpuComm; /* one NCCL communicator and its bookkeeping */
+
+typedef struct RtGpuOps {
+    int abi; /* RT_GPU_ABI */
+    /* ---- process: select `device`, create the compute and communication streams, an
+     * event pool and the stream-ordered memory pool (kept, not released to the OS). */
+    int (*attach)(int device, char *err, size_t cap);
+    int (*device)(void);         /* the attached device or -1 */
+    void *(*stream)(void);       /* compute stream */
+    int (*sync)(char *err, size_t cap); /* both streams; reports async errors */
+    /* ---- memory (device tensors of the attached GPU) */
+    /* t's dtype/rank/dims are set: allocate t->data (stream-ordered pool), set device. */
+    int (*alloc)(DaftTensor *t, char *err, size_t cap);
+    void (*free)(DaftTensor *t); /* stream-ordered after any pending send of it */
+    int (*to_host)(const DaftTensor *t, void *dst, char *err, size_t cap);  /* sync */
+    int (*from_host)(DaftTensor *t, const void *src, char *err, size_t cap); /* t allocated */
+    int (*copy)(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap); /* dst allocated */
+    /* ---- the std.tensor functions on the GPU (daft/std.h ABI; fn = daft name) */
+    int (*std_call)(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
+                    DaftValue *out);
+    /* ---- NCCL */
+    int (*nccl_id)(uint8_t id[RT_NCCL_ID_BYTES], char *err, size_t cap);
+    /* Creates a communicator of n ranks (blocking until every rank joined, but giving up
+     * after timeout_s, or when alive(arg) turns false: then the init is aborted). */
+    int (*comm_init)(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
+                     double timeout_s, bool (*alive)(void *), void *arg, char *err, size_t cap);
+    /* Point to point on the communication stream, after the compute stream's work so far
+     * (event), grouped: group_start(); send/recv...; group_end(). recv allocates t (shape
+     * set by the caller) from the pool; the compute stream waits for it (event). */
+    int (*group_start)(void);
+    int (*group_end)(RtGpuComm *c, char *err, size_t cap);
+    int (*send)(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t cap);
+    int (*recv)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
+    /* Collective (kinds / reductions numbered as daft/plan.h) of member `in`; `out` gets a
+     * new device tensor. Shapes follow rt_coll.c's CPU rules. */
+    int (*collective)(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
+                      DaftTensor *out, char *err, size_t cap);
+    /* ncclCommGetAsyncError + pending CUDA errors: 0 if fine. */
+    int (*comm_check)(RtGpuComm *c, char *err, size_t cap);
+    void (*comm_abort)(RtGpuComm *c); /* ncclCommAbort: never blocks on peers */
+    void (*comm_destroy)(RtGpuComm *c); /* ncclCommDestroy after a successful finish */
+    /* Waits (polling, never unbounded) for the work enqueued so far on both streams;
+     * calls progress(arg) and alive(arg) every few ms; checks the communicators c[0..n)
+     * for async errors. 0, DAFT_EPEER (alive false: comms aborted) or an error. */
+    int (*wait)(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *),
+                void *arg, char *err, size_t cap);
+    /* Called every few ms by every polling wait (to_host, sync): the actor's progress
+     * (drains control messages, so that a death notice aborts the communicators). */
+    void (*set_hook)(void (*fn)(void *), void *arg);
+} RtGpuOps;
+
+/* rt_gpu_load.c (always in libdaftrt) ------------------------------------------------ */
+
+/* The GPU table, loading libdaftgpu.so on first use; NULL with the reason in err. */
+const RtGpuOps *rt_gpu_ops(char *err, size_t cap);
+/* The table if this process attached a GPU (a GPU actor), else NULL. Cheap. */
+const RtGpuOps *rt_gpu_active(void);
+/* True when DAFT_DEVICE=cpu (CPU-only mode, explicit). */
+bool rt_gpu_cpu_mode(void);
+/* Child side of spawn: attach GPU `gpu` (>= 0) or the next free (DAFT_SPAWN_ANY_GPU);
+ * on failure the reason is kept for rt_gpu_start_error (the actor then fails to start). */
+void rt_gpu_child_start(int gpu, const char *actor_name);
+/* The reason a GPU actor could not start, or NULL. */
+const char *rt_gpu_start_error(void);
+/* Driver side: the GPU an actor spawned with `requested` gets (-1: none), choosing the
+ * next free ordinal for DAFT_SPAWN_ANY_GPU (counted from /proc/driver/nvidia/gpus or
+ * CUDA_VISIBLE_DEVICES, without touching CUDA). `used` counts actors per ordinal. */
+int rt_gpu_place(int requested);
+/* The actor's progress hook for polling GPU waits (rt_exec.c sets it). */
+void rt_gpu_set_progress(void (*fn)(void *), void *arg);
+/* For rt_value.c: GPU tensors of this process. free releases to the pool; read copies to
+ * host memory (synchronous); dup makes a device copy; upload moves a host tensor value
+ * that arrived with the "was on GPU" mark onto this process's GPU (if it has one). */
+void rt_gpu_tensor_free(DaftTensor *t);
+int rt_gpu_tensor_read(const DaftTensor *t, void *dst);
+int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src);
+void rt_gpu_tensor_upload(DaftValue *v);
+
+#endif

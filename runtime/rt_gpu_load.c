@@ -1,0 +1,271 @@
+/* rt_gpu_load.c — libdaftrt's door to the GPU data plane (see rt_gpu.h): loads
+ * libdaftgpu.so in an actor process that needs its GPU, places GPU actors (driver side,
+ * without touching CUDA), and implements the public GPU functions of daftrt.h. In a build
+ * without CUDA (no DAFT_HAVE_GPU) every GPU request fails with "built without CUDA". */
+#define _GNU_SOURCE
+#include "rt_gpu.h"
+#include "rt_internal.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const RtGpuOps *g_ops;     /* loaded table */
+static const RtGpuOps *g_active;  /* set once this process attached its GPU */
+static char g_start_err[512];     /* why this GPU actor could not start */
+static char g_load_err[512];
+
+bool rt_gpu_cpu_mode(void)
+{
+    const char *d = getenv("DAFT_DEVICE");
+    return d && strcmp(d, "cpu") == 0;
+}
+
+const RtGpuOps *rt_gpu_ops(char *err, size_t cap)
+{
+    if (g_ops)
+        return g_ops;
+#ifndef DAFT_HAVE_GPU
+    rt_fmt(g_load_err, sizeof g_load_err, "no GPU: built without CUDA (set DAFT_DEVICE=cpu to run on the CPU)");
+#else
+    const char *env = getenv("DAFT_GPU_LIB");
+    const char *cands[3] = {env && *env ? env : NULL, DAFT_GPU_SO_PATH, "libdaftgpu.so"};
+    g_load_err[0] = 0;
+    for (int i = 0; i < 3 && !g_ops; i++) {
+        if (!cands[i])
+            continue;
+        void *h = dlopen(cands[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            if (!g_load_err[0])
+                rt_fmt(g_load_err, sizeof g_load_err, "cannot load the GPU runtime: %s (set DAFT_GPU_LIB)", dlerror());
+            continue;
+        }
+        const RtGpuOps *(*get)(void) = (const RtGpuOps *(*)(void))dlsym(h, "daft_gpu_ops");
+        const RtGpuOps *o = get ? get() : NULL;
+        if (o && o->abi == RT_GPU_ABI)
+            g_ops = o;
+        else
+            rt_fmt(g_load_err, sizeof g_load_err, "%s: not a matching GPU runtime (abi)", cands[i]);
+    }
+#endif
+    if (!g_ops && err)
+        rt_fmt(err, cap, "%s", g_load_err);
+    return g_ops;
+}
+
+const RtGpuOps *rt_gpu_active(void) { return g_active; }
+const char *rt_gpu_start_error(void) { return g_start_err[0] ? g_start_err : NULL; }
+
+static void rt_gpu_hook(void *arg) { (void)arg; }
+
+void rt_gpu_child_start(int gpu, const char *actor_name)
+{
+    (void)actor_name;
+    if (gpu == -1 || rt_gpu_cpu_mode())
+        return;
+    if (gpu < 0) {
+        rt_fmt(g_start_err, sizeof g_start_err,
+               "no GPU available (gpus = 1); set DAFT_DEVICE=cpu to run on the CPU");
+        return;
+    }
+    char e[400];
+    const RtGpuOps *o = rt_gpu_ops(e, sizeof e);
+    if (!o) {
+        rt_fmt(g_start_err, sizeof g_start_err, "%s", e);
+        return;
+    }
+    if (o->attach(gpu, e, sizeof e)) {
+        rt_fmt(g_start_err, sizeof g_start_err, "GPU %d: %s; set DAFT_DEVICE=cpu to run on the CPU", gpu, e);
+        return;
+    }
+    o->set_hook(rt_gpu_hook, NULL);
+    g_active = o;
+}
+
+void rt_gpu_set_progress(void (*fn)(void *), void *arg)
+{
+    if (g_active)
+        g_active->set_hook(fn, arg);
+}
+
+/* GPUs of this node without touching CUDA: CUDA_VISIBLE_DEVICES, else the driver's
+ * /proc entries. */
+static int rt_gpu_count(void)
+{
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    if (v) {
+        int n = 0;
+        for (const char *p = v; *p; p++)
+            n += *p == ',';
+        return *v ? n + 1 : 0;
+    }
+    DIR *d = opendir("/proc/driver/nvidia/gpus");
+    if (!d)
+        return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+int rt_gpu_place(int requested)
+{
+    static int used[64];
+    const int nused = 64;
+    if (requested == -1 || rt_gpu_cpu_mode())
+        return -1;
+    if (requested >= 0) {
+        if (requested < nused)
+            used[requested]++;
+        return requested;
+    }
+    int n = rt_gpu_count();
+    n = n > nused ? nused : n;
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (best < 0 || used[i] < used[best])
+            best = i;
+    if (best < 0 || used[best] > 0)
+        return -3; /* no free GPU: the actor fails to start */
+    used[best]++;
+    return best;
+}
+
+/* ---------------------------------------------------------------- public API */
+
+int daft_ctx_gpu(const DaftActorCtx *ctx)
+{
+    return ctx && g_active ? g_active->device() : -1; /* driver-style calls (NULL): CPU */
+}
+
+void *daft_ctx_stream(const DaftActorCtx *ctx)
+{
+    return ctx && g_active ? g_active->stream() : NULL;
+}
+
+int daft_ctx_gpu_sync(const DaftActorCtx *ctx, DaftValue *err)
+{
+    (void)ctx;
+    char e[400];
+    if (!g_active || !g_active->sync(e, sizeof e))
+        return 0;
+    if (err)
+        *err = daft_value_error("GPU: %s", e);
+    return DAFT_EPEER;
+}
+
+DaftValue daft_value_gpu_tensor(const DaftActorCtx *ctx, DaftRtDtype dt, int rank,
+                                const int64_t *dims, const void *host)
+{
+    (void)ctx;
+    if (!g_active)
+        return daft_value_error("gpu tensor: %s", rt_gpu_cpu_mode() ? "DAFT_DEVICE=cpu: no GPU"
+                                                                   : "this actor has no GPU");
+    DaftValue v = daft_value_tensor(dt, rank, dims, NULL); /* validates the shape */
+    if (v.kind != DAFT_V_TENSOR)
+        return v;
+    free(v.as.tensor.data);
+    v.as.tensor.data = NULL;
+    char e[400];
+    if (g_active->alloc(&v.as.tensor, e, sizeof e) ||
+        (host && g_active->from_host(&v.as.tensor, host, e, sizeof e))) {
+        daft_value_free(&v);
+        return daft_value_error("gpu tensor: %s", e);
+    }
+    return v;
+}
+
+int daft_value_to_host(DaftValue *v)
+{
+    if (v->kind == DAFT_V_LIST) {
+        int rc = 0;
+        for (size_t i = 0; i < v->as.list.len; i++)
+            rc |= daft_value_to_host(&v->as.list.items[i]);
+        return rc ? DAFT_EPEER : 0;
+    }
+    if (v->kind != DAFT_V_TENSOR || !v->as.tensor.device)
+        return 0;
+    DaftTensor t = v->as.tensor;
+    size_t nb = daft_tensor_nbytes(&t);
+    void *h = malloc(nb ? nb : 1);
+    char e[400] = "out of memory";
+    if (!h || !g_active || g_active->to_host(&t, h, e, sizeof e)) {
+        free(h);
+        daft_value_free(v);
+        *v = daft_value_error("copying a GPU tensor to the host: %s", g_active ? e : "no GPU here");
+        return DAFT_EPEER;
+    }
+    g_active->free(&t);
+    v->as.tensor.data = h;
+    v->as.tensor.device = DAFT_DEVICE_HOST;
+    return 0;
+}
+
+int daft_rt_gpu_std(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
+                    DaftValue *out)
+{
+    if (!g_active) {
+        char e[400] = "";
+        if (rt_gpu_cpu_mode())
+            rt_fmt(e, sizeof e, "DAFT_DEVICE=cpu: GPU tensors are not available");
+        else if (!rt_gpu_ops(e, sizeof e))
+            ;
+        else
+            rt_fmt(e, sizeof e, "no GPU in this process (only actors spawned with a GPU have one)");
+        *out = daft_value_error("%s: %s", fn, e);
+        return DAFT_EINVAL;
+    }
+    return g_active->std_call(fn, ctx, args, nargs, out);
+}
+
+/* ---------------------------------------------------------------- for rt_value.c */
+
+void rt_gpu_tensor_free(DaftTensor *t)
+{
+    if (g_active)
+        g_active->free(t); /* elsewhere the memory cannot be ours: leave it */
+    t->data = NULL;
+}
+
+int rt_gpu_tensor_read(const DaftTensor *t, void *dst)
+{
+    char e[400];
+    if (!g_active || g_active->to_host(t, dst, e, sizeof e)) {
+        rt_log("reading a GPU tensor: %s", g_active ? e : "no GPU in this process");
+        return DAFT_EPEER;
+    }
+    return 0;
+}
+
+int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src)
+{
+    char e[400];
+    *dst = *src;
+    dst->data = NULL;
+    if (!g_active || g_active->alloc(dst, e, sizeof e))
+        return DAFT_ENOMEM;
+    if (g_active->copy(dst, src, e, sizeof e)) {
+        g_active->free(dst);
+        return DAFT_ENOMEM;
+    }
+    return 0;
+}
+
+void rt_gpu_tensor_upload(DaftValue *v)
+{
+    if (!g_active || v->kind != DAFT_V_TENSOR || v->as.tensor.device)
+        return;
+    DaftTensor t = v->as.tensor;
+    char e[400];
+    t.data = NULL;
+    if (g_active->alloc(&t, e, sizeof e))
+        return; /* stays a host tensor */
+    if (g_active->from_host(&t, v->as.tensor.data, e, sizeof e)) {
+        g_active->free(&t);
+        return;
+    }
+    free(v->as.tensor.data);
+    v->as.tensor = t;
+}

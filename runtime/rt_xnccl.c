@@ -1,0 +1,343 @@
+/* rt_xnccl.c — NCCL channels and NCCL collectives of compiled plans (actor side).
+ *
+ * The driver (rt_compiled.c, rt_plan_gpu_*) realises a plan channel of transport NCCL
+ * over NCCL when its writer and every reader are GPU actors, and a collective group of
+ * transport NCCL when every member is; everything else stays on the CPU transports (as
+ * in CPU-only mode, where no actor has a GPU). It appends to each actor's PLAN_LOAD a GPU
+ * section (see rt_xnccl_load) describing the plan's communicators — comm 0 for point to
+ * point among every actor that ends an NCCL channel, one more per NCCL group — and a
+ * bootstrap channel per communicator (a shared-memory ring from its rank 0 to the other
+ * ranks) on which rank 0 sends the NCCL unique id it made. Each member creates its
+ * communicators once, in the same order, when the plan first runs.
+ *
+ * One transfer on an NCCL channel: the writer puts a small control value on the
+ * channel's ring — NONE for "a tensor of the static shape follows", [dtype, dims...] for
+ * "a tensor of this dtype and shape follows" (shape not static: metadata first), or the
+ * value itself when it is not a GPU tensor of the expected shape (an error, a CPU value):
+ * then no NCCL operation happens on either side — then ncclSend of the data to each
+ * reader on the communication stream. The reader takes the control value, allocates the
+ * receive buffer from the stream-ordered pool and posts ncclRecv. Both sides issue their
+ * NCCL operations in program order, which the planner made consistent with one global
+ * sequence, so no plan can deadlock. The 1-byte control message keeps errors flowing
+ * along NCCL edges without ever leaving a peer waiting in NCCL.
+ *
+ * Failures: rt_xnccl_abort (plan stopped: a member died, or unloaded) aborts every
+ * communicator (ncclCommAbort never waits for peers); asynchronous NCCL errors are polled
+ * after each NCCL op and become the op's error value. */
+#define _GNU_SOURCE
+#include "rt_gpu.h"
+#include "rt_internal.h"
+#include "rt_xnccl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct RtXComm {
+    uint32_t boot;  /* bootstrap channel */
+    int n, rank;    /* rank -1: not a member */
+    RtGpuComm *c;
+} RtXComm;
+
+typedef struct RtXNChan {
+    bool on;            /* realised over NCCL */
+    int writer;         /* comm-0 rank of the writer */
+    int nreaders;
+    int *readers;       /* comm-0 ranks */
+    bool meta_first;
+    DaftRtDtype dtype;
+    int rank;
+    int64_t dims[DAFT_MAX_RANK];
+    bool have_ctl;      /* READ: control value taken, recv not yet posted */
+} RtXNChan;
+
+struct RtXNccl {
+    const RtGpuOps *ops;
+    RtXComm *comms;
+    uint32_t ncomms;
+    uint32_t ready;     /* communicators created so far (in order) */
+    RtXNChan *chans;
+    uint32_t nchans;
+    int32_t *group_comm; /* [group] comm index or -1 */
+    uint32_t ngroups;
+    bool failed;
+    char err[400];
+    DaftValue tmp;
+};
+
+void rt_xnccl_free(RtXNccl *g)
+{
+    if (!g)
+        return;
+    for (uint32_t i = 0; i < g->ncomms; i++)
+        if (g->comms[i].c) {
+            g->ops->comm_abort(g->comms[i].c);
+            g->ops->comm_destroy(g->comms[i].c);
+        }
+    for (uint32_t i = 0; i < g->nchans; i++)
+        free(g->chans[i].readers);
+    daft_value_free(&g->tmp);
+    free(g->comms);
+    free(g->chans);
+    free(g->group_comm);
+    free(g);
+}
+
+void rt_xnccl_abort(RtXNccl *g)
+{
+    for (uint32_t i = 0; g && i < g->ncomms; i++)
+        if (g->comms[i].c)
+            g->ops->comm_abort(g->comms[i].c);
+}
+
+/* The GPU section: u32 ncomms { u32 boot, u32 n, i32 rank }; u32 nnccl { u32 ch, i32
+ * writer, u32 nreaders, i32 readers[], u8 meta_first, u8 dtype, i32 rank, i64 dims[] };
+ * u32 ngroups { i32 comm }. */
+RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, size_t cap)
+{
+    RtXNccl *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->ops = rt_gpu_active();
+    g->nchans = nchans;
+    g->ngroups = ngroups;
+    g->chans = calloc(nchans + 1, sizeof *g->chans);
+    g->group_comm = calloc(ngroups + 1, sizeof *g->group_comm);
+    g->ncomms = rt_rd_u32(r);
+    g->comms = calloc(g->ncomms + 1, sizeof *g->comms);
+    bool bad = r->bad || !g->chans || !g->group_comm || !g->comms || g->ncomms > 4096;
+    for (uint32_t i = 0; !bad && i < g->ncomms; i++) {
+        g->comms[i].boot = rt_rd_u32(r);
+        g->comms[i].n = (int)rt_rd_u32(r);
+        g->comms[i].rank = (int32_t)rt_rd_u32(r);
+        bad = r->bad || g->comms[i].boot >= nchans || g->comms[i].rank >= g->comms[i].n;
+    }
+    uint32_t nn = bad ? 0 : rt_rd_u32(r);
+    for (uint32_t i = 0; !bad && i < nn; i++) {
+        uint32_t ch = rt_rd_u32(r);
+        if (r->bad || ch >= nchans) {
+            bad = true;
+            break;
+        }
+        RtXNChan *c = &g->chans[ch];
+        c->on = true;
+        c->writer = (int32_t)rt_rd_u32(r);
+        c->nreaders = (int)rt_rd_u32(r);
+        if (r->bad || c->nreaders > RT_RING_MAX_READERS || c->readers) {
+            bad = true;
+            break;
+        }
+        c->readers = calloc((size_t)c->nreaders + 1, sizeof *c->readers);
+        for (int k = 0; c->readers && k < c->nreaders; k++)
+            c->readers[k] = (int32_t)rt_rd_u32(r);
+        c->meta_first = rt_rd_u8(r);
+        c->dtype = (DaftRtDtype)rt_rd_u8(r);
+        c->rank = (int32_t)rt_rd_u32(r);
+        bad = !c->readers || c->rank > DAFT_MAX_RANK;
+        for (int k = 0; !bad && k < c->rank; k++)
+            c->dims[k] = (int64_t)rt_rd_u64(r);
+        if (c->rank < 0 || c->dtype >= DAFT_RT_DTYPE_COUNT)
+            c->meta_first = true;
+    }
+    uint32_t ng = bad ? 0 : rt_rd_u32(r);
+    bad |= ng != ngroups;
+    for (uint32_t i = 0; !bad && i < ng; i++) {
+        g->group_comm[i] = (int32_t)rt_rd_u32(r);
+        bad = g->group_comm[i] >= (int32_t)g->ncomms;
+    }
+    if (bad || r->bad) {
+        rt_fmt(err, cap, "malformed GPU section");
+        rt_xnccl_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+bool rt_xnccl_chan(const RtXNccl *g, uint32_t ch) { return g && ch < g->nchans && g->chans[ch].on; }
+int rt_xnccl_group(const RtXNccl *g, uint32_t grp)
+{
+    return g && grp < g->ngroups ? g->group_comm[grp] : -1;
+}
+const char *rt_xnccl_error(const RtXNccl *g) { return g && g->failed ? g->err : NULL; }
+
+/* Creates the communicators in order; 1 when all exist, 0 when waiting for a unique id,
+ * < 0 on failure (g->err). */
+int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
+{
+    if (g->failed)
+        return DAFT_EPEER;
+    if (!g->ops && g->ncomms) {
+        g->failed = true;
+        rt_fmt(g->err, sizeof g->err, "NCCL channels need a GPU actor");
+        return DAFT_EPEER;
+    }
+    while (g->ready < g->ncomms) {
+        RtXComm *c = &g->comms[g->ready];
+        if (c->rank < 0) {
+            g->ready++;
+            continue;
+        }
+        uint8_t id[RT_NCCL_ID_BYTES];
+        if (c->rank == 0) {
+            if (g->ops->nccl_id(id, g->err, sizeof g->err)) {
+                g->failed = true;
+                return DAFT_EPEER;
+            }
+            DaftValue v = daft_value_strn((const char *)id, sizeof id);
+            io->send(io->arg, c->boot, -1, &v);
+            daft_value_free(&v);
+        } else {
+            int rc = io->try_read(io->arg, c->boot, &g->tmp);
+            if (rc <= 0)
+                return rc < 0 ? rc : 0;
+            if (g->tmp.kind != DAFT_V_STR || g->tmp.as.str.len != sizeof id) {
+                g->failed = true;
+                rt_fmt(g->err, sizeof g->err, "bad NCCL unique id on the bootstrap channel");
+                return DAFT_EPEER;
+            }
+            memcpy(id, g->tmp.as.str.ptr, sizeof id);
+            daft_value_free(&g->tmp);
+        }
+        if (g->ops->comm_init(&c->c, id, c->n, c->rank, 120.0, io->alive, io->arg, g->err,
+                              sizeof g->err)) {
+            g->failed = true;
+            return DAFT_EPEER;
+        }
+        g->ready++;
+    }
+    return 1;
+}
+
+bool rt_xnccl_setup_pending(const RtXNccl *g) { return g && !g->failed && g->ready < g->ncomms; }
+
+static bool conforming(const RtXNChan *c, const DaftValue *v, int dev)
+{
+    if (v->kind != DAFT_V_TENSOR || daft_tensor_gpu(&v->as.tensor) != dev || dev < 0)
+        return false;
+    if (c->meta_first)
+        return true;
+    const DaftTensor *t = &v->as.tensor;
+    if (t->dtype != c->dtype || t->rank != c->rank)
+        return false;
+    for (int i = 0; i < t->rank; i++)
+        if (t->dims[i] != c->dims[i])
+            return false;
+    return true;
+}
+
+static RtGpuComm *p2p(RtXNccl *g) { return g->ncomms ? g->comms[0].c : NULL; }
+
+void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v)
+{
+    RtXNChan *c = &g->chans[ch];
+    if (g->failed || !conforming(c, v, g->ops->device())) {
+        DaftValue e = g->failed ? daft_value_error("%s", g->err) : daft_value_none();
+        io->send(io->arg, ch, target, g->failed ? &e : v);
+        daft_value_free(&e);
+        return;
+    }
+    DaftValue ctl = daft_value_none();
+    if (c->meta_first) {
+        const DaftTensor *t = &v->as.tensor;
+        ctl = daft_value_list((size_t)t->rank + 1);
+        ctl.as.list.items[0] = daft_value_i64(t->dtype);
+        for (int i = 0; i < t->rank; i++)
+            ctl.as.list.items[i + 1] = daft_value_i64(t->dims[i]);
+    }
+    io->send(io->arg, ch, target, &ctl);
+    daft_value_free(&ctl);
+    g->ops->group_start();
+    int rc = 0;
+    for (int k = 0; !rc && k < c->nreaders; k++)
+        if (target < 0 || target == k)
+            rc = g->ops->send(p2p(g), &v->as.tensor, c->readers[k], g->err, sizeof g->err);
+    int rc2 = g->ops->group_end(p2p(g), rc ? NULL : g->err, sizeof g->err);
+    if (rc || rc2) {
+        g->failed = true;
+        rt_xnccl_abort(g);
+    }
+}
+
+int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
+{
+    RtXNChan *c = &g->chans[ch];
+    int rc = io->try_read(io->arg, ch, slot);
+    if (rc <= 0)
+        return rc;
+    if (slot->kind != DAFT_V_NONE && slot->kind != DAFT_V_LIST)
+        return 1; /* the value itself (error, CPU value): no NCCL */
+    DaftTensor t;
+    memset(&t, 0, sizeof t);
+    if (slot->kind == DAFT_V_LIST) {
+        const DaftValue *it = slot->as.list.items;
+        size_t n = slot->as.list.len;
+        bool ok = n >= 1 && n <= DAFT_MAX_RANK + 1;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = it[i].kind == DAFT_V_I64;
+        if (!ok || it[0].as.i64 < 0 || it[0].as.i64 >= DAFT_RT_DTYPE_COUNT) {
+            daft_value_free(slot);
+            *slot = daft_value_error("NCCL channel %u: malformed shape metadata", ch);
+            return 1;
+        }
+        t.dtype = (DaftRtDtype)it[0].as.i64;
+        t.rank = (int)n - 1;
+        for (int i = 0; i < t.rank; i++)
+            t.dims[i] = it[i + 1].as.i64;
+    } else {
+        t.dtype = c->dtype;
+        t.rank = c->rank;
+        memcpy(t.dims, c->dims, sizeof t.dims);
+    }
+    daft_value_free(slot);
+    if (g->failed) {
+        *slot = daft_value_error("%s", g->err);
+        return 1;
+    }
+    g->ops->group_start();
+    int e1 = g->ops->recv(p2p(g), &t, c->writer, g->err, sizeof g->err);
+    int e2 = g->ops->group_end(p2p(g), e1 ? NULL : g->err, sizeof g->err);
+    if (e1 || e2) {
+        if (t.data)
+            g->ops->free(&t);
+        g->failed = true;
+        rt_xnccl_abort(g);
+        *slot = daft_value_error("NCCL receive on channel %u: %s", ch, g->err);
+        return 1;
+    }
+    slot->kind = DAFT_V_TENSOR;
+    slot->as.tensor = t;
+    return 1;
+}
+
+DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root, const DaftValue *in)
+{
+    RtXComm *c = &g->comms[g->group_comm[grp]];
+    if (g->failed)
+        return daft_value_error("%s", g->err);
+    DaftValue up = daft_value_none();
+    const DaftValue *x = in;
+    if (in->kind == DAFT_V_TENSOR && !in->as.tensor.device) { /* a CPU tensor: upload */
+        daft_value_copy(&up, in);
+        rt_gpu_tensor_upload(&up);
+        x = &up;
+    }
+    if (x->kind != DAFT_V_TENSOR || daft_tensor_gpu(&x->as.tensor) != g->ops->device()) {
+        /* the others are already in the collective: abort so that nobody waits */
+        daft_value_free(&up);
+        g->failed = true;
+        rt_fmt(g->err, sizeof g->err, "NCCL collective: an input was not a GPU tensor");
+        rt_xnccl_abort(g);
+        return in->kind == DAFT_V_ERROR ? daft_value_error("%s", in->as.error.msg)
+                                        : daft_value_error("%s", g->err);
+    }
+    DaftValue out = daft_value_none();
+    int rc = g->ops->collective(c->c, kind, reduce, root, &x->as.tensor, &out.as.tensor, g->err,
+                                sizeof g->err);
+    daft_value_free(&up);
+    if (rc) { /* the other members may be inside the collective: abort so nobody waits */
+        g->failed = true;
+        rt_xnccl_abort(g);
+        return daft_value_error("NCCL collective: %s", g->err);
+    }
+    out.kind = DAFT_V_TENSOR;
+    return out;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tests/apps/gpu.sh BUILD_DIR — the application examples on GPUs (no DAFT_DEVICE=cpu): runs
+# the executables prebuilt by `cmake --build BUILD_DIR --target daft_apps` (in
+# BUILD_DIR/tests/apps/) at their CI sizes, one GPU per actor, and compares their output with
+# the same tests/apps/NAME.expected as the CPU tests (float tolerance: fp32 cuBLAS, no TF32,
+# against the double-precision reference). Builds nothing (the GPU machine has no LLVM);
+# run from the repository root. Apps needing more GPUs than present are skipped.
+# Exit 0 when everything that could run passed, 1 otherwise.
+#
+#   cmake --build build-gpu --target daft_apps        (here: a build with CUDA and NCCL)
+#   bash tests/apps/gpu.sh build-gpu                  (device: carry build-gpu/tests/apps and
+#                                                      build-gpu/runtime/libdaftgpu.so)
+set -u
+BUILD=$(cd "${1:?usage: tests/apps/gpu.sh BUILD_DIR}" && pwd) || exit 2
+here=$(cd "$(dirname "$0")" && pwd)
+export NCCL_NVLS_ENABLE=0 NVIDIA_TF32_OVERRIDE=0
+export DAFT_GPU_LIB=${DAFT_GPU_LIB:-$BUILD/runtime/libdaftgpu.so}
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+echo "tests/apps/gpu.sh: ${ngpu:-0} GPUs; DAFT_GPU_LIB=$DAFT_GPU_LIB"
+fail=0
+# name and GPUs needed (one per actor)
+for entry in tp_mlp:4 pp_mlp:4 pd_transfer:4 dp_train_overlap:2 rl:4; do
+  app=${entry%%:*} need=${entry##*:}
+  exe=$BUILD/tests/apps/$app
+  if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $app: needs $need GPUs"; continue; fi
+  if [ ! -x "$exe" ]; then echo "FAIL $app: not built ($exe)"; fail=1; continue; fi
+  out=$(mktemp) err=$(mktemp)
+  DAFT_SCHEDULE_LOG=1 timeout 300 "$exe" >"$out" 2>"$err"
+  st=$?
+  if [ $st = 0 ] && python3 "$here/compare.py" "$here/$app.expected" "$out" &&
+     ! grep -q "interpreted" "$err"; then
+    echo "PASS $app"
+  else
+    echo "FAIL $app (exit $st)"; echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"; fail=1
+  fi
+  rm -f "$out" "$err"
+done
+exit $fail
