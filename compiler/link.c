@@ -37,8 +37,9 @@
 /* ---------------------------------------------------------------- processes */
 
 /* Runs argv; returns the exit status (or -1 when it could not run). With out != NULL the
- * command's stdout is read into *out (malloc'd, NUL-terminated). */
-static int run(char *const *argv, char **out) {
+ * command's stdout is read into *out (malloc'd, NUL-terminated); with diag_out also its
+ * stderr, in the C locale (ASCII quotes in compiler diagnostics). */
+static int run_ex(char *const *argv, char **out, bool diag_out) {
     int fds[2] = {-1, -1};
     if (out && pipe(fds) != 0)
         return -1;
@@ -50,6 +51,10 @@ static int run(char *const *argv, char **out) {
     if (pid == 0) {
         if (out) {
             dup2(fds[1], 1);
+            if (diag_out) {
+                dup2(fds[1], 2);
+                setenv("LC_ALL", "C", 1);
+            }
             close(fds[0]);
             close(fds[1]);
         }
@@ -81,6 +86,8 @@ static int run(char *const *argv, char **out) {
             return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
+
+static int run(char *const *argv, char **out) { return run_ex(argv, out, false); }
 
 static bool file_exists(const char *p) {
     struct stat sb;
