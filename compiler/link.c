@@ -311,6 +311,237 @@ static void check_extern(DaftModule *mod, DaftNode *d, const char *owner, const 
         daft_note(diags, e, daft_span_none(), "add `link \"kernels.c\";` naming the C file that defines it");
 }
 
+/* ---------------------------------------------------------------- signature check
+ *
+ * Every user `extern fn` bound to a symbol that the linked objects define must have the C
+ * prototype of the typed kernel ABI (include/daft/gen.h, "typed extern kernels"). daftc
+ * writes those prototypes into a header (sigs.h in the scratch directory) and compiles each
+ * linked .c source once more with `cc -fsyntax-only -include sigs.h`: a definition (or a
+ * declaration) in the C source whose type differs is then a "conflicting types for 'sym'"
+ * error of the C compiler (gcc and clang word it alike), which daftc reports at the extern
+ * declaration, naming the expected prototype, with the C location in a note.
+ * Not checked: .cu sources (nvcc compiles C++ with CUDA extensions, where a different
+ * prototype is an overload rather than a conflict, and nvcc may be absent on the machine
+ * that compiles), and .o/.a/.so inputs, which carry no types (only the symbol's presence is
+ * checked with nm). A syntax-only run that fails without such a diagnostic (e.g. the header
+ * cannot find daft/gen.h) is ignored: the real compile of the source already succeeded. */
+
+typedef struct Buf {
+    char *s;
+    size_t len, cap;
+} Buf;
+
+static void buf_add(Buf *b, const char *t) {
+    size_t n = strlen(t);
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->s = realloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, t, n + 1);
+    b->len += n;
+}
+
+/* The C type of a parameter or result (gen.h's table); NULL for a type that has none. */
+static const char *ctype_of(const DaftType *t, bool result) {
+    if (!t)
+        return result ? "void" : NULL;
+    switch (t->kind) {
+    case DAFT_TY_VOID: return result ? "void" : NULL;
+    case DAFT_TY_BOOL: return "bool";
+    case DAFT_TY_I32: return "int32_t";
+    case DAFT_TY_I64: return "int64_t";
+    case DAFT_TY_F32: return "float";
+    case DAFT_TY_F64: return "double";
+    case DAFT_TY_STR: return result ? "char *" : "const char *";
+    case DAFT_TY_TENSOR: return result ? "DaftTensor *" : "const DaftTensor *";
+    case DAFT_TY_ERROR: return NULL;
+    default: return result ? "DaftValue *" : "const DaftValue *";
+    }
+}
+
+static void add_typed(Buf *b, const char *ctype, const char *name) {
+    buf_add(b, ctype);
+    if (name) {
+        if (ctype[strlen(ctype) - 1] != '*')
+            buf_add(b, " ");
+        buf_add(b, name);
+    }
+}
+
+/* The expected prototype of extern `d`: with parameter names (for messages), or without
+ * (for the header: daft names may be C keywords or macros). False when a type is unknown
+ * (an error was reported before). */
+static bool kernel_proto(const DaftNode *d, bool names, Buf *b) {
+    const char *rt = ctype_of(d->ty, true);
+    if (!rt)
+        return false;
+    add_typed(b, rt, d->symbol);
+    buf_add(b, "(");
+    add_typed(b, "DaftActorCtx *", names ? "ctx" : NULL);
+    for (int i = 0; i < d->params.len; i++) {
+        const DaftNode *p = d->params.items[i];
+        const char *ct = ctype_of(p->ty, false);
+        if (!ct)
+            return false;
+        const char *pn = names ? p->name : NULL;
+        buf_add(b, ", ");
+        add_typed(b, ct, pn);
+        if (p->ty->kind == DAFT_TY_STR) {
+            buf_add(b, ", ");
+            if (pn) {
+                add_typed(b, "size_t", pn);
+                buf_add(b, "_len");
+            } else
+                buf_add(b, "size_t");
+        }
+    }
+    buf_add(b, ")");
+    return true;
+}
+
+typedef struct SigDecl {
+    DaftNode *d;
+    const char *owner;
+    char *proto;    /* without names, as in the header */
+    bool reported;
+} SigDecl;
+
+typedef struct SigCheck {
+    SigDecl *v;
+    int n, cap;
+} SigCheck;
+
+static void sig_collect(DaftModule *mod, DaftNode *d, const char *owner, const SymSet *syms, SigCheck *sc) {
+    if (!d->is_extern || !d->symbol || (mod->source && d->span.file != mod->source->id))
+        return;
+    if (!syms_has(syms, d->symbol))
+        return; /* reported as missing */
+    Buf b = {0};
+    if (!kernel_proto(d, false, &b)) {
+        free(b.s);
+        return;
+    }
+    if (sc->n == sc->cap) {
+        sc->cap = sc->cap ? sc->cap * 2 : 8;
+        sc->v = realloc(sc->v, sizeof *sc->v * (size_t)sc->cap);
+    }
+    sc->v[sc->n++] = (SigDecl){d, owner, b.s, false};
+}
+
+static void sig_report(SigDecl *sd, const char *cloc, DaftDiagEngine *diags) {
+    if (sd->reported)
+        return;
+    sd->reported = true;
+    Buf b = {0};
+    kernel_proto(sd->d, true, &b);
+    DaftDiag *e = daft_error(diags, sd->d->name_span,
+                             "C function '%s' does not match the declaration of '%s%s%s': expected '%s'",
+                             sd->d->symbol, sd->owner ? sd->owner : "", sd->owner ? "." : "",
+                             sd->d->name, b.s);
+    daft_note(diags, e, daft_span_none(), "the C function is declared at %s", cloc);
+    free(b.s);
+}
+
+/* The symbol named by a C compiler diagnostic that says a declaration conflicts with an
+ * earlier one of another type or kind (copied into sym), or false. */
+static bool conflict_symbol(const char *msg, char *sym, size_t cap) {
+    static const char *const pats[] = {
+        "conflicting types for '",          /* gcc, clang */
+        "redefinition of '",                /* clang: "redefinition of 'f' as different kind of symbol" */
+        "'",                                /* gcc: "'f' redeclared as different kind of symbol" */
+    };
+    for (size_t i = 0; i < sizeof pats / sizeof *pats; i++) {
+        size_t pn = strlen(pats[i]);
+        if (strncmp(msg, pats[i], pn) != 0)
+            continue;
+        const char *a = msg + pn, *z = strchr(a, '\'');
+        if (!z || (size_t)(z - a) >= cap || z == a)
+            continue;
+        if (i == 1 && !strstr(z, "as different kind of symbol"))
+            continue;
+        if (i == 2 && strncmp(z, "' redeclared as different kind of symbol", 40) != 0)
+            continue;
+        memcpy(sym, a, (size_t)(z - a));
+        sym[z - a] = 0;
+        return true;
+    }
+    return false;
+}
+
+static void check_signatures(LinkJob *job, const Libs *L, char **csrcs, int ncsrcs, SigCheck *sc,
+                             DaftDiagEngine *diags) {
+    if (!sc->n || !ncsrcs)
+        return;
+    char header[600];
+    snprintf(header, sizeof header, "%s/sigs.h", job->tmpdir);
+    FILE *f = fopen(header, "w");
+    if (!f)
+        return;
+    fputs("/* generated by daftc: the C prototypes of the program's extern declarations\n"
+          " * (the typed kernel ABI of include/daft/gen.h) */\n"
+          "#include <daft/gen.h>\n#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n",
+          f);
+    for (int i = 0; i < sc->n; i++) {
+        bool dup = false;
+        for (int j = 0; j < i && !dup; j++)
+            if (strcmp(sc->v[j].d->symbol, sc->v[i].d->symbol) == 0) {
+                dup = true;
+                if (strcmp(sc->v[j].proto, sc->v[i].proto) != 0 && !sc->v[i].reported) {
+                    /* both cannot match the one C function */
+                    sc->v[i].reported = true;
+                    Buf b = {0};
+                    kernel_proto(sc->v[j].d, true, &b);
+                    DaftDiag *e = daft_error(
+                        diags, sc->v[i].d->name_span,
+                        "extern symbol '%s' of '%s%s%s' is also bound, with another C prototype, by '%s%s%s'",
+                        sc->v[i].d->symbol, sc->v[i].owner ? sc->v[i].owner : "", sc->v[i].owner ? "." : "",
+                        sc->v[i].d->name, sc->v[j].owner ? sc->v[j].owner : "", sc->v[j].owner ? "." : "",
+                        sc->v[j].d->name);
+                    daft_note(diags, e, sc->v[j].d->name_span, "which expects '%s'", b.s);
+                    free(b.s);
+                }
+            }
+        if (!dup)
+            fprintf(f, "%s;\n", sc->v[i].proto);
+    }
+    fclose(f);
+    char inc[1100];
+    snprintf(inc, sizeof inc, "-I%s", L->include);
+    for (int s = 0; s < ncsrcs; s++) {
+        char *argv[12];
+        int k = 0;
+        argv[k++] = (char *)cc_cmd();
+        argv[k++] = "-fsyntax-only";
+        argv[k++] = "-fdiagnostics-color=never";
+        if (L->include[0])
+            argv[k++] = inc;
+        argv[k++] = "-include";
+        argv[k++] = header;
+        argv[k++] = csrcs[s];
+        argv[k] = NULL;
+        char *out = NULL;
+        int st = run_ex(argv, &out, true);
+        if (st != 0 && out) {
+            for (char *line = out, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                    *next++ = 0;
+                char *err = strstr(line, ": error: ");
+                char sym[256];
+                if (!err || !conflict_symbol(err + 9, sym, sizeof sym))
+                    continue;
+                *err = 0; /* line = "file:line:col" of the C declaration */
+                if (strncmp(line, header, strlen(header)) == 0)
+                    continue;
+                for (int i = 0; i < sc->n; i++)
+                    if (strcmp(sc->v[i].d->symbol, sym) == 0)
+                        sig_report(&sc->v[i], line, diags);
+            }
+        }
+        free(out);
+    }
+}
+
 bool link_prepare(DaftModule *mod, const char *const *extra, int nextra, LinkJob *job, DaftDiagEngine *diags) {
     snprintf(job->tmpdir, sizeof job->tmpdir, "%s/daftc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(job->tmpdir)) {
@@ -323,6 +554,8 @@ bool link_prepare(DaftModule *mod, const char *const *extra, int nextra, LinkJob
     bool ok = true;
     DaftNode *prog = mod->program;
     const DaftNode *first_link = NULL;
+    char **csrcs = calloc((size_t)(prog->items.len + nextra + 1), sizeof *csrcs); /* .c sources */
+    int ncsrcs = 0;
     for (int i = 0; i < prog->items.len; i++) {
         DaftNode *it = prog->items.items[i];
         if (it->kind != DAFT_N_LINK || !it->name)
@@ -330,13 +563,25 @@ bool link_prepare(DaftModule *mod, const char *const *extra, int nextra, LinkJob
         if (!first_link)
             first_link = it;
         char *path = resolve_rel(mod, it->name);
-        ok &= compile_one(job, &L, path, it->span, diags);
-        free(path);
+        bool one = compile_one(job, &L, path, it->span, diags);
+        ok &= one;
+        if (one && has_ext(path, ".c"))
+            csrcs[ncsrcs++] = path;
+        else
+            free(path);
     }
-    for (int i = 0; i < nextra; i++)
-        ok &= compile_one(job, &L, extra[i], daft_span_none(), diags);
-    if (!ok)
+    for (int i = 0; i < nextra; i++) {
+        bool one = compile_one(job, &L, extra[i], daft_span_none(), diags);
+        ok &= one;
+        if (one && has_ext(extra[i], ".c"))
+            csrcs[ncsrcs++] = strdup(extra[i]);
+    }
+    if (!ok) {
+        for (int i = 0; i < ncsrcs; i++)
+            free(csrcs[i]);
+        free(csrcs);
         return false;
+    }
 
     SymSet syms = {0};
     for (int i = 0; i < job->nobjects; i++)
@@ -351,6 +596,24 @@ bool link_prepare(DaftModule *mod, const char *const *extra, int nextra, LinkJob
                 if (it->items.items[j]->kind == DAFT_N_METHOD)
                     check_extern(mod, it->items.items[j], it->name, &syms, first_link, diags);
     }
+    /* C prototypes of the defined symbols (.c sources only: see check_signatures) */
+    SigCheck sc = {0};
+    for (int i = 0; i < prog->items.len; i++) {
+        DaftNode *it = prog->items.items[i];
+        if (it->kind == DAFT_N_FN)
+            sig_collect(mod, it, NULL, &syms, &sc);
+        else if (it->kind == DAFT_N_ACTOR)
+            for (int j = 0; j < it->items.len; j++)
+                if (it->items.items[j]->kind == DAFT_N_METHOD)
+                    sig_collect(mod, it->items.items[j], it->name, &syms, &sc);
+    }
+    check_signatures(job, &L, csrcs, ncsrcs, &sc, diags);
+    for (int i = 0; i < sc.n; i++)
+        free(sc.v[i].proto);
+    free(sc.v);
+    for (int i = 0; i < ncsrcs; i++)
+        free(csrcs[i]);
+    free(csrcs);
     free(syms.text);
     return (size_t)diags->error_count == before;
 }

@@ -4,7 +4,10 @@
  * .daft file) and on daftc's command line: .c with the system C compiler (cc, or $CC),
  * .cu with nvcc; .o, .a and .so are taken as they are. It then checks with `nm` that
  * every `extern` symbol of the module is defined; a missing one is a daftc error at the
- * extern declaration. link_executable links the object daftc emitted with those objects,
+ * extern declaration. Each linked .c source is then compiled once more with
+ * `-fsyntax-only -include <prototypes>` (the typed kernel ABI of daft/gen.h for every
+ * defined extern): a C function whose type differs is a daftc error at the declaration,
+ * naming the expected prototype. .cu sources and .o/.a/.so inputs are not type-checked. link_executable links the object daftc emitted with those objects,
  * libdaftgen, libdaftstd, libdaftrt (and the libraries they need: BLAS, MPI, pthread).
  *
  * Where the daft libraries are found, first match wins:

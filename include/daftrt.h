@@ -254,6 +254,12 @@ DAFT_API void *daft_ctx_stream(const DaftActorCtx *ctx);
 /* Blocks until all GPU work of this actor (compute and communication streams) is done;
  * 0, or DAFT_EPEER with the message in *err (may be NULL) on a CUDA or NCCL error. */
 DAFT_API int daft_ctx_gpu_sync(const DaftActorCtx *ctx, DaftValue *err);
+/* How many interpreted GPU transfers this actor process has sent (received = 0) or
+ * received (received = 1) over NCCL so far: a GPU Ref passed to a task of a GPU actor on
+ * another GPU of the node moves GPU to GPU over a lazily created 2-rank communicator,
+ * without a host copy (DAFT_GPU_XFER=host in the driver's environment turns it off). 0
+ * in CPU builds and CPU actors. */
+DAFT_API int64_t daft_ctx_gpu_nccl_transfers(const DaftActorCtx *ctx, int received);
 /* A tensor on the actor's GPU: `host` (numel × element size bytes, may be NULL) is copied
  * in; with host NULL the contents are UNINITIALISED (pool memory, no fill: for buffers
  * about to be overwritten). An error value without a GPU. */

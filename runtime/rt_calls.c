@@ -134,6 +134,11 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
     rt_buf_u64(p, dep->id);
     rt_buf_u32(p, a->id);
     rt_buf_u64(p, xfer);
+    /* GPU actors on different GPUs of this node: a GPU tensor may move over NCCL directly
+     * (rt_gpu.h, "Interpreted GPU transfers"); DAFT_GPU_XFER=host keeps the host copy */
+    const char *gx = getenv("DAFT_GPU_XFER");
+    rt_buf_u8(p, owner->gpu >= 0 && a->gpu >= 0 && owner->gpu != a->gpu &&
+                     rt->mode == RT_MODE_SHM && !rt->mpi && !(gx && !strcmp(gx, "host")));
     rt_drv_send(rt, owner, p);
     rt_buf_u8(m, RT_ARG_XFER);
     rt_buf_u64(m, xfer);

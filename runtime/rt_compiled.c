@@ -61,6 +61,86 @@ const char *rt_plan_name(const DaftRt *rt, uint32_t id)
 
 int daft_rt_plan_pending(const DaftRtPlan *p) { return (int)(p->submitted - p->returned); }
 
+/* ---------------------------------------------------------------- static payload checks */
+
+_Static_assert((int)DAFT_DT_F32 == DAFT_RT_F32 && (int)DAFT_DT_BF16 == DAFT_RT_BF16 &&
+                   (int)DAFT_DT_F16 == DAFT_RT_F16 && (int)DAFT_DT_I32 == DAFT_RT_I32 &&
+                   (int)DAFT_DT_I64 == DAFT_RT_I64, "dtype numbering");
+
+static const char *const rt_pay_names[] = {
+#define X(id, text) text,
+    DAFT_PAYLOAD_KINDS(X)
+#undef X
+};
+
+static int rt_shape_str(const char *dt, int rank, const int64_t *dims, char *buf, size_t cap)
+{
+    if (rank < 0)
+        return snprintf(buf, cap, "tensor<%s>", dt);
+    char d[DAFT_PLAN_MAX_RANK * 24 + 8] = "";
+    size_t n = 0;
+    for (int i = 0; i < rank && i < DAFT_PLAN_MAX_RANK && n < sizeof d; i++)
+        n += dims[i] == DAFT_DIM_DYNAMIC
+                 ? (size_t)snprintf(d + n, sizeof d - n, "%s?", i ? ", " : "")
+                 : (size_t)snprintf(d + n, sizeof d - n, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    return snprintf(buf, cap, "tensor<%s, [%s]>", dt, d);
+}
+
+int rt_payload_str(const DaftPayload *p, char *buf, size_t cap)
+{
+    if (p->kind != DAFT_PAY_TENSOR)
+        return snprintf(buf, cap, "%s", (unsigned)p->kind < DAFT_PAY_COUNT ? rt_pay_names[p->kind] : "?");
+    const char *dt = daft_rt_dtype_name((DaftRtDtype)p->dtype);
+    return rt_shape_str(dt ? dt : "?", p->rank, p->dims, buf, cap);
+}
+
+int rt_value_payload_str(const DaftValue *v, char *buf, size_t cap)
+{
+    static const char *const names[DAFT_V_KIND_COUNT] = {"none", "i64", "f64", "bool", "str",
+                                                         "tensor", "list", "actor", "Ref", "error"};
+    if (v->kind != DAFT_V_TENSOR)
+        return snprintf(buf, cap, "%s", (unsigned)v->kind < DAFT_V_KIND_COUNT ? names[v->kind] : "?");
+    const DaftTensor *t = &v->as.tensor;
+    const char *dt = daft_rt_dtype_name(t->dtype);
+    int rank = t->rank < 0 ? 0 : t->rank > DAFT_MAX_RANK ? DAFT_MAX_RANK : t->rank;
+    return rt_shape_str(dt ? dt : "?", rank, t->dims, buf, cap);
+}
+
+bool rt_payload_fits(const DaftPayload *p, const DaftValue *v)
+{
+    if (v->kind == DAFT_V_ERROR)
+        return true;
+    switch (p->kind) {
+    case DAFT_PAY_I64:
+    case DAFT_PAY_I32: return v->kind == DAFT_V_I64;
+    case DAFT_PAY_F64:
+    case DAFT_PAY_F32: return v->kind == DAFT_V_F64;
+    case DAFT_PAY_BOOL: return v->kind == DAFT_V_BOOL;
+    case DAFT_PAY_STR: return v->kind == DAFT_V_STR;
+    case DAFT_PAY_TENSOR: break;
+    default: return true; /* none, any */
+    }
+    if (v->kind != DAFT_V_TENSOR)
+        return false;
+    const DaftTensor *t = &v->as.tensor;
+    if ((int)t->dtype != (int)p->dtype)
+        return false;
+    if (p->rank < 0)
+        return true;
+    if (t->rank != p->rank)
+        return false;
+    for (int i = 0; i < p->rank && i < DAFT_PLAN_MAX_RANK; i++)
+        if (p->dims[i] != DAFT_DIM_DYNAMIC && p->dims[i] != t->dims[i])
+            return false;
+    return true;
+}
+
+/* Is a channel's payload worth checking on every write? */
+static bool rt_payload_checked(const DaftPayload *p)
+{
+    return p->kind != DAFT_PAY_ANY && p->kind != DAFT_PAY_NONE && (unsigned)p->kind < DAFT_PAY_COUNT;
+}
+
 /* ---------------------------------------------------------------- loading */
 
 static int rt_plan_check(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors, int n)
@@ -369,6 +449,24 @@ static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
             DaftActor id = rt_plan_actor_id(p, ch->readers[r]);
             rt_buf_u32(m, id);
             rt_buf_str(m, id ? rt_drv_actor(rt, id)->addr : rt->laddr);
+        }
+        /* what the writer must check each value against (plan channels only) */
+        const DaftPayload *pl = &ch->payload;
+        bool chk = ch->writer == i && c < plan->nchannels && rt_payload_checked(pl);
+        rt_buf_u8(m, chk);
+        if (chk) {
+            char want[256], who[256], where[400];
+            rt_payload_str(pl, want, sizeof want);
+            rt_fmt(who, sizeof who, "actor '%s' (%s)", a->name, plan->actors[i].cls);
+            rt_fmt(where, sizeof where, "channel c%d of plan '%s' (%s)", c, plan->name, want);
+            rt_buf_u8(m, (uint8_t)pl->kind);
+            rt_buf_u8(m, (uint8_t)pl->dtype);
+            int rank = pl->rank > DAFT_PLAN_MAX_RANK ? -1 : pl->rank;
+            rt_buf_u32(m, (uint32_t)rank);
+            for (int d = 0; d < rank; d++)
+                rt_buf_u64(m, (uint64_t)pl->dims[d]);
+            rt_buf_str(m, who);
+            rt_buf_str(m, where);
         }
     }
     memcpy(m->p + at, &nends, 4);
@@ -727,10 +825,56 @@ static int rt_plan_receive(DaftRtPlan *p, int64_t deadline)
     return 0;
 }
 
+/* Takes whatever outputs of submitted executions have already arrived, without waiting.
+ * (Shared memory only: TCP outputs wait in the kernel's socket buffers.) */
+static void rt_plan_drain(DaftRtPlan *p)
+{
+    const DaftPlan *plan = p->plan;
+    while (!p->broken && p->received < p->submitted && p->rt->mode == RT_MODE_SHM) {
+        DaftValue *rec = rt_plan_rec(p, p->received);
+        for (; p->got < plan->noutputs; p->got++) {
+            int o = p->got, ch = plan->outputs[o].channel, same = -1;
+            for (int k = 0; k < o && same < 0 && ch >= 0; k++)
+                if (plan->outputs[k].channel == ch)
+                    same = k;
+            if (ch < 0)
+                continue;
+            daft_value_free(&rec[o]);
+            if (same >= 0) {
+                daft_value_copy(&rec[o], &rec[same]);
+                continue;
+            }
+            for (;;) {
+                if (rt_ring_try_read(&p->rds[ch], &p->rx) <= 0)
+                    return; /* nothing more yet (an error shows on the next blocking read) */
+                RtRd r = rt_rd(p->rx.p, p->rx.len);
+                int32_t target = (int32_t)rt_rd_u32(&r);
+                if (target >= 0 && (uint32_t)target != p->rds[ch].idx)
+                    continue;
+                if (rt_value_get(&r, &rec[o]))
+                    rec[o] = daft_value_error("plan '%s': malformed value on an output channel",
+                                              plan->name);
+                break;
+            }
+        }
+        p->got = 0;
+        p->received++;
+    }
+}
+
+/* While the driver waits to write an input, the actors may be waiting for it to take
+ * outputs: a ring holds fewer bytes than `inflight` large values. */
+static void rt_plan_progress_writing(void *arg)
+{
+    DaftRtPlan *p = arg;
+    rt_drv_poll(p->rt);
+    rt_plan_drain(p);
+}
+
 static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
 {
     const DaftPlan *plan = p->plan;
-    RtWait w = {-1, rt_plan_alive, rt_plan_progress, p};
+    RtWait w = {-1, rt_plan_alive, rt_plan_progress_writing, p};
     for (int i = 0; i < plan->ninputs && !p->broken; i++) {
         p->tx.len = 0;
         rt_buf_u32(&p->tx, (uint32_t)-1);
@@ -748,6 +892,27 @@ static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
     return 0;
 }
 
+/* An actor whose program does not begin with a read has no input to wait for: it starts
+ * an execution only on this message, so it never runs executions nobody submitted. The
+ * actor applies the same rule when it loads its program (rt_xplan.c). */
+static bool rt_plan_needs_go(const DaftPlanActor *a)
+{
+    return a->nops > 0 && a->ops[0].kind != DAFT_OP_READ;
+}
+
+static void rt_plan_send_go(DaftRtPlan *p)
+{
+    RtBuf m = {0};
+    rt_buf_u32(&m, RT_M_PLAN_GO);
+    rt_buf_u32(&m, p->id);
+    for (int i = 0; i < p->plan->nactors && !p->broken; i++) {
+        RtActorRec *a = rt_drv_actor(p->rt, p->actors[i]);
+        if (a && !a->dead && rt_plan_needs_go(&p->plan->actors[i]))
+            rt_drv_send(p->rt, a, &m);
+    }
+    rt_buf_free(&m);
+}
+
 int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int ninputs,
                         double timeout_s)
 {
@@ -756,6 +921,15 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
         rt_set_err(rt, "plan '%s': expects %d inputs, got %d", plan->name, plan->ninputs, ninputs);
         return DAFT_EINVAL;
     }
+    for (int i = 0; i < ninputs; i++) /* before anything is sent: the plan stays usable */
+        if (!rt_payload_fits(&plan->inputs[i].payload, &inputs[i])) {
+            char want[256], got[256];
+            rt_payload_str(&plan->inputs[i].payload, want, sizeof want);
+            rt_value_payload_str(&inputs[i], got, sizeof got);
+            rt_set_err(rt, "input '%s' of plan '%s': expected %s, got %s",
+                       plan->inputs[i].name ? plan->inputs[i].name : "?", plan->name, want, got);
+            return DAFT_EINVAL;
+        }
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
     int cap = plan->inflight > 0 ? plan->inflight : 1;
     while (p->submitted - p->received >= (uint64_t)cap) {
@@ -772,6 +946,7 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
             daft_value_copy(&rec[o], &inputs[plan->outputs[o].input]);
     }
     int rc = rt_plan_write_inputs(p, inputs);
+    rt_plan_send_go(p);
     p->submitted++;
     rt_trace_slice(&rt->trace, plan->name, "submit", t0, rt_now_ns());
     return rc;

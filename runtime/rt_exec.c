@@ -251,11 +251,15 @@ static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
         rt_handle_plan_load(s, &r);
         return;
     }
-    if (type == RT_M_PLAN_UNLOAD) {
+    if (type == RT_M_PLAN_UNLOAD || type == RT_M_PLAN_GO) {
         uint32_t id = rt_rd_u32(&r);
         for (int i = 0; i < s->nplans; i++)
-            if (rt_xplan_id(s->plans[i]) == id)
-                rt_xplan_stop(s->plans[i]);
+            if (rt_xplan_id(s->plans[i]) == id) {
+                if (type == RT_M_PLAN_GO)
+                    rt_xplan_go(s->plans[i]);
+                else
+                    rt_xplan_stop(s->plans[i]);
+            }
         return;
     }
     if (rt_grow((void **)&s->queue, &s->qcap, s->qlen + 1, sizeof *s->queue))
@@ -325,6 +329,19 @@ static void rt_file_xfer(RtActorSelf *s, RtPeerIn *p, RtBuf *m)
     if (type == RT_M_PLAN_HELLO) { /* a compiled plan's channel: it leaves the peer list */
         uint32_t ids[3] = {rt_rd_u32(&r), rt_rd_u32(&r), rt_rd_u32(&r)};
         rt_park_plan_conn(s, p, ids);
+        return;
+    }
+    if (type == RT_M_XFER_NCCL) { /* a GPU tensor follows over NCCL (rt_gpu_load.c) */
+        if (rt_gpu_xfer_file(p->peer, &r)) {
+            DaftValue e = daft_value_error("actor '%s': malformed GPU transfer from actor %u",
+                                           s->name, p->peer);
+            RtRd h = rt_rd(m->p, m->len);
+            rt_rd_u32(&h);
+            RtObj *o = rt_objtab_add(&s->xfers, rt_rd_u64(&h));
+            if (o)
+                rt_objtab_resolve(o, &e);
+            daft_value_free(&e);
+        }
         return;
     }
     if (type != RT_M_XFER)
@@ -477,10 +494,19 @@ static void rt_args_free(RtArgs *a)
     free(a->owned);
 }
 
+/* For the GPU transfers' polls: keeps draining; false once `peer` is dead. */
+static bool rt_gx_alive(void *arg, DaftActor peer)
+{
+    RtActorSelf *s = arg;
+    rt_drain(s);
+    return !rt_dead_msg(s, peer);
+}
+
 /* Waits for transfer `xfer` from `owner`; on the owner's death returns its message. */
 static void rt_take_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out)
 {
     for (;;) {
+        rt_gpu_xfer_take(owner, xfer, &s->xfers, rt_gx_alive, s); /* NCCL: receive it */
         RtObj *o = rt_objtab_find(&s->xfers, xfer);
         if (o) {
             *out = o->value;
@@ -673,11 +699,23 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
     uint64_t ref = rt_rd_u64(r);
     DaftActor dest = rt_rd_u32(r);
     uint64_t xfer = rt_rd_u64(r);
+    bool nccl = r->off < r->len && rt_rd_u8(r); /* both GPU actors: may go over NCCL */
     if (rt_dead_msg(s, dest))
         return;
     RtChan *c = rt_out_chan(s, dest);
     RtObj *o = rt_objtab_find(&s->objs, ref);
     RtBuf *m = &s->tx;
+    if (nccl && c && c->kind != RT_CHAN_NONE && o && o->has_value &&
+        rt_gpu_xfer_header(dest, xfer, &o->value, m)) {
+        int64_t t0 = rt_now_ns();
+        RtWait w = {-1, NULL, rt_progress_cb, s};
+        char e[300];
+        if (rt_chan_send(c, m->p, m->len, &w) == 0 &&
+            rt_gpu_xfer_send(dest, &o->value, rt_gx_alive, s, e, sizeof e))
+            rt_log("actor '%s': GPU transfer to actor %u over NCCL failed: %s", s->name, dest, e);
+        rt_trace_slice(&s->rt->trace, "push (NCCL)", "write", t0, rt_now_ns());
+        return;
+    }
     m->len = 0;
     rt_buf_u32(m, RT_M_XFER);
     rt_buf_u64(m, xfer);

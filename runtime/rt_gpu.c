@@ -25,7 +25,8 @@
 #define RT_GPU_MAX_COMMS 64
 
 struct RtGpuComm {
-    ncclComm_t comm;
+    ncclComm_t comm;   /* the communicator operations run on */
+    ncclComm_t parent; /* the nonblocking one it was split from (NULL: comm is it) */
     int n, rank;
     bool aborted, bad;
 };
@@ -152,7 +153,7 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
             return DAFT_EPEER;
         }
         int64_t t = now_ns();
-        if (t - t0 < 200000) /* spin 200 us, then poll every 50 us */
+        if (t - t0 < 200000) /* spin 200 us, then poll every ~10 us */
             continue;
         if (t - last > 2000000) { /* every 2 ms: errors, peers, progress */
             last = t;
@@ -172,13 +173,15 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
                 for (int i = 0; i < ncs; i++)
                     if (cs[i] && !cs[i]->aborted) {
                         ncclCommAbort(cs[i]->comm);
+                        if (cs[i]->parent)
+                            ncclCommAbort(cs[i]->parent);
                         cs[i]->aborted = true;
                     }
                 gerr(err, cap, "a peer died: NCCL communicators aborted");
                 return DAFT_EPEER;
             }
         }
-        struct timespec ts = {0, 50000};
+        struct timespec ts = {0, 10000};
         nanosleep(&ts, NULL);
     }
 }
@@ -298,6 +301,99 @@ static int settle(RtGpuComm *c, char *err, size_t cap)
     }
 }
 
+/* Operations on a nonblocking communicator cost a thread per ncclGroupEnd (NCCL runs a
+ * nonblocking group's launch on a new pthread and reports through the async error):
+ * ~30 us each, which dominated small transfers. So once the nonblocking communicator
+ * exists (its creation polled, so a member that never joins is noticed), every member
+ * splits a BLOCKING child from it and runs its operations there; a blocking group end
+ * just enqueues the kernels. The only host-side waits on peers in a blocking p2p group
+ * are connection set-ups, so they are made here, at creation, by one grouped 1-byte
+ * exchange with every other rank (all members do it in the same order). Set
+ * DAFT_NCCL_NONBLOCKING=1 to keep the old behaviour (to measure it). The parent stays
+ * until destroy/abort. A failed split fails the communicator's creation (every member
+ * sees the failure or a member's death, as for the creation itself). */
+static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *), void *arg,
+                          char *err, size_t cap)
+{
+    const char *nb = getenv("DAFT_NCCL_NONBLOCKING");
+    if (nb && *nb && strcmp(nb, "0"))
+        return 0;
+    ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
+    cfg.blocking = 1;
+    ncclComm_t child = NULL;
+    ncclResult_t r = ncclCommSplit(c->comm, 0, c->rank, &child, &cfg);
+    int64_t last = now_ns();
+    for (;;) { /* a split of a nonblocking parent may complete asynchronously */
+        if (r != ncclSuccess && r != ncclInProgress) {
+            gerr(err, cap, "ncclCommSplit (blocking child) failed: %s", ncclGetErrorString(r));
+            return DAFT_EPEER;
+        }
+        /* NCCL's split job stores the child when its init has ended (well or not) and
+         * then reports the job's result on the parent: both must say success */
+        ncclResult_t st = ncclSuccess;
+        ncclResult_t q = ncclCommGetAsyncError(c->comm, &st);
+        if (q != ncclSuccess || (st != ncclSuccess && st != ncclInProgress)) {
+            r = q != ncclSuccess ? q : st;
+            continue;
+        }
+        ncclComm_t ch = __atomic_load_n(&child, __ATOMIC_ACQUIRE);
+        if (st == ncclSuccess && ch) {
+            ncclResult_t cst = ncclSuccess;
+            q = ncclCommGetAsyncError(ch, &cst);
+            if (q != ncclSuccess || (cst != ncclSuccess && cst != ncclInProgress)) {
+                r = q != ncclSuccess ? q : cst;
+                continue;
+            }
+            if (cst == ncclSuccess)
+                break;
+        }
+        if (st == ncclSuccess && !ch && deadline > now_ns() + 5000000000LL)
+            deadline = now_ns() + 5000000000LL; /* parent done: the child must follow */
+        bool dead = false;
+        if (now_ns() - last > 2000000) {
+            last = now_ns();
+            dead = alive && !alive(arg);
+        }
+        if (dead || now_ns() > deadline) {
+            gerr(err, cap, "NCCL communicator of %d ranks (rank %d): blocking split %s", c->n,
+                 c->rank, dead ? "stopped: a member died" : "timed out");
+            if (child)
+                ncclCommAbort(child);
+            return DAFT_EPEER;
+        }
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+    c->parent = c->comm;
+    c->comm = child;
+    if (c->n < 2 || c->n > 16)
+        return 0; /* large communicators connect on first use */
+    void *buf = NULL;
+    if (cudaMalloc(&buf, 2 * (size_t)c->n) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    ncclGroupStart();
+    for (int p = 0; p < c->n; p++)
+        if (p != c->rank) {
+            ncclSend((char *)buf + p, 1, ncclUint8, p, c->comm, g_ms);
+            ncclRecv((char *)buf + c->n + p, 1, ncclUint8, p, c->comm, g_ms);
+        }
+    r = ncclGroupEnd();
+    if (r != ncclSuccess) {
+        gerr(err, cap, "NCCL connection warm-up failed: %s", ncclGetErrorString(r));
+        return DAFT_EPEER; /* buf leaks: a kernel may still use it */
+    }
+    /* the peers are all here, so this is quick; polled all the same (a peer that dies
+     * now must not leave us waiting): on its death poll_event aborts c */
+    RtGpuComm *cc[1] = {c};
+    cudaEventRecord(g_done, g_ms);
+    int rc = poll_event(g_done, cc, 1, alive, NULL, arg, err, cap);
+    if (!rc)
+        cudaFree(buf);
+    return rc;
+}
+
 static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
                        double timeout_s, bool (*alive)(void *), void *arg, char *err, size_t cap)
 {
@@ -343,6 +439,15 @@ static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
+    if (blocking_split(c, deadline, alive, arg, err, cap)) {
+        if (!c->aborted) {
+            ncclCommAbort(c->comm);
+            if (c->parent)
+                ncclCommAbort(c->parent);
+        }
+        free(c);
+        return DAFT_EPEER;
+    }
     if (g_ncomms < RT_GPU_MAX_COMMS)
         g_comms[g_ncomms++] = c;
     *out = c;
@@ -363,6 +468,8 @@ static void g_comm_abort(RtGpuComm *c)
     if (!c || c->aborted)
         return;
     ncclCommAbort(c->comm);
+    if (c->parent)
+        ncclCommAbort(c->parent);
     c->aborted = true;
 }
 
@@ -374,26 +481,33 @@ static void g_comm_destroy(RtGpuComm *c)
     if (!c->aborted) {
         if (c->bad) {
             ncclCommAbort(c->comm);
+            if (c->parent)
+                ncclCommAbort(c->parent);
         } else {
             ncclCommFinalize(c->comm);
             char e[64];
             settle(c, e, sizeof e);
             ncclCommDestroy(c->comm);
+            if (c->parent) {
+                c->comm = c->parent;
+                ncclCommFinalize(c->comm);
+                settle(c, e, sizeof e);
+                ncclCommDestroy(c->comm);
+            }
         }
     }
     free(c);
 }
 
-static int g_group_start(void)
-{
-    /* communication after the compute work so far */
-    cudaEventRecord(g_c2m, g_cs);
-    cudaStreamWaitEvent(g_ms, g_c2m, 0);
-    return ncclGroupStart() == ncclSuccess ? 0 : DAFT_EPEER;
-}
+static int g_group_start(void) { return ncclGroupStart() == ncclSuccess ? 0 : DAFT_EPEER; }
 
 static int g_group_end(RtGpuComm *c, char *err, size_t cap)
 {
+    /* communication after the compute work so far, receive-buffer allocations of the
+     * group included: NCCL takes the stream's dependencies when it launches the group,
+     * in ncclGroupEnd, so one event covers the whole group */
+    cudaEventRecord(g_c2m, g_cs);
+    cudaStreamWaitEvent(g_ms, g_c2m, 0);
     ncclResult_t r = ncclGroupEnd();
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
@@ -439,9 +553,7 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     int rc = g_alloc(t, err, cap);
     if (rc)
         return rc;
-    /* the allocation is ordered on cs: ms waits for it (inside the group: cheap) */
-    cudaEventRecord(g_c2m, g_cs);
-    cudaStreamWaitEvent(g_ms, g_c2m, 0);
+    /* the allocation is ordered on cs: ms waits for it in g_group_end, before launch */
     ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms);
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
@@ -496,6 +608,83 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     return g_group_end(c, err, cap);
 }
 
+/* ---------------------------------------------------------------- interpreted transfers */
+
+static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
+                        char *err, size_t cap)
+{
+    *out = NULL;
+    if (g_dev < 0) {
+        gerr(err, cap, "no GPU in this process");
+        return DAFT_EINVAL;
+    }
+    RtGpuComm *c = calloc(1, sizeof *c);
+    if (!c)
+        return DAFT_ENOMEM;
+    c->n = n;
+    c->rank = rank;
+    ncclUniqueId u;
+    memcpy(&u, id, sizeof u);
+    ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
+    cfg.blocking = 0;
+    ncclResult_t r = ncclCommInitRankConfig(&c->comm, n, u, rank, &cfg);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        gerr(err, cap, "ncclCommInitRankConfig failed: %s", ncclGetErrorString(r));
+        free(c);
+        return DAFT_EPEER;
+    }
+    *out = c; /* not in g_comms: its failures must not fail the actor's other waits */
+    return 0;
+}
+
+static int g_comm_poll(RtGpuComm *c, char *err, size_t cap)
+{
+    if (!c || c->aborted) {
+        gerr(err, cap, "NCCL communicator aborted");
+        return DAFT_EPEER;
+    }
+    ncclResult_t st = ncclInProgress;
+    ncclResult_t r = ncclCommGetAsyncError(c->comm, &st);
+    if (r != ncclSuccess || (st != ncclSuccess && st != ncclInProgress)) {
+        gerr(err, cap, "NCCL error: %s", ncclGetErrorString(r != ncclSuccess ? r : st));
+        c->bad = true;
+        return DAFT_EPEER;
+    }
+    if (st == ncclInProgress)
+        return 0;
+    g_ms_ops++; /* a launched transfer is on ms now: later cs work follows it */
+    join_ms();
+    return 1;
+}
+
+static int g_xfer(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, size_t cap)
+{
+    if (c->aborted) {
+        gerr(err, cap, "NCCL communicator aborted");
+        return DAFT_EPEER;
+    }
+    if (!send) {
+        int rc = g_alloc(t, err, cap);
+        if (rc)
+            return rc;
+    }
+    cudaEventRecord(g_c2m, g_cs); /* after the data was produced / the buffer allocated */
+    cudaStreamWaitEvent(g_ms, g_c2m, 0);
+    ncclGroupStart();
+    ncclResult_t r = send ? ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms)
+                          : ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms);
+    ncclResult_t r2 = ncclGroupEnd();
+    if ((r != ncclSuccess && r != ncclInProgress) || (r2 != ncclSuccess && r2 != ncclInProgress)) {
+        gerr(err, cap, "%s %s rank %d failed: %s", send ? "ncclSend to" : "ncclRecv from",
+             "peer", peer, ncclGetErrorString(r != ncclSuccess && r != ncclInProgress ? r : r2));
+        c->bad = true;
+        if (!send)
+            g_free(t);
+        return DAFT_EPEER;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the table */
 
 int rt_gpu_std_call(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
@@ -528,6 +717,9 @@ const RtGpuOps *daft_gpu_ops(void)
         .comm_destroy = g_comm_destroy,
         .wait = g_wait,
         .set_hook = g_set_hook,
+        .comm_start = g_comm_start,
+        .comm_poll = g_comm_poll,
+        .xfer = g_xfer,
     };
     return &ops;
 }

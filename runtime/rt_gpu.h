@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 3
+#define RT_GPU_ABI 4
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -90,6 +90,16 @@ typedef struct RtGpuOps {
     /* Called every few ms by every polling wait (to_host, sync): the actor's progress
      * (drains control messages, so that a death notice aborts the communicators). */
     void (*set_hook)(void (*fn)(void *), void *arg);
+    /* ---- interpreted transfers (rt_gpu_load.c, rt_gpu_xfer_*): a NONBLOCKING
+     * communicator that is only started here (it becomes usable once comm_poll says 1),
+     * one send or receive per call (xfer: recv allocates t, shape set by the caller), and
+     * comm_poll: 1 when the communicator is idle (the last xfer was launched; its data is
+     * ordered before later compute-stream work), 0 still in progress, < 0 failed.
+     * These communicators are not watched by wait/sync (their own polls report errors). */
+    int (*comm_start)(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
+                      char *err, size_t cap);
+    int (*comm_poll)(RtGpuComm *c, char *err, size_t cap);
+    int (*xfer)(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, size_t cap);
 } RtGpuOps;
 
 /* rt_gpu_load.c (always in libdaftrt) ------------------------------------------------ */
@@ -118,5 +128,32 @@ void rt_gpu_tensor_free(DaftTensor *t);
 int rt_gpu_tensor_read(const DaftTensor *t, void *dst);
 int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src);
 void rt_gpu_tensor_upload(DaftValue *v);
+
+
+/* Interpreted GPU transfers over NCCL (rt_gpu_load.c). The driver flags a PUSH "over
+ * NCCL" when both ends are GPU actors on different GPUs of one node (shared-memory mode).
+ * The owner then sends RT_M_XFER_NCCL on the actor-to-actor channel instead of the value:
+ * u64 xfer, u8 has_id [128-byte NCCL unique id], u8 dtype, u32 rank, i64 dims[rank]; the
+ * first one to a peer carries the unique id of a 2-rank communicator for that direction
+ * (owner rank 0), which both ends create lazily; then ncclSend of the data. The receiver
+ * queues the header (in order, per owner) and, when a task takes the transfer, posts
+ * the receives up to it, in order. Waits poll, call peer_alive(arg, peer) (which drains
+ * and says whether the peer lives) and give up after a deadline. */
+struct RtBuf;
+struct RtRd;
+struct RtObjTab;
+typedef bool (*RtGpuPeerAlive)(void *arg, DaftActor peer);
+/* Owner side: true if v goes over NCCL to dest (the header is built into m, which the
+ * caller sends on the channel before calling rt_gpu_xfer_send). */
+bool rt_gpu_xfer_header(DaftActor dest, uint64_t xfer, const DaftValue *v, struct RtBuf *m);
+/* Owner side, after the header was sent: the ncclSend (0, or < 0 and a message). */
+int rt_gpu_xfer_send(DaftActor dest, const DaftValue *v, RtGpuPeerAlive alive, void *arg,
+                     char *err, size_t cap);
+/* Receiver side: queues a header read from r (after the message type); < 0 if malformed. */
+int rt_gpu_xfer_file(DaftActor owner, struct RtRd *r);
+/* Receiver side: true if transfer `xfer` from owner is queued; then receives every queued
+ * transfer from owner up to it, in order, into xfers (error values on failure). */
+bool rt_gpu_xfer_take(DaftActor owner, uint64_t xfer, struct RtObjTab *xfers, RtGpuPeerAlive alive,
+                      void *arg);
 
 #endif

@@ -269,3 +269,239 @@ void rt_gpu_tensor_upload(DaftValue *v)
     free(v->as.tensor.data);
     v->as.tensor = t;
 }
+
+/* ---------------------------------------------------------------- interpreted transfers
+ * (rt_gpu.h, "Interpreted GPU transfers over NCCL"). One 2-rank communicator per
+ * direction and peer: out[peer] (this actor is rank 0, the sender), in[peer] (rank 1). */
+
+#define RT_GX_TIMEOUT_NS 120000000000LL
+
+typedef struct RtGxPend {
+    uint64_t xfer;
+    DaftTensor t;
+    bool has_id;
+    uint8_t id[RT_NCCL_ID_BYTES];
+} RtGxPend;
+
+typedef struct RtGxPeer {
+    RtGpuComm *out, *in;
+    bool out_broken, in_broken;
+    RtGxPend *q;       /* queued headers from this peer, in arrival order */
+    size_t qh, qn, qcap;
+} RtGxPeer;
+
+static RtGxPeer *g_gx;
+static size_t g_ngx;
+static int64_t g_gx_sent, g_gx_received;
+
+static RtGxPeer *rt_gx_peer(DaftActor p)
+{
+    if (p >= RT_MAX_ACTORS)
+        return NULL;
+    if (p >= g_ngx) {
+        size_t n = (size_t)p + 8;
+        RtGxPeer *x = realloc(g_gx, n * sizeof *x);
+        if (!x)
+            return NULL;
+        memset(x + g_ngx, 0, (n - g_ngx) * sizeof *x);
+        g_gx = x;
+        g_ngx = n;
+    }
+    return &g_gx[p];
+}
+
+int64_t daft_ctx_gpu_nccl_transfers(const DaftActorCtx *ctx, int received)
+{
+    (void)ctx;
+    return received ? g_gx_received : g_gx_sent;
+}
+
+/* Polls c until idle (1), failure or the peer's death / the deadline (< 0 + err). */
+static int rt_gx_settle(RtGpuComm *c, DaftActor peer, RtGpuPeerAlive alive, void *arg,
+                        char *err, size_t cap)
+{
+    int64_t deadline = rt_now_ns() + RT_GX_TIMEOUT_NS, last = rt_now_ns();
+    for (;;) {
+        int rc = g_active->comm_poll(c, err, cap);
+        if (rc)
+            return rc < 0 ? rc : 0;
+        int64_t t = rt_now_ns();
+        if (t - last > 1000000) {
+            last = t;
+            if (alive && !alive(arg, peer)) {
+                rt_fmt(err, cap, "actor %u died", peer);
+                return DAFT_EPEER;
+            }
+            if (t > deadline) {
+                rt_fmt(err, cap, "timed out waiting for actor %u", peer);
+                return DAFT_ETIMEDOUT;
+            }
+        }
+    }
+}
+
+bool rt_gpu_xfer_header(DaftActor dest, uint64_t xfer, const DaftValue *v, RtBuf *m)
+{
+    RtGxPeer *p = g_active ? rt_gx_peer(dest) : NULL;
+    if (!p || p->out_broken || v->kind != DAFT_V_TENSOR ||
+        daft_tensor_gpu(&v->as.tensor) != g_active->device() || g_active->device() < 0)
+        return false;
+    uint8_t id[RT_NCCL_ID_BYTES];
+    bool first = !p->out;
+    char e[256];
+    if (first) {
+        if (g_active->nccl_id(id, e, sizeof e) || g_active->comm_start(&p->out, id, 2, 0, e, sizeof e)) {
+            p->out = NULL;
+            p->out_broken = true; /* host path from now on */
+            return false;
+        }
+    }
+    const DaftTensor *t = &v->as.tensor;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_XFER_NCCL);
+    rt_buf_u64(m, xfer);
+    rt_buf_u8(m, first);
+    if (first)
+        rt_buf_put(m, id, sizeof id);
+    rt_buf_u8(m, (uint8_t)t->dtype);
+    rt_buf_u32(m, (uint32_t)t->rank);
+    for (int i = 0; i < t->rank; i++)
+        rt_buf_u64(m, (uint64_t)t->dims[i]);
+    return true;
+}
+
+int rt_gpu_xfer_send(DaftActor dest, const DaftValue *v, RtGpuPeerAlive alive, void *arg,
+                     char *err, size_t cap)
+{
+    RtGxPeer *p = rt_gx_peer(dest);
+    if (!p || !p->out)
+        return DAFT_EINVAL;
+    DaftTensor t = v->as.tensor;
+    int rc = rt_gx_settle(p->out, dest, alive, arg, err, cap); /* created, previous send done */
+    if (!rc)
+        rc = g_active->xfer(p->out, &t, 1, true, err, cap);
+    if (!rc)
+        rc = rt_gx_settle(p->out, dest, alive, arg, err, cap); /* launched: the buffer's
+                                                                  * free now follows it */
+    if (rc) {
+        g_active->comm_abort(p->out);
+        p->out_broken = true;
+        return rc;
+    }
+    g_gx_sent++;
+    return 0;
+}
+
+int rt_gpu_xfer_file(DaftActor owner, RtRd *r)
+{
+    RtGxPeer *p = rt_gx_peer(owner);
+    if (!p)
+        return DAFT_EINVAL;
+    RtGxPend x;
+    memset(&x, 0, sizeof x);
+    x.xfer = rt_rd_u64(r);
+    x.has_id = rt_rd_u8(r);
+    if (x.has_id) {
+        const void *b = rt_rd_bytes(r, sizeof x.id);
+        if (b)
+            memcpy(x.id, b, sizeof x.id);
+    }
+    x.t.dtype = (DaftRtDtype)rt_rd_u8(r);
+    x.t.rank = (int)rt_rd_u32(r);
+    if (r->bad || x.t.rank < 0 || x.t.rank > DAFT_MAX_RANK || x.t.dtype >= DAFT_RT_DTYPE_COUNT)
+        return DAFT_EPROTO;
+    for (int i = 0; i < x.t.rank; i++)
+        x.t.dims[i] = (int64_t)rt_rd_u64(r);
+    if (r->bad)
+        return DAFT_EPROTO;
+    if (p->qh + p->qn == p->qcap) {
+        if (p->qh) { /* compact */
+            memmove(p->q, p->q + p->qh, p->qn * sizeof *p->q);
+            p->qh = 0;
+        }
+        if (p->qn == p->qcap) {
+            size_t n = p->qcap * 2 + 4;
+            RtGxPend *q = realloc(p->q, n * sizeof *q);
+            if (!q)
+                return DAFT_ENOMEM;
+            p->q = q;
+            p->qcap = n;
+        }
+    }
+    p->q[p->qh + p->qn++] = x;
+    return 0;
+}
+
+/* Receives the queue's head transfer into *out (a GPU tensor or an error value). */
+static void rt_gx_recv_one(RtGxPeer *p, DaftActor owner, RtGxPend *x, RtGpuPeerAlive alive,
+                           void *arg, DaftValue *out)
+{
+    char e[300] = "";
+    int rc = 0;
+    if (p->in_broken || !g_active) {
+        rc = DAFT_EPEER;
+        rt_fmt(e, sizeof e, "an earlier NCCL transfer failed");
+    } else if (x->has_id) {
+        if (p->in) { /* a new communicator replaces the old one (cannot happen today) */
+            g_active->comm_abort(p->in);
+            g_active->comm_destroy(p->in);
+            p->in = NULL;
+        }
+        rc = g_active->comm_start(&p->in, x->id, 2, 1, e, sizeof e);
+    } else if (!p->in) {
+        rc = DAFT_EPROTO;
+        rt_fmt(e, sizeof e, "no NCCL communicator");
+    }
+    DaftTensor t = x->t;
+    t.data = NULL;
+    t.device = 0;
+    if (!rc)
+        rc = rt_gx_settle(p->in, owner, alive, arg, e, sizeof e);
+    if (!rc)
+        rc = g_active->xfer(p->in, &t, 0, false, e, sizeof e);
+    if (!rc)
+        rc = rt_gx_settle(p->in, owner, alive, arg, e, sizeof e);
+    if (rc) {
+        if (t.data)
+            g_active->free(&t);
+        if (p->in && !p->in_broken)
+            g_active->comm_abort(p->in);
+        p->in_broken = true;
+        *out = daft_value_error("GPU transfer %llu from actor %u over NCCL failed: %s",
+                                (unsigned long long)x->xfer, owner, e);
+        return;
+    }
+    g_gx_received++;
+    *out = daft_value_none();
+    out->kind = DAFT_V_TENSOR;
+    out->as.tensor = t;
+}
+
+bool rt_gpu_xfer_take(DaftActor owner, uint64_t xfer, RtObjTab *xfers, RtGpuPeerAlive alive,
+                      void *arg)
+{
+    RtGxPeer *p = owner < g_ngx ? &g_gx[owner] : NULL;
+    if (!p || !p->qn)
+        return false;
+    bool queued = false;
+    for (size_t i = 0; i < p->qn && !queued; i++)
+        queued = p->q[p->qh + i].xfer == xfer;
+    if (!queued)
+        return false;
+    for (;;) {
+        RtGxPend x = p->q[p->qh]; /* pop first: alive() may queue more (realloc) */
+        p->qh++;
+        p->qn--;
+        if (!p->qn)
+            p->qh = 0;
+        DaftValue v;
+        rt_gx_recv_one(p, owner, &x, alive, arg, &v);
+        RtObj *o = rt_objtab_add(xfers, x.xfer);
+        if (o)
+            rt_objtab_resolve(o, &v);
+        daft_value_free(&v);
+        if (x.xfer == xfer)
+            return true;
+        p = &g_gx[owner]; /* alive() may have grown the table */
+    }
+}

@@ -244,6 +244,7 @@ typedef struct RtTrace {
     RtBuf events; /* JSON objects, comma separated */
     int pid;      /* track id: 0 for the driver, actor handle otherwise */
     char name[96];
+    char tag[40]; /* random, from the driver (inherited by forked actors): part-file names */
 } RtTrace;
 
 /* The driver (track 0, a name) reads DAFT_TRACE; an actor process (inheriting the
@@ -262,7 +263,7 @@ void rt_trace_free(RtTrace *t);
 typedef enum {
     RT_M_INIT = 1, /* driver → actor: u32 cls, str name, u64 ref, u32 n, values */
     RT_M_TASK,     /* driver → actor: u64 ref, u32 method, u32 n, args */
-    RT_M_PUSH,     /* driver → actor: u64 ref, u32 dest, u64 xfer */
+    RT_M_PUSH,     /* driver → actor: u64 ref, u32 dest, u64 xfer, u8 may go over NCCL */
     RT_M_FETCH,    /* driver → actor: u64 ref */
     RT_M_FREE,     /* driver → actor: u64 ref */
     RT_M_ATTACH,   /* driver → actor: u32 peer, u8 out, str tcp addr (fd on the socket) */
@@ -275,6 +276,9 @@ typedef enum {
     RT_M_PLAN_LOAD,   /* driver → actor: a compiled program and its channels (rt_xplan.c) */
     RT_M_PLAN_UNLOAD, /* driver → actor: u32 plan id (acts at once) */
     RT_M_PLAN_HELLO,  /* TCP plan channel writer → reader: u32 plan, u32 channel, u32 reader */
+    RT_M_XFER_NCCL,   /* actor → actor: a GPU tensor follows over NCCL (rt_gpu_load.c) */
+    RT_M_PLAN_GO,     /* driver → actor: u32 plan id: one more execution may start (programs
+                       * that do not begin with a read have nothing else to wait for) */
 } RtMsgType;
 
 typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
@@ -395,6 +399,8 @@ bool rt_xplan_ready(RtXPlan *p);
 uint32_t rt_xplan_id(const RtXPlan *p);
 /* Stops the plan for good (unloaded, or a member died); a blocked write gives up. */
 void rt_xplan_stop(RtXPlan *p);
+/* One execution of a plan whose program does not begin with a read may start. */
+void rt_xplan_go(RtXPlan *p);
 bool rt_xplan_stopped(const RtXPlan *p);
 bool rt_xplan_uses(const RtXPlan *p, DaftActor a);
 /* TCP: hands a connection whose hello named (plan, ch, ridx) to the plan, with the bytes
@@ -403,6 +409,15 @@ bool rt_xplan_attach_tcp(RtXPlan *p, uint32_t ch, uint32_t ridx, int fd, RtBuf *
 /* TCP: the plan's reader connections, for poll. */
 int rt_xplan_pollfds(const RtXPlan *p, struct pollfd *out, int max);
 void rt_xplan_free(RtXPlan *p);
+/* rt_compiled.c: static payload checks of plan channels (SPEC §14.1). rt_payload_str
+ * renders like daft_payload_str (the runtime does not link libdaftplan); rt_value_payload_str
+ * renders a value's type the same way ("tensor<f32, [64, 1024]>", "i64", "str", ...);
+ * rt_payload_fits: kind, tensor dtype, rank and every static dim match (errors always fit:
+ * they propagate; "any" and "none" accept everything). */
+struct DaftPayload;
+int rt_payload_str(const struct DaftPayload *p, char *buf, size_t cap);
+int rt_value_payload_str(const DaftValue *v, char *buf, size_t cap);
+bool rt_payload_fits(const struct DaftPayload *p, const DaftValue *v);
 /* rt_exec.c services for it. */
 void rt_exec_invoke(struct RtActorSelf *s, int method, const DaftValue *args, uint32_t n,
                     DaftValue *out);

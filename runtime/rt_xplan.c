@@ -10,6 +10,7 @@
 #include "rt_internal.h"
 #include "rt_xnccl.h"
 
+#include <daft/plan.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,8 +27,16 @@ typedef struct RtXOp {
     RtXArg *args;
 } RtXOp;
 
+/* A writer end's static payload: every value written is checked against it (SPEC §14.1). */
+typedef struct RtXCheck {
+    DaftPayload pl;
+    char who[256];    /* "actor 'b' (ModelB)" */
+    char where[400];  /* "channel c1 of plan 'chain' (tensor<f32, [32, 1024]>)" */
+} RtXCheck;
+
 typedef struct RtXChan {
     bool mapped, is_reader;
+    RtXCheck *chk;    /* writer end of a typed plan channel; NULL: nothing to check */
     RtRing ring;      /* SHM */
     RtRingReader rd;
     int fd;           /* TCP reader end: the writer's connection (-1 until it says hello) */
@@ -57,6 +66,11 @@ struct RtXPlan {
     RtBuf tx, rx;
     bool stopped, tcp;
     uint64_t execs;
+    /* A program that begins with a read starts an execution when its input arrives. One
+     * that begins with a call or a collective would otherwise run executions nobody
+     * submitted: it starts one per RT_M_PLAN_GO the driver sends with each submit. */
+    bool needs_go, go_taken;
+    uint64_t go_credits;
     RtXGroup *groups;
     uint32_t ngroups;
     bool coll_started;     /* the running COLLECTIVE op has sent our value */
@@ -74,6 +88,13 @@ void rt_xplan_stop(RtXPlan *p)
     rt_xnccl_abort(p->gpu); /* nothing may keep waiting in NCCL for a dead member */
 }
 bool rt_xplan_stopped(const RtXPlan *p) { return p->stopped; }
+void rt_xplan_go(RtXPlan *p) { p->go_credits++; }
+
+/* An execution may start now (or has started). */
+static bool rt_xplan_may_run(RtXPlan *p)
+{
+    return !p->needs_go || p->pc != 0 || p->go_taken || p->go_credits > 0;
+}
 
 bool rt_xplan_uses(const RtXPlan *p, DaftActor a)
 {
@@ -108,6 +129,7 @@ void rt_xplan_free(RtXPlan *p)
             if (c->wfds[k] >= 0)
                 close(c->wfds[k]);
         free(c->wfds);
+        free(c->chk);
         rt_buf_free(&c->rxb);
     }
     for (uint32_t i = 0; p->coll_vals && p->coll_have && i <= rt_xplan_max_group(p); i++)
@@ -168,6 +190,8 @@ static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
         if (o->nargs > p->argcap)
             p->argcap = o->nargs;
     }
+    /* Same rule as rt_plan_needs_go on the driver. */
+    p->needs_go = p->nops > 0 && p->ops[0].kind != RT_OP_READ;
     p->argv = calloc(p->argcap + 1, sizeof *p->argv);
     return p->argv ? 0 : DAFT_ENOMEM;
 }
@@ -245,6 +269,20 @@ static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock)
     for (uint32_t i = 0; i < nbells; i++) {
         ids[i] = rt_rd_u32(r);
         rt_rd_str(r, addrs[i], sizeof addrs[i]);
+    }
+    if (rt_rd_u8(r)) { /* the static payload this writer end must respect */
+        RtXCheck *k = c->chk = calloc(1, sizeof *k);
+        if (!k)
+            return DAFT_ENOMEM;
+        k->pl.kind = (DaftPayloadKind)rt_rd_u8(r);
+        k->pl.dtype = (DaftDType)rt_rd_u8(r);
+        k->pl.rank = (int32_t)rt_rd_u32(r);
+        if (k->pl.kind >= DAFT_PAY_COUNT || k->pl.rank > DAFT_PLAN_MAX_RANK || k->pl.rank < -1)
+            return DAFT_EPROTO;
+        for (int d = 0; d < k->pl.rank; d++)
+            k->pl.dims[d] = (int64_t)rt_rd_u64(r);
+        rt_rd_str(r, k->who, sizeof k->who);
+        rt_rd_str(r, k->where, sizeof k->where);
     }
     if (r->bad)
         return DAFT_EPROTO;
@@ -408,6 +446,31 @@ static void rt_xplan_send(struct RtActorSelf *s, RtXPlan *p, uint32_t ch, int32_
             rt_tcp_send(c->wfds[k], p->tx.p, p->tx.len, &w);
 }
 
+/* WRITE op o: an error value to send instead of the slot's value when that value does not
+ * fit the channel's static payload (naming the actor, the op that made the value, the
+ * channel and expected vs actual); DAFT_V_NONE when it fits. The slot is left alone: the
+ * value may still be used on this actor. */
+static DaftValue rt_xplan_misfit(struct RtActorSelf *s, const RtXPlan *p, const RtXOp *o)
+{
+    const RtXCheck *k = p->chans[o->channel].chk;
+    const DaftValue *v = &p->slots[o->src];
+    if (!k || rt_payload_fits(&k->pl, v))
+        return daft_value_none();
+    char got[256];
+    rt_value_payload_str(v, got, sizeof got);
+    const RtXOp *from = NULL; /* the op that last wrote the slot */
+    for (uint32_t i = p->pc; i-- > 0 && !from;)
+        if (p->ops[i].dst == o->src &&
+            (p->ops[i].kind == RT_OP_CALL || p->ops[i].kind == RT_OP_READ || p->ops[i].kind == RT_OP_COLL))
+            from = &p->ops[i];
+    if (from && from->kind == RT_OP_CALL)
+        return daft_value_error("%s method '%s': result %s does not fit %s", k->who,
+                                rt_exec_method_name(s, from->method), got, k->where);
+    return daft_value_error("%s: %s %s does not fit %s", k->who,
+                            from && from->kind == RT_OP_COLL ? "collective result" : "value", got,
+                            k->where);
+}
+
 static bool rt_xplan_has_data(RtXPlan *p, RtXChan *c)
 {
     if (!c->mapped || !c->is_reader)
@@ -503,6 +566,8 @@ bool rt_xplan_ready(RtXPlan *p)
 {
     if (p->stopped || !p->nops)
         return false;
+    if (!rt_xplan_may_run(p))
+        return false;
     if (rt_xnccl_setup_pending(p->gpu))
         return true; /* cheap to try: rank 0 sends the id, the others poll for it */
     const RtXOp *o = &p->ops[p->pc];
@@ -556,6 +621,12 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
     if (rt_xnccl_setup_pending(p->gpu) && rt_xnccl_setup(p->gpu, &io) == 0)
         return false; /* waiting for a communicator's unique id */
     while (!p->stopped && p->nops) {
+        if (!rt_xplan_may_run(p))
+            return did;
+        if (p->needs_go && p->pc == 0 && !p->go_taken) {
+            p->go_credits--;
+            p->go_taken = true;
+        }
         const RtXOp *o = &p->ops[p->pc];
         int64_t t0 = tr->on ? rt_now_ns() : 0;
         switch (o->kind) {
@@ -570,12 +641,16 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
                 return did;
             break;
         }
-        case RT_OP_WRITE:
+        case RT_OP_WRITE: {
+            DaftValue bad = rt_xplan_misfit(s, p, o);
+            const DaftValue *v = bad.kind == DAFT_V_ERROR ? &bad : &p->slots[o->src];
             if (rt_xnccl_chan(p->gpu, (uint32_t)o->channel))
-                rt_xnccl_write(p->gpu, &io, (uint32_t)o->channel, o->reader, &p->slots[o->src]);
+                rt_xnccl_write(p->gpu, &io, (uint32_t)o->channel, o->reader, v);
             else
-                rt_xplan_send(s, p, (uint32_t)o->channel, o->reader, &p->slots[o->src], NULL);
+                rt_xplan_send(s, p, (uint32_t)o->channel, o->reader, v, NULL);
+            daft_value_free(&bad);
             break;
+        }
         case RT_OP_COLL:
             if (rt_xnccl_group(p->gpu, (uint32_t)o->channel) >= 0) {
                 DaftValue res = rt_xnccl_coll(p->gpu, (uint32_t)o->channel, o->method & 0xff,
@@ -600,6 +675,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
         did = true;
         if (++p->pc == p->nops) { /* one execution done: let other plans and tasks run */
             p->pc = 0;
+            p->go_taken = false;
             p->execs++;
             return true;
         }

@@ -1,4 +1,4 @@
-/* std_env.c — std.env (SPEC.md §13.5): environment variables of the calling process. */
+/* std_env.c — std.env (SPEC.md §13.4): environment variables of the calling process. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>

@@ -10,7 +10,12 @@
 #define T(name, lo, hi, sig) \
     { "daft_std_tensor_" #name, "std.tensor", #name, lo, hi, daft_std_tensor_##name, sig }
 
+#define F(mod, name, lo, hi, sig) \
+    { "daft_std_" #mod "_" #name, "std." #mod, #name, lo, hi, daft_std_##mod##_##name, sig }
+
 static const DaftStdFn std_table[] = {
+    F(env, get_i64, 2, 2, "get_i64(name: str, default: i64) -> i64"),
+    F(env, get_str, 2, 2, "get_str(name: str, default: str) -> str"),
     T(add, 2, 2, "add(a: tensor | number, b: tensor | number) -> tensor"),
     T(concat, 2, 2, "concat(tensors: [tensor], dim: i64) -> tensor"),
     T(dtype, 1, 1, "dtype(t: tensor) -> str"),
@@ -33,8 +38,10 @@ static const DaftStdFn std_table[] = {
     T(to_cpu, 1, 1, "to_cpu(t: tensor) -> tensor"),
     T(to_gpu, 1, 1, "to_gpu(t: tensor) -> tensor"),
     T(zeros, 1, 2, "zeros(shape: [i64], dtype = f32) -> tensor"),
+    F(time, now, 0, 0, "now() -> f64"),
 };
 #undef T
+#undef F
 
 static int std_cmp_symbol(const void *key, const void *ent)
 {

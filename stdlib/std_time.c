@@ -1,4 +1,4 @@
-/* std_time.c — std.time (SPEC.md §13.4): the monotonic clock. */
+/* std_time.c — std.time (SPEC.md §13.3): the monotonic clock. */
 #include <time.h>
 
 #include "std_internal.h"

@@ -193,6 +193,16 @@ DAFT_STD_DECL(daft_std_tensor_shape)
 DAFT_STD_DECL(daft_std_tensor_numel)
 DAFT_STD_DECL(daft_std_tensor_dtype)
 DAFT_STD_DECL(daft_std_tensor_relu_backward)
+/* std.time and std.env (SPEC.md §13.3, §13.4; stdlib/std/time.daft, env.daft):
+ * now()                        daft_std_time_now      f64 seconds of CLOCK_MONOTONIC
+ * get_i64(name, default)       daft_std_env_get_i64   the variable as a decimal i64 (blanks
+ *                              around it allowed); default when unset or empty; any other
+ *                              value is an error naming the variable
+ * get_str(name, default)       daft_std_env_get_str   the variable's value; default when unset
+ * An empty name, or a str holding a NUL byte, is an error. */
+DAFT_STD_DECL(daft_std_time_now)
+DAFT_STD_DECL(daft_std_env_get_i64)
+DAFT_STD_DECL(daft_std_env_get_str)
 #undef DAFT_STD_DECL
 
 #ifdef __cplusplus

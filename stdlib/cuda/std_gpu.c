@@ -169,7 +169,7 @@ static int g_create(const char *fn, const DaftValue *args, int nargs, DaftValue 
 
 static int g_matmul(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
-    const DaftTensor *a, *b;
+    const DaftTensor *a = NULL, *b = NULL;
     int rc;
     if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &a, out)) ||
         (rc = arg_tensor(fn, args, nargs, 1, &b, out)))
@@ -196,7 +196,7 @@ static int g_matmul(const char *fn, const DaftValue *args, int nargs, DaftValue 
 
 static int g_linear_backward(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
-    const DaftTensor *x, *w, *gy;
+    const DaftTensor *x = NULL, *w = NULL, *gy = NULL;
     int rc;
     if ((rc = nargs_ok(fn, nargs, 3, 3, out)) || (rc = arg_tensor(fn, args, nargs, 0, &x, out)) ||
         (rc = arg_tensor(fn, args, nargs, 1, &w, out)) || (rc = arg_tensor(fn, args, nargs, 2, &gy, out)))
@@ -244,7 +244,7 @@ static int g_binop(const char *fn, StdCudaBinop op, const DaftValue *args, int n
     if (rc)
         return rc;
     bool t0 = args[0].kind == DAFT_V_TENSOR, t1 = args[1].kind == DAFT_V_TENSOR;
-    const DaftTensor *a, *b;
+    const DaftTensor *a = NULL, *b = NULL;
     if (t0 && t1) {
         if ((rc = arg_tensor(fn, args, nargs, 0, &a, out)) || (rc = arg_tensor(fn, args, nargs, 1, &b, out)) ||
             (rc = same_shape(fn, a, b, out)) || (rc = new_gpu(fn, a->dtype, a->rank, a->dims, out)))
@@ -279,7 +279,7 @@ static int g_elementwise(const char *fn, const DaftValue *args, int nargs, DaftV
 {
     bool relu = !strcmp(fn, "relu"), sgd = !strcmp(fn, "sgd_update");
     int rc = nargs_ok(fn, nargs, relu ? 1 : sgd ? 3 : 2, relu ? 1 : sgd ? 3 : 2, out);
-    const DaftTensor *a, *b = NULL;
+    const DaftTensor *a = NULL, *b = NULL;
     if (rc || (rc = arg_tensor(fn, args, nargs, 0, &a, out)))
         return rc;
     if (!relu && ((rc = arg_tensor(fn, args, nargs, 1, &b, out)) || (rc = same_shape(fn, a, b, out))))
@@ -310,7 +310,7 @@ static int g_elementwise(const char *fn, const DaftValue *args, int nargs, DaftV
 static int g_reduce(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
     bool sum = !strcmp(fn, "sum");
-    const DaftTensor *a, *b = NULL;
+    const DaftTensor *a = NULL, *b = NULL;
     int rc = nargs_ok(fn, nargs, sum ? 1 : 2, sum ? 1 : 2, out);
     if (rc || (rc = arg_tensor(fn, args, nargs, 0, &a, out)))
         return rc;
@@ -330,7 +330,7 @@ static int g_reduce(const char *fn, const DaftValue *args, int nargs, DaftValue 
 
 static int g_slice(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
-    const DaftTensor *a;
+    const DaftTensor *a = NULL;
     int rc = nargs_ok(fn, nargs, 4, 4, out);
     if (rc || (rc = arg_tensor(fn, args, nargs, 0, &a, out)))
         return rc;
@@ -367,7 +367,7 @@ static int g_concat(const char *fn, const DaftValue *args, int nargs, DaftValue 
         return fail(out, fn, "expects a non-empty list of tensors and a dimension");
     const DaftValue *items = args[0].as.list.items;
     int count = (int)args[0].as.list.len;
-    const DaftTensor *t0;
+    const DaftTensor *t0 = NULL;
     if ((rc = arg_tensor(fn, items, count, 0, &t0, out)))
         return rc;
     int64_t dim = args[1].as.i64 < 0 ? args[1].as.i64 + t0->rank : args[1].as.i64;
@@ -407,7 +407,7 @@ static int g_concat(const char *fn, const DaftValue *args, int nargs, DaftValue 
 
 static int g_to_cpu(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
-    const DaftTensor *a;
+    const DaftTensor *a = NULL;
     int rc = nargs_ok(fn, nargs, 1, 1, out);
     if (rc || (rc = arg_tensor(fn, args, nargs, 0, &a, out)))
         return rc;

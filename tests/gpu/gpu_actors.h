@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { M_PRODUCE, M_CONSUME, M_OPS, M_MK, M_SINK, M_RELAY, M_DEV, M_ONDEV, M_NMETHODS };
+enum { M_PRODUCE, M_CONSUME, M_OPS, M_MK, M_SINK, M_RELAY, M_DEV, M_ONDEV, M_NX, M_NMETHODS };
 
 static int ga_fail(DaftActorCtx *ctx, DaftValue *v)
 {
@@ -54,6 +54,15 @@ static int ga_ondev(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, Daft
     if (a[0].kind != DAFT_V_TENSOR)
         return daft_raise(ctx, "not a tensor");
     *out = daft_value_i64(a[0].as.tensor.device);
+    return 0;
+}
+
+/* nx(received) -> i64: interpreted GPU transfers this actor sent (0) / received (1) over NCCL */
+static int ga_nx(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    (void)st;
+    (void)n;
+    *out = daft_value_i64(daft_ctx_gpu_nccl_transfers(ctx, (int)a[0].as.i64));
     return 0;
 }
 
@@ -217,6 +226,7 @@ static const DaftMethodDesc ga_methods[M_NMETHODS] = {
     [M_OPS] = {"ops", ga_ops},             [M_MK] = {"mk", ga_mk},
     [M_SINK] = {"sink", ga_sink},          [M_RELAY] = {"relay", ga_relay},
     [M_DEV] = {"dev", ga_dev},             [M_ONDEV] = {"ondev", ga_ondev},
+    [M_NX] = {"nx", ga_nx},
 };
 static const DaftClassDesc ga_class = {"G", 8, NULL, NULL, ga_methods, M_NMETHODS};
 

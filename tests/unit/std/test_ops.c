@@ -428,8 +428,10 @@ static void test_registry(void **state)
         assert_ptr_equal(f, &fns[i]);
         assert_non_null(f->fn);
         assert_true(f->min_args <= f->max_args);
+        /* daft_std_<module>_<name>, module std.<module> (tensor, time, env, ...) */
+        assert_true(strncmp(f->module, "std.", 4) == 0);
         char want[96];
-        snprintf(want, sizeof want, "daft_std_tensor_%s", f->name);
+        snprintf(want, sizeof want, "daft_std_%s_%s", f->module + 4, f->name);
         assert_string_equal(f->symbol, want);
     }
     assert_ptr_equal(daft_std_lookup("daft_std_tensor_matmul")->fn, daft_std_tensor_matmul);
