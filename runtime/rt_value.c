@@ -334,8 +334,12 @@ static int rt_get_tensor(RtRd *r, DaftValue *out)
     if (!data)
         return DAFT_EPROTO;
     *out = daft_value_tensor((DaftRtDtype)dt, rank, dims, data);
-    if (was_gpu && out->kind == DAFT_V_TENSOR)
-        rt_gpu_tensor_upload(out); /* back onto this actor's GPU, if it has one */
+    /* A tensor delivered to a GPU actor lives on its GPU, whether it left a GPU (was_gpu)
+     * or the driver's memory: methods of a GPU actor compute on the GPU. Elsewhere (the
+     * driver, CPU actors, DAFT_DEVICE=cpu) this does nothing. */
+    (void)was_gpu;
+    if (out->kind == DAFT_V_TENSOR)
+        rt_gpu_tensor_upload(out);
     return out->kind == DAFT_V_TENSOR ? 0 : DAFT_ENOMEM;
 }
 
