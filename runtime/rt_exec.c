@@ -805,6 +805,10 @@ void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int soc
     rt_trace_init(&rt->trace, (int)self, NULL);
     for (;;) {
         bool did = rt_drain(&s) > 0;
+        /* unloaded plans go first: their aborted NCCL communicators must not linger
+         * while a plan loaded in the same drain creates its own (rt_gpu.c fails any
+         * unscoped GPU wait while an aborted communicator is registered) */
+        rt_reap_plans(&s);
         for (int i = 0; s.ready && i < s.nplans; i++)
             did |= rt_xplan_step(&s, s.plans[i]);
         rt_reap_plans(&s);

@@ -157,11 +157,16 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
             continue;
         if (t - last > 2000000) { /* every 2 ms: errors, peers, progress */
             last = t;
-            for (int i = 0; i < g_ncomms; i++)
-                if (g_comms[i] && comm_async(g_comms[i], err, cap))
+            /* a wait on given communicators (a new one's warm-up) looks at those only:
+             * another plan's communicator, aborted because that plan was unloaded or
+             * stopped and not yet destroyed, says nothing about this wait */
+            RtGpuComm *const *ws = ncs > 0 ? cs : g_comms;
+            int nws = ncs > 0 ? ncs : g_ncomms;
+            for (int i = 0; i < nws; i++)
+                if (ws[i] && comm_async(ws[i], err, cap))
                     return DAFT_EPEER;
-            for (int i = 0; i < g_ncomms; i++)
-                if (g_comms[i] && g_comms[i]->aborted) {
+            for (int i = 0; i < nws; i++)
+                if (ws[i] && ws[i]->aborted) {
                     gerr(err, cap, "NCCL communicator aborted (a peer died)");
                     return DAFT_EPEER;
                 }

@@ -11,18 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-static DaftRt *g_rt;
-static const DaftGenProgram *g_prog;
-static int *g_class_ids;
+DaftGenCtx daft_gen_ctx = {.log = -1, .next_handle = 1};
 int64_t daft_gen_where;
-
-/* Class index of each spawned actor (by handle), for names "Class#n". */
-static int *g_actor_class;
-static int *g_actor_gpu, *g_actor_node; /* spawn placement requests (-1: any) */
-static size_t g_nactor_class;
-/* The classes as registered: the program's, each with the hidden "collective" method. */
-static DaftClassDesc *g_reg_classes;
-static DaftMethodDesc **g_reg_methods;
 
 /* What each Ref the driver created stands for, for timeout messages. Keyed by Ref id. */
 typedef struct RefInfo {
@@ -30,89 +20,87 @@ typedef struct RefInfo {
     DaftActor actor;
     int method;
 } RefInfo;
-static RefInfo *g_refs;
-static size_t g_refs_cap, g_refs_len;
 
 static void ref_note(uint64_t id, DaftActor actor, int method)
 {
-    if ((g_refs_len + 1) * 2 > g_refs_cap) {
-        size_t ncap = g_refs_cap ? g_refs_cap * 2 : 1024;
+    if ((daft_gen_ctx.refs_len + 1) * 2 > daft_gen_ctx.refs_cap) {
+        size_t ncap = daft_gen_ctx.refs_cap ? daft_gen_ctx.refs_cap * 2 : 1024;
         RefInfo *n = calloc(ncap, sizeof *n);
         if (!n)
             return;
-        for (size_t i = 0; i < g_refs_cap; i++)
-            if (g_refs[i].id) {
-                size_t j = (size_t)(g_refs[i].id * 0x9E3779B97F4A7C15ULL) & (ncap - 1);
+        for (size_t i = 0; i < daft_gen_ctx.refs_cap; i++)
+            if (daft_gen_ctx.refs[i].id) {
+                size_t j = (size_t)(daft_gen_ctx.refs[i].id * 0x9E3779B97F4A7C15ULL) & (ncap - 1);
                 while (n[j].id)
                     j = (j + 1) & (ncap - 1);
-                n[j] = g_refs[i];
+                n[j] = daft_gen_ctx.refs[i];
             }
-        free(g_refs);
-        g_refs = n;
-        g_refs_cap = ncap;
+        free(daft_gen_ctx.refs);
+        daft_gen_ctx.refs = n;
+        daft_gen_ctx.refs_cap = ncap;
     }
-    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (g_refs_cap - 1);
-    while (g_refs[j].id && g_refs[j].id != id)
-        j = (j + 1) & (g_refs_cap - 1);
-    if (!g_refs[j].id)
-        g_refs_len++;
-    g_refs[j] = (RefInfo){id, actor, method};
+    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (daft_gen_ctx.refs_cap - 1);
+    while (daft_gen_ctx.refs[j].id && daft_gen_ctx.refs[j].id != id)
+        j = (j + 1) & (daft_gen_ctx.refs_cap - 1);
+    if (!daft_gen_ctx.refs[j].id)
+        daft_gen_ctx.refs_len++;
+    daft_gen_ctx.refs[j] = (RefInfo){id, actor, method};
 }
 
 static const RefInfo *ref_find(uint64_t id)
 {
-    if (!g_refs_cap || !id)
+    if (!daft_gen_ctx.refs_cap || !id)
         return NULL;
-    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (g_refs_cap - 1);
-    while (g_refs[j].id) {
-        if (g_refs[j].id == id)
-            return &g_refs[j];
-        j = (j + 1) & (g_refs_cap - 1);
+    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (daft_gen_ctx.refs_cap - 1);
+    while (daft_gen_ctx.refs[j].id) {
+        if (daft_gen_ctx.refs[j].id == id)
+            return &daft_gen_ctx.refs[j];
+        j = (j + 1) & (daft_gen_ctx.refs_cap - 1);
     }
     return NULL;
 }
 
 static const DaftClassDesc *actor_class(DaftActor a)
 {
-    if (!g_prog || a >= g_nactor_class || g_actor_class[a] < 0)
+    if (!daft_gen_ctx.prog || a >= daft_gen_ctx.nactor_class || daft_gen_ctx.actor_class[a] < 0)
         return NULL;
-    return &g_prog->classes[g_actor_class[a]];
+    return &daft_gen_ctx.prog->classes[daft_gen_ctx.actor_class[a]];
 }
 
 static void free_tables(void)
 {
-    free(g_class_ids);
-    g_class_ids = NULL;
-    free(g_actor_class);
-    g_actor_class = NULL;
-    free(g_actor_gpu);
-    g_actor_gpu = NULL;
-    free(g_actor_node);
-    g_actor_node = NULL;
-    g_nactor_class = 0;
-    for (int i = 0; g_reg_methods && g_prog && i < g_prog->nclasses; i++)
-        free(g_reg_methods[i]);
-    free(g_reg_methods);
-    g_reg_methods = NULL;
-    free(g_reg_classes);
-    g_reg_classes = NULL;
-    free(g_refs);
-    g_refs = NULL;
-    g_refs_cap = g_refs_len = 0;
+    free(daft_gen_ctx.class_ids);
+    daft_gen_ctx.class_ids = NULL;
+    free(daft_gen_ctx.actor_class);
+    daft_gen_ctx.actor_class = NULL;
+    free(daft_gen_ctx.actor_gpu);
+    daft_gen_ctx.actor_gpu = NULL;
+    free(daft_gen_ctx.actor_node);
+    daft_gen_ctx.actor_node = NULL;
+    daft_gen_ctx.nactor_class = 0;
+    for (int i = 0; daft_gen_ctx.reg_methods && daft_gen_ctx.prog && i < daft_gen_ctx.prog->nclasses; i++)
+        free(daft_gen_ctx.reg_methods[i]);
+    free(daft_gen_ctx.reg_methods);
+    daft_gen_ctx.reg_methods = NULL;
+    free(daft_gen_ctx.reg_classes);
+    daft_gen_ctx.reg_classes = NULL;
+    free(daft_gen_ctx.refs);
+    daft_gen_ctx.refs = NULL;
+    daft_gen_ctx.refs_cap = daft_gen_ctx.refs_len = 0;
 }
 
-DaftRt *daft_gen_rt(void) { return g_rt; }
+DaftRt *daft_gen_rt(void) { return daft_gen_ctx.rt; }
 
-const DaftGenProgram *gen_prog(void) { return g_prog; }
+const DaftGenProgram *gen_prog(void) { return daft_gen_ctx.prog; }
 
-int gen_actor_class(DaftActor a) { return a < g_nactor_class ? g_actor_class[a] : -1; }
+int gen_actor_class(DaftActor a) { return a < daft_gen_ctx.nactor_class ? daft_gen_ctx.actor_class[a] : -1; }
 
-DaftActor gen_actor_limit(void) { return (DaftActor)g_nactor_class; }
+DaftActor gen_actor_limit(void) { return (DaftActor)daft_gen_ctx.nactor_class; }
 
 void gen_actor_request(DaftActor a, int *gpu, int *node)
 {
-    *gpu = a < g_nactor_class ? g_actor_gpu[a] : -1;
-    *node = a < g_nactor_class ? g_actor_node[a] : -1;
+    *gpu = a < daft_gen_ctx.nactor_class ? daft_gen_ctx.actor_gpu[a] : -1;
+    *node = a < daft_gen_ctx.nactor_class ? daft_gen_ctx.actor_node[a] : -1;
 }
 
 const char *gen_actor_name(DaftActor a, char *buf, size_t cap)
@@ -124,8 +112,8 @@ const char *gen_actor_name(DaftActor a, char *buf, size_t cap)
 
 int gen_coll_method_index(int class_index)
 {
-    return g_prog && class_index >= 0 && class_index < g_prog->nclasses ? g_prog->classes[class_index].nmethods
-                                                                       : -1;
+    const DaftGenProgram *p = daft_gen_ctx.prog;
+    return p && class_index >= 0 && class_index < p->nclasses ? p->classes[class_index].nmethods : -1;
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -140,16 +128,15 @@ void daft_gen_fatal(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     if (daft_gen_where > 0)
-        fprintf(stderr, "  at %s:%d:%d\n", g_prog && g_prog->name ? g_prog->name : "?",
+        fprintf(stderr, "  at %s:%d:%d\n", daft_gen_ctx.prog && daft_gen_ctx.prog->name ? daft_gen_ctx.prog->name : "?",
                 (int)(daft_gen_where >> 32), (int)(daft_gen_where & 0xffffffff));
     fflush(stderr);
-    static int in_fatal;
-    if (!in_fatal++) {
+    if (!daft_gen_ctx.in_fatal++) {
         gen_sched_shutdown();
         gen_coll_shutdown();
     }
-    DaftRt *rt = g_rt;
-    g_rt = NULL;
+    DaftRt *rt = daft_gen_ctx.rt;
+    daft_gen_ctx.rt = NULL;
     daft_rt_shutdown(rt);
     free_tables();
     exit(1);
@@ -188,17 +175,17 @@ int daft_gen_error_msg(DaftActorCtx *ctx, const char *msg)
 
 void daft_gen_drop(DaftValue *v)
 {
-    if (g_rt && daft_rt_is_driver(g_rt)) {
+    if (daft_gen_ctx.rt && daft_rt_is_driver(daft_gen_ctx.rt)) {
         if (gen_is_handle(v))
             gen_handle_release(v);
         else if (v->kind == DAFT_V_REF)
-            daft_rt_release(g_rt, v->as.ref);
+            daft_rt_release(daft_gen_ctx.rt, v->as.ref);
         else if (v->kind == DAFT_V_LIST)
             for (size_t i = 0; i < v->as.list.len; i++) {
                 if (gen_is_handle(&v->as.list.items[i]))
                     gen_handle_release(&v->as.list.items[i]);
                 else if (v->as.list.items[i].kind == DAFT_V_REF)
-                    daft_rt_release(g_rt, v->as.list.items[i].as.ref);
+                    daft_rt_release(daft_gen_ctx.rt, v->as.list.items[i].as.ref);
             }
     }
     daft_value_free(v);
@@ -324,24 +311,20 @@ void daft_gen_str(DaftValue *out, const char *bytes, int64_t len)
 
 /* ---------------------------------------------------------------- printing */
 
-/* The line being printed: built in memory, written at once by daft_gen_print_end. */
-static char *g_line;
-static size_t g_line_len, g_line_cap;
-
 static void line_put(const char *p, size_t n)
 {
-    if (g_line_len + n + 2 > g_line_cap) {
-        size_t ncap = g_line_cap ? g_line_cap : 256;
-        while (g_line_len + n + 2 > ncap)
+    if (daft_gen_ctx.line_len + n + 2 > daft_gen_ctx.line_cap) {
+        size_t ncap = daft_gen_ctx.line_cap ? daft_gen_ctx.line_cap : 256;
+        while (daft_gen_ctx.line_len + n + 2 > ncap)
             ncap *= 2;
-        char *q = realloc(g_line, ncap);
+        char *q = realloc(daft_gen_ctx.line, ncap);
         if (!q)
             daft_gen_fatal("out of memory");
-        g_line = q;
-        g_line_cap = ncap;
+        daft_gen_ctx.line = q;
+        daft_gen_ctx.line_cap = ncap;
     }
-    memcpy(g_line + g_line_len, p, n);
-    g_line_len += n;
+    memcpy(daft_gen_ctx.line + daft_gen_ctx.line_len, p, n);
+    daft_gen_ctx.line_len += n;
 }
 
 static void line_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -364,7 +347,7 @@ static void put_sep(int first)
 
 void daft_gen_print_begin(DaftActorCtx *ctx)
 {
-    g_line_len = 0;
+    daft_gen_ctx.line_len = 0;
     if (ctx)
         line_printf("[%s] ", daft_ctx_actor_name(ctx));
 }
@@ -416,9 +399,9 @@ void daft_gen_print_end(void)
 {
     line_put("\n", 1);
     fflush(stdout);
-    fwrite(g_line, 1, g_line_len, stdout);
+    fwrite(daft_gen_ctx.line, 1, daft_gen_ctx.line_len, stdout);
     fflush(stdout);
-    g_line_len = 0;
+    daft_gen_ctx.line_len = 0;
 }
 
 /* ---------------------------------------------------------------- actors */
@@ -426,45 +409,46 @@ void daft_gen_print_end(void)
 void daft_gen_spawn(DaftValue *out, int class_index, const DaftValue *args, int nargs, int gpu,
                     int node)
 {
-    if (!g_rt || !g_prog || class_index < 0 || class_index >= g_prog->nclasses)
+    if (!daft_gen_ctx.rt || !daft_gen_ctx.prog || class_index < 0 || class_index >= daft_gen_ctx.prog->nclasses)
         daft_gen_fatal("spawn: no runtime or bad class index %d", class_index);
     for (int i = 0; i < nargs; i++)
         if (args[i].kind == DAFT_V_REF)
             daft_gen_fatal("spawn %s: a Ref cannot be a constructor argument; get() it first",
-                           g_prog->classes[class_index].name);
+                           daft_gen_ctx.prog->classes[class_index].name);
     DaftSpawnOpts opts = {NULL, node, gpu};
     DaftActor a = 0;
     fflush(stdout); /* the runtime forks: nothing buffered may be written twice */
     fflush(stderr);
-    int rc = daft_rt_spawn(g_rt, g_class_ids[class_index], args, nargs, &opts, &a);
+    int rc = daft_rt_spawn(daft_gen_ctx.rt, daft_gen_ctx.class_ids[class_index], args, nargs, &opts, &a);
     if (rc != 0)
-        daft_gen_fatal("spawn %s: %s", g_prog->classes[class_index].name, daft_rt_last_error(g_rt));
-    if (a >= g_nactor_class) {
-        size_t n = g_nactor_class ? g_nactor_class : 16;
+        daft_gen_fatal("spawn %s: %s", daft_gen_ctx.prog->classes[class_index].name,
+                       daft_rt_last_error(daft_gen_ctx.rt));
+    if (a >= daft_gen_ctx.nactor_class) {
+        size_t n = daft_gen_ctx.nactor_class ? daft_gen_ctx.nactor_class : 16;
         while (n <= a)
             n *= 2;
-        int *t = realloc(g_actor_class, n * sizeof *t);
-        int *tg = realloc(g_actor_gpu, n * sizeof *tg);
-        int *tn = realloc(g_actor_node, n * sizeof *tn);
+        int *t = realloc(daft_gen_ctx.actor_class, n * sizeof *t);
+        int *tg = realloc(daft_gen_ctx.actor_gpu, n * sizeof *tg);
+        int *tn = realloc(daft_gen_ctx.actor_node, n * sizeof *tn);
         if (!t || !tg || !tn)
             daft_gen_fatal("out of memory");
-        for (size_t i = g_nactor_class; i < n; i++)
+        for (size_t i = daft_gen_ctx.nactor_class; i < n; i++)
             t[i] = tg[i] = tn[i] = -1;
-        g_actor_class = t;
-        g_actor_gpu = tg;
-        g_actor_node = tn;
-        g_nactor_class = n;
+        daft_gen_ctx.actor_class = t;
+        daft_gen_ctx.actor_gpu = tg;
+        daft_gen_ctx.actor_node = tn;
+        daft_gen_ctx.nactor_class = n;
     }
-    g_actor_class[a] = class_index;
-    g_actor_gpu[a] = gpu;
-    g_actor_node[a] = node;
+    daft_gen_ctx.actor_class[a] = class_index;
+    daft_gen_ctx.actor_gpu[a] = gpu;
+    daft_gen_ctx.actor_node[a] = node;
     *out = daft_value_actor(a);
 }
 
 void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const DaftValue *args,
                    int nargs)
 {
-    if (!g_rt)
+    if (!daft_gen_ctx.rt)
         daft_gen_fatal("method call before the runtime started");
     if (actor->kind != DAFT_V_ACTOR)
         daft_gen_fatal("method call on a value of type %s, not an actor", kind_name(actor->kind));
@@ -473,13 +457,13 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
     for (int i = 0; i < nargs && !resolved; i++)
         if (gen_is_handle(&args[i]))
             resolved = gen_resolve_handles(args, nargs);
-    int rc = daft_rt_call(g_rt, actor->as.actor, method, resolved ? resolved : args, nargs, &r);
+    int rc = daft_rt_call(daft_gen_ctx.rt, actor->as.actor, method, resolved ? resolved : args, nargs, &r);
     for (int i = 0; resolved && i < nargs; i++)
         daft_value_free(&resolved[i]);
     free(resolved);
     if (rc != 0)
         daft_gen_fatal("call of method %d on actor %u: %s", method, actor->as.actor,
-                       daft_rt_last_error(g_rt));
+                       daft_rt_last_error(daft_gen_ctx.rt));
     ref_note(r.id, actor->as.actor, method);
     *out = daft_value_ref(r);
 }
@@ -499,7 +483,7 @@ int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftVa
         daft_gen_copy(out, v);
         return 0;
     }
-    if (ctx || !g_rt)
+    if (ctx || !daft_gen_ctx.rt)
         return daft_gen_errorf(ctx, "get() of a Ref is only possible in driver code");
     if (gen_is_handle(v)) {
         int hrc = gen_handle_get(v, timeout_s, out);
@@ -511,7 +495,7 @@ int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftVa
             return daft_gen_error(ctx, out);
         return 0;
     }
-    int rc = daft_rt_get(g_rt, v->as.ref, timeout_s, out);
+    int rc = daft_rt_get(daft_gen_ctx.rt, v->as.ref, timeout_s, out);
     if (rc == DAFT_ETIMEDOUT) {
         const RefInfo *ri = ref_find(v->as.ref.id);
         const DaftClassDesc *c = ri ? actor_class(ri->actor) : NULL;
@@ -521,7 +505,7 @@ int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftVa
         daft_gen_fatal("get: timed out after %g s", timeout_s);
     }
     if (rc != 0)
-        daft_gen_fatal("get: %s", daft_rt_last_error(g_rt));
+        daft_gen_fatal("get: %s", daft_rt_last_error(daft_gen_ctx.rt));
     if (out->kind == DAFT_V_ERROR)
         return daft_gen_error(ctx, out);
     return 0;
@@ -530,7 +514,7 @@ int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftVa
 int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double timeout_s,
                   DaftValue *out)
 {
-    if (ctx || !g_rt)
+    if (ctx || !daft_gen_ctx.rt)
         return daft_gen_errorf(ctx, "wait() is only possible in driver code");
     if (refs->kind != DAFT_V_LIST)
         return daft_gen_errorf(ctx, "wait() needs a list of Refs");
@@ -550,9 +534,9 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
     for (size_t i = 0; i < len; i++)
         nhandles += gen_is_handle(&refs->as.list.items[i]);
     if (!nhandles) {
-        int rc = daft_rt_wait(g_rt, rs, (int)len, (int)n, timeout_s, ready);
+        int rc = daft_rt_wait(daft_gen_ctx.rt, rs, (int)len, (int)n, timeout_s, ready);
         if (rc < 0)
-            daft_gen_fatal("wait: %s", daft_rt_last_error(g_rt));
+            daft_gen_fatal("wait: %s", daft_rt_last_error(daft_gen_ctx.rt));
     } else {
         /* Plan handles among the Refs: poll them and wait on the others in short steps. */
         DaftRef *rr = calloc(len, sizeof *rr);
@@ -578,10 +562,11 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
             bool last = timeout_s >= 0 && waited >= timeout_s;
             const double step = 0.005;
             if (nr) {
-                int got = daft_rt_wait(g_rt, rr, (int)nr, want > 0 ? (int)(want < (int64_t)nr ? want : (int64_t)nr) : 0,
+                int got = daft_rt_wait(daft_gen_ctx.rt, rr, (int)nr,
+                                       want > 0 ? (int)(want < (int64_t)nr ? want : (int64_t)nr) : 0,
                                        want > 0 && !last ? step : 0, rready);
                 if (got < 0)
-                    daft_gen_fatal("wait: %s", daft_rt_last_error(g_rt));
+                    daft_gen_fatal("wait: %s", daft_rt_last_error(daft_gen_ctx.rt));
                 for (size_t j = 0; j < nr; j++) {
                     ready[ridx[j]] = rready[j];
                     k += rready[j];
@@ -648,7 +633,7 @@ void daft_gen_empty_tensor(DaftValue *out, int dt)
 
 void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out)
 {
-    if (v->kind != DAFT_V_REF || ctx || !g_rt) {
+    if (v->kind != DAFT_V_REF || ctx || !daft_gen_ctx.rt) {
         daft_gen_copy(out, v);
         return;
     }
@@ -659,10 +644,10 @@ void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out)
         }
         return;
     }
-    int rc = daft_rt_get(g_rt, v->as.ref, -1, out);
+    int rc = daft_rt_get(daft_gen_ctx.rt, v->as.ref, -1, out);
     if (rc != 0) {
         daft_value_free(out);
-        *out = daft_value_error("%s", daft_rt_last_error(g_rt));
+        *out = daft_value_error("%s", daft_rt_last_error(daft_gen_ctx.rt));
     }
 }
 
@@ -692,9 +677,6 @@ void daft_gen_to_str(DaftValue *out, const DaftValue *v, int is_f32)
 
 /* ---------------------------------------------------------------- typed kernels */
 
-static int g_raised;
-static char g_raise_msg[1024];
-
 /* Every daft_raise of the program comes here first (-Wl,--wrap=daft_raise). */
 int __real_daft_raise(DaftActorCtx *ctx, const char *fmt, ...);
 int __wrap_daft_raise(DaftActorCtx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -705,9 +687,9 @@ int __wrap_daft_raise(DaftActorCtx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    g_raised = 1;
+    daft_gen_ctx.raised = 1;
     if (!ctx) {
-        snprintf(g_raise_msg, sizeof g_raise_msg, "%s", buf);
+        snprintf(daft_gen_ctx.raise_msg, sizeof daft_gen_ctx.raise_msg, "%s", buf);
         return -1;
     }
     return __real_daft_raise(ctx, "%s", buf);
@@ -729,16 +711,16 @@ DaftTensor *daft_gen_tensor_new(DaftRtDtype dt, int rank, const int64_t *dims)
     return t;
 }
 
-void daft_gen_kernel_begin(void) { g_raised = 0; }
+void daft_gen_kernel_begin(void) { daft_gen_ctx.raised = 0; }
 
 int daft_gen_kernel_end(DaftActorCtx *ctx, const char *symbol)
 {
     (void)symbol;
-    if (!g_raised)
+    if (!daft_gen_ctx.raised)
         return 0;
-    g_raised = 0;
+    daft_gen_ctx.raised = 0;
     if (!ctx)
-        daft_gen_fatal("%s", g_raise_msg);
+        daft_gen_fatal("%s", daft_gen_ctx.raise_msg);
     return -1;
 }
 
@@ -812,16 +794,16 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
         if (strcmp(argv[i], "--") == 0)
             break;
     }
-    g_prog = prog;
-    g_rt = daft_rt_init(&argc, &argv);
-    if (!g_rt)
+    daft_gen_ctx.prog = prog;
+    daft_gen_ctx.rt = daft_rt_init(&argc, &argv);
+    if (!daft_gen_ctx.rt)
         return 1;
-    g_class_ids = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof(int));
-    if (!g_class_ids)
+    daft_gen_ctx.class_ids = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof(int));
+    if (!daft_gen_ctx.class_ids)
         daft_gen_fatal("out of memory");
-    g_reg_classes = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *g_reg_classes);
-    g_reg_methods = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *g_reg_methods);
-    if (!g_reg_classes || !g_reg_methods)
+    daft_gen_ctx.reg_classes = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *daft_gen_ctx.reg_classes);
+    daft_gen_ctx.reg_methods = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *daft_gen_ctx.reg_methods);
+    if (!daft_gen_ctx.reg_classes || !daft_gen_ctx.reg_methods)
         daft_gen_fatal("out of memory");
     for (int i = 0; i < prog->nclasses; i++) {
         /* Every class gets one more method, after the program's: the hidden "collective"
@@ -833,28 +815,28 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
         if (c->nmethods)
             memcpy(ms, c->methods, (size_t)c->nmethods * sizeof *ms);
         ms[c->nmethods] = (DaftMethodDesc){"collective", gen_coll_method};
-        g_reg_methods[i] = ms;
-        g_reg_classes[i] = *c;
-        g_reg_classes[i].methods = ms;
-        g_reg_classes[i].nmethods = c->nmethods + 1;
-        g_class_ids[i] = daft_rt_register_class(g_rt, &g_reg_classes[i]);
-        if (g_class_ids[i] < 0)
+        daft_gen_ctx.reg_methods[i] = ms;
+        daft_gen_ctx.reg_classes[i] = *c;
+        daft_gen_ctx.reg_classes[i].methods = ms;
+        daft_gen_ctx.reg_classes[i].nmethods = c->nmethods + 1;
+        daft_gen_ctx.class_ids[i] = daft_rt_register_class(daft_gen_ctx.rt, &daft_gen_ctx.reg_classes[i]);
+        if (daft_gen_ctx.class_ids[i] < 0)
             daft_gen_fatal("cannot register actor class %s: %s", prog->classes[i].name,
-                           daft_rt_last_error(g_rt));
+                           daft_rt_last_error(daft_gen_ctx.rt));
     }
-    if (daft_rt_start(g_rt) != 0)
-        daft_gen_fatal("cannot start the runtime: %s", daft_rt_last_error(g_rt));
+    if (daft_rt_start(daft_gen_ctx.rt) != 0)
+        daft_gen_fatal("cannot start the runtime: %s", daft_rt_last_error(daft_gen_ctx.rt));
     int status = 0;
-    if (daft_rt_is_driver(g_rt) && prog->main_fn)
+    if (daft_rt_is_driver(daft_gen_ctx.rt) && prog->main_fn)
         status = prog->main_fn(NULL);
     fflush(stdout);
     gen_sched_shutdown();
     gen_coll_shutdown();
-    DaftRt *rt = g_rt;
-    g_rt = NULL;
+    DaftRt *rt = daft_gen_ctx.rt;
+    daft_gen_ctx.rt = NULL;
     daft_rt_shutdown(rt);
     free_tables();
-    free(g_line);
-    g_line = NULL;
+    free(daft_gen_ctx.line);
+    daft_gen_ctx.line = NULL;
     return status;
 }

@@ -21,22 +21,19 @@ typedef struct Comm {
     bool destroyed, implicit;
 } Comm;
 
-static Comm *g_comms;
-static int g_ncomms, g_capcomms;
-
 static Comm *comm_new(const DaftActor *members, int n, bool implicit)
 {
-    if (g_ncomms == g_capcomms) {
-        int cap = g_capcomms ? g_capcomms * 2 : 8;
-        Comm *c = realloc(g_comms, (size_t)cap * sizeof *c);
+    if (daft_gen_ctx.ncomms == daft_gen_ctx.capcomms) {
+        int cap = daft_gen_ctx.capcomms ? daft_gen_ctx.capcomms * 2 : 8;
+        Comm *c = realloc(daft_gen_ctx.comms, (size_t)cap * sizeof *c);
         if (!c)
             daft_gen_fatal("out of memory");
-        g_comms = c;
-        g_capcomms = cap;
+        daft_gen_ctx.comms = c;
+        daft_gen_ctx.capcomms = cap;
     }
-    Comm *c = &g_comms[g_ncomms++];
+    Comm *c = &daft_gen_ctx.comms[daft_gen_ctx.ncomms++];
     memset(c, 0, sizeof *c);
-    c->id = g_ncomms;
+    c->id = daft_gen_ctx.ncomms;
     c->implicit = implicit;
     c->n = n;
     c->members = calloc((size_t)n + 1, sizeof *c->members);
@@ -51,7 +48,7 @@ static Comm *comm_of(const DaftValue *v)
     if (v->kind != DAFT_V_LIST || v->as.list.len < 1 || v->as.list.items[0].kind != DAFT_V_I64)
         return NULL;
     int64_t id = v->as.list.items[0].as.i64;
-    return id >= 1 && id <= g_ncomms ? &g_comms[id - 1] : NULL;
+    return id >= 1 && id <= daft_gen_ctx.ncomms ? &daft_gen_ctx.comms[id - 1] : NULL;
 }
 
 bool gen_comm_destroyed(const DaftValue *comm, int *id)
@@ -63,11 +60,11 @@ bool gen_comm_destroyed(const DaftValue *comm, int *id)
 
 void gen_coll_shutdown(void)
 {
-    for (int i = 0; i < g_ncomms; i++)
-        free(g_comms[i].members);
-    free(g_comms);
-    g_comms = NULL;
-    g_ncomms = g_capcomms = 0;
+    for (int i = 0; i < daft_gen_ctx.ncomms; i++)
+        free(daft_gen_ctx.comms[i].members);
+    free(daft_gen_ctx.comms);
+    daft_gen_ctx.comms = NULL;
+    daft_gen_ctx.ncomms = daft_gen_ctx.capcomms = 0;
 }
 
 static int fail(DaftValue *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -201,10 +198,10 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
             daft_gen_fatal("out of memory");
         for (size_t i = 0; i < n; i++)
             ps[i] = producer_of(&refs->as.list.items[i]);
-        for (int k = 0; k < g_ncomms && !c; k++)
-            if (g_comms[k].implicit && !g_comms[k].destroyed && (size_t)g_comms[k].n == n &&
-                memcmp(g_comms[k].members, ps, n * sizeof *ps) == 0)
-                c = &g_comms[k];
+        for (int k = 0; k < daft_gen_ctx.ncomms && !c; k++)
+            if (daft_gen_ctx.comms[k].implicit && !daft_gen_ctx.comms[k].destroyed &&
+                (size_t)daft_gen_ctx.comms[k].n == n && memcmp(daft_gen_ctx.comms[k].members, ps, n * sizeof *ps) == 0)
+                c = &daft_gen_ctx.comms[k];
         for (size_t i = 0; !c && i < n; i++)
             for (size_t j = 0; j < i; j++)
                 if (ps[i] && ps[i] == ps[j]) {

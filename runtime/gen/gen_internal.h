@@ -3,6 +3,49 @@
 #define DAFT_GEN_INTERNAL_H
 
 #include <daft/gen.h>
+#include <daft/lang.h>
+
+/* All mutable state of libdaftgen, in one object (house rule: no global mutable state beyond
+ * one context object). Defined in gen.c; each field belongs to the file named above it. The
+ * name carries the daft_gen_ prefix because this archive is linked into programs that also
+ * link user C kernels, whose globals must not collide with ours. */
+typedef struct DaftGenCtx {
+    /* gen.c */
+    DaftRt *rt;
+    const DaftGenProgram *prog;
+    int *class_ids;
+    int *actor_class;             /* class index of each spawned actor (by handle), for "Class#n" */
+    int *actor_gpu, *actor_node;  /* spawn placement requests (-1: any) */
+    size_t nactor_class;
+    DaftClassDesc *reg_classes;   /* the classes as registered: the program's, each with the */
+    DaftMethodDesc **reg_methods; /* hidden "collective" method */
+    struct RefInfo *refs;         /* what each Ref the driver created stands for, keyed by id */
+    size_t refs_cap, refs_len;
+    char *line;                   /* the line being printed, written at once by print_end */
+    size_t line_len, line_cap;
+    int raised;
+    char raise_msg[1024];
+    int in_fatal;                 /* daft_gen_fatal entries: only the first shuts down plans */
+
+    /* gen_sched.c */
+    struct GenLoaded *loaded;
+    struct GenSched *scheds;
+    int log;                      /* -1: not read from the environment yet */
+    DaftSourceSet ss;             /* the program's module, parsed and checked once for */
+    DaftDiagEngine diags;         /* run-time planning */
+    DaftArena *arena;
+    DaftModule mod;
+    int mod_state;                /* 0 not tried, 1 ok, -1 failed */
+    struct Handle *handles;       /* plan handles, open-addressed by id */
+    size_t handles_cap, handles_len;
+    uint64_t next_handle;
+
+    /* gen_coll.c */
+    struct Comm *comms;
+    int ncomms, capcomms;
+} DaftGenCtx;
+
+extern DaftGenCtx daft_gen_ctx;
 
 /* gen.c */
 const DaftGenProgram *gen_prog(void);

@@ -46,17 +46,6 @@ typedef struct GenSched {
     DaftGenSchedule *s;
 } GenSched;
 
-static GenLoaded *g_loaded;
-static GenSched *g_scheds;
-static int g_log = -1;
-
-/* The program's module, parsed and checked once for run-time planning. */
-static DaftSourceSet g_ss;
-static DaftDiagEngine g_diags;
-static DaftArena *g_arena;
-static DaftModule g_mod;
-static int g_mod_state; /* 0 not tried, 1 ok, -1 failed */
-
 /* ---------------------------------------------------------------- plan handles */
 
 typedef struct Handle {
@@ -66,59 +55,57 @@ typedef struct Handle {
     int out;
 } Handle;
 
-static Handle *g_h;
-static size_t g_hcap, g_hlen;
-static uint64_t g_next_handle = 1;
-
 static size_t h_slot(uint64_t id, size_t cap) { return (size_t)(id * 0x9E3779B97F4A7C15ULL) & (cap - 1); }
 
 static void h_put(Handle h)
 {
-    if ((g_hlen + 1) * 2 > g_hcap) {
-        size_t ncap = g_hcap ? g_hcap * 2 : 256;
+    if ((daft_gen_ctx.handles_len + 1) * 2 > daft_gen_ctx.handles_cap) {
+        size_t ncap = daft_gen_ctx.handles_cap ? daft_gen_ctx.handles_cap * 2 : 256;
         Handle *n = calloc(ncap, sizeof *n);
         if (!n)
             daft_gen_fatal("out of memory");
-        for (size_t i = 0; i < g_hcap; i++)
-            if (g_h[i].id) {
-                size_t j = h_slot(g_h[i].id, ncap);
+        for (size_t i = 0; i < daft_gen_ctx.handles_cap; i++)
+            if (daft_gen_ctx.handles[i].id) {
+                size_t j = h_slot(daft_gen_ctx.handles[i].id, ncap);
                 while (n[j].id)
                     j = (j + 1) & (ncap - 1);
-                n[j] = g_h[i];
+                n[j] = daft_gen_ctx.handles[i];
             }
-        free(g_h);
-        g_h = n;
-        g_hcap = ncap;
+        free(daft_gen_ctx.handles);
+        daft_gen_ctx.handles = n;
+        daft_gen_ctx.handles_cap = ncap;
     }
-    size_t j = h_slot(h.id, g_hcap);
-    while (g_h[j].id)
-        j = (j + 1) & (g_hcap - 1);
-    g_h[j] = h;
-    g_hlen++;
+    size_t j = h_slot(h.id, daft_gen_ctx.handles_cap);
+    while (daft_gen_ctx.handles[j].id)
+        j = (j + 1) & (daft_gen_ctx.handles_cap - 1);
+    daft_gen_ctx.handles[j] = h;
+    daft_gen_ctx.handles_len++;
 }
 
 static Handle *h_find(uint64_t id)
 {
-    if (!g_hcap || !id)
+    if (!daft_gen_ctx.handles_cap || !id)
         return NULL;
-    for (size_t j = h_slot(id, g_hcap); g_h[j].id; j = (j + 1) & (g_hcap - 1))
-        if (g_h[j].id == id)
-            return &g_h[j];
+    size_t mask = daft_gen_ctx.handles_cap - 1;
+    for (size_t j = h_slot(id, daft_gen_ctx.handles_cap); daft_gen_ctx.handles[j].id; j = (j + 1) & mask)
+        if (daft_gen_ctx.handles[j].id == id)
+            return &daft_gen_ctx.handles[j];
     return NULL;
 }
 
 /* Linear-probing deletion with backward shift (no tombstones). */
 static void h_del(Handle *h)
 {
-    size_t i = (size_t)(h - g_h);
-    g_h[i].id = 0;
-    g_hlen--;
-    for (size_t j = (i + 1) & (g_hcap - 1); g_h[j].id; j = (j + 1) & (g_hcap - 1)) {
-        size_t home = h_slot(g_h[j].id, g_hcap);
+    size_t i = (size_t)(h - daft_gen_ctx.handles);
+    daft_gen_ctx.handles[i].id = 0;
+    daft_gen_ctx.handles_len--;
+    size_t mask = daft_gen_ctx.handles_cap - 1;
+    for (size_t j = (i + 1) & mask; daft_gen_ctx.handles[j].id; j = (j + 1) & mask) {
+        size_t home = h_slot(daft_gen_ctx.handles[j].id, daft_gen_ctx.handles_cap);
         bool move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
         if (move) {
-            g_h[i] = g_h[j];
-            g_h[j].id = 0;
+            daft_gen_ctx.handles[i] = daft_gen_ctx.handles[j];
+            daft_gen_ctx.handles[j].id = 0;
             i = j;
         }
     }
@@ -437,8 +424,8 @@ static GenSched *sched_state(DaftGenSchedule *s)
         if (!st)
             daft_gen_fatal("out of memory");
         st->s = s;
-        st->next = g_scheds;
-        g_scheds = st;
+        st->next = daft_gen_ctx.scheds;
+        daft_gen_ctx.scheds = st;
         s->state = st;
     }
     return s->state;
@@ -476,26 +463,27 @@ static void load_embedded(DaftGenSchedule *s, GenSched *st)
 
 static bool module_ready(DaftGenSchedule *s)
 {
-    if (g_mod_state)
-        return g_mod_state > 0;
-    g_mod_state = -1;
+    if (daft_gen_ctx.mod_state)
+        return daft_gen_ctx.mod_state > 0;
+    daft_gen_ctx.mod_state = -1;
     if (!s->source)
         return false;
-    daft_diag_init(&g_diags, &g_ss);
-    g_arena = daft_arena_new();
-    DaftSource *src = daft_source_from_string(&g_ss, s->path ? s->path : "program.daft", s->source,
+    daft_diag_init(&daft_gen_ctx.diags, &daft_gen_ctx.ss);
+    daft_gen_ctx.arena = daft_arena_new();
+    DaftSource *src = daft_source_from_string(&daft_gen_ctx.ss, s->path ? s->path : "program.daft", s->source,
                                               (size_t)s->source_len);
-    if (!src || !daft_parse(g_arena, src, &g_diags, &g_mod) || !daft_check(&g_mod, &g_diags)) {
-        daft_diag_print(&g_diags, stderr, DAFT_DIAG_TEXT);
+    if (!src || !daft_parse(daft_gen_ctx.arena, src, &daft_gen_ctx.diags, &daft_gen_ctx.mod) ||
+        !daft_check(&daft_gen_ctx.mod, &daft_gen_ctx.diags)) {
+        daft_diag_print(&daft_gen_ctx.diags, stderr, DAFT_DIAG_TEXT);
         return false;
     }
-    g_mod_state = 1;
+    daft_gen_ctx.mod_state = 1;
     return true;
 }
 
 static const DaftNode *find_decl(DaftNodeKind kind, const char *name)
 {
-    const DaftNode *prog = g_mod.program;
+    const DaftNode *prog = daft_gen_ctx.mod.program;
     for (int i = 0; prog && i < prog->items.len; i++) {
         const DaftNode *d = prog->items.items[i];
         if (d->kind == kind && d->name && strcmp(d->name, name) == 0)
@@ -578,8 +566,9 @@ static DaftPlan *plan_at_run_time(DaftGenSchedule *s, const Bind *b)
         }
     }
     DaftDiagEngine diags;
-    daft_diag_init(&diags, &g_ss);
-    DaftGraph *g = daft_trace_schedule(&g_mod, decl, (const DaftGraphActor *const *)aa, b->npactors, &diags, 0);
+    daft_diag_init(&diags, &daft_gen_ctx.ss);
+    DaftGraph *g =
+        daft_trace_schedule(&daft_gen_ctx.mod, decl, (const DaftGraphActor *const *)aa, b->npactors, &diags, 0);
     if (!g) {
         fflush(stdout);
         daft_diag_print(&diags, stderr, DAFT_DIAG_TEXT);
@@ -668,11 +657,11 @@ static GenTemplate *find_template(DaftGenSchedule *s, const Bind *b)
 
 static bool log_on(void)
 {
-    if (g_log < 0) {
+    if (daft_gen_ctx.log < 0) {
         const char *e = getenv("DAFT_SCHEDULE_LOG");
-        g_log = e && *e && strcmp(e, "0") != 0;
+        daft_gen_ctx.log = e && *e && strcmp(e, "0") != 0;
     }
-    return g_log;
+    return daft_gen_ctx.log;
 }
 
 static void log_actors(const DaftActor *as, int n)
@@ -684,7 +673,7 @@ static void log_actors(const DaftActor *as, int n)
 
 static GenLoaded *find_loaded(DaftGenSchedule *s, const Bind *b)
 {
-    for (GenLoaded *L = g_loaded; L; L = L->next)
+    for (GenLoaded *L = daft_gen_ctx.loaded; L; L = L->next)
         if (L->s == s && !L->dropped && L->nkey == b->nkey &&
             memcmp(L->key, b->key, (size_t)b->nkey * sizeof *b->key) == 0)
             return L;
@@ -740,8 +729,8 @@ static GenLoaded *load(DaftGenSchedule *s, Bind *b)
         }
         fflush(stderr);
     }
-    L->next = g_loaded;
-    g_loaded = L;
+    L->next = daft_gen_ctx.loaded;
+    daft_gen_ctx.loaded = L;
     return L;
 }
 
@@ -820,7 +809,7 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     if (!single)
         daft_gen_list_new(out, p->noutputs);
     for (int o = 0; o < p->noutputs; o++) {
-        uint64_t id = DAFT_GEN_HANDLE_BIT | g_next_handle++;
+        uint64_t id = DAFT_GEN_HANDLE_BIT | daft_gen_ctx.next_handle++;
         h_put((Handle){id, L, e, o});
         DaftRef r = {id, DAFT_GEN_PLAN_OWNER};
         if (single)
@@ -833,9 +822,9 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
 
 void gen_sched_shutdown(void)
 {
-    while (g_loaded) {
-        GenLoaded *L = g_loaded;
-        g_loaded = L->next;
+    while (daft_gen_ctx.loaded) {
+        GenLoaded *L = daft_gen_ctx.loaded;
+        daft_gen_ctx.loaded = L->next;
         if (L->rp && daft_gen_rt())
             daft_rt_plan_unload(daft_gen_rt(), L->rp);
         for (uint64_t e = L->base; e < L->fetched; e++) {
@@ -849,9 +838,9 @@ void gen_sched_shutdown(void)
         free(L->actors);
         free(L);
     }
-    while (g_scheds) {
-        GenSched *st = g_scheds;
-        g_scheds = st->next;
+    while (daft_gen_ctx.scheds) {
+        GenSched *st = daft_gen_ctx.scheds;
+        daft_gen_ctx.scheds = st->next;
         while (st->templates) {
             GenTemplate *t = st->templates;
             st->templates = t->next;
@@ -861,15 +850,15 @@ void gen_sched_shutdown(void)
         st->s->state = NULL;
         free(st);
     }
-    free(g_h);
-    g_h = NULL;
-    g_hcap = g_hlen = 0;
-    if (g_mod_state) {
-        daft_arena_free(g_arena);
-        daft_diag_free(&g_diags);
-        daft_source_set_free(&g_ss);
-        memset(&g_ss, 0, sizeof g_ss);
-        g_arena = NULL;
-        g_mod_state = 0;
+    free(daft_gen_ctx.handles);
+    daft_gen_ctx.handles = NULL;
+    daft_gen_ctx.handles_cap = daft_gen_ctx.handles_len = 0;
+    if (daft_gen_ctx.mod_state) {
+        daft_arena_free(daft_gen_ctx.arena);
+        daft_diag_free(&daft_gen_ctx.diags);
+        daft_source_set_free(&daft_gen_ctx.ss);
+        memset(&daft_gen_ctx.ss, 0, sizeof daft_gen_ctx.ss);
+        daft_gen_ctx.arena = NULL;
+        daft_gen_ctx.mod_state = 0;
     }
 }

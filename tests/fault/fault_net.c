@@ -396,7 +396,7 @@ static void shm_part(void)
         check_process(kids[i], false);
         mapped += check_mapped_memfds(kids[i]);
     }
-    FU_CHECK(fu_count_dev_shm() == b.shm, "something appeared in /dev/shm");
+    FU_CHECK(pc_count_dev_shm() == b.shm, "something appeared in /dev/shm");
     printf("access (shm): no TCP sockets, memfds 0600 (%d mappings checked), nothing in "
            "/dev/shm, 1 thread per process\n", mapped);
     daft_rt_shutdown(rt);

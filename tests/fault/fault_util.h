@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc_check.h"
+
 #define FU_FN static __attribute__((unused))
 
 /* ---------------------------------------------------------------- failing */
@@ -213,24 +215,6 @@ FU_FN int fu_memfd_maps(void)
     return n;
 }
 
-FU_FN int fu_count_dev_shm(void)
-{
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    if (!d)
-        return 0;
-    /* Open MPI keeps its own segments here (another test may run under mpirun). */
-    static const char *foreign[] = {"vader", "sm_segment", "ompi", "pmix", "psm", "orte"};
-    for (struct dirent *e; (e = readdir(d));) {
-        bool mine = e->d_name[0] != '.';
-        for (size_t i = 0; mine && i < sizeof foreign / sizeof *foreign; i++)
-            mine = strncmp(e->d_name, foreign[i], strlen(foreign[i])) != 0;
-        n += mine;
-    }
-    closedir(d);
-    return n;
-}
-
 /* One /proc/net/tcp{,6} row. */
 typedef struct FuTcp {
     uint32_t laddr; /* network order as printed by the kernel (hex of the u32) */
@@ -307,7 +291,7 @@ typedef struct FuBaseline {
 FU_FN void fu_begin(FuBaseline *b, bool trace)
 {
     memset(b, 0, sizeof *b);
-    b->shm = fu_count_dev_shm();
+    b->shm = pc_count_dev_shm();
     b->sockets = fu_fds(getpid(), "socket:", NULL, 0);
     b->memfds = fu_fds(getpid(), "/memfd:", NULL, 0);
     b->maps = fu_memfd_maps();
@@ -340,9 +324,8 @@ FU_FN void fu_end(FuBaseline *b)
     pid_t kids[64];
     int nk = fu_children(getpid(), kids, 64);
     FU_CHECK(nk == 0, "%d child process(es) left, first pid %d", nk, nk ? kids[0] : 0);
-    errno = 0;
-    FU_CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "an unreaped child");
-    FU_CHECK(fu_count_dev_shm() == b->shm, "/dev/shm gained %d entries", fu_count_dev_shm() - b->shm);
+    FU_CHECK(pc_no_children(), "an unreaped child");
+    FU_CHECK(pc_count_dev_shm() == b->shm, "/dev/shm gained %d entries", pc_count_dev_shm() - b->shm);
     int s = fu_fds(getpid(), "socket:", NULL, 0);
     FU_CHECK(s == b->sockets, "%d socket fd(s) left open", s - b->sockets);
     int m = fu_fds(getpid(), "/memfd:", NULL, 0);

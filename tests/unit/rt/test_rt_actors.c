@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "daftrt.h"
+#include "proc_check.h"
 
 /* ---------------------------------------------------------------- the test class */
 
@@ -125,25 +125,6 @@ static const DaftClassDesc counter_class = {"Counter", sizeof(Counter), c_init, 
 
 /* ---------------------------------------------------------------- helpers */
 
-static int count_dev_shm(void)
-{
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    if (!d)
-        return 0;
-    /* Open MPI (another test may be running under mpirun) keeps its own segments here;
-     * they are not ours. The runtime itself uses memfd and should never add anything. */
-    static const char *foreign[] = {"vader", "sm_segment", "ompi", "pmix", "psm", "orte"};
-    for (struct dirent *e; (e = readdir(d));) {
-        bool mine = e->d_name[0] != '.';
-        for (size_t i = 0; mine && i < sizeof foreign / sizeof *foreign; i++)
-            mine = strncmp(e->d_name, foreign[i], strlen(foreign[i])) != 0;
-        n += mine;
-    }
-    closedir(d);
-    return n;
-}
-
 typedef struct Fix {
     DaftRt *rt;
     int cls;
@@ -153,7 +134,7 @@ typedef struct Fix {
 static int setup(void **st)
 {
     Fix *f = calloc(1, sizeof *f);
-    f->shm_before = count_dev_shm();
+    f->shm_before = pc_count_dev_shm();
     f->rt = daft_rt_init(NULL, NULL);
     if (!f->rt)
         return -1;
@@ -167,10 +148,8 @@ static int teardown(void **st)
 {
     Fix *f = *st;
     daft_rt_shutdown(f->rt);
-    errno = 0;
-    pid_t p = waitpid(-1, NULL, WNOHANG);
-    assert_true(p == -1 && errno == ECHILD);
-    assert_int_equal(count_dev_shm(), f->shm_before);
+    assert_true(pc_no_children());
+    assert_int_equal(pc_count_dev_shm(), f->shm_before);
     free(f);
     return 0;
 }
@@ -198,13 +177,6 @@ static DaftValue get(Fix *f, DaftRef r)
     DaftValue v;
     assert_int_equal(daft_rt_get(f->rt, r, 10.0, &v), 0);
     return v;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -235,9 +207,9 @@ static void test_get_timeout(void **st)
     DaftActor a = spawn(f, "sleepy", 0);
     DaftRef r = call1(f, a, M_SLEEP, daft_value_i64(300));
     DaftValue v;
-    int64_t t0 = now_ms();
+    int64_t t0 = pc_now_ms();
     assert_int_equal(daft_rt_get(f->rt, r, 0.05, &v), DAFT_ETIMEDOUT);
-    assert_true(now_ms() - t0 < 250);
+    assert_true(pc_now_ms() - t0 < 250);
     v = get(f, r);
     assert_int_equal(v.as.i64, 300);
 }
@@ -354,15 +326,15 @@ static void test_kill_mid_call(void **st)
     char c;
     assert_int_equal(read(g_pipe[0], &c, 1), 1); /* 'block' is running now */
     assert_int_equal(daft_rt_kill(f->rt, a), 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = pc_now_ms();
     DaftValue v = get(f, running);
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(pc_now_ms() - t0 < 1000);
     assert_int_equal(v.kind, DAFT_V_ERROR);
     assert_string_equal(v.as.error.msg,
                         "actor 'w1' (Counter) died while running 'block': killed by signal 9 (Killed)");
     daft_value_free(&v);
     v = get(f, dep); /* the dependent task on w2 fails the same way */
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(pc_now_ms() - t0 < 1000);
     assert_int_equal(v.kind, DAFT_V_ERROR);
     assert_non_null(strstr(v.as.error.msg, "died while running 'block': killed by signal 9"));
     daft_value_free(&v);
@@ -448,14 +420,14 @@ static void test_no_orphans(void **st)
     assert_int_equal(read(p[0], &apid, 8), 8);
     kill(drv, SIGKILL);
     waitpid(drv, NULL, 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = pc_now_ms();
     int status = 0;
     pid_t got;
-    while ((got = waitpid((pid_t)apid, &status, WNOHANG)) == 0 && now_ms() - t0 < 2000)
+    while ((got = waitpid((pid_t)apid, &status, WNOHANG)) == 0 && pc_now_ms() - t0 < 2000)
         usleep(1000);
     /* gone within 1 s: killed by PDEATHSIG, or (TCP) it saw the connection drop first */
     assert_int_equal(got, (pid_t)apid);
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(pc_now_ms() - t0 < 1000);
     close(p[0]);
     close(p[1]);
     prctl(PR_SET_CHILD_SUBREAPER, 0);

@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -26,6 +25,7 @@
 
 #include <daft/plan.h>
 #include "daftrt.h"
+#include "proc_check.h"
 
 static int g_pipe[2] = {-1, -1};
 static DaftGraph *g_graphs[16];
@@ -90,25 +90,6 @@ static const DaftMethodDesc w_methods[] = {
     {"add", w_add}, {"echo", w_echo}, {"check", w_check}, {"sum", w_sum}, {"make", w_make}};
 static const DaftClassDesc w_class = {"W", 0, NULL, NULL, w_methods, 5};
 
-static int count_dev_shm(void)
-{
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    if (!d)
-        return 0;
-    /* Open MPI (another test may be running under mpirun) keeps its own segments here;
-     * they are not ours. The runtime itself uses memfd and should never add anything. */
-    static const char *foreign[] = {"vader", "sm_segment", "ompi", "pmix", "psm", "orte"};
-    for (struct dirent *e; (e = readdir(d));) {
-        bool mine = e->d_name[0] != '.';
-        for (size_t i = 0; mine && i < sizeof foreign / sizeof *foreign; i++)
-            mine = strncmp(e->d_name, foreign[i], strlen(foreign[i])) != 0;
-        n += mine;
-    }
-    closedir(d);
-    return n;
-}
-
 typedef struct Fix {
     DaftRt *rt;
     int cls, shm_before;
@@ -117,7 +98,7 @@ typedef struct Fix {
 static int setup(void **st)
 {
     Fix *f = calloc(1, sizeof *f);
-    f->shm_before = count_dev_shm();
+    f->shm_before = pc_count_dev_shm();
     f->rt = daft_rt_init(NULL, NULL);
     f->cls = daft_rt_register_class(f->rt, &w_class);
     *st = f;
@@ -130,9 +111,8 @@ static int teardown(void **st)
     daft_rt_shutdown(f->rt);
     while (g_ngraphs)
         daft_graph_free(g_graphs[--g_ngraphs]);
-    errno = 0;
-    assert_true(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
-    assert_int_equal(count_dev_shm(), f->shm_before);
+    assert_true(pc_no_children());
+    assert_int_equal(pc_count_dev_shm(), f->shm_before);
     free(f);
     return 0;
 }
@@ -370,13 +350,6 @@ static void test_collectives(void **st)
     daft_plan_free(plan);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void test_kill_during_compiled_run(void **st)
 {
     Fix *f = *st;
@@ -394,9 +367,9 @@ static void test_kill_during_compiled_run(void **st)
     char c;
     assert_int_equal(read(g_pipe[0], &c, 1), 1); /* check(42) is running */
     assert_int_equal(daft_rt_kill(f->rt, a), 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = pc_now_ms();
     assert_int_equal(daft_rt_plan_result(f->rt, p, 10.0, &y, 1), 0);
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(pc_now_ms() - t0 < 1000);
     assert_int_equal(y.kind, DAFT_V_ERROR);
     assert_non_null(strstr(y.as.error.msg, "actor 'w1' (W) died while running 'check' "
                                            "(compiled plan 'step'): killed by signal 9"));
