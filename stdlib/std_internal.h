@@ -73,6 +73,15 @@ int std_copy_tensor(const char *fn, const DaftTensor *src, DaftValue *out);
 /* Both tensors have the same dtype and shape, else an error naming both. */
 int std_same_shape(const char *fn, const DaftTensor *a, const DaftTensor *b, DaftValue *out);
 
+/* The common prologues: exactly one tensor argument (*n gets its element count; n may be
+ * NULL), or exactly two tensor arguments of the same dtype and shape (*n: the count of
+ * each). Same checks, in the same order, as std_check_nargs + std_arg_tensor (+
+ * std_same_shape). */
+int std_one_tensor(const char *fn, const DaftValue *args, int nargs, const DaftTensor **a,
+                   int64_t *n, DaftValue *out);
+int std_two_tensors(const char *fn, const DaftValue *args, int nargs, const DaftTensor **a,
+                    const DaftTensor **b, int64_t *n, DaftValue *out);
+
 /* Row-major C = op(A) op(B) with op = transpose when ta/tb; C is m x n and zero-filled on
  * entry. f32 through cblas_sgemm, i32/i64 by loops; other dtypes fail. */
 int std_gemm(const char *fn, DaftRtDtype dt, bool ta, bool tb, int64_t m, int64_t n,

@@ -102,11 +102,47 @@ static bool std_on_gpu(const DaftValue *args, int nargs)
             return daft_rt_gpu_std(name, ctx, args, nargs, out);             \
     } while (0)
 
+/* Defines the public daft_std_tensor_<name> as: GPU dispatch (STD_GPU_DISPATCH or
+ * STD_GPU_CREATE), then `call` on the CPU, with fn = "<name>" for its messages. */
+#define STD_ENTRY(name, dispatch, call)                                       \
+    int daft_std_tensor_##name(DaftActorCtx *ctx, const DaftValue *args, int nargs, \
+                               DaftValue *out)                                \
+    {                                                                         \
+        static const char fn[] = #name;                                       \
+        dispatch(fn);                                                         \
+        (void)ctx;                                                            \
+        if (!out)                                                             \
+            return DAFT_EINVAL;                                               \
+        return call;                                                          \
+    }
+
 /* ---------------------------------------------------------------- helpers */
 
 static int std_unsupported(const char *fn, DaftRtDtype dt, DaftValue *out)
 {
     return std_fail(out, fn, "tensor<%s> is not supported on the CPU", std_dtype_name(dt));
+}
+
+/* Dtype sets for std_check_dtype / std_new_like. */
+#define STD_DT_F32 (1u << DAFT_RT_F32)
+#define STD_DT_ARITH (STD_DT_F32 | 1u << DAFT_RT_I32 | 1u << DAFT_RT_I64)
+
+/* dt is in the set `dtypes`, else std_unsupported. */
+static int std_check_dtype(const char *fn, DaftRtDtype dt, unsigned dtypes, DaftValue *out)
+{
+    if ((unsigned)dt < 32 && (dtypes >> (unsigned)dt & 1u))
+        return 0;
+    return std_unsupported(fn, dt, out);
+}
+
+/* A new zero-filled tensor of a's dtype and shape (a's dtype checked against `dtypes`). */
+static int std_new_like(const char *fn, const DaftTensor *a, unsigned dtypes, DaftValue *out,
+                        DaftTensor **c)
+{
+    int rc;
+    if ((rc = std_check_dtype(fn, a->dtype, dtypes, out)))
+        return rc;
+    return std_new_tensor(fn, a->dtype, a->rank, a->dims, out, c);
 }
 
 static int std_need_2d(const char *fn, const char *what, const DaftTensor *t, DaftValue *out)
@@ -202,23 +238,9 @@ static int std_random(const char *fn, bool normal, const DaftValue *args, int na
     return 0;
 }
 
-int daft_std_tensor_randn(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_CREATE("randn");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_random("randn", true, args, nargs, out);
-}
+STD_ENTRY(randn, STD_GPU_CREATE, std_random(fn, true, args, nargs, out))
 
-int daft_std_tensor_rand(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_CREATE("rand");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_random("rand", false, args, nargs, out);
-}
+STD_ENTRY(rand, STD_GPU_CREATE, std_random(fn, false, args, nargs, out))
 
 static int std_filled(const char *fn, bool one, const DaftValue *args, int nargs,
                       DaftValue *out)
@@ -247,23 +269,9 @@ static int std_filled(const char *fn, bool one, const DaftValue *args, int nargs
     return 0;
 }
 
-int daft_std_tensor_zeros(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_CREATE("zeros");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_filled("zeros", false, args, nargs, out);
-}
+STD_ENTRY(zeros, STD_GPU_CREATE, std_filled(fn, false, args, nargs, out))
 
-int daft_std_tensor_ones(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_CREATE("ones");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_filled("ones", true, args, nargs, out);
-}
+STD_ENTRY(ones, STD_GPU_CREATE, std_filled(fn, true, args, nargs, out))
 
 /* ---------------------------------------------------------------- matmul, linear */
 
@@ -286,10 +294,9 @@ static int std_matmul(const char *fn, const DaftValue *args, int nargs, DaftValu
                         std_dtype_name(a->dtype), std_dtype_name(b->dtype));
     if (a->dims[1] != b->dims[0])
         return std_fail(out, fn, "inner dimensions differ: %s x %s", sa, sb);
-    if (a->dtype != DAFT_RT_F32 && a->dtype != DAFT_RT_I32 && a->dtype != DAFT_RT_I64)
-        return std_unsupported(fn, a->dtype, out);
     int64_t dims[2] = { a->dims[0], b->dims[1] };
-    if ((rc = std_new_tensor(fn, a->dtype, 2, dims, out, &c)))
+    if ((rc = std_check_dtype(fn, a->dtype, STD_DT_ARITH, out)) ||
+        (rc = std_new_tensor(fn, a->dtype, 2, dims, out, &c)))
         return rc;
     DaftValue err;
     if ((rc = std_gemm(fn, a->dtype, false, false, a->dims[0], b->dims[1], a->dims[1], a->data,
@@ -300,24 +307,9 @@ static int std_matmul(const char *fn, const DaftValue *args, int nargs, DaftValu
     return rc;
 }
 
-int daft_std_tensor_matmul(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_DISPATCH("matmul");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_matmul("matmul", args, nargs, out);
-}
+STD_ENTRY(matmul, STD_GPU_DISPATCH, std_matmul(fn, args, nargs, out))
 
-int daft_std_tensor_linear_forward(DaftActorCtx *ctx, const DaftValue *args, int nargs,
-                                   DaftValue *out)
-{
-    STD_GPU_DISPATCH("linear_forward");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_matmul("linear_forward", args, nargs, out);
-}
+STD_ENTRY(linear_forward, STD_GPU_DISPATCH, std_matmul(fn, args, nargs, out))
 
 int daft_std_tensor_linear_backward(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                                     DaftValue *out)
@@ -349,8 +341,8 @@ int daft_std_tensor_linear_backward(DaftActorCtx *ctx, const DaftValue *args, in
                         "shapes do not fit x [b, in], w [in, out], gy [b, out]: "
                         "x %s, w %s, gy %s", sx, sw, sg);
     }
-    if (x->dtype != DAFT_RT_F32 && x->dtype != DAFT_RT_I32 && x->dtype != DAFT_RT_I64)
-        return std_unsupported(fn, x->dtype, out);
+    if ((rc = std_check_dtype(fn, x->dtype, STD_DT_ARITH, out)))
+        return rc;
     int64_t b = x->dims[0], in = x->dims[1], o = w->dims[1];
     DaftValue gx = { 0 }, gw = { 0 };
     DaftTensor *tgx, *tgw;
@@ -426,10 +418,8 @@ static int std_binop(const char *fn, StdBinop op, const DaftValue *args, int nar
         return std_fail(out, fn, "argument %d must be a tensor or a number, got %s", 2 - ti,
                         std_kind_name(other->kind));
     }
-    if (a->dtype != DAFT_RT_F32 && a->dtype != DAFT_RT_I32 && a->dtype != DAFT_RT_I64)
-        return std_unsupported(fn, a->dtype, out);
     DaftTensor *c;
-    if ((rc = std_new_tensor(fn, a->dtype, a->rank, a->dims, out, &c)))
+    if ((rc = std_new_like(fn, a, STD_DT_ARITH, out, &c)))
         return rc;
     double sf = other->kind == DAFT_V_F64 ? other->as.f64 : (double)other->as.i64;
     int64_t si = other->kind == DAFT_V_I64 ? other->as.i64 : 0;
@@ -454,23 +444,9 @@ static int std_binop(const char *fn, StdBinop op, const DaftValue *args, int nar
     return 0;
 }
 
-int daft_std_tensor_add(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_DISPATCH("add");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_binop("add", STD_OP_ADD, args, nargs, out);
-}
+STD_ENTRY(add, STD_GPU_DISPATCH, std_binop(fn, STD_OP_ADD, args, nargs, out))
 
-int daft_std_tensor_mul(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_DISPATCH("mul");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_binop("mul", STD_OP_MUL, args, nargs, out);
-}
+STD_ENTRY(mul, STD_GPU_DISPATCH, std_binop(fn, STD_OP_MUL, args, nargs, out))
 
 int daft_std_tensor_relu(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
@@ -483,12 +459,8 @@ int daft_std_tensor_relu(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 1, 1, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &a, &n, out)))
-        return rc;
-    if (a->dtype != DAFT_RT_F32 && a->dtype != DAFT_RT_I32 && a->dtype != DAFT_RT_I64)
-        return std_unsupported(fn, a->dtype, out);
-    if ((rc = std_new_tensor(fn, a->dtype, a->rank, a->dims, out, &c)))
+    if ((rc = std_one_tensor(fn, args, nargs, &a, &n, out)) ||
+        (rc = std_new_like(fn, a, STD_DT_ARITH, out, &c)))
         return rc;
     for (int64_t i = 0; i < n; i++) {
         switch (a->dtype) {
@@ -534,8 +506,7 @@ int daft_std_tensor_sum(DaftActorCtx *ctx, const DaftValue *args, int nargs, Daf
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 1, 1, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &a, &n, out)))
+    if ((rc = std_one_tensor(fn, args, nargs, &a, &n, out)))
         return rc;
     double s = 0.0;
     for (int64_t i = 0; i < n; i++)
@@ -681,10 +652,7 @@ int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &p, &n, out)) ||
-        (rc = std_arg_tensor(fn, args, 1, &t, NULL, out)) ||
-        (rc = std_same_shape(fn, p, t, out)))
+    if ((rc = std_two_tensors(fn, args, nargs, &p, &t, &n, out)))
         return rc;
     if (n == 0)
         return std_fail(out, fn, "the mean of an empty tensor is undefined");
@@ -709,14 +677,8 @@ int daft_std_tensor_mse_grad(DaftActorCtx *ctx, const DaftValue *args, int nargs
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &p, &n, out)) ||
-        (rc = std_arg_tensor(fn, args, 1, &t, NULL, out)) ||
-        (rc = std_same_shape(fn, p, t, out)))
-        return rc;
-    if (p->dtype != DAFT_RT_F32)
-        return std_unsupported(fn, p->dtype, out);
-    if ((rc = std_new_tensor(fn, p->dtype, p->rank, p->dims, out, &g)))
+    if ((rc = std_two_tensors(fn, args, nargs, &p, &t, &n, out)) ||
+        (rc = std_new_like(fn, p, STD_DT_F32, out, &g)))
         return rc;
     /* d/dp mean((p - t)^2) = 2 (p - t) / n, in f32 as the GPU kernel computes it */
     float scale = n > 0 ? (float)(2.0 / (double)n) : 0.0f;
@@ -746,9 +708,7 @@ int daft_std_tensor_sgd_update(DaftActorCtx *ctx, const DaftValue *args, int nar
         (rc = std_arg_f64(fn, args, 2, &lr, out)) ||
         (rc = std_same_shape(fn, w, g, out)))
         return rc;
-    if (w->dtype != DAFT_RT_F32)
-        return std_unsupported(fn, w->dtype, out);
-    if ((rc = std_new_tensor(fn, w->dtype, w->rank, w->dims, out, &r)))
+    if ((rc = std_new_like(fn, w, STD_DT_F32, out, &r)))
         return rc;
     float l = (float)lr;
     const float *W = w->data, *G = g->data;
@@ -764,20 +724,12 @@ static int std_copy_op(const char *fn, const DaftValue *args, int nargs, DaftVal
 {
     const DaftTensor *a;
     int rc;
-    if ((rc = std_check_nargs(fn, args, nargs, 1, 1, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &a, NULL, out)))
+    if ((rc = std_one_tensor(fn, args, nargs, &a, NULL, out)))
         return rc;
     return std_copy_tensor(fn, a, out);
 }
 
-int daft_std_tensor_to_cpu(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
-{
-    STD_GPU_DISPATCH("to_cpu");
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
-    return std_copy_op("to_cpu", args, nargs, out);
-}
+STD_ENTRY(to_cpu, STD_GPU_DISPATCH, std_copy_op(fn, args, nargs, out))
 
 int daft_std_tensor_to_gpu(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
@@ -805,8 +757,7 @@ int daft_std_tensor_shape(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 1, 1, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &a, NULL, out)))
+    if ((rc = std_one_tensor(fn, args, nargs, &a, NULL, out)))
         return rc;
     DaftValue l = daft_value_list((size_t)a->rank);
     if (l.kind != DAFT_V_LIST || (a->rank > 0 && !l.as.list.items)) {
@@ -828,8 +779,7 @@ int daft_std_tensor_numel(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 1, 1, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &a, &n, out)))
+    if ((rc = std_one_tensor(fn, args, nargs, &a, &n, out)))
         return rc;
     *out = daft_value_i64(n);
     return 0;
@@ -843,8 +793,7 @@ int daft_std_tensor_dtype(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 1, 1, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &a, NULL, out)))
+    if ((rc = std_one_tensor(fn, args, nargs, &a, NULL, out)))
         return rc;
     DaftValue s = daft_value_str(std_dtype_name(a->dtype));
     if (s.kind != DAFT_V_STR || !s.as.str.ptr) {
@@ -869,14 +818,8 @@ int daft_std_tensor_relu_backward(DaftActorCtx *ctx, const DaftValue *args, int 
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &y, &n, out)) ||
-        (rc = std_arg_tensor(fn, args, 1, &gy, NULL, out)) ||
-        (rc = std_same_shape(fn, y, gy, out)))
-        return rc;
-    if (y->dtype != DAFT_RT_F32 && y->dtype != DAFT_RT_I32 && y->dtype != DAFT_RT_I64)
-        return std_unsupported(fn, y->dtype, out);
-    if ((rc = std_new_tensor(fn, y->dtype, y->rank, y->dims, out, &g)))
+    if ((rc = std_two_tensors(fn, args, nargs, &y, &gy, &n, out)) ||
+        (rc = std_new_like(fn, y, STD_DT_ARITH, out, &g)))
         return rc;
     for (int64_t i = 0; i < n; i++) {
         switch (y->dtype) {

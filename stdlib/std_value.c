@@ -291,3 +291,23 @@ int std_same_shape(const char *fn, const DaftTensor *a, const DaftTensor *b, Daf
                         std_dtype_name(a->dtype), sa, std_dtype_name(b->dtype), sb);
     return std_fail(out, fn, "shapes differ: %s and %s", sa, sb);
 }
+
+int std_one_tensor(const char *fn, const DaftValue *args, int nargs, const DaftTensor **a,
+                   int64_t *n, DaftValue *out)
+{
+    int rc;
+    if ((rc = std_check_nargs(fn, args, nargs, 1, 1, out)))
+        return rc;
+    return std_arg_tensor(fn, args, 0, a, n, out);
+}
+
+int std_two_tensors(const char *fn, const DaftValue *args, int nargs, const DaftTensor **a,
+                    const DaftTensor **b, int64_t *n, DaftValue *out)
+{
+    int rc;
+    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
+        (rc = std_arg_tensor(fn, args, 0, a, n, out)) ||
+        (rc = std_arg_tensor(fn, args, 1, b, NULL, out)))
+        return rc;
+    return std_same_shape(fn, *a, *b, out);
+}
