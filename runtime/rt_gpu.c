@@ -399,8 +399,8 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
     return rc;
 }
 
-static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
-                       double timeout_s, bool (*alive)(void *), void *arg, char *err, size_t cap)
+static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
+                        char *err, size_t cap)
 {
     *out = NULL;
     if (g_dev < 0) {
@@ -422,6 +422,21 @@ static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
         free(c);
         return DAFT_EPEER;
     }
+    /* Not in g_comms (g_comm_init adds it once created): the failures of an interpreted
+     * transfer's communicator must not fail the actor's other waits. */
+    *out = c;
+    return 0;
+}
+
+static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
+                       double timeout_s, bool (*alive)(void *), void *arg, char *err, size_t cap)
+{
+    RtGpuComm *c;
+    int rc = g_comm_start(&c, id, n, rank, err, cap);
+    if (rc)
+        return rc;
+    *out = NULL;
+    ncclResult_t r;
     int64_t deadline = now_ns() + (int64_t)(timeout_s * 1e9), last = now_ns();
     for (;;) {
         ncclResult_t st = ncclInProgress;
@@ -615,32 +630,6 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
 
 /* ---------------------------------------------------------------- interpreted transfers */
 
-static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
-                        char *err, size_t cap)
-{
-    *out = NULL;
-    if (g_dev < 0) {
-        gerr(err, cap, "no GPU in this process");
-        return DAFT_EINVAL;
-    }
-    RtGpuComm *c = calloc(1, sizeof *c);
-    if (!c)
-        return DAFT_ENOMEM;
-    c->n = n;
-    c->rank = rank;
-    ncclUniqueId u;
-    memcpy(&u, id, sizeof u);
-    ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
-    cfg.blocking = 0;
-    ncclResult_t r = ncclCommInitRankConfig(&c->comm, n, u, rank, &cfg);
-    if (r != ncclSuccess && r != ncclInProgress) {
-        gerr(err, cap, "ncclCommInitRankConfig failed: %s", ncclGetErrorString(r));
-        free(c);
-        return DAFT_EPEER;
-    }
-    *out = c; /* not in g_comms: its failures must not fail the actor's other waits */
-    return 0;
-}
 
 static int g_comm_poll(RtGpuComm *c, char *err, size_t cap)
 {

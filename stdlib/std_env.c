@@ -67,7 +67,7 @@ int daft_std_env_get_i64(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
 int daft_std_env_get_str(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
     (void)ctx;
-    const char *name, *dflt;
+    const char *name = NULL, *dflt = NULL; /* set by the checks below; gcc -O2 cannot see it */
     int rc;
     if ((rc = std_check_nargs("get_str", args, nargs, 2, 2, out)) ||
         (rc = env_name("get_str", args, &name, out)) ||
