@@ -4,23 +4,37 @@ and 4 GPUs for daft and its peers (PyTorch DDP for W5; the PyTorch send/recv pip
 the single-GPU run for W6), with ideal linear scaling for reference.
 
   python3 bench/plot_scaling.py FILE.jsonl [FILE.jsonl ...] [-o scaling.png] [--svg out.svg]
-                                [--micro-batches M] [--design-figures] [--renderer auto|builtin]
+                                [--micro-batches M] [--design-figures] [--label TEXT]
+                                [--renderer auto|builtin]
+
+The 4 x H100 figure of bench/RESULTS.md (bench/results/2026-11-27-4xH100-scaling.png) is
+  python3 bench/plot_scaling.py bench/results/2026-11-27-4xH100-w567.jsonl \
+      bench/results/2026-11-27-4xH100-w67-after-fix.jsonl --label "4 x H100" \
+      -o bench/results/2026-11-27-4xH100-scaling.png
+and after a new GPU run: bench/run --json rows.jsonl W5 W6, then this script on rows.jsonl.
 
 Inputs (JSON Lines; other lines and other workloads are ignored), any mix of:
   - bench/run --json rows: {"id": "W5", "variant": "...", "value": V, "peer": P,
     "peer_value": PV, ...}: V is daft's figure, PV the peer's; the GPU count is read from the
-    variant ("4 GPUs", "4 stages", "2 replicas", "GPUs=4", ...);
+    variant ("4 GPUs", "4 stages", "2 replicas", "GPUs=4", ...). Peer configs outside the
+    figure are dropped (W5 "no DDP", W6 "one batch of ..."); a W6 "one after the other"
+    row gives daft's 1-stage point (its value) and the single-GPU baseline (its peer_value);
   - the PyTorch peers' lines (bench/torch/*.py): {"workload": "W5", "program": "pytorch_ddp",
     "config": "...", "gpus": N, "metric": "samples_per_s", "value": V, ...}; a daft program
     may print the same form with "program": "daft".
 Only samples/s figures are plotted. W6: the pipeline over S stages is plotted at S GPUs; its
 1-GPU point is the single-GPU run of the same micro-batches ("pytorch_single" ... "one after
-the other"), shared by every pipeline series. With several micro-batch counts M, the largest
-(the steadiest state) is plotted unless --micro-batches says otherwise.
+the other"), shared by every PyTorch pipeline series and drawn as a flat reference line;
+daft's 1-GPU point is its own 1-stage run. With several micro-batch counts M, the largest one
+with a daft figure (else the largest) is plotted unless --micro-batches says otherwise. A figure
+given twice (same workload, series, GPUs, M) takes the value from the later file. W5 also gets
+ideal linear scaling from daft's one GPU (else the peer's).
 --design-figures adds DESIGN.md's PyTorch DDP figures (4 x H100: 46.9k / 68.1k / 133.8k).
+--label TEXT (the machine, e.g. "4 x H100") is added to the panel titles.
 
 Output: a PNG (matplotlib when it is installed, else a small built-in rasteriser with its own
-5x7 font: no dependencies), optionally an SVG, and the plotted numbers as a table on stdout.
+5x7 font: no dependencies; it writes daft's figures next to its points), optionally an SVG,
+and the plotted numbers as a table on stdout.
 """
 import argparse
 import json
@@ -30,6 +44,7 @@ import sys
 import zlib
 
 DESIGN_DDP = {1: 46900.0, 2: 68100.0, 4: 133800.0}
+BASE_NAME = "single GPU, PyTorch (same micro-batches)"
 TITLES = {"W5": "W5 data-parallel training", "W6": "W6 pipeline inference"}
 SUBTITLES = {"W5": "reference MLP, batch 256 per GPU", "W6": "reference MLP, micro-batches of 64"}
 
@@ -99,11 +114,21 @@ def read(paths):
                 else:  # a bench/run row: daft's value and the peer's
                     if not n:
                         continue
-                    if r.get("value") is not None:
+                    variant = str(r.get("variant", ""))
+                    # bench/run pairs every config a peer prints, also those outside the
+                    # scaling figure: PyTorch without DDP, the single GPU on one big batch.
+                    if (wid == "W5" and "no DDP" in variant) or \
+                            (wid == "W6" and "one batch" in variant):
+                        continue
+                    base = wid == "W6" and "one after the other" in variant
+                    if r.get("value") is not None:   # daft's own 1-stage run stays daft's
                         pts.append((wid, "daft", n, M, float(r["value"]), "point"))
                     if r.get("peer_value") is not None:
-                        pts.append((wid, str(r.get("peer") or "peer"), n, M,
-                                    float(r["peer_value"]), "point"))
+                        if base:
+                            pts.append((wid, None, 1, M, float(r["peer_value"]), "w6base"))
+                        else:
+                            pts.append((wid, series_name(wid, str(r.get("peer") or "peer"), r, text),
+                                        n, M, float(r["peer_value"]), "point"))
     return pts
 
 
@@ -111,7 +136,8 @@ def build(pts, want_M, design):
     """-> {wid: {series: {gpus: value}}}"""
     out = {"W5": {}, "W6": {}}
     Ms = sorted({p[3] for p in pts if p[0] == "W6" and p[3] is not None})
-    M = want_M if want_M is not None else (Ms[-1] if Ms else None)
+    Ms_daft = sorted({p[3] for p in pts if p[0] == "W6" and p[1] == "daft" and p[3] is not None})
+    M = want_M if want_M is not None else (Ms_daft[-1] if Ms_daft else (Ms[-1] if Ms else None))
     base = None
     for wid, name, n, m, v, kind in pts:
         if wid == "W6" and M is not None and m is not None and m != M:
@@ -124,14 +150,17 @@ def build(pts, want_M, design):
         for name, s in out["W6"].items():
             if name != "daft" or 1 not in s:
                 s.setdefault(1, base)
-        out["W6"].setdefault("single GPU (same micro-batches)", {})
-        out["W6"]["single GPU (same micro-batches)"].update({1: base, 4: base})
+        out["W6"].setdefault(BASE_NAME, {})
+        out["W6"][BASE_NAME].update({1: base, 4: base})
     if design:
         out["W5"]["PyTorch DDP, DESIGN.md (4 x H100)"] = dict(DESIGN_DDP)
-    for wid in out:
-        ref = out[wid].get("daft") or next((s for k, s in out[wid].items() if k.startswith("PyTorch")), None)
-        if ref and 1 in ref:
-            out[wid]["ideal (N x 1 GPU)"] = {n: ref[1] * n for n in (1, 2, 4)}
+    # W5: ideal linear scaling from daft's one GPU (else the peer's). W6 has none: its
+    # reference is the single-GPU run (the target is a multiple of it, DESIGN.md).
+    ref, who = out["W5"].get("daft"), "daft"
+    if not ref or 1 not in ref:
+        who, ref = next(((k, s) for k, s in out["W5"].items() if k.startswith("PyTorch")), (None, None))
+    if ref and 1 in ref:
+        out["W5"]["ideal (N x %s on 1 GPU)" % who] = {n: ref[1] * n for n in (1, 2, 4)}
     return out, M
 
 
@@ -282,14 +311,21 @@ def style(name, i):
     return COLORS[i % len(COLORS)], 0
 
 
-def render_builtin(data, M, path):
+def title(wid, label):
+    return TITLES[wid] + (", " + label if label else "")
+
+
+def subtitle(wid, M):
+    return SUBTITLES[wid] + (", %d in a run" % M if wid == "W6" and M else "")
+
+
+def render_builtin(data, M, path, label=None):
     W, H = 1400, 700
     cv = Canvas(W, H)
     for p, wid in enumerate(("W5", "W6")):
         ox, oy, pw, ph = 90 + p * 700, 92, 560, 380
-        sub = SUBTITLES[wid] + (", %d in a run" % M if wid == "W6" and M else "")
-        cv.text(ox + pw // 2, 8, TITLES[wid], scale=3, anchor="center")
-        cv.text(ox + pw // 2, 38, sub[:52], scale=2, anchor="center")
+        cv.text(ox + pw // 2, 8, title(wid, label)[:36], scale=3, anchor="center")
+        cv.text(ox + pw // 2, 38, subtitle(wid, M)[:52], scale=2, anchor="center")
         series = data[wid]
         vals = [v for s in series.values() for v in s.values()]
         ymax = nice_max(max(vals)) if vals else 1.0
@@ -319,6 +355,8 @@ def render_builtin(data, M, path):
             if not name.startswith("ideal") and not name.startswith("single GPU"):
                 for n, v in pts:
                     cv.disc(xs[n], oy + ph - ph * v / ymax, 5, col)
+                    if name == "daft":   # daft's figures, written under its points
+                        cv.text(xs[n] + 8, int(oy + ph - ph * v / ymax) + 8, fmt_k(v), col)
             lx, yy = ox, ly + i * 24
             cv.line(lx, yy + 7, lx + 30, yy + 7, col, 3, dash)
             cv.text(lx + 38, yy, name[:42], scale=2)
@@ -326,7 +364,7 @@ def render_builtin(data, M, path):
         f.write(cv.png())
 
 
-def render_matplotlib(data, M, path):
+def render_matplotlib(data, M, path, label=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -338,7 +376,7 @@ def render_matplotlib(data, M, path):
             col = "0.6" if name.startswith(("ideal", "single GPU")) else None
             ax.plot([p[0] for p in pts], [p[1] for p in pts], ls, marker=None if ls == "--" else "o",
                     color=col, label=name)
-        ax.set_title("%s\n%s" % (TITLES[wid], SUBTITLES[wid] + (", %d in a run" % M if wid == "W6" and M else "")),
+        ax.set_title("%s\n%s" % (title(wid, label), subtitle(wid, M)),
                      fontsize=10)
         ax.set_xticks([1, 2, 4])
         ax.set_xlabel("GPUs" if wid == "W5" else "GPUs (pipeline stages)")
@@ -350,7 +388,7 @@ def render_matplotlib(data, M, path):
     fig.savefig(path, dpi=100)
 
 
-def render_svg(data, M, path):
+def render_svg(data, M, path, label=None):
     W, H = 1400, 700
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif">' % (W, H),
            '<rect width="100%" height="100%" fill="white"/>']
@@ -362,7 +400,7 @@ def render_svg(data, M, path):
         ymax = nice_max(max(vals)) if vals else 1.0
         xs = {1: ox + 40, 2: ox + 40 + (pw - 80) // 3, 4: ox + pw - 40}
         out.append('<text x="%d" y="30" text-anchor="middle" font-size="15">%s (%s)</text>' %
-                   (ox + pw // 2, TITLES[wid], SUBTITLES[wid] + (", %d in a run" % M if wid == "W6" and M else "")))
+                   (ox + pw // 2, title(wid, label), subtitle(wid, M)))
         out.append('<path d="M%d %d V%d H%d" stroke="black" fill="none"/>' % (ox, oy, oy + ph, ox + pw))
         for n, x in xs.items():
             out.append('<text x="%d" y="%d" text-anchor="middle" font-size="13">%d</text>' % (x, oy + ph + 20, n))
@@ -395,6 +433,7 @@ def main():
     ap.add_argument("--micro-batches", type=int)
     ap.add_argument("--design-figures", action="store_true")
     ap.add_argument("--renderer", choices=("auto", "builtin", "matplotlib"), default="auto")
+    ap.add_argument("--label", help="machine or run, added to the subtitles (e.g. '4 x H100')")
     args = ap.parse_args()
     data, M = build(read(args.inputs), args.micro_batches, args.design_figures)
     for wid in ("W5", "W6"):
@@ -407,16 +446,16 @@ def main():
     used = "builtin"
     if args.renderer in ("auto", "matplotlib"):
         try:
-            render_matplotlib(data, M, args.output)
+            render_matplotlib(data, M, args.output, args.label)
             used = "matplotlib"
         except ImportError:
             if args.renderer == "matplotlib":
                 raise
     if used == "builtin":
-        render_builtin(data, M, args.output)
+        render_builtin(data, M, args.output, args.label)
     print("wrote %s (%s)" % (args.output, used))
     if args.svg:
-        render_svg(data, M, args.svg)
+        render_svg(data, M, args.svg, args.label)
         print("wrote %s" % args.svg)
     return 0
 

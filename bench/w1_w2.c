@@ -1,7 +1,8 @@
 /* w1_w2.c — DESIGN.md reference workloads W1 and W2 on the CPU runtime (libdaftrt), written
  * in C against daftrt.h and daft/plan.h (plans built programmatically; no .daft source).
  *
- *   w1_w2 w1c [-n N] [-warmup W]              W1 compiled: driver -> actor -> driver, 8 B
+ *   w1_w2 w1c [-n N] [-warmup W] [-bytes B]   W1 compiled: driver -> actor -> driver, 8 B
+ *                                             (B > 8: an f32 tensor of B bytes instead)
  *   w1_w2 w1i [-n N] [-warmup W]              W1 interpreted: daft_rt_call + daft_rt_get
  *   w1_w2 w2  [-seconds S] [-inflight K] [-actors A] [-bytes B]
  *                                             W2: chain of A (4) actors, B (1024) bytes,
@@ -150,18 +151,26 @@ static int spawn_n(Bench *b, int n, DaftActor *out)
 
 /* ---------------------------------------------------------------- W1 compiled */
 
-static int w1_compiled(Bench *b, long n, long warm)
+/* bytes 8: an i64; more: an f32 tensor of that many bytes whose element 0 carries i. */
+static int w1_compiled(Bench *b, long n, long warm, long long bytes)
 {
-    const char *W = "W1", *C = "compiled";
+    const char *W = "W1";
+    char C[64] = "compiled";
+    bool big = bytes > 8;
+    int64_t elems = big ? (int64_t)(bytes / 4) : 1;
+    if (big)
+        snprintf(C, sizeof C, "compiled %lld B", (long long)elems * 4);
+    DaftPayload pl = big ? daft_payload_tensor(DAFT_DT_F32, 1, &elems) : daft_payload_scalar(DAFT_PAY_I64);
+    DaftValue x0 = big ? daft_value_tensor(DAFT_RT_F32, 1, &elems, NULL) : daft_value_i64(0);
     DaftActor a;
     if (spawn_n(b, 1, &a))
         return failed(W, C, b->rt, "daft_rt_spawn");
     DaftGraph *g = daft_graph_new("w1");
     int ga = daft_graph_add_actor(g, "a", "Bench", 0, -1, -1);
-    int x = daft_graph_add_input(g, "x", daft_payload_scalar(DAFT_PAY_I64));
+    int x = daft_graph_add_input(g, "x", pl);
     DaftCommHint h = {0};
     DaftGraphArg arg = daft_arg_value(x);
-    int y = daft_graph_add_task(g, ga, "echo", &arg, 1, daft_payload_scalar(DAFT_PAY_I64), h);
+    int y = daft_graph_add_task(g, ga, "echo", &arg, 1, pl, h);
     daft_graph_add_output(g, "y", y);
     if (g->error[0]) {
         fprintf(stderr, "W1 graph: %s\n", g->error);
@@ -182,9 +191,13 @@ static int w1_compiled(Bench *b, long n, long warm)
     double *s = malloc(sizeof *s * (size_t)n);
     int rc = 0;
     for (long i = -warm; i < n; i++) {
-        DaftValue in = daft_value_i64(i), out;
+        DaftValue out;
+        if (big)
+            ((float *)x0.as.tensor.data)[0] = (float)i;
+        else
+            x0.as.i64 = i;
         double t0 = now_s();
-        if ((g_rc = daft_rt_plan_submit(b->rt, p, &in, 1, 10.0))) {
+        if ((g_rc = daft_rt_plan_submit(b->rt, p, &x0, 1, 10.0))) {
             rc = failed(W, C, b->rt, "daft_rt_plan_submit");
             break;
         }
@@ -193,20 +206,25 @@ static int w1_compiled(Bench *b, long n, long warm)
             break;
         }
         double t1 = now_s();
-        if (out.kind != DAFT_V_I64 || out.as.i64 != i) {
+        bool ok = big ? out.kind == DAFT_V_TENSOR && out.as.tensor.dims[0] == elems &&
+                            ((float *)out.as.tensor.data)[0] == (float)i
+                      : out.kind == DAFT_V_I64 && out.as.i64 == i;
+        if (!ok) {
             char buf[256];
             daft_value_format(&out, buf, sizeof buf);
-            fprintf(stderr, "W1 compiled: execution %ld returned %s\n", i, buf);
+            fprintf(stderr, "W1 %s: execution %ld returned %s\n", C, i, buf);
             daft_value_free(&out);
             rc = failed(W, C, NULL, "wrong result");
             break;
         }
+        daft_value_free(&out);
         if (i >= 0)
             s[i] = t1 - t0;
     }
     if (!rc)
         report_lat(W, C, s, n);
     free(s);
+    daft_value_free(&x0);
     daft_rt_plan_unload(b->rt, p);
     daft_plan_free(plan);
     daft_graph_free(g); /* after the plan: the plan points into the graph's strings */
@@ -398,7 +416,7 @@ int main(int argc, char **argv)
         if (b.cls < 0) {
             rc |= failed(k < 2 ? "W1" : "W2", list[k], b.rt, "daft_rt_register_class");
         } else if (k == 0) {
-            rc |= w1_compiled(&b, n, warm);
+            rc |= w1_compiled(&b, n, warm, arg_ll(argc, argv, "-bytes", 8));
         } else if (k == 1) {
             rc |= w1_interpreted(&b, n, warm);
         } else {

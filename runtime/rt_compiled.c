@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#define RT_PLAN_BIG_SLOT (16u << 20)
+#define RT_PLAN_MAX_SLOT (64u << 20)
+
 _Static_assert((int)DAFT_COLL_ALLREDUCE == RT_COLL_ALLREDUCE &&
                    (int)DAFT_COLL_ALLGATHER == RT_COLL_ALLGATHER &&
                    (int)DAFT_COLL_REDUCESCATTER == RT_COLL_REDUCESCATTER &&
@@ -40,7 +43,8 @@ struct DaftRtPlan {
     uint64_t res_cap;
     bool broken;
     char why[300];
-    RtBuf tx, rx;
+    RtPmsgOut out; /* an input being sent */
+    RtBuf rx;
     DaftRt *rt;
     /* GPU data plane (rt_plan_gpu; the actor side is rt_xnccl.c) */
     int gpu_ncomms;        /* NCCL communicators (0: none: everything on CPU transports) */
@@ -178,10 +182,15 @@ static int rt_plan_check(DaftRt *rt, const DaftPlan *plan, const DaftActor *acto
     return 0;
 }
 
-/* Slot size: a whole static tensor fits one slot (up to 1 MiB), else 4 KiB chunks. */
+/* Slot size. A message that fits one slot is decoded where it lies in the ring (rt_pmsg.c)
+ * and one that does not is first reassembled, a copy more: so a static tensor gets a slot
+ * of its exact size, and a tensor of unknown shape (or any value) slots of 16 MiB, which
+ * hold the activations of the reference workloads. A ring is a memfd mapping whose pages
+ * exist only once written, so a channel of small messages stays small however large its
+ * slots are. Other values are small: 4 KiB. */
 static uint32_t rt_plan_slot_size(const DaftPayload *pl)
 {
-    size_t n = pl->kind == DAFT_PAY_ANY ? 65536 : 4096;
+    size_t n = pl->kind == DAFT_PAY_ANY || pl->kind == DAFT_PAY_TENSOR ? RT_PLAN_BIG_SLOT : 4096;
     bool fixed = pl->rank >= 0 && pl->rank <= DAFT_PLAN_MAX_RANK;
     for (int i = 0; fixed && i < pl->rank; i++)
         fixed = pl->dims[i] >= 0;
@@ -191,7 +200,7 @@ static uint32_t rt_plan_slot_size(const DaftPayload *pl)
             e *= (size_t)pl->dims[i];
         n = e + 96;
     }
-    n = n < 256 ? 256 : n > (1u << 20) ? (1u << 20) : n;
+    n = n < 256 ? 256 : n > RT_PLAN_MAX_SLOT ? RT_PLAN_MAX_SLOT : n;
     return (uint32_t)n;
 }
 
@@ -205,7 +214,7 @@ static int rt_plan_make_rings(DaftRtPlan *p)
             p->mapped[c] = true;
             continue;
         }
-        uint32_t slots = 4;
+        uint32_t slots = getenv("XSLOTS") ? (uint32_t)atoi(getenv("XSLOTS")) : 4;
         while (slots < (uint32_t)(2 * (ch->capacity > 0 ? ch->capacity : 1)))
             slots *= 2;
         if (rt_ring_create(&p->rings[c], slots, rt_plan_slot_size(&ch->payload), (uint32_t)ch->nreaders))
@@ -604,7 +613,7 @@ static void rt_plan_free(DaftRtPlan *p)
     free(p->rds);
     free(p->mapped);
     free(p->actors);
-    rt_buf_free(&p->tx);
+    rt_pmsg_out_free(&p->out);
     rt_buf_free(&p->rx);
     free(p);
 }
@@ -772,9 +781,16 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
 {
     RtWait w = {deadline, rt_plan_alive, rt_plan_progress, p};
     for (;;) {
-        int rc = p->rt->mode == RT_MODE_TCP ? rt_plan_tcp_read(p, ch, deadline)
-                                            : rt_ring_read(&p->rds[ch], &p->rx, &w);
-        if (rc == DAFT_EPEER && p->rt->mode == RT_MODE_TCP && !p->broken) {
+        if (p->rt->mode == RT_MODE_SHM) {
+            int rc = rt_pmsg_ring_try(&p->rds[ch], &p->rx, out);
+            if (rc == 0 && (rc = rt_ring_wait(&p->rds[ch], &w)) == 0)
+                continue;
+            if (rc == DAFT_EPROTO)
+                *out = daft_value_error("plan '%s': malformed value on an output channel", p->plan->name);
+            return rc == 1 || rc == DAFT_EPROTO ? 0 : rc;
+        }
+        int rc = rt_plan_tcp_read(p, ch, deadline);
+        if (rc == DAFT_EPEER && !p->broken) {
             /* The connection broke: its writer is dying. Wait a little for the exit status
              * so the error can name the actor and the cause. */
             for (int k = 0; k < 100 && rt_plan_alive(p); k++)
@@ -786,11 +802,10 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
         }
         if (rc < 0)
             return rc;
-        RtRd r = rt_rd(p->rx.p, p->rx.len);
-        int32_t target = (int32_t)rt_rd_u32(&r);
-        if (target >= 0 && (uint32_t)target != p->rds[ch].idx)
+        rc = rt_pmsg_decode(p->rx.p, p->rx.len, p->rds[ch].idx, out);
+        if (rc == 0)
             continue;
-        if (rt_value_get(&r, out))
+        if (rc < 0)
             *out = daft_value_error("plan '%s': malformed value on an output channel", p->plan->name);
         return 0;
     }
@@ -844,18 +859,12 @@ static void rt_plan_drain(DaftRtPlan *p)
                 daft_value_copy(&rec[o], &rec[same]);
                 continue;
             }
-            for (;;) {
-                if (rt_ring_try_read(&p->rds[ch], &p->rx) <= 0)
-                    return; /* nothing more yet (an error shows on the next blocking read) */
-                RtRd r = rt_rd(p->rx.p, p->rx.len);
-                int32_t target = (int32_t)rt_rd_u32(&r);
-                if (target >= 0 && (uint32_t)target != p->rds[ch].idx)
-                    continue;
-                if (rt_value_get(&r, &rec[o]))
-                    rec[o] = daft_value_error("plan '%s': malformed value on an output channel",
-                                              plan->name);
-                break;
-            }
+            int rc = rt_pmsg_ring_try(&p->rds[ch], &p->rx, &rec[o]);
+            if (rc == DAFT_EPROTO)
+                rec[o] = daft_value_error("plan '%s': malformed value on an output channel",
+                                          plan->name);
+            else if (rc <= 0)
+                return; /* nothing more yet (an error shows on the next blocking read) */
         }
         p->got = 0;
         p->received++;
@@ -876,16 +885,14 @@ static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
     const DaftPlan *plan = p->plan;
     RtWait w = {-1, rt_plan_alive, rt_plan_progress_writing, p};
     for (int i = 0; i < plan->ninputs && !p->broken; i++) {
-        p->tx.len = 0;
-        rt_buf_u32(&p->tx, (uint32_t)-1);
-        if (rt_value_put(&p->tx, &inputs[i]))
+        if (rt_pmsg_encode(&p->out, -1, &inputs[i], p->rt->mode == RT_MODE_SHM))
             return DAFT_ENOMEM;
         for (int k = 0; k < plan->inputs[i].nchannels && !p->broken; k++) {
             int ch = plan->inputs[i].channels[k];
             if (p->mapped[ch] && p->rt->mode == RT_MODE_SHM)
-                rt_ring_write(&p->rings[ch], p->tx.p, p->tx.len, &w);
+                rt_pmsg_ring_write(&p->rings[ch], &p->out, &w);
             for (int r = 0; p->mapped[ch] && p->wfds[ch] && r < p->pc[ch].nreaders; r++)
-                if (rt_tcp_send(p->wfds[ch][r], p->tx.p, p->tx.len, &w) == DAFT_EPEER)
+                if (rt_tcp_send(p->wfds[ch][r], p->out.tx.p, p->out.tx.len, &w) == DAFT_EPEER)
                     rt_plan_alive(p);
         }
     }

@@ -129,6 +129,7 @@ static int rt_init_transport(DaftRt *rt, int *argc, char ***argv)
 
 DaftRt *daft_rt_init(int *argc, char ***argv)
 {
+    rt_tune_malloc();
     DaftRt *rt = calloc(1, sizeof *rt);
     if (!rt)
         return NULL;

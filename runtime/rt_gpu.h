@@ -128,6 +128,11 @@ void rt_gpu_tensor_free(DaftTensor *t);
 int rt_gpu_tensor_read(const DaftTensor *t, void *dst);
 int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src);
 void rt_gpu_tensor_upload(DaftValue *v);
+/* For rt_value.c: in a GPU actor, a new tensor on its GPU holding the nb bytes at host
+ * (a received message, still in the channel): true and *out set (a value, or an error
+ * value if the GPU refused); false in other processes, which keep host tensors. */
+bool rt_gpu_tensor_from_host(DaftRtDtype dt, int rank, const int64_t *dims, const void *host,
+                             DaftValue *out);
 
 
 /* Interpreted GPU transfers over NCCL (rt_gpu_load.c). The driver flags a PUSH "over

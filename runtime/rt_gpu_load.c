@@ -253,6 +253,15 @@ int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src)
     return 0;
 }
 
+bool rt_gpu_tensor_from_host(DaftRtDtype dt, int rank, const int64_t *dims, const void *host,
+                             DaftValue *out)
+{
+    if (!g_active)
+        return false;
+    *out = daft_value_gpu_tensor(NULL, dt, rank, dims, host);
+    return true;
+}
+
 void rt_gpu_tensor_upload(DaftValue *v)
 {
     if (!g_active || v->kind != DAFT_V_TENSOR || v->as.tensor.device)

@@ -25,6 +25,8 @@ typedef struct RtBuf {
     size_t len, cap;
 } RtBuf;
 
+void rt_tune_malloc(void); /* heap settings for large tensors (rt_util.c) */
+
 int rt_buf_reserve(RtBuf *b, size_t extra);
 int rt_buf_put(RtBuf *b, const void *data, size_t n);
 int rt_buf_u8(RtBuf *b, uint8_t v);
@@ -63,10 +65,36 @@ void rt_fmt(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(p
 /* Writes one stderr line prefixed with "daft: " (one write(2), so lines do not mix). */
 void rt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* One piece of a message gathered from several places (rt_ring_writev). */
+typedef struct RtPiece {
+    const void *p;
+    size_t n;
+    const DaftTensor *gpu; /* or the bytes of this GPU tensor (rt_pmsg.c reads them) */
+} RtPiece;
+
 /* ---------------------------------------------------------------- rt_value.c */
 
 /* Appends the encoding of v to b (see daft_value_encode for the format). */
 int rt_value_put(RtBuf *b, const DaftValue *v);
+/* Encoding without copying large host tensors: their bytes stay where they are and are
+ * recorded as splices (the encoding continues in b as if they were there); a sender writes
+ * b and the splices together (rt_splice_pieces + rt_ring_writev), copying them once. */
+#define RT_SPLICE_MIN 65536
+typedef struct RtSplice {
+    size_t at; /* offset in the encoding buffer where the bytes belong */
+    const void *p;
+    size_t n;
+    const DaftTensor *gpu; /* a GPU tensor's bytes (p unused): read when written */
+} RtSplice;
+typedef struct RtSplices {
+    RtSplice *v;
+    int n, cap;
+} RtSplices;
+int rt_value_put_spliced(RtBuf *b, const DaftValue *v, RtSplices *sp);
+int rt_splice_add(RtSplices *sp, size_t at, const void *p, size_t n, const DaftTensor *gpu);
+/* The message as pieces (malloc'd; *npieces set), or NULL when out of memory. */
+RtPiece *rt_splice_pieces(const RtBuf *b, const RtSplices *sp, int *npieces);
+void rt_splices_free(RtSplices *sp);
 /* Decodes one value at r's position. */
 int rt_value_get(RtRd *r, DaftValue *out);
 
@@ -133,15 +161,51 @@ uint32_t rt_ring_nreaders(const RtRing *r);
 /* Writes one message (chunked if longer than a slot). Blocks while the ring is full,
  * following w. Returns 0, DAFT_ETIMEDOUT, DAFT_EPEER or DAFT_ETOOBIG (> 1 GiB). */
 int rt_ring_write(RtRing *r, const void *data, size_t len, const RtWait *w);
+/* Writes the concatenation of n host pieces (gpu NULL) as one message, copying each byte
+ * once. */
+int rt_ring_writev(RtRing *r, const RtPiece *pieces, int n, const RtWait *w);
+/* A message of at most one slot written in place: rt_ring_reserve waits (following w) for
+ * a free slot and gives its payload area (rt_ring_payload bytes); rt_ring_commit
+ * publishes the first len bytes of it as one message. */
+int rt_ring_reserve(RtRing *r, uint8_t **payload, const RtWait *w);
+void rt_ring_commit(RtRing *r, size_t len);
 void rt_ring_reader_init(RtRingReader *rd, RtRing *r, uint32_t idx);
 void rt_ring_reader_free(RtRingReader *rd);
 /* Non-blocking: 1 and the whole message in *msg (replacing its contents), 0 if no complete
  * message is available yet. */
 int rt_ring_try_read(RtRingReader *rd, RtBuf *msg);
+/* The next message when it is whole in one slot: *p points into the ring, valid until
+ * rt_ring_consume, so the caller decodes it in place instead of copying it out first.
+ * 1 if so; 0 if nothing has arrived or the message spans slots (rt_ring_try_read takes
+ * it); < 0 on a malformed slot. */
+int rt_ring_peek(RtRingReader *rd, const uint8_t **p, uint32_t *len);
+void rt_ring_consume(RtRingReader *rd);
 /* Blocking read following w: 1, or DAFT_ETIMEDOUT / DAFT_EPEER. */
 int rt_ring_read(RtRingReader *rd, RtBuf *msg, const RtWait *w);
+/* Blocks following w until reader rd has something unread: 0, DAFT_ETIMEDOUT or DAFT_EPEER. */
+int rt_ring_wait(RtRingReader *rd, const RtWait *w);
 /* Number of published messages not yet consumed by reader idx. */
 uint32_t rt_ring_pending(const RtRing *r, uint32_t idx);
+
+/* ---------------------------------------------------------------- rt_pmsg.c */
+
+/* A plan channel's outgoing message: the encoding and the large tensors spliced into it. */
+typedef struct RtPmsgOut {
+    RtBuf tx;
+    RtSplices sp;
+} RtPmsgOut;
+
+/* Encodes [target][v]; with splice, large host tensors stay in place (shared memory only:
+ * send with rt_pmsg_ring_write). */
+int rt_pmsg_encode(RtPmsgOut *m, int32_t target, const DaftValue *v, bool splice);
+int rt_pmsg_ring_write(RtRing *r, const RtPmsgOut *m, const RtWait *w);
+void rt_pmsg_out_free(RtPmsgOut *m);
+/* Decodes a message for reader idx: 1 and *out (replaced), 0 when it is addressed to
+ * another reader, DAFT_EPROTO when malformed. */
+int rt_pmsg_decode(const uint8_t *p, size_t n, uint32_t idx, DaftValue *out);
+/* Non-blocking: the next message for rd's reader, decoded in place where it fits a slot
+ * (scratch reassembles longer ones). 1, 0 (none yet), DAFT_EPROTO, or < 0 from the ring. */
+int rt_pmsg_ring_try(RtRingReader *rd, RtBuf *scratch, DaftValue *out);
 
 /* ---------------------------------------------------------------- rt_tcp.c */
 

@@ -200,11 +200,15 @@ static void rt_ring_publish(RtRing *r, uint32_t head)
         rt_bell_ring(r->more_bells[i]);
 }
 
-int rt_ring_write(RtRing *r, const void *data, size_t len, const RtWait *w)
+int rt_ring_writev(RtRing *r, const RtPiece *pieces, int npieces, const RtWait *w)
 {
+    size_t len = 0;
+    for (int i = 0; i < npieces; i++)
+        len += pieces[i].n;
     if (len > RT_RING_MAX_MSG)
         return DAFT_ETOOBIG;
-    const uint8_t *p = data;
+    int k = 0;         /* the piece being copied */
+    size_t koff = 0;   /* bytes of it already copied */
     size_t off = 0;
     do {
         uint32_t head = atomic_load_explicit(&r->hdr->head, memory_order_relaxed);
@@ -215,12 +219,45 @@ int rt_ring_write(RtRing *r, const void *data, size_t len, const RtWait *w)
         RtSlot *s = rt_slot(r, head);
         s->len = (uint32_t)n;
         s->flags = (off == 0 ? RT_CHUNK_FIRST : 0) | (off + n == len ? RT_CHUNK_LAST : 0);
-        if (n)
-            memcpy(s->data, p + off, n);
+        for (size_t done = 0; done < n;) {
+            while (pieces[k].n == koff) { /* (empty pieces too) */
+                k++;
+                koff = 0;
+            }
+            size_t m = pieces[k].n - koff < n - done ? pieces[k].n - koff : n - done;
+            memcpy(s->data + done, (const uint8_t *)pieces[k].p + koff, m);
+            done += m;
+            koff += m;
+        }
         off += n;
         rt_ring_publish(r, head);
     } while (off < len);
     return 0;
+}
+
+int rt_ring_reserve(RtRing *r, uint8_t **payload, const RtWait *w)
+{
+    uint32_t head = atomic_load_explicit(&r->hdr->head, memory_order_relaxed);
+    int rc = rt_ring_wait_space(r, head, w);
+    if (rc)
+        return rc;
+    *payload = rt_slot(r, head)->data;
+    return 0;
+}
+
+void rt_ring_commit(RtRing *r, size_t len)
+{
+    uint32_t head = atomic_load_explicit(&r->hdr->head, memory_order_relaxed);
+    RtSlot *s = rt_slot(r, head);
+    s->len = (uint32_t)len;
+    s->flags = RT_CHUNK_FIRST | RT_CHUNK_LAST;
+    rt_ring_publish(r, head);
+}
+
+int rt_ring_write(RtRing *r, const void *data, size_t len, const RtWait *w)
+{
+    RtPiece one = {data, len, NULL};
+    return rt_ring_writev(r, &one, 1, w);
 }
 
 void rt_ring_reader_init(RtRingReader *rd, RtRing *r, uint32_t idx)
@@ -272,14 +309,35 @@ int rt_ring_try_read(RtRingReader *rd, RtBuf *msg)
     }
 }
 
-int rt_ring_read(RtRingReader *rd, RtBuf *msg, const RtWait *w)
+int rt_ring_peek(RtRingReader *rd, const uint8_t **p, uint32_t *len)
+{
+    RtRing *r = rd->ring;
+    uint32_t cur = atomic_load_explicit(&r->hdr->rd[rd->idx].cur, memory_order_relaxed);
+    if (cur == atomic_load_explicit(&r->hdr->head, memory_order_acquire))
+        return 0;
+    RtSlot *s = rt_slot(r, cur);
+    if (s->len > r->slot_size)
+        return DAFT_EPROTO;
+    if ((s->flags & (RT_CHUNK_FIRST | RT_CHUNK_LAST)) != (RT_CHUNK_FIRST | RT_CHUNK_LAST))
+        return 0;
+    *p = s->data;
+    *len = s->len;
+    return 1;
+}
+
+void rt_ring_consume(RtRingReader *rd)
+{
+    RtRing *r = rd->ring;
+    rt_ring_advance(r, rd->idx, atomic_load_explicit(&r->hdr->rd[rd->idx].cur, memory_order_relaxed));
+}
+
+int rt_ring_wait(RtRingReader *rd, const RtWait *w)
 {
     RtRing *r = rd->ring;
     int64_t spin_end = rt_now_ns() + RT_SPIN_NS;
     for (;;) {
-        int rc = rt_ring_try_read(rd, msg);
-        if (rc)
-            return rc;
+        if (rt_ring_pending(r, rd->idx) > 0)
+            return 0;
         if (rt_now_ns() < spin_end) {
             rt_cpu_relax(spin_end);
             continue;
@@ -287,7 +345,19 @@ int rt_ring_read(RtRingReader *rd, RtBuf *msg, const RtWait *w)
         uint32_t snap = atomic_load(&r->hdr->head);
         if (snap != atomic_load(&r->hdr->rd[rd->idx].cur))
             continue;
-        if ((rc = rt_wait_step(&r->hdr->head, &r->hdr->head_waiters, snap, w)))
+        int rc = rt_wait_step(&r->hdr->head, &r->hdr->head_waiters, snap, w);
+        if (rc)
+            return rc;
+    }
+}
+
+int rt_ring_read(RtRingReader *rd, RtBuf *msg, const RtWait *w)
+{
+    for (;;) {
+        int rc = rt_ring_try_read(rd, msg);
+        if (rc)
+            return rc;
+        if ((rc = rt_ring_wait(rd, w)))
             return rc;
     }
 }

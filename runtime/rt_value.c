@@ -264,7 +264,7 @@ int daft_value_format(const DaftValue *v, char *buf, size_t cap)
 
 /* ---------------------------------------------------------------- encoding */
 
-int rt_value_put(RtBuf *b, const DaftValue *v)
+static int rt_value_put_sp(RtBuf *b, const DaftValue *v, RtSplices *sp)
 {
     int rc = rt_buf_u8(b, (uint8_t)v->kind);
     if (rc)
@@ -291,8 +291,12 @@ int rt_value_put(RtBuf *b, const DaftValue *v)
         if ((rc = rt_buf_u8(b, (uint8_t)t->dtype | gpu)) || (rc = rt_buf_u8(b, (uint8_t)t->rank)) ||
             (rc = rt_buf_put(b, t->dims, 8 * (size_t)t->rank)))
             return rc;
+        if (!t->device && sp && daft_tensor_nbytes(t) >= RT_SPLICE_MIN)
+            return rt_splice_add(sp, b->len, t->data, daft_tensor_nbytes(t), NULL);
         if (!t->device)
             return rt_buf_put(b, t->data, daft_tensor_nbytes(t));
+        if (sp && daft_tensor_nbytes(t) >= RT_SPLICE_MIN)
+            return rt_splice_add(sp, b->len, NULL, daft_tensor_nbytes(t), t);
         size_t nb = daft_tensor_nbytes(t); /* device → host, straight into the message */
         if ((rc = rt_buf_reserve(b, nb)))
             return rc;
@@ -305,11 +309,56 @@ int rt_value_put(RtBuf *b, const DaftValue *v)
         if ((rc = rt_buf_u64(b, v->as.list.len)))
             return rc;
         for (size_t i = 0; i < v->as.list.len; i++)
-            if ((rc = rt_value_put(b, &v->as.list.items[i])))
+            if ((rc = rt_value_put_sp(b, &v->as.list.items[i], sp)))
                 return rc;
         return 0;
     default: return DAFT_EINVAL;
     }
+}
+
+int rt_value_put(RtBuf *b, const DaftValue *v) { return rt_value_put_sp(b, v, NULL); }
+
+int rt_value_put_spliced(RtBuf *b, const DaftValue *v, RtSplices *sp)
+{
+    sp->n = 0;
+    return rt_value_put_sp(b, v, sp);
+}
+
+int rt_splice_add(RtSplices *sp, size_t at, const void *p, size_t n, const DaftTensor *gpu)
+{
+    if (sp->n == sp->cap) {
+        int cap = sp->cap ? 2 * sp->cap : 4;
+        RtSplice *v = realloc(sp->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return DAFT_ENOMEM;
+        sp->v = v;
+        sp->cap = cap;
+    }
+    sp->v[sp->n++] = (RtSplice){at, p, n, gpu};
+    return 0;
+}
+
+RtPiece *rt_splice_pieces(const RtBuf *b, const RtSplices *sp, int *npieces)
+{
+    RtPiece *pc = malloc((size_t)(2 * sp->n + 1) * sizeof *pc);
+    if (!pc)
+        return NULL;
+    int n = 0;
+    size_t from = 0;
+    for (int i = 0; i < sp->n; i++) {
+        pc[n++] = (RtPiece){b->p + from, sp->v[i].at - from, NULL};
+        pc[n++] = (RtPiece){sp->v[i].p, sp->v[i].n, sp->v[i].gpu};
+        from = sp->v[i].at;
+    }
+    pc[n++] = (RtPiece){b->p + from, b->len - from, NULL};
+    *npieces = n;
+    return pc;
+}
+
+void rt_splices_free(RtSplices *sp)
+{
+    free(sp->v);
+    *sp = (RtSplices){0};
 }
 
 static int rt_value_get_depth(RtRd *r, DaftValue *out, int depth);
@@ -333,13 +382,15 @@ static int rt_get_tensor(RtRd *r, DaftValue *out)
     const void *data = rt_rd_bytes(r, daft_tensor_nbytes(&tmp));
     if (!data)
         return DAFT_EPROTO;
-    *out = daft_value_tensor((DaftRtDtype)dt, rank, dims, data);
     /* A tensor delivered to a GPU actor lives on its GPU, whether it left a GPU (was_gpu)
-     * or the driver's memory: methods of a GPU actor compute on the GPU. Elsewhere (the
-     * driver, CPU actors, DAFT_DEVICE=cpu) this does nothing. */
+     * or the driver's memory: methods of a GPU actor compute on the GPU. It is copied there
+     * from the message itself. Elsewhere (the driver, CPU actors, DAFT_DEVICE=cpu) it is a
+     * host tensor. */
     (void)was_gpu;
-    if (out->kind == DAFT_V_TENSOR)
-        rt_gpu_tensor_upload(out);
+    if (!rt_gpu_tensor_from_host((DaftRtDtype)dt, rank, dims, data, out))
+        *out = daft_value_tensor((DaftRtDtype)dt, rank, dims, data);
+    if (out->kind == DAFT_V_ERROR)
+        return 0; /* the GPU refused: the value says why */
     return out->kind == DAFT_V_TENSOR ? 0 : DAFT_ENOMEM;
 }
 

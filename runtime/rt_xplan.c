@@ -63,7 +63,8 @@ struct RtXPlan {
     uint32_t nmembers;
     DaftValue *argv;    /* scratch for CALL arguments */
     uint32_t argcap;
-    RtBuf tx, rx;
+    RtPmsgOut out; /* the message being sent */
+    RtBuf rx;
     bool stopped, tcp;
     uint64_t execs;
     /* A program that begins with a read starts an execution when its input arrives. One
@@ -143,7 +144,7 @@ void rt_xplan_free(RtXPlan *p)
     free(p->chans);
     free(p->members);
     free(p->argv);
-    rt_buf_free(&p->tx);
+    rt_pmsg_out_free(&p->out);
     rt_buf_free(&p->rx);
     free(p);
 }
@@ -386,17 +387,19 @@ static int rt_xplan_try_read(RtXPlan *p, RtXChan *c, DaftValue *slot)
 {
     for (;;) {
         int rc = p->tcp ? (c->fd < 0 ? 0 : rt_tcp_try_recv(c->fd, &c->rxb, &p->rx))
-                        : rt_ring_try_read(&c->rd, &p->rx);
+                        : rt_pmsg_ring_try(&c->rd, &p->rx, slot);
+        if (rc == DAFT_EPROTO) {
+            *slot = daft_value_error("plan '%s': malformed value on a channel", p->name);
+            return 1;
+        }
         if (rc < 0) /* the writer's connection broke: it died; the driver will say so */
             p->stopped = true;
-        if (rc <= 0)
+        if (rc <= 0 || !p->tcp)
             return rc;
-        RtRd r = rt_rd(p->rx.p, p->rx.len);
-        int32_t target = (int32_t)rt_rd_u32(&r);
-        if (target >= 0 && (uint32_t)target != c->ridx)
+        rc = rt_pmsg_decode(p->rx.p, p->rx.len, c->ridx, slot);
+        if (rc == 0)
             continue; /* addressed to another reader of this channel */
-        daft_value_free(slot);
-        if (rt_value_get(&r, slot))
+        if (rc < 0)
             *slot = daft_value_error("plan '%s': malformed value on a channel", p->name);
         return 1;
     }
@@ -434,16 +437,14 @@ static void rt_xplan_send(struct RtActorSelf *s, RtXPlan *p, uint32_t ch, int32_
                           const DaftValue *v, const RtXOp *coll)
 {
     RtXChan *c = &p->chans[ch];
-    p->tx.len = 0;
-    rt_buf_u32(&p->tx, (uint32_t)target);
-    rt_value_put(&p->tx, v);
+    rt_pmsg_encode(&p->out, target, v, !p->tcp);
     RtXCollCtx x = {{p, s}, coll};
     RtWait w = {-1, rt_xplan_alive_cb, coll ? rt_xplan_coll_progress_cb : rt_xplan_progress_cb, &x};
     if (c->mapped && !c->is_reader && !p->tcp)
-        rt_ring_write(&c->ring, p->tx.p, p->tx.len, &w);
+        rt_pmsg_ring_write(&c->ring, &p->out, &w);
     for (uint32_t k = 0; c->mapped && !c->is_reader && p->tcp && k < c->nw; k++)
         if (target < 0 || (uint32_t)target == k)
-            rt_tcp_send(c->wfds[k], p->tx.p, p->tx.len, &w);
+            rt_tcp_send(c->wfds[k], p->out.tx.p, p->out.tx.len, &w);
 }
 
 /* WRITE op o: an error value to send instead of the slot's value when that value does not

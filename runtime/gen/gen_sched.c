@@ -735,7 +735,10 @@ static GenLoaded *load(DaftGenSchedule *s, Bind *b)
 }
 
 /* Resolves one data argument into an execution input (a Ref's value, error or not). */
-static void input_value(const DaftValue *v, DaftValue *out)
+/* The value of a plan input: a Ref's value is fetched (owned, true); any other value is
+ * borrowed as it is (false): submitting only reads it, and a deep copy of a large tensor
+ * would cost as much as sending it. */
+static bool input_value(const DaftValue *v, DaftValue *out)
 {
     DaftRt *rt = daft_gen_rt();
     if (gen_is_handle(v)) {
@@ -743,14 +746,17 @@ static void input_value(const DaftValue *v, DaftValue *out)
             daft_value_free(out);
             *out = daft_value_error("invalid Ref");
         }
-    } else if (v->kind == DAFT_V_REF) {
+        return true;
+    }
+    if (v->kind == DAFT_V_REF) {
         if (daft_rt_get(rt, v->as.ref, -1, out) != 0) {
             daft_value_free(out);
             *out = daft_value_error("%s", daft_rt_last_error(rt));
         }
-    } else {
-        daft_gen_copy(out, v);
+        return true;
     }
+    *out = *v;
+    return false;
 }
 
 int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs, DaftValue *out)
@@ -787,10 +793,11 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     }
     const DaftPlan *p = L->plan;
     DaftValue *inputs = calloc((size_t)p->ninputs + 1, sizeof *inputs);
-    if (!inputs)
+    bool *owned = calloc((size_t)p->ninputs + 1, sizeof *owned);
+    if (!inputs || !owned)
         daft_gen_fatal("out of memory");
     for (int i = 0; i < p->ninputs; i++)
-        input_value(b.invals[i], &inputs[i]);
+        owned[i] = input_value(b.invals[i], &inputs[i]);
     /* Executions whose results nobody holds any more are received as they complete. */
     while (L->fetched < L->submitted && exec_at(L, L->fetched)->live == 0)
         if (exec_fetch(L, 0) == DAFT_ETIMEDOUT)
@@ -798,8 +805,10 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     exec_reserve(L);
     int rc = daft_rt_plan_submit(rt, L->rp, inputs, p->ninputs, -1);
     for (int i = 0; i < p->ninputs; i++)
-        daft_value_free(&inputs[i]);
+        if (owned[i])
+            daft_value_free(&inputs[i]);
     free(inputs);
+    free(owned);
     bind_free(&b, s->nparams);
     if (rc != 0)
         daft_gen_fatal("schedule '%s': %s", s->name, daft_rt_last_error(rt));
