@@ -5,9 +5,10 @@
  * Streams and ordering: methods and the stdlib enqueue on the compute stream `cs`; NCCL
  * runs on the communication stream `ms`. Before a send, `ms` waits for an event recorded
  * on `cs` (the data is produced); after a receive, `cs` waits for an event recorded on
- * `ms` (the data has arrived). Device memory is taken from and returned to the pool in
- * `cs` order; a free first joins `ms` if communication was issued since the last join, so
- * that a buffer still being sent is never reused early. Nothing here waits on the host
+ * `ms` before compute reads it (see "buffers in flight" below: not at once, so that the
+ * compute stream runs on while NCCL works). Device memory is taken from and returned to
+ * the pool in `cs` order; a buffer NCCL still uses is freed once NCCL is done with it.
+ * Inputs from the host are copied on a third stream, `us`. Nothing here waits on the host
  * except to_host / sync / wait, which poll (never an unbounded blocking wait) so that a
  * dead peer or an NCCL error is noticed.
  */
@@ -32,8 +33,8 @@ struct RtGpuComm {
 };
 
 static int g_dev = -1;
-static cudaStream_t g_cs, g_ms;
-static cudaEvent_t g_c2m, g_m2c, g_done;
+static cudaStream_t g_cs, g_ms, g_us; /* compute, communication, upload */
+static cudaEvent_t g_c2m, g_m2c, g_done, g_u2c;
 static uint64_t g_ms_ops, g_ms_joined; /* communication issued / joined into cs */
 static RtGpuComm *g_comms[RT_GPU_MAX_COMMS];
 static int g_ncomms;
@@ -86,16 +87,118 @@ static int g_attach(int device, char *err, size_t cap)
     CU(cudaEventCreateWithFlags(&g_c2m, cudaEventDisableTiming), "cudaEventCreate");
     CU(cudaEventCreateWithFlags(&g_m2c, cudaEventDisableTiming), "cudaEventCreate");
     CU(cudaEventCreateWithFlags(&g_done, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaStreamCreateWithFlags(&g_us, cudaStreamNonBlocking), "cudaStreamCreate (upload)");
+    CU(cudaEventCreateWithFlags(&g_u2c, cudaEventDisableTiming), "cudaEventCreate");
     cudaMemPool_t pool;
     CU(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
     uint64_t keep = UINT64_MAX; /* a pool: freed blocks stay for the next allocation */
     CU(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "cudaMemPoolSetAttribute");
+    /* Uploads allocate on the upload stream, and memory is freed on the compute stream: an
+     * upload must not be made to wait for the compute stream to reach a free (the pool's
+     * internal dependencies); it takes other memory instead. */
+    int no = 0;
+    CU(cudaMemPoolSetAttribute(pool, cudaMemPoolReuseAllowInternalDependencies, &no), "cudaMemPoolSetAttribute");
     g_dev = device;
     return 0;
 }
 
 static int g_device(void) { return g_dev; }
-static void *g_stream(void) { return g_dev >= 0 ? (void *)g_cs : NULL; }
+
+/* ---------------------------------------------------------------- buffers in flight
+ * Why: if the compute stream waited for each NCCL group as it was issued, a layer's
+ * allreduce could not overlap the backward of the layer before it (DDP's overlap), nor a
+ * pipeline stage's send its next micro-batch. So cs waits for ms only where it must:
+ *   - before compute reads a buffer NCCL writes (a receive or a collective's result):
+ *     g_use, called for every tensor argument of a std operation;
+ *   - before a buffer NCCL reads or writes is reused: its free is deferred until NCCL is
+ *     done with it (then it is freed in cs order, after every cs use so far).
+ * Each such buffer is remembered with an event recorded on ms after its group, in a FIFO
+ * in ms order (events complete in that order). Anything that hands the stream to code
+ * outside daft (daft_ctx_stream), copies, and host waits join all of ms (join_ms).
+ * Interpreted transfers (g_xfer) launch asynchronously: a process that used them joins
+ * all of ms before every free, as a free always did. */
+typedef struct Inflight {
+    const void *p;
+    cudaEvent_t ev;
+    bool written; /* by NCCL (else only read) */
+} Inflight;
+
+static Inflight *g_fl;          /* FIFO: g_fl[0] is the oldest */
+static int g_nfl, g_capfl;
+static Inflight g_grp[64];      /* buffers of the group being built (no event yet) */
+static int g_ngrp;
+static bool g_grp_full;         /* more than g_grp holds: join all at the group's end */
+static cudaEvent_t *g_evs;      /* spare events */
+static int g_nevs, g_capevs;
+static void **g_deferred;       /* frees waiting for NCCL */
+static int g_ndef, g_capdef;
+static bool g_xfer_used;
+
+static void *grow(void *p, int *cap, int need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    int c = *cap ? 2 * *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(p, (size_t)c * size);
+    if (!q)
+        return NULL;
+    *cap = c;
+    return q;
+}
+
+static void spare_event(cudaEvent_t ev)
+{
+    cudaEvent_t *v = grow(g_evs, &g_capevs, g_nevs + 1, sizeof *v);
+    if (!v) {
+        cudaEventDestroy(ev);
+        return;
+    }
+    g_evs = v;
+    g_evs[g_nevs++] = ev;
+}
+
+static bool in_flight(const void *p)
+{
+    for (int i = 0; i < g_nfl; i++)
+        if (g_fl[i].p == p)
+            return true;
+    return false;
+}
+
+/* Frees, in cs order, the deferred buffers NCCL no longer uses. */
+static void flush_deferred(void)
+{
+    int k = 0;
+    for (int i = 0; i < g_ndef; i++) {
+        if (in_flight(g_deferred[i]))
+            g_deferred[k++] = g_deferred[i];
+        else
+            cudaFreeAsync(g_deferred[i], g_cs);
+    }
+    g_ndef = k;
+}
+
+/* Forgets the n oldest entries: done on ms, or cs already waits for them. */
+static void pop_inflight(int n)
+{
+    for (int i = 0; i < n; i++)
+        spare_event(g_fl[i].ev);
+    memmove(g_fl, g_fl + n, (size_t)(g_nfl - n) * sizeof *g_fl);
+    g_nfl -= n;
+}
+
+static void sweep_inflight(void)
+{
+    int n = 0;
+    while (n < g_nfl && cudaEventQuery(g_fl[n].ev) == cudaSuccess)
+        n++;
+    if (n) {
+        pop_inflight(n);
+        flush_deferred();
+    }
+}
 
 /* cs waits for everything issued on ms so far. */
 static void join_ms(void)
@@ -105,7 +208,72 @@ static void join_ms(void)
     cudaEventRecord(g_m2c, g_ms);
     cudaStreamWaitEvent(g_cs, g_m2c, 0);
     g_ms_joined = g_ms_ops;
+    pop_inflight(g_nfl);
+    flush_deferred();
 }
+
+/* A buffer the group being built hands to NCCL. */
+static void group_uses(const void *p, bool written)
+{
+    if (g_ngrp == (int)(sizeof g_grp / sizeof g_grp[0])) {
+        g_grp_full = true;
+        return;
+    }
+    g_grp[g_ngrp++] = (Inflight){p, NULL, written};
+}
+
+/* After a group was launched on ms: its buffers enter the FIFO (or, when that cannot be
+ * recorded, cs simply waits for all of ms, as it would without overlap). */
+static void group_launched(void)
+{
+    bool ok = !g_grp_full && getenv("DAFT_GPU_NO_OVERLAP") == NULL;
+    Inflight *v = ok ? grow(g_fl, &g_capfl, g_nfl + g_ngrp, sizeof *g_fl) : NULL;
+    if (v)
+        g_fl = v;
+    for (int i = 0; v && i < g_ngrp; i++) {
+        cudaEvent_t ev = g_nevs ? g_evs[--g_nevs] : NULL;
+        if (!ev && cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) != cudaSuccess) {
+            v = NULL;
+            break;
+        }
+        cudaEventRecord(ev, g_ms);
+        g_grp[i].ev = ev;
+        g_fl[g_nfl++] = g_grp[i];
+    }
+    g_ngrp = 0;
+    g_grp_full = false;
+    if (!v)
+        join_ms();
+}
+
+/* Compute is about to read t: if NCCL writes it, cs waits for that (and, ms being one
+ * stream, for everything before it on ms). */
+static void g_use(const DaftTensor *t)
+{
+    int k = -1;
+    for (int i = 0; i < g_nfl; i++)
+        if (g_fl[i].p == t->data && g_fl[i].written)
+            k = i;
+    if (k < 0)
+        return;
+    cudaStreamWaitEvent(g_cs, g_fl[k].ev, 0);
+    pop_inflight(k + 1);
+    flush_deferred();
+}
+
+void *rtg_compute_stream(void) { return (void *)g_cs; }
+
+/* The compute stream for code outside daft (daft_ctx_stream): it cannot say which buffers
+ * it reads, so it gets a stream that follows all communication. */
+static void *g_stream(void)
+{
+    if (g_dev < 0)
+        return NULL;
+    join_ms();
+    return (void *)g_cs;
+}
+
+void rtg_use(const DaftTensor *t) { g_use(t); }
 
 static void (*g_hook)(void *);
 static void *g_hook_arg;
@@ -239,8 +407,18 @@ static void g_free(DaftTensor *t)
         return;
     if (g_dev < 0 || daft_tensor_gpu(t) != g_dev)
         return; /* not ours (cannot happen in a well-formed program): leak, never crash */
-    join_ms();
-    cudaFreeAsync(t->data, g_cs);
+    if (g_xfer_used)
+        join_ms();
+    sweep_inflight();
+    void **d = in_flight(t->data) ? grow(g_deferred, &g_capdef, g_ndef + 1, sizeof *d) : NULL;
+    if (d) {
+        g_deferred = d;
+        g_deferred[g_ndef++] = t->data;
+    } else {
+        if (in_flight(t->data)) /* (no memory to defer it) */
+            join_ms();
+        cudaFreeAsync(t->data, g_cs);
+    }
     t->data = NULL;
 }
 
@@ -264,6 +442,30 @@ static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
     /* src is pageable and may be freed by the caller right after: wait for the copy */
     CU(cudaEventRecord(g_done, g_cs), "cudaEventRecord");
     return poll_event(g_done, NULL, 0, NULL, NULL, NULL, err, cap);
+}
+
+static int g_upload(DaftTensor *t, const void *src, char *err, size_t cap)
+{
+    if (g_dev < 0) {
+        gerr(err, cap, "no GPU in this process");
+        return DAFT_EINVAL;
+    }
+    size_t nb = rtg_nbytes(t);
+    void *p = NULL;
+    cudaError_t e = cudaMallocAsync(&p, nb ? nb : 16, g_us);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        gerr(err, cap, "cudaMallocAsync of %zu bytes failed: %s", nb, cudaGetErrorString(e));
+        return DAFT_ENOMEM;
+    }
+    t->data = p;
+    t->device = DAFT_DEVICE_GPU(g_dev);
+    if (nb)
+        CU(cudaMemcpyAsync(p, src, nb, cudaMemcpyHostToDevice, g_us), "cudaMemcpyAsync (upload)");
+    CU(cudaEventRecord(g_u2c, g_us), "cudaEventRecord");
+    CU(cudaStreamWaitEvent(g_cs, g_u2c, 0), "cudaStreamWaitEvent");
+    /* src may be reused by the caller right after: wait for the copy (only) */
+    return poll_event(g_u2c, NULL, 0, NULL, NULL, NULL, err, cap);
 }
 
 static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
@@ -535,7 +737,13 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
     }
     int rc = c ? settle(c, err, cap) : 0;
     g_ms_ops++;
-    join_ms(); /* received data is used on cs next */
+    if (rc) {
+        g_ngrp = 0;
+        join_ms();
+    } else {
+        group_launched(); /* cs waits for the received data where it reads it (g_use) */
+    }
+    sweep_inflight();
     return rc;
 }
 
@@ -561,6 +769,7 @@ static int g_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t
         gerr(err, cap, "ncclSend to rank %d failed: %s", peer, ncclGetErrorString(r));
         return DAFT_EPEER;
     }
+    group_uses(t->data, false);
     return 0;
 }
 
@@ -579,6 +788,7 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
         gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
         return DAFT_EPEER;
     }
+    group_uses(t->data, true);
     return 0;
 }
 
@@ -622,9 +832,12 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     }
     if (r != ncclSuccess && r != ncclInProgress) {
         ncclGroupEnd();
+        g_ngrp = 0;
         gerr(err, cap, "NCCL collective failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER;
     }
+    group_uses(in->data, false);
+    group_uses(out->data, true);
     return g_group_end(c, err, cap);
 }
 
@@ -662,6 +875,7 @@ static int g_xfer(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, s
         if (rc)
             return rc;
     }
+    g_xfer_used = true;
     cudaEventRecord(g_c2m, g_cs); /* after the data was produced / the buffer allocated */
     cudaStreamWaitEvent(g_ms, g_c2m, 0);
     ncclGroupStart();
@@ -698,6 +912,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .to_host = g_to_host,
         .from_host = g_from_host,
         .copy = g_copy,
+        .upload = g_upload,
         .std_call = rt_gpu_std_call,
         .nccl_id = g_nccl_id,
         .comm_init = g_comm_init,

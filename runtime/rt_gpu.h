@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 4
+#define RT_GPU_ABI 5
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -58,6 +58,10 @@ typedef struct RtGpuOps {
     int (*to_host)(const DaftTensor *t, void *dst, char *err, size_t cap);  /* sync */
     int (*from_host)(DaftTensor *t, const void *src, char *err, size_t cap); /* t allocated */
     int (*copy)(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap); /* dst allocated */
+    /* A new device tensor (t's shape; t->data set) holding the host bytes at src: copied on
+     * a stream of its own, so it waits for the copy but not for the compute stream's queued
+     * work (the CPU keeps running ahead of the GPU); the compute stream waits for it. */
+    int (*upload)(DaftTensor *t, const void *src, char *err, size_t cap);
     /* ---- the std.tensor functions on the GPU (daft/std.h ABI; fn = daft name) */
     int (*std_call)(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
                     DaftValue *out);
@@ -101,6 +105,12 @@ typedef struct RtGpuOps {
     int (*comm_poll)(RtGpuComm *c, char *err, size_t cap);
     int (*xfer)(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, size_t cap);
 } RtGpuOps;
+
+/* Inside libdaftgpu.so, for std_gpu.c (rt_gpu.c): the compute stream as it is (the
+ * `stream` op joins all communication first), and the wait to call before compute reads
+ * a tensor that NCCL may still be writing (a received or collective result). */
+void *rtg_compute_stream(void);
+void rtg_use(const DaftTensor *t);
 
 /* rt_gpu_load.c (always in libdaftrt) ------------------------------------------------ */
 

@@ -169,8 +169,7 @@ DaftValue daft_value_gpu_tensor(const DaftActorCtx *ctx, DaftRtDtype dt, int ran
     free(v.as.tensor.data);
     v.as.tensor.data = NULL;
     char e[400];
-    if (g_active->alloc(&v.as.tensor, e, sizeof e) ||
-        (host && g_active->from_host(&v.as.tensor, host, e, sizeof e))) {
+    if (host ? g_active->upload(&v.as.tensor, host, e, sizeof e) : g_active->alloc(&v.as.tensor, e, sizeof e)) {
         daft_value_free(&v);
         return daft_value_error("gpu tensor: %s", e);
     }
@@ -269,10 +268,8 @@ void rt_gpu_tensor_upload(DaftValue *v)
     DaftTensor t = v->as.tensor;
     char e[400];
     t.data = NULL;
-    if (g_active->alloc(&t, e, sizeof e))
-        return; /* stays a host tensor */
-    if (g_active->from_host(&t, v->as.tensor.data, e, sizeof e)) {
-        g_active->free(&t);
+    if (g_active->upload(&t, v->as.tensor.data, e, sizeof e)) {
+        g_active->free(&t); /* stays a host tensor */
         return;
     }
     free(v->as.tensor.data);

@@ -40,7 +40,7 @@ static int cuda_fail(DaftValue *out, const char *fn, int rc)
                                : std_cuda_last_error());
 }
 
-static cudaStream_t S(void) { return (cudaStream_t)daft_gpu_ops()->stream(); }
+static cudaStream_t S(void) { return (cudaStream_t)rtg_compute_stream(); }
 
 static const char *dname(DaftRtDtype d) { return rtg_dtype_name(d); }
 
@@ -78,6 +78,7 @@ static int arg_tensor(const char *fn, const DaftValue *args, int nargs, int i, c
     if (daft_tensor_gpu(*t) != daft_gpu_ops()->device())
         return fail(out, fn, "argument %d is %s; GPU operations need every tensor on this actor's "
                     "GPU (use to_gpu)", i + 1, (*t)->device ? "on another GPU" : "a CPU tensor");
+    rtg_use(*t); /* every GPU operation reads its tensors through here */
     return 0;
 }
 
@@ -437,12 +438,23 @@ static int g_to_gpu(const char *fn, const DaftValue *args, int nargs, DaftValue 
     if (args[0].kind != DAFT_V_TENSOR)
         return fail(out, fn, "argument 1 must be a tensor");
     const DaftTensor *a = &args[0].as.tensor;
+    char e[256];
+    if (!a->device) {
+        DaftValue v;
+        memset(&v, 0, sizeof v);
+        v.kind = DAFT_V_TENSOR;
+        v.as.tensor = *a;
+        v.as.tensor.data = NULL;
+        if (daft_gpu_ops()->upload(&v.as.tensor, a->data, e, sizeof e)) {
+            drop(&v);
+            return fail(out, fn, "%s", e);
+        }
+        *out = v;
+        return 0;
+    }
     if ((rc = new_gpu(fn, a->dtype, a->rank, a->dims, out)))
         return rc;
-    char e[256];
-    rc = a->device ? daft_gpu_ops()->copy(&out->as.tensor, a, e, sizeof e)
-                   : daft_gpu_ops()->from_host(&out->as.tensor, a->data, e, sizeof e);
-    if (rc) {
+    if (daft_gpu_ops()->copy(&out->as.tensor, a, e, sizeof e)) {
         drop(out);
         return fail(out, fn, "%s", e);
     }
