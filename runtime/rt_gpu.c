@@ -468,6 +468,55 @@ static int g_upload(DaftTensor *t, const void *src, char *err, size_t cap)
     return poll_event(g_u2c, NULL, 0, NULL, NULL, NULL, err, cap);
 }
 
+static int g_host_alloc(void **p, size_t n, char *err, size_t cap)
+{
+    CU(cudaHostAlloc(p, n ? n : 1, cudaHostAllocDefault), "cudaHostAlloc");
+    return 0;
+}
+
+static void g_host_free(void *p)
+{
+    if (p)
+        cudaFreeHost(p);
+}
+
+static int g_download(const DaftTensor *t, void *dst, void **token, char *err, size_t cap)
+{
+    g_use(t);
+    cudaEvent_t ev = g_nevs ? g_evs[--g_nevs] : NULL;
+    if (!ev)
+        CU(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
+    size_t nb = rtg_nbytes(t);
+    cudaError_t e = nb ? cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, g_cs) : cudaSuccess;
+    if (e == cudaSuccess)
+        e = cudaEventRecord(ev, g_cs);
+    if (e != cudaSuccess) {
+        spare_event(ev);
+        gerr(err, cap, "cudaMemcpyAsync (to host) failed: %s", cudaGetErrorString(e));
+        return DAFT_EPEER;
+    }
+    *token = (void *)ev;
+    return 0;
+}
+
+static int g_download_done(void *token, bool wait, char *err, size_t cap)
+{
+    cudaEvent_t ev = (cudaEvent_t)token;
+    int rc;
+    if (wait) {
+        rc = poll_event(ev, NULL, 0, NULL, NULL, NULL, err, cap) ? -1 : 1;
+    } else {
+        cudaError_t e = cudaEventQuery(ev);
+        if (e == cudaErrorNotReady)
+            return 0;
+        rc = e == cudaSuccess ? 1 : -1;
+        if (rc < 0)
+            gerr(err, cap, "copying to the host: CUDA error: %s", cudaGetErrorString(e));
+    }
+    spare_event(ev);
+    return rc;
+}
+
 static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
 {
     size_t nb = rtg_nbytes(src);
@@ -913,6 +962,10 @@ const RtGpuOps *daft_gpu_ops(void)
         .from_host = g_from_host,
         .copy = g_copy,
         .upload = g_upload,
+        .host_alloc = g_host_alloc,
+        .host_free = g_host_free,
+        .download = g_download,
+        .download_done = g_download_done,
         .std_call = rt_gpu_std_call,
         .nccl_id = g_nccl_id,
         .comm_init = g_comm_init,

@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 5
+#define RT_GPU_ABI 6
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -62,6 +62,15 @@ typedef struct RtGpuOps {
      * a stream of its own, so it waits for the copy but not for the compute stream's queued
      * work (the CPU keeps running ahead of the GPU); the compute stream waits for it. */
     int (*upload)(DaftTensor *t, const void *src, char *err, size_t cap);
+    /* Asynchronous device -> host copies, so that an actor handing a GPU result to a
+     * channel does not wait for its GPU: host_alloc gives pinned host memory (host_free
+     * returns it); download enqueues the copy of t into dst (pinned) after the compute work
+     * so far and gives a token; download_done polls it: 1 copied (the token is spent), 0
+     * not yet (wait false), < 0 failed (err set; the token is spent). */
+    int (*host_alloc)(void **p, size_t n, char *err, size_t cap);
+    void (*host_free)(void *p);
+    int (*download)(const DaftTensor *t, void *dst, void **token, char *err, size_t cap);
+    int (*download_done)(void *token, bool wait, char *err, size_t cap);
     /* ---- the std.tensor functions on the GPU (daft/std.h ABI; fn = daft name) */
     int (*std_call)(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
                     DaftValue *out);

@@ -203,6 +203,24 @@ void rt_pmsg_out_free(RtPmsgOut *m);
 /* Decodes a message for reader idx: 1 and *out (replaced), 0 when it is addressed to
  * another reader, DAFT_EPROTO when malformed. */
 int rt_pmsg_decode(const uint8_t *p, size_t n, uint32_t idx, DaftValue *out);
+/* A message of a GPU actor being copied off its GPU before it goes to a ring. */
+#define RT_PMSG_ASYNC_MAX 8
+typedef struct RtPmsgAsync {
+    uint8_t *buf; /* pinned */
+    size_t cap, len;
+    void *tok[RT_PMSG_ASYNC_MAX];
+    int ntok;
+    uint32_t target;
+    bool busy;
+} RtPmsgAsync;
+/* Starts writing m without waiting for the GPU: 1 when m carries GPU tensors and their
+ * copies were queued (finish it with rt_pmsg_async_finish), 0 when the caller should
+ * write it the ordinary way (a host value, no GPU, or a is still busy). */
+int rt_pmsg_async_start(RtPmsgAsync *a, const RtPmsgOut *m);
+/* Writes the message to r once its copies are done: 1 written (or nothing was pending),
+ * 0 not yet (wait false), < 0 the ring write failed. A failed copy sends an error value. */
+int rt_pmsg_async_finish(RtPmsgAsync *a, RtRing *r, bool wait, const RtWait *w);
+void rt_pmsg_async_free(RtPmsgAsync *a);
 /* Non-blocking: the next message for rd's reader, decoded in place where it fits a slot
  * (scratch reassembles longer ones). 1, 0 (none yet), DAFT_EPROTO, or < 0 from the ring. */
 int rt_pmsg_ring_try(RtRingReader *rd, RtBuf *scratch, DaftValue *out);

@@ -6,7 +6,12 @@
  * large host tensor goes from where it lies straight into the ring (its bytes are spliced
  * into the encoding, rt_value_put_spliced), and a message that fits one slot is decoded
  * where it lies in the ring; only messages longer than a slot are reassembled first. TCP
- * sends the plain encoding. */
+ * sends the plain encoding.
+ *
+ * A GPU actor handing a GPU result to a shared-memory channel does not wait for its GPU
+ * either (the CPU runs ahead: DESIGN.md, compiled mode): the message is assembled in pinned
+ * memory, its tensors copied there asynchronously, and it is written to the ring once the
+ * copies are done (rt_pmsg_async_*), while the actor goes on with its next operations. */
 #include "rt_gpu.h"
 #include "rt_internal.h"
 
@@ -160,4 +165,96 @@ int rt_pmsg_ring_try(RtRingReader *rd, RtBuf *scratch, DaftValue *out)
         if (rc != 0) /* 1, or a malformed message (the caller says which channel) */
             return rc;
     }
+}
+
+/* ---------------------------------------------------------------- asynchronous writes */
+
+int rt_pmsg_async_start(RtPmsgAsync *a, const RtPmsgOut *m)
+{
+    const RtGpuOps *g = rt_gpu_active();
+    if (!g || a->busy || m->sp.n == 0 || m->sp.n > RT_PMSG_ASYNC_MAX || getenv("DAFT_GPU_SYNC_WRITES"))
+        return 0;
+    size_t len = m->tx.len;
+    bool gpu = false;
+    for (int i = 0; i < m->sp.n; i++) {
+        len += m->sp.v[i].n;
+        gpu |= m->sp.v[i].gpu != NULL;
+    }
+    if (!gpu)
+        return 0;
+    char err[400];
+    if (len > a->cap) {
+        void *p = NULL;
+        if (g->host_alloc(&p, len, err, sizeof err))
+            return 0; /* no pinned memory: the synchronous path */
+        g->host_free(a->buf);
+        a->buf = p;
+        a->cap = len;
+    }
+    /* the pieces in order: encoding bytes and host tensors copied now, GPU tensors queued */
+    size_t off = 0, from = 0;
+    a->ntok = 0;
+    for (int i = 0; i <= m->sp.n; i++) {
+        size_t at = i < m->sp.n ? m->sp.v[i].at : m->tx.len;
+        memcpy(a->buf + off, m->tx.p + from, at - from);
+        off += at - from;
+        from = at;
+        if (i == m->sp.n)
+            break;
+        const RtSplice *sp = &m->sp.v[i];
+        if (!sp->gpu) {
+            memcpy(a->buf + off, sp->p, sp->n);
+        } else if (g->download(sp->gpu, a->buf + off, &a->tok[a->ntok], err, sizeof err)) {
+            for (int k = 0; k < a->ntok; k++) /* (the copies queued so far finish first) */
+                g->download_done(a->tok[k], true, err, sizeof err);
+            a->ntok = 0;
+            return 0; /* the synchronous path reports the error */
+        } else {
+            a->ntok++;
+        }
+        off += sp->n;
+    }
+    a->len = off;
+    RtRd r = rt_rd(m->tx.p, m->tx.len);
+    a->target = rt_rd_u32(&r);
+    a->busy = true;
+    return 1;
+}
+
+int rt_pmsg_async_finish(RtPmsgAsync *a, RtRing *r, bool wait, const RtWait *w)
+{
+    if (!a->busy)
+        return 1;
+    const RtGpuOps *g = rt_gpu_active();
+    char err[400] = "no GPU in this process";
+    bool failed = !g;
+    while (g && a->ntok > 0) {
+        int rc = g->download_done(a->tok[0], wait, err, sizeof err);
+        if (rc == 0)
+            return 0;
+        memmove(a->tok, a->tok + 1, (size_t)(a->ntok - 1) * sizeof *a->tok);
+        a->ntok--;
+        failed |= rc < 0;
+    }
+    a->busy = false;
+    if (!failed)
+        return rt_ring_write(r, a->buf, a->len, w) ? -1 : 1;
+    RtBuf t = {0}, e = {0};
+    rt_buf_u32(&t, a->target);
+    rt_pmsg_error(&e, &t, err);
+    int rc = rt_ring_write(r, e.p, e.len, w);
+    rt_buf_free(&t);
+    rt_buf_free(&e);
+    return rc ? -1 : 1;
+}
+
+void rt_pmsg_async_free(RtPmsgAsync *a)
+{
+    const RtGpuOps *g = rt_gpu_active();
+    char err[400];
+    for (int k = 0; g && k < a->ntok; k++) /* the copies must not land in freed memory */
+        g->download_done(a->tok[k], true, err, sizeof err);
+    if (g)
+        g->host_free(a->buf);
+    *a = (RtPmsgAsync){0};
 }

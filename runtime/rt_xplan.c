@@ -44,6 +44,7 @@ typedef struct RtXChan {
     int *wfds;        /* TCP writer end: one connection per reader */
     uint32_t nw;
     uint32_t ridx;    /* reader index (both transports) */
+    RtPmsgAsync aw;   /* SHM writer end: a GPU result on its way to the ring */
 } RtXChan;
 
 typedef struct RtXGroup {
@@ -64,6 +65,7 @@ struct RtXPlan {
     DaftValue *argv;    /* scratch for CALL arguments */
     uint32_t argcap;
     RtPmsgOut out; /* the message being sent */
+    uint32_t nbusy;  /* channels with an asynchronous write pending (RtXChan.aw) */
     RtBuf rx;
     bool stopped, tcp;
     uint64_t execs;
@@ -121,6 +123,7 @@ void rt_xplan_free(RtXPlan *p)
     for (uint32_t i = 0; i < p->nchans; i++) {
         RtXChan *c = &p->chans[i];
         if (c->mapped && !p->tcp) {
+            rt_pmsg_async_free(&c->aw);
             rt_ring_reader_free(&c->rd);
             rt_ring_destroy(&c->ring);
         }
@@ -440,8 +443,17 @@ static void rt_xplan_send(struct RtActorSelf *s, RtXPlan *p, uint32_t ch, int32_
     rt_pmsg_encode(&p->out, target, v, !p->tcp);
     RtXCollCtx x = {{p, s}, coll};
     RtWait w = {-1, rt_xplan_alive_cb, coll ? rt_xplan_coll_progress_cb : rt_xplan_progress_cb, &x};
-    if (c->mapped && !c->is_reader && !p->tcp)
+    if (c->mapped && !c->is_reader && !p->tcp) {
+        if (c->aw.busy) { /* messages on a channel stay in order */
+            rt_pmsg_async_finish(&c->aw, &c->ring, true, &w);
+            p->nbusy--;
+        }
+        if (!coll && rt_pmsg_async_start(&c->aw, &p->out) == 1) {
+            p->nbusy++;
+            return;
+        }
         rt_pmsg_ring_write(&c->ring, &p->out, &w);
+    }
     for (uint32_t k = 0; c->mapped && !c->is_reader && p->tcp && k < c->nw; k++)
         if (target < 0 || (uint32_t)target == k)
             rt_tcp_send(c->wfds[k], p->out.tx.p, p->out.tx.len, &w);
@@ -563,10 +575,24 @@ static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
     }
 }
 
+/* Writes the GPU results whose copies to the host are done (all of them, with wait). */
+static void rt_xplan_flush_writes(struct RtActorSelf *s, RtXPlan *p, bool wait)
+{
+    RtXWriteCtx x = {p, s};
+    RtWait w = {-1, rt_xplan_alive_cb, rt_xplan_progress_cb, &x};
+    for (uint32_t i = 0; p->nbusy && i < p->nchans; i++) {
+        RtXChan *c = &p->chans[i];
+        if (c->aw.busy && rt_pmsg_async_finish(&c->aw, &c->ring, wait, &w) != 0)
+            p->nbusy--;
+    }
+}
+
 bool rt_xplan_ready(RtXPlan *p)
 {
     if (p->stopped || !p->nops)
         return false;
+    if (p->nbusy)
+        return true; /* a GPU result to hand on once copied: keep polling */
     if (!rt_xplan_may_run(p))
         return false;
     if (rt_xnccl_setup_pending(p->gpu))
@@ -619,6 +645,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
     RtTrace *tr = rt_exec_trace(s);
     RtXIoArg xa = {s, p};
     RtXIo io = {rt_xio_send, rt_xio_try_read, rt_xio_alive, &xa};
+    if (p->nbusy)
+        rt_xplan_flush_writes(s, p, false);
     if (rt_xnccl_setup_pending(p->gpu) && rt_xnccl_setup(p->gpu, &io) == 0)
         return false; /* waiting for a communicator's unique id */
     while (!p->stopped && p->nops) {

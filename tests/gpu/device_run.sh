@@ -1,24 +1,89 @@
 #!/usr/bin/env bash
-# Used for the 2026-11-27 14:30 UTC H100 run (bench/RESULTS.md): expects gpucarry/bins.tar.xz
-# holding new/{tests/gpu/test_gpu_rt,tests/gpu/bench_gpu_plan,runtime/libdaftgpu.so,
-# bench/peers/nccl_sendrecv} and head/{tests/gpu/bench_gpu_plan,runtime/libdaftgpu.so}
-# (stripped; head = a build of `git archive` of the baseline commit). Device: carry gpucarry,
-# run `bash tests/gpu/device_run.sh`.
-# one device call: new build's GPU tests + W3/W4 (run.sh), then the HEAD build's bench
-# (baseline, same machine), then the new build with DAFT_NCCL_NONBLOCKING=1 (attribution).
+# tests/gpu/device_run.sh — one call on a lent GPU machine (its device time is scarce): every
+# step writes its output under $OUT as it goes, most important first, so a call cut short
+# still brings back what it did.
+#
+#   here:   cmake --build build-gpu -j2   (a CUDA + NCCL build; see tests/gpu/README.md)
+#           sh tests/gpu/pack.sh build-gpu            (-> gpucarry/bins.tar.xz, stripped)
+#   device: carry gpucarry; bash tests/gpu/device_run.sh
+#
+# Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present); 2 the
+# application examples on GPUs against their expected output (tests/apps/gpu.sh); 3 the
+# daft side of W7, W5, W6 at the reference sizes, with bench/run's --quick settings (RESULT
+# lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
+# PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
+# DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
+# DAFT_GPU_SYNC_WRITES=1 (results copied to the host synchronously, as before).
 set -u
-B=/tmp/b; mkdir -p $B && tar -xJf gpucarry/bins.tar.xz -C $B || exit 3
-export NCCL_NVLS_ENABLE=0 NVIDIA_TF32_OVERRIDE=0
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+B=$PWD/build-dev
+mkdir -p "$B" && tar -xJf gpucarry/bins.tar.xz -C "$B" || exit 3
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export NVIDIA_TF32_OVERRIDE=0 PYTHONUNBUFFERED=1
+export DAFT_GPU_LIB=$B/runtime/libdaftgpu.so
 for lib in libnccl.so.2 libcublas.so.13 libcublasLt.so.13; do
   ldconfig -p | grep -q "$lib" && continue
   f=$(timeout 15 find / -xdev -name "$lib" -not -path '/proc/*' 2>/dev/null | head -1)
   [ -n "$f" ] && export LD_LIBRARY_PATH="$(dirname "$f")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 done
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-mkdir -p $OUT/new
-DAFT_GPU_TIMEOUT=60 DAFT_GPU_OUT=$OUT/new DAFT_GPU_ONLY='test_gpu_rt|sendrecv|bench_gpu_plan 2' \
-  timeout -k 5 145 bash tests/gpu/run.sh $B/new 2>&1 | tail -60
-echo "== HEAD bench_gpu_plan (baseline, same machine)"
-DAFT_GPU_LIB=$B/head/runtime/libdaftgpu.so timeout -k 5 40 $B/head/tests/gpu/bench_gpu_plan 2>&1 | tee $OUT/head_bench.txt | tail -12
-echo "== new bench_gpu_plan, DAFT_NCCL_NONBLOCKING=1"
-DAFT_NCCL_NONBLOCKING=1 DAFT_GPU_LIB=$B/new/runtime/libdaftgpu.so timeout -k 5 30 $B/new/tests/gpu/bench_gpu_plan 2>&1 | tee $OUT/nonblocking_bench.txt | tail -12
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
+T0=$(date +%s)
+stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
+
+stamp "1 test_gpu_rt"
+DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt' \
+  timeout -k 5 110 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests.txt" 2>&1
+tail -20 "$OUT/1-gputests.txt"
+
+stamp "2 applications on GPUs"
+timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
+tail -8 "$OUT/2-apps.txt"
+
+# daft APP ENV...: one run of an application example, its RESULT lines kept
+DAFT_TXT=$OUT/3-daft.txt
+daft() {
+  local app=$1; shift
+  env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 "$@" timeout -k 5 60 "$B/tests/apps/$app" \
+    2>>"$OUT/3-daft.err" | grep -E '^(RESULT|FAILED)' | tee -a "$DAFT_TXT"
+}
+stamp "3 daft W7 W5 W6"
+for n in 1 2 4; do
+  [ "$ngpu" -ge $n ] || continue
+  for b in 32 256; do
+    daft tp_mlp DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10
+  done
+done
+for n in 1 2 4; do
+  [ "$ngpu" -ge $n ] || continue
+  daft dp_train_overlap DAFT_APP_REPLICAS=$n DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5
+done
+for s in 1 2 4; do
+  [ "$ngpu" -ge $s ] || continue
+  daft pp_mlp DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 DAFT_APP_ITERS=1
+done
+
+stamp "4 peers"
+for n in 1 2 4; do
+  [ "$ngpu" -ge $n ] || continue
+  timeout -k 5 60 "$B/bench/peers/tp_mlp" -n $n -iters 5 -reps 3 2>>"$OUT/4-peers.err" |
+    grep -E '^(RESULT|FAILED)' | tee -a "$OUT/4-peers.txt"
+done
+for script in ddp_mlp.py pp_sendrecv.py; do
+  timeout -k 5 120 python3 "bench/torch/$script" --result --reps 1 2>>"$OUT/4-peers.err" |
+    grep -E '^(RESULT|FAILED)' | tee -a "$OUT/4-peers.txt"
+done
+
+stamp "5 attribution"
+if [ "$ngpu" -ge 4 ]; then
+  DAFT_TXT=$OUT/5-attribution.txt
+  echo "no-overlap (DAFT_GPU_NO_OVERLAP=1):" >>"$DAFT_TXT"
+  daft dp_train_overlap DAFT_GPU_NO_OVERLAP=1 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
+    DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
+  echo "sync-writes (DAFT_GPU_SYNC_WRITES=1):" >>"$DAFT_TXT"
+  daft tp_mlp DAFT_GPU_SYNC_WRITES=1 DAFT_APP_TP=4 DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
+    DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
+fi
+cat "$OUT/5-attribution.txt" 2>/dev/null
+stamp "done"
