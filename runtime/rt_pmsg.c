@@ -8,10 +8,11 @@
  * where it lies in the ring; only messages longer than a slot are reassembled first. TCP
  * sends the plain encoding.
  *
- * A GPU actor handing a GPU result to a shared-memory channel does not wait for its GPU
- * either (the CPU runs ahead: DESIGN.md, compiled mode): the message is assembled in pinned
- * memory, its tensors copied there asynchronously, and it is written to the ring once the
- * copies are done (rt_pmsg_async_*), while the actor goes on with its next operations. */
+ * With DAFT_GPU_ASYNC_WRITES=1 a GPU actor handing a GPU result to a shared-memory channel
+ * does not wait for its GPU (the CPU runs ahead: DESIGN.md, compiled mode): the message is
+ * assembled in pinned memory, its tensors copied there asynchronously, and it is written to
+ * the ring once the copies are done (rt_pmsg_async_*), while the actor goes on. Otherwise a
+ * GPU result is copied from the device straight into the ring slot (rt_pmsg_in_place). */
 #include "rt_gpu.h"
 #include "rt_internal.h"
 
@@ -172,7 +173,12 @@ int rt_pmsg_ring_try(RtRingReader *rd, RtBuf *scratch, DaftValue *out)
 int rt_pmsg_async_start(RtPmsgAsync *a, const RtPmsgOut *m)
 {
     const RtGpuOps *g = rt_gpu_active();
-    if (!g || a->busy || m->sp.n == 0 || m->sp.n > RT_PMSG_ASYNC_MAX || getenv("DAFT_GPU_SYNC_WRITES"))
+    /* Opt-in (DAFT_GPU_ASYNC_WRITES=1): measured on 4 x H200, a 4 MiB result per forward
+     * (W7) was slower this way (7.34 ms against 6.28 ms per forward), the pinned buffer's
+     * copy into the ring costing the worker more than the wait it saves (bench/RESULTS.md).
+     * Registering the rings with CUDA, so the device writes into the slot itself, is the way
+     * to make it pay. */
+    if (!g || a->busy || m->sp.n == 0 || m->sp.n > RT_PMSG_ASYNC_MAX || !getenv("DAFT_GPU_ASYNC_WRITES"))
         return 0;
     size_t len = m->tx.len;
     bool gpu = false;

@@ -13,7 +13,7 @@
 # lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
 # PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
 # DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
-# DAFT_GPU_SYNC_WRITES=1 (results copied to the host synchronously, as before).
+# DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory).
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -31,15 +31,19 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
+STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5} # a subset, e.g. "2 3" to repeat steps of a call cut short
+want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-stamp "1 test_gpu_rt"
+want 1 && stamp "1 test_gpu_rt" &&
 DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt' \
   timeout -k 5 110 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests.txt" 2>&1
-tail -20 "$OUT/1-gputests.txt"
+want 1 && tail -20 "$OUT/1-gputests.txt"
 
-stamp "2 applications on GPUs"
-timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
-tail -8 "$OUT/2-apps.txt"
+if want 2; then
+  stamp "2 applications on GPUs"
+  timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
+  tail -8 "$OUT/2-apps.txt"
+fi
 
 # daft APP ENV...: one run of an application example, its RESULT lines kept
 DAFT_TXT=$OUT/3-daft.txt
@@ -48,41 +52,41 @@ daft() {
   env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 "$@" timeout -k 5 60 "$B/tests/apps/$app" \
     2>>"$OUT/3-daft.err" | grep -E '^(RESULT|FAILED)' | tee -a "$DAFT_TXT"
 }
-stamp "3 daft W7 W5 W6"
-for n in 1 2 4; do
+want 3 && stamp "3 daft W7 W5 W6"
+want 3 && for n in 1 2 4; do
   [ "$ngpu" -ge $n ] || continue
   for b in 32 256; do
     daft tp_mlp DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10
   done
 done
-for n in 1 2 4; do
+want 3 && for n in 1 2 4; do
   [ "$ngpu" -ge $n ] || continue
   daft dp_train_overlap DAFT_APP_REPLICAS=$n DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5
 done
-for s in 1 2 4; do
+want 3 && for s in 1 2 4; do
   [ "$ngpu" -ge $s ] || continue
   daft pp_mlp DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 DAFT_APP_ITERS=1
 done
 
-stamp "4 peers"
-for n in 1 2 4; do
+want 4 && stamp "4 peers"
+want 4 && for n in 1 2 4; do
   [ "$ngpu" -ge $n ] || continue
   timeout -k 5 60 "$B/bench/peers/tp_mlp" -n $n -iters 5 -reps 3 2>>"$OUT/4-peers.err" |
     grep -E '^(RESULT|FAILED)' | tee -a "$OUT/4-peers.txt"
 done
-for script in ddp_mlp.py pp_sendrecv.py; do
+want 4 && for script in ddp_mlp.py pp_sendrecv.py; do
   timeout -k 5 120 python3 "bench/torch/$script" --result --reps 1 2>>"$OUT/4-peers.err" |
     grep -E '^(RESULT|FAILED)' | tee -a "$OUT/4-peers.txt"
 done
 
-stamp "5 attribution"
-if [ "$ngpu" -ge 4 ]; then
+want 5 && stamp "5 attribution"
+if want 5 && [ "$ngpu" -ge 4 ]; then
   DAFT_TXT=$OUT/5-attribution.txt
   echo "no-overlap (DAFT_GPU_NO_OVERLAP=1):" >>"$DAFT_TXT"
   daft dp_train_overlap DAFT_GPU_NO_OVERLAP=1 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
-  echo "sync-writes (DAFT_GPU_SYNC_WRITES=1):" >>"$DAFT_TXT"
-  daft tp_mlp DAFT_GPU_SYNC_WRITES=1 DAFT_APP_TP=4 DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
+  echo "async-writes (DAFT_GPU_ASYNC_WRITES=1):" >>"$DAFT_TXT"
+  daft tp_mlp DAFT_GPU_ASYNC_WRITES=1 DAFT_APP_TP=4 DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
 fi
 cat "$OUT/5-attribution.txt" 2>/dev/null
