@@ -14,8 +14,8 @@
 #define RT_CACHE_LINE 64
 #define RT_MAX_ACTORS 1024          /* bells page size; actor handles are < this */
 #define RT_SLICE_NS (20 * 1000000LL) /* longest sleep before re-checking peers */
-#define RT_INLINE_MAX 1024
-#define RT_SPIN_NS 50000  /* a waiter spins (yielding) this long before a futex sleep */           /* results up to this size ride on the DONE notice */
+#define RT_INLINE_MAX 1024 /* results up to this size ride on the DONE notice */
+#define RT_SPIN_NS 50000   /* a waiter spins (yielding) this long before a futex sleep */
 
 /* ---------------------------------------------------------------- rt_util.c */
 
