@@ -382,7 +382,8 @@ static int g_sync(char *err, size_t cap)
 
 /* ---------------------------------------------------------------- memory */
 
-static int g_alloc(DaftTensor *t, char *err, size_t cap)
+/* t's memory from the pool, in stream s's order. */
+static int alloc_on(DaftTensor *t, cudaStream_t s, char *err, size_t cap)
 {
     if (g_dev < 0) {
         gerr(err, cap, "no GPU in this process");
@@ -390,7 +391,7 @@ static int g_alloc(DaftTensor *t, char *err, size_t cap)
     }
     size_t nb = rtg_nbytes(t);
     void *p = NULL;
-    cudaError_t e = cudaMallocAsync(&p, nb ? nb : 16, g_cs);
+    cudaError_t e = cudaMallocAsync(&p, nb ? nb : 16, s);
     if (e != cudaSuccess) {
         cudaGetLastError();
         gerr(err, cap, "cudaMallocAsync of %zu bytes failed: %s", nb, cudaGetErrorString(e));
@@ -400,6 +401,8 @@ static int g_alloc(DaftTensor *t, char *err, size_t cap)
     t->device = DAFT_DEVICE_GPU(g_dev);
     return 0;
 }
+
+static int g_alloc(DaftTensor *t, char *err, size_t cap) { return alloc_on(t, g_cs, err, cap); }
 
 static void g_free(DaftTensor *t)
 {
@@ -446,22 +449,12 @@ static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
 
 static int g_upload(DaftTensor *t, const void *src, char *err, size_t cap)
 {
-    if (g_dev < 0) {
-        gerr(err, cap, "no GPU in this process");
-        return DAFT_EINVAL;
-    }
+    int rc = alloc_on(t, g_us, err, cap);
+    if (rc)
+        return rc;
     size_t nb = rtg_nbytes(t);
-    void *p = NULL;
-    cudaError_t e = cudaMallocAsync(&p, nb ? nb : 16, g_us);
-    if (e != cudaSuccess) {
-        cudaGetLastError();
-        gerr(err, cap, "cudaMallocAsync of %zu bytes failed: %s", nb, cudaGetErrorString(e));
-        return DAFT_ENOMEM;
-    }
-    t->data = p;
-    t->device = DAFT_DEVICE_GPU(g_dev);
     if (nb)
-        CU(cudaMemcpyAsync(p, src, nb, cudaMemcpyHostToDevice, g_us), "cudaMemcpyAsync (upload)");
+        CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, g_us), "cudaMemcpyAsync (upload)");
     CU(cudaEventRecord(g_u2c, g_us), "cudaEventRecord");
     CU(cudaStreamWaitEvent(g_cs, g_u2c, 0), "cudaStreamWaitEvent");
     /* src may be reused by the caller right after: wait for the copy (only) */
