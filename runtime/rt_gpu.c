@@ -32,12 +32,37 @@ struct RtGpuComm {
     bool aborted, bad;
 };
 
-static int g_dev = -1;
-static cudaStream_t g_cs, g_ms, g_us; /* compute, communication, upload */
-static cudaEvent_t g_c2m, g_m2c, g_done, g_u2c;
-static uint64_t g_ms_ops, g_ms_joined; /* communication issued / joined into cs */
-static RtGpuComm *g_comms[RT_GPU_MAX_COMMS];
-static int g_ncomms;
+/* A buffer NCCL reads or writes, remembered until the compute stream may use or reuse it
+ * (see "buffers in flight"). */
+typedef struct Inflight {
+    const void *p;
+    cudaEvent_t ev;
+    bool written; /* by NCCL (else only read) */
+} Inflight;
+
+/* Everything this process's GPU side holds: one object, as the runtime's rule is. */
+typedef struct RtGpuState {
+    int dev;                          /* CUDA ordinal, -1 before attach */
+    cudaStream_t cs, ms, us;          /* compute, communication, upload */
+    cudaEvent_t c2m, m2c, done, u2c;
+    uint64_t ms_ops, ms_joined;       /* communication issued / joined into cs */
+    RtGpuComm *comms[RT_GPU_MAX_COMMS];
+    int ncomms;
+    Inflight *fl;                     /* buffers in flight, FIFO: fl[0] is the oldest */
+    int nfl, capfl;
+    Inflight grp[64];                 /* buffers of the group being built (no event yet) */
+    int ngrp;
+    bool grp_full;                    /* more than grp holds: join all at the group's end */
+    cudaEvent_t *evs;                 /* spare events */
+    int nevs, capevs;
+    void **deferred;                  /* frees waiting for NCCL */
+    int ndef, capdef;
+    bool xfer_used;                   /* interpreted transfers were used */
+    void (*hook)(void *);             /* the actor's progress, called by polling waits */
+    void *hook_arg;
+} RtGpuState;
+
+static RtGpuState G = {.dev = -1};
 
 static void gerr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void gerr(char *err, size_t cap, const char *fmt, ...)
@@ -82,13 +107,13 @@ static int g_attach(int device, char *err, size_t cap)
         return DAFT_EINVAL;
     }
     CU(cudaSetDevice(device), "cudaSetDevice");
-    CU(cudaStreamCreateWithFlags(&g_cs, cudaStreamNonBlocking), "cudaStreamCreate (compute)");
-    CU(cudaStreamCreateWithFlags(&g_ms, cudaStreamNonBlocking), "cudaStreamCreate (communication)");
-    CU(cudaEventCreateWithFlags(&g_c2m, cudaEventDisableTiming), "cudaEventCreate");
-    CU(cudaEventCreateWithFlags(&g_m2c, cudaEventDisableTiming), "cudaEventCreate");
-    CU(cudaEventCreateWithFlags(&g_done, cudaEventDisableTiming), "cudaEventCreate");
-    CU(cudaStreamCreateWithFlags(&g_us, cudaStreamNonBlocking), "cudaStreamCreate (upload)");
-    CU(cudaEventCreateWithFlags(&g_u2c, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaStreamCreateWithFlags(&G.cs, cudaStreamNonBlocking), "cudaStreamCreate (compute)");
+    CU(cudaStreamCreateWithFlags(&G.ms, cudaStreamNonBlocking), "cudaStreamCreate (communication)");
+    CU(cudaEventCreateWithFlags(&G.c2m, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaEventCreateWithFlags(&G.m2c, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaEventCreateWithFlags(&G.done, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaStreamCreateWithFlags(&G.us, cudaStreamNonBlocking), "cudaStreamCreate (upload)");
+    CU(cudaEventCreateWithFlags(&G.u2c, cudaEventDisableTiming), "cudaEventCreate");
     cudaMemPool_t pool;
     CU(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
     uint64_t keep = UINT64_MAX; /* a pool: freed blocks stay for the next allocation */
@@ -98,11 +123,11 @@ static int g_attach(int device, char *err, size_t cap)
      * internal dependencies); it takes other memory instead. */
     int no = 0;
     CU(cudaMemPoolSetAttribute(pool, cudaMemPoolReuseAllowInternalDependencies, &no), "cudaMemPoolSetAttribute");
-    g_dev = device;
+    G.dev = device;
     return 0;
 }
 
-static int g_device(void) { return g_dev; }
+static int g_device(void) { return G.dev; }
 
 /* ---------------------------------------------------------------- buffers in flight
  * Why: if the compute stream waited for each NCCL group as it was issued, a layer's
@@ -117,22 +142,6 @@ static int g_device(void) { return g_dev; }
  * outside daft (daft_ctx_stream), copies, and host waits join all of ms (join_ms).
  * Interpreted transfers (g_xfer) launch asynchronously: a process that used them joins
  * all of ms before every free, as a free always did. */
-typedef struct Inflight {
-    const void *p;
-    cudaEvent_t ev;
-    bool written; /* by NCCL (else only read) */
-} Inflight;
-
-static Inflight *g_fl;          /* FIFO: g_fl[0] is the oldest */
-static int g_nfl, g_capfl;
-static Inflight g_grp[64];      /* buffers of the group being built (no event yet) */
-static int g_ngrp;
-static bool g_grp_full;         /* more than g_grp holds: join all at the group's end */
-static cudaEvent_t *g_evs;      /* spare events */
-static int g_nevs, g_capevs;
-static void **g_deferred;       /* frees waiting for NCCL */
-static int g_ndef, g_capdef;
-static bool g_xfer_used;
 
 static void *grow(void *p, int *cap, int need, size_t size)
 {
@@ -150,19 +159,19 @@ static void *grow(void *p, int *cap, int need, size_t size)
 
 static void spare_event(cudaEvent_t ev)
 {
-    cudaEvent_t *v = grow(g_evs, &g_capevs, g_nevs + 1, sizeof *v);
+    cudaEvent_t *v = grow(G.evs, &G.capevs, G.nevs + 1, sizeof *v);
     if (!v) {
         cudaEventDestroy(ev);
         return;
     }
-    g_evs = v;
-    g_evs[g_nevs++] = ev;
+    G.evs = v;
+    G.evs[G.nevs++] = ev;
 }
 
 static bool in_flight(const void *p)
 {
-    for (int i = 0; i < g_nfl; i++)
-        if (g_fl[i].p == p)
+    for (int i = 0; i < G.nfl; i++)
+        if (G.fl[i].p == p)
             return true;
     return false;
 }
@@ -171,28 +180,28 @@ static bool in_flight(const void *p)
 static void flush_deferred(void)
 {
     int k = 0;
-    for (int i = 0; i < g_ndef; i++) {
-        if (in_flight(g_deferred[i]))
-            g_deferred[k++] = g_deferred[i];
+    for (int i = 0; i < G.ndef; i++) {
+        if (in_flight(G.deferred[i]))
+            G.deferred[k++] = G.deferred[i];
         else
-            cudaFreeAsync(g_deferred[i], g_cs);
+            cudaFreeAsync(G.deferred[i], G.cs);
     }
-    g_ndef = k;
+    G.ndef = k;
 }
 
 /* Forgets the n oldest entries: done on ms, or cs already waits for them. */
 static void pop_inflight(int n)
 {
     for (int i = 0; i < n; i++)
-        spare_event(g_fl[i].ev);
-    memmove(g_fl, g_fl + n, (size_t)(g_nfl - n) * sizeof *g_fl);
-    g_nfl -= n;
+        spare_event(G.fl[i].ev);
+    memmove(G.fl, G.fl + n, (size_t)(G.nfl - n) * sizeof *G.fl);
+    G.nfl -= n;
 }
 
 static void sweep_inflight(void)
 {
     int n = 0;
-    while (n < g_nfl && cudaEventQuery(g_fl[n].ev) == cudaSuccess)
+    while (n < G.nfl && cudaEventQuery(G.fl[n].ev) == cudaSuccess)
         n++;
     if (n) {
         pop_inflight(n);
@@ -203,45 +212,45 @@ static void sweep_inflight(void)
 /* cs waits for everything issued on ms so far. */
 static void join_ms(void)
 {
-    if (g_ms_joined == g_ms_ops)
+    if (G.ms_joined == G.ms_ops)
         return;
-    cudaEventRecord(g_m2c, g_ms);
-    cudaStreamWaitEvent(g_cs, g_m2c, 0);
-    g_ms_joined = g_ms_ops;
-    pop_inflight(g_nfl);
+    cudaEventRecord(G.m2c, G.ms);
+    cudaStreamWaitEvent(G.cs, G.m2c, 0);
+    G.ms_joined = G.ms_ops;
+    pop_inflight(G.nfl);
     flush_deferred();
 }
 
 /* A buffer the group being built hands to NCCL. */
 static void group_uses(const void *p, bool written)
 {
-    if (g_ngrp == (int)(sizeof g_grp / sizeof g_grp[0])) {
-        g_grp_full = true;
+    if (G.ngrp == (int)(sizeof G.grp / sizeof G.grp[0])) {
+        G.grp_full = true;
         return;
     }
-    g_grp[g_ngrp++] = (Inflight){p, NULL, written};
+    G.grp[G.ngrp++] = (Inflight){p, NULL, written};
 }
 
 /* After a group was launched on ms: its buffers enter the FIFO (or, when that cannot be
  * recorded, cs simply waits for all of ms, as it would without overlap). */
 static void group_launched(void)
 {
-    bool ok = !g_grp_full && getenv("DAFT_GPU_NO_OVERLAP") == NULL;
-    Inflight *v = ok ? grow(g_fl, &g_capfl, g_nfl + g_ngrp, sizeof *g_fl) : NULL;
+    bool ok = !G.grp_full && getenv("DAFT_GPU_NO_OVERLAP") == NULL;
+    Inflight *v = ok ? grow(G.fl, &G.capfl, G.nfl + G.ngrp, sizeof *G.fl) : NULL;
     if (v)
-        g_fl = v;
-    for (int i = 0; v && i < g_ngrp; i++) {
-        cudaEvent_t ev = g_nevs ? g_evs[--g_nevs] : NULL;
+        G.fl = v;
+    for (int i = 0; v && i < G.ngrp; i++) {
+        cudaEvent_t ev = G.nevs ? G.evs[--G.nevs] : NULL;
         if (!ev && cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) != cudaSuccess) {
             v = NULL;
             break;
         }
-        cudaEventRecord(ev, g_ms);
-        g_grp[i].ev = ev;
-        g_fl[g_nfl++] = g_grp[i];
+        cudaEventRecord(ev, G.ms);
+        G.grp[i].ev = ev;
+        G.fl[G.nfl++] = G.grp[i];
     }
-    g_ngrp = 0;
-    g_grp_full = false;
+    G.ngrp = 0;
+    G.grp_full = false;
     if (!v)
         join_ms();
 }
@@ -251,32 +260,30 @@ static void group_launched(void)
 static void g_use(const DaftTensor *t)
 {
     int k = -1;
-    for (int i = 0; i < g_nfl; i++)
-        if (g_fl[i].p == t->data && g_fl[i].written)
+    for (int i = 0; i < G.nfl; i++)
+        if (G.fl[i].p == t->data && G.fl[i].written)
             k = i;
     if (k < 0)
         return;
-    cudaStreamWaitEvent(g_cs, g_fl[k].ev, 0);
+    cudaStreamWaitEvent(G.cs, G.fl[k].ev, 0);
     pop_inflight(k + 1);
     flush_deferred();
 }
 
-void *rtg_compute_stream(void) { return (void *)g_cs; }
+void *rtg_compute_stream(void) { return (void *)G.cs; }
 
 /* The compute stream for code outside daft (daft_ctx_stream): it cannot say which buffers
  * it reads, so it gets a stream that follows all communication. */
 static void *g_stream(void)
 {
-    if (g_dev < 0)
+    if (G.dev < 0)
         return NULL;
     join_ms();
-    return (void *)g_cs;
+    return (void *)G.cs;
 }
 
 void rtg_use(const DaftTensor *t) { g_use(t); }
 
-static void (*g_hook)(void *);
-static void *g_hook_arg;
 
 static int comm_async(RtGpuComm *c, char *err, size_t cap)
 {
@@ -328,8 +335,8 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
             /* a wait on given communicators (a new one's warm-up) looks at those only:
              * another plan's communicator, aborted because that plan was unloaded or
              * stopped and not yet destroyed, says nothing about this wait */
-            RtGpuComm *const *ws = ncs > 0 ? cs : g_comms;
-            int nws = ncs > 0 ? ncs : g_ncomms;
+            RtGpuComm *const *ws = ncs > 0 ? cs : G.comms;
+            int nws = ncs > 0 ? ncs : G.ncomms;
             for (int i = 0; i < nws; i++)
                 if (ws[i] && comm_async(ws[i], err, cap))
                     return DAFT_EPEER;
@@ -340,8 +347,8 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
                 }
             if (progress)
                 progress(arg);
-            else if (g_hook)
-                g_hook(g_hook_arg);
+            else if (G.hook)
+                G.hook(G.hook_arg);
             if (alive && !alive(arg)) {
                 for (int i = 0; i < ncs; i++)
                     if (cs[i] && !cs[i]->aborted) {
@@ -361,18 +368,18 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
 
 static void g_set_hook(void (*fn)(void *), void *arg)
 {
-    g_hook = fn;
-    g_hook_arg = arg;
+    G.hook = fn;
+    G.hook_arg = arg;
 }
 
 static int g_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *),
                   void *arg, char *err, size_t cap)
 {
-    if (g_dev < 0)
+    if (G.dev < 0)
         return 0;
     join_ms();
-    CU(cudaEventRecord(g_done, g_cs), "cudaEventRecord");
-    return poll_event(g_done, c, n, alive, progress, arg, err, cap);
+    CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
+    return poll_event(G.done, c, n, alive, progress, arg, err, cap);
 }
 
 static int g_sync(char *err, size_t cap)
@@ -385,7 +392,7 @@ static int g_sync(char *err, size_t cap)
 /* t's memory from the pool, in stream s's order. */
 static int alloc_on(DaftTensor *t, cudaStream_t s, char *err, size_t cap)
 {
-    if (g_dev < 0) {
+    if (G.dev < 0) {
         gerr(err, cap, "no GPU in this process");
         return DAFT_EINVAL;
     }
@@ -398,29 +405,29 @@ static int alloc_on(DaftTensor *t, cudaStream_t s, char *err, size_t cap)
         return DAFT_ENOMEM;
     }
     t->data = p;
-    t->device = DAFT_DEVICE_GPU(g_dev);
+    t->device = DAFT_DEVICE_GPU(G.dev);
     return 0;
 }
 
-static int g_alloc(DaftTensor *t, char *err, size_t cap) { return alloc_on(t, g_cs, err, cap); }
+static int g_alloc(DaftTensor *t, char *err, size_t cap) { return alloc_on(t, G.cs, err, cap); }
 
 static void g_free(DaftTensor *t)
 {
     if (!t->data)
         return;
-    if (g_dev < 0 || daft_tensor_gpu(t) != g_dev)
+    if (G.dev < 0 || daft_tensor_gpu(t) != G.dev)
         return; /* not ours (cannot happen in a well-formed program): leak, never crash */
-    if (g_xfer_used)
+    if (G.xfer_used)
         join_ms();
     sweep_inflight();
-    void **d = in_flight(t->data) ? grow(g_deferred, &g_capdef, g_ndef + 1, sizeof *d) : NULL;
+    void **d = in_flight(t->data) ? grow(G.deferred, &G.capdef, G.ndef + 1, sizeof *d) : NULL;
     if (d) {
-        g_deferred = d;
-        g_deferred[g_ndef++] = t->data;
+        G.deferred = d;
+        G.deferred[G.ndef++] = t->data;
     } else {
         if (in_flight(t->data)) /* (no memory to defer it) */
             join_ms();
-        cudaFreeAsync(t->data, g_cs);
+        cudaFreeAsync(t->data, G.cs);
     }
     t->data = NULL;
 }
@@ -431,9 +438,9 @@ static int g_to_host(const DaftTensor *t, void *dst, char *err, size_t cap)
     if (!nb)
         return 0;
     join_ms();
-    CU(cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, g_cs), "cudaMemcpyAsync (to host)");
-    CU(cudaEventRecord(g_done, g_cs), "cudaEventRecord");
-    return poll_event(g_done, NULL, 0, NULL, NULL, NULL, err, cap);
+    CU(cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, G.cs), "cudaMemcpyAsync (to host)");
+    CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
+    return poll_event(G.done, NULL, 0, NULL, NULL, NULL, err, cap);
 }
 
 static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
@@ -441,24 +448,24 @@ static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
     size_t nb = rtg_nbytes(t);
     if (!nb)
         return 0;
-    CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, g_cs), "cudaMemcpyAsync (to GPU)");
+    CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, G.cs), "cudaMemcpyAsync (to GPU)");
     /* src is pageable and may be freed by the caller right after: wait for the copy */
-    CU(cudaEventRecord(g_done, g_cs), "cudaEventRecord");
-    return poll_event(g_done, NULL, 0, NULL, NULL, NULL, err, cap);
+    CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
+    return poll_event(G.done, NULL, 0, NULL, NULL, NULL, err, cap);
 }
 
 static int g_upload(DaftTensor *t, const void *src, char *err, size_t cap)
 {
-    int rc = alloc_on(t, g_us, err, cap);
+    int rc = alloc_on(t, G.us, err, cap);
     if (rc)
         return rc;
     size_t nb = rtg_nbytes(t);
     if (nb)
-        CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, g_us), "cudaMemcpyAsync (upload)");
-    CU(cudaEventRecord(g_u2c, g_us), "cudaEventRecord");
-    CU(cudaStreamWaitEvent(g_cs, g_u2c, 0), "cudaStreamWaitEvent");
+        CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, G.us), "cudaMemcpyAsync (upload)");
+    CU(cudaEventRecord(G.u2c, G.us), "cudaEventRecord");
+    CU(cudaStreamWaitEvent(G.cs, G.u2c, 0), "cudaStreamWaitEvent");
     /* src may be reused by the caller right after: wait for the copy (only) */
-    return poll_event(g_u2c, NULL, 0, NULL, NULL, NULL, err, cap);
+    return poll_event(G.u2c, NULL, 0, NULL, NULL, NULL, err, cap);
 }
 
 static int g_host_alloc(void **p, size_t n, char *err, size_t cap)
@@ -476,13 +483,13 @@ static void g_host_free(void *p)
 static int g_download(const DaftTensor *t, void *dst, void **token, char *err, size_t cap)
 {
     g_use(t);
-    cudaEvent_t ev = g_nevs ? g_evs[--g_nevs] : NULL;
+    cudaEvent_t ev = G.nevs ? G.evs[--G.nevs] : NULL;
     if (!ev)
         CU(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
     size_t nb = rtg_nbytes(t);
-    cudaError_t e = nb ? cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, g_cs) : cudaSuccess;
+    cudaError_t e = nb ? cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, G.cs) : cudaSuccess;
     if (e == cudaSuccess)
-        e = cudaEventRecord(ev, g_cs);
+        e = cudaEventRecord(ev, G.cs);
     if (e != cudaSuccess) {
         spare_event(ev);
         gerr(err, cap, "cudaMemcpyAsync (to host) failed: %s", cudaGetErrorString(e));
@@ -515,7 +522,7 @@ static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
     size_t nb = rtg_nbytes(src);
     join_ms();
     if (nb)
-        CU(cudaMemcpyAsync(dst->data, src->data, nb, cudaMemcpyDeviceToDevice, g_cs), "cudaMemcpyAsync (D2D)");
+        CU(cudaMemcpyAsync(dst->data, src->data, nb, cudaMemcpyDeviceToDevice, G.cs), "cudaMemcpyAsync (D2D)");
     return 0;
 }
 
@@ -625,8 +632,8 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
     ncclGroupStart();
     for (int p = 0; p < c->n; p++)
         if (p != c->rank) {
-            ncclSend((char *)buf + p, 1, ncclUint8, p, c->comm, g_ms);
-            ncclRecv((char *)buf + c->n + p, 1, ncclUint8, p, c->comm, g_ms);
+            ncclSend((char *)buf + p, 1, ncclUint8, p, c->comm, G.ms);
+            ncclRecv((char *)buf + c->n + p, 1, ncclUint8, p, c->comm, G.ms);
         }
     r = ncclGroupEnd();
     if (r != ncclSuccess) {
@@ -636,8 +643,8 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
     /* the peers are all here, so this is quick; polled all the same (a peer that dies
      * now must not leave us waiting): on its death poll_event aborts c */
     RtGpuComm *cc[1] = {c};
-    cudaEventRecord(g_done, g_ms);
-    int rc = poll_event(g_done, cc, 1, alive, NULL, arg, err, cap);
+    cudaEventRecord(G.done, G.ms);
+    int rc = poll_event(G.done, cc, 1, alive, NULL, arg, err, cap);
     if (!rc)
         cudaFree(buf);
     return rc;
@@ -647,7 +654,7 @@ static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int
                         char *err, size_t cap)
 {
     *out = NULL;
-    if (g_dev < 0) {
+    if (G.dev < 0) {
         gerr(err, cap, "no GPU in this process");
         return DAFT_EINVAL;
     }
@@ -666,7 +673,7 @@ static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int
         free(c);
         return DAFT_EPEER;
     }
-    /* Not in g_comms (g_comm_init adds it once created): the failures of an interpreted
+    /* Not in G.comms (g_comm_init adds it once created): the failures of an interpreted
      * transfer's communicator must not fail the actor's other waits. */
     *out = c;
     return 0;
@@ -712,17 +719,17 @@ static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
         free(c);
         return DAFT_EPEER;
     }
-    if (g_ncomms < RT_GPU_MAX_COMMS)
-        g_comms[g_ncomms++] = c;
+    if (G.ncomms < RT_GPU_MAX_COMMS)
+        G.comms[G.ncomms++] = c;
     *out = c;
     return 0;
 }
 
 static void forget(RtGpuComm *c)
 {
-    for (int i = 0; i < g_ncomms; i++)
-        if (g_comms[i] == c) {
-            g_comms[i] = g_comms[--g_ncomms];
+    for (int i = 0; i < G.ncomms; i++)
+        if (G.comms[i] == c) {
+            G.comms[i] = G.comms[--G.ncomms];
             break;
         }
 }
@@ -770,17 +777,17 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
     /* communication after the compute work so far, receive-buffer allocations of the
      * group included: NCCL takes the stream's dependencies when it launches the group,
      * in ncclGroupEnd, so one event covers the whole group */
-    cudaEventRecord(g_c2m, g_cs);
-    cudaStreamWaitEvent(g_ms, g_c2m, 0);
+    cudaEventRecord(G.c2m, G.cs);
+    cudaStreamWaitEvent(G.ms, G.c2m, 0);
     ncclResult_t r = ncclGroupEnd();
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER;
     }
     int rc = c ? settle(c, err, cap) : 0;
-    g_ms_ops++;
+    G.ms_ops++;
     if (rc) {
-        g_ngrp = 0;
+        G.ngrp = 0;
         join_ms();
     } else {
         group_launched(); /* cs waits for the received data where it reads it (g_use) */
@@ -806,7 +813,7 @@ static int g_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t
         gerr(err, cap, "NCCL communicator aborted");
         return DAFT_EPEER;
     }
-    ncclResult_t r = ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms);
+    ncclResult_t r = ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms);
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclSend to rank %d failed: %s", peer, ncclGetErrorString(r));
         return DAFT_EPEER;
@@ -825,7 +832,7 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     if (rc)
         return rc;
     /* the allocation is ordered on cs: ms waits for it in g_group_end, before launch */
-    ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms);
+    ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms);
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
         return DAFT_EPEER;
@@ -867,14 +874,14 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     ncclDataType_t ty = nccl_type(in->dtype);
     ncclResult_t r;
     switch (kind) {
-    case 0: r = ncclAllReduce(in->data, out->data, (size_t)n, ty, op, c->comm, g_ms); break;
-    case 1: r = ncclAllGather(in->data, out->data, (size_t)n, ty, c->comm, g_ms); break;
-    case 2: r = ncclReduceScatter(in->data, out->data, (size_t)(n / c->n), ty, op, c->comm, g_ms); break;
-    default: r = ncclBroadcast(in->data, out->data, (size_t)n, ty, root, c->comm, g_ms); break;
+    case 0: r = ncclAllReduce(in->data, out->data, (size_t)n, ty, op, c->comm, G.ms); break;
+    case 1: r = ncclAllGather(in->data, out->data, (size_t)n, ty, c->comm, G.ms); break;
+    case 2: r = ncclReduceScatter(in->data, out->data, (size_t)(n / c->n), ty, op, c->comm, G.ms); break;
+    default: r = ncclBroadcast(in->data, out->data, (size_t)n, ty, root, c->comm, G.ms); break;
     }
     if (r != ncclSuccess && r != ncclInProgress) {
         ncclGroupEnd();
-        g_ngrp = 0;
+        G.ngrp = 0;
         gerr(err, cap, "NCCL collective failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER;
     }
@@ -901,7 +908,7 @@ static int g_comm_poll(RtGpuComm *c, char *err, size_t cap)
     }
     if (st == ncclInProgress)
         return 0;
-    g_ms_ops++; /* a launched transfer is on ms now: later cs work follows it */
+    G.ms_ops++; /* a launched transfer is on ms now: later cs work follows it */
     join_ms();
     return 1;
 }
@@ -917,12 +924,12 @@ static int g_xfer(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, s
         if (rc)
             return rc;
     }
-    g_xfer_used = true;
-    cudaEventRecord(g_c2m, g_cs); /* after the data was produced / the buffer allocated */
-    cudaStreamWaitEvent(g_ms, g_c2m, 0);
+    G.xfer_used = true;
+    cudaEventRecord(G.c2m, G.cs); /* after the data was produced / the buffer allocated */
+    cudaStreamWaitEvent(G.ms, G.c2m, 0);
     ncclGroupStart();
-    ncclResult_t r = send ? ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms)
-                          : ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, g_ms);
+    ncclResult_t r = send ? ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms)
+                          : ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms);
     ncclResult_t r2 = ncclGroupEnd();
     if ((r != ncclSuccess && r != ncclInProgress) || (r2 != ncclSuccess && r2 != ncclInProgress)) {
         gerr(err, cap, "%s %s rank %d failed: %s", send ? "ncclSend to" : "ncclRecv from",

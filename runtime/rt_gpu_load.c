@@ -11,10 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const RtGpuOps *g_ops;     /* loaded table */
-static const RtGpuOps *g_active;  /* set once this process attached its GPU */
-static char g_start_err[512];     /* why this GPU actor could not start */
-static char g_load_err[512];
+/* Interpreted GPU transfers (below): a transfer header queued from a peer, and a peer. */
+typedef struct RtGxPend {
+    uint64_t xfer;
+    DaftTensor t;
+    bool has_id;
+    uint8_t id[RT_NCCL_ID_BYTES];
+} RtGxPend;
+
+typedef struct RtGxPeer {
+    RtGpuComm *out, *in;
+    bool out_broken, in_broken;
+    RtGxPend *q;       /* queued headers from this peer, in arrival order */
+    size_t qh, qn, qcap;
+} RtGxPeer;
+
+/* This process's GPU side as libdaftrt sees it: one object. */
+static struct {
+    const RtGpuOps *ops;       /* the loaded table */
+    const RtGpuOps *active;    /* set once this process attached its GPU */
+    char start_err[512];       /* why this GPU actor could not start */
+    char load_err[512];
+    RtGxPeer *gx;              /* interpreted transfers, per peer actor */
+    size_t ngx;
+    int64_t gx_sent, gx_received;
+} P;
 
 bool rt_gpu_cpu_mode(void)
 {
@@ -24,38 +45,38 @@ bool rt_gpu_cpu_mode(void)
 
 const RtGpuOps *rt_gpu_ops(char *err, size_t cap)
 {
-    if (g_ops)
-        return g_ops;
+    if (P.ops)
+        return P.ops;
 #ifndef DAFT_HAVE_GPU
-    rt_fmt(g_load_err, sizeof g_load_err, "no GPU: built without CUDA (set DAFT_DEVICE=cpu to run on the CPU)");
+    rt_fmt(P.load_err, sizeof P.load_err, "no GPU: built without CUDA (set DAFT_DEVICE=cpu to run on the CPU)");
 #else
     const char *env = getenv("DAFT_GPU_LIB");
     const char *cands[3] = {env && *env ? env : NULL, DAFT_GPU_SO_PATH, "libdaftgpu.so"};
-    g_load_err[0] = 0;
-    for (int i = 0; i < 3 && !g_ops; i++) {
+    P.load_err[0] = 0;
+    for (int i = 0; i < 3 && !P.ops; i++) {
         if (!cands[i])
             continue;
         void *h = dlopen(cands[i], RTLD_NOW | RTLD_LOCAL);
         if (!h) {
-            if (!g_load_err[0])
-                rt_fmt(g_load_err, sizeof g_load_err, "cannot load the GPU runtime: %s (set DAFT_GPU_LIB)", dlerror());
+            if (!P.load_err[0])
+                rt_fmt(P.load_err, sizeof P.load_err, "cannot load the GPU runtime: %s (set DAFT_GPU_LIB)", dlerror());
             continue;
         }
         const RtGpuOps *(*get)(void) = (const RtGpuOps *(*)(void))dlsym(h, "daft_gpu_ops");
         const RtGpuOps *o = get ? get() : NULL;
         if (o && o->abi == RT_GPU_ABI)
-            g_ops = o;
+            P.ops = o;
         else
-            rt_fmt(g_load_err, sizeof g_load_err, "%s: not a matching GPU runtime (abi)", cands[i]);
+            rt_fmt(P.load_err, sizeof P.load_err, "%s: not a matching GPU runtime (abi)", cands[i]);
     }
 #endif
-    if (!g_ops && err)
-        rt_fmt(err, cap, "%s", g_load_err);
-    return g_ops;
+    if (!P.ops && err)
+        rt_fmt(err, cap, "%s", P.load_err);
+    return P.ops;
 }
 
-const RtGpuOps *rt_gpu_active(void) { return g_active; }
-const char *rt_gpu_start_error(void) { return g_start_err[0] ? g_start_err : NULL; }
+const RtGpuOps *rt_gpu_active(void) { return P.active; }
+const char *rt_gpu_start_error(void) { return P.start_err[0] ? P.start_err : NULL; }
 
 static void rt_gpu_hook(void *arg) { (void)arg; }
 
@@ -65,28 +86,28 @@ void rt_gpu_child_start(int gpu, const char *actor_name)
     if (gpu == -1 || rt_gpu_cpu_mode())
         return;
     if (gpu < 0) {
-        rt_fmt(g_start_err, sizeof g_start_err,
+        rt_fmt(P.start_err, sizeof P.start_err,
                "no GPU available (gpus = 1); set DAFT_DEVICE=cpu to run on the CPU");
         return;
     }
     char e[400];
     const RtGpuOps *o = rt_gpu_ops(e, sizeof e);
     if (!o) {
-        rt_fmt(g_start_err, sizeof g_start_err, "%s", e);
+        rt_fmt(P.start_err, sizeof P.start_err, "%s", e);
         return;
     }
     if (o->attach(gpu, e, sizeof e)) {
-        rt_fmt(g_start_err, sizeof g_start_err, "GPU %d: %s; set DAFT_DEVICE=cpu to run on the CPU", gpu, e);
+        rt_fmt(P.start_err, sizeof P.start_err, "GPU %d: %s; set DAFT_DEVICE=cpu to run on the CPU", gpu, e);
         return;
     }
     o->set_hook(rt_gpu_hook, NULL);
-    g_active = o;
+    P.active = o;
 }
 
 void rt_gpu_set_progress(void (*fn)(void *), void *arg)
 {
-    if (g_active)
-        g_active->set_hook(fn, arg);
+    if (P.active)
+        P.active->set_hook(fn, arg);
 }
 
 /* GPUs of this node without touching CUDA: CUDA_VISIBLE_DEVICES, else the driver's
@@ -137,19 +158,19 @@ int rt_gpu_place(int requested)
 
 int daft_ctx_gpu(const DaftActorCtx *ctx)
 {
-    return ctx && g_active ? g_active->device() : -1; /* driver-style calls (NULL): CPU */
+    return ctx && P.active ? P.active->device() : -1; /* driver-style calls (NULL): CPU */
 }
 
 void *daft_ctx_stream(const DaftActorCtx *ctx)
 {
-    return ctx && g_active ? g_active->stream() : NULL;
+    return ctx && P.active ? P.active->stream() : NULL;
 }
 
 int daft_ctx_gpu_sync(const DaftActorCtx *ctx, DaftValue *err)
 {
     (void)ctx;
     char e[400];
-    if (!g_active || !g_active->sync(e, sizeof e))
+    if (!P.active || !P.active->sync(e, sizeof e))
         return 0;
     if (err)
         *err = daft_value_error("GPU: %s", e);
@@ -160,7 +181,7 @@ DaftValue daft_value_gpu_tensor(const DaftActorCtx *ctx, DaftRtDtype dt, int ran
                                 const int64_t *dims, const void *host)
 {
     (void)ctx;
-    if (!g_active)
+    if (!P.active)
         return daft_value_error("gpu tensor: %s", rt_gpu_cpu_mode() ? "DAFT_DEVICE=cpu: no GPU"
                                                                    : "this actor has no GPU");
     DaftValue v = daft_value_tensor(dt, rank, dims, NULL); /* validates the shape */
@@ -169,7 +190,7 @@ DaftValue daft_value_gpu_tensor(const DaftActorCtx *ctx, DaftRtDtype dt, int ran
     free(v.as.tensor.data);
     v.as.tensor.data = NULL;
     char e[400];
-    if (host ? g_active->upload(&v.as.tensor, host, e, sizeof e) : g_active->alloc(&v.as.tensor, e, sizeof e)) {
+    if (host ? P.active->upload(&v.as.tensor, host, e, sizeof e) : P.active->alloc(&v.as.tensor, e, sizeof e)) {
         daft_value_free(&v);
         return daft_value_error("gpu tensor: %s", e);
     }
@@ -190,13 +211,13 @@ int daft_value_to_host(DaftValue *v)
     size_t nb = daft_tensor_nbytes(&t);
     void *h = malloc(nb ? nb : 1);
     char e[400] = "out of memory";
-    if (!h || !g_active || g_active->to_host(&t, h, e, sizeof e)) {
+    if (!h || !P.active || P.active->to_host(&t, h, e, sizeof e)) {
         free(h);
         daft_value_free(v);
-        *v = daft_value_error("copying a GPU tensor to the host: %s", g_active ? e : "no GPU here");
+        *v = daft_value_error("copying a GPU tensor to the host: %s", P.active ? e : "no GPU here");
         return DAFT_EPEER;
     }
-    g_active->free(&t);
+    P.active->free(&t);
     v->as.tensor.data = h;
     v->as.tensor.device = DAFT_DEVICE_HOST;
     return 0;
@@ -205,7 +226,7 @@ int daft_value_to_host(DaftValue *v)
 int daft_rt_gpu_std(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
                     DaftValue *out)
 {
-    if (!g_active) {
+    if (!P.active) {
         char e[400] = "";
         if (rt_gpu_cpu_mode())
             rt_fmt(e, sizeof e, "DAFT_DEVICE=cpu: GPU tensors are not available");
@@ -216,23 +237,23 @@ int daft_rt_gpu_std(const char *fn, DaftActorCtx *ctx, const DaftValue *args, in
         *out = daft_value_error("%s: %s", fn, e);
         return DAFT_EINVAL;
     }
-    return g_active->std_call(fn, ctx, args, nargs, out);
+    return P.active->std_call(fn, ctx, args, nargs, out);
 }
 
 /* ---------------------------------------------------------------- for rt_value.c */
 
 void rt_gpu_tensor_free(DaftTensor *t)
 {
-    if (g_active)
-        g_active->free(t); /* elsewhere the memory cannot be ours: leave it */
+    if (P.active)
+        P.active->free(t); /* elsewhere the memory cannot be ours: leave it */
     t->data = NULL;
 }
 
 int rt_gpu_tensor_read(const DaftTensor *t, void *dst)
 {
     char e[400];
-    if (!g_active || g_active->to_host(t, dst, e, sizeof e)) {
-        rt_log("reading a GPU tensor: %s", g_active ? e : "no GPU in this process");
+    if (!P.active || P.active->to_host(t, dst, e, sizeof e)) {
+        rt_log("reading a GPU tensor: %s", P.active ? e : "no GPU in this process");
         return DAFT_EPEER;
     }
     return 0;
@@ -243,10 +264,10 @@ int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src)
     char e[400];
     *dst = *src;
     dst->data = NULL;
-    if (!g_active || g_active->alloc(dst, e, sizeof e))
+    if (!P.active || P.active->alloc(dst, e, sizeof e))
         return DAFT_ENOMEM;
-    if (g_active->copy(dst, src, e, sizeof e)) {
-        g_active->free(dst);
+    if (P.active->copy(dst, src, e, sizeof e)) {
+        P.active->free(dst);
         return DAFT_ENOMEM;
     }
     return 0;
@@ -255,7 +276,7 @@ int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src)
 bool rt_gpu_tensor_from_host(DaftRtDtype dt, int rank, const int64_t *dims, const void *host,
                              DaftValue *out)
 {
-    if (!g_active)
+    if (!P.active)
         return false;
     *out = daft_value_gpu_tensor(NULL, dt, rank, dims, host);
     return true;
@@ -263,13 +284,13 @@ bool rt_gpu_tensor_from_host(DaftRtDtype dt, int rank, const int64_t *dims, cons
 
 void rt_gpu_tensor_upload(DaftValue *v)
 {
-    if (!g_active || v->kind != DAFT_V_TENSOR || v->as.tensor.device)
+    if (!P.active || v->kind != DAFT_V_TENSOR || v->as.tensor.device)
         return;
     DaftTensor t = v->as.tensor;
     char e[400];
     t.data = NULL;
-    if (g_active->upload(&t, v->as.tensor.data, e, sizeof e)) {
-        g_active->free(&t); /* stays a host tensor */
+    if (P.active->upload(&t, v->as.tensor.data, e, sizeof e)) {
+        P.active->free(&t); /* stays a host tensor */
         return;
     }
     free(v->as.tensor.data);
@@ -282,44 +303,26 @@ void rt_gpu_tensor_upload(DaftValue *v)
 
 #define RT_GX_TIMEOUT_NS 120000000000LL
 
-typedef struct RtGxPend {
-    uint64_t xfer;
-    DaftTensor t;
-    bool has_id;
-    uint8_t id[RT_NCCL_ID_BYTES];
-} RtGxPend;
-
-typedef struct RtGxPeer {
-    RtGpuComm *out, *in;
-    bool out_broken, in_broken;
-    RtGxPend *q;       /* queued headers from this peer, in arrival order */
-    size_t qh, qn, qcap;
-} RtGxPeer;
-
-static RtGxPeer *g_gx;
-static size_t g_ngx;
-static int64_t g_gx_sent, g_gx_received;
-
 static RtGxPeer *rt_gx_peer(DaftActor p)
 {
     if (p >= RT_MAX_ACTORS)
         return NULL;
-    if (p >= g_ngx) {
+    if (p >= P.ngx) {
         size_t n = (size_t)p + 8;
-        RtGxPeer *x = realloc(g_gx, n * sizeof *x);
+        RtGxPeer *x = realloc(P.gx, n * sizeof *x);
         if (!x)
             return NULL;
-        memset(x + g_ngx, 0, (n - g_ngx) * sizeof *x);
-        g_gx = x;
-        g_ngx = n;
+        memset(x + P.ngx, 0, (n - P.ngx) * sizeof *x);
+        P.gx = x;
+        P.ngx = n;
     }
-    return &g_gx[p];
+    return &P.gx[p];
 }
 
 int64_t daft_ctx_gpu_nccl_transfers(const DaftActorCtx *ctx, int received)
 {
     (void)ctx;
-    return received ? g_gx_received : g_gx_sent;
+    return received ? P.gx_received : P.gx_sent;
 }
 
 /* Polls c until idle (1), failure or the peer's death / the deadline (< 0 + err). */
@@ -328,7 +331,7 @@ static int rt_gx_settle(RtGpuComm *c, DaftActor peer, RtGpuPeerAlive alive, void
 {
     int64_t deadline = rt_now_ns() + RT_GX_TIMEOUT_NS, last = rt_now_ns();
     for (;;) {
-        int rc = g_active->comm_poll(c, err, cap);
+        int rc = P.active->comm_poll(c, err, cap);
         if (rc)
             return rc < 0 ? rc : 0;
         int64_t t = rt_now_ns();
@@ -348,15 +351,15 @@ static int rt_gx_settle(RtGpuComm *c, DaftActor peer, RtGpuPeerAlive alive, void
 
 bool rt_gpu_xfer_header(DaftActor dest, uint64_t xfer, const DaftValue *v, RtBuf *m)
 {
-    RtGxPeer *p = g_active ? rt_gx_peer(dest) : NULL;
+    RtGxPeer *p = P.active ? rt_gx_peer(dest) : NULL;
     if (!p || p->out_broken || v->kind != DAFT_V_TENSOR ||
-        daft_tensor_gpu(&v->as.tensor) != g_active->device() || g_active->device() < 0)
+        daft_tensor_gpu(&v->as.tensor) != P.active->device() || P.active->device() < 0)
         return false;
     uint8_t id[RT_NCCL_ID_BYTES];
     bool first = !p->out;
     char e[256];
     if (first) {
-        if (g_active->nccl_id(id, e, sizeof e) || g_active->comm_start(&p->out, id, 2, 0, e, sizeof e)) {
+        if (P.active->nccl_id(id, e, sizeof e) || P.active->comm_start(&p->out, id, 2, 0, e, sizeof e)) {
             p->out = NULL;
             p->out_broken = true; /* host path from now on */
             return false;
@@ -385,16 +388,16 @@ int rt_gpu_xfer_send(DaftActor dest, const DaftValue *v, RtGpuPeerAlive alive, v
     DaftTensor t = v->as.tensor;
     int rc = rt_gx_settle(p->out, dest, alive, arg, err, cap); /* created, previous send done */
     if (!rc)
-        rc = g_active->xfer(p->out, &t, 1, true, err, cap);
+        rc = P.active->xfer(p->out, &t, 1, true, err, cap);
     if (!rc)
         rc = rt_gx_settle(p->out, dest, alive, arg, err, cap); /* launched: the buffer's
                                                                   * free now follows it */
     if (rc) {
-        g_active->comm_abort(p->out);
+        P.active->comm_abort(p->out);
         p->out_broken = true;
         return rc;
     }
-    g_gx_sent++;
+    P.gx_sent++;
     return 0;
 }
 
@@ -444,16 +447,16 @@ static void rt_gx_recv_one(RtGxPeer *p, DaftActor owner, RtGxPend *x, RtGpuPeerA
 {
     char e[300] = "";
     int rc = 0;
-    if (p->in_broken || !g_active) {
+    if (p->in_broken || !P.active) {
         rc = DAFT_EPEER;
         rt_fmt(e, sizeof e, "an earlier NCCL transfer failed");
     } else if (x->has_id) {
         if (p->in) { /* a new communicator replaces the old one (cannot happen today) */
-            g_active->comm_abort(p->in);
-            g_active->comm_destroy(p->in);
+            P.active->comm_abort(p->in);
+            P.active->comm_destroy(p->in);
             p->in = NULL;
         }
-        rc = g_active->comm_start(&p->in, x->id, 2, 1, e, sizeof e);
+        rc = P.active->comm_start(&p->in, x->id, 2, 1, e, sizeof e);
     } else if (!p->in) {
         rc = DAFT_EPROTO;
         rt_fmt(e, sizeof e, "no NCCL communicator");
@@ -464,20 +467,20 @@ static void rt_gx_recv_one(RtGxPeer *p, DaftActor owner, RtGxPend *x, RtGpuPeerA
     if (!rc)
         rc = rt_gx_settle(p->in, owner, alive, arg, e, sizeof e);
     if (!rc)
-        rc = g_active->xfer(p->in, &t, 0, false, e, sizeof e);
+        rc = P.active->xfer(p->in, &t, 0, false, e, sizeof e);
     if (!rc)
         rc = rt_gx_settle(p->in, owner, alive, arg, e, sizeof e);
     if (rc) {
         if (t.data)
-            g_active->free(&t);
+            P.active->free(&t);
         if (p->in && !p->in_broken)
-            g_active->comm_abort(p->in);
+            P.active->comm_abort(p->in);
         p->in_broken = true;
         *out = daft_value_error("GPU transfer %llu from actor %u over NCCL failed: %s",
                                 (unsigned long long)x->xfer, owner, e);
         return;
     }
-    g_gx_received++;
+    P.gx_received++;
     *out = daft_value_none();
     out->kind = DAFT_V_TENSOR;
     out->as.tensor = t;
@@ -486,7 +489,7 @@ static void rt_gx_recv_one(RtGxPeer *p, DaftActor owner, RtGxPend *x, RtGpuPeerA
 bool rt_gpu_xfer_take(DaftActor owner, uint64_t xfer, RtObjTab *xfers, RtGpuPeerAlive alive,
                       void *arg)
 {
-    RtGxPeer *p = owner < g_ngx ? &g_gx[owner] : NULL;
+    RtGxPeer *p = owner < P.ngx ? &P.gx[owner] : NULL;
     if (!p || !p->qn)
         return false;
     bool queued = false;
@@ -508,6 +511,6 @@ bool rt_gpu_xfer_take(DaftActor owner, uint64_t xfer, RtObjTab *xfers, RtGpuPeer
         daft_value_free(&v);
         if (x.xfer == xfer)
             return true;
-        p = &g_gx[owner]; /* alive() may have grown the table */
+        p = &P.gx[owner]; /* alive() may have grown the table */
     }
 }
