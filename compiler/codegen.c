@@ -413,6 +413,7 @@ static LLVMValueRef rt(Cg *cg, const char *name) {
         {"daft_gen_spawn", 0, "VIVIII"},
         {"daft_gen_call", 0, "VVIVI"},
         {"daft_gen_get", 1, "PVDV"},
+        {"daft_gen_get_take", 1, "PVDV"},
         {"daft_gen_wait", 1, "PVLDV"},
         {"daft_gen_check_nargs", 1, "PII"},
         {"daft_gen_error", 1, "PV"},
@@ -748,6 +749,10 @@ static bool assigns_to(const DaftNode *n, const DaftNode *decl) {
 static CgVal emit_expr(Cg *cg, DaftNode *e);
 static void emit_block(Cg *cg, DaftNode *block);
 
+/* The runtime's get for a Ref value: a temporary Ref (a schedule call's result, released
+ * after this statement) has its value moved out instead of copied. */
+static const char *get_fn(CgVal ref) { return ref.temp ? "daft_gen_get_take" : "daft_gen_get"; }
+
 /* The value of e as a scalar of type `to` (converting between numeric types; a Ref<T> or
  * any boxed value of a scalar type is unboxed, through get() when it is a Ref). */
 static LLVMValueRef emit_scalar_as(Cg *cg, DaftNode *e, const DaftType *to) {
@@ -759,7 +764,7 @@ static LLVMValueRef emit_scalar_as(Cg *cg, DaftNode *e, const DaftType *to) {
     if (e->ty && e->ty->kind == DAFT_TY_REF) {
         LLVMValueRef t = new_temp(cg);
         LLVMValueRef args[4] = {cg->f->ctxv, v.v, LLVMConstReal(cg->t_f64, -1), t};
-        check_status(cg, call_rt(cg, "daft_gen_get", args, 4));
+        check_status(cg, call_rt(cg, get_fn(v), args, 4));
         return unbox_checked(cg, t, to);
     }
     return unbox_checked(cg, v.v, to);
@@ -776,7 +781,7 @@ static CgVal emit_boxed_as(Cg *cg, DaftNode *e, const DaftType *to, bool keep_re
     if (!keep_refs && to && to->kind != DAFT_TY_REF && e->ty && e->ty->kind == DAFT_TY_REF) {
         LLVMValueRef t = new_temp(cg);
         LLVMValueRef args[4] = {cg->f->ctxv, v.v, LLVMConstReal(cg->t_f64, -1), t};
-        check_status(cg, call_rt(cg, "daft_gen_get", args, 4));
+        check_status(cg, call_rt(cg, get_fn(v), args, 4));
         return (CgVal){t, true, true};
     }
     return v;
@@ -1437,7 +1442,7 @@ static CgVal emit_builtin(Cg *cg, DaftNode *call, const char *name) {
             return (CgVal){convert_scalar(cg, v.v, a0->ty, call->ty), false, false};
         LLVMValueRef out = new_temp(cg);
         LLVMValueRef args[4] = {cg->f->ctxv, v.v, timeout_arg(cg, call, 1), out};
-        check_status(cg, call_rt(cg, "daft_gen_get", args, 4));
+        check_status(cg, call_rt(cg, get_fn(v), args, 4));
         return result_of(cg, out, call->ty);
     }
     if (strcmp(name, "is_error") == 0 || strcmp(name, "error_text") == 0) {

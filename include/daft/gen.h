@@ -119,6 +119,9 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
  * fatal in the driver: "error: <message>", exit 1); a list is resolved item by item; any
  * other value is copied. */
 int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out);
+/* get of a temporary Ref (released right after): a compiled schedule's result is moved
+ * out instead of copied. */
+int daft_gen_get_take(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out);
 /* wait(refs, n, timeout = t): *out = the ascending list of the indices (i64) of the Refs
  * that are ready (at least n of them unless the timeout expired). */
 int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double timeout_s,

@@ -468,12 +468,14 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
     *out = daft_value_ref(r);
 }
 
-int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out)
+/* get; with take, a compiled schedule's result is moved out rather than copied (v is a
+ * temporary Ref about to be released, so nothing else can get that result again). */
+static int gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out, bool take)
 {
     if (v->kind == DAFT_V_LIST) {
         daft_gen_list_new(out, (int64_t)v->as.list.len);
         for (size_t i = 0; i < v->as.list.len; i++) {
-            int rc = daft_gen_get(ctx, &v->as.list.items[i], timeout_s, &out->as.list.items[i]);
+            int rc = gen_get(ctx, &v->as.list.items[i], timeout_s, &out->as.list.items[i], take);
             if (rc)
                 return rc;
         }
@@ -486,7 +488,7 @@ int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftVa
     if (ctx || !daft_gen_ctx.rt)
         return daft_gen_errorf(ctx, "get() of a Ref is only possible in driver code");
     if (gen_is_handle(v)) {
-        int hrc = gen_handle_get(v, timeout_s, out);
+        int hrc = gen_handle_get(v, timeout_s, out, take);
         if (hrc == DAFT_ETIMEDOUT)
             daft_gen_fatal("get: timed out after %g s waiting for a compiled schedule's result", timeout_s);
         if (hrc != 0)
@@ -509,6 +511,16 @@ int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftVa
     if (out->kind == DAFT_V_ERROR)
         return daft_gen_error(ctx, out);
     return 0;
+}
+
+int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out)
+{
+    return gen_get(ctx, v, timeout_s, out, false);
+}
+
+int daft_gen_get_take(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out)
+{
+    return gen_get(ctx, v, timeout_s, out, true);
 }
 
 int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double timeout_s,
@@ -638,7 +650,7 @@ void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out)
         return;
     }
     if (gen_is_handle(v)) {
-        if (gen_handle_get(v, -1, out) != 0 && out->kind != DAFT_V_ERROR) {
+        if (gen_handle_get(v, -1, out, false) != 0 && out->kind != DAFT_V_ERROR) {
             daft_value_free(out);
             *out = daft_value_error("invalid or released Ref");
         }

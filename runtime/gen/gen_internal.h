@@ -62,7 +62,7 @@ static inline bool gen_is_handle(const DaftValue *v)
            (v->as.ref.id & DAFT_GEN_HANDLE_BIT);
 }
 /* The value (or error value) of a handle: 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (released). */
-int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out);
+int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take);
 /* 1 when the handle's execution has been received (get would not block), else 0. */
 int gen_handle_ready(const DaftValue *v);
 /* The actor that produced the handle's value (the writer of its output channel), or 0. */

@@ -178,7 +178,7 @@ static void loaded_drop(GenLoaded *L)
     L->dropped = true;
 }
 
-int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out)
+int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take)
 {
     Handle *h = h_find(v->as.ref.id);
     if (!h) {
@@ -191,7 +191,13 @@ int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out)
     while (L->fetched <= exec)
         if (exec_fetch(L, timeout_s) == DAFT_ETIMEDOUT)
             return DAFT_ETIMEDOUT;
-    daft_gen_copy(out, &exec_at(L, exec)->outs[o]);
+    DaftValue *res = &exec_at(L, exec)->outs[o];
+    if (take && res->kind != DAFT_V_ERROR) { /* (an error may be reported to other gets) */
+        *out = *res;
+        *res = daft_value_error("the result of this execution was already taken by get");
+    } else {
+        daft_gen_copy(out, res);
+    }
     return 0;
 }
 
@@ -242,7 +248,7 @@ DaftValue *gen_resolve_handles(const DaftValue *args, int nargs)
             daft_gen_copy(&r[i], &args[i]);
             continue;
         }
-        if (gen_handle_get(&args[i], -1, &r[i]) != 0 && r[i].kind != DAFT_V_ERROR) {
+        if (gen_handle_get(&args[i], -1, &r[i], false) != 0 && r[i].kind != DAFT_V_ERROR) {
             daft_value_free(&r[i]);
             r[i] = daft_value_error("invalid Ref");
         }
@@ -742,7 +748,7 @@ static bool input_value(const DaftValue *v, DaftValue *out)
 {
     DaftRt *rt = daft_gen_rt();
     if (gen_is_handle(v)) {
-        if (gen_handle_get(v, -1, out) != 0 && out->kind != DAFT_V_ERROR) {
+        if (gen_handle_get(v, -1, out, false) != 0 && out->kind != DAFT_V_ERROR) {
             daft_value_free(out);
             *out = daft_value_error("invalid Ref");
         }

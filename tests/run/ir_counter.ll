@@ -81,7 +81,7 @@ body:                                             ; preds = %entry
   %pay.p = getelementptr inbounds %DaftValue, %DaftValue* %arg, i32 0, i32 1, i32 0
   store i64 3, i64* %pay.p, align 8
   call void @daft_gen_call(%DaftValue* %tmp2, %DaftValue* %a, i32 0, %DaftValue* %args, i32 1)
-  %r = call i32 @daft_gen_get(i8* %ctx, %DaftValue* %tmp2, double -1.000000e+00, %DaftValue* %tmp3)
+  %r = call i32 @daft_gen_get_take(i8* %ctx, %DaftValue* %tmp2, double -1.000000e+00, %DaftValue* %tmp3)
   %failed = icmp ne i32 %r, 0
   br i1 %failed, label %fail, label %ok
 
@@ -205,7 +205,7 @@ declare void @daft_gen_print_begin(i8*)
 
 declare void @daft_gen_call(%DaftValue*, %DaftValue*, i32, %DaftValue*, i32)
 
-declare i32 @daft_gen_get(i8*, %DaftValue*, double, %DaftValue*)
+declare i32 @daft_gen_get_take(i8*, %DaftValue*, double, %DaftValue*)
 
 declare void @daft_gen_print_i64(i64, i32)
 
