@@ -753,6 +753,7 @@ static void rt_stop(RtActorSelf *s)
         c->fini(&ctx, s->state);
         daft_value_free(&ctx.err);
     }
+    rt_gpu_report(s->name);
     rt_trace_flush_part(&s->rt->trace);
     _exit(0); /* no atexit handlers: they belong to the driver's program */
 }

@@ -40,6 +40,20 @@ typedef struct Inflight {
     bool written; /* by NCCL (else only read) */
 } Inflight;
 
+/* DAFT_GPU_PROFILE=1: an interval of GPU work (two events on one stream), and the time of
+ * each name summed once its intervals are over. */
+typedef struct ProfSpan {
+    const char *name;
+    cudaEvent_t a, b;
+} ProfSpan;
+typedef struct ProfSum {
+    const char *name;
+    int64_t count;
+    double ms;
+} ProfSum;
+#define RT_PROF_PENDING 2048
+#define RT_PROF_NAMES 64
+
 /* Everything this process's GPU side holds: one object, as the runtime's rule is. */
 typedef struct RtGpuState {
     int dev;                          /* CUDA ordinal, -1 before attach */
@@ -60,6 +74,11 @@ typedef struct RtGpuState {
     bool xfer_used;                   /* interpreted transfers were used */
     void (*hook)(void *);             /* the actor's progress, called by polling waits */
     void *hook_arg;
+    int prof;                         /* DAFT_GPU_PROFILE: 0 not yet read, 1 on, -1 off */
+    ProfSpan *spans;                  /* recorded, not yet summed */
+    int nspans;
+    ProfSum sums[RT_PROF_NAMES];
+    int nsums;
 } RtGpuState;
 
 static RtGpuState G = {.dev = -1};
@@ -271,6 +290,102 @@ static void g_use(const DaftTensor *t)
 }
 
 void *rtg_compute_stream(void) { return (void *)G.cs; }
+
+/* ---------------------------------------------------------------- profile (opt-in)
+ * Why: the lent GPU machines have no Nsight Systems; this says where an actor's GPU time
+ * goes, per operation, at the cost of two events per operation (and, every
+ * RT_PROF_PENDING operations, a wait for the GPU to sum them). */
+static bool prof_on(void)
+{
+    if (!G.prof) {
+        const char *e = getenv("DAFT_GPU_PROFILE");
+        G.prof = e && *e && strcmp(e, "0") ? 1 : -1;
+        if (G.prof > 0 && !(G.spans = calloc(RT_PROF_PENDING, sizeof *G.spans)))
+            G.prof = -1;
+    }
+    return G.prof > 0 && G.dev >= 0;
+}
+
+/* Polls an event for up to the deadline (a stream stuck on a dead peer never finishes). */
+static bool prof_done(cudaEvent_t ev, int64_t deadline)
+{
+    for (;;) {
+        cudaError_t e = cudaEventQuery(ev);
+        if (e != cudaErrorNotReady)
+            return e == cudaSuccess;
+        if (now_ns() > deadline)
+            return false;
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void prof_sum(void)
+{
+    int64_t deadline = now_ns() + 2000000000LL;
+    for (int i = 0; i < G.nspans; i++) {
+        ProfSpan *sp = &G.spans[i];
+        float ms = 0;
+        if (prof_done(sp->b, deadline) && cudaEventElapsedTime(&ms, sp->a, sp->b) == cudaSuccess) {
+            int k = 0;
+            while (k < G.nsums && strcmp(G.sums[k].name, sp->name))
+                k++;
+            if (k == G.nsums && G.nsums < RT_PROF_NAMES)
+                G.sums[G.nsums++] = (ProfSum){sp->name, 0, 0.0};
+            if (k < G.nsums) {
+                G.sums[k].count++;
+                G.sums[k].ms += ms;
+            }
+        }
+        cudaEventDestroy(sp->a);
+        cudaEventDestroy(sp->b);
+    }
+    cudaGetLastError();
+    G.nspans = 0;
+}
+
+static void *prof_begin(const char *name, cudaStream_t s)
+{
+    if (!prof_on())
+        return NULL;
+    if (G.nspans == RT_PROF_PENDING)
+        prof_sum();
+    ProfSpan *sp = &G.spans[G.nspans];
+    if (cudaEventCreate(&sp->a) != cudaSuccess || cudaEventCreate(&sp->b) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    sp->name = name;
+    cudaEventRecord(sp->a, s);
+    G.nspans++;
+    return sp;
+}
+
+static void prof_end(void *token, cudaStream_t s)
+{
+    if (token)
+        cudaEventRecord(((ProfSpan *)token)->b, s);
+}
+
+void *rtg_prof_begin(const char *name) { return prof_begin(name, G.cs); }
+void rtg_prof_end(void *token) { prof_end(token, G.cs); }
+
+static void g_report(const char *who)
+{
+    if (!prof_on())
+        return;
+    prof_sum();
+    double total = 0;
+    for (int k = 0; k < G.nsums; k++)
+        total += G.sums[k].ms;
+    fprintf(stderr, "daft: GPU profile of %s (GPU %d; compute stream, and NCCL groups on the "
+                    "communication stream)\n  %-18s %8s %11s %10s %6s\n",
+            who, G.dev, "operation", "count", "total ms", "avg us", "share");
+    for (int k = 0; k < G.nsums; k++)
+        fprintf(stderr, "  %-18s %8lld %11.3f %10.1f %5.1f%%\n", G.sums[k].name,
+                (long long)G.sums[k].count, G.sums[k].ms, 1000.0 * G.sums[k].ms / (double)G.sums[k].count,
+                total > 0 ? 100.0 * G.sums[k].ms / total : 0.0);
+}
 
 /* The compute stream for code outside daft (daft_ctx_stream): it cannot say which buffers
  * it reads, so it gets a stream that follows all communication. */
@@ -779,12 +894,14 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
      * in ncclGroupEnd, so one event covers the whole group */
     cudaEventRecord(G.c2m, G.cs);
     cudaStreamWaitEvent(G.ms, G.c2m, 0);
+    void *prof = prof_begin("(NCCL group)", G.ms);
     ncclResult_t r = ncclGroupEnd();
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER;
     }
     int rc = c ? settle(c, err, cap) : 0;
+    prof_end(prof, G.ms);
     G.ms_ops++;
     if (rc) {
         G.ngrp = 0;
@@ -966,6 +1083,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .host_free = g_host_free,
         .download = g_download,
         .download_done = g_download_done,
+        .report = g_report,
         .std_call = rt_gpu_std_call,
         .nccl_id = g_nccl_id,
         .comm_init = g_comm_init,

@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 6
+#define RT_GPU_ABI 7
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -71,6 +71,9 @@ typedef struct RtGpuOps {
     void (*host_free)(void *p);
     int (*download)(const DaftTensor *t, void *dst, void **token, char *err, size_t cap);
     int (*download_done)(void *token, bool wait, char *err, size_t cap);
+    /* DAFT_GPU_PROFILE=1: the GPU time of every std operation and NCCL group so far, per
+     * name, printed on stderr under the heading `who` (the actor stops next). */
+    void (*report)(const char *who);
     /* ---- the std.tensor functions on the GPU (daft/std.h ABI; fn = daft name) */
     int (*std_call)(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
                     DaftValue *out);
@@ -120,6 +123,10 @@ typedef struct RtGpuOps {
  * a tensor that NCCL may still be writing (a received or collective result). */
 void *rtg_compute_stream(void);
 void rtg_use(const DaftTensor *t);
+/* DAFT_GPU_PROFILE=1: brackets one std operation on the compute stream (a token, or NULL
+ * when not profiling). */
+void *rtg_prof_begin(const char *name);
+void rtg_prof_end(void *token);
 
 /* rt_gpu_load.c (always in libdaftrt) ------------------------------------------------ */
 
@@ -132,6 +139,8 @@ bool rt_gpu_cpu_mode(void);
 /* Child side of spawn: attach GPU `gpu` (>= 0) or the next free (DAFT_SPAWN_ANY_GPU);
  * on failure the reason is kept for rt_gpu_start_error (the actor then fails to start). */
 void rt_gpu_child_start(int gpu, const char *actor_name);
+/* DAFT_GPU_PROFILE=1: this actor's GPU profile on stderr (before it stops). */
+void rt_gpu_report(const char *actor_name);
 /* The reason a GPU actor could not start, or NULL. */
 const char *rt_gpu_start_error(void);
 /* Driver side: the GPU an actor spawned with `requested` gets (-1: none), choosing the

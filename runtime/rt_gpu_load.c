@@ -240,6 +240,12 @@ int daft_rt_gpu_std(const char *fn, DaftActorCtx *ctx, const DaftValue *args, in
     return P.active->std_call(fn, ctx, args, nargs, out);
 }
 
+void rt_gpu_report(const char *actor_name)
+{
+    if (P.active)
+        P.active->report(actor_name);
+}
+
 /* ---------------------------------------------------------------- for rt_value.c */
 
 void rt_gpu_tensor_free(DaftTensor *t)

@@ -462,9 +462,19 @@ static int g_to_gpu(const char *fn, const DaftValue *args, int nargs, DaftValue 
 }
 
 int rt_gpu_std_call(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue *out);
+
 int rt_gpu_std_call(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
     (void)ctx;
+    void *prof = rtg_prof_begin(fn); /* (DAFT_GPU_PROFILE only) */
+    int rc = std_call(fn, args, nargs, out);
+    rtg_prof_end(prof);
+    return rc;
+}
+
+static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
     if (daft_gpu_ops()->device() < 0)
         return fail(out, fn, "no GPU in this process");
     if (!strcmp(fn, "randn") || !strcmp(fn, "rand") || !strcmp(fn, "zeros") || !strcmp(fn, "ones"))

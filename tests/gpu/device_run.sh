@@ -13,7 +13,8 @@
 # lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
 # PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
 # DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
-# DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory).
+# DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory);
+# 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -31,7 +32,7 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5} # a subset, e.g. "2 3" to repeat steps of a call cut short
+STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6} # a subset, e.g. "2 3" to repeat steps of a call cut short
 want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 want 1 && stamp "1 test_gpu_rt" &&
@@ -90,4 +91,16 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
 fi
 cat "$OUT/5-attribution.txt" 2>/dev/null
+
+# 6 where the GPU time of one W5 step goes (DAFT_GPU_PROFILE, per operation), 1 and 2 GPUs
+if want 6; then
+  stamp "6 GPU profile of W5"
+  for n in 1 2; do
+    [ "$ngpu" -ge $n ] || continue
+    env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 DAFT_GPU_PROFILE=1 DAFT_APP_REPLICAS=$n DAFT_APP_BATCH=256 \
+      DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 timeout -k 5 60 "$B/tests/apps/dp_train_overlap" \
+      >>"$OUT/6-profile.txt" 2>&1
+  done
+  grep -A30 "GPU profile" "$OUT/6-profile.txt" | head -60
+fi
 stamp "done"
