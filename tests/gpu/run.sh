@@ -11,7 +11,8 @@
 # Runs: tests/gpu/test_std_cuda (every std_cuda op against the CPU stdlib, randn bit for
 # bit) on GPU 0; bench/peers tp_mlp (TP forward checked against the unsharded model, then
 # timed) over 1, 2 and 4 GPUs; nccl_sendrecv (W3) over 2; nccl_allreduce (W4, sums
-# checked) over 2 and 4. Programs needing more GPUs than present are listed as skipped.
+# checked) over 2 and 4; the application examples against their references
+# (tests/apps/gpu.sh). Programs needing more GPUs than present are listed as skipped.
 set -u
 BUILD=${1:?usage: tests/gpu/run.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 2
@@ -108,6 +109,7 @@ run "nccl_allreduce 4 GPUs (W4, checked)" 4 test "$PEERS/nccl_allreduce" -n 4 -t
     $([ "$QUICK" = 1 ] && echo -iters 2)
 run "nccl_sendrecv 2 GPUs (W3, checked)" 2 test "$PEERS/nccl_sendrecv" -timeout "$LIMIT" \
     $([ "$QUICK" = 1 ] && echo -iters 2)
+run "applications on GPUs (tests/apps/gpu.sh)" 2 test "$(cd "$(dirname "$0")/../apps" && pwd)/gpu.sh" "$BUILD"
 run "bench_gpu_plan 2 GPUs (daft W3, W4)" 2 bench "$RT_BENCH"
 run "bench_gpu_plan 4 GPUs (daft W4)" 4 bench "$RT_BENCH" -n4
 
