@@ -98,6 +98,8 @@ def read(paths):
                 text = " ".join(str(r.get(k, "")) for k in ("config", "variant", "metric", "unit"))
                 if "samples" not in text and r.get("metric") != "samples_per_s":
                     continue
+                if "host_io" in text:  # the examples' driver-fed form: not the peers' setting
+                    continue
                 n = gpus_of(r, text)
                 M = micro_of(r, text)
                 if "program" in r:

@@ -218,15 +218,20 @@ def out_line(prefix, y):
 def tp_mlp():
     HIDDEN, LAYERS, BATCH, FORWARDS = 64, 8, 8, 3
     ws = [mlp_weight(HIDDEN, l) for l in range(LAYERS)]
-    return [out_line("forward %d" % i, mlp_forward(ws, randn(BATCH, HIDDEN, 7 + i)))
-            for i in range(FORWARDS)]
+    ys = [mlp_forward(ws, randn(BATCH, HIDDEN, 7 + i)) for i in range(FORWARDS)]
+    # the forwards, then the same inputs run resident (the sums of the kept outputs)
+    return ([out_line("forward %d" % i, y) for i, y in enumerate(ys)] +
+            ["resident forward %d sum %s" % (i, g(total(y))) for i, y in enumerate(ys)])
 
 
 def pp_mlp():
     HIDDEN, LAYERS, MICRO, MICRO_BATCHES = 64, 8, 4, 8
     ws = [mlp_weight(HIDDEN, l) for l in range(LAYERS)]
-    return [out_line("micro-batch %d" % mb, mlp_forward(ws, randn(MICRO, HIDDEN, 7 + mb)))
-            for mb in range(MICRO_BATCHES)]
+    ys = [mlp_forward(ws, randn(MICRO, HIDDEN, 7 + mb)) for mb in range(MICRO_BATCHES)]
+    # the pipelined outputs, then the same micro-batches run resident (their sums)
+    return ([out_line("micro-batch %d" % mb, y) for mb, y in enumerate(ys)] +
+            ["resident micro-batch %d sum %s" % (mb, g(total(y)))
+             for mb, y in enumerate(ys)])
 
 
 def pd_transfer():
