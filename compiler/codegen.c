@@ -390,6 +390,7 @@ static LLVMValueRef rt(Cg *cg, const char *name) {
         {"daft_gen_list_new", 0, "VL"},
         {"daft_gen_len", 1, "PVP"},
         {"daft_gen_binop", 1, "PIVVV"},
+        {"daft_gen_list_extend", 0, "VVI"},
         {"daft_gen_str", 0, "VPL"},
         {"daft_gen_print_i64", 0, "LI"},
         {"daft_gen_print_f64", 0, "DI"},
@@ -1988,9 +1989,39 @@ static bool place_of(Cg *cg, DaftNode *t, Place *p) {
     return false;
 }
 
+/* Do a and b name the same variable or the same field of self? */
+static bool same_place(const DaftNode *a, const DaftNode *b) {
+    if (a->kind == DAFT_N_NAME && b->kind == DAFT_N_NAME)
+        return a->decl && a->decl == b->decl;
+    return a->kind == DAFT_N_FIELD_ACCESS && b->kind == DAFT_N_FIELD_ACCESS &&
+           a->lhs->kind == DAFT_N_SELF && b->lhs->kind == DAFT_N_SELF && a->name && b->name &&
+           strcmp(a->name, b->name) == 0;
+}
+
+/* `xs = xs + e` on lists: e's items appended to xs in place. Rebuilding xs would copy
+ * every item it holds (each tensor, on its device) at every append. Returns false when s
+ * is not such a statement. */
+static bool emit_list_append(Cg *cg, DaftNode *s, const Place *p) {
+    if (!p->ty || p->ty->kind != DAFT_TY_LIST || s->op != DAFT_OP_ASSIGN ||
+        s->value->kind != DAFT_N_BINARY || s->value->op != DAFT_OP_ADD ||
+        !same_place(s->target, s->value->lhs))
+        return false;
+    DaftNode *items = s->value->rhs;
+    if (!items->ty || items->ty->kind != DAFT_TY_LIST)
+        return false;
+    CgVal v = emit_boxed_as(cg, items, NULL, false);
+    if (!v.v)
+        return true;
+    LLVMValueRef args[3] = {p->ptr, v.v, ci32(cg, v.temp)};
+    call_rt(cg, "daft_gen_list_extend", args, 3);
+    return true;
+}
+
 static void emit_assign(Cg *cg, DaftNode *s) {
     Place p;
     if (!place_of(cg, s->target, &p))
+        return;
+    if (emit_list_append(cg, s, &p))
         return;
     DaftOp op = s->op == DAFT_OP_ASSIGN ? DAFT_OP_NONE : s->op;
     bool item_scalar = !p.scalar && ty_scalar(p.ty); /* a boxed list item of scalar type */

@@ -389,15 +389,20 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
 static int rt_xplan_try_read(RtXPlan *p, RtXChan *c, DaftValue *slot)
 {
     for (;;) {
-        int rc = p->tcp ? (c->fd < 0 ? 0 : rt_tcp_try_recv(c->fd, &c->rxb, &p->rx))
-                        : rt_pmsg_ring_try(&c->rd, &p->rx, slot);
-        if (rc == DAFT_EPROTO) {
-            *slot = daft_value_error("plan '%s': malformed value on a channel", p->name);
-            return 1;
+        if (!p->tcp) {
+            int rc = rt_pmsg_ring_try(&c->rd, &p->rx, slot);
+            if (rc == DAFT_EPROTO) {
+                *slot = daft_value_error("plan '%s': malformed value on a channel", p->name);
+                return 1;
+            }
+            if (rc < 0)
+                p->stopped = true;
+            return rc;
         }
+        int rc = c->fd < 0 ? 0 : rt_tcp_try_recv(c->fd, &c->rxb, &p->rx);
         if (rc < 0) /* the writer's connection broke: it died; the driver will say so */
             p->stopped = true;
-        if (rc <= 0 || !p->tcp)
+        if (rc <= 0)
             return rc;
         rc = rt_pmsg_decode(p->rx.p, p->rx.len, c->ridx, slot);
         if (rc == 0)

@@ -118,6 +118,9 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
 /* get(v, timeout = t): t < 0 waits without limit. A Ref is resolved (an error value is
  * fatal in the driver: "error: <message>", exit 1); a list is resolved item by item; any
  * other value is copied. */
+/* `xs = xs + items` on lists: items appended to *target in place, moved out of items when
+ * take (a temporary), else copied. */
+void daft_gen_list_extend(DaftValue *target, DaftValue *items, int take);
 int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out);
 /* get of a temporary Ref (released right after): a compiled schedule's result is moved
  * out instead of copied. */

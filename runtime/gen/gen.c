@@ -256,6 +256,29 @@ void daft_gen_list_new(DaftValue *out, int64_t len)
         daft_gen_fatal("out of memory");
 }
 
+void daft_gen_list_extend(DaftValue *target, DaftValue *items, int take)
+{
+    if (target->kind != DAFT_V_LIST || items->kind != DAFT_V_LIST)
+        daft_gen_fatal("list append on a %s and a %s", kind_name(target->kind), kind_name(items->kind));
+    size_t na = target->as.list.len, nb = items->as.list.len;
+    if (nb == 0)
+        return;
+    DaftValue *v = realloc(target->as.list.items, (na + nb) * sizeof *v);
+    if (!v)
+        daft_gen_fatal("out of memory");
+    target->as.list.items = v;
+    /* (items may be target itself: its items are read after the realloc, up to nb) */
+    for (size_t i = 0; i < nb; i++) {
+        if (take) {
+            v[na + i] = items->as.list.items[i];
+            items->as.list.items[i] = daft_value_none();
+        } else {
+            daft_gen_copy(&v[na + i], &items->as.list.items[i]);
+        }
+    }
+    target->as.list.len = na + nb;
+}
+
 int daft_gen_len(DaftActorCtx *ctx, const DaftValue *v, int64_t *out)
 {
     switch (v->kind) {
