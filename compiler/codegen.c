@@ -1902,14 +1902,21 @@ static void emit_return(Cg *cg, DaftNode *s) {
         if (ty_scalar(f->ret_ty)) {
             LLVMBuildStore(cg->b, emit_scalar_as(cg, s->value, f->ret_ty), f->retp);
         } else {
-            /* Returning an owned local moves it (it dies at the exit anyway). */
+            /* Returning an owned local moves it (it dies at the exit anyway), and so does
+             * returning an item of an owned local list (`return grads[1]`). */
             DaftNode *v = s->value;
             Local *l = v->kind == DAFT_N_NAME && v->decl ? map_get(&f->locals, v->decl) : NULL;
+            DaftNode *list = v->kind == DAFT_N_INDEX ? v->lhs : NULL;
+            Local *ll = list && list->kind == DAFT_N_NAME && list->decl ? map_get(&f->locals, list->decl) : NULL;
+            bool refs = f->ret_ty && f->ret_ty->kind == DAFT_TY_REF;
             CgVal x;
-            if (l && l->kind == LOC_OWNED)
+            if (l && l->kind == LOC_OWNED) {
                 x = (CgVal){l->ptr, true, true};
-            else
-                x = emit_boxed_as(cg, v, f->ret_ty, f->ret_ty && f->ret_ty->kind == DAFT_TY_REF);
+            } else {
+                x = emit_boxed_as(cg, v, f->ret_ty, refs);
+                if (ll && ll->kind == LOC_OWNED && !refs && x.boxed)
+                    x.temp = true; /* the item itself, or a temporary made from it */
+            }
             if (x.v)
                 move_or_copy(cg, f->retp, x);
         }
