@@ -91,9 +91,9 @@ static int rt_link(DaftRt *rt, RtActorRec *from, RtActorRec *to)
 /* Encodes one task argument; a Ref becomes local, a transfer, or its error value. */
 static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
 {
-    if (v->kind != DAFT_V_REF) {
+    if (v->kind != DAFT_V_REF) { /* (the caller's value lives until the message is sent) */
         rt_buf_u8(m, RT_ARG_VALUE);
-        return rt_value_put(m, v);
+        return rt_value_put_spliced(m, v, &rt->out_sp);
     }
     RtObj *dep = rt_objtab_find(&rt->refs, v->as.ref.id);
     if (!dep) {
@@ -165,6 +165,8 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
     rt_drv_notices(rt);
     RtBuf *m = &rt->out;
     m->len = 0;
+    rt->out_sp.n = 0;
+    rt->out_sp.host_only = true;
     DaftRef ref = {rt->next_ref++, actor};
     rt_buf_u32(m, RT_M_TASK);
     rt_buf_u64(m, ref.id);
@@ -182,7 +184,7 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
     o->method = method;
     if (!a->dead) {
         rt_drv_inflight_push(a, ref.id, method);
-        rt_drv_send(rt, a, m); /* a failure marks the actor dead and the Ref with it */
+        rt_drv_sendv(rt, a, m, &rt->out_sp); /* a failure marks the actor dead and the Ref with it */
     }
     if (a->dead && !o->has_value) {
         DaftValue e = daft_value_error("%s (cannot run '%s')", a->death,

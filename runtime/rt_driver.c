@@ -539,6 +539,7 @@ void daft_rt_shutdown(DaftRt *rt)
         close(rt->lfd);
     rt_buf_free(&rt->msg);
     rt_buf_free(&rt->out);
+    rt_splices_free(&rt->out_sp);
     rt_buf_free(&rt->small);
     free(rt);
 }

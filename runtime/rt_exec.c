@@ -45,6 +45,7 @@ typedef struct RtActorSelf {
     RtBuf *queue;          /* control messages waiting to run */
     size_t qhead, qlen, qcap;
     RtBuf msg, tx;
+    RtSplices tx_sp;       /* the large tensors of `tx`, sent from where they are */
     bool ready;            /* INIT has run: plans may start (they arrive out of band) */
     RtXPlan **plans;       /* compiled plans loaded here */
     int nplans, plans_cap;
@@ -455,7 +456,7 @@ static void rt_progress_cb(void *arg) { rt_drain(arg); }
 static int rt_send_res(RtActorSelf *s, RtBuf *m)
 {
     RtWait w = {-1, NULL, rt_progress_cb, s};
-    int rc = rt_chan_send(s->res, m->p, m->len, &w);
+    int rc = rt_chan_sendv(s->res, m, m == &s->tx ? &s->tx_sp : NULL, &w);
     if (rc == DAFT_EPEER)
         rt_actor_orphaned(s);
     return rc;
@@ -717,16 +718,18 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
         return;
     }
     m->len = 0;
+    s->tx_sp.n = 0;
     rt_buf_u32(m, RT_M_XFER);
     rt_buf_u64(m, xfer);
     DaftValue missing = daft_value_error("actor '%s': Ref %llu is no longer held", s->name,
                                          (unsigned long long)ref);
-    rt_value_put(m, o && o->has_value ? &o->value : &missing);
-    daft_value_free(&missing);
+    rt_value_put_spliced(m, o && o->has_value ? &o->value : &missing, &s->tx_sp);
     int64_t t0 = rt_now_ns();
     RtWait w = {-1, NULL, rt_progress_cb, s};
     if (c && c->kind != RT_CHAN_NONE)
-        rt_chan_send(c, m->p, m->len, &w);
+        rt_chan_sendv(c, m, &s->tx_sp, &w);
+    daft_value_free(&missing);
+    s->tx_sp.n = 0;
     rt_trace_slice(&s->rt->trace, "push", "write", t0, rt_now_ns());
 }
 
@@ -736,13 +739,15 @@ static void rt_run_fetch(RtActorSelf *s, RtRd *r)
     RtObj *o = rt_objtab_find(&s->objs, ref);
     RtBuf *m = &s->tx;
     m->len = 0;
+    s->tx_sp.n = 0;
     rt_buf_u32(m, RT_M_VALUE);
     rt_buf_u64(m, ref);
     DaftValue missing = daft_value_error("actor '%s': Ref %llu is no longer held", s->name,
                                          (unsigned long long)ref);
-    rt_value_put(m, o && o->has_value ? &o->value : &missing);
-    daft_value_free(&missing);
+    rt_value_put_spliced(m, o && o->has_value ? &o->value : &missing, &s->tx_sp);
     rt_send_res(s, m);
+    daft_value_free(&missing);
+    s->tx_sp.n = 0; /* (other messages built in tx carry no splices) */
 }
 
 static void rt_stop(RtActorSelf *s)
@@ -800,6 +805,7 @@ void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int soc
     s.lfd = lfd;
     rt_fmt(s.name, sizeof s.name, "actor#%u", self);
     rt_objtab_init(&s.objs);
+    s.tx_sp.host_only = true; /* GPU values are copied to the host as they are encoded */
     rt_objtab_init(&s.xfers);
     rt->self = &s;
     rt_gpu_set_progress(rt_exec_progress, &s); /* polling GPU waits keep draining */

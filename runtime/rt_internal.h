@@ -89,7 +89,10 @@ typedef struct RtSplice {
 typedef struct RtSplices {
     RtSplice *v;
     int n, cap;
+    bool host_only; /* GPU tensors are copied into the encoding as before (their senders
+                     * have no device-to-ring path) */
 } RtSplices;
+/* Appends v's encoding to b and its large tensors to sp (reset sp->n to start a message). */
 int rt_value_put_spliced(RtBuf *b, const DaftValue *v, RtSplices *sp);
 int rt_splice_add(RtSplices *sp, size_t at, const void *p, size_t n, const DaftTensor *gpu);
 /* The message as pieces (malloc'd; *npieces set), or NULL when out of memory. */
@@ -261,6 +264,8 @@ typedef struct RtChan {
 } RtChan;
 
 int rt_chan_send(RtChan *c, const void *data, size_t len, const RtWait *w);
+/* Sends m with the (host) tensors spliced into it, each byte copied once on shared memory. */
+int rt_chan_sendv(RtChan *c, const RtBuf *m, const RtSplices *sp, const RtWait *w);
 int rt_chan_try_recv(RtChan *c, RtBuf *msg);
 void rt_chan_close(RtChan *c);
 
@@ -420,6 +425,7 @@ struct DaftRt {
     RtBell *bells;      /* SHM: [0] driver, [h] actor h; shared by all local processes */
     size_t bells_size;
     RtBuf msg, out, small; /* scratch: received message, task being sent, short notices */
+    RtSplices out_sp;      /* the large tensors of `out`, sent from where they are */
     int sending;        /* > 0 while a send is in progress (its progress hook must not send) */
     bool notices_due;   /* death notices wait until no send is in progress */
     int *rank_fd;       /* MPI driver: [rank] connection from that worker rank, -1 if used */
@@ -446,6 +452,8 @@ const char *rt_method_name(const DaftRt *rt, int cls, int method);
 /* Sends a control message to an actor; on a dead peer marks it dead and returns
  * DAFT_EPEER. While blocked it keeps reading every actor's results. */
 int rt_drv_send(DaftRt *rt, RtActorRec *a, const RtBuf *m);
+/* rt_drv_send of m with sp's tensors spliced in (rt_chan_sendv). */
+int rt_drv_sendv(DaftRt *rt, RtActorRec *a, const RtBuf *m, const RtSplices *sp);
 /* Reads and handles every available message from every actor; returns how many. */
 int rt_drv_poll(DaftRt *rt);
 /* Handles deaths, then sleeps until a message may have arrived, deadline or one slice. */

@@ -199,14 +199,16 @@ typedef struct RtSendCtx {
 static bool rt_send_alive(void *arg) { return rt_drv_alive_cb(((RtSendCtx *)arg)->a); }
 static void rt_send_progress(void *arg) { rt_drv_poll(((RtSendCtx *)arg)->rt); }
 
-int rt_drv_send(DaftRt *rt, RtActorRec *a, const RtBuf *m)
+int rt_drv_send(DaftRt *rt, RtActorRec *a, const RtBuf *m) { return rt_drv_sendv(rt, a, m, NULL); }
+
+int rt_drv_sendv(DaftRt *rt, RtActorRec *a, const RtBuf *m, const RtSplices *sp)
 {
     if (a->dead)
         return DAFT_EPEER;
     RtSendCtx c = {rt, a};
     RtWait w = {-1, rt_send_alive, rt_send_progress, &c};
     rt->sending++;
-    int rc = rt_chan_send(&a->ctl, m->p, m->len, &w);
+    int rc = rt_chan_sendv(&a->ctl, m, sp, &w);
     rt->sending--;
     if (rc == DAFT_EPEER && !a->dead)
         rt_drv_lost(rt, a);

@@ -295,7 +295,7 @@ static int rt_value_put_sp(RtBuf *b, const DaftValue *v, RtSplices *sp)
             return rt_splice_add(sp, b->len, t->data, daft_tensor_nbytes(t), NULL);
         if (!t->device)
             return rt_buf_put(b, t->data, daft_tensor_nbytes(t));
-        if (sp && daft_tensor_nbytes(t) >= RT_SPLICE_MIN)
+        if (sp && !sp->host_only && daft_tensor_nbytes(t) >= RT_SPLICE_MIN)
             return rt_splice_add(sp, b->len, NULL, daft_tensor_nbytes(t), t);
         size_t nb = daft_tensor_nbytes(t); /* device → host, straight into the message */
         if ((rc = rt_buf_reserve(b, nb)))
@@ -320,7 +320,6 @@ int rt_value_put(RtBuf *b, const DaftValue *v) { return rt_value_put_sp(b, v, NU
 
 int rt_value_put_spliced(RtBuf *b, const DaftValue *v, RtSplices *sp)
 {
-    sp->n = 0;
     return rt_value_put_sp(b, v, sp);
 }
 
@@ -358,7 +357,7 @@ RtPiece *rt_splice_pieces(const RtBuf *b, const RtSplices *sp, int *npieces)
 void rt_splices_free(RtSplices *sp)
 {
     free(sp->v);
-    *sp = (RtSplices){0};
+    *sp = (RtSplices){.host_only = sp->host_only};
 }
 
 static int rt_value_get_depth(RtRd *r, DaftValue *out, int depth);
