@@ -214,7 +214,7 @@ static int rt_plan_make_rings(DaftRtPlan *p)
             p->mapped[c] = true;
             continue;
         }
-        uint32_t slots = getenv("XSLOTS") ? (uint32_t)atoi(getenv("XSLOTS")) : 4;
+        uint32_t slots = 4;
         while (slots < (uint32_t)(2 * (ch->capacity > 0 ? ch->capacity : 1)))
             slots *= 2;
         if (rt_ring_create(&p->rings[c], slots, rt_plan_slot_size(&ch->payload), (uint32_t)ch->nreaders))

@@ -580,14 +580,14 @@ static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
     }
 }
 
-/* Writes the GPU results whose copies to the host are done (all of them, with wait). */
-static void rt_xplan_flush_writes(struct RtActorSelf *s, RtXPlan *p, bool wait)
+/* Writes the GPU results whose copies to the host are done (DAFT_GPU_ASYNC_WRITES). */
+static void rt_xplan_flush_writes(struct RtActorSelf *s, RtXPlan *p)
 {
     RtXWriteCtx x = {p, s};
     RtWait w = {-1, rt_xplan_alive_cb, rt_xplan_progress_cb, &x};
     for (uint32_t i = 0; p->nbusy && i < p->nchans; i++) {
         RtXChan *c = &p->chans[i];
-        if (c->aw.busy && rt_pmsg_async_finish(&c->aw, &c->ring, wait, &w) != 0)
+        if (c->aw.busy && rt_pmsg_async_finish(&c->aw, &c->ring, false, &w) != 0)
             p->nbusy--;
     }
 }
@@ -651,7 +651,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
     RtXIoArg xa = {s, p};
     RtXIo io = {rt_xio_send, rt_xio_try_read, rt_xio_alive, &xa};
     if (p->nbusy)
-        rt_xplan_flush_writes(s, p, false);
+        rt_xplan_flush_writes(s, p);
     if (rt_xnccl_setup_pending(p->gpu) && rt_xnccl_setup(p->gpu, &io) == 0)
         return false; /* waiting for a communicator's unique id */
     while (!p->stopped && p->nops) {
