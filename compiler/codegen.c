@@ -2105,8 +2105,39 @@ static void emit_while(Cg *cg, DaftNode *s) {
 
 static void for_body(Cg *cg, void *data) { emit_stmt(cg, data); }
 
+/* Does an assignment under n replace iter (a variable or a field of self) or one of its
+ * items? */
+static bool replaces(const DaftNode *n, const DaftNode *iter) {
+    if (!n)
+        return false;
+    if (n->kind == DAFT_N_ASSIGN && n->target) {
+        const DaftNode *t = n->target;
+        while (t->kind == DAFT_N_INDEX)
+            t = t->lhs;
+        if (same_place(t, iter))
+            return true;
+    }
+    const DaftNode *kids[] = {n->value, n->target, n->lhs, n->rhs, n->callee, n->cond,
+                              n->then, n->els, n->iter, n->body};
+    for (size_t i = 0; i < sizeof kids / sizeof *kids; i++)
+        if (replaces(kids[i], iter))
+            return true;
+    for (int i = 0; i < n->items.len; i++)
+        if (replaces(n->items.items[i], iter))
+            return true;
+    return false;
+}
+
 static void emit_for(Cg *cg, DaftNode *s) {
     LoopSrc src = loop_prepare(cg, s->iter, s->ty);
+    if (src.ok && !src.is_range && replaces(s->body, s->iter)) {
+        /* The loop variable points into the list; a body that replaces the list or its
+         * items would leave it pointing at freed values: loop over a copy. */
+        LLVMValueRef copy = new_temp(cg);
+        LLVMValueRef args[2] = {copy, src.list};
+        call_rt(cg, "daft_gen_copy", args, 2);
+        src.list = copy;
+    }
     loop_run(cg, &src, s, for_body, s->body);
 }
 

@@ -785,9 +785,9 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
             int rc = rt_pmsg_ring_try(&p->rds[ch], &p->rx, out);
             if (rc == 0 && (rc = rt_ring_wait(&p->rds[ch], &w)) == 0)
                 continue;
-            if (rc == DAFT_EPROTO)
+            if (rc == RT_PMSG_MALFORMED)
                 *out = daft_value_error("plan '%s': malformed value on an output channel", p->plan->name);
-            return rc == 1 || rc == DAFT_EPROTO ? 0 : rc;
+            return rc > 0 ? 0 : rc;
         }
         int rc = rt_plan_tcp_read(p, ch, deadline);
         if (rc == DAFT_EPEER && !p->broken) {
@@ -860,7 +860,7 @@ static void rt_plan_drain(DaftRtPlan *p)
                 continue;
             }
             int rc = rt_pmsg_ring_try(&p->rds[ch], &p->rx, &rec[o]);
-            if (rc == DAFT_EPROTO)
+            if (rc == RT_PMSG_MALFORMED)
                 rec[o] = daft_value_error("plan '%s': malformed value on an output channel",
                                           plan->name);
             else if (rc <= 0)

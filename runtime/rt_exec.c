@@ -34,7 +34,8 @@ typedef struct RtActorSelf {
     RtChan *ctl, *res;
     int sock;              /* SHM: unix socket from the driver carrying channel fds */
     int lfd;               /* TCP: listening socket for peers' channels */
-    RtChan *out;           /* [peer] outbound channel to that peer */
+    RtChan **out;          /* [peer] outbound channel to that peer (its own allocation: a
+                            * send may wait while an ATTACH grows this array) */
     size_t out_cap;
     RtPeerIn *in;
     int nin, in_cap;
@@ -104,7 +105,12 @@ static RtChan *rt_out_chan(RtActorSelf *s, DaftActor peer)
 {
     if (rt_grow((void **)&s->out, &s->out_cap, peer, sizeof *s->out))
         return NULL;
-    return &s->out[peer];
+    if (!s->out[peer]) {
+        s->out[peer] = calloc(1, sizeof **s->out);
+        if (s->out[peer])
+            s->out[peer]->fd = -1;
+    }
+    return s->out[peer];
 }
 
 static const char *rt_dead_msg(RtActorSelf *s, DaftActor a)
@@ -208,8 +214,8 @@ static void rt_handle_dead(RtActorSelf *s, RtRd *r)
     if (rt_grow((void **)&s->dead, &s->dead_cap, a, sizeof *s->dead) || s->dead[a])
         return;
     s->dead[a] = strdup(msg);
-    if (a < s->out_cap)
-        s->out[a].broken = true;
+    if (a < s->out_cap && s->out[a])
+        s->out[a]->broken = true;
     for (int i = 0; i < s->nplans; i++) /* a plan with a dead member can never finish */
         if (rt_xplan_uses(s->plans[i], a))
             rt_xplan_stop(s->plans[i]);

@@ -79,6 +79,7 @@ typedef struct RtGpuState {
     int nspans;
     ProfSum sums[RT_PROF_NAMES];
     int nsums;
+    int prof_open;                    /* spans begun and not yet ended */
 } RtGpuState;
 
 static RtGpuState G = {.dev = -1};
@@ -348,8 +349,11 @@ static void *prof_begin(const char *name, cudaStream_t s)
 {
     if (!prof_on())
         return NULL;
-    if (G.nspans == RT_PROF_PENDING)
+    if (G.nspans == RT_PROF_PENDING) {
+        if (G.prof_open)
+            return NULL; /* (summing would destroy an open span's events) */
         prof_sum();
+    }
     ProfSpan *sp = &G.spans[G.nspans];
     if (cudaEventCreate(&sp->a) != cudaSuccess || cudaEventCreate(&sp->b) != cudaSuccess) {
         cudaGetLastError();
@@ -358,13 +362,16 @@ static void *prof_begin(const char *name, cudaStream_t s)
     sp->name = name;
     cudaEventRecord(sp->a, s);
     G.nspans++;
+    G.prof_open++;
     return sp;
 }
 
 static void prof_end(void *token, cudaStream_t s)
 {
-    if (token)
-        cudaEventRecord(((ProfSpan *)token)->b, s);
+    if (!token)
+        return;
+    cudaEventRecord(((ProfSpan *)token)->b, s);
+    G.prof_open--;
 }
 
 void *rtg_prof_begin(const char *name) { return prof_begin(name, G.cs); }
@@ -372,7 +379,7 @@ void rtg_prof_end(void *token) { prof_end(token, G.cs); }
 
 static void g_report(const char *who)
 {
-    if (!prof_on())
+    if (!prof_on() || G.prof_open)
         return;
     prof_sum();
     double total = 0;
@@ -552,7 +559,7 @@ static int g_to_host(const DaftTensor *t, void *dst, char *err, size_t cap)
     size_t nb = rtg_nbytes(t);
     if (!nb)
         return 0;
-    join_ms();
+    g_use(t); /* (not all of ms: a send still waiting for its receiver must not block this) */
     CU(cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, G.cs), "cudaMemcpyAsync (to host)");
     CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
     return poll_event(G.done, NULL, 0, NULL, NULL, NULL, err, cap);
@@ -575,10 +582,16 @@ static int g_upload(DaftTensor *t, const void *src, char *err, size_t cap)
     if (rc)
         return rc;
     size_t nb = rtg_nbytes(t);
-    if (nb)
-        CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, G.us), "cudaMemcpyAsync (upload)");
-    CU(cudaEventRecord(G.u2c, G.us), "cudaEventRecord");
-    CU(cudaStreamWaitEvent(G.cs, G.u2c, 0), "cudaStreamWaitEvent");
+    cudaError_t e = nb ? cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, G.us) : cudaSuccess;
+    /* cs follows us even when the copy failed: the caller frees t on cs */
+    cudaError_t e2 = cudaEventRecord(G.u2c, G.us);
+    if (e2 == cudaSuccess)
+        e2 = cudaStreamWaitEvent(G.cs, G.u2c, 0);
+    if (e != cudaSuccess || e2 != cudaSuccess) {
+        gerr(err, cap, "copying %zu bytes to the GPU failed: %s", nb,
+             cudaGetErrorString(e != cudaSuccess ? e : e2));
+        return DAFT_EPEER;
+    }
     /* src may be reused by the caller right after: wait for the copy (only) */
     return poll_event(G.u2c, NULL, 0, NULL, NULL, NULL, err, cap);
 }
@@ -635,7 +648,7 @@ static int g_download_done(void *token, bool wait, char *err, size_t cap)
 static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
 {
     size_t nb = rtg_nbytes(src);
-    join_ms();
+    g_use(src);
     if (nb)
         CU(cudaMemcpyAsync(dst->data, src->data, nb, cudaMemcpyDeviceToDevice, G.cs), "cudaMemcpyAsync (D2D)");
     return 0;
@@ -896,15 +909,20 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
     cudaStreamWaitEvent(G.ms, G.c2m, 0);
     void *prof = prof_begin("(NCCL group)", G.ms);
     ncclResult_t r = ncclGroupEnd();
+    prof_end(prof, G.ms);
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
+        G.ngrp = 0; /* whatever it queued on ms comes before any later free */
+        G.grp_full = false;
+        G.ms_ops++;
+        join_ms();
         return DAFT_EPEER;
     }
     int rc = c ? settle(c, err, cap) : 0;
-    prof_end(prof, G.ms);
     G.ms_ops++;
     if (rc) {
         G.ngrp = 0;
+        G.grp_full = false;
         join_ms();
     } else {
         group_launched(); /* cs waits for the received data where it reads it (g_use) */

@@ -225,7 +225,9 @@ int rt_pmsg_async_start(RtPmsgAsync *a, const RtPmsgOut *m);
 int rt_pmsg_async_finish(RtPmsgAsync *a, RtRing *r, bool wait, const RtWait *w);
 void rt_pmsg_async_free(RtPmsgAsync *a);
 /* Non-blocking: the next message for rd's reader, decoded in place where it fits a slot
- * (scratch reassembles longer ones). 1, 0 (none yet), DAFT_EPROTO, or < 0 from the ring. */
+ * (scratch reassembles longer ones). 1, 0 (none yet), RT_PMSG_MALFORMED (a message was
+ * taken that is not a value: the caller reports it), or < 0 when the ring is broken. */
+#define RT_PMSG_MALFORMED 2
 int rt_pmsg_ring_try(RtRingReader *rd, RtBuf *scratch, DaftValue *out);
 
 /* ---------------------------------------------------------------- rt_tcp.c */

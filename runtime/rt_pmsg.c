@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int rt_pmsg_encode(RtPmsgOut *m, int32_t target, const DaftValue *v, bool splice)
 {
@@ -154,7 +155,7 @@ int rt_pmsg_ring_try(RtRingReader *rd, RtBuf *scratch, DaftValue *out)
         uint32_t n;
         int rc = rt_ring_peek(rd, &p, &n);
         if (rc < 0)
-            return rc;
+            return rc; /* the ring itself is broken */
         if (rc > 0) {
             rc = rt_pmsg_decode(p, n, rd->idx, out);
             rt_ring_consume(rd);
@@ -163,7 +164,9 @@ int rt_pmsg_ring_try(RtRingReader *rd, RtBuf *scratch, DaftValue *out)
                 return rc;
             rc = rt_pmsg_decode(scratch->p, scratch->len, rd->idx, out);
         }
-        if (rc != 0) /* 1, or a malformed message (the caller says which channel) */
+        if (rc == DAFT_EPROTO) /* taken off the ring, but not a value */
+            return RT_PMSG_MALFORMED;
+        if (rc != 0)
             return rc;
     }
 }
@@ -258,8 +261,12 @@ void rt_pmsg_async_free(RtPmsgAsync *a)
 {
     const RtGpuOps *g = rt_gpu_active();
     char err[400];
-    for (int k = 0; g && k < a->ntok; k++) /* the copies must not land in freed memory */
-        g->download_done(a->tok[k], true, err, sizeof err);
+    /* The copies must not land in freed memory. Polled here without the actor's progress
+     * hook (a waiting download_done would run it): this runs while a plan is being freed. */
+    int64_t deadline = rt_now_ns() + 10000000000LL;
+    for (int k = 0; g && k < a->ntok; k++)
+        while (g->download_done(a->tok[k], false, err, sizeof err) == 0 && rt_now_ns() < deadline)
+            usleep(20);
     if (g)
         g->host_free(a->buf);
     *a = (RtPmsgAsync){0};

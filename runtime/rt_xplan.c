@@ -391,7 +391,7 @@ static int rt_xplan_try_read(RtXPlan *p, RtXChan *c, DaftValue *slot)
     for (;;) {
         if (!p->tcp) {
             int rc = rt_pmsg_ring_try(&c->rd, &p->rx, slot);
-            if (rc == DAFT_EPROTO) {
+            if (rc == RT_PMSG_MALFORMED) {
                 *slot = daft_value_error("plan '%s': malformed value on a channel", p->name);
                 return 1;
             }
