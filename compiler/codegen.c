@@ -635,6 +635,10 @@ static void move_or_copy(Cg *cg, LLVMValueRef dst, CgVal src) {
 
 /* Stores a value into a boxed destination that holds a live value: the old one is freed
  * after the new one has been computed (copy first, so `x = x` and `xs = xs[0]` are safe). */
+/* How an owned value dies: in driver code it may hold Refs, released with their last
+ * holder (daft_gen_drop); actor code holds none. */
+static const char *free_fn(Cg *cg) { return cg->f && !cg->f->in_actor ? "daft_gen_drop" : "daft_value_free"; }
+
 static void assign_boxed(Cg *cg, LLVMValueRef dst, CgVal src) {
     if (!src.temp) {
         LLVMValueRef t = new_temp(cg);
@@ -642,7 +646,7 @@ static void assign_boxed(Cg *cg, LLVMValueRef dst, CgVal src) {
         call_rt(cg, "daft_gen_copy", args, 2);
         src = (CgVal){t, true, true};
     }
-    call_rt(cg, "daft_value_free", &dst, 1);
+    call_rt(cg, free_fn(cg), &dst, 1);
     move_or_copy(cg, dst, src);
 }
 
@@ -702,7 +706,7 @@ static void end_fn(Cg *cg) {
     LLVMPositionBuilderAtEnd(cg->b, f->ret_bb);
     for (size_t i = 0; i < f->owned.len; i++) {
         LLVMValueRef a = f->owned.v[i];
-        call_rt(cg, "daft_value_free", &a, 1);
+        call_rt(cg, free_fn(cg), &a, 1);
     }
     LLVMBuildRet(cg->b, LLVMBuildLoad2(cg->b, cg->t_i32, f->status, "st"));
     LLVMDisposeBuilder(f->ab);

@@ -171,23 +171,113 @@ int daft_gen_error_msg(DaftActorCtx *ctx, const char *msg)
     return daft_gen_errorf(ctx, "%s", msg);
 }
 
+/* ---------------------------------------------------------------- Ref counts
+ * Why: driver code copies a Ref like any value (into a variable, a list, a function's
+ * result), and the runtime keeps a task's or a schedule's result until its Ref is
+ * released. Releasing at the first drop broke the other copies; never releasing the Refs
+ * of variables kept every result of a loop. So each Ref is released when the last value
+ * holding it is dropped. A Ref held once has no entry (a fresh result, the common case);
+ * copies count here from 2. */
+typedef struct RefCount {
+    uint64_t id;
+    int64_t n;
+} RefCount;
+
+static size_t rc_slot(uint64_t id, size_t cap) { return (size_t)(id * 0x9E3779B97F4A7C15ULL) & (cap - 1); }
+
+static RefCount *rc_find(uint64_t id)
+{
+    if (!daft_gen_ctx.counts_cap)
+        return NULL;
+    size_t mask = daft_gen_ctx.counts_cap - 1;
+    for (size_t j = rc_slot(id, daft_gen_ctx.counts_cap); daft_gen_ctx.counts[j].id; j = (j + 1) & mask)
+        if (daft_gen_ctx.counts[j].id == id)
+            return &daft_gen_ctx.counts[j];
+    return NULL;
+}
+
+static void rc_insert(uint64_t id, int64_t n)
+{
+    if ((daft_gen_ctx.counts_len + 1) * 2 > daft_gen_ctx.counts_cap) {
+        size_t ncap = daft_gen_ctx.counts_cap ? daft_gen_ctx.counts_cap * 2 : 256;
+        RefCount *t = calloc(ncap, sizeof *t);
+        if (!t)
+            daft_gen_fatal("out of memory");
+        for (size_t i = 0; i < daft_gen_ctx.counts_cap; i++)
+            if (daft_gen_ctx.counts[i].id) {
+                size_t j = rc_slot(daft_gen_ctx.counts[i].id, ncap);
+                while (t[j].id)
+                    j = (j + 1) & (ncap - 1);
+                t[j] = daft_gen_ctx.counts[i];
+            }
+        free(daft_gen_ctx.counts);
+        daft_gen_ctx.counts = t;
+        daft_gen_ctx.counts_cap = ncap;
+    }
+    size_t j = rc_slot(id, daft_gen_ctx.counts_cap);
+    while (daft_gen_ctx.counts[j].id)
+        j = (j + 1) & (daft_gen_ctx.counts_cap - 1);
+    daft_gen_ctx.counts[j] = (RefCount){id, n};
+    daft_gen_ctx.counts_len++;
+}
+
+/* Linear-probing deletion with backward shift (no tombstones). */
+static void rc_delete(RefCount *e)
+{
+    size_t cap = daft_gen_ctx.counts_cap, mask = cap - 1, i = (size_t)(e - daft_gen_ctx.counts);
+    daft_gen_ctx.counts[i].id = 0;
+    daft_gen_ctx.counts_len--;
+    for (size_t j = (i + 1) & mask; daft_gen_ctx.counts[j].id; j = (j + 1) & mask) {
+        size_t home = rc_slot(daft_gen_ctx.counts[j].id, cap);
+        bool move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+        if (move) {
+            daft_gen_ctx.counts[i] = daft_gen_ctx.counts[j];
+            daft_gen_ctx.counts[j].id = 0;
+            i = j;
+        }
+    }
+}
+
+static bool rc_driver(void) { return daft_gen_ctx.rt && daft_rt_is_driver(daft_gen_ctx.rt); }
+
+/* Every Ref in v (lists included) gains (+1) or loses (-1) a holder; one that loses its
+ * last is released. */
+static void rc_adjust(const DaftValue *v, int delta)
+{
+    if (v->kind == DAFT_V_LIST) {
+        for (size_t i = 0; i < v->as.list.len; i++)
+            rc_adjust(&v->as.list.items[i], delta);
+        return;
+    }
+    if (v->kind != DAFT_V_REF || !v->as.ref.id)
+        return;
+    RefCount *e = rc_find(v->as.ref.id);
+    if (delta > 0) {
+        if (e)
+            e->n++;
+        else
+            rc_insert(v->as.ref.id, 2);
+        return;
+    }
+    if (e) {
+        if (--e->n <= 1)
+            rc_delete(e); /* one holder left: no entry */
+        return;
+    }
+    if (gen_is_handle(v))
+        gen_handle_release(v);
+    else
+        daft_rt_release(daft_gen_ctx.rt, v->as.ref);
+}
+
+bool gen_ref_unshared(const DaftValue *v) { return !rc_find(v->as.ref.id); }
+
 /* ---------------------------------------------------------------- values */
 
 void daft_gen_drop(DaftValue *v)
 {
-    if (daft_gen_ctx.rt && daft_rt_is_driver(daft_gen_ctx.rt)) {
-        if (gen_is_handle(v))
-            gen_handle_release(v);
-        else if (v->kind == DAFT_V_REF)
-            daft_rt_release(daft_gen_ctx.rt, v->as.ref);
-        else if (v->kind == DAFT_V_LIST)
-            for (size_t i = 0; i < v->as.list.len; i++) {
-                if (gen_is_handle(&v->as.list.items[i]))
-                    gen_handle_release(&v->as.list.items[i]);
-                else if (v->as.list.items[i].kind == DAFT_V_REF)
-                    daft_rt_release(daft_gen_ctx.rt, v->as.list.items[i].as.ref);
-            }
-    }
+    if (rc_driver())
+        rc_adjust(v, -1);
     daft_value_free(v);
 }
 
@@ -195,6 +285,8 @@ void daft_gen_copy(DaftValue *dst, const DaftValue *src)
 {
     if (daft_value_copy(dst, src) != 0)
         daft_gen_fatal("out of memory");
+    if (rc_driver())
+        rc_adjust(dst, +1);
 }
 
 static const char *kind_name(DaftKind k)
@@ -482,7 +574,7 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
             resolved = gen_resolve_handles(args, nargs);
     int rc = daft_rt_call(daft_gen_ctx.rt, actor->as.actor, method, resolved ? resolved : args, nargs, &r);
     for (int i = 0; resolved && i < nargs; i++)
-        daft_value_free(&resolved[i]);
+        daft_gen_drop(&resolved[i]); /* (copies: the arguments' Refs stay held) */
     free(resolved);
     if (rc != 0)
         daft_gen_fatal("call of method %d on actor %u: %s", method, actor->as.actor,

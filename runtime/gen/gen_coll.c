@@ -258,7 +258,7 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
     }
     free(cargs); /* borrowed views of items */
     for (size_t i = 0; i < n; i++)
-        daft_value_free(&items[i]);
+        daft_gen_drop(&items[i]);
     free(items);
     return 0;
 }

@@ -21,6 +21,8 @@ typedef struct DaftGenCtx {
     DaftMethodDesc **reg_methods; /* hidden "collective" method */
     struct RefInfo *refs;         /* what each Ref the driver created stands for, keyed by id */
     size_t refs_cap, refs_len;
+    struct RefCount *counts;      /* Refs held by more than one value of driver code */
+    size_t counts_cap, counts_len;
     char *line;                   /* the line being printed, written at once by print_end */
     size_t line_len, line_cap;
     int raised;
@@ -63,6 +65,8 @@ static inline bool gen_is_handle(const DaftValue *v)
 }
 /* The value (or error value) of a handle: 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (released). */
 int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take);
+/* Is v a Ref held by no other value of driver code (its result may be moved out)? */
+bool gen_ref_unshared(const DaftValue *v);
 /* 1 when the handle's execution has been received (get would not block), else 0. */
 int gen_handle_ready(const DaftValue *v);
 /* The actor that produced the handle's value (the writer of its output channel), or 0. */

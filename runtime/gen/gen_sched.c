@@ -130,14 +130,21 @@ static void exec_reserve(GenLoaded *L)
     L->cap = cap;
 }
 
+static void exec_free_outs(GenLoaded *L, GenExec *x)
+{
+    for (int o = 0; x->outs && o < L->plan->noutputs; o++)
+        daft_value_free(&x->outs[o]);
+    free(x->outs);
+    x->outs = NULL;
+}
+
+/* Forgets the oldest records once they are received and nobody holds them. (A record's
+ * results are freed as soon as its last Ref goes, even while an older one is still held,
+ * so one Ref kept in a variable does not keep every later result.) */
 static void exec_trim(GenLoaded *L)
 {
     while (L->base < L->fetched && exec_at(L, L->base)->live == 0) {
-        GenExec *x = exec_at(L, L->base);
-        for (int o = 0; x->outs && o < L->plan->noutputs; o++)
-            daft_value_free(&x->outs[o]);
-        free(x->outs);
-        x->outs = NULL;
+        exec_free_outs(L, exec_at(L, L->base));
         L->base++;
     }
 }
@@ -161,8 +168,11 @@ static int exec_fetch(GenLoaded *L, double timeout_s)
             outs[o] = daft_value_error("schedule '%s': no result: %s", L->s->name,
                                        rt ? daft_rt_last_error(rt) : "runtime stopped");
         }
-    exec_at(L, L->fetched)->outs = outs;
+    GenExec *x = exec_at(L, L->fetched);
+    x->outs = outs;
     L->fetched++;
+    if (x->live == 0) /* (its Refs were all released before it finished) */
+        exec_free_outs(L, x);
     exec_trim(L);
     return 0;
 }
@@ -192,7 +202,7 @@ int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool ta
         if (exec_fetch(L, timeout_s) == DAFT_ETIMEDOUT)
             return DAFT_ETIMEDOUT;
     DaftValue *res = &exec_at(L, exec)->outs[o];
-    if (take && res->kind != DAFT_V_ERROR) { /* (an error may be reported to other gets) */
+    if (take && res->kind != DAFT_V_ERROR && gen_ref_unshared(v)) { /* (an error may be reported to other gets) */
         *out = *res;
         *res = daft_value_error("the result of this execution was already taken by get");
     } else {
@@ -231,10 +241,13 @@ void gen_handle_release(const DaftValue *v)
     if (!h)
         return;
     GenLoaded *L = h->L;
-    GenExec *x = exec_at(L, h->exec);
+    uint64_t e = h->exec;
+    GenExec *x = exec_at(L, e);
     h_del(h);
     if (x->live > 0)
         x->live--;
+    if (x->live == 0 && e < L->fetched)
+        exec_free_outs(L, x);
     exec_trim(L);
 }
 

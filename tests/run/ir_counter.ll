@@ -67,7 +67,7 @@ entry:
 body:                                             ; preds = %entry
   store i64 34359738373, i64* @daft_gen_where, align 8
   call void @daft_gen_spawn(%DaftValue* %tmp, i32 0, %DaftValue* null, i32 0, i32 -1, i32 -1)
-  call void @daft_value_free(%DaftValue* %a)
+  call void @daft_gen_drop(%DaftValue* %a)
   %4 = load %DaftValue, %DaftValue* %tmp, align 8
   store %DaftValue %4, %DaftValue* %a, align 8
   %kind.p = getelementptr inbounds %DaftValue, %DaftValue* %tmp, i32 0, i32 0
@@ -86,10 +86,10 @@ body:                                             ; preds = %entry
   br i1 %failed, label %fail, label %ok
 
 exit:                                             ; preds = %ok7, %fail6, %fail
-  call void @daft_value_free(%DaftValue* %a)
-  call void @daft_value_free(%DaftValue* %tmp)
-  call void @daft_value_free(%DaftValue* %tmp2)
-  call void @daft_value_free(%DaftValue* %tmp3)
+  call void @daft_gen_drop(%DaftValue* %a)
+  call void @daft_gen_drop(%DaftValue* %tmp)
+  call void @daft_gen_drop(%DaftValue* %tmp2)
+  call void @daft_gen_drop(%DaftValue* %tmp3)
   %st = load i32, i32* %status, align 4
   ret i32 %st
 
@@ -196,8 +196,6 @@ ok:                                               ; preds = %body
 }
 
 declare void @daft_gen_spawn(%DaftValue*, i32, %DaftValue*, i32, i32, i32)
-
-declare void @daft_value_free(%DaftValue*)
 
 declare void @daft_gen_drop(%DaftValue*)
 
