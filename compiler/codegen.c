@@ -13,10 +13,14 @@
  *             and freed when overwritten and at the function's single exit;
  *     borrowed a pointer to a value owned elsewhere (a parameter, a field `self.x`, a list
  *             item, the loop variable of `for x in list`); never freed here;
- *     temporary an owned slot holding an intermediate result; freed (and, in the driver, a
- *             Ref released: daft_gen_drop) at the end of the statement that created it,
- *             or moved (memcpy + kind = NONE) into a variable, a field, a list or the result.
- *   Storing a borrowed value into a variable deep-copies it (daft_gen_copy).
+ *     temporary an owned slot holding an intermediate result; freed at the end of the
+ *             statement that created it, or moved (memcpy + kind = NONE) into a variable, a
+ *             field, a list or the result.
+ *   Storing a borrowed value into a variable deep-copies it (daft_gen_copy). In driver code
+ *   a value may hold Refs: copies count them and frees drop them (daft_gen_drop), and a
+ *   Ref is released with the last value holding it. Moves keep the count: `return local`,
+ *   `return local_list[i]`, `xs = xs + [temporary]` (appended in place) and get of a
+ *   temporary Ref (its result moved out when no other value holds that Ref).
  *   When boxed (method arguments and results, list items, std calls), i64/i32 become
  *   DAFT_V_I64, f64/f32 DAFT_V_F64, bool DAFT_V_BOOL.
  *
