@@ -733,25 +733,32 @@ static Local *add_local(Cg *cg, const DaftNode *decl, LocKind kind, LLVMValueRef
     return l;
 }
 
-/* True when `name` (a decl) is the target of an assignment somewhere under n. */
-static bool assigns_to(const DaftNode *n, const DaftNode *decl) {
+/* True when pred holds for n or some node under it. */
+static bool any_node(const DaftNode *n, bool (*pred)(const DaftNode *, const void *), const void *arg) {
     if (!n)
         return false;
-    if (n->kind == DAFT_N_ASSIGN && n->target && n->target->kind == DAFT_N_NAME && n->target->decl == decl)
+    if (pred(n, arg))
         return true;
     const DaftNode *kids[] = {n->value, n->target, n->lhs, n->rhs, n->callee, n->cond,
                               n->then, n->els, n->iter, n->body};
     for (size_t i = 0; i < sizeof kids / sizeof *kids; i++)
-        if (assigns_to(kids[i], decl))
+        if (any_node(kids[i], pred, arg))
             return true;
     for (int i = 0; i < n->items.len; i++)
-        if (assigns_to(n->items.items[i], decl))
+        if (any_node(n->items.items[i], pred, arg))
             return true;
     for (int i = 0; i < n->args.len; i++)
-        if (assigns_to(n->args.items[i], decl))
+        if (any_node(n->args.items[i], pred, arg))
             return true;
     return false;
 }
+
+static bool assigns_decl(const DaftNode *n, const void *decl) {
+    return n->kind == DAFT_N_ASSIGN && n->target && n->target->kind == DAFT_N_NAME && n->target->decl == decl;
+}
+
+/* True when `name` (a decl) is the target of an assignment somewhere under n. */
+static bool assigns_to(const DaftNode *n, const DaftNode *decl) { return any_node(n, assigns_decl, decl); }
 
 /* ---------------------------------------------------------------- expressions */
 
@@ -2113,28 +2120,18 @@ static void emit_while(Cg *cg, DaftNode *s) {
 
 static void for_body(Cg *cg, void *data) { emit_stmt(cg, data); }
 
+static bool replaces_place(const DaftNode *n, const void *iter) {
+    if (n->kind != DAFT_N_ASSIGN || !n->target)
+        return false;
+    const DaftNode *t = n->target;
+    while (t->kind == DAFT_N_INDEX)
+        t = t->lhs;
+    return same_place(t, iter);
+}
+
 /* Does an assignment under n replace iter (a variable or a field of self) or one of its
  * items? */
-static bool replaces(const DaftNode *n, const DaftNode *iter) {
-    if (!n)
-        return false;
-    if (n->kind == DAFT_N_ASSIGN && n->target) {
-        const DaftNode *t = n->target;
-        while (t->kind == DAFT_N_INDEX)
-            t = t->lhs;
-        if (same_place(t, iter))
-            return true;
-    }
-    const DaftNode *kids[] = {n->value, n->target, n->lhs, n->rhs, n->callee, n->cond,
-                              n->then, n->els, n->iter, n->body};
-    for (size_t i = 0; i < sizeof kids / sizeof *kids; i++)
-        if (replaces(kids[i], iter))
-            return true;
-    for (int i = 0; i < n->items.len; i++)
-        if (replaces(n->items.items[i], iter))
-            return true;
-    return false;
-}
+static bool replaces(const DaftNode *n, const DaftNode *iter) { return any_node(n, replaces_place, iter); }
 
 static void emit_for(Cg *cg, DaftNode *s) {
     LoopSrc src = loop_prepare(cg, s->iter, s->ty);

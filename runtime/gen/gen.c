@@ -23,41 +23,21 @@ typedef struct RefInfo {
 
 static void ref_note(uint64_t id, DaftActor actor, int method)
 {
-    if ((daft_gen_ctx.refs_len + 1) * 2 > daft_gen_ctx.refs_cap) {
-        size_t ncap = daft_gen_ctx.refs_cap ? daft_gen_ctx.refs_cap * 2 : 1024;
-        RefInfo *n = calloc(ncap, sizeof *n);
-        if (!n)
-            return;
-        for (size_t i = 0; i < daft_gen_ctx.refs_cap; i++)
-            if (daft_gen_ctx.refs[i].id) {
-                size_t j = (size_t)(daft_gen_ctx.refs[i].id * 0x9E3779B97F4A7C15ULL) & (ncap - 1);
-                while (n[j].id)
-                    j = (j + 1) & (ncap - 1);
-                n[j] = daft_gen_ctx.refs[i];
-            }
-        free(daft_gen_ctx.refs);
-        daft_gen_ctx.refs = n;
-        daft_gen_ctx.refs_cap = ncap;
-    }
-    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (daft_gen_ctx.refs_cap - 1);
-    while (daft_gen_ctx.refs[j].id && daft_gen_ctx.refs[j].id != id)
-        j = (j + 1) & (daft_gen_ctx.refs_cap - 1);
-    if (!daft_gen_ctx.refs[j].id)
-        daft_gen_ctx.refs_len++;
-    daft_gen_ctx.refs[j] = (RefInfo){id, actor, method};
+    if (!daft_gen_ctx.refs.size)
+        daft_gen_ctx.refs.size = sizeof(RefInfo);
+    RefInfo *r = gen_idmap_put(&daft_gen_ctx.refs, id);
+    r->actor = actor;
+    r->method = method;
 }
 
-static const RefInfo *ref_find(uint64_t id)
+static const RefInfo *ref_find(uint64_t id) { return gen_idmap_find(&daft_gen_ctx.refs, id); }
+
+/* A released Ref no longer needs its description. */
+static void ref_forget(uint64_t id)
 {
-    if (!daft_gen_ctx.refs_cap || !id)
-        return NULL;
-    size_t j = (size_t)(id * 0x9E3779B97F4A7C15ULL) & (daft_gen_ctx.refs_cap - 1);
-    while (daft_gen_ctx.refs[j].id) {
-        if (daft_gen_ctx.refs[j].id == id)
-            return &daft_gen_ctx.refs[j];
-        j = (j + 1) & (daft_gen_ctx.refs_cap - 1);
-    }
-    return NULL;
+    RefInfo *r = gen_idmap_find(&daft_gen_ctx.refs, id);
+    if (r)
+        gen_idmap_del(&daft_gen_ctx.refs, r);
 }
 
 static const DaftClassDesc *actor_class(DaftActor a)
@@ -84,9 +64,8 @@ static void free_tables(void)
     daft_gen_ctx.reg_methods = NULL;
     free(daft_gen_ctx.reg_classes);
     daft_gen_ctx.reg_classes = NULL;
-    free(daft_gen_ctx.refs);
-    daft_gen_ctx.refs = NULL;
-    daft_gen_ctx.refs_cap = daft_gen_ctx.refs_len = 0;
+    gen_idmap_free(&daft_gen_ctx.refs);
+    gen_idmap_free(&daft_gen_ctx.counts);
 }
 
 DaftRt *daft_gen_rt(void) { return daft_gen_ctx.rt; }
@@ -183,60 +162,17 @@ typedef struct RefCount {
     int64_t n;
 } RefCount;
 
-static size_t rc_slot(uint64_t id, size_t cap) { return (size_t)(id * 0x9E3779B97F4A7C15ULL) & (cap - 1); }
-
-static RefCount *rc_find(uint64_t id)
-{
-    if (!daft_gen_ctx.counts_cap)
-        return NULL;
-    size_t mask = daft_gen_ctx.counts_cap - 1;
-    for (size_t j = rc_slot(id, daft_gen_ctx.counts_cap); daft_gen_ctx.counts[j].id; j = (j + 1) & mask)
-        if (daft_gen_ctx.counts[j].id == id)
-            return &daft_gen_ctx.counts[j];
-    return NULL;
-}
+static RefCount *rc_find(uint64_t id) { return gen_idmap_find(&daft_gen_ctx.counts, id); }
 
 static void rc_insert(uint64_t id, int64_t n)
 {
-    if ((daft_gen_ctx.counts_len + 1) * 2 > daft_gen_ctx.counts_cap) {
-        size_t ncap = daft_gen_ctx.counts_cap ? daft_gen_ctx.counts_cap * 2 : 256;
-        RefCount *t = calloc(ncap, sizeof *t);
-        if (!t)
-            daft_gen_fatal("out of memory");
-        for (size_t i = 0; i < daft_gen_ctx.counts_cap; i++)
-            if (daft_gen_ctx.counts[i].id) {
-                size_t j = rc_slot(daft_gen_ctx.counts[i].id, ncap);
-                while (t[j].id)
-                    j = (j + 1) & (ncap - 1);
-                t[j] = daft_gen_ctx.counts[i];
-            }
-        free(daft_gen_ctx.counts);
-        daft_gen_ctx.counts = t;
-        daft_gen_ctx.counts_cap = ncap;
-    }
-    size_t j = rc_slot(id, daft_gen_ctx.counts_cap);
-    while (daft_gen_ctx.counts[j].id)
-        j = (j + 1) & (daft_gen_ctx.counts_cap - 1);
-    daft_gen_ctx.counts[j] = (RefCount){id, n};
-    daft_gen_ctx.counts_len++;
+    if (!daft_gen_ctx.counts.size)
+        daft_gen_ctx.counts.size = sizeof(RefCount);
+    RefCount *e = gen_idmap_put(&daft_gen_ctx.counts, id);
+    e->n = n;
 }
 
-/* Linear-probing deletion with backward shift (no tombstones). */
-static void rc_delete(RefCount *e)
-{
-    size_t cap = daft_gen_ctx.counts_cap, mask = cap - 1, i = (size_t)(e - daft_gen_ctx.counts);
-    daft_gen_ctx.counts[i].id = 0;
-    daft_gen_ctx.counts_len--;
-    for (size_t j = (i + 1) & mask; daft_gen_ctx.counts[j].id; j = (j + 1) & mask) {
-        size_t home = rc_slot(daft_gen_ctx.counts[j].id, cap);
-        bool move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
-        if (move) {
-            daft_gen_ctx.counts[i] = daft_gen_ctx.counts[j];
-            daft_gen_ctx.counts[j].id = 0;
-            i = j;
-        }
-    }
-}
+static void rc_delete(RefCount *e) { gen_idmap_del(&daft_gen_ctx.counts, e); }
 
 static bool rc_driver(void) { return daft_gen_ctx.rt && daft_rt_is_driver(daft_gen_ctx.rt); }
 
@@ -264,10 +200,12 @@ static void rc_adjust(const DaftValue *v, int delta)
             rc_delete(e); /* one holder left: no entry */
         return;
     }
-    if (gen_is_handle(v))
+    if (gen_is_handle(v)) {
         gen_handle_release(v);
-    else
+    } else {
         daft_rt_release(daft_gen_ctx.rt, v->as.ref);
+        ref_forget(v->as.ref.id);
+    }
 }
 
 bool gen_ref_unshared(const DaftValue *v) { return !rc_find(v->as.ref.id); }

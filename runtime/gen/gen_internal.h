@@ -5,6 +5,17 @@
 #include <daft/gen.h>
 #include <daft/lang.h>
 
+/* A map from nonzero u64 ids to fixed-size records whose first field is the uint64_t id
+ * (gen_idmap.c). Zero-initialise it with the record size: {NULL, 0, 0, sizeof(Rec)}. */
+typedef struct GenIdMap {
+    void *slots;
+    size_t cap, len, size;
+} GenIdMap;
+void *gen_idmap_find(const GenIdMap *m, uint64_t id);
+void *gen_idmap_put(GenIdMap *m, uint64_t id); /* the record of id, a new zeroed one if none */
+void gen_idmap_del(GenIdMap *m, void *rec);    /* rec: a pointer from find or put */
+void gen_idmap_free(GenIdMap *m);
+
 /* All mutable state of libdaftgen, in one object (house rule: no global mutable state beyond
  * one context object). Defined in gen.c; each field belongs to the file named above it. The
  * name carries the daft_gen_ prefix because this archive is linked into programs that also
@@ -19,10 +30,8 @@ typedef struct DaftGenCtx {
     size_t nactor_class;
     DaftClassDesc *reg_classes;   /* the classes as registered: the program's, each with the */
     DaftMethodDesc **reg_methods; /* hidden "collective" method */
-    struct RefInfo *refs;         /* what each Ref the driver created stands for, keyed by id */
-    size_t refs_cap, refs_len;
-    struct RefCount *counts;      /* Refs held by more than one value of driver code */
-    size_t counts_cap, counts_len;
+    GenIdMap refs;                /* RefInfo: what each Ref the driver created stands for */
+    GenIdMap counts;              /* RefCount: Refs held by more than one value of driver code */
     char *line;                   /* the line being printed, written at once by print_end */
     size_t line_len, line_cap;
     int raised;
@@ -38,8 +47,7 @@ typedef struct DaftGenCtx {
     DaftArena *arena;
     DaftModule mod;
     int mod_state;                /* 0 not tried, 1 ok, -1 failed */
-    struct Handle *handles;       /* plan handles, open-addressed by id */
-    size_t handles_cap, handles_len;
+    GenIdMap handles;             /* Handle: plan handles by id */
     uint64_t next_handle;
 
     /* gen_coll.c */

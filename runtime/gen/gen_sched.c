@@ -55,61 +55,16 @@ typedef struct Handle {
     int out;
 } Handle;
 
-static size_t h_slot(uint64_t id, size_t cap) { return (size_t)(id * 0x9E3779B97F4A7C15ULL) & (cap - 1); }
-
 static void h_put(Handle h)
 {
-    if ((daft_gen_ctx.handles_len + 1) * 2 > daft_gen_ctx.handles_cap) {
-        size_t ncap = daft_gen_ctx.handles_cap ? daft_gen_ctx.handles_cap * 2 : 256;
-        Handle *n = calloc(ncap, sizeof *n);
-        if (!n)
-            daft_gen_fatal("out of memory");
-        for (size_t i = 0; i < daft_gen_ctx.handles_cap; i++)
-            if (daft_gen_ctx.handles[i].id) {
-                size_t j = h_slot(daft_gen_ctx.handles[i].id, ncap);
-                while (n[j].id)
-                    j = (j + 1) & (ncap - 1);
-                n[j] = daft_gen_ctx.handles[i];
-            }
-        free(daft_gen_ctx.handles);
-        daft_gen_ctx.handles = n;
-        daft_gen_ctx.handles_cap = ncap;
-    }
-    size_t j = h_slot(h.id, daft_gen_ctx.handles_cap);
-    while (daft_gen_ctx.handles[j].id)
-        j = (j + 1) & (daft_gen_ctx.handles_cap - 1);
-    daft_gen_ctx.handles[j] = h;
-    daft_gen_ctx.handles_len++;
+    if (!daft_gen_ctx.handles.size)
+        daft_gen_ctx.handles.size = sizeof(Handle);
+    *(Handle *)gen_idmap_put(&daft_gen_ctx.handles, h.id) = h;
 }
 
-static Handle *h_find(uint64_t id)
-{
-    if (!daft_gen_ctx.handles_cap || !id)
-        return NULL;
-    size_t mask = daft_gen_ctx.handles_cap - 1;
-    for (size_t j = h_slot(id, daft_gen_ctx.handles_cap); daft_gen_ctx.handles[j].id; j = (j + 1) & mask)
-        if (daft_gen_ctx.handles[j].id == id)
-            return &daft_gen_ctx.handles[j];
-    return NULL;
-}
+static Handle *h_find(uint64_t id) { return gen_idmap_find(&daft_gen_ctx.handles, id); }
 
-/* Linear-probing deletion with backward shift (no tombstones). */
-static void h_del(Handle *h)
-{
-    size_t i = (size_t)(h - daft_gen_ctx.handles);
-    daft_gen_ctx.handles[i].id = 0;
-    daft_gen_ctx.handles_len--;
-    size_t mask = daft_gen_ctx.handles_cap - 1;
-    for (size_t j = (i + 1) & mask; daft_gen_ctx.handles[j].id; j = (j + 1) & mask) {
-        size_t home = h_slot(daft_gen_ctx.handles[j].id, daft_gen_ctx.handles_cap);
-        bool move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
-        if (move) {
-            daft_gen_ctx.handles[i] = daft_gen_ctx.handles[j];
-            daft_gen_ctx.handles[j].id = 0;
-            i = j;
-        }
-    }
-}
+static void h_del(Handle *h) { gen_idmap_del(&daft_gen_ctx.handles, h); }
 
 /* ---------------------------------------------------------------- executions */
 
@@ -878,9 +833,7 @@ void gen_sched_shutdown(void)
         st->s->state = NULL;
         free(st);
     }
-    free(daft_gen_ctx.handles);
-    daft_gen_ctx.handles = NULL;
-    daft_gen_ctx.handles_cap = daft_gen_ctx.handles_len = 0;
+    gen_idmap_free(&daft_gen_ctx.handles);
     if (daft_gen_ctx.mod_state) {
         daft_arena_free(daft_gen_ctx.arena);
         daft_diag_free(&daft_gen_ctx.diags);
