@@ -343,12 +343,8 @@ int daft_gen_binop(DaftActorCtx *ctx, int op, const DaftValue *a, const DaftValu
         return 0;
     }
     if (op == OP_ADD && a->kind == DAFT_V_LIST && b->kind == DAFT_V_LIST) {
-        size_t na = a->as.list.len, nb = b->as.list.len;
-        daft_gen_list_new(out, (int64_t)(na + nb));
-        for (size_t i = 0; i < na; i++)
-            daft_gen_copy(&out->as.list.items[i], &a->as.list.items[i]);
-        for (size_t i = 0; i < nb; i++)
-            daft_gen_copy(&out->as.list.items[na + i], &b->as.list.items[i]);
+        daft_gen_copy(out, a);
+        daft_gen_list_extend(out, (DaftValue *)b, 0); /* (0: b's items are copied, not taken) */
         return 0;
     }
     return daft_gen_errorf(ctx, "operator %d is not defined on %s and %s", op, kind_name(a->kind),
