@@ -900,11 +900,20 @@ static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
 }
 
 /* An actor whose program does not begin with a read has no input to wait for: it starts
- * an execution only on this message, so it never runs executions nobody submitted. The
- * actor applies the same rule when it loads its program (rt_xplan.c). */
-static bool rt_plan_needs_go(const DaftPlanActor *a)
+ * an execution only on this message, so it never runs executions nobody submitted. A
+ * member of the plan's NCCL communicators gets it too: it runs its NCCL plans' executions
+ * in the order of these messages, the order of submission, which is the same on every
+ * member (rt_xplan.c says why). The actor applies the same rules when it loads its program
+ * (rt_xplan.c). */
+static bool rt_plan_needs_go(const DaftRtPlan *p, int i)
 {
-    return a->nops > 0 && a->ops[0].kind != DAFT_OP_READ;
+    const DaftPlanActor *a = &p->plan->actors[i];
+    if (a->nops > 0 && a->ops[0].kind != DAFT_OP_READ)
+        return true;
+    for (int k = 0; k < p->gpu_ncomms; k++)
+        if (rt_plan_gpu_rank(p, k, i) >= 0)
+            return true;
+    return false;
 }
 
 static void rt_plan_send_go(DaftRtPlan *p)
@@ -914,7 +923,7 @@ static void rt_plan_send_go(DaftRtPlan *p)
     rt_buf_u32(&m, p->id);
     for (int i = 0; i < p->plan->nactors && !p->broken; i++) {
         RtActorRec *a = rt_drv_actor(p->rt, p->actors[i]);
-        if (a && !a->dead && rt_plan_needs_go(&p->plan->actors[i]))
+        if (a && !a->dead && rt_plan_needs_go(p, i))
             rt_drv_send(p->rt, a, &m);
     }
     rt_buf_free(&m);
@@ -941,6 +950,9 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
     int cap = plan->inflight > 0 ? plan->inflight : 1;
     while (p->submitted - p->received >= (uint64_t)cap) {
         int rc = rt_plan_receive(p, deadline);
+        if (rc == DAFT_ETIMEDOUT)
+            rt_set_err(rt, "plan '%s': %d executions in flight, none finished after %.3g s",
+                       plan->name, cap, timeout_s);
         if (rc)
             return rc;
     }
@@ -971,6 +983,9 @@ int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
     if (p->returned == p->received) {
         int rc = rt_plan_receive(p, deadline);
+        if (rc == DAFT_ETIMEDOUT)
+            rt_set_err(rt, "plan '%s': execution %llu has no result after %.3g s", plan->name,
+                       (unsigned long long)p->returned, timeout_s);
         if (rc)
             return rc;
     }

@@ -50,6 +50,8 @@ typedef struct RtActorSelf {
     bool ready;            /* INIT has run: plans may start (they arrive out of band) */
     RtXPlan **plans;       /* compiled plans loaded here */
     int nplans, plans_cap;
+    uint32_t *turns;       /* sequenced plans' GOs not yet finished, oldest first */
+    size_t nturns, turns_cap;
     RtPeerIn *hand;        /* TCP plan connections whose plan has not arrived yet */
     uint32_t *hand_ids;    /* [i] = plan, channel, reader of hand[i] (3 words each) */
     int nhand;
@@ -262,8 +264,12 @@ static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
         uint32_t id = rt_rd_u32(&r);
         for (int i = 0; i < s->nplans; i++)
             if (rt_xplan_id(s->plans[i]) == id) {
-                if (type == RT_M_PLAN_GO)
+                if (type == RT_M_PLAN_GO) {
                     rt_xplan_go(s->plans[i]);
+                    if (rt_xplan_sequenced(s->plans[i]) &&
+                        !rt_grow((void **)&s->turns, &s->turns_cap, s->nturns + 1, sizeof *s->turns))
+                        s->turns[s->nturns++] = id;
+                }
                 else
                     rt_xplan_stop(s->plans[i]);
             }
@@ -783,16 +789,34 @@ static void rt_run(RtActorSelf *s, RtBuf *m)
     }
 }
 
+/* Sequenced executions run one at a time, in GO order (rt_xplan.c says why). */
+bool rt_exec_plan_turn(RtActorSelf *s, uint32_t plan) { return s->nturns && s->turns[0] == plan; }
+
+static void rt_forget_turns(RtActorSelf *s, uint32_t plan, size_t max)
+{
+    size_t k = 0, dropped = 0;
+    for (size_t i = 0; i < s->nturns; i++)
+        if (s->turns[i] != plan || dropped == max)
+            s->turns[k++] = s->turns[i];
+        else
+            dropped++;
+    s->nturns = k;
+}
+
+void rt_exec_plan_turn_done(RtActorSelf *s, uint32_t plan) { rt_forget_turns(s, plan, 1); }
+
 /* Frees stopped plans; only here, never inside a drain, so no plan vanishes under a
- * running step. */
+ * running step. A stopped plan's turns go with it. */
 static void rt_reap_plans(RtActorSelf *s)
 {
     int k = 0;
     for (int i = 0; i < s->nplans; i++) {
-        if (rt_xplan_stopped(s->plans[i]))
+        if (rt_xplan_stopped(s->plans[i])) {
+            rt_forget_turns(s, rt_xplan_id(s->plans[i]), SIZE_MAX);
             rt_xplan_free(s->plans[i]);
-        else
+        } else {
             s->plans[k++] = s->plans[i];
+        }
     }
     s->nplans = k;
 }

@@ -493,6 +493,12 @@ uint32_t rt_xplan_id(const RtXPlan *p);
 void rt_xplan_stop(RtXPlan *p);
 /* One execution of a plan whose program does not begin with a read may start. */
 void rt_xplan_go(RtXPlan *p);
+/* The plan's executions on this actor take their turn in the order the driver submitted
+ * them, among all such plans (it issues NCCL operations: see rt_plan_needs_go). */
+bool rt_xplan_sequenced(const RtXPlan *p);
+/* rt_exec.c: the turn of sequenced executions (the oldest GO not yet finished). */
+bool rt_exec_plan_turn(struct RtActorSelf *s, uint32_t plan);
+void rt_exec_plan_turn_done(struct RtActorSelf *s, uint32_t plan);
 bool rt_xplan_stopped(const RtXPlan *p);
 bool rt_xplan_uses(const RtXPlan *p, DaftActor a);
 /* TCP: hands a connection whose hello named (plan, ch, ridx) to the plan, with the bytes

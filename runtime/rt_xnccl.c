@@ -209,6 +209,14 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
 
 bool rt_xnccl_setup_pending(const RtXNccl *g) { return g && !g->failed && g->ready < g->ncomms; }
 
+bool rt_xnccl_member(const RtXNccl *g)
+{
+    for (uint32_t i = 0; g && i < g->ncomms; i++)
+        if (g->comms[i].rank >= 0)
+            return true;
+    return false;
+}
+
 static bool conforming(const RtXNChan *c, const DaftValue *v, int dev)
 {
     if (v->kind != DAFT_V_TENSOR || daft_tensor_gpu(&v->as.tensor) != dev || dev < 0)

@@ -74,6 +74,13 @@ struct RtXPlan {
      * submitted: it starts one per RT_M_PLAN_GO the driver sends with each submit. */
     bool needs_go, go_taken;
     uint64_t go_credits;
+    /* A member of the plan's NCCL communicators: its executions also wait for their turn
+     * among the actor's other such plans (rt_exec_plan_turn). NCCL kernels on one stream
+     * run in the order they were issued, so two plans whose operations two actors issued
+     * in different orders (plan A's input arrived first here, plan B's there) would wait
+     * for each other forever on the GPUs. */
+    bool sequenced;
+    struct RtActorSelf *self;
     RtXGroup *groups;
     uint32_t ngroups;
     bool coll_started;     /* the running COLLECTIVE op has sent our value */
@@ -96,8 +103,12 @@ void rt_xplan_go(RtXPlan *p) { p->go_credits++; }
 /* An execution may start now (or has started). */
 static bool rt_xplan_may_run(RtXPlan *p)
 {
-    return !p->needs_go || p->pc != 0 || p->go_taken || p->go_credits > 0;
+    if (!p->needs_go || p->pc != 0 || p->go_taken)
+        return true;
+    return p->go_credits > 0 && (!p->sequenced || rt_exec_plan_turn(p->self, p->id));
 }
+
+bool rt_xplan_sequenced(const RtXPlan *p) { return p->sequenced; }
 
 bool rt_xplan_uses(const RtXPlan *p, DaftActor a)
 {
@@ -194,7 +205,7 @@ static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
         if (o->nargs > p->argcap)
             p->argcap = o->nargs;
     }
-    /* Same rule as rt_plan_needs_go on the driver. */
+    /* Same rule as rt_plan_needs_go on the driver (which adds NCCL members: rt_xplan_load). */
     p->needs_go = p->nops > 0 && p->ops[0].kind != RT_OP_READ;
     p->argv = calloc(p->argcap + 1, sizeof *p->argv);
     return p->argv ? 0 : DAFT_ENOMEM;
@@ -340,10 +351,10 @@ int rt_xplan_pollfds(const RtXPlan *p, struct pollfd *out, int max)
 
 RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, char *err, size_t cap)
 {
-    (void)s;
     RtXPlan *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->self = s;
     p->tcp = rt->mode == RT_MODE_TCP;
     p->id = rt_rd_u32(r);
     rt_rd_str(r, p->name, sizeof p->name);
@@ -373,6 +384,9 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
         p->gpu = rt_xnccl_load(r, p->nchans, p->ngroups, err, cap);
         if (!p->gpu)
             rc = DAFT_EPROTO;
+        /* same rule as rt_plan_needs_go on the driver */
+        p->sequenced = rt_xnccl_member(p->gpu);
+        p->needs_go |= p->sequenced;
     }
     if (rc) {
         rt_fmt(err, cap, "plan '%s': cannot load (%s)", p->name,
@@ -652,7 +666,10 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
     RtXIo io = {rt_xio_send, rt_xio_try_read, rt_xio_alive, &xa};
     if (p->nbusy)
         rt_xplan_flush_writes(s, p);
-    if (rt_xnccl_setup_pending(p->gpu) && rt_xnccl_setup(p->gpu, &io) == 0)
+    /* communicators are made at the first execution, in its turn (a member waiting for
+     * one while its GPU holds another plan's NCCL kernels would wait forever) */
+    if (!p->stopped && rt_xplan_may_run(p) && rt_xnccl_setup_pending(p->gpu) &&
+        rt_xnccl_setup(p->gpu, &io) == 0)
         return false; /* waiting for a communicator's unique id */
     while (!p->stopped && p->nops) {
         if (!rt_xplan_may_run(p))
@@ -711,6 +728,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             p->pc = 0;
             p->go_taken = false;
             p->execs++;
+            if (p->sequenced)
+                rt_exec_plan_turn_done(p->self, p->id);
             return true;
         }
     }

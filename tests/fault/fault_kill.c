@@ -416,6 +416,8 @@ static void trial_hang(int trial, uint64_t seed)
         FU_CHECK(daft_rt_plan_submit(j.rt, p, &in, 1, 1.0) == 0, "submit");
         t0 = fu_now_ns();
         FU_CHECK(daft_rt_plan_result(j.rt, p, 0.2, &out, 1) == DAFT_ETIMEDOUT, "plan result");
+        FU_CHECK(strstr(daft_rt_last_error(j.rt), "has no result after 0.2 s") != NULL,
+                 "plan timeout error: '%s'", daft_rt_last_error(j.rt));
         FU_CHECK((fu_now_ns() - t0) / 1000000 < 1500, "plan timeout too slow");
         daft_rt_plan_unload(j.rt, p);
         daft_plan_free(plan);

@@ -93,29 +93,36 @@ static void test_chain(DaftRt *rt, DaftActor a, DaftActor b, bool dyn)
     daft_rt_plan_unload(rt, p);
 }
 
-static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
+/* n GPU actors each produce a [256, 256] tensor (seed 1000 + rank, or the plan's input x
+ * when seed_from_input: then each actor's program begins by reading x), all-reduce it and
+ * hand the result to `then` ("consume": its sum, "ondev": its device, at once). */
+static DaftPlan *allreduce_plan(const char *name, int n, bool seed_from_input, const char *then)
 {
-    DaftGraph *g = daft_graph_new("allreduce");
+    DaftGraph *g = daft_graph_new(name);
     int ai[8], xs[8], rs[8];
-    int x = daft_graph_add_input(g, "x", daft_payload_scalar(DAFT_PAY_I64));
+    int x = seed_from_input ? daft_graph_add_input(g, "x", daft_payload_scalar(DAFT_PAY_I64)) : -1;
     int64_t dims[2] = {256, 256};
     DaftCommHint h = {0};
     char nm[8][16];
     for (int i = 0; i < n; i++) {
         snprintf(nm[i], sizeof nm[i], "w%d", i);
         ai[i] = daft_graph_add_actor(g, nm[i], "G", 1, 0, i);
-        DaftGraphArg a1[2] = {daft_arg_value(x), daft_arg_i64(256)};
-        (void)a1;
-        DaftGraphArg a2[2] = {daft_arg_i64(1000 + i), daft_arg_i64(256)};
-        xs[i] = daft_graph_add_task(g, ai[i], "produce", a2, 2, gh_tensor(2, dims), h);
+        DaftGraphArg a[2] = {seed_from_input ? daft_arg_value(x) : daft_arg_i64(1000 + i), daft_arg_i64(256)};
+        xs[i] = daft_graph_add_task(g, ai[i], "produce", a, 2, gh_tensor(2, dims), h);
     }
     daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_SUM, 0, ai, xs, n, rs);
     for (int i = 0; i < n; i++) {
-        DaftGraphArg a3[1] = {daft_arg_value(rs[i])};
-        int y = daft_graph_add_task(g, ai[i], "consume", a3, 1, daft_payload_scalar(DAFT_PAY_F64), h);
+        DaftGraphArg a[1] = {daft_arg_value(rs[i])};
+        int y = daft_graph_add_task(g, ai[i], then, a, 1,
+                                    daft_payload_scalar(strcmp(then, "consume") ? DAFT_PAY_I64 : DAFT_PAY_F64), h);
         daft_graph_add_output(g, nm[i], y);
     }
-    DaftPlan *plan = gh_build(g, 2);
+    return gh_build(g, 2);
+}
+
+static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
+{
+    DaftPlan *plan = allreduce_plan("allreduce", n, false, "consume");
     CHECK(gh_count_nccl(plan) >= 1, "allreduce: the group is not NCCL");
     DaftRtPlan *p;
     int rc = daft_rt_plan_load(rt, plan, acts, n, &p);
@@ -127,8 +134,11 @@ static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
         want += cpu_sum_randn(1000 + i, 256);
     int bad = 0;
     for (int e = 0; e < 5; e++) {
-        DaftValue in = daft_value_i64(e);
-        daft_rt_plan_submit(rt, p, &in, 1, 60);
+        if (daft_rt_plan_submit(rt, p, NULL, 0, 60)) {
+            printf("  allreduce submit %d: %s\n", e, daft_rt_last_error(rt));
+            bad++;
+            continue;
+        }
         DaftValue out[8];
         if (daft_rt_plan_result(rt, p, 60, out, n)) {
             bad++;
@@ -147,6 +157,57 @@ static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
     CHECK(bad == 0, "allreduce over %d GPUs: %d wrong", n, bad);
     printf("allreduce over %d GPUs (NCCL): %s\n", n, bad ? "FAIL" : "ok");
     daft_rt_plan_unload(rt, p);
+}
+
+/* Two NCCL plans over the same GPUs, submitted alternately without waiting: one whose
+ * programs begin by reading the driver's input, one started by the driver's GO, and
+ * neither waiting for its GPU (results handed back at once, the CPU running ahead). Every
+ * member must issue the two plans' NCCL operations in the same (submission) order, or
+ * the GPUs wait for each other forever (the hang tp_mlp's warm-up once hit). */
+static void test_interleaved(DaftRt *rt, const DaftActor *acts, int n)
+{
+    DaftPlan *pa = allreduce_plan("from_input", n, true, "ondev");
+    DaftPlan *pb = allreduce_plan("on_go", n, false, "ondev");
+    DaftRtPlan *a, *b;
+    int rc = daft_rt_plan_load(rt, pa, acts, n, &a);
+    CHECK(rc == 0, "interleaved load: %s", daft_rt_last_error(rt));
+    if (rc)
+        return;
+    rc = daft_rt_plan_load(rt, pb, acts, n, &b);
+    CHECK(rc == 0, "interleaved load: %s", daft_rt_last_error(rt));
+    if (rc) {
+        daft_rt_plan_unload(rt, a);
+        return;
+    }
+    double t0 = gh_now();
+    int bad = 0, rounds = 300;
+    for (int e = 0; e < rounds && bad < 3; e++) {
+        DaftValue in = daft_value_i64(e);
+        if (daft_rt_plan_submit(rt, a, &in, 1, 30) || daft_rt_plan_submit(rt, b, NULL, 0, 30)) {
+            printf("  interleaved round %d: %s\n", e, daft_rt_last_error(rt));
+            bad++;
+            continue;
+        }
+        DaftRtPlan *both[2] = {a, b};
+        for (int k = 0; k < 2 && e > 0; k++) { /* one round behind: both plans in flight */
+            DaftValue out[8];
+            if (daft_rt_plan_result(rt, both[k], 30, out, n)) {
+                printf("  interleaved round %d: %s\n", e, daft_rt_last_error(rt));
+                bad++;
+                continue;
+            }
+            for (int i = 0; i < n; i++) {
+                if (out[i].kind != DAFT_V_I64 || out[i].as.i64 != i + 1)
+                    bad++;
+                daft_value_free(&out[i]);
+            }
+        }
+    }
+    CHECK(bad == 0, "two NCCL plans interleaved over %d GPUs: %d wrong or stuck", n, bad);
+    printf("two NCCL plans interleaved over %d GPUs: %d rounds in %.1f ms\n", n, rounds,
+           (gh_now() - t0) * 1e3);
+    daft_rt_plan_unload(rt, a);
+    daft_rt_plan_unload(rt, b);
 }
 
 static void test_kill(DaftRt *rt, DaftActor a, DaftActor b)
@@ -299,8 +360,12 @@ int main(void)
         test_chain(rt, acts[0], acts[1], true);
         test_allreduce(rt, acts, 2);
     }
-    if (nact >= 4)
+    if (nact >= 4) {
         test_allreduce(rt, acts, 4);
+        test_interleaved(rt, acts, 4);
+    } else if (nact >= 2) {
+        test_interleaved(rt, acts, 2);
+    }
     /* 5. kill -9 during NCCL transfers (fresh pair, on GPUs 0 and 1) */
     if (nact >= 2) {
         DaftActor ka = gh_spawn(rt, cls, "ka", 0), kb = gh_spawn(rt, cls, "kb", 1);
