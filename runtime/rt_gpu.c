@@ -80,6 +80,7 @@ typedef struct RtGpuState {
     ProfSum sums[RT_PROF_NAMES];
     int nsums;
     int prof_open;                    /* spans begun and not yet ended */
+    int coll_cs;                      /* DAFT_GPU_COLL_ON_COMPUTE: 0 not yet read, 1 on, -1 off */
 } RtGpuState;
 
 static RtGpuState G = {.dev = -1};
@@ -976,8 +977,33 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     return 0;
 }
 
+/* A collective whose result the very next computation reads (tensor parallelism) gains
+ * nothing from the communication stream: compute would wait for it at once. On the
+ * compute stream it needs no events between the streams (two waits of a few microseconds
+ * each, per collective, on the GPU's critical path). It follows whatever NCCL work is
+ * still on ms (join_ms): a communicator's operations must run in the order they were
+ * issued. DAFT_GPU_COLL_ON_COMPUTE=0 keeps every collective on ms (to measure). */
+static int coll_on_compute(RtGpuComm *c, ncclResult_t r, void *prof, char *err, size_t cap)
+{
+    prof_end(prof, G.cs);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
+        return DAFT_EPEER;
+    }
+    return settle(c, err, cap);
+}
+
+static bool coll_compute_allowed(void)
+{
+    if (!G.coll_cs) {
+        const char *e = getenv("DAFT_GPU_COLL_ON_COMPUTE");
+        G.coll_cs = e && *e && !strcmp(e, "0") ? -1 : 1;
+    }
+    return G.coll_cs > 0;
+}
+
 static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
-                        DaftTensor *out, char *err, size_t cap)
+                        DaftTensor *out, bool on_compute, char *err, size_t cap)
 {
     if (c->aborted) {
         gerr(err, cap, "NCCL communicator aborted");
@@ -1005,20 +1031,28 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     if (rc)
         return rc;
     ncclRedOp_t op = reduce == 1 ? ncclMax : reduce == 2 ? ncclMin : reduce == 3 ? ncclAvg : ncclSum;
+    on_compute = on_compute && coll_compute_allowed();
+    if (on_compute)
+        join_ms();
+    cudaStream_t s = on_compute ? G.cs : G.ms;
     g_group_start();
     ncclDataType_t ty = nccl_type(in->dtype);
     ncclResult_t r;
     switch (kind) {
-    case 0: r = ncclAllReduce(in->data, out->data, (size_t)n, ty, op, c->comm, G.ms); break;
-    case 1: r = ncclAllGather(in->data, out->data, (size_t)n, ty, c->comm, G.ms); break;
-    case 2: r = ncclReduceScatter(in->data, out->data, (size_t)(n / c->n), ty, op, c->comm, G.ms); break;
-    default: r = ncclBroadcast(in->data, out->data, (size_t)n, ty, root, c->comm, G.ms); break;
+    case 0: r = ncclAllReduce(in->data, out->data, (size_t)n, ty, op, c->comm, s); break;
+    case 1: r = ncclAllGather(in->data, out->data, (size_t)n, ty, c->comm, s); break;
+    case 2: r = ncclReduceScatter(in->data, out->data, (size_t)(n / c->n), ty, op, c->comm, s); break;
+    default: r = ncclBroadcast(in->data, out->data, (size_t)n, ty, root, c->comm, s); break;
     }
     if (r != ncclSuccess && r != ncclInProgress) {
         ncclGroupEnd();
         G.ngrp = 0;
         gerr(err, cap, "NCCL collective failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER;
+    }
+    if (on_compute) { /* kernels launch in ncclGroupEnd: the span starts before it */
+        void *prof = prof_begin("(NCCL on compute)", G.cs);
+        return coll_on_compute(c, ncclGroupEnd(), prof, err, cap);
     }
     group_uses(in->data, false);
     group_uses(out->data, true);

@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 7
+#define RT_GPU_ABI 8
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -91,9 +91,11 @@ typedef struct RtGpuOps {
     int (*send)(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t cap);
     int (*recv)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
     /* Collective (kinds / reductions numbered as daft/plan.h) of member `in`; `out` gets a
-     * new device tensor. Shapes follow rt_coll.c's CPU rules. */
+     * new device tensor. Shapes follow rt_coll.c's CPU rules. on_compute: the next
+     * computation reads `out`, so the collective runs on the compute stream (no waits
+     * between streams); otherwise on the communication stream, overlapping compute. */
     int (*collective)(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
-                      DaftTensor *out, char *err, size_t cap);
+                      DaftTensor *out, bool on_compute, char *err, size_t cap);
     /* ncclCommGetAsyncError + pending CUDA errors: 0 if fine. */
     int (*comm_check)(RtGpuComm *c, char *err, size_t cap);
     void (*comm_abort)(RtGpuComm *c); /* ncclCommAbort: never blocks on peers */

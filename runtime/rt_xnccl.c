@@ -316,7 +316,8 @@ int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
     return 1;
 }
 
-DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root, const DaftValue *in)
+DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root, const DaftValue *in,
+                        bool feeds_next)
 {
     RtXComm *c = &g->comms[g->group_comm[grp]];
     if (g->failed)
@@ -338,8 +339,8 @@ DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root
                                         : daft_value_error("%s", g->err);
     }
     DaftValue out = daft_value_none();
-    int rc = g->ops->collective(c->c, kind, reduce, root, &x->as.tensor, &out.as.tensor, g->err,
-                                sizeof g->err);
+    int rc = g->ops->collective(c->c, kind, reduce, root, &x->as.tensor, &out.as.tensor, feeds_next,
+                                g->err, sizeof g->err);
     daft_value_free(&up);
     if (rc) { /* the other members may be inside the collective: abort so nobody waits */
         g->failed = true;

@@ -25,6 +25,8 @@ typedef struct RtXOp {
     int32_t dst, src, channel, reader, method;
     uint32_t nargs;
     RtXArg *args;
+    bool src_last;   /* COLLECTIVE: no later op reads src (it is freed or overwritten) */
+    bool feeds_next; /* COLLECTIVE: the next call reads dst (it waits for the result) */
 } RtXOp;
 
 /* A writer end's static payload: every value written is checked against it (SPEC §14.1). */
@@ -165,6 +167,38 @@ void rt_xplan_free(RtXPlan *p)
 
 /* ---------------------------------------------------------------- loading */
 
+/* Is slot's value dead after op `at`: freed or overwritten before any later op reads it?
+ * (Not at the program's end: the value may be an output or kept for the next execution.) */
+static bool rt_xplan_slot_dies(const RtXPlan *p, uint32_t at, int32_t slot)
+{
+    for (uint32_t j = at + 1; j < p->nops; j++) {
+        const RtXOp *o = &p->ops[j];
+        bool reads = (o->kind == RT_OP_WRITE || o->kind == RT_OP_COLL) && o->src == slot;
+        for (uint32_t k = 0; o->kind == RT_OP_CALL && k < o->nargs; k++)
+            reads |= o->args[k].slot == slot;
+        if (reads)
+            return false;
+        if ((o->kind == RT_OP_FREE && o->src == slot) || (o->kind != RT_OP_WRITE && o->kind != RT_OP_FREE && o->dst == slot))
+            return true;
+    }
+    return false;
+}
+
+/* Does the first call after op `at` read slot? */
+static bool rt_xplan_next_call_reads(const RtXPlan *p, uint32_t at, int32_t slot)
+{
+    for (uint32_t j = at + 1; j < p->nops; j++) {
+        const RtXOp *o = &p->ops[j];
+        if (o->kind != RT_OP_CALL)
+            continue;
+        for (uint32_t k = 0; k < o->nargs; k++)
+            if (o->args[k].slot == slot)
+                return true;
+        return false;
+    }
+    return false;
+}
+
 static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
 {
     p->nops = rt_rd_u32(r);
@@ -205,6 +239,11 @@ static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
         if (o->nargs > p->argcap)
             p->argcap = o->nargs;
     }
+    for (uint32_t i = 0; i < p->nops; i++)
+        if (p->ops[i].kind == RT_OP_COLL) {
+            p->ops[i].src_last = rt_xplan_slot_dies(p, i, p->ops[i].src);
+            p->ops[i].feeds_next = rt_xplan_next_call_reads(p, i, p->ops[i].dst);
+        }
     /* Same rule as rt_plan_needs_go on the driver (which adds NCCL members: rt_xplan_load). */
     p->needs_go = p->nops > 0 && p->ops[0].kind != RT_OP_READ;
     p->argv = calloc(p->argcap + 1, sizeof *p->argv);
@@ -573,6 +612,23 @@ static bool rt_xplan_coll(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
     return true;
 }
 
+/* A collective of one member over a tensor of rank >= 1: every kind's result is the
+ * member's own tensor (a TP or data-parallel program run on one GPU), so no NCCL
+ * operation, no copy when the tensor is not read again, and no wait between streams.
+ * (Other values take the general path: allgather makes a list of them, for one.) */
+static void rt_xplan_coll_alone(RtXPlan *p, const RtXOp *o)
+{
+    DaftValue out = daft_value_none();
+    if (o->src_last) {
+        out = p->slots[o->src];
+        p->slots[o->src] = daft_value_none();
+    } else if (daft_value_copy(&out, &p->slots[o->src]) != 0) {
+        out = daft_value_error("plan '%s': collective: out of memory copying the value", p->name);
+    }
+    daft_value_free(&p->slots[o->dst]);
+    p->slots[o->dst] = out;
+}
+
 static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
 {
     for (uint32_t k = 0; k < o->nargs; k++) /* shallow views: the slots keep ownership */
@@ -703,9 +759,15 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             break;
         }
         case RT_OP_COLL:
+            if (p->groups[o->channel].n == 1 && p->groups[o->channel].me == 0 &&
+                p->slots[o->src].kind == DAFT_V_TENSOR && p->slots[o->src].as.tensor.rank >= 1) {
+                rt_xplan_coll_alone(p, o);
+                break;
+            }
             if (rt_xnccl_group(p->gpu, (uint32_t)o->channel) >= 0) {
                 DaftValue res = rt_xnccl_coll(p->gpu, (uint32_t)o->channel, o->method & 0xff,
-                                              o->method >> 8, o->reader, &p->slots[o->src]);
+                                              o->method >> 8, o->reader, &p->slots[o->src],
+                                              o->feeds_next);
                 daft_value_free(&p->slots[o->dst]);
                 p->slots[o->dst] = res;
                 break;

@@ -13,7 +13,8 @@
 # lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
 # PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
 # DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
-# DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory);
+# DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory),
+# and W7 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces on the communication stream);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs.
 set -u
 OUT=${OUT:-/tmp/out}
@@ -57,7 +58,7 @@ want 3 && stamp "3 daft W7 W5 W6"
 want 3 && for n in 1 2 4; do
   [ "$ngpu" -ge $n ] || continue
   for b in 32 256; do
-    daft tp_mlp DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10
+    daft tp_mlp DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30
   done
 done
 want 3 && for n in 1 2 4; do
@@ -66,7 +67,7 @@ want 3 && for n in 1 2 4; do
 done
 want 3 && for s in 1 2 4; do
   [ "$ngpu" -ge $s ] || continue
-  daft pp_mlp DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 DAFT_APP_ITERS=1
+  daft pp_mlp DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 DAFT_APP_ITERS=10
 done
 
 want 4 && stamp "4 peers"
@@ -86,6 +87,11 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
   echo "no-overlap (DAFT_GPU_NO_OVERLAP=1):" >>"$DAFT_TXT"
   daft dp_train_overlap DAFT_GPU_NO_OVERLAP=1 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
+  echo "collectives on the communication stream (DAFT_GPU_COLL_ON_COMPUTE=0):" >>"$DAFT_TXT"
+  for b in 32 256; do
+    daft tp_mlp DAFT_GPU_COLL_ON_COMPUTE=0 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
+      DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
+  done
   echo "async-writes (DAFT_GPU_ASYNC_WRITES=1):" >>"$DAFT_TXT"
   daft tp_mlp DAFT_GPU_ASYNC_WRITES=1 DAFT_APP_TP=4 DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
