@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "rt_gpu.h"
+#include "std_cuda.h"
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
@@ -81,6 +82,8 @@ typedef struct RtGpuState {
     int nsums;
     int prof_open;                    /* spans begun and not yet ended */
     int coll_cs;                      /* DAFT_GPU_COLL_ON_COMPUTE: 0 not yet read, 1 on, -1 off */
+    char who[96];                     /* "actor 'a'", for stall reports */
+    cudaEvent_t std_done;             /* std_cuda's host waits (std_host_wait) */
 } RtGpuState;
 
 static RtGpuState G = {.dev = -1};
@@ -114,6 +117,8 @@ static int64_t now_ns(void)
 
 /* ---------------------------------------------------------------- process */
 
+static int std_host_wait(cudaStream_t s, char *err, size_t cap);
+
 static int g_attach(int device, char *err, size_t cap)
 {
     int n = 0;
@@ -133,6 +138,8 @@ static int g_attach(int device, char *err, size_t cap)
     CU(cudaEventCreateWithFlags(&G.c2m, cudaEventDisableTiming), "cudaEventCreate");
     CU(cudaEventCreateWithFlags(&G.m2c, cudaEventDisableTiming), "cudaEventCreate");
     CU(cudaEventCreateWithFlags(&G.done, cudaEventDisableTiming), "cudaEventCreate");
+    CU(cudaEventCreateWithFlags(&G.std_done, cudaEventDisableTiming), "cudaEventCreate");
+    std_cuda_set_wait(std_host_wait);
     CU(cudaStreamCreateWithFlags(&G.us, cudaStreamNonBlocking), "cudaStreamCreate (upload)");
     CU(cudaEventCreateWithFlags(&G.u2c, cudaEventDisableTiming), "cudaEventCreate");
     cudaMemPool_t pool;
@@ -438,10 +445,25 @@ static int comm_check(RtGpuComm *c, char *err, size_t cap)
 
 /* Polls an event recorded on cs; between polls checks every communicator for errors and
  * an abort, and calls the hooks. */
+/* A wait for the GPU that lasts this long is reported on stderr (and again at twice the
+ * interval), naming the actor: a GPU that never finishes is almost always NCCL waiting for
+ * a communicator member that did not issue its part (or issued it in another order). */
+#define RT_GPU_STALL_NS (30LL * 1000000000LL)
+
+static void stall_report(int64_t seconds)
+{
+    fprintf(stderr,
+            "daft: %s (GPU %d): waiting for its GPU for %lld s; %s\n",
+            G.who[0] ? G.who : "a GPU actor", G.dev, (long long)seconds,
+            G.ncomms ? "NCCL operations are unfinished: a member of one of its communicators "
+                       "has not issued its part of an operation (or issued them in another order)"
+                     : "no NCCL operation is involved (a kernel still running?)");
+}
+
 static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*alive)(void *),
                       void (*progress)(void *), void *arg, char *err, size_t cap)
 {
-    int64_t t0 = now_ns(), last = t0;
+    int64_t t0 = now_ns(), last = t0, report = t0 + RT_GPU_STALL_NS;
     for (;;) {
         cudaError_t e = cudaEventQuery(ev);
         if (e == cudaSuccess)
@@ -472,6 +494,10 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
                 progress(arg);
             else if (G.hook)
                 G.hook(G.hook_arg);
+            if (t > report) { /* never silent: say who waits, and for what */
+                stall_report((t - t0) / 1000000000);
+                report = t + 2 * RT_GPU_STALL_NS;
+            }
             if (alive && !alive(arg)) {
                 for (int i = 0; i < ncs; i++)
                     if (cs[i] && !cs[i]->aborted) {
@@ -488,6 +514,19 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
         nanosleep(&ts, NULL);
     }
 }
+
+/* std_cuda's waits for a scalar result, polled like every other wait of this process. */
+static int std_host_wait(cudaStream_t s, char *err, size_t cap)
+{
+    cudaError_t e = cudaEventRecord(G.std_done, s);
+    if (e != cudaSuccess) {
+        gerr(err, cap, "cudaEventRecord failed: %s", cudaGetErrorString(e));
+        return DAFT_EPEER;
+    }
+    return poll_event(G.std_done, NULL, 0, NULL, NULL, NULL, err, cap);
+}
+
+static void g_set_name(const char *who) { snprintf(G.who, sizeof G.who, "%s", who ? who : "?"); }
 
 static void g_set_hook(void (*fn)(void *), void *arg)
 {
@@ -981,9 +1020,11 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
  * nothing from the communication stream: compute would wait for it at once. On the
  * compute stream it needs no events between the streams (two waits of a few microseconds
  * each, per collective, on the GPU's critical path). It follows whatever NCCL work is
- * still on ms (join_ms): a communicator's operations must run in the order they were
- * issued. DAFT_GPU_COLL_ON_COMPUTE=0 keeps every collective on ms (to measure). */
-static int coll_on_compute(RtGpuComm *c, ncclResult_t r, void *prof, char *err, size_t cap)
+ * still on ms (join_ms), and ms work issued later follows it (g_group_end's event), so all
+ * NCCL operations of this GPU still run one after another in issue order, as on one
+ * stream: NCCL kernels of two communicators running at once may wait for each other.
+ * DAFT_GPU_COLL_ON_COMPUTE=0 keeps every collective and receive on ms (to measure). */
+static int nccl_on_compute_end(RtGpuComm *c, ncclResult_t r, void *prof, char *err, size_t cap)
 {
     prof_end(prof, G.cs);
     if (r != ncclSuccess && r != ncclInProgress) {
@@ -1052,11 +1093,39 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     }
     if (on_compute) { /* kernels launch in ncclGroupEnd: the span starts before it */
         void *prof = prof_begin("(NCCL on compute)", G.cs);
-        return coll_on_compute(c, ncclGroupEnd(), prof, err, cap);
+        return nccl_on_compute_end(c, ncclGroupEnd(), prof, err, cap);
     }
     group_uses(in->data, false);
     group_uses(out->data, true);
     return g_group_end(c, err, cap);
+}
+
+/* A received value the next call reads: on the compute stream too (see g_collective). */
+static int g_recv_compute(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    if (!coll_compute_allowed()) {
+        g_group_start();
+        int rc = g_recv(c, t, peer, err, cap);
+        int rc2 = g_group_end(c, rc ? NULL : err, cap);
+        return rc ? rc : rc2;
+    }
+    if (c->aborted) {
+        gerr(err, cap, "NCCL communicator aborted");
+        return DAFT_EPEER;
+    }
+    int rc = g_alloc(t, err, cap);
+    if (rc)
+        return rc;
+    join_ms(); /* every NCCL operation of this GPU stays in issue order */
+    ncclGroupStart();
+    ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.cs);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        ncclGroupEnd();
+        gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
+        return DAFT_EPEER;
+    }
+    void *prof = prof_begin("(NCCL on compute)", G.cs);
+    return nccl_on_compute_end(c, ncclGroupEnd(), prof, err, cap);
 }
 
 /* ---------------------------------------------------------------- interpreted transfers */
@@ -1152,6 +1221,8 @@ const RtGpuOps *daft_gpu_ops(void)
         .comm_start = g_comm_start,
         .comm_poll = g_comm_poll,
         .xfer = g_xfer,
+        .recv_compute = g_recv_compute,
+        .set_name = g_set_name,
     };
     return &ops;
 }

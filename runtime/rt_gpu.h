@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 8
+#define RT_GPU_ABI 9
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -118,6 +118,11 @@ typedef struct RtGpuOps {
                       char *err, size_t cap);
     int (*comm_poll)(RtGpuComm *c, char *err, size_t cap);
     int (*xfer)(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, size_t cap);
+    /* One whole receive (its own group) on the compute stream, for a value the next
+     * computation reads: as recv + group_end, without waits between the streams. */
+    int (*recv_compute)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
+    /* Who this process is, for the messages the GPU runtime prints itself ("actor 'a'"). */
+    void (*set_name)(const char *who);
 } RtGpuOps;
 
 /* Inside libdaftgpu.so, for std_gpu.c (rt_gpu.c): the compute stream as it is (the

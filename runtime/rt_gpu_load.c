@@ -82,7 +82,6 @@ static void rt_gpu_hook(void *arg) { (void)arg; }
 
 void rt_gpu_child_start(int gpu, const char *actor_name)
 {
-    (void)actor_name;
     if (gpu == -1 || rt_gpu_cpu_mode())
         return;
     if (gpu < 0) {
@@ -101,6 +100,9 @@ void rt_gpu_child_start(int gpu, const char *actor_name)
         return;
     }
     o->set_hook(rt_gpu_hook, NULL);
+    char who[96];
+    rt_fmt(who, sizeof who, "actor '%s'", actor_name ? actor_name : "?");
+    o->set_name(who);
     P.active = o;
 }
 

@@ -231,9 +231,23 @@ extern "C" int std_cuda_copy(void *dst_dev, const void *src_dev, size_t bytes, c
     return std_copy("copy", dst_dev, src_dev, bytes, cudaMemcpyDeviceToDevice, s);
 }
 
+static StdCudaWait std_host_wait; /* set once per process, before any operation runs */
+
+extern "C" void std_cuda_set_wait(StdCudaWait wait) { std_host_wait = wait; }
+
+static int std_wait(const char *fn, cudaStream_t s)
+{
+    if (!std_host_wait)
+        return std_cuda_check(fn, "cudaStreamSynchronize", cudaStreamSynchronize(s));
+    char err[400];
+    if (std_host_wait(s, err, sizeof err))
+        return std_cuda_fail(STD_CUDA_EDEVICE, "%s: %s", fn, err);
+    return STD_CUDA_OK;
+}
+
 extern "C" int std_cuda_stream_sync(cudaStream_t s)
 {
-    return std_cuda_check("stream_sync", "cudaStreamSynchronize", cudaStreamSynchronize(s));
+    return std_wait("stream_sync", s);
 }
 
 /* ---------------------------------------------------------------- creation */
@@ -755,7 +769,7 @@ static int std_reduce_sync(const char *fn, int rc0, double *dev, double *result,
                             cudaMemcpyAsync(result, dev, sizeof(double), cudaMemcpyDeviceToHost,
                                             s));
     if (!rc)
-        rc = std_cuda_check(fn, "cudaStreamSynchronize", cudaStreamSynchronize(s));
+        rc = std_wait(fn, s);
     cudaFreeAsync(dev, s);
     return rc;
 }

@@ -78,6 +78,13 @@ int std_cuda_to_cpu(void *dst_host, const void *src_dev, size_t bytes, cudaStrea
 int std_cuda_copy(void *dst_dev, const void *src_dev, size_t bytes, cudaStream_t s);
 /* Blocks until everything enqueued on s has finished; reports asynchronous errors. */
 int std_cuda_stream_sync(cudaStream_t s);
+/* How the host waits for a stream (std_cuda_stream_sync, and reductions to a host scalar):
+ * cudaStreamSynchronize unless the GPU runtime installed its own wait, which gives up when
+ * a communicator's peer died (a blocked NCCL kernel never finishes) and reports a long
+ * wait. Installed once, when an actor attaches its GPU. The wait returns 0, or non-zero
+ * with a message in err. */
+typedef int (*StdCudaWait)(cudaStream_t s, char *err, size_t cap);
+void std_cuda_set_wait(StdCudaWait wait);
 
 /* ---------------------------------------------------------------- creation */
 

@@ -14,8 +14,10 @@
 # PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
 # DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
 # DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory),
-# and W7 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces on the communication stream);
-# 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs.
+# and W7 and W6 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces and the stages' receives on
+# the communication stream);
+# 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs; 7 W3 (daft's
+# bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv).
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -33,7 +35,7 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6} # a subset, e.g. "2 3" to repeat steps of a call cut short
+STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7} # a subset, e.g. "2 3" to repeat steps of a call cut short
 want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 want 1 && stamp "1 test_gpu_rt" &&
@@ -92,6 +94,8 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
     daft tp_mlp DAFT_GPU_COLL_ON_COMPUTE=0 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
       DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
   done
+  daft pp_mlp DAFT_GPU_COLL_ON_COMPUTE=0 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 \
+    DAFT_APP_ITERS=10 >/dev/null
   echo "async-writes (DAFT_GPU_ASYNC_WRITES=1):" >>"$DAFT_TXT"
   daft tp_mlp DAFT_GPU_ASYNC_WRITES=1 DAFT_APP_TP=4 DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
@@ -108,5 +112,12 @@ if want 6; then
       >>"$OUT/6-profile.txt" 2>&1
   done
   grep -A30 "GPU profile" "$OUT/6-profile.txt" | head -60
+fi
+# 7 W3 (NCCL send/recv inside plans: 8 B round trip, 1 MiB and 256 MiB one way) with its C peer
+if want 7; then
+  stamp "7 W3 daft and peer"
+  DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='sendrecv|bench_gpu_plan 2' \
+    timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/7-w3.txt" 2>&1
+  grep -E "round|GB/s|us|PASS|FAIL" "$OUT/7-w3.txt" | tail -25
 fi
 stamp "done"
