@@ -1023,7 +1023,7 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
  * still on ms (join_ms), and ms work issued later follows it (g_group_end's event), so all
  * NCCL operations of this GPU still run one after another in issue order, as on one
  * stream: NCCL kernels of two communicators running at once may wait for each other.
- * DAFT_GPU_COLL_ON_COMPUTE=0 keeps every collective and receive on ms (to measure). */
+ * DAFT_GPU_COLL_ON_COMPUTE=0 keeps every collective on ms (to measure). */
 static int nccl_on_compute_end(RtGpuComm *c, ncclResult_t r, void *prof, char *err, size_t cap)
 {
     prof_end(prof, G.cs);
@@ -1098,34 +1098,6 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     group_uses(in->data, false);
     group_uses(out->data, true);
     return g_group_end(c, err, cap);
-}
-
-/* A received value the next call reads: on the compute stream too (see g_collective). */
-static int g_recv_compute(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
-{
-    if (!coll_compute_allowed()) {
-        g_group_start();
-        int rc = g_recv(c, t, peer, err, cap);
-        int rc2 = g_group_end(c, rc ? NULL : err, cap);
-        return rc ? rc : rc2;
-    }
-    if (c->aborted) {
-        gerr(err, cap, "NCCL communicator aborted");
-        return DAFT_EPEER;
-    }
-    int rc = g_alloc(t, err, cap);
-    if (rc)
-        return rc;
-    join_ms(); /* every NCCL operation of this GPU stays in issue order */
-    ncclGroupStart();
-    ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.cs);
-    if (r != ncclSuccess && r != ncclInProgress) {
-        ncclGroupEnd();
-        gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
-        return DAFT_EPEER;
-    }
-    void *prof = prof_begin("(NCCL on compute)", G.cs);
-    return nccl_on_compute_end(c, ncclGroupEnd(), prof, err, cap);
 }
 
 /* ---------------------------------------------------------------- interpreted transfers */
@@ -1221,7 +1193,6 @@ const RtGpuOps *daft_gpu_ops(void)
         .comm_start = g_comm_start,
         .comm_poll = g_comm_poll,
         .xfer = g_xfer,
-        .recv_compute = g_recv_compute,
         .set_name = g_set_name,
     };
     return &ops;

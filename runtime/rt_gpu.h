@@ -118,9 +118,6 @@ typedef struct RtGpuOps {
                       char *err, size_t cap);
     int (*comm_poll)(RtGpuComm *c, char *err, size_t cap);
     int (*xfer)(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, size_t cap);
-    /* One whole receive (its own group) on the compute stream, for a value the next
-     * computation reads: as recv + group_end, without waits between the streams. */
-    int (*recv_compute)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
     /* Who this process is, for the messages the GPU runtime prints itself ("actor 'a'"). */
     void (*set_name)(const char *who);
 } RtGpuOps;

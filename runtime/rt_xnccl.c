@@ -265,7 +265,7 @@ void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, co
     }
 }
 
-int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot, bool feeds_next)
+int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
 {
     RtXNChan *c = &g->chans[ch];
     int rc = io->try_read(io->arg, ch, slot);
@@ -300,14 +300,12 @@ int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot,
         *slot = daft_value_error("%s", g->err);
         return 1;
     }
-    int e1 = 0, e2 = 0;
-    if (feeds_next) {
-        e1 = g->ops->recv_compute(p2p(g), &t, c->writer, g->err, sizeof g->err);
-    } else {
-        g->ops->group_start();
-        e1 = g->ops->recv(p2p(g), &t, c->writer, g->err, sizeof g->err);
-        e2 = g->ops->group_end(p2p(g), e1 ? NULL : g->err, sizeof g->err);
-    }
+    /* on the communication stream even when the next call reads the value: posted there, a
+     * stream of receives overlaps the calls (on the compute stream, measured on 2 x H100,
+     * 8 B executions took 17.2 us instead of 12.4, 1 MiB 48.4 instead of 44.5) */
+    g->ops->group_start();
+    int e1 = g->ops->recv(p2p(g), &t, c->writer, g->err, sizeof g->err);
+    int e2 = g->ops->group_end(p2p(g), e1 ? NULL : g->err, sizeof g->err);
     if (e1 || e2) {
         if (t.data)
             g->ops->free(&t);

@@ -30,7 +30,7 @@ const char *rt_xnccl_error(const RtXNccl *g); /* NULL unless setup or an op fail
 void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v);
 /* READ: 1 and the value (a GPU tensor being received, in stream order) in *slot; 0 if the
  * control value has not arrived yet. */
-int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot, bool feeds_next);
+int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot);
 /* COLLECTIVE over an NCCL group: the member's result (an error value on failure). */
 DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root, const DaftValue *in,
                         bool feeds_next); /* feeds_next: the next call reads the result */

@@ -26,7 +26,7 @@ typedef struct RtXOp {
     uint32_t nargs;
     RtXArg *args;
     bool src_last;   /* COLLECTIVE: no later op reads src (it is freed or overwritten) */
-    bool feeds_next; /* COLLECTIVE, READ: the next call reads dst (it waits for the value) */
+    bool feeds_next; /* COLLECTIVE: the next call reads dst (it waits for the result) */
 } RtXOp;
 
 /* A writer end's static payload: every value written is checked against it (SPEC §14.1). */
@@ -240,10 +240,10 @@ static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
             p->argcap = o->nargs;
     }
     for (uint32_t i = 0; i < p->nops; i++) {
-        if (p->ops[i].kind == RT_OP_COLL)
-            p->ops[i].src_last = rt_xplan_slot_dies(p, i, p->ops[i].src);
-        if (p->ops[i].kind == RT_OP_COLL || p->ops[i].kind == RT_OP_READ)
-            p->ops[i].feeds_next = rt_xplan_next_call_reads(p, i, p->ops[i].dst);
+        if (p->ops[i].kind != RT_OP_COLL)
+            continue;
+        p->ops[i].src_last = rt_xplan_slot_dies(p, i, p->ops[i].src);
+        p->ops[i].feeds_next = rt_xplan_next_call_reads(p, i, p->ops[i].dst);
     }
     /* Same rule as rt_plan_needs_go on the driver (which adds NCCL members: rt_xplan_load). */
     p->needs_go = p->nops > 0 && p->ops[0].kind != RT_OP_READ;
@@ -741,8 +741,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
         case RT_OP_READ: {
             RtXChan *c = &p->chans[o->channel];
             if (rt_xnccl_chan(p->gpu, (uint32_t)o->channel)) {
-                if (rt_xnccl_try_read(p->gpu, &io, (uint32_t)o->channel, &p->slots[o->dst],
-                                      o->feeds_next) <= 0)
+                if (rt_xnccl_try_read(p->gpu, &io, (uint32_t)o->channel, &p->slots[o->dst]) <= 0)
                     return did;
                 break;
             }
