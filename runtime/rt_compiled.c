@@ -900,20 +900,22 @@ static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
 }
 
 /* An actor whose program does not begin with a read has no input to wait for: it starts
- * an execution only on this message, so it never runs executions nobody submitted. A
- * member of the plan's NCCL communicators gets it too: it runs its NCCL plans' executions
- * in the order of these messages, the order of submission, which is the same on every
- * member (rt_xplan.c says why). The actor applies the same rules when it loads its program
- * (rt_xplan.c). */
+ * an execution only on this message, so it never runs executions nobody submitted. In a
+ * plan with NCCL communicators every actor with a program gets it too: such plans'
+ * executions run in the order of these messages, the order of submission, the same on
+ * every actor (rt_xplan.c says why). The actor applies the same rules when it loads its
+ * program (rt_xplan.c: its PLAN_LOAD has a GPU section exactly when gpu_ncomms > 0). */
+bool rt_plans_all_sequenced(void)
+{
+    const char *e = getenv("DAFT_PLAN_SEQUENCE");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
 static bool rt_plan_needs_go(const DaftRtPlan *p, int i)
 {
     const DaftPlanActor *a = &p->plan->actors[i];
-    if (a->nops > 0 && a->ops[0].kind != DAFT_OP_READ)
-        return true;
-    for (int k = 0; k < p->gpu_ncomms; k++)
-        if (rt_plan_gpu_rank(p, k, i) >= 0)
-            return true;
-    return false;
+    return a->nops > 0 && (a->ops[0].kind != DAFT_OP_READ || p->gpu_ncomms > 0 ||
+                           rt_plans_all_sequenced());
 }
 
 static void rt_plan_send_go(DaftRtPlan *p)
@@ -964,8 +966,10 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
         if (plan->outputs[o].input >= 0)
             daft_value_copy(&rec[o], &inputs[plan->outputs[o].input]);
     }
-    int rc = rt_plan_write_inputs(p, inputs);
+    /* GO first: an actor that waits for it before reading must not leave the driver blocked
+     * writing an input larger than the channel's ring */
     rt_plan_send_go(p);
+    int rc = rt_plan_write_inputs(p, inputs);
     p->submitted++;
     rt_trace_slice(&rt->trace, plan->name, "submit", t0, rt_now_ns());
     return rc;

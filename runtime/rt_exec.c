@@ -243,6 +243,20 @@ static void rt_handle_plan_load(RtActorSelf *s, RtRd *r)
     rt_match_plan_conns(s);
 }
 
+/* One more execution of plan p may start; a sequenced one also takes its turn. */
+static void rt_plan_go(RtActorSelf *s, RtXPlan *p)
+{
+    if (rt_xplan_sequenced(p)) {
+        if (rt_grow((void **)&s->turns, &s->turns_cap, s->nturns + 1, sizeof *s->turns)) {
+            rt_log("actor '%s': out of memory: plan %u stopped", s->name, rt_xplan_id(p));
+            rt_xplan_stop(p); /* an execution without a turn would never run */
+            return;
+        }
+        s->turns[s->nturns++] = rt_xplan_id(p);
+    }
+    rt_xplan_go(p);
+}
+
 /* Files a control message: notices act now, everything else waits its turn. */
 static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
 {
@@ -264,12 +278,8 @@ static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
         uint32_t id = rt_rd_u32(&r);
         for (int i = 0; i < s->nplans; i++)
             if (rt_xplan_id(s->plans[i]) == id) {
-                if (type == RT_M_PLAN_GO) {
-                    rt_xplan_go(s->plans[i]);
-                    if (rt_xplan_sequenced(s->plans[i]) &&
-                        !rt_grow((void **)&s->turns, &s->turns_cap, s->nturns + 1, sizeof *s->turns))
-                        s->turns[s->nturns++] = id;
-                }
+                if (type == RT_M_PLAN_GO)
+                    rt_plan_go(s, s->plans[i]);
                 else
                     rt_xplan_stop(s->plans[i]);
             }

@@ -797,6 +797,10 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
         cudaGetLastError();
         return 0;
     }
+    /* after the compute stream's work (a collective may run there) and before any later
+     * NCCL work there: this GPU's NCCL operations stay one after another */
+    cudaEventRecord(G.c2m, G.cs);
+    cudaStreamWaitEvent(G.ms, G.c2m, 0);
     ncclGroupStart();
     for (int p = 0; p < c->n; p++)
         if (p != c->rank) {
@@ -804,6 +808,7 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
             ncclRecv((char *)buf + c->n + p, 1, ncclUint8, p, c->comm, G.ms);
         }
     r = ncclGroupEnd();
+    G.ms_ops++;
     if (r != ncclSuccess) {
         gerr(err, cap, "NCCL connection warm-up failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER; /* buf leaks: a kernel may still use it */

@@ -165,21 +165,25 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
 {
     if (g->failed)
         return DAFT_EPEER;
-    if (!g->ops && g->ncomms) {
-        g->failed = true;
-        rt_fmt(g->err, sizeof g->err, "NCCL channels need a GPU actor");
-        return DAFT_EPEER;
-    }
     while (g->ready < g->ncomms) {
         RtXComm *c = &g->comms[g->ready];
-        if (c->rank < 0) {
+        if (c->rank < 0) { /* not a member (a CPU actor of the plan, say) */
             g->ready++;
             continue;
+        }
+        if (!g->ops) {
+            g->failed = true;
+            rt_fmt(g->err, sizeof g->err, "NCCL channels need a GPU actor");
+            return DAFT_EPEER;
         }
         uint8_t id[RT_NCCL_ID_BYTES];
         if (c->rank == 0) {
             if (g->ops->nccl_id(id, g->err, sizeof g->err)) {
                 g->failed = true;
+                /* the others wait for an id: an error ends their wait (not a string) */
+                DaftValue e = daft_value_error("NCCL communicator: rank 0 has no unique id: %s", g->err);
+                io->send(io->arg, c->boot, -1, &e);
+                daft_value_free(&e);
                 return DAFT_EPEER;
             }
             DaftValue v = daft_value_strn((const char *)id, sizeof id);
@@ -191,7 +195,11 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
                 return rc < 0 ? rc : 0;
             if (g->tmp.kind != DAFT_V_STR || g->tmp.as.str.len != sizeof id) {
                 g->failed = true;
-                rt_fmt(g->err, sizeof g->err, "bad NCCL unique id on the bootstrap channel");
+                if (g->tmp.kind == DAFT_V_ERROR)
+                    rt_fmt(g->err, sizeof g->err, "%s", g->tmp.as.error.msg);
+                else
+                    rt_fmt(g->err, sizeof g->err, "bad NCCL unique id on the bootstrap channel");
+                daft_value_free(&g->tmp);
                 return DAFT_EPEER;
             }
             memcpy(id, g->tmp.as.str.ptr, sizeof id);
@@ -208,14 +216,6 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
 }
 
 bool rt_xnccl_setup_pending(const RtXNccl *g) { return g && !g->failed && g->ready < g->ncomms; }
-
-bool rt_xnccl_member(const RtXNccl *g)
-{
-    for (uint32_t i = 0; g && i < g->ncomms; i++)
-        if (g->comms[i].rank >= 0)
-            return true;
-    return false;
-}
 
 static bool conforming(const RtXNChan *c, const DaftValue *v, int dev)
 {
@@ -346,6 +346,8 @@ DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root
                                 g->err, sizeof g->err);
     daft_value_free(&up);
     if (rc) { /* the other members may be inside the collective: abort so nobody waits */
+        if (out.as.tensor.data) /* freed in stream order, after whatever was launched */
+            g->ops->free(&out.as.tensor);
         g->failed = true;
         rt_xnccl_abort(g);
         return daft_value_error("NCCL collective: %s", g->err);

@@ -24,7 +24,6 @@ int rt_xnccl_group(const RtXNccl *g, uint32_t grp); /* group's communicator or -
 /* Creates the communicators (once): 1 ready, 0 waiting for a unique id, < 0 failed. */
 int rt_xnccl_setup(RtXNccl *g, const RtXIo *io);
 bool rt_xnccl_setup_pending(const RtXNccl *g);
-bool rt_xnccl_member(const RtXNccl *g); /* a rank of at least one of the communicators */
 const char *rt_xnccl_error(const RtXNccl *g); /* NULL unless setup or an op failed */
 /* WRITE on an NCCL channel: control value on the ring, then ncclSend to the reader(s). */
 void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v);

@@ -76,11 +76,13 @@ struct RtXPlan {
      * submitted: it starts one per RT_M_PLAN_GO the driver sends with each submit. */
     bool needs_go, go_taken;
     uint64_t go_credits;
-    /* A member of the plan's NCCL communicators: its executions also wait for their turn
-     * among the actor's other such plans (rt_exec_plan_turn). NCCL kernels on one stream
-     * run in the order they were issued, so two plans whose operations two actors issued
-     * in different orders (plan A's input arrived first here, plan B's there) would wait
-     * for each other forever on the GPUs. */
+    /* A plan with NCCL communicators: its executions also wait for their turn among the
+     * actor's other such plans (rt_exec_plan_turn). NCCL kernels on one stream run in the
+     * order they were issued, so two plans whose operations two members issued in
+     * different orders (plan A's input arrived first here, plan B's there) would wait for
+     * each other forever on the GPUs. Every actor of such a plan takes turns, members or
+     * not: one that ran B first could block (a host wait in B for a member still in A)
+     * while that member waits in A for it. */
     bool sequenced;
     struct RtActorSelf *self;
     RtXGroup *groups;
@@ -424,10 +426,10 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
         p->gpu = rt_xnccl_load(r, p->nchans, p->ngroups, err, cap);
         if (!p->gpu)
             rc = DAFT_EPROTO;
-        /* same rule as rt_plan_needs_go on the driver */
-        p->sequenced = rt_xnccl_member(p->gpu);
-        p->needs_go |= p->sequenced;
     }
+    /* same rule as rt_plan_needs_go on the driver */
+    p->sequenced = p->nops > 0 && (p->gpu || rt_plans_all_sequenced());
+    p->needs_go |= p->sequenced;
     if (rc) {
         rt_fmt(err, cap, "plan '%s': cannot load (%s)", p->name,
                rc == DAFT_ESYS ? "channel mapping failed" : "malformed plan message");
@@ -617,6 +619,18 @@ static bool rt_xplan_coll(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
  * member's own tensor (a TP or data-parallel program run on one GPU), so no NCCL
  * operation, no copy when the tensor is not read again, and no wait between streams.
  * (Other values take the general path: allgather makes a list of them, for one.) */
+static bool rt_xplan_coll_is_alone(const RtXPlan *p, const RtXOp *o)
+{
+    const RtXGroup *g = &p->groups[o->channel];
+    const DaftValue *v = &p->slots[o->src];
+    int kind = o->method & 0xff;
+    if (g->n != 1 || g->me != 0 || v->kind != DAFT_V_TENSOR || v->as.tensor.rank < 1 ||
+        kind > RT_COLL_BROADCAST || (kind == RT_COLL_BROADCAST && o->reader != 0))
+        return false; /* the general path (errors included) */
+    /* an NCCL group's result is on the GPU: a host tensor takes the path that uploads it */
+    return rt_xnccl_group(p->gpu, (uint32_t)o->channel) < 0 || v->as.tensor.device != 0;
+}
+
 static void rt_xplan_coll_alone(RtXPlan *p, const RtXOp *o)
 {
     DaftValue out = daft_value_none();
@@ -760,8 +774,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             break;
         }
         case RT_OP_COLL:
-            if (p->groups[o->channel].n == 1 && p->groups[o->channel].me == 0 &&
-                p->slots[o->src].kind == DAFT_V_TENSOR && p->slots[o->src].as.tensor.rank >= 1) {
+            if (rt_xplan_coll_is_alone(p, o)) {
                 rt_xplan_coll_alone(p, o);
                 break;
             }
