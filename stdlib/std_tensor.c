@@ -125,7 +125,34 @@ static int std_unsupported(const char *fn, DaftRtDtype dt, DaftValue *out)
 
 /* Dtype sets for std_check_dtype / std_new_like. */
 #define STD_DT_F32 (1u << DAFT_RT_F32)
-#define STD_DT_ARITH (STD_DT_F32 | 1u << DAFT_RT_I32 | 1u << DAFT_RT_I64)
+#define STD_DT_HALF (1u << DAFT_RT_BF16 | 1u << DAFT_RT_F16)
+#define STD_DT_FLOAT (STD_DT_F32 | STD_DT_HALF)
+#define STD_DT_ARITH (STD_DT_FLOAT | 1u << DAFT_RT_I32 | 1u << DAFT_RT_I64)
+
+/* bf16 and f16 arithmetic: each element is widened to f32 exactly, the operation is done
+ * in f32 (one IEEE operation at a time, as for f32 tensors), and the result is rounded to
+ * the dtype (to nearest, ties to even): the GPU kernels do the same, bit for bit. */
+static bool std_is_half(DaftRtDtype dt) { return dt == DAFT_RT_BF16 || dt == DAFT_RT_F16; }
+
+static float std_half_get(const DaftTensor *t, int64_t i)
+{
+    uint16_t h = ((const uint16_t *)t->data)[i];
+    return t->dtype == DAFT_RT_BF16 ? std_bf16_to_f32(h) : std_f16_to_f32(h);
+}
+
+static void std_half_put(DaftTensor *t, int64_t i, float v)
+{
+    ((uint16_t *)t->data)[i] = t->dtype == DAFT_RT_BF16 ? std_f32_to_bf16(v) : std_f32_to_f16(v);
+}
+
+/* A half tensor's elements widened to a new f32 array (NULL when out of memory). */
+static float *std_half_widen(const DaftTensor *t, int64_t n)
+{
+    float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
+    for (int64_t i = 0; f && i < n; i++)
+        f[i] = std_half_get(t, i);
+    return f;
+}
 
 /* dt is in the set `dtypes`, else std_unsupported. */
 static int std_check_dtype(const char *fn, DaftRtDtype dt, unsigned dtypes, DaftValue *out)
@@ -171,12 +198,34 @@ static int std_need_2d(const char *fn, const char *what, const DaftTensor *t, Da
             }                                                                        \
     } while (0)
 
+/* bf16 / f16 GEMM: the operands widened to f32, an f32 GEMM (f32 accumulation, as
+ * cuBLAS's with CUBLAS_COMPUTE_32F), the result rounded to the dtype. */
+static int std_gemm_half(const char *fn, DaftRtDtype dt, bool ta, bool tb, int64_t m, int64_t n,
+                         int64_t k, const void *a, const void *b, void *c, DaftValue *out)
+{
+    DaftTensor ta_t = {.dtype = dt, .data = (void *)a}, tb_t = {.dtype = dt, .data = (void *)b};
+    DaftTensor tc_t = {.dtype = dt, .data = c};
+    float *fa = std_half_widen(&ta_t, m * k), *fb = std_half_widen(&tb_t, k * n);
+    float *fc = calloc((size_t)(m * n > 0 ? m * n : 1), sizeof *fc);
+    int rc = fa && fb && fc ? std_gemm(fn, DAFT_RT_F32, ta, tb, m, n, k, fa, fb, fc, out)
+                            : std_fail_nomem(out, fn, (size_t)(m * k + k * n + m * n) * sizeof(float));
+    for (int64_t i = 0; !rc && i < m * n; i++)
+        std_half_put(&tc_t, i, fc[i]);
+    free(fa);
+    free(fb);
+    free(fc);
+    return rc;
+}
+
 int std_gemm(const char *fn, DaftRtDtype dt, bool ta, bool tb, int64_t m, int64_t n,
              int64_t k, const void *a, const void *b, void *c, DaftValue *out)
 {
     if (m == 0 || n == 0 || k == 0)
         return 0; /* C is already zero; BLAS would reject the zero leading dimensions */
     switch (dt) {
+    case DAFT_RT_BF16:
+    case DAFT_RT_F16:
+        return std_gemm_half(fn, dt, ta, tb, m, n, k, a, b, c, out);
     case DAFT_RT_F32:
         /* OpenBLAS takes 32-bit sizes; one dimension over INT_MAX is also > 2^39 bytes
          * for any operand with a second dimension >= 64, so this is rare, but checked. */
@@ -433,6 +482,13 @@ static int std_binop(const char *fn, StdBinop op, const DaftValue *args, int nar
         }
         break;
     }
+    case DAFT_RT_BF16:
+    case DAFT_RT_F16:
+        for (int64_t i = 0; i < n; i++) {
+            float x = std_half_get(a, i), y = b ? std_half_get(b, i) : (float)sf;
+            std_half_put(c, i, op == STD_OP_ADD ? x + y : x * y);
+        }
+        break;
     case DAFT_RT_I32:
         /* an i64 scalar is reduced mod 2^32, as the wrapping arithmetic would anyway */
         STD_BINOP_LOOP(int32_t, uint32_t, b ? ((const int32_t *)b->data)[i] : si);
@@ -469,6 +525,10 @@ int daft_std_tensor_relu(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
             ((float *)c->data)[i] = x < 0.0f ? 0.0f : x; /* NaN is not < 0: it propagates */
             break;
         }
+        case DAFT_RT_BF16:
+        case DAFT_RT_F16: /* the element's own bits, or +0 */
+            ((uint16_t *)c->data)[i] = std_half_get(a, i) < 0.0f ? 0 : ((const uint16_t *)a->data)[i];
+            break;
         case DAFT_RT_I32: {
             int32_t x = ((const int32_t *)a->data)[i];
             ((int32_t *)c->data)[i] = x < 0 ? 0 : x;
@@ -678,10 +738,15 @@ int daft_std_tensor_mse_grad(DaftActorCtx *ctx, const DaftValue *args, int nargs
     if (!out)
         return DAFT_EINVAL;
     if ((rc = std_two_tensors(fn, args, nargs, &p, &t, &n, out)) ||
-        (rc = std_new_like(fn, p, STD_DT_F32, out, &g)))
+        (rc = std_new_like(fn, p, STD_DT_FLOAT, out, &g)))
         return rc;
     /* d/dp mean((p - t)^2) = 2 (p - t) / n, in f32 as the GPU kernel computes it */
     float scale = n > 0 ? (float)(2.0 / (double)n) : 0.0f;
+    if (std_is_half(p->dtype)) {
+        for (int64_t i = 0; i < n; i++)
+            std_half_put(g, i, (std_half_get(p, i) - std_half_get(t, i)) * scale);
+        return 0;
+    }
     const float *P = p->data, *T = t->data;
     float *G = g->data;
     for (int64_t i = 0; i < n; i++)
@@ -708,9 +773,16 @@ int daft_std_tensor_sgd_update(DaftActorCtx *ctx, const DaftValue *args, int nar
         (rc = std_arg_f64(fn, args, 2, &lr, out)) ||
         (rc = std_same_shape(fn, w, g, out)))
         return rc;
-    if ((rc = std_new_like(fn, w, STD_DT_F32, out, &r)))
+    if ((rc = std_new_like(fn, w, STD_DT_FLOAT, out, &r)))
         return rc;
     float l = (float)lr;
+    if (std_is_half(w->dtype)) {
+        for (int64_t i = 0; i < n; i++) {
+            float step = l * std_half_get(g, i);
+            std_half_put(r, i, std_half_get(w, i) - step);
+        }
+        return 0;
+    }
     const float *W = w->data, *G = g->data;
     float *R = r->data;
     for (int64_t i = 0; i < n; i++)
@@ -826,6 +898,10 @@ int daft_std_tensor_relu_backward(DaftActorCtx *ctx, const DaftValue *args, int 
         case DAFT_RT_F32:
             ((float *)g->data)[i] =
                 ((const float *)y->data)[i] > 0.0f ? ((const float *)gy->data)[i] : 0.0f;
+            break;
+        case DAFT_RT_BF16:
+        case DAFT_RT_F16:
+            ((uint16_t *)g->data)[i] = std_half_get(y, i) > 0.0f ? ((const uint16_t *)gy->data)[i] : 0;
             break;
         case DAFT_RT_I32:
             ((int32_t *)g->data)[i] =

@@ -90,6 +90,15 @@ static int std_cuda_unsupported(const char *fn, DaftRtDtype dt)
                          std_cuda_dtype_name(dt));
 }
 
+/* The floating dtypes (randn, rand, mse_grad, sgd_update). */
+static int std_float_dtype(const char *fn, DaftRtDtype dt)
+{
+    if (dt != DAFT_RT_F32 && dt != DAFT_RT_BF16 && dt != DAFT_RT_F16)
+        return std_cuda_fail(STD_CUDA_EINVAL, "%s: dtype must be f32, bf16 or f16, got %s", fn,
+                             std_cuda_dtype_name(dt));
+    return 0;
+}
+
 static int std_cuda_bad_n(const char *fn, int64_t n, const void *p)
 {
     if (n < 0)
@@ -164,6 +173,17 @@ __device__ __forceinline__ float std_d_f16_to_f32(uint16_t h)
     if (exp == 31)
         return __uint_as_float(sign | 0x7F800000u | (mant << 13));
     return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+/* The same for a 16-bit dtype DT (DAFT_RT_BF16 or DAFT_RT_F16) known at compile time. */
+template <int DT> __device__ __forceinline__ float std_d_half_to_f32(uint16_t h)
+{
+    return DT == DAFT_RT_BF16 ? std_d_bf16_to_f32(h) : std_d_f16_to_f32(h);
+}
+
+template <int DT> __device__ __forceinline__ uint16_t std_d_f32_to_half(float f)
+{
+    return DT == DAFT_RT_BF16 ? std_d_f32_to_bf16(f) : std_d_f32_to_f16(f);
 }
 
 __device__ __forceinline__ void std_d_store_float(void *dst, int dt, int64_t i, float x)
@@ -290,9 +310,8 @@ static int std_random(const char *fn, bool normal, void *dst, DaftRtDtype dt, in
     int rc;
     if ((rc = std_cuda_bad_n(fn, n, dst)))
         return rc;
-    if (dt != DAFT_RT_F32 && dt != DAFT_RT_BF16 && dt != DAFT_RT_F16)
-        return std_cuda_fail(STD_CUDA_EINVAL, "%s: dtype must be f32, bf16 or f16, got %s", fn,
-                             std_cuda_dtype_name(dt));
+    if ((rc = std_float_dtype(fn, dt)))
+        return rc;
     if (n == 0)
         return 0;
     uint32_t key[2];
@@ -372,8 +391,12 @@ static int std_handle(const char *fn, cudaStream_t s, cublasHandle_t *out)
             return std_cuda_fail(STD_CUDA_EDEVICE, "%s: cublasCreate failed: %s", fn,
                                  std_cublas_name(st));
         /* fp32 sgemm, never TF32 (CUBLAS_DEFAULT_MATH does not use tensor-core TF32 for
-         * fp32 GEMMs; CUBLAS_TF32_TENSOR_OP_MATH would). */
-        if ((st = cublasSetMathMode(h, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
+         * fp32 GEMMs; CUBLAS_TF32_TENSOR_OP_MATH would). The bf16/f16 GEMMs accumulate in
+         * fp32 (CUBLAS_COMPUTE_32F); DISALLOW_REDUCED_PRECISION_REDUCTION keeps split-K
+         * partial sums in fp32 too instead of rounding them to the 16-bit output type. */
+        if ((st = cublasSetMathMode(h, (cublasMath_t)(CUBLAS_DEFAULT_MATH |
+                                                      CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION))) !=
+            CUBLAS_STATUS_SUCCESS) {
             cublasDestroy(h);
             return std_cuda_fail(STD_CUDA_EDEVICE, "%s: cublasSetMathMode failed: %s", fn,
                                  std_cublas_name(st));
@@ -427,7 +450,7 @@ extern "C" int std_cuda_gemm(DaftRtDtype dt, int ta, int tb, int64_t m, int64_t 
     static const char fn[] = "matmul";
     if (m < 0 || n < 0 || k < 0)
         return std_cuda_fail(STD_CUDA_EINVAL, "%s: negative dimension", fn);
-    if (dt != DAFT_RT_F32 && dt != DAFT_RT_I32 && dt != DAFT_RT_I64)
+    if (!std_cuda_dtype_size(dt))
         return std_cuda_unsupported(fn, dt);
     if (m == 0 || n == 0)
         return 0;
@@ -437,7 +460,7 @@ extern "C" int std_cuda_gemm(DaftRtDtype dt, int ta, int tb, int64_t m, int64_t 
     if (k == 0) /* an empty sum: zeros (the CPU result is a zeroed allocation) */
         return std_cuda_check(fn, "cudaMemsetAsync",
                               cudaMemsetAsync(c, 0, (size_t)m * (size_t)n * es, s));
-    if (dt == DAFT_RT_F32) {
+    if (dt == DAFT_RT_F32 || dt == DAFT_RT_BF16 || dt == DAFT_RT_F16) {
         cublasHandle_t h = NULL;
         int rc;
         if ((rc = std_handle(fn, s, &h)))
@@ -449,16 +472,34 @@ extern "C" int std_cuda_gemm(DaftRtDtype dt, int ta, int tb, int64_t m, int64_t 
         cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
         cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
         int64_t lda = ta ? m : k, ldb = tb ? k : n;
+        bool small = m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX;
         cublasStatus_t st;
-        if (m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX)
-            st = cublasSgemm(h, opb, opa, (int)n, (int)m, (int)k, &one, (const float *)b,
-                             (int)ldb, (const float *)a, (int)lda, &zero, (float *)c, (int)n);
+        if (dt == DAFT_RT_F32) {
+            if (small)
+                st = cublasSgemm(h, opb, opa, (int)n, (int)m, (int)k, &one, (const float *)b,
+                                 (int)ldb, (const float *)a, (int)lda, &zero, (float *)c,
+                                 (int)n);
+            else
+                st = cublasSgemm_64(h, opb, opa, n, m, k, &one, (const float *)b, ldb,
+                                    (const float *)a, lda, &zero, (float *)c, n);
+            if (st != CUBLAS_STATUS_SUCCESS)
+                return std_cuda_fail(STD_CUDA_EDEVICE, "%s: cublasSgemm failed: %s", fn,
+                                     std_cublas_name(st));
+            return 0;
+        }
+        /* bf16 / f16: A, B and C in the 16-bit type, products and sums in fp32
+         * (CUBLAS_COMPUTE_32F, float alpha and beta), C rounded once to the 16-bit type. */
+        cudaDataType ty = dt == DAFT_RT_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+        if (small)
+            st = cublasGemmEx(h, opb, opa, (int)n, (int)m, (int)k, &one, b, ty, (int)ldb, a, ty,
+                              (int)lda, &zero, c, ty, (int)n, CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT);
         else
-            st = cublasSgemm_64(h, opb, opa, n, m, k, &one, (const float *)b, ldb,
-                                (const float *)a, lda, &zero, (float *)c, n);
+            st = cublasGemmEx_64(h, opb, opa, n, m, k, &one, b, ty, ldb, a, ty, lda, &zero, c,
+                                 ty, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
         if (st != CUBLAS_STATUS_SUCCESS)
-            return std_cuda_fail(STD_CUDA_EDEVICE, "%s: cublasSgemm failed: %s", fn,
-                                 std_cublas_name(st));
+            return std_cuda_fail(STD_CUDA_EDEVICE, "%s: cublasGemmEx (%s) failed: %s", fn,
+                                 std_cuda_dtype_name(dt), std_cublas_name(st));
         return 0;
     }
     unsigned g = std_blocks(m * n);
@@ -506,6 +547,19 @@ __global__ void std_k_binop_f32(int op, int64_t n, const float *a, const float *
     }
 }
 
+/* bf16 / f16: each element widened to f32 (exactly), one f32 operation, rounded back to
+ * DT (nearest even); the scalar is already an f32. */
+template <int DT>
+__global__ void std_k_binop_half(int op, int64_t n, const uint16_t *a, const uint16_t *b,
+                                 float sc, uint16_t *c)
+{
+    STD_GRID_LOOP(i, n)
+    {
+        float x = std_d_half_to_f32<DT>(a[i]), y = b ? std_d_half_to_f32<DT>(b[i]) : sc;
+        c[i] = std_d_f32_to_half<DT>(op == STD_CUDA_ADD ? __fadd_rn(x, y) : __fmul_rn(x, y));
+    }
+}
+
 template <typename T, typename UT>
 __global__ void std_k_binop_int(int op, int64_t n, const T *a, const T *b, UT sc, T *c)
 {
@@ -534,6 +588,16 @@ static int std_binop(StdCudaBinop op, DaftRtDtype dt, int64_t n, const void *a, 
         std_k_binop_f32<<<g, STD_THREADS, 0, s>>>(op, n, (const float *)a,
                                                   scalar ? NULL : (const float *)b, (float)sf,
                                                   (float *)c);
+        break;
+    case DAFT_RT_BF16:
+        std_k_binop_half<DAFT_RT_BF16><<<g, STD_THREADS, 0, s>>>(
+            op, n, (const uint16_t *)a, scalar ? NULL : (const uint16_t *)b, (float)sf,
+            (uint16_t *)c);
+        break;
+    case DAFT_RT_F16:
+        std_k_binop_half<DAFT_RT_F16><<<g, STD_THREADS, 0, s>>>(
+            op, n, (const uint16_t *)a, scalar ? NULL : (const uint16_t *)b, (float)sf,
+            (uint16_t *)c);
         break;
     case DAFT_RT_I32:
         std_k_binop_int<int32_t, uint32_t><<<g, STD_THREADS, 0, s>>>(
@@ -598,6 +662,16 @@ template <typename T> __global__ void std_k_relu(int64_t n, const T *a, T *c)
     }
 }
 
+/* bf16 / f16 relu: +0 where the value is < 0, else the element's bits unchanged (NaN, -0). */
+template <int DT> __global__ void std_k_relu_half(int64_t n, const uint16_t *a, uint16_t *c)
+{
+    STD_GRID_LOOP(i, n)
+    {
+        uint16_t h = a[i];
+        c[i] = std_d_half_to_f32<DT>(h) < 0.0f ? (uint16_t)0 : h;
+    }
+}
+
 extern "C" int std_cuda_relu(DaftRtDtype dt, int64_t n, const void *a, void *c, cudaStream_t s)
 {
     int rc;
@@ -613,6 +687,14 @@ extern "C" int std_cuda_relu(DaftRtDtype dt, int64_t n, const void *a, void *c, 
         else
             std_k_relu<float><<<std_blocks(n), STD_THREADS, 0, s>>>(n, (const float *)a,
                                                                      (float *)c);
+        break;
+    case DAFT_RT_BF16:
+        std_k_relu_half<DAFT_RT_BF16><<<std_blocks(n), STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)a, (uint16_t *)c);
+        break;
+    case DAFT_RT_F16:
+        std_k_relu_half<DAFT_RT_F16><<<std_blocks(n), STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)a, (uint16_t *)c);
         break;
     case DAFT_RT_I32:
         std_k_relu<int32_t><<<std_blocks(n), STD_THREADS, 0, s>>>(n, (const int32_t *)a,
@@ -634,6 +716,15 @@ template <typename T> __global__ void std_k_relu_bwd(int64_t n, const T *y, cons
     g[i] = y[i] > (T)0 ? gy[i] : (T)0;
 }
 
+/* bf16 / f16: gy's bits where y > 0, else +0. */
+template <int DT>
+__global__ void std_k_relu_bwd_half(int64_t n, const uint16_t *y, const uint16_t *gy,
+                                    uint16_t *g)
+{
+    STD_GRID_LOOP(i, n)
+    g[i] = std_d_half_to_f32<DT>(y[i]) > 0.0f ? gy[i] : (uint16_t)0;
+}
+
 extern "C" int std_cuda_relu_backward(DaftRtDtype dt, int64_t n, const void *y, const void *gy,
                                       void *g, cudaStream_t s)
 {
@@ -649,6 +740,14 @@ extern "C" int std_cuda_relu_backward(DaftRtDtype dt, int64_t n, const void *y, 
     case DAFT_RT_F32:
         std_k_relu_bwd<float><<<b, STD_THREADS, 0, s>>>(n, (const float *)y, (const float *)gy,
                                                          (float *)g);
+        break;
+    case DAFT_RT_BF16:
+        std_k_relu_bwd_half<DAFT_RT_BF16><<<b, STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)y, (const uint16_t *)gy, (uint16_t *)g);
+        break;
+    case DAFT_RT_F16:
+        std_k_relu_bwd_half<DAFT_RT_F16><<<b, STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)y, (const uint16_t *)gy, (uint16_t *)g);
         break;
     case DAFT_RT_I32:
         std_k_relu_bwd<int32_t><<<b, STD_THREADS, 0, s>>>(n, (const int32_t *)y,
@@ -750,7 +849,7 @@ extern "C" int std_cuda_sum(DaftRtDtype dt, int64_t n, const void *a, double *ds
 extern "C" int std_cuda_mse_loss(DaftRtDtype dt, int64_t n, const void *p, const void *t,
                                  double *dst_dev, cudaStream_t s)
 {
-    if (dt != DAFT_RT_F32 && dt != DAFT_RT_I32 && dt != DAFT_RT_I64)
+    if (!std_cuda_dtype_size(dt))
         return std_cuda_unsupported("mse_loss", dt);
     if (n == 0)
         return std_cuda_fail(STD_CUDA_EINVAL,
@@ -802,16 +901,35 @@ __global__ void std_k_mse_grad(int64_t n, const float *p, const float *t, float 
     g[i] = __fmul_rn(__fsub_rn(p[i], t[i]), scale);
 }
 
-extern "C" int std_cuda_mse_grad(int64_t n, const float *p, const float *t, float *g,
-                                 cudaStream_t s)
+template <int DT>
+__global__ void std_k_mse_grad_half(int64_t n, const uint16_t *p, const uint16_t *t, float scale,
+                                    uint16_t *g)
 {
+    STD_GRID_LOOP(i, n)
+    g[i] = std_d_f32_to_half<DT>(
+        __fmul_rn(__fsub_rn(std_d_half_to_f32<DT>(p[i]), std_d_half_to_f32<DT>(t[i])), scale));
+}
+
+extern "C" int std_cuda_mse_grad(DaftRtDtype dt, int64_t n, const void *p, const void *t,
+                                 void *g, cudaStream_t s)
+{
+    static const char fn[] = "mse_grad";
     int rc;
-    if ((rc = std_cuda_bad_n("mse_grad", n, p)) || (rc = std_cuda_bad_n("mse_grad", n, t)) ||
-        (rc = std_cuda_bad_n("mse_grad", n, g)) || n == 0)
+    if ((rc = std_float_dtype(fn, dt)) || (rc = std_cuda_bad_n(fn, n, p)) ||
+        (rc = std_cuda_bad_n(fn, n, t)) || (rc = std_cuda_bad_n(fn, n, g)) || n == 0)
         return rc;
     float scale = (float)(2.0 / (double)n); /* as the CPU computes it */
-    std_k_mse_grad<<<std_blocks(n), STD_THREADS, 0, s>>>(n, p, t, scale, g);
-    return std_cuda_launched("mse_grad");
+    unsigned b = std_blocks(n);
+    if (dt == DAFT_RT_F32)
+        std_k_mse_grad<<<b, STD_THREADS, 0, s>>>(n, (const float *)p, (const float *)t, scale,
+                                                 (float *)g);
+    else if (dt == DAFT_RT_BF16)
+        std_k_mse_grad_half<DAFT_RT_BF16><<<b, STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)p, (const uint16_t *)t, scale, (uint16_t *)g);
+    else
+        std_k_mse_grad_half<DAFT_RT_F16><<<b, STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)p, (const uint16_t *)t, scale, (uint16_t *)g);
+    return std_cuda_launched(fn);
 }
 
 __global__ void std_k_sgd(int64_t n, const float *w, const float *g, float lr, float *r)
@@ -820,15 +938,34 @@ __global__ void std_k_sgd(int64_t n, const float *w, const float *g, float lr, f
     r[i] = __fsub_rn(w[i], __fmul_rn(lr, g[i]));
 }
 
-extern "C" int std_cuda_sgd_update(int64_t n, const float *w, const float *g, double lr,
-                                   float *r, cudaStream_t s)
+template <int DT>
+__global__ void std_k_sgd_half(int64_t n, const uint16_t *w, const uint16_t *g, float lr,
+                               uint16_t *r)
 {
+    STD_GRID_LOOP(i, n)
+    r[i] = std_d_f32_to_half<DT>(
+        __fsub_rn(std_d_half_to_f32<DT>(w[i]), __fmul_rn(lr, std_d_half_to_f32<DT>(g[i]))));
+}
+
+extern "C" int std_cuda_sgd_update(DaftRtDtype dt, int64_t n, const void *w, const void *g,
+                                   double lr, void *r, cudaStream_t s)
+{
+    static const char fn[] = "sgd_update";
     int rc;
-    if ((rc = std_cuda_bad_n("sgd_update", n, w)) || (rc = std_cuda_bad_n("sgd_update", n, g)) ||
-        (rc = std_cuda_bad_n("sgd_update", n, r)) || n == 0)
+    if ((rc = std_float_dtype(fn, dt)) || (rc = std_cuda_bad_n(fn, n, w)) ||
+        (rc = std_cuda_bad_n(fn, n, g)) || (rc = std_cuda_bad_n(fn, n, r)) || n == 0)
         return rc;
-    std_k_sgd<<<std_blocks(n), STD_THREADS, 0, s>>>(n, w, g, (float)lr, r);
-    return std_cuda_launched("sgd_update");
+    float l = (float)lr;
+    unsigned b = std_blocks(n);
+    if (dt == DAFT_RT_F32)
+        std_k_sgd<<<b, STD_THREADS, 0, s>>>(n, (const float *)w, (const float *)g, l, (float *)r);
+    else if (dt == DAFT_RT_BF16)
+        std_k_sgd_half<DAFT_RT_BF16><<<b, STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)w, (const uint16_t *)g, l, (uint16_t *)r);
+    else
+        std_k_sgd_half<DAFT_RT_F16><<<b, STD_THREADS, 0, s>>>(
+            n, (const uint16_t *)w, (const uint16_t *)g, l, (uint16_t *)r);
+    return std_cuda_launched(fn);
 }
 
 /* ---------------------------------------------------------------- slice, concat */

@@ -21,15 +21,24 @@
  *      bit for bit: randn, rand (all of f32, bf16, f16: the spec of std.h "random
  *        numbers", from the same stdlib/std_rng.h), zeros, ones, add, mul, relu,
  *        relu_backward, mse_grad, sgd_update (each f32 operation is a single correctly
- *        rounded IEEE operation, no FMA contraction), slice, concat, the copies, and
- *        integer matmul (wrapping) — except the payload of a NaN that arithmetic
- *        produces: the GPU gives its canonical NaN 0x7FFFFFFF, x86 keeps the operand's
- *        (relu and relu_backward only compare and copy, so they keep every bit);
+ *        rounded IEEE operation, no FMA contraction; in bf16 / f16 the elements are
+ *        widened to f32 exactly, the same f32 operations run, and the result is rounded
+ *        to the 16-bit type to nearest even, as the CPU's std_f32_to_bf16 / _f16 do),
+ *        slice, concat, the copies, and integer matmul (wrapping) — except the payload
+ *        and sign of a NaN that arithmetic produces: the GPU gives its canonical NaN
+ *        0x7FFFFFFF, x86 keeps the operand's (or gives its default NaN 0xFFC00000), and
+ *        bf16 / f16 results inherit the difference (relu and relu_backward only compare
+ *        and copy, so they keep every bit);
  *      to rounding: f32 matmul / linear_forward / linear_backward (cuBLAS sgemm, fp32
  *        inputs and accumulation, never TF32: the handles use CUBLAS_DEFAULT_MATH, whose
  *        sgemm is pure fp32, and set NVIDIA_TF32_OVERRIDE=0 in benchmarks to be sure;
- *        the summation order differs from OpenBLAS), sum and mse_loss (accumulated in
- *        double, in a tree order instead of the CPU's left-to-right).
+ *        the summation order differs from OpenBLAS); bf16 / f16 matmul / linear_forward /
+ *        linear_backward (cublasGemmEx: 16-bit A, B and C, CUBLAS_COMPUTE_32F, so exact
+ *        products summed in fp32 — split-K partials too, the handles disallow reduced-
+ *        precision reductions — and one rounding of each result to the 16-bit type; the
+ *        summation order differs from the CPU's, which can move a result by one unit in
+ *        its last place); sum and mse_loss (accumulated in double, in a tree order
+ *        instead of the CPU's left-to-right).
  *
  * Dtypes use the runtime's numbering (DaftRtDtype of daftrt.h: f32, bf16, f16, i32, i64).
  * Element counts are int64_t; shapes are int64_t dims[rank] with rank <= DAFT_MAX_RANK.
@@ -99,7 +108,8 @@ int std_cuda_ones(void *dst, DaftRtDtype dt, int64_t n, cudaStream_t s);
 
 /* c[m,n] = op(a) @ op(b), row-major; op(a) is [m,k] (a stored [m,k], or [k,m] if ta),
  * op(b) is [k,n] (b stored [k,n], or [n,k] if tb). f32 through cublasSgemm (fp32, no
- * TF32), i32/i64 by a wrapping integer kernel. c must not alias a or b. */
+ * TF32), bf16/f16 through cublasGemmEx (fp32 accumulation, result rounded to the 16-bit
+ * type), i32/i64 by a wrapping integer kernel. c must not alias a or b. */
 int std_cuda_gemm(DaftRtDtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k,
                   const void *a, const void *b, void *c, cudaStream_t s);
 /* matmul(a, b): [m,k] x [k,n] -> [m,n]. */
@@ -117,21 +127,25 @@ int std_cuda_linear_backward(DaftRtDtype dt, int64_t b, int64_t i, int64_t o, co
 
 typedef enum { STD_CUDA_ADD = 0, STD_CUDA_MUL = 1 } StdCudaBinop;
 
-/* c = a op b, n elements of dt (f32, i32, i64; integers wrap). c may alias a or b. */
+/* c = a op b, n elements of dt (f32, bf16, f16, i32, i64; integers wrap; bf16 / f16
+ * compute r(f(a) op f(b)): widened to f32, one f32 operation, rounded back). c may alias
+ * a or b. */
 int std_cuda_binop(StdCudaBinop op, DaftRtDtype dt, int64_t n, const void *a, const void *b,
                    void *c, cudaStream_t s);
-/* c = a op scalar. For f32 the scalar is (float)sf (an i64 scalar: pass (double)v); for
- * i32 / i64 it is si (reduced mod 2^32 for i32); an f64 scalar with an integer tensor is
- * the caller's error, as on the CPU. */
+/* c = a op scalar. For f32, bf16 and f16 the scalar is (float)sf (an i64 scalar: pass
+ * (double)v), and bf16 / f16 compute r(f(a) op (float)sf); for i32 / i64 it is si (reduced
+ * mod 2^32 for i32); an f64 scalar with an integer tensor is the caller's error, as on the
+ * CPU. */
 int std_cuda_binop_scalar(StdCudaBinop op, DaftRtDtype dt, int64_t n, const void *a,
                           double sf, int64_t si, void *c, cudaStream_t s);
 int std_cuda_add(DaftRtDtype dt, int64_t n, const void *a, const void *b, void *c,
                  cudaStream_t s);
 int std_cuda_mul(DaftRtDtype dt, int64_t n, const void *a, const void *b, void *c,
                  cudaStream_t s);
-/* relu: c = a < 0 ? 0 : a (NaN and -0.0 pass through as on the CPU); f32, i32, i64. */
+/* relu: c = a < 0 ? 0 : a (NaN and -0.0 pass through as on the CPU, every bit kept);
+ * f32, bf16, f16, i32, i64. */
 int std_cuda_relu(DaftRtDtype dt, int64_t n, const void *a, void *c, cudaStream_t s);
-/* relu_backward: g = y > 0 ? gy : 0; f32, i32, i64. */
+/* relu_backward: g = y > 0 ? gy : 0 (gy's bits, or +0); f32, bf16, f16, i32, i64. */
 int std_cuda_relu_backward(DaftRtDtype dt, int64_t n, const void *y, const void *gy, void *g,
                            cudaStream_t s);
 
@@ -140,7 +154,7 @@ int std_cuda_relu_backward(DaftRtDtype dt, int64_t n, const void *y, const void 
 /* sum of all n elements (any dtype) accumulated in double, written to *dst_dev (a device
  * double). 0 for n == 0. */
 int std_cuda_sum(DaftRtDtype dt, int64_t n, const void *a, double *dst_dev, cudaStream_t s);
-/* mse_loss: mean((p - t)^2) in double into *dst_dev; f32, i32, i64; n must be > 0. */
+/* mse_loss: mean((p - t)^2) in double into *dst_dev; any dtype; n must be > 0. */
 int std_cuda_mse_loss(DaftRtDtype dt, int64_t n, const void *p, const void *t,
                       double *dst_dev, cudaStream_t s);
 /* Convenience for drivers and tests: the same, returned on the host (synchronises s). */
@@ -151,11 +165,14 @@ int std_cuda_mse_loss_sync(DaftRtDtype dt, int64_t n, const void *p, const void 
 
 /* ---------------------------------------------------------------- loss gradient, SGD */
 
-/* mse_grad: g = (p - t) * (float)(2.0 / n); f32. */
-int std_cuda_mse_grad(int64_t n, const float *p, const float *t, float *g, cudaStream_t s);
-/* sgd_update: r = w - (float)lr * g; f32; r may alias w (in-place update). */
-int std_cuda_sgd_update(int64_t n, const float *w, const float *g, double lr, float *r,
-                        cudaStream_t s);
+/* mse_grad: g = (p - t) * (float)(2.0 / n) in f32; dt f32, bf16 or f16 (bf16 / f16: the
+ * elements widened to f32, the two f32 operations, the result rounded to dt). */
+int std_cuda_mse_grad(DaftRtDtype dt, int64_t n, const void *p, const void *t, void *g,
+                      cudaStream_t s);
+/* sgd_update: r = w - (float)lr * g in f32; dt f32, bf16 or f16 (as mse_grad); r may alias
+ * w (in-place update). */
+int std_cuda_sgd_update(DaftRtDtype dt, int64_t n, const void *w, const void *g, double lr,
+                        void *r, cudaStream_t s);
 
 /* ---------------------------------------------------------------- slice, concat */
 

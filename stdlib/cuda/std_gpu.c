@@ -291,16 +291,17 @@ static int g_elementwise(const char *fn, const DaftValue *args, int nargs, DaftV
             return fail(out, fn, "lr must be a number");
         lr = args[2].kind == DAFT_V_F64 ? args[2].as.f64 : (double)args[2].as.i64;
     }
-    if (!relu && strcmp(fn, "relu_backward") && a->dtype != DAFT_RT_F32)
-        return fail(out, fn, "tensor<%s> is not supported (f32 only)", dname(a->dtype));
+    if (!relu && strcmp(fn, "relu_backward") && a->dtype != DAFT_RT_F32 &&
+        a->dtype != DAFT_RT_BF16 && a->dtype != DAFT_RT_F16)
+        return fail(out, fn, "tensor<%s> is not supported (f32, bf16, f16 only)", dname(a->dtype));
     if ((rc = new_gpu(fn, a->dtype, a->rank, a->dims, out)))
         return rc;
     int64_t n = rtg_numel(a);
     void *o = out->as.tensor.data;
     rc = relu ? std_cuda_relu(a->dtype, n, a->data, o, S())
          : !strcmp(fn, "relu_backward") ? std_cuda_relu_backward(a->dtype, n, a->data, b->data, o, S())
-         : !strcmp(fn, "mse_grad") ? std_cuda_mse_grad(n, a->data, b->data, o, S())
-                                   : std_cuda_sgd_update(n, a->data, b->data, lr, o, S());
+         : !strcmp(fn, "mse_grad") ? std_cuda_mse_grad(a->dtype, n, a->data, b->data, o, S())
+                                   : std_cuda_sgd_update(a->dtype, n, a->data, b->data, lr, o, S());
     if (rc) {
         drop(out);
         return cuda_fail(out, fn, rc);

@@ -114,16 +114,23 @@ static void *dev_alloc(size_t bytes)
     return d;
 }
 
-static bool is_nan_f32(const unsigned char *p)
+/* Whether the element at p (of a floating dtype) is a NaN. */
+static bool is_nan_elem(DaftRtDtype dt, const unsigned char *p)
 {
     uint32_t u;
-    memcpy(&u, p, 4);
-    return (u & 0x7FFFFFFFu) > 0x7F800000u;
+    uint16_t h;
+    switch (dt) {
+    case DAFT_RT_F32: memcpy(&u, p, 4); return (u & 0x7FFFFFFFu) > 0x7F800000u;
+    case DAFT_RT_BF16: memcpy(&h, p, 2); return (h & 0x7FFFu) > 0x7F80u;
+    case DAFT_RT_F16: memcpy(&h, p, 2); return (h & 0x7FFFu) > 0x7C00u;
+    default: return false;
+    }
 }
 
 /* Compares the GPU result in device memory with a CPU tensor, byte for byte; with
- * any_nan, two f32 NaNs match whatever their payloads (arithmetic on a NaN gives the
- * GPU's canonical NaN 0x7FFFFFFF where x86 keeps the operand's payload). */
+ * any_nan, two NaNs (f32, bf16, f16) match whatever their payloads and signs (arithmetic
+ * on a NaN gives the GPU's canonical NaN 0x7FFFFFFF where x86 keeps the operand's payload,
+ * or gives its default NaN 0xFFC00000 for inf - inf; bf16 / f16 results inherit that). */
 static void expect_bytes(const char *what, const void *dev, const DaftTensor *t, bool any_nan)
 {
     size_t es = daft_rt_dtype_size(t->dtype), nb = tbytes(t);
@@ -132,8 +139,7 @@ static void expect_bytes(const char *what, const void *dev, const DaftTensor *t,
     size_t bad = 0, first = (size_t)-1;
     for (size_t i = 0; i < nb / es; i++)
         if (memcmp(h + i * es, c + i * es, es) &&
-            !(any_nan && t->dtype == DAFT_RT_F32 && is_nan_f32(h + i * es) &&
-              is_nan_f32(c + i * es))) {
+            !(any_nan && is_nan_elem(t->dtype, h + i * es) && is_nan_elem(t->dtype, c + i * es))) {
             if (!bad)
                 first = i;
             bad++;
@@ -182,6 +188,108 @@ static void expect_close_f32(const char *what, const void *dev, const DaftTensor
     }
     CHECK(!bad, "%s: %zu of %zu elements off by more than %g (worst %g); first at %zu: gpu %.9g cpu %.9g",
           what, bad, n, rtol, worst, first, bad ? h[first] : 0.0, bad ? c[first] : 0.0);
+    free(h);
+}
+
+/* ---- bf16 / f16 on the host (exact conversions; only for building inputs and tolerances) */
+
+static float half_to_f32(DaftRtDtype dt, uint16_t h)
+{
+    uint32_t u;
+    float f;
+    if (dt == DAFT_RT_BF16) {
+        u = (uint32_t)h << 16;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
+    if (exp == 0) {
+        f = ldexpf((float)mant, -24);
+        return sign ? -f : f;
+    }
+    u = sign | (exp == 31 ? 0x7F800000u | (mant << 13) : ((exp + 112u) << 23) | (mant << 13));
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* f of a value exactly representable in dt (a normal number or zero), no rounding. */
+static uint16_t f32_to_half_exact(DaftRtDtype dt, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if (dt == DAFT_RT_BF16)
+        return (uint16_t)(u >> 16);
+    uint32_t sign = (u >> 16) & 0x8000u, mag = u & 0x7FFFFFFFu;
+    if (mag == 0)
+        return (uint16_t)sign;
+    uint32_t exp = (mag >> 23) - 112u, mant = (mag >> 13) & 0x3FFu;
+    return (uint16_t)(sign | (exp << 10) | mant);
+}
+
+/* Element i of a floating tensor as a double. */
+static double elem_f64(DaftRtDtype dt, const void *data, int64_t i)
+{
+    if (dt == DAFT_RT_F32)
+        return ((const float *)data)[i];
+    return half_to_f32(dt, ((const uint16_t *)data)[i]);
+}
+
+/* The size of the sums a product accumulates: for C = op(A) op(B) (layouts as
+ * std_cuda_gemm), mag[i,j] = sum_p |A(i,p)| |B(p,j)| / sqrt(k), the typical size of a
+ * sum of k terms of random signs (0 for k = 0). malloc'd, m*n doubles. */
+static double *gemm_mag(DaftRtDtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                        const void *a, const void *b)
+{
+    double *mag = calloc((size_t)(m * n) + 1, sizeof *mag);
+    float *fa = malloc((size_t)(m * k) * 4 + 4), *fb = malloc((size_t)(k * n) * 4 + 4);
+    assert(mag && fa && fb);
+    for (int64_t i = 0; i < m * k; i++)
+        fa[i] = fabsf((float)elem_f64(dt, a, i));
+    for (int64_t i = 0; i < k * n; i++)
+        fb[i] = fabsf((float)elem_f64(dt, b, i));
+    double norm = k > 0 ? 1.0 / sqrt((double)k) : 0.0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (int64_t p = 0; p < k; p++)
+                acc += (double)(ta ? fa[p * m + i] : fa[i * k + p]) *
+                       (double)(tb ? fb[j * k + p] : fb[p * n + j]);
+            mag[i * n + j] = acc * norm;
+        }
+    free(fa);
+    free(fb);
+    return mag;
+}
+
+/* bf16 / f16 products: |gpu - cpu| <= rtol * (|cpu| + mag[i]) with mag from gemm_mag.
+ * Both sides sum exact products in f32 (in different orders) and round once to the
+ * 16-bit type: the rounding may differ by one unit in the last place (2^-7 relative for
+ * bf16, 2^-10 for f16: rtol ~1e-2 and ~2e-3 cover it), and the f32 sums by a part of the
+ * summed magnitudes (where terms cancel, |cpu| alone would be too tight). */
+static void expect_close_half(const char *what, const void *dev, const DaftTensor *t,
+                              const double *mag, double rtol)
+{
+    size_t n = tbytes(t) / 2;
+    uint16_t *h = host_from_dev(dev, n * 2);
+    const uint16_t *c = t->data;
+    size_t bad = 0, first = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double g = half_to_f32(t->dtype, h[i]), r = half_to_f32(t->dtype, c[i]);
+        double tol = rtol * (fabs(r) + mag[i]);
+        double d = fabs(g - r);
+        if (!(d <= tol)) {
+            if (!bad)
+                first = i;
+            bad++;
+        }
+        if (tol > 0 && d / tol > worst)
+            worst = d / tol;
+    }
+    CHECK(!bad, "%s: %zu of %zu elements off by more than %g (worst %.3g of the tolerance); "
+          "first at %zu: gpu %.9g (0x%04x) cpu %.9g (0x%04x)", what, bad, n, rtol, worst, first,
+          bad ? half_to_f32(t->dtype, h[first]) : 0.0, bad ? (unsigned)h[first] : 0u,
+          bad ? half_to_f32(t->dtype, c[first]) : 0.0, bad ? (unsigned)c[first] : 0u);
     free(h);
 }
 
@@ -337,6 +445,125 @@ static void test_matmul_f32(void)
     }
 }
 
+/* A dt (bf16 / f16) tensor of small integers in -8..8: products and their f32 sums stay
+ * exact, so a product has one rounding (to dt) on both sides and must match bit for bit. */
+static DaftValue small_int_half(DaftRtDtype dt, int rank, const int64_t *dims, uint64_t seed)
+{
+    DaftValue v = daft_value_tensor(dt, rank, dims, NULL);
+    int64_t n = daft_tensor_numel(&v.as.tensor);
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (int64_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ((uint16_t *)v.as.tensor.data)[i] = f32_to_half_exact(dt, (float)((int)(x % 17) - 8));
+    }
+    return v;
+}
+
+/* matmul and linear_backward of args = {a [m, k], b [k, n], gy [m, n]} on the GPU equal the
+ * CPU's bit for bit (integer dtypes; bf16 / f16 where every sum is exact in f32). */
+static void expect_gemms_exact(DaftRtDtype dt, DaftValue *args, const char *label)
+{
+    int64_t m = args[0].as.tensor.dims[0], k = args[0].as.tensor.dims[1], n = args[1].as.tensor.dims[1];
+    size_t es = daft_rt_dtype_size(dt);
+    DaftValue c = cpu(daft_std_tensor_matmul, args, 2);
+    void *a = dev_from_host(args[0].as.tensor.data, tbytes(&args[0].as.tensor));
+    void *b = dev_from_host(args[1].as.tensor.data, tbytes(&args[1].as.tensor));
+    void *gy = dev_from_host(args[2].as.tensor.data, tbytes(&args[2].as.tensor));
+    void *dc = dev_alloc(tbytes(&c.as.tensor));
+    SC(std_cuda_matmul(dt, m, k, n, a, b, dc, g_s));
+    char what[80];
+    snprintf(what, sizeof what, "matmul %s%s", dt_names[dt], label);
+    expect_same_bytes(what, dc, &c.as.tensor);
+    DaftValue grads = cpu(daft_std_tensor_linear_backward, args, 3);
+    void *gx = dev_alloc((size_t)(m * k) * es), *gw = dev_alloc((size_t)(k * n) * es);
+    SC(std_cuda_linear_backward(dt, m, k, n, a, b, gy, gx, gw, g_s));
+    snprintf(what, sizeof what, "linear_backward %s gx%s", dt_names[dt], label);
+    expect_same_bytes(what, gx, &grads.as.list.items[0].as.tensor);
+    snprintf(what, sizeof what, "linear_backward %s gw%s", dt_names[dt], label);
+    expect_same_bytes(what, gw, &grads.as.list.items[1].as.tensor);
+    daft_value_free(&grads);
+    daft_value_free(&c);
+    SC(std_cuda_free(a));
+    SC(std_cuda_free(b));
+    SC(std_cuda_free(gy));
+    SC(std_cuda_free(dc));
+    SC(std_cuda_free(gx));
+    SC(std_cuda_free(gw));
+}
+
+/* bf16 / f16 matmul, linear_forward, linear_backward: randn inputs against the CPU within a
+ * tolerance (expect_close_half), small-integer inputs bit for bit. */
+static void test_matmul_half(void)
+{
+    static const int64_t shapes[][3] = { { 1, 1, 1 },     { 3, 5, 7 },      { 64, 128, 32 },
+                                         { 257, 129, 65 }, { 32, 4096, 512 }, { 256, 1024, 384 },
+                                         { 4, 0, 3 } };
+    for (int dti = DAFT_RT_BF16; dti <= DAFT_RT_F16; dti++) {
+        DaftRtDtype dt = (DaftRtDtype)dti;
+        double rtol = dt == DAFT_RT_BF16 ? 1e-2 : 2e-3;
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
+            int64_t da[2] = { m, k }, db[2] = { k, n }, dg[2] = { m, n };
+            DaftValue args[3] = { cpu_random(true, 2, da, 11 + (int64_t)si, dt_names[dt]),
+                                  cpu_random(true, 2, db, 99 + (int64_t)si, dt_names[dt]),
+                                  cpu_random(true, 2, dg, 5, dt_names[dt]) };
+            const void *ha = args[0].as.tensor.data, *hb = args[1].as.tensor.data,
+                       *hg = args[2].as.tensor.data;
+            DaftValue c = cpu(daft_std_tensor_matmul, args, 2);
+            void *a = dev_from_host(ha, tbytes(&args[0].as.tensor));
+            void *b = dev_from_host(hb, tbytes(&args[1].as.tensor));
+            void *gy = dev_from_host(hg, tbytes(&args[2].as.tensor));
+            void *dc = dev_alloc(tbytes(&c.as.tensor));
+            CU(cudaMemsetAsync(dc, 0x7F, tbytes(&c.as.tensor), g_s));
+            SC(std_cuda_matmul(dt, m, k, n, a, b, dc, g_s));
+            double *mag = gemm_mag(dt, 0, 0, m, n, k, ha, hb);
+            char what[112];
+            snprintf(what, sizeof what, "matmul %s [%lld,%lld]x[%lld,%lld]", dt_names[dt],
+                     (long long)m, (long long)k, (long long)k, (long long)n);
+            expect_close_half(what, dc, &c.as.tensor, mag, rtol);
+            CU(cudaMemsetAsync(dc, 0, tbytes(&c.as.tensor), g_s));
+            SC(std_cuda_linear_forward(dt, m, k, n, a, b, dc, g_s));
+            DaftValue lf = cpu(daft_std_tensor_linear_forward, args, 2);
+            snprintf(what, sizeof what, "linear_forward %s b=%lld i=%lld o=%lld", dt_names[dt],
+                     (long long)m, (long long)k, (long long)n);
+            expect_close_half(what, dc, &lf.as.tensor, mag, rtol);
+            daft_value_free(&lf);
+            free(mag);
+            /* linear_backward: gx = gy [m,n] @ w^T, gw = x^T @ gy */
+            DaftValue grads = cpu(daft_std_tensor_linear_backward, args, 3);
+            void *gx = dev_alloc((size_t)(m * k) * 2), *gw = dev_alloc((size_t)(k * n) * 2);
+            SC(std_cuda_linear_backward(dt, m, k, n, a, b, gy, gx, gw, g_s));
+            mag = gemm_mag(dt, 0, 1, m, k, n, hg, hb);
+            snprintf(what, sizeof what, "linear_backward %s gx b=%lld i=%lld o=%lld",
+                     dt_names[dt], (long long)m, (long long)k, (long long)n);
+            expect_close_half(what, gx, &grads.as.list.items[0].as.tensor, mag, rtol);
+            free(mag);
+            mag = gemm_mag(dt, 1, 0, k, n, m, ha, hg);
+            snprintf(what, sizeof what, "linear_backward %s gw b=%lld i=%lld o=%lld",
+                     dt_names[dt], (long long)m, (long long)k, (long long)n);
+            expect_close_half(what, gw, &grads.as.list.items[1].as.tensor, mag, rtol);
+            free(mag);
+            daft_value_free(&grads);
+            daft_value_free(&c);
+            free_args(args, 3);
+            SC(std_cuda_free(a));
+            SC(std_cuda_free(b));
+            SC(std_cuda_free(gy));
+            SC(std_cuda_free(dc));
+            SC(std_cuda_free(gx));
+            SC(std_cuda_free(gw));
+        }
+        /* exact: small integers (|sums| <= 53 * 64, exact in f32, rounded once to dt) */
+        int64_t da[2] = { 37, 53 }, db[2] = { 53, 29 }, dg[2] = { 37, 29 };
+        DaftValue args[3] = { small_int_half(dt, 2, da, 1), small_int_half(dt, 2, db, 2),
+                              small_int_half(dt, 2, dg, 3) };
+        expect_gemms_exact(dt, args, " small integers");
+        free_args(args, 3);
+    }
+}
+
 /* No TF32: A = diag(1 + 2^-20) times the identity must stay exact in fp32 (TF32 keeps
  * 10 mantissa bits and would give 1.0). */
 static void test_no_tf32(void)
@@ -371,38 +598,31 @@ static void test_matmul_int(void)
             DaftValue args[3] = { int_tensor((DaftRtDtype)dt, 2, da, 1, small),
                                   int_tensor((DaftRtDtype)dt, 2, db, 2, small),
                                   int_tensor((DaftRtDtype)dt, 2, dg, 3, small) };
-            size_t es = daft_rt_dtype_size((DaftRtDtype)dt);
-            DaftValue c = cpu(daft_std_tensor_matmul, args, 2);
-            void *a = dev_from_host(args[0].as.tensor.data, tbytes(&args[0].as.tensor));
-            void *b = dev_from_host(args[1].as.tensor.data, tbytes(&args[1].as.tensor));
-            void *gy = dev_from_host(args[2].as.tensor.data, tbytes(&args[2].as.tensor));
-            void *dc = dev_alloc(tbytes(&c.as.tensor));
-            SC(std_cuda_matmul((DaftRtDtype)dt, m, k, n, a, b, dc, g_s));
-            char what[64];
-            snprintf(what, sizeof what, "matmul %s%s", dt_names[dt], small ? " small" : " wrap");
-            expect_same_bytes(what, dc, &c.as.tensor);
-            DaftValue grads = cpu(daft_std_tensor_linear_backward, args, 3);
-            void *gx = dev_alloc((size_t)(m * k) * es), *gw = dev_alloc((size_t)(k * n) * es);
-            SC(std_cuda_linear_backward((DaftRtDtype)dt, m, k, n, a, b, gy, gx, gw, g_s));
-            snprintf(what, sizeof what, "linear_backward %s gx", dt_names[dt]);
-            expect_same_bytes(what, gx, &grads.as.list.items[0].as.tensor);
-            snprintf(what, sizeof what, "linear_backward %s gw", dt_names[dt]);
-            expect_same_bytes(what, gw, &grads.as.list.items[1].as.tensor);
-            daft_value_free(&grads);
-            daft_value_free(&c);
+            expect_gemms_exact((DaftRtDtype)dt, args, small ? " small" : " wrap");
             free_args(args, 3);
-            SC(std_cuda_free(a));
-            SC(std_cuda_free(b));
-            SC(std_cuda_free(gy));
-            SC(std_cuda_free(dc));
-            SC(std_cuda_free(gx));
-            SC(std_cuda_free(gw));
         }
 }
 
-/* A tensor of dt with the given flat length: randn for f32 (with specials), ints else. */
+/* A tensor of dt with the given flat length: randn for f32, bf16, f16 (with specials),
+ * ints else. */
 static DaftValue some_tensor(DaftRtDtype dt, int64_t n, int64_t seed, bool specials)
 {
+    if (dt == DAFT_RT_BF16 || dt == DAFT_RT_F16) {
+        DaftValue v = cpu_random(true, 1, &n, seed, dt_names[dt]);
+        uint16_t *h = v.as.tensor.data;
+        bool bf = dt == DAFT_RT_BF16;
+        if (specials && n >= 8) {
+            h[0] = bf ? 0x7FC0 : 0x7E00; /* NaN */
+            h[1] = 0x8000;               /* -0 */
+            h[2] = bf ? 0x7F80 : 0x7C00; /* inf */
+            h[3] = bf ? 0xFF80 : 0xFC00; /* -inf */
+            h[4] = 0x0000;
+            h[5] = 0x0001; /* smallest subnormal */
+            h[6] = 0x8001;
+            h[7] = bf ? 0xFFA1 : 0xFD01; /* negative signalling NaN with a payload */
+        }
+        return v;
+    }
     if (dt == DAFT_RT_F32) {
         DaftValue v = cpu_random(true, 1, &n, seed, "f32");
         float *f = v.as.tensor.data;
@@ -422,9 +642,10 @@ static DaftValue some_tensor(DaftRtDtype dt, int64_t n, int64_t seed, bool speci
 
 static void test_elementwise(void)
 {
-    static const DaftRtDtype dts[] = { DAFT_RT_F32, DAFT_RT_I32, DAFT_RT_I64 };
+    static const DaftRtDtype dts[] = { DAFT_RT_F32, DAFT_RT_BF16, DAFT_RT_F16, DAFT_RT_I32,
+                                       DAFT_RT_I64 };
     static const int64_t sizes[] = { 1, 7, 4096, 1000003 };
-    for (size_t di = 0; di < 3; di++)
+    for (size_t di = 0; di < sizeof dts / sizeof *dts; di++)
         for (size_t ni = 0; ni < sizeof sizes / sizeof *sizes; ni++) {
             DaftRtDtype dt = dts[di];
             int64_t n = sizes[ni];
@@ -441,16 +662,21 @@ static void test_elementwise(void)
                          (long long)n);
                 expect_bytes(what, dc, &c.as.tensor, true);
                 daft_value_free(&c);
-                /* scalar on either side: i64 (and f64 for f32) */
-                for (int sk = 0; sk < (dt == DAFT_RT_F32 ? 2 : 1); sk++) {
-                    DaftValue sc = sk ? daft_value_f64(-0.3125) : daft_value_i64(-3000000007ll);
+                /* scalar on either side: i64 (and f64 for the floating dtypes; 0.1 is
+                 * rounded to f32 first) */
+                bool isf = dt == DAFT_RT_F32 || dt == DAFT_RT_BF16 || dt == DAFT_RT_F16;
+                for (int sk = 0; sk < (isf ? 3 : 1); sk++) {
+                    DaftValue sc = sk == 2   ? daft_value_f64(0.1)
+                                   : sk == 1 ? daft_value_f64(-0.3125)
+                                             : daft_value_i64(-3000000007ll);
                     DaftValue sargs[2] = { sc, a };
                     c = cpu(op ? daft_std_tensor_mul : daft_std_tensor_add, sargs, 2);
                     double sf = sk ? sc.as.f64 : (double)sc.as.i64;
                     int64_t si = sk ? 0 : sc.as.i64;
                     SC(std_cuda_binop_scalar((StdCudaBinop)op, dt, n, da, sf, si, dc, g_s));
                     snprintf(what, sizeof what, "%s %s scalar %s n %lld", op ? "mul" : "add",
-                             dt_names[dt], sk ? "f64" : "i64", (long long)n);
+                             dt_names[dt], sk == 2 ? "f64 0.1" : sk ? "f64" : "i64",
+                             (long long)n);
                     expect_bytes(what, dc, &c.as.tensor, true);
                     daft_value_free(&c);
                 }
@@ -483,8 +709,16 @@ static void test_elementwise(void)
             SC(std_cuda_free(db));
             SC(std_cuda_free(dc));
         }
-    CHECK(std_cuda_relu(DAFT_RT_BF16, 4, (void *)16, (void *)16, g_s) == STD_CUDA_EINVAL,
-          "relu bf16 must fail");
+    /* what stays unsupported */
+    CHECK(std_cuda_relu((DaftRtDtype)DAFT_RT_DTYPE_COUNT, 4, (void *)16, (void *)16, g_s) ==
+              STD_CUDA_EINVAL,
+          "relu of an invalid dtype must fail");
+    CHECK(std_cuda_mse_grad(DAFT_RT_I32, 4, (void *)16, (void *)16, (void *)16, g_s) ==
+                  STD_CUDA_EINVAL && strstr(std_cuda_last_error(), "mse_grad"),
+          "mse_grad i32 must fail with EINVAL: %s", std_cuda_last_error());
+    CHECK(std_cuda_sgd_update(DAFT_RT_I64, 4, (void *)16, (void *)16, 0.1, (void *)16, g_s) ==
+                  STD_CUDA_EINVAL && strstr(std_cuda_last_error(), "sgd_update"),
+          "sgd_update i64 must fail with EINVAL: %s", std_cuda_last_error());
 }
 
 static void test_reductions(void)
@@ -513,10 +747,11 @@ static void test_reductions(void)
                   (long long)n, g, c.as.f64);
             daft_value_free(&c);
             /* mse_loss(p, t) against a second tensor */
-            if (n > 0 && (dt == DAFT_RT_F32 || dt == DAFT_RT_I32 || dt == DAFT_RT_I64)) {
-                DaftValue t = dt == DAFT_RT_F32 ? cpu_random(false, 1, &n, 4, "f32")
-                                                : int_tensor((DaftRtDtype)dt, 1, &n, 10, true);
-                if (dt != DAFT_RT_F32) /* small values: squares exact in double */
+            if (n > 0) {
+                bool isf = dt <= DAFT_RT_F16;
+                DaftValue t = isf ? cpu_random(false, 1, &n, 4, dt_names[dt])
+                                  : int_tensor((DaftRtDtype)dt, 1, &n, 10, true);
+                if (!isf) /* small values: squares exact in double */
                     for (int64_t i = 0; i < n; i++) {
                         if (dt == DAFT_RT_I32)
                             ((int32_t *)a.as.tensor.data)[i] %= 1000;
@@ -532,22 +767,24 @@ static void test_reductions(void)
                       "mse_loss %s n %lld: gpu %.17g cpu %.17g", dt_names[dt], (long long)n, g,
                       l.as.f64);
                 daft_value_free(&l);
-                if (dt == DAFT_RT_F32) {
+                if (isf) {
+                    DaftRtDtype fdt = (DaftRtDtype)dt;
                     DaftValue mg = cpu(daft_std_tensor_mse_grad, args, 2);
                     void *dg = dev_alloc(tbytes(&t.as.tensor));
-                    SC(std_cuda_mse_grad(n, da, dt_, dg, g_s));
+                    SC(std_cuda_mse_grad(fdt, n, da, dt_, dg, g_s));
                     char what[64];
-                    snprintf(what, sizeof what, "mse_grad f32 n %lld", (long long)n);
+                    snprintf(what, sizeof what, "mse_grad %s n %lld", dt_names[dt], (long long)n);
                     expect_same_bytes(what, dg, &mg.as.tensor);
                     daft_value_free(&mg);
                     /* sgd_update(w = a, grad = t, lr), also in place */
                     DaftValue sargs[3] = { a, t, daft_value_f64(0.01) };
                     DaftValue w2 = cpu(daft_std_tensor_sgd_update, sargs, 3);
-                    SC(std_cuda_sgd_update(n, da, dt_, 0.01, dg, g_s));
-                    snprintf(what, sizeof what, "sgd_update f32 n %lld", (long long)n);
+                    SC(std_cuda_sgd_update(fdt, n, da, dt_, 0.01, dg, g_s));
+                    snprintf(what, sizeof what, "sgd_update %s n %lld", dt_names[dt], (long long)n);
                     expect_same_bytes(what, dg, &w2.as.tensor);
-                    SC(std_cuda_sgd_update(n, da, dt_, 0.01, da, g_s));
-                    snprintf(what, sizeof what, "sgd_update in place f32 n %lld", (long long)n);
+                    SC(std_cuda_sgd_update(fdt, n, da, dt_, 0.01, da, g_s));
+                    snprintf(what, sizeof what, "sgd_update in place %s n %lld", dt_names[dt],
+                             (long long)n);
                     expect_same_bytes(what, da, &w2.as.tensor);
                     daft_value_free(&w2);
                     SC(std_cuda_free(dg));
@@ -670,7 +907,8 @@ int main(void)
     CU(cudaStreamCreateWithFlags(&g_s, cudaStreamNonBlocking));
     struct { const char *name; void (*fn)(void); } tests[] = {
         { "random", test_random },         { "fill", test_fill },
-        { "matmul_f32", test_matmul_f32 }, { "no_tf32", test_no_tf32 },
+        { "matmul_f32", test_matmul_f32 }, { "matmul_half", test_matmul_half },
+        { "no_tf32", test_no_tf32 },
         { "matmul_int", test_matmul_int }, { "elementwise", test_elementwise },
         { "reductions", test_reductions }, { "slice_concat", test_slice_concat },
         { "copies", test_copies },

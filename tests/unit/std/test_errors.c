@@ -14,9 +14,11 @@ static void test_messages(void **state)
     t_err(daft_std_tensor_matmul, dt, 2, "matmul: dtypes differ: tensor<f32> x tensor<i64>");
     t_err(daft_std_tensor_add, dt, 2, "add: dtypes differ");
     DaftValue bf[] = { t_tensor(DAFT_RT_BF16, 2, (int64_t[]){ 2, 2 }, NULL),
-                       t_tensor(DAFT_RT_BF16, 2, (int64_t[]){ 2, 2 }, NULL) };
-    t_err(daft_std_tensor_matmul, bf, 2, "matmul: tensor<bf16> is not supported on the CPU");
-    t_err(daft_std_tensor_relu, bf, 1, "relu: tensor<bf16> is not supported");
+                       t_tensor(DAFT_RT_F16, 2, (int64_t[]){ 2, 2 }, NULL) };
+    t_err(daft_std_tensor_matmul, bf, 2, "matmul: dtypes differ: tensor<bf16> x tensor<f16>");
+    t_err(daft_std_tensor_add, bf, 2, "add: dtypes differ");
+    t_err(daft_std_tensor_sgd_update, (DaftValue[]){ bf[0], bf[1], daft_value_f64(1) }, 3,
+          "sgd_update: dtypes differ");
 
     DaftValue sh[] = { t_f32(2, (int64_t[]){ 2, 3 }, NULL), t_f32(2, (int64_t[]){ 3, 2 }, NULL) };
     t_err(daft_std_tensor_add, sh, 2, "add: shapes differ: [2, 3] and [3, 2]");

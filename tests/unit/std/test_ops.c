@@ -302,6 +302,93 @@ static void test_concat(void **state)
     t_free_all(all, NELEMS(all));
 }
 
+/* A bf16 / f16 tensor from raw bits. */
+static DaftValue t_half(DaftRtDtype dt, int64_t n, const uint16_t *bits)
+{
+    return t_tensor(dt, 1, (int64_t[]){ n }, bits);
+}
+
+static void assert_bits(const DaftValue *v, const uint16_t *want, int n)
+{
+    assert_int_equal(v->kind, DAFT_V_TENSOR);
+    const uint16_t *got = v->as.tensor.data;
+    for (int i = 0; i < n; i++)
+        if (got[i] != want[i])
+            fail_msg("element %d: got 0x%04x, want 0x%04x", i, got[i], want[i]);
+}
+
+/* bf16 / f16 arithmetic: widened to f32, one f32 operation, rounded to nearest with ties
+ * to even. The expected bits are worked out by hand (bf16 has 8 significant bits: the
+ * spacing above 1 is 2^-7; f16's largest finite value is 65504). */
+static void test_half_ops(void **state)
+{
+    (void)state;
+    /* bf16: 1 + 2^-8 is a tie -> 1 (even); 1 + 2^-9 -> 1; (1 + 2^-7) + 2^-8 is a tie ->
+     * 1 + 2^-6 (even); -2 + 0.5 = -1.5 exact */
+    DaftValue ab[] = { t_half(DAFT_RT_BF16, 4, (uint16_t[]){ 0x3F80, 0x3F80, 0x3F81, 0xC000 }),
+                       t_half(DAFT_RT_BF16, 4, (uint16_t[]){ 0x3B80, 0x3B00, 0x3B80, 0x3F00 }) };
+    DaftValue s = t_ok(daft_std_tensor_add, ab, 2);
+    assert_bits(&s, (uint16_t[]){ 0x3F80, 0x3F80, 0x3F82, 0xBFC0 }, 4);
+    DaftValue m = t_ok(daft_std_tensor_mul, ab, 2); /* 2^-8, 2^-9, 2^-8 (1 + 2^-7), -1 */
+    assert_bits(&m, (uint16_t[]){ 0x3B80, 0x3B00, 0x3B81, 0xBF80 }, 4);
+    DaftValue sc[] = { ab[0], daft_value_f64(0.5) }; /* tensor x scalar: 0.5, 0.5, 0.50390625, -1 */
+    DaftValue ms = t_ok(daft_std_tensor_mul, sc, 2);
+    assert_bits(&ms, (uint16_t[]){ 0x3F00, 0x3F00, 0x3F01, 0xBF80 }, 4);
+
+    /* f16: 65504 + 16 is the tie with 65536 -> +inf (even); 65504 + 8 -> 65504 */
+    DaftValue fo[] = { t_half(DAFT_RT_F16, 2, (uint16_t[]){ 0x7BFF, 0x7BFF }),
+                       t_half(DAFT_RT_F16, 2, (uint16_t[]){ 0x4C00, 0x4800 }) };
+    DaftValue fs = t_ok(daft_std_tensor_add, fo, 2);
+    assert_bits(&fs, (uint16_t[]){ 0x7C00, 0x7BFF }, 2);
+
+    /* relu keeps the element's bits (-0 stays -0) or gives +0 */
+    DaftValue rl[] = { t_half(DAFT_RT_F16, 4, (uint16_t[]){ 0x3C00, 0x7BFF, 0x8000, 0xBC00 }) };
+    DaftValue r = t_ok(daft_std_tensor_relu, rl, 1);
+    assert_bits(&r, (uint16_t[]){ 0x3C00, 0x7BFF, 0x8000, 0x0000 }, 4);
+    /* relu_backward: gy where y > 0: y = 1, -1, 0, 2; gy = 3, 3, 3, -4 */
+    DaftValue rb[] = { t_half(DAFT_RT_BF16, 4, (uint16_t[]){ 0x3F80, 0xBF80, 0x0000, 0x4000 }),
+                       t_half(DAFT_RT_BF16, 4, (uint16_t[]){ 0x4040, 0x4040, 0x4040, 0xC080 }) };
+    DaftValue g = t_ok(daft_std_tensor_relu_backward, rb, 2);
+    assert_bits(&g, (uint16_t[]){ 0x4040, 0x0000, 0x0000, 0xC080 }, 4);
+
+    /* mse_grad, f16: p = 1.5, 0; t = 1, 1; 2 (p - t) / 2 = 0.5, -1; mse_loss 0.625 */
+    DaftValue pt[] = { t_half(DAFT_RT_F16, 2, (uint16_t[]){ 0x3E00, 0x0000 }),
+                       t_half(DAFT_RT_F16, 2, (uint16_t[]){ 0x3C00, 0x3C00 }) };
+    DaftValue mg = t_ok(daft_std_tensor_mse_grad, pt, 2);
+    assert_bits(&mg, (uint16_t[]){ 0x3800, 0xBC00 }, 2);
+    DaftValue ml = t_ok(daft_std_tensor_mse_loss, pt, 2);
+    assert_true(ml.as.f64 == 0.625);
+    /* sgd_update, bf16: 1 - 2^-9 * 1 is the tie between 1 - 2^-8 (odd) and 1 -> 1; 2 - 2^-9 *
+     * 256 = 1.5 */
+    DaftValue sg[] = { t_half(DAFT_RT_BF16, 2, (uint16_t[]){ 0x3F80, 0x4000 }),
+                       t_half(DAFT_RT_BF16, 2, (uint16_t[]){ 0x3F80, 0x4380 }),
+                       daft_value_f64(1.0 / 512) };
+    DaftValue w = t_ok(daft_std_tensor_sgd_update, sg, 3);
+    assert_bits(&w, (uint16_t[]){ 0x3F80, 0x3FC0 }, 2);
+
+    /* matmul, bf16: [[1, 2], [3, 4]] x [[0.5, 2^-8], [0, 0.25]] = [[0.5, 0.5 + 2^-8], [1.5, 1 +
+     * 3 2^-8]]: 0.5 + 2^-8 is exact in bf16 (spacing 2^-8 there); 1 + 3 2^-8 is a tie -> 1 + 2^-6 */
+    DaftValue mm[] = { t_tensor(DAFT_RT_BF16, 2, (int64_t[]){ 2, 2 }, (uint16_t[]){ 0x3F80, 0x4000, 0x4040, 0x4080 }),
+                       t_tensor(DAFT_RT_BF16, 2, (int64_t[]){ 2, 2 }, (uint16_t[]){ 0x3F00, 0x3B80, 0x0000, 0x3E80 }) };
+    DaftValue p = t_ok(daft_std_tensor_matmul, mm, 2);
+    assert_bits(&p, (uint16_t[]){ 0x3F00, 0x3F01, 0x3FC0, 0x3F82 }, 4);
+
+    /* linear_backward, f16: x [[1, 2]], w [[3], [4]], gy [[0.5]]: gx = gy w^T = [[1.5, 2]],
+     * gw = x^T gy = [[0.5], [1]] */
+    DaftValue lb[] = { t_tensor(DAFT_RT_F16, 2, (int64_t[]){ 1, 2 }, (uint16_t[]){ 0x3C00, 0x4000 }),
+                       t_tensor(DAFT_RT_F16, 2, (int64_t[]){ 2, 1 }, (uint16_t[]){ 0x4200, 0x4400 }),
+                       t_tensor(DAFT_RT_F16, 2, (int64_t[]){ 1, 1 }, (uint16_t[]){ 0x3800 }) };
+    DaftValue grads = t_ok(daft_std_tensor_linear_backward, lb, 3);
+    assert_int_equal(grads.kind, DAFT_V_LIST);
+    assert_bits(&grads.as.list.items[0], (uint16_t[]){ 0x3E00, 0x4000 }, 2);
+    assert_bits(&grads.as.list.items[1], (uint16_t[]){ 0x3800, 0x3C00 }, 2);
+
+    DaftValue all[] = { ab[0], ab[1], s, m, ms, fo[0], fo[1], fs, rl[0], r, rb[0], rb[1], g,
+                        pt[0], pt[1], mg, ml, sg[0], sg[1], w, mm[0], mm[1], p, lb[0], lb[1],
+                        lb[2], grads };
+    t_free_all(all, NELEMS(all));
+}
+
 static void test_mse_sgd(void **state)
 {
     (void)state;
@@ -449,7 +536,7 @@ int main(void)
         cmocka_unit_test(test_add_mul),        cmocka_unit_test(test_relu_sum),
         cmocka_unit_test(test_slice),          cmocka_unit_test(test_concat),
         cmocka_unit_test(test_mse_sgd),        cmocka_unit_test(test_devices_shape),
-        cmocka_unit_test(test_relu_backward_dtype),
+        cmocka_unit_test(test_relu_backward_dtype), cmocka_unit_test(test_half_ops),
         cmocka_unit_test(test_daft_declarations_resolve),
         cmocka_unit_test(test_registry),
     };
