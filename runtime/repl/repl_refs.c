@@ -127,13 +127,17 @@ static void mark(const DaftValue *v, uint64_t **ids, size_t *n, size_t *cap) {
     }
 }
 
-void repl_refs_collect(Repl *R) {
+/* Releases the Refs from index `since` on that neither a binding nor one of `slots` holds,
+ * once they are ready (pending ones count as their actor's pending tasks). */
+static void collect(Repl *R, int since, const DaftValue *slots, int nslots) {
     uint64_t *ids = NULL;
     size_t n = 0, cap = 0;
     for (int i = 0; i < R->nbinds; i++)
         mark(&R->binds[i].val, &ids, &n, &cap);
-    int k = 0;
-    for (int i = 0; i < R->nrefs; i++) {
+    for (int i = 0; i < nslots; i++)
+        mark(&slots[i], &ids, &n, &cap);
+    int k = since;
+    for (int i = since; i < R->nrefs; i++) {
         ReplRef *rf = &R->refs[i];
         bool held = false;
         for (size_t j = 0; j < n && !held; j++)
@@ -154,4 +158,14 @@ void repl_refs_collect(Repl *R) {
     }
     R->nrefs = k;
     free(ids);
+}
+
+void repl_refs_collect(Repl *R) { collect(R, 0, NULL, 0); }
+
+/* After an iteration of a loop statement: the Refs made since the loop began that the
+ * frame's variables no longer hold. (Refs made before it may be held by an expression
+ * still being evaluated around the loop: they wait for the end of the input.) */
+void repl_refs_collect_loop(Repl *R, int since, const DaftValue *slots, int nslots) {
+    if (since >= 0 && since < R->nrefs)
+        collect(R, since, slots, nslots);
 }
