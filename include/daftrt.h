@@ -340,6 +340,9 @@ DAFT_API int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *o
  * number of ready Refs (possibly < num_returns after a timeout) or a negative code. */
 DAFT_API int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns,
                           double timeout_s, uint8_t *ready);
+/* Takes the results and notices that have arrived, without waiting (a wait with timeout 0
+ * looks only at what was taken before). Returns how many messages it took, or < 0. */
+DAFT_API int daft_rt_poll(DaftRt *rt);
 /* Drops the driver's hold on ref: the owner frees the value once every already submitted
  * task that uses it has taken it. Getting it afterwards returns DAFT_EINVAL. */
 DAFT_API void daft_rt_release(DaftRt *rt, DaftRef ref);

@@ -256,6 +256,8 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
     return count;
 }
 
+int daft_rt_poll(DaftRt *rt) { return rt && rt->is_driver ? rt_drv_poll(rt) : 0; }
+
 void daft_rt_release(DaftRt *rt, DaftRef ref)
 {
     RtObj *o = rt->is_driver ? rt_objtab_find(&rt->refs, ref.id) : NULL;

@@ -1154,18 +1154,19 @@ static DaftValue *lvalue(Ev *E, Frame *F, DaftNode *t) {
 typedef struct ForData {
     Flow flow;
     int refs_since; /* R->nrefs when the first iteration began (after the iterable) */
+    int refs_next;  /* collect once R->nrefs reaches this (repl_refs_collect_loop) */
 } ForData;
 
 static bool for_item(Ev *E, Frame *F, DaftNode *s, DaftValue *item, void *data, bool *stop) {
     ForData *d = data;
     if (d->refs_since < 0)
-        d->refs_since = E->R->nrefs;
+        d->refs_since = d->refs_next = E->R->nrefs;
     DaftValue *var = slot(F, s->slot);
     daft_value_free(var);
     *var = *item;
     Flow fl = exec(E, F, s->body);
     if (fl == FLOW_NORMAL || fl == FLOW_CONTINUE) /* each iteration's dropped results go now */
-        repl_refs_collect_loop(E->R, d->refs_since, F->slots, F->nslots);
+        repl_refs_collect_loop(E->R, d->refs_since, &d->refs_next, F->slots, F->nslots);
     if (fl == FLOW_ERROR)
         return false;
     if (fl == FLOW_BREAK || fl == FLOW_RETURN) {
@@ -1232,7 +1233,7 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
         return exec(E, F, t ? s->then : s->els);
     }
     case DAFT_N_WHILE:
-        for (int refs_since = E->R->nrefs;;) {
+        for (int refs_since = E->R->nrefs, refs_next = refs_since;;) {
             if (!check_interrupt(E))
                 return FLOW_ERROR;
             DaftValue c = daft_value_none();
@@ -1247,10 +1248,10 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
                 return FLOW_NORMAL;
             if (f == FLOW_RETURN || f == FLOW_ERROR)
                 return f;
-            repl_refs_collect_loop(E->R, refs_since, F->slots, F->nslots);
+            repl_refs_collect_loop(E->R, refs_since, &refs_next, F->slots, F->nslots);
         }
     case DAFT_N_FOR: {
-        ForData d = {FLOW_NORMAL, -1};
+        ForData d = {FLOW_NORMAL, -1, 0};
         if (!iterate(E, F, s, s->iter, for_item, &d))
             return FLOW_ERROR;
         return d.flow;

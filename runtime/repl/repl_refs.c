@@ -127,21 +127,26 @@ static void mark(const DaftValue *v, uint64_t **ids, size_t *n, size_t *cap) {
     }
 }
 
-/* Releases the Refs from index `since` on that neither a binding nor one of `slots` holds,
- * once they are ready (pending ones count as their actor's pending tasks). */
-static void collect(Repl *R, int since, const DaftValue *slots, int nslots) {
+static int cmp_id(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Releases the Refs from index `since` on that none of `slots` (nor, with binds, a
+ * binding) holds, once they are ready (pending ones count as their actor's pending tasks). */
+static void collect(Repl *R, int since, bool binds, const DaftValue *slots, int nslots) {
     uint64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    for (int i = 0; i < R->nbinds; i++)
+    for (int i = 0; binds && i < R->nbinds; i++)
         mark(&R->binds[i].val, &ids, &n, &cap);
     for (int i = 0; i < nslots; i++)
         mark(&slots[i], &ids, &n, &cap);
+    if (n)
+        qsort(ids, n, sizeof *ids, cmp_id);
     int k = since;
     for (int i = since; i < R->nrefs; i++) {
         ReplRef *rf = &R->refs[i];
-        bool held = false;
-        for (size_t j = 0; j < n && !held; j++)
-            held = ids[j] == rf->id;
+        bool held = n && bsearch(&rf->id, ids, n, sizeof *ids, cmp_id);
         rf->released = !held;
         /* unheld Refs are kept while pending (they count as the actor's pending tasks) */
         if (!held && repl_ref_ready(R, (DaftRef){rf->id, rf->owner})) {
@@ -160,12 +165,19 @@ static void collect(Repl *R, int since, const DaftValue *slots, int nslots) {
     free(ids);
 }
 
-void repl_refs_collect(Repl *R) { collect(R, 0, NULL, 0); }
+void repl_refs_collect(Repl *R) { collect(R, 0, true, NULL, 0); }
 
 /* After an iteration of a loop statement: the Refs made since the loop began that the
  * frame's variables no longer hold. (Refs made before it may be held by an expression
- * still being evaluated around the loop: they wait for the end of the input.) */
-void repl_refs_collect_loop(Repl *R, int since, const DaftValue *slots, int nslots) {
-    if (since >= 0 && since < R->nrefs)
-        collect(R, since, slots, nslots);
+ * still being evaluated around the loop: they wait for the end of the input. Bindings
+ * change only when an input ends: they cannot hold the loop's Refs.) Run once enough new
+ * Refs have come (*next), at least 8 and as many as survived the last time, so that a
+ * loop whose Refs stay pending costs linear time, not quadratic. */
+void repl_refs_collect_loop(Repl *R, int since, int *next, const DaftValue *slots, int nslots) {
+    if (since < 0 || R->nrefs < *next)
+        return;
+    daft_rt_poll(R->rt); /* results that arrived meanwhile: their Refs are ready */
+    collect(R, since, false, slots, nslots);
+    int kept = R->nrefs - since;
+    *next = R->nrefs + (kept > 8 ? kept : 8);
 }
