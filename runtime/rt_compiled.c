@@ -48,6 +48,7 @@ struct DaftRtPlan {
     DaftRt *rt;
     /* GPU data plane (rt_plan_gpu; the actor side is rt_xnccl.c) */
     int gpu_ncomms;        /* NCCL communicators (0: none: everything on CPU transports) */
+    bool in_turn;          /* executions take turns on the actors (rt_plan_needs_go) */
     int **gpu_members;     /* [comm] plan actor indices, by NCCL rank */
     int *gpu_n;            /* [comm] ranks */
     int *gpu_boot;         /* [comm] bootstrap channel (rank 0 -> others) in pc */
@@ -422,6 +423,7 @@ static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
     rt_buf_u32(m, RT_M_PLAN_LOAD);
     rt_buf_u32(m, p->id);
     rt_buf_str(m, plan->name);
+    rt_buf_u8(m, p->in_turn); /* the actor's rule is this flag: the two never disagree */
     rt_buf_u32(m, (uint32_t)plan->actors[i].nslots);
     rt_buf_u32(m, (uint32_t)p->npc);
     rt_buf_u32(m, (uint32_t)plan->nactors);
@@ -654,6 +656,13 @@ static int rt_plan_mesh(DaftRtPlan *p)
     return 0;
 }
 
+/* DAFT_PLAN_SEQUENCE=1: every plan takes turns as NCCL plans do (CPU tests of the turns). */
+static bool rt_plans_all_sequenced(void)
+{
+    const char *e = getenv("DAFT_PLAN_SEQUENCE");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
 int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors, int n,
                       DaftRtPlan **out)
 {
@@ -679,6 +688,7 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
         rt_plan_free(p);
         return DAFT_ENOMEM;
     }
+    p->in_turn = p->gpu_ncomms > 0 || rt_plans_all_sequenced();
     size_t nc = (size_t)p->npc + 1;
     p->rings = calloc(nc, sizeof *p->rings);
     p->rds = calloc(nc, sizeof *p->rds);
@@ -729,7 +739,13 @@ static bool rt_plan_alive(void *arg)
     return !p->broken;
 }
 
-static void rt_plan_progress(void *arg) { rt_drv_poll(((DaftRtPlan *)arg)->rt); }
+static void rt_plans_drain_others(DaftRtPlan *p);
+
+static void rt_plan_progress(void *arg)
+{
+    rt_drv_poll(((DaftRtPlan *)arg)->rt);
+    rt_plans_drain_others(arg);
+}
 
 static DaftValue *rt_plan_rec(DaftRtPlan *p, uint64_t exec)
 {
@@ -772,6 +788,7 @@ static int rt_plan_tcp_read(DaftRtPlan *p, int ch, int64_t deadline)
         if (deadline >= 0 && rt_now_ns() >= deadline)
             return DAFT_ETIMEDOUT;
         rt_drv_poll(p->rt);
+        rt_plans_drain_others(p);
         struct pollfd pf = {p->rfd[ch], POLLIN, 0};
         poll(&pf, 1, (int)(rt_sleep_ns(deadline, RT_SLICE_NS) / 1000000) + 1);
     }
@@ -842,10 +859,32 @@ static int rt_plan_receive(DaftRtPlan *p, int64_t deadline)
 
 /* Takes whatever outputs of submitted executions have already arrived, without waiting.
  * (Shared memory only: TCP outputs wait in the kernel's socket buffers.) */
+/* One output value of channel ch if one has arrived: 1, 0 (none yet), < 0 broken. */
+static int rt_plan_try_output(DaftRtPlan *p, int ch, DaftValue *out)
+{
+    if (p->rt->mode == RT_MODE_SHM) {
+        int rc = rt_pmsg_ring_try(&p->rds[ch], &p->rx, out);
+        if (rc == RT_PMSG_MALFORMED)
+            *out = daft_value_error("plan '%s': malformed value on an output channel", p->plan->name);
+        return rc == RT_PMSG_MALFORMED ? 1 : rc;
+    }
+    for (;;) {
+        int rc = rt_tcp_try_recv(p->rfd[ch], &p->rxb[ch], &p->rx);
+        if (rc <= 0)
+            return rc < 0 ? DAFT_EPEER : 0;
+        rc = rt_pmsg_decode(p->rx.p, p->rx.len, p->rds[ch].idx, out);
+        if (rc == 0)
+            continue; /* addressed to another reader */
+        if (rc < 0)
+            *out = daft_value_error("plan '%s': malformed value on an output channel", p->plan->name);
+        return 1;
+    }
+}
+
 static void rt_plan_drain(DaftRtPlan *p)
 {
     const DaftPlan *plan = p->plan;
-    while (!p->broken && p->received < p->submitted && p->rt->mode == RT_MODE_SHM) {
+    while (!p->broken && p->received < p->submitted) {
         DaftValue *rec = rt_plan_rec(p, p->received);
         for (; p->got < plan->noutputs; p->got++) {
             int o = p->got, ch = plan->outputs[o].channel, same = -1;
@@ -859,11 +898,7 @@ static void rt_plan_drain(DaftRtPlan *p)
                 daft_value_copy(&rec[o], &rec[same]);
                 continue;
             }
-            int rc = rt_pmsg_ring_try(&p->rds[ch], &p->rx, &rec[o]);
-            if (rc == RT_PMSG_MALFORMED)
-                rec[o] = daft_value_error("plan '%s': malformed value on an output channel",
-                                          plan->name);
-            else if (rc <= 0)
+            if (rt_plan_try_output(p, ch, &rec[o]) <= 0)
                 return; /* nothing more yet (an error shows on the next blocking read) */
         }
         p->got = 0;
@@ -871,13 +906,25 @@ static void rt_plan_drain(DaftRtPlan *p)
     }
 }
 
-/* While the driver waits to write an input, the actors may be waiting for it to take
- * outputs: a ring holds fewer bytes than `inflight` large values. */
+/* While the driver waits (for a result, to write an input, for an interpreted task), the
+ * actors may be waiting for it to take outputs of any plan: a ring holds fewer bytes than
+ * `inflight` large values, and an actor taking turns (rt_xplan.c) runs no other plan's
+ * execution until that one is written. Takes what has arrived for every plan but
+ * `busy`, the one whose outputs the caller is in the middle of reading. */
+void rt_plans_drain(DaftRt *rt, const DaftRtPlan *busy)
+{
+    for (int i = 0; i < rt->nplans; i++)
+        if (rt->plans[i] != busy)
+            rt_plan_drain(rt->plans[i]);
+}
+
+static void rt_plans_drain_others(DaftRtPlan *p) { rt_plans_drain(p->rt, p); }
+
 static void rt_plan_progress_writing(void *arg)
 {
     DaftRtPlan *p = arg;
     rt_drv_poll(p->rt);
-    rt_plan_drain(p);
+    rt_plans_drain(p->rt, NULL);
 }
 
 static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
@@ -904,18 +951,12 @@ static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
  * plan with NCCL communicators every actor with a program gets it too: such plans'
  * executions run in the order of these messages, the order of submission, the same on
  * every actor (rt_xplan.c says why). The actor applies the same rules when it loads its
- * program (rt_xplan.c: its PLAN_LOAD has a GPU section exactly when gpu_ncomms > 0). */
-bool rt_plans_all_sequenced(void)
-{
-    const char *e = getenv("DAFT_PLAN_SEQUENCE");
-    return e && *e && strcmp(e, "0") != 0;
-}
+ * program, from PLAN_LOAD's in_turn flag (rt_xplan.c). */
 
 static bool rt_plan_needs_go(const DaftRtPlan *p, int i)
 {
     const DaftPlanActor *a = &p->plan->actors[i];
-    return a->nops > 0 && (a->ops[0].kind != DAFT_OP_READ || p->gpu_ncomms > 0 ||
-                           rt_plans_all_sequenced());
+    return a->nops > 0 && (a->ops[0].kind != DAFT_OP_READ || p->in_turn);
 }
 
 static void rt_plan_send_go(DaftRtPlan *p)
@@ -930,6 +971,8 @@ static void rt_plan_send_go(DaftRtPlan *p)
     }
     rt_buf_free(&m);
 }
+
+static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p);
 
 int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int ninputs,
                         double timeout_s)
@@ -970,6 +1013,11 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
      * writing an input larger than the channel's ring */
     rt_plan_send_go(p);
     int rc = rt_plan_write_inputs(p, inputs);
+    if (rc && !p->broken) { /* the actors took GO: without the input they would wait forever */
+        p->broken = true;
+        rt_fmt(p->why, sizeof p->why, "plan '%s': out of memory writing an input", plan->name);
+        rt_plan_send_unload(rt, p);
+    }
     p->submitted++;
     rt_trace_slice(&rt->trace, plan->name, "submit", t0, rt_now_ns());
     return rc;
@@ -1003,10 +1051,9 @@ int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *
     return 0;
 }
 
-void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p)
+/* Tells the plan's live actors to drop it (they stop its executions and their turns). */
+static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p)
 {
-    if (!p)
-        return;
     RtBuf m = {0};
     rt_buf_u32(&m, RT_M_PLAN_UNLOAD);
     rt_buf_u32(&m, p->id);
@@ -1016,6 +1063,13 @@ void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p)
             rt_drv_send(rt, a, &m);
     }
     rt_buf_free(&m);
+}
+
+void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p)
+{
+    if (!p)
+        return;
+    rt_plan_send_unload(rt, p);
     for (int i = 0; i < rt->nplans; i++)
         if (rt->plans[i] == p) {
             rt->plans[i] = rt->plans[--rt->nplans];

@@ -496,9 +496,10 @@ void rt_xplan_go(RtXPlan *p);
 /* The plan's executions on this actor take their turn in the order the driver submitted
  * them, among all such plans (it issues NCCL operations: see rt_plan_needs_go). */
 bool rt_xplan_sequenced(const RtXPlan *p);
-/* DAFT_PLAN_SEQUENCE=1: every plan takes turns as NCCL plans do (so CPU-only tests cover
- * the turns); read the same way by the driver and the actors. */
-bool rt_plans_all_sequenced(void);
+/* Takes the outputs that have arrived for every loaded plan but `busy` (rt_compiled.c):
+ * whenever the driver blocks, so that no actor waits on it to make room. */
+struct DaftRtPlan;
+void rt_plans_drain(DaftRt *rt, const struct DaftRtPlan *busy);
 /* rt_exec.c: the turn of sequenced executions (the oldest GO not yet finished). */
 bool rt_exec_plan_turn(struct RtActorSelf *s, uint32_t plan);
 void rt_exec_plan_turn_done(struct RtActorSelf *s, uint32_t plan);

@@ -152,6 +152,7 @@ void rt_drv_check_exits(DaftRt *rt)
 void rt_drv_wait(DaftRt *rt, int64_t deadline_ns)
 {
     rt_drv_notices(rt);
+    rt_plans_drain(rt, NULL);
     int64_t ns = rt_sleep_ns(deadline_ns, RT_SLICE_NS);
     if (rt->mode == RT_MODE_SHM) {
         RtBell *b = &rt->bells[0];

@@ -159,6 +159,23 @@ int rt_xnccl_group(const RtXNccl *g, uint32_t grp)
 }
 const char *rt_xnccl_error(const RtXNccl *g) { return g && g->failed ? g->err : NULL; }
 
+/* Setup failed at communicator g->ready (g->err says why): every communicator from there
+ * on whose rank 0 this actor is and whose id it has not sent gets an error value instead,
+ * so that its other members stop waiting for an id (they fail the same way). */
+static int setup_failed(RtXNccl *g, const RtXIo *io, bool id_sent)
+{
+    g->failed = true;
+    for (uint32_t k = g->ready; k < g->ncomms; k++) {
+        RtXComm *c = &g->comms[k];
+        if (c->rank != 0 || (k == g->ready && id_sent))
+            continue;
+        DaftValue e = daft_value_error("NCCL communicator %u: rank 0 could not take part: %s", k, g->err);
+        io->send(io->arg, c->boot, -1, &e);
+        daft_value_free(&e);
+    }
+    return DAFT_EPEER;
+}
+
 /* Creates the communicators in order; 1 when all exist, 0 when waiting for a unique id,
  * < 0 on failure (g->err). */
 int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
@@ -172,20 +189,13 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
             continue;
         }
         if (!g->ops) {
-            g->failed = true;
             rt_fmt(g->err, sizeof g->err, "NCCL channels need a GPU actor");
-            return DAFT_EPEER;
+            return setup_failed(g, io, false);
         }
         uint8_t id[RT_NCCL_ID_BYTES];
         if (c->rank == 0) {
-            if (g->ops->nccl_id(id, g->err, sizeof g->err)) {
-                g->failed = true;
-                /* the others wait for an id: an error ends their wait (not a string) */
-                DaftValue e = daft_value_error("NCCL communicator: rank 0 has no unique id: %s", g->err);
-                io->send(io->arg, c->boot, -1, &e);
-                daft_value_free(&e);
-                return DAFT_EPEER;
-            }
+            if (g->ops->nccl_id(id, g->err, sizeof g->err))
+                return setup_failed(g, io, false);
             DaftValue v = daft_value_strn((const char *)id, sizeof id);
             io->send(io->arg, c->boot, -1, &v);
             daft_value_free(&v);
@@ -194,22 +204,19 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
             if (rc <= 0)
                 return rc < 0 ? rc : 0;
             if (g->tmp.kind != DAFT_V_STR || g->tmp.as.str.len != sizeof id) {
-                g->failed = true;
                 if (g->tmp.kind == DAFT_V_ERROR)
                     rt_fmt(g->err, sizeof g->err, "%s", g->tmp.as.error.msg);
                 else
                     rt_fmt(g->err, sizeof g->err, "bad NCCL unique id on the bootstrap channel");
                 daft_value_free(&g->tmp);
-                return DAFT_EPEER;
+                return setup_failed(g, io, false);
             }
             memcpy(id, g->tmp.as.str.ptr, sizeof id);
             daft_value_free(&g->tmp);
         }
         if (g->ops->comm_init(&c->c, id, c->n, c->rank, 120.0, io->alive, io->arg, g->err,
-                              sizeof g->err)) {
-            g->failed = true;
-            return DAFT_EPEER;
-        }
+                              sizeof g->err))
+            return setup_failed(g, io, c->rank == 0);
         g->ready++;
     }
     return 1;

@@ -400,6 +400,7 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
     p->tcp = rt->mode == RT_MODE_TCP;
     p->id = rt_rd_u32(r);
     rt_rd_str(r, p->name, sizeof p->name);
+    bool in_turn = rt_rd_u8(r) != 0;
     p->nslots = rt_rd_u32(r);
     p->nchans = rt_rd_u32(r);
     p->nmembers = rt_rd_u32(r);
@@ -428,7 +429,7 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
             rc = DAFT_EPROTO;
     }
     /* same rule as rt_plan_needs_go on the driver */
-    p->sequenced = p->nops > 0 && (p->gpu || rt_plans_all_sequenced());
+    p->sequenced = p->nops > 0 && in_turn;
     p->needs_go |= p->sequenced;
     if (rc) {
         rt_fmt(err, cap, "plan '%s': cannot load (%s)", p->name,
