@@ -203,6 +203,8 @@ static int std_need_2d(const char *fn, const char *what, const DaftTensor *t, Da
 static int std_gemm_half(const char *fn, DaftRtDtype dt, bool ta, bool tb, int64_t m, int64_t n,
                          int64_t k, const void *a, const void *b, void *c, DaftValue *out)
 {
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX) /* before widening copies: BLAS's limit */
+        return std_fail(out, fn, "dimension too large for BLAS (over %d)", INT_MAX);
     DaftTensor ta_t = {.dtype = dt, .data = (void *)a}, tb_t = {.dtype = dt, .data = (void *)b};
     DaftTensor tc_t = {.dtype = dt, .data = c};
     float *fa = std_half_widen(&ta_t, m * k), *fb = std_half_widen(&tb_t, k * n);
