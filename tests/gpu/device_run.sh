@@ -7,7 +7,8 @@
 #           sh tests/gpu/pack.sh build-gpu            (-> gpucarry/bins.tar.xz, stripped)
 #   device: carry gpucarry; bash tests/gpu/device_run.sh
 #
-# Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present); 2 the
+# Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present) and
+# test_std_cuda (every std op against the CPU, all dtypes); 2 the
 # application examples on GPUs against their expected output (tests/apps/gpu.sh); 3 the
 # daft side of W7, W5, W6 at the reference sizes, with bench/run's --quick settings (RESULT
 # lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
@@ -38,9 +39,9 @@ stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
 STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7} # a subset, e.g. "2 3" to repeat steps of a call cut short
 want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-want 1 && stamp "1 test_gpu_rt" &&
-DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt' \
-  timeout -k 5 110 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests.txt" 2>&1
+want 1 && stamp "1 test_gpu_rt, test_std_cuda" &&
+DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt|test_std_cuda' \
+  timeout -k 5 200 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests.txt" 2>&1
 want 1 && tail -20 "$OUT/1-gputests.txt"
 
 if want 2; then
