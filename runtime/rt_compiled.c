@@ -56,6 +56,17 @@ struct DaftRtPlan {
     int *gpu_group;        /* [group] communicator, -1: CPU mesh */
 };
 
+void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *why)
+{
+    for (int i = 0; i < rt->nplans; i++) {
+        DaftRtPlan *p = rt->plans[i];
+        if (p->id != id || p->broken)
+            continue;
+        p->broken = true;
+        rt_fmt(p->why, sizeof p->why, "actor '%s' could not load plan '%s': %s", actor, p->name, why);
+    }
+}
+
 const char *rt_plan_name(const DaftRt *rt, uint32_t id)
 {
     for (int i = 0; i < rt->nplans; i++)
@@ -808,10 +819,14 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
         }
         int rc = rt_plan_tcp_read(p, ch, deadline);
         if (rc == DAFT_EPEER && !p->broken) {
-            /* The connection broke: its writer is dying. Wait a little for the exit status
-             * so the error can name the actor and the cause. */
-            for (int k = 0; k < 100 && rt_plan_alive(p); k++)
-                usleep(5000);
+            /* The connection broke: its writer is dying, or dropped the plan. Wait a little
+             * for the exit status or its message so the error can name the actor and the
+             * cause. */
+            for (int k = 0; k < 100 && rt_plan_alive(p); k++) {
+                rt_drv_poll(p->rt);
+                if (rt_plan_alive(p))
+                    usleep(5000);
+            }
             if (p->broken)
                 return DAFT_EPEER;
             p->broken = true;

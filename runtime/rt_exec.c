@@ -52,6 +52,8 @@ typedef struct RtActorSelf {
     int nplans, plans_cap;
     uint32_t *turns;       /* sequenced plans' GOs not yet finished, oldest first */
     size_t nturns, turns_cap;
+    uint32_t failed_plan;  /* a plan this actor could not load, to tell the driver (0: none) */
+    char failed_why[256];
     RtPeerIn *hand;        /* TCP plan connections whose plan has not arrived yet */
     uint32_t *hand_ids;    /* [i] = plan, channel, reader of hand[i] (3 words each) */
     int nhand;
@@ -226,17 +228,31 @@ static void rt_handle_dead(RtActorSelf *s, RtRd *r)
 static void rt_handle_plan_load(RtActorSelf *s, RtRd *r)
 {
     char err[256];
+    RtRd peek = *r;
+    uint32_t id = rt_rd_u32(&peek);
+    RtXPlan *p = NULL;
     if (s->nplans == s->plans_cap) {
         int n = s->plans_cap ? s->plans_cap * 2 : 4;
-        RtXPlan **p = realloc(s->plans, (size_t)n * sizeof *p);
-        if (!p)
-            return;
-        s->plans = p;
-        s->plans_cap = n;
+        RtXPlan **v = realloc(s->plans, (size_t)n * sizeof *v);
+        if (v) {
+            s->plans = v;
+            s->plans_cap = n;
+        }
     }
-    RtXPlan *p = rt_xplan_load(s, s->rt, r, s->sock, err, sizeof err);
-    if (!p) {
+    if (s->nplans == s->plans_cap)
+        rt_fmt(err, sizeof err, "out of memory");
+    else
+        p = rt_xplan_load(s, s->rt, r, s->sock, err, sizeof err);
+    const char *inject = getenv("DAFT_TEST_FAIL_PLAN_LOAD");
+    if (p && inject && *inject && !strcmp(inject, rt_xplan_name(p))) {
+        rt_fmt(err, sizeof err, "plan '%s': refused (DAFT_TEST_FAIL_PLAN_LOAD)", rt_xplan_name(p));
+        rt_xplan_free(p);
+        p = NULL;
+    }
+    if (!p) { /* the driver must know: its executions would otherwise wait for us forever */
         rt_log("actor '%s': %s", s->name, err);
+        s->failed_plan = id;
+        rt_fmt(s->failed_why, sizeof s->failed_why, "%s", err);
         return;
     }
     s->plans[s->nplans++] = p;
@@ -856,6 +872,15 @@ void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int soc
          * while a plan loaded in the same drain creates its own (rt_gpu.c fails any
          * unscoped GPU wait while an aborted communicator is registered) */
         rt_reap_plans(&s);
+        if (s.failed_plan) { /* outside the drain: the send may wait for room */
+            RtBuf *m = &s.tx;
+            m->len = 0;
+            rt_buf_u32(m, RT_M_PLAN_FAILED);
+            rt_buf_u32(m, s.failed_plan);
+            rt_buf_str(m, s.failed_why);
+            s.failed_plan = 0;
+            rt_send_res(&s, m);
+        }
         for (int i = 0; s.ready && i < s.nplans; i++)
             did |= rt_xplan_step(&s, s.plans[i]);
         rt_reap_plans(&s);

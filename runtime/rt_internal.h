@@ -368,6 +368,7 @@ typedef enum {
     RT_M_XFER_NCCL,   /* actor → actor: a GPU tensor follows over NCCL (rt_gpu_load.c) */
     RT_M_PLAN_GO,     /* driver → actor: u32 plan id: one more execution may start (programs
                        * that do not begin with a read have nothing else to wait for) */
+    RT_M_PLAN_FAILED, /* actor → driver: u32 plan id, str why: the actor could not load it */
 } RtMsgType;
 
 typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
@@ -489,6 +490,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p);
 /* True if the next op could run now. */
 bool rt_xplan_ready(RtXPlan *p);
 uint32_t rt_xplan_id(const RtXPlan *p);
+const char *rt_xplan_name(const RtXPlan *p);
 /* Stops the plan for good (unloaded, or a member died); a blocked write gives up. */
 void rt_xplan_stop(RtXPlan *p);
 /* One execution of a plan whose program does not begin with a read may start. */
@@ -530,6 +532,8 @@ int rt_recv_fd_sock(int sock);
 int rt_send_fd_sock(int sock, int fd);
 /* rt_compiled.c: the name of loaded plan `id` (for death messages), or "?". */
 const char *rt_plan_name(const DaftRt *rt, uint32_t id);
+/* An actor could not load plan `id`: the plan is broken, its results errors (rt_compiled.c). */
+void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *why);
 /* rt_compiled.c: unloads every plan (shutdown). */
 void rt_plans_unload_all(DaftRt *rt);
 RtBell *rt_exec_bell(struct RtActorSelf *s);

@@ -99,6 +99,13 @@ static void rt_drv_handle(DaftRt *rt, RtActorRec *a, RtBuf *m)
     switch (rt_rd_u32(&r)) {
     case RT_M_DONE: rt_drv_on_done(rt, a, &r); break;
     case RT_M_VALUE: rt_drv_on_value(rt, a, &r); break;
+    case RT_M_PLAN_FAILED: {
+        uint32_t id = rt_rd_u32(&r);
+        char why[256];
+        rt_rd_str(&r, why, sizeof why);
+        rt_plan_failed_on(rt, id, a->name, why);
+        break;
+    }
     default: rt_log("actor '%s': unexpected message to the driver", a->name); break;
     }
 }

@@ -96,6 +96,7 @@ struct RtXPlan {
 enum { RT_OP_READ = 0, RT_OP_WRITE = 1, RT_OP_CALL = 2, RT_OP_COLL = 3, RT_OP_FREE = 4 };
 
 uint32_t rt_xplan_id(const RtXPlan *p) { return p->id; }
+const char *rt_xplan_name(const RtXPlan *p) { return p->name; }
 void rt_xplan_stop(RtXPlan *p)
 {
     p->stopped = true;
