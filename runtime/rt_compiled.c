@@ -48,6 +48,7 @@ struct DaftRtPlan {
     DaftRt *rt;
     /* GPU data plane (rt_plan_gpu; the actor side is rt_xnccl.c) */
     int gpu_ncomms;        /* NCCL communicators (0: none: everything on CPU transports) */
+    int gpu_npairs;        /* the first gpu_npairs: point to point, two ranks each */
     bool in_turn;          /* executions take turns on the actors (rt_plan_needs_go) */
     int **gpu_members;     /* [comm] plan actor indices, by NCCL rank */
     int *gpu_n;            /* [comm] ranks */
@@ -284,10 +285,12 @@ static int rt_reader_index(const DaftPlanChannel *ch, int who)
 /* ---------------------------------------------------------------- GPU: NCCL channels
  * A channel of transport NCCL runs over NCCL when its writer and every reader are GPU
  * actors (spawned with a GPU, not DAFT_DEVICE=cpu); a group of transport NCCL when every
- * member is. Communicator 0 joins every actor that ends such a channel (point to point);
- * each NCCL group gets one more. Each communicator has a bootstrap channel, appended to
- * pc, from its rank 0 to its other ranks, which carries the NCCL unique id rank 0 makes
- * (the driver never touches NCCL or CUDA). */
+ * member is. Each pair of actors that such a channel joins gets a communicator of its own
+ * (point to point), lowest plan index first: NCCL runs one communicator's operations one
+ * after another, and a pipeline stage must receive from the stage before while it sends
+ * to the stage after. Each NCCL group gets one more. Each communicator has a bootstrap
+ * channel, appended to pc, from its rank 0 to its other ranks, which carries the NCCL
+ * unique id rank 0 makes (the driver never touches NCCL or CUDA). */
 static bool rt_plan_is_gpu(const DaftRtPlan *p, int who)
 {
     if (who == DAFT_PLAN_DRIVER)
@@ -320,32 +323,40 @@ static int rt_plan_gpu_rank(const DaftRtPlan *p, int comm, int who)
     return -1;
 }
 
+/* The point-to-point communicator of plan actors a and b (-1: none). */
+static int rt_plan_gpu_pair(const DaftRtPlan *p, int a, int b)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    for (int k = 0; k < p->gpu_npairs; k++)
+        if (p->gpu_members[k][0] == lo && p->gpu_members[k][1] == hi)
+            return k;
+    return -1;
+}
+
 static int rt_plan_gpu(DaftRtPlan *p)
 {
     const DaftPlan *plan = p->plan;
     p->gpu_chan = calloc((size_t)plan->nchannels + 1, sizeof *p->gpu_chan);
     p->gpu_group = malloc(((size_t)plan->ngroups + 1) * sizeof *p->gpu_group);
-    bool *in = calloc((size_t)plan->nactors + 1, sizeof *in);
-    int *mem = malloc(((size_t)plan->nactors + 1) * sizeof *mem);
-    int rc = p->gpu_chan && p->gpu_group && in && mem ? 0 : DAFT_ENOMEM;
-    int nin = 0;
+    int rc = p->gpu_chan && p->gpu_group ? 0 : DAFT_ENOMEM;
     for (int c = 0; !rc && c < plan->nchannels; c++) {
         const DaftPlanChannel *ch = &plan->channels[c];
         bool on = ch->transport == DAFT_TRANSPORT_NCCL && ch->nreaders > 0 &&
                   rt_plan_is_gpu(p, ch->writer);
         for (int r = 0; on && r < ch->nreaders; r++)
-            on = rt_plan_is_gpu(p, ch->readers[r]);
+            on = rt_plan_is_gpu(p, ch->readers[r]) && ch->readers[r] != ch->writer;
         p->gpu_chan[c] = on;
-        for (int r = 0; on && r < ch->nreaders; r++)
-            in[ch->readers[r]] = true;
-        if (on)
-            in[ch->writer] = true;
+        for (int r = 0; on && r < ch->nreaders; r++) {
+            int w = ch->writer, x = ch->readers[r];
+            int pair[2] = {w < x ? w : x, w < x ? x : w};
+            if (rt_plan_gpu_pair(p, w, x) >= 0)
+                continue;
+            if (rt_plan_gpu_comm(p, pair, 2) < 0)
+                rc = DAFT_ENOMEM;
+            else
+                p->gpu_npairs++;
+        }
     }
-    for (int i = 0; !rc && i < plan->nactors; i++)
-        if (in[i])
-            mem[nin++] = i;
-    if (!rc && nin > 0 && rt_plan_gpu_comm(p, mem, nin) < 0)
-        rc = DAFT_ENOMEM;
     for (int g = 0; !rc && g < plan->ngroups; g++) {
         const DaftPlanGroup *gr = &plan->groups[g];
         bool on = gr->transport == DAFT_TRANSPORT_NCCL && gr->nmembers > 0;
@@ -355,8 +366,6 @@ static int rt_plan_gpu(DaftRtPlan *p)
         if (on && p->gpu_group[g] < 0)
             rc = DAFT_ENOMEM;
     }
-    free(in);
-    free(mem);
     if (rc || !p->gpu_ncomms)
         return rc;
     /* bootstrap channels */
@@ -404,10 +413,15 @@ static void rt_plan_gpu_section(DaftRtPlan *p, RtBuf *m, int i)
             continue;
         n++;
         rt_buf_u32(m, (uint32_t)c);
-        rt_buf_u32(m, (uint32_t)rt_plan_gpu_rank(p, 0, ch->writer));
-        rt_buf_u32(m, (uint32_t)ch->nreaders);
-        for (int r = 0; r < ch->nreaders; r++)
-            rt_buf_u32(m, (uint32_t)rt_plan_gpu_rank(p, 0, ch->readers[r]));
+        /* the other ends: every reader (for the writer) or the writer (for a reader) */
+        bool writes = ch->writer == i;
+        rt_buf_u32(m, writes ? (uint32_t)ch->nreaders : 1);
+        for (int r = 0; r < (writes ? ch->nreaders : 1); r++) {
+            int other = writes ? ch->readers[r] : ch->writer;
+            int k = rt_plan_gpu_pair(p, i, other);
+            rt_buf_u32(m, (uint32_t)k);
+            rt_buf_u32(m, (uint32_t)rt_plan_gpu_rank(p, k, other));
+        }
         const DaftPayload *pl = &ch->payload;
         bool fixed = pl->kind == DAFT_PAY_TENSOR && pl->rank >= 0 && pl->rank <= DAFT_MAX_RANK;
         for (int d = 0; fixed && d < pl->rank; d++)

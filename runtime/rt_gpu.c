@@ -1,12 +1,19 @@
 /* rt_gpu.c — the GPU side of an actor process (part of libdaftgpu.so, see rt_gpu.h):
- * its device, its two streams, device memory from the stream-ordered pool, copies, and
- * NCCL communicators (point to point and collectives).
+ * its device, its streams, device memory from the stream-ordered pool, copies, and NCCL
+ * communicators (point to point and collectives).
  *
  * Streams and ordering: methods and the stdlib enqueue on the compute stream `cs`; NCCL
- * runs on the communication stream `ms`. Before a send, `ms` waits for an event recorded
- * on `cs` (the data is produced); after a receive, `cs` waits for an event recorded on
- * `ms` before compute reads it (see "buffers in flight" below: not at once, so that the
- * compute stream runs on while NCCL works). Device memory is taken from and returned to
+ * runs on communication streams, one per communicator (its "lane"). Before a send, the
+ * lane waits for an event recorded on `cs` (the data is produced); after a receive, `cs`
+ * waits for an event recorded on the lane before compute reads it (see "buffers in
+ * flight" below: not at once, so that the compute stream runs on while NCCL works).
+ *
+ * Why NCCL work of two communicators may run at once without deadlock: every GPU issues
+ * its NCCL operations in an order consistent with one global order (the planner's for
+ * plans, the driver's for interpreted transfers), each communicator's operations run in
+ * issue order on its lane, and a lane or cs only ever waits for work issued before. So
+ * the oldest unfinished operation anywhere has every member's part issued and nothing
+ * it waits for unfinished; NCCL kernels take a few SMs, so they run side by side. Device memory is taken from and returned to
  * the pool in `cs` order; a buffer NCCL still uses is freed once NCCL is done with it.
  * Inputs from the host are copied on a third stream, `us`. Nothing here waits on the host
  * except to_host / sync / wait, which poll (never an unbounded blocking wait) so that a
@@ -25,19 +32,35 @@
 #include <time.h>
 
 #define RT_GPU_MAX_COMMS 64
+#define RT_GPU_MAX_LANES 64
 
 struct RtGpuComm {
     ncclComm_t comm;   /* the communicator operations run on */
     ncclComm_t parent; /* the nonblocking one it was split from (NULL: comm is it) */
     int n, rank;
+    int lane;          /* its communication stream (G.lanes) */
     bool aborted, bad;
 };
+
+/* A communication stream. Each communicator has its own (lanes are reused once their
+ * communicator is gone; lane 0 is shared when there are too many), so that NCCL work of
+ * two communicators can run at once: a pipeline stage receives micro-batch k + 1 from
+ * the stage before while it sends k to the stage after. */
+typedef struct RtLane {
+    cudaStream_t s;
+    cudaEvent_t joined_ev;       /* recorded on s when cs joins it */
+    cudaEvent_t lag;             /* cs as of the lane's previous receive (recv_alloc) */
+    bool lag_set;
+    uint64_t ops, joined;        /* NCCL groups issued / joined into cs */
+    bool taken;                  /* by a live communicator */
+} RtLane;
 
 /* A buffer NCCL reads or writes, remembered until the compute stream may use or reuse it
  * (see "buffers in flight"). */
 typedef struct Inflight {
     const void *p;
     cudaEvent_t ev;
+    int lane;     /* the stream ev was recorded on */
     bool written; /* by NCCL (else only read) */
 } Inflight;
 
@@ -58,9 +81,10 @@ typedef struct ProfSum {
 /* Everything this process's GPU side holds: one object, as the runtime's rule is. */
 typedef struct RtGpuState {
     int dev;                          /* CUDA ordinal, -1 before attach */
-    cudaStream_t cs, ms, us;          /* compute, communication, upload */
-    cudaEvent_t c2m, m2c, done, u2c;
-    uint64_t ms_ops, ms_joined;       /* communication issued / joined into cs */
+    cudaStream_t cs, us;              /* compute, upload */
+    cudaEvent_t c2m, done, u2c;
+    RtLane lanes[RT_GPU_MAX_LANES];   /* communication streams; lanes[0] always exists */
+    int nlanes;
     RtGpuComm *comms[RT_GPU_MAX_COMMS];
     int ncomms;
     Inflight *fl;                     /* buffers in flight, FIFO: fl[0] is the oldest */
@@ -68,6 +92,8 @@ typedef struct RtGpuState {
     Inflight grp[64];                 /* buffers of the group being built (no event yet) */
     int ngrp;
     bool grp_full;                    /* more than grp holds: join all at the group's end */
+    uint64_t grp_lanes;               /* bit i: the group being built has work on lane i */
+    uint64_t grp_reads_cs;            /* bit i: ... that reads what cs produced (a send) */
     cudaEvent_t *evs;                 /* spare events */
     int nevs, capevs;
     void **deferred;                  /* frees waiting for NCCL */
@@ -118,6 +144,7 @@ static int64_t now_ns(void)
 /* ---------------------------------------------------------------- process */
 
 static int std_host_wait(cudaStream_t s, char *err, size_t cap);
+static int lane_take(void);
 
 static int g_attach(int device, char *err, size_t cap)
 {
@@ -134,9 +161,9 @@ static int g_attach(int device, char *err, size_t cap)
     }
     CU(cudaSetDevice(device), "cudaSetDevice");
     CU(cudaStreamCreateWithFlags(&G.cs, cudaStreamNonBlocking), "cudaStreamCreate (compute)");
-    CU(cudaStreamCreateWithFlags(&G.ms, cudaStreamNonBlocking), "cudaStreamCreate (communication)");
     CU(cudaEventCreateWithFlags(&G.c2m, cudaEventDisableTiming), "cudaEventCreate");
-    CU(cudaEventCreateWithFlags(&G.m2c, cudaEventDisableTiming), "cudaEventCreate");
+    if (lane_take() != 0)
+        CU(cudaErrorMemoryAllocation, "cudaStreamCreate (communication)");
     CU(cudaEventCreateWithFlags(&G.done, cudaEventDisableTiming), "cudaEventCreate");
     CU(cudaEventCreateWithFlags(&G.std_done, cudaEventDisableTiming), "cudaEventCreate");
     std_cuda_set_wait(std_host_wait);
@@ -160,16 +187,17 @@ static int g_device(void) { return G.dev; }
 /* ---------------------------------------------------------------- buffers in flight
  * Why: if the compute stream waited for each NCCL group as it was issued, a layer's
  * allreduce could not overlap the backward of the layer before it (DDP's overlap), nor a
- * pipeline stage's send its next micro-batch. So cs waits for ms only where it must:
+ * pipeline stage's send its next micro-batch. So cs waits for a communication stream only
+ * where it must:
  *   - before compute reads a buffer NCCL writes (a receive or a collective's result):
  *     g_use, called for every tensor argument of a std operation;
  *   - before a buffer NCCL reads or writes is reused: its free is deferred until NCCL is
  *     done with it (then it is freed in cs order, after every cs use so far).
- * Each such buffer is remembered with an event recorded on ms after its group, in a FIFO
- * in ms order (events complete in that order). Anything that hands the stream to code
- * outside daft (daft_ctx_stream), copies, and host waits join all of ms (join_ms).
- * Interpreted transfers (g_xfer) launch asynchronously: a process that used them joins
- * all of ms before every free, as a free always did. */
+ * Each such buffer is remembered with an event recorded on its lane after its group, in a
+ * FIFO in issue order (on one lane, events complete in that order). Anything that hands
+ * the stream to code outside daft (daft_ctx_stream), copies, and host waits join every
+ * lane (join_lanes). Interpreted transfers (g_xfer) launch asynchronously: a process that
+ * used them joins all lanes before every free, as a free always did. */
 
 static void *grow(void *p, int *cap, int need, size_t size)
 {
@@ -183,6 +211,45 @@ static void *grow(void *p, int *cap, int need, size_t size)
         return NULL;
     *cap = c;
     return q;
+}
+
+/* A lane for a new communicator: a free one, a new one, or (all taken) the shared lane 0.
+ * Returns its index, or -1 when even lane 0 cannot be made. */
+static int lane_take(void)
+{
+    const char *one = getenv("DAFT_GPU_ONE_LANE"); /* every communicator on lane 0 (to measure) */
+    if (G.nlanes && one && *one && strcmp(one, "0"))
+        return 0;
+    for (int i = 1; i < G.nlanes; i++)
+        if (!G.lanes[i].taken) {
+            G.lanes[i].taken = true;
+            return i;
+        }
+    if (G.nlanes == RT_GPU_MAX_LANES)
+        return 0;
+    RtLane *l = &G.lanes[G.nlanes];
+    memset(l, 0, sizeof *l);
+    if (cudaStreamCreateWithFlags(&l->s, cudaStreamNonBlocking) != cudaSuccess)
+        return G.nlanes ? 0 : -1;
+    if (cudaEventCreateWithFlags(&l->joined_ev, cudaEventDisableTiming) != cudaSuccess) {
+        cudaStreamDestroy(l->s);
+        return G.nlanes ? 0 : -1;
+    }
+    if (cudaEventCreateWithFlags(&l->lag, cudaEventDisableTiming) != cudaSuccess) {
+        cudaEventDestroy(l->joined_ev);
+        cudaStreamDestroy(l->s);
+        return G.nlanes ? 0 : -1;
+    }
+    l->taken = true;
+    return G.nlanes++;
+}
+
+/* The lane's next NCCL work follows the compute stream's work so far (the data it sends
+ * was produced there, the buffers it receives into were allocated there). */
+static void lane_after_compute(int lane)
+{
+    cudaEventRecord(G.c2m, G.cs);
+    cudaStreamWaitEvent(G.lanes[lane].s, G.c2m, 0);
 }
 
 static void spare_event(cudaEvent_t ev)
@@ -217,50 +284,66 @@ static void flush_deferred(void)
     G.ndef = k;
 }
 
-/* Forgets the n oldest entries: done on ms, or cs already waits for them. */
-static void pop_inflight(int n)
+/* Forgets the entries at and before fl[upto] on `lane` (every lane when lane < 0): done,
+ * or cs already waits for them. */
+static void drop_inflight(int upto, int lane)
 {
-    for (int i = 0; i < n; i++)
-        spare_event(G.fl[i].ev);
-    memmove(G.fl, G.fl + n, (size_t)(G.nfl - n) * sizeof *G.fl);
-    G.nfl -= n;
+    int k = 0;
+    for (int i = 0; i < G.nfl; i++) {
+        if (i <= upto && (lane < 0 || G.fl[i].lane == lane))
+            spare_event(G.fl[i].ev);
+        else
+            G.fl[k++] = G.fl[i];
+    }
+    G.nfl = k;
 }
 
 static void sweep_inflight(void)
 {
-    int n = 0;
-    while (n < G.nfl && cudaEventQuery(G.fl[n].ev) == cudaSuccess)
-        n++;
-    if (n) {
-        pop_inflight(n);
-        flush_deferred();
+    /* a lane's entries complete in order: after its first unfinished one, none is asked */
+    uint64_t busy = 0;
+    int k = 0, n = G.nfl;
+    for (int i = 0; i < n; i++) {
+        uint64_t bit = 1ULL << G.fl[i].lane;
+        if (!(busy & bit) && cudaEventQuery(G.fl[i].ev) == cudaSuccess) {
+            spare_event(G.fl[i].ev);
+            continue;
+        }
+        busy |= bit;
+        G.fl[k++] = G.fl[i];
     }
+    G.nfl = k;
+    if (k < n)
+        flush_deferred();
 }
 
-/* cs waits for everything issued on ms so far. */
-static void join_ms(void)
+/* cs waits for everything issued on every lane so far. */
+static void join_lanes(void)
 {
-    if (G.ms_joined == G.ms_ops)
-        return;
-    cudaEventRecord(G.m2c, G.ms);
-    cudaStreamWaitEvent(G.cs, G.m2c, 0);
-    G.ms_joined = G.ms_ops;
-    pop_inflight(G.nfl);
+    for (int i = 0; i < G.nlanes; i++) {
+        RtLane *l = &G.lanes[i];
+        if (l->joined == l->ops)
+            continue;
+        cudaEventRecord(l->joined_ev, l->s);
+        cudaStreamWaitEvent(G.cs, l->joined_ev, 0);
+        l->joined = l->ops;
+    }
+    drop_inflight(G.nfl, -1);
     flush_deferred();
 }
 
-/* A buffer the group being built hands to NCCL. */
-static void group_uses(const void *p, bool written)
+/* A buffer the group being built hands to NCCL on `lane`. */
+static void group_uses(const void *p, int lane, bool written)
 {
     if (G.ngrp == (int)(sizeof G.grp / sizeof G.grp[0])) {
         G.grp_full = true;
         return;
     }
-    G.grp[G.ngrp++] = (Inflight){p, NULL, written};
+    G.grp[G.ngrp++] = (Inflight){p, NULL, lane, written};
 }
 
-/* After a group was launched on ms: its buffers enter the FIFO (or, when that cannot be
- * recorded, cs simply waits for all of ms, as it would without overlap). */
+/* After a group was launched: its buffers enter the FIFO (or, when that cannot be
+ * recorded, cs simply waits for all lanes, as it would without overlap). */
 static void group_launched(void)
 {
     bool ok = !G.grp_full && getenv("DAFT_GPU_NO_OVERLAP") == NULL;
@@ -273,18 +356,18 @@ static void group_launched(void)
             v = NULL;
             break;
         }
-        cudaEventRecord(ev, G.ms);
+        cudaEventRecord(ev, G.lanes[G.grp[i].lane].s);
         G.grp[i].ev = ev;
         G.fl[G.nfl++] = G.grp[i];
     }
     G.ngrp = 0;
     G.grp_full = false;
     if (!v)
-        join_ms();
+        join_lanes();
 }
 
-/* Compute is about to read t: if NCCL writes it, cs waits for that (and, ms being one
- * stream, for everything before it on ms). */
+/* Compute is about to read t: if NCCL writes it, cs waits for that (and, a lane being
+ * one stream, for everything before it on that lane). */
 static void g_use(const DaftTensor *t)
 {
     int k = -1;
@@ -294,7 +377,7 @@ static void g_use(const DaftTensor *t)
     if (k < 0)
         return;
     cudaStreamWaitEvent(G.cs, G.fl[k].ev, 0);
-    pop_inflight(k + 1);
+    drop_inflight(k, G.fl[k].lane);
     flush_deferred();
 }
 
@@ -408,7 +491,7 @@ static void *g_stream(void)
 {
     if (G.dev < 0)
         return NULL;
-    join_ms();
+    join_lanes();
     return (void *)G.cs;
 }
 
@@ -539,7 +622,7 @@ static int g_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*prog
 {
     if (G.dev < 0)
         return 0;
-    join_ms();
+    join_lanes();
     CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
     return poll_event(G.done, c, n, alive, progress, arg, err, cap);
 }
@@ -580,7 +663,7 @@ static void g_free(DaftTensor *t)
     if (G.dev < 0 || daft_tensor_gpu(t) != G.dev)
         return; /* not ours (cannot happen in a well-formed program): leak, never crash */
     if (G.xfer_used)
-        join_ms();
+        join_lanes();
     sweep_inflight();
     void **d = in_flight(t->data) ? grow(G.deferred, &G.capdef, G.ndef + 1, sizeof *d) : NULL;
     if (d) {
@@ -588,7 +671,7 @@ static void g_free(DaftTensor *t)
         G.deferred[G.ndef++] = t->data;
     } else {
         if (in_flight(t->data)) /* (no memory to defer it) */
-            join_ms();
+            join_lanes();
         cudaFreeAsync(t->data, G.cs);
     }
     t->data = NULL;
@@ -599,7 +682,7 @@ static int g_to_host(const DaftTensor *t, void *dst, char *err, size_t cap)
     size_t nb = rtg_nbytes(t);
     if (!nb)
         return 0;
-    g_use(t); /* (not all of ms: a send still waiting for its receiver must not block this) */
+    g_use(t); /* (not every lane: a send still waiting for its receiver must not block this) */
     CU(cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, G.cs), "cudaMemcpyAsync (to host)");
     CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
     return poll_event(G.done, NULL, 0, NULL, NULL, NULL, err, cap);
@@ -799,16 +882,16 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
     }
     /* after the compute stream's work (a collective may run there) and before any later
      * NCCL work there: this GPU's NCCL operations stay one after another */
-    cudaEventRecord(G.c2m, G.cs);
-    cudaStreamWaitEvent(G.ms, G.c2m, 0);
+    RtLane *l = &G.lanes[c->lane];
+    lane_after_compute(c->lane);
     ncclGroupStart();
     for (int p = 0; p < c->n; p++)
         if (p != c->rank) {
-            ncclSend((char *)buf + p, 1, ncclUint8, p, c->comm, G.ms);
-            ncclRecv((char *)buf + c->n + p, 1, ncclUint8, p, c->comm, G.ms);
+            ncclSend((char *)buf + p, 1, ncclUint8, p, c->comm, l->s);
+            ncclRecv((char *)buf + c->n + p, 1, ncclUint8, p, c->comm, l->s);
         }
     r = ncclGroupEnd();
-    G.ms_ops++;
+    l->ops++;
     if (r != ncclSuccess) {
         gerr(err, cap, "NCCL connection warm-up failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER; /* buf leaks: a kernel may still use it */
@@ -816,7 +899,7 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
     /* the peers are all here, so this is quick; polled all the same (a peer that dies
      * now must not leave us waiting): on its death poll_event aborts c */
     RtGpuComm *cc[1] = {c};
-    cudaEventRecord(G.done, G.ms);
+    cudaEventRecord(G.done, l->s);
     int rc = poll_event(G.done, cc, 1, alive, NULL, arg, err, cap);
     if (!rc)
         cudaFree(buf);
@@ -836,6 +919,9 @@ static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int
         return DAFT_ENOMEM;
     c->n = n;
     c->rank = rank;
+    c->lane = lane_take();
+    if (c->lane < 0)
+        c->lane = 0;
     ncclUniqueId u;
     memcpy(&u, id, sizeof u);
     ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
@@ -907,6 +993,17 @@ static void forget(RtGpuComm *c)
         }
 }
 
+/* The communicator's lane goes back for the next one, after cs follows its work (later
+ * frees must not overtake it). Only a communicator destroyed in good order gives back. */
+static void lane_give_back(RtGpuComm *c)
+{
+    if (c->lane <= 0)
+        return;
+    join_lanes();
+    G.lanes[c->lane].taken = false;
+    c->lane = 0;
+}
+
 static void g_comm_abort(RtGpuComm *c)
 {
     if (!c || c->aborted)
@@ -938,37 +1035,43 @@ static void g_comm_destroy(RtGpuComm *c)
                 settle(c, e, sizeof e);
                 ncclCommDestroy(c->comm);
             }
+            lane_give_back(c);
         }
     }
-    free(c);
+    free(c); /* an aborted communicator's lane is never reused: its work may not end well */
 }
 
 static int g_group_start(void) { return ncclGroupStart() == ncclSuccess ? 0 : DAFT_EPEER; }
 
 static int g_group_end(RtGpuComm *c, char *err, size_t cap)
 {
-    /* communication after the compute work so far, receive-buffer allocations of the
-     * group included: NCCL takes the stream's dependencies when it launches the group,
-     * in ncclGroupEnd, so one event covers the whole group */
-    cudaEventRecord(G.c2m, G.cs);
-    cudaStreamWaitEvent(G.ms, G.c2m, 0);
-    void *prof = prof_begin("(NCCL group)", G.ms);
+    /* a lane that sends (or reduces) what cs produced follows the compute work so far:
+     * NCCL takes the streams' dependencies when it launches the group, in ncclGroupEnd,
+     * so one event covers the whole group; a lane that only receives waits for nothing */
+    uint64_t lanes = G.grp_lanes ? G.grp_lanes : 1;
+    int first = __builtin_ctzll(lanes);
+    for (int i = first; i < G.nlanes; i++)
+        if (G.grp_reads_cs >> i & 1)
+            lane_after_compute(i);
+    G.grp_lanes = G.grp_reads_cs = 0;
+    void *prof = prof_begin("(NCCL group)", G.lanes[first].s);
     ncclResult_t r = ncclGroupEnd();
-    prof_end(prof, G.ms);
+    prof_end(prof, G.lanes[first].s);
+    for (int i = first; i < G.nlanes; i++)
+        if (lanes >> i & 1)
+            G.lanes[i].ops++;
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
-        G.ngrp = 0; /* whatever it queued on ms comes before any later free */
+        G.ngrp = 0; /* whatever it queued comes before any later free */
         G.grp_full = false;
-        G.ms_ops++;
-        join_ms();
+        join_lanes();
         return DAFT_EPEER;
     }
     int rc = c ? settle(c, err, cap) : 0;
-    G.ms_ops++;
     if (rc) {
         G.ngrp = 0;
         G.grp_full = false;
-        join_ms();
+        join_lanes();
     } else {
         group_launched(); /* cs waits for the received data where it reads it (g_use) */
     }
@@ -993,13 +1096,32 @@ static int g_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t
         gerr(err, cap, "NCCL communicator aborted");
         return DAFT_EPEER;
     }
-    ncclResult_t r = ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms);
+    ncclResult_t r = ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.lanes[c->lane].s);
+    G.grp_lanes |= 1ULL << c->lane;
+    G.grp_reads_cs |= 1ULL << c->lane;
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclSend to rank %d failed: %s", peer, ncclGetErrorString(r));
         return DAFT_EPEER;
     }
-    group_uses(t->data, false);
+    group_uses(t->data, c->lane, false);
     return 0;
+}
+
+/* A receive buffer, in the lane's order rather than cs's: a pipeline stage's receive of
+ * its next input need not wait for the compute queued before it (allocated on cs, the
+ * lane had to follow all of cs). The lane waits instead for cs as it was at the lane's
+ * previous receive, so the pool reuses the buffers freed on cs by then (an event
+ * dependency): with no dependency at all, every receive of a CPU running ahead took new
+ * memory (W6 on 4 x H100: 295k samples/s instead of 378k). Its memory is freed in cs
+ * order later, as any tensor's. */
+static int recv_alloc(int lane, DaftTensor *t, char *err, size_t cap)
+{
+    RtLane *l = &G.lanes[lane];
+    if (l->lag_set)
+        cudaStreamWaitEvent(l->s, l->lag, 0);
+    cudaEventRecord(l->lag, G.cs);
+    l->lag_set = true;
+    return alloc_on(t, l->s, err, cap);
 }
 
 static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
@@ -1008,27 +1130,25 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
         gerr(err, cap, "NCCL communicator aborted");
         return DAFT_EPEER;
     }
-    int rc = g_alloc(t, err, cap);
+    int rc = recv_alloc(c->lane, t, err, cap);
     if (rc)
         return rc;
-    /* the allocation is ordered on cs: ms waits for it in g_group_end, before launch */
-    ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms);
+    ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.lanes[c->lane].s);
+    G.grp_lanes |= 1ULL << c->lane;
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
         return DAFT_EPEER;
     }
-    group_uses(t->data, true);
+    group_uses(t->data, c->lane, true);
     return 0;
 }
 
 /* A collective whose result the very next computation reads (tensor parallelism) gains
- * nothing from the communication stream: compute would wait for it at once. On the
- * compute stream it needs no events between the streams (two waits of a few microseconds
- * each, per collective, on the GPU's critical path). It follows whatever NCCL work is
- * still on ms (join_ms), and ms work issued later follows it (g_group_end's event), so all
- * NCCL operations of this GPU still run one after another in issue order, as on one
- * stream: NCCL kernels of two communicators running at once may wait for each other.
- * DAFT_GPU_COLL_ON_COMPUTE=0 keeps every collective on ms (to measure). */
+ * nothing from a communication stream: compute would wait for it at once. On the compute
+ * stream it needs no events between the streams (two waits of a few microseconds each,
+ * per collective, on the GPU's critical path). It follows whatever NCCL work is still on
+ * the lanes (join_lanes), and lane work issued later follows it (g_group_end's event).
+ * DAFT_GPU_COLL_ON_COMPUTE=0 keeps every collective on its lane (to measure). */
 static int nccl_on_compute_end(RtGpuComm *c, ncclResult_t r, void *prof, char *err, size_t cap)
 {
     prof_end(prof, G.cs);
@@ -1079,8 +1199,12 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     ncclRedOp_t op = reduce == 1 ? ncclMax : reduce == 2 ? ncclMin : reduce == 3 ? ncclAvg : ncclSum;
     on_compute = on_compute && coll_compute_allowed();
     if (on_compute)
-        join_ms();
-    cudaStream_t s = on_compute ? G.cs : G.ms;
+        join_lanes();
+    cudaStream_t s = on_compute ? G.cs : G.lanes[c->lane].s;
+    if (!on_compute) {
+        G.grp_lanes |= 1ULL << c->lane;
+        G.grp_reads_cs |= 1ULL << c->lane; /* its input, and its output's allocation */
+    }
     g_group_start();
     ncclDataType_t ty = nccl_type(in->dtype);
     ncclResult_t r;
@@ -1100,8 +1224,8 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
         void *prof = prof_begin("(NCCL on compute)", G.cs);
         return nccl_on_compute_end(c, ncclGroupEnd(), prof, err, cap);
     }
-    group_uses(in->data, false);
-    group_uses(out->data, true);
+    group_uses(in->data, c->lane, false);
+    group_uses(out->data, c->lane, true);
     return g_group_end(c, err, cap);
 }
 
@@ -1123,8 +1247,8 @@ static int g_comm_poll(RtGpuComm *c, char *err, size_t cap)
     }
     if (st == ncclInProgress)
         return 0;
-    G.ms_ops++; /* a launched transfer is on ms now: later cs work follows it */
-    join_ms();
+    G.lanes[c->lane].ops++; /* a launched transfer is on its lane now: later cs work follows it */
+    join_lanes();
     return 1;
 }
 
@@ -1140,11 +1264,11 @@ static int g_xfer(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, s
             return rc;
     }
     G.xfer_used = true;
-    cudaEventRecord(G.c2m, G.cs); /* after the data was produced / the buffer allocated */
-    cudaStreamWaitEvent(G.ms, G.c2m, 0);
+    lane_after_compute(c->lane); /* after the data was produced / the buffer allocated */
+    cudaStream_t s = G.lanes[c->lane].s;
     ncclGroupStart();
-    ncclResult_t r = send ? ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms)
-                          : ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.ms);
+    ncclResult_t r = send ? ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, s)
+                          : ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, s);
     ncclResult_t r2 = ncclGroupEnd();
     if ((r != ncclSuccess && r != ncclInProgress) || (r2 != ncclSuccess && r2 != ncclInProgress)) {
         gerr(err, cap, "%s %s rank %d failed: %s", send ? "ncclSend to" : "ncclRecv from",

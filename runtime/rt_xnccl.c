@@ -4,8 +4,8 @@
  * over NCCL when its writer and every reader are GPU actors, and a collective group of
  * transport NCCL when every member is; everything else stays on the CPU transports (as
  * in CPU-only mode, where no actor has a GPU). It appends to each actor's PLAN_LOAD a GPU
- * section (see rt_xnccl_load) describing the plan's communicators — comm 0 for point to
- * point among every actor that ends an NCCL channel, one more per NCCL group — and a
+ * section (see rt_xnccl_load) describing the plan's communicators — one of two ranks for
+ * each pair of actors an NCCL channel joins (point to point), one per NCCL group — and a
  * bootstrap channel per communicator (a shared-memory ring from its rank 0 to the other
  * ranks) on which rank 0 sends the NCCL unique id it made. Each member creates its
  * communicators once, in the same order, when the plan first runs.
@@ -38,11 +38,16 @@ typedef struct RtXComm {
     RtGpuComm *c;
 } RtXComm;
 
+/* The other end of an NCCL channel: its communicator (of two ranks) and rank there. */
+typedef struct RtXPeer {
+    uint32_t comm;
+    int rank;
+} RtXPeer;
+
 typedef struct RtXNChan {
     bool on;            /* realised over NCCL */
-    int writer;         /* comm-0 rank of the writer */
-    int nreaders;
-    int *readers;       /* comm-0 ranks */
+    int npeers;         /* the writer: its readers, in order; a reader: the writer */
+    RtXPeer *peers;
     bool meta_first;
     DaftRtDtype dtype;
     int rank;
@@ -74,7 +79,7 @@ void rt_xnccl_free(RtXNccl *g)
             g->ops->comm_destroy(g->comms[i].c);
         }
     for (uint32_t i = 0; i < g->nchans; i++)
-        free(g->chans[i].readers);
+        free(g->chans[i].peers);
     daft_value_free(&g->tmp);
     free(g->comms);
     free(g->chans);
@@ -89,9 +94,9 @@ void rt_xnccl_abort(RtXNccl *g)
             g->ops->comm_abort(g->comms[i].c);
 }
 
-/* The GPU section: u32 ncomms { u32 boot, u32 n, i32 rank }; u32 nnccl { u32 ch, i32
- * writer, u32 nreaders, i32 readers[], u8 meta_first, u8 dtype, i32 rank, i64 dims[] };
- * u32 ngroups { i32 comm }. */
+/* The GPU section: u32 ncomms { u32 boot, u32 n, i32 rank }; u32 nnccl { u32 ch, u32
+ * npeers { u32 comm, i32 rank }, u8 meta_first, u8 dtype, i32 rank, i64 dims[] }; u32
+ * ngroups { i32 comm }. */
 RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, size_t cap)
 {
     RtXNccl *g = calloc(1, sizeof *g);
@@ -120,19 +125,23 @@ RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, si
         }
         RtXNChan *c = &g->chans[ch];
         c->on = true;
-        c->writer = (int32_t)rt_rd_u32(r);
-        c->nreaders = (int)rt_rd_u32(r);
-        if (r->bad || c->nreaders > RT_RING_MAX_READERS || c->readers) {
+        c->npeers = (int)rt_rd_u32(r);
+        if (r->bad || c->npeers < 1 || c->npeers > RT_RING_MAX_READERS || c->peers) {
             bad = true;
             break;
         }
-        c->readers = calloc((size_t)c->nreaders + 1, sizeof *c->readers);
-        for (int k = 0; c->readers && k < c->nreaders; k++)
-            c->readers[k] = (int32_t)rt_rd_u32(r);
+        c->peers = calloc((size_t)c->npeers, sizeof *c->peers);
+        for (int k = 0; c->peers && k < c->npeers; k++) {
+            RtXPeer *q = &c->peers[k];
+            q->comm = rt_rd_u32(r);
+            q->rank = (int32_t)rt_rd_u32(r);
+            bad |= q->comm >= g->ncomms || g->comms[q->comm].rank < 0 || q->rank < 0 ||
+                   q->rank >= g->comms[q->comm].n || q->rank == g->comms[q->comm].rank;
+        }
         c->meta_first = rt_rd_u8(r);
         c->dtype = (DaftRtDtype)rt_rd_u8(r);
         c->rank = (int32_t)rt_rd_u32(r);
-        bad = !c->readers || c->rank > DAFT_MAX_RANK;
+        bad |= !c->peers || c->rank > DAFT_MAX_RANK;
         for (int k = 0; !bad && k < c->rank; k++)
             c->dims[k] = (int64_t)rt_rd_u64(r);
         if (c->rank < 0 || c->dtype >= DAFT_RT_DTYPE_COUNT)
@@ -239,7 +248,7 @@ static bool conforming(const RtXNChan *c, const DaftValue *v, int dev)
     return true;
 }
 
-static RtGpuComm *p2p(RtXNccl *g) { return g->ncomms ? g->comms[0].c : NULL; }
+static RtGpuComm *peer_comm(RtXNccl *g, const RtXPeer *q) { return g->comms[q->comm].c; }
 
 void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v)
 {
@@ -261,11 +270,14 @@ void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, co
     io->send(io->arg, ch, target, &ctl);
     daft_value_free(&ctl);
     g->ops->group_start();
-    int rc = 0;
-    for (int k = 0; !rc && k < c->nreaders; k++)
-        if (target < 0 || target == k)
-            rc = g->ops->send(p2p(g), &v->as.tensor, c->readers[k], g->err, sizeof g->err);
-    int rc2 = g->ops->group_end(p2p(g), rc ? NULL : g->err, sizeof g->err);
+    int rc = 0, last = 0;
+    for (int k = 0; !rc && k < c->npeers; k++)
+        if (target < 0 || target == k) {
+            rc = g->ops->send(peer_comm(g, &c->peers[k]), &v->as.tensor, c->peers[k].rank, g->err,
+                              sizeof g->err);
+            last = k;
+        }
+    int rc2 = g->ops->group_end(peer_comm(g, &c->peers[last]), rc ? NULL : g->err, sizeof g->err);
     if (rc || rc2) {
         g->failed = true;
         rt_xnccl_abort(g);
@@ -311,8 +323,9 @@ int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
      * stream of receives overlaps the calls (on the compute stream, measured on 2 x H100,
      * 8 B executions took 17.2 us instead of 12.4, 1 MiB 48.4 instead of 44.5) */
     g->ops->group_start();
-    int e1 = g->ops->recv(p2p(g), &t, c->writer, g->err, sizeof g->err);
-    int e2 = g->ops->group_end(p2p(g), e1 ? NULL : g->err, sizeof g->err);
+    RtGpuComm *from = peer_comm(g, &c->peers[0]);
+    int e1 = g->ops->recv(from, &t, c->peers[0].rank, g->err, sizeof g->err);
+    int e2 = g->ops->group_end(from, e1 ? NULL : g->err, sizeof g->err);
     if (e1 || e2) {
         if (t.data)
             g->ops->free(&t);

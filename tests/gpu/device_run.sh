@@ -10,13 +10,14 @@
 # Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present) and
 # test_std_cuda (every std op against the CPU, all dtypes); 2 the
 # application examples on GPUs against their expected output (tests/apps/gpu.sh); 3 the
-# daft side of W7, W5, W6 at the reference sizes, with bench/run's --quick settings (RESULT
+# daft side of W7, W5, W6 (W6 with 16 and 64 micro-batches) at the reference sizes (RESULT
 # lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
 # PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
 # DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
 # DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory),
-# and W7 and W6 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces and the stages' receives on
-# the communication stream);
+# W7 and W6 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces on the communication stream),
+# and W6 with DAFT_GPU_ONE_LANE=1 (every communicator's NCCL work on one stream, as before
+# each had its own);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs; 7 W3 (daft's
 # bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv).
 set -u
@@ -70,7 +71,9 @@ want 3 && for n in 1 2 4; do
 done
 want 3 && for s in 1 2 4; do
   [ "$ngpu" -ge $s ] || continue
-  daft pp_mlp DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 DAFT_APP_ITERS=10
+  for m in 16 64; do
+    daft pp_mlp DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=$m DAFT_APP_ITERS=10
+  done
 done
 
 want 4 && stamp "4 peers"
@@ -97,6 +100,11 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
   done
   daft pp_mlp DAFT_GPU_COLL_ON_COMPUTE=0 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 \
     DAFT_APP_ITERS=10 >/dev/null
+  echo "every communicator on one communication stream (DAFT_GPU_ONE_LANE=1):" >>"$DAFT_TXT"
+  for m in 16 64; do
+    daft pp_mlp DAFT_GPU_ONE_LANE=1 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=$m \
+      DAFT_APP_ITERS=10 >/dev/null
+  done
   echo "async-writes (DAFT_GPU_ASYNC_WRITES=1):" >>"$DAFT_TXT"
   daft tp_mlp DAFT_GPU_ASYNC_WRITES=1 DAFT_APP_TP=4 DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10 >/dev/null
