@@ -31,7 +31,6 @@
 #include <string.h>
 #include <time.h>
 
-#define RT_GPU_MAX_COMMS 64
 #define RT_GPU_MAX_LANES 64
 
 struct RtGpuComm {
@@ -85,8 +84,8 @@ typedef struct RtGpuState {
     cudaEvent_t c2m, done, u2c;
     RtLane lanes[RT_GPU_MAX_LANES];   /* communication streams; lanes[0] always exists */
     int nlanes;
-    RtGpuComm *comms[RT_GPU_MAX_COMMS];
-    int ncomms;
+    RtGpuComm **comms;                /* created (g_comm_init): their errors end every wait */
+    int ncomms, capcomms;
     Inflight *fl;                     /* buffers in flight, FIFO: fl[0] is the oldest */
     int nfl, capfl;
     Inflight grp[64];                 /* buffers of the group being built (no event yet) */
@@ -94,6 +93,8 @@ typedef struct RtGpuState {
     bool grp_full;                    /* more than grp holds: join all at the group's end */
     uint64_t grp_lanes;               /* bit i: the group being built has work on lane i */
     uint64_t grp_reads_cs;            /* bit i: ... that reads what cs produced (a send) */
+    RtGpuComm *gcomms[64];            /* communicators of the group being built */
+    int ngcomms;
     cudaEvent_t *evs;                 /* spare events */
     int nevs, capevs;
     void **deferred;                  /* frees waiting for NCCL */
@@ -145,6 +146,7 @@ static int64_t now_ns(void)
 
 static int std_host_wait(cudaStream_t s, char *err, size_t cap);
 static int lane_take(void);
+static void lane_give_back(RtGpuComm *c);
 
 static int g_attach(int device, char *err, size_t cap)
 {
@@ -229,15 +231,15 @@ static int lane_take(void)
         return 0;
     RtLane *l = &G.lanes[G.nlanes];
     memset(l, 0, sizeof *l);
-    if (cudaStreamCreateWithFlags(&l->s, cudaStreamNonBlocking) != cudaSuccess)
-        return G.nlanes ? 0 : -1;
-    if (cudaEventCreateWithFlags(&l->joined_ev, cudaEventDisableTiming) != cudaSuccess) {
-        cudaStreamDestroy(l->s);
-        return G.nlanes ? 0 : -1;
-    }
-    if (cudaEventCreateWithFlags(&l->lag, cudaEventDisableTiming) != cudaSuccess) {
-        cudaEventDestroy(l->joined_ev);
-        cudaStreamDestroy(l->s);
+    bool ok = cudaStreamCreateWithFlags(&l->s, cudaStreamNonBlocking) == cudaSuccess;
+    ok = ok && cudaEventCreateWithFlags(&l->joined_ev, cudaEventDisableTiming) == cudaSuccess;
+    ok = ok && cudaEventCreateWithFlags(&l->lag, cudaEventDisableTiming) == cudaSuccess;
+    if (!ok) { /* (a failed create must not fail later, unrelated operations) */
+        cudaGetLastError();
+        if (l->joined_ev)
+            cudaEventDestroy(l->joined_ev);
+        if (l->s)
+            cudaStreamDestroy(l->s);
         return G.nlanes ? 0 : -1;
     }
     l->taken = true;
@@ -342,6 +344,16 @@ static void group_uses(const void *p, int lane, bool written)
     G.grp[G.ngrp++] = (Inflight){p, NULL, lane, written};
 }
 
+/* A communicator the group being built uses (settled at the group's end). */
+static void group_comm(RtGpuComm *c)
+{
+    for (int i = 0; i < G.ngcomms; i++)
+        if (G.gcomms[i] == c)
+            return;
+    if (G.ngcomms < (int)(sizeof G.gcomms / sizeof G.gcomms[0]))
+        G.gcomms[G.ngcomms++] = c;
+}
+
 /* After a group was launched: its buffers enter the FIFO (or, when that cannot be
  * recorded, cs simply waits for all lanes, as it would without overlap). */
 static void group_launched(void)
@@ -364,6 +376,19 @@ static void group_launched(void)
     G.grp_full = false;
     if (!v)
         join_lanes();
+}
+
+/* Lane `lane` is about to read p (a send, a collective's input): if NCCL on another lane
+ * writes it (a received value sent on, a collective's result reduced again), the lane
+ * waits for that first. cs does not: it may never read p. */
+static void lane_reads(int lane, const void *p)
+{
+    int k = -1;
+    for (int i = 0; i < G.nfl; i++)
+        if (G.fl[i].p == p && G.fl[i].written)
+            k = i;
+    if (k >= 0 && G.fl[k].lane != lane)
+        cudaStreamWaitEvent(G.lanes[lane].s, G.fl[k].ev, 0);
 }
 
 /* Compute is about to read t: if NCCL writes it, cs waits for that (and, a lane being
@@ -929,6 +954,7 @@ static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int
     ncclResult_t r = ncclCommInitRankConfig(&c->comm, n, u, rank, &cfg);
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclCommInitRankConfig failed: %s", ncclGetErrorString(r));
+        lane_give_back(c);
         free(c);
         return DAFT_EPEER;
     }
@@ -963,6 +989,7 @@ static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
                  dead ? "a member died" : now_ns() > deadline ? "timed out waiting for the other members"
                                                                : ncclGetErrorString(r != ncclSuccess ? r : st));
             ncclCommAbort(c->comm);
+            lane_give_back(c); /* (nothing was issued on it) */
             free(c);
             return DAFT_EPEER;
         }
@@ -978,8 +1005,11 @@ static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
         free(c);
         return DAFT_EPEER;
     }
-    if (G.ncomms < RT_GPU_MAX_COMMS)
+    RtGpuComm **v = grow(G.comms, &G.capcomms, G.ncomms + 1, sizeof *v);
+    if (v) { /* (without memory: its errors still reach its own operations) */
+        G.comms = v;
         G.comms[G.ncomms++] = c;
+    }
     *out = c;
     return 0;
 }
@@ -994,7 +1024,7 @@ static void forget(RtGpuComm *c)
 }
 
 /* The communicator's lane goes back for the next one, after cs follows its work (later
- * frees must not overtake it). Only a communicator destroyed in good order gives back. */
+ * frees must not overtake it). */
 static void lane_give_back(RtGpuComm *c)
 {
     if (c->lane <= 0)
@@ -1035,10 +1065,10 @@ static void g_comm_destroy(RtGpuComm *c)
                 settle(c, e, sizeof e);
                 ncclCommDestroy(c->comm);
             }
-            lane_give_back(c);
         }
     }
-    free(c); /* an aborted communicator's lane is never reused: its work may not end well */
+    lane_give_back(c); /* (an abort ends the communicator's kernels) */
+    free(c);
 }
 
 static int g_group_start(void) { return ncclGroupStart() == ncclSuccess ? 0 : DAFT_EPEER; }
@@ -1062,12 +1092,17 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
             G.lanes[i].ops++;
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
-        G.ngrp = 0; /* whatever it queued comes before any later free */
+        G.ngrp = G.ngcomms = 0; /* whatever it queued comes before any later free */
         G.grp_full = false;
         join_lanes();
         return DAFT_EPEER;
     }
-    int rc = c ? settle(c, err, cap) : 0;
+    int rc = 0;
+    for (int i = 0; c && !rc && i < G.ngcomms; i++) /* every communicator of the group */
+        rc = settle(G.gcomms[i], err, cap);
+    if (c && !rc)
+        rc = settle(c, err, cap);
+    G.ngcomms = 0;
     if (rc) {
         G.ngrp = 0;
         G.grp_full = false;
@@ -1096,6 +1131,8 @@ static int g_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t
         gerr(err, cap, "NCCL communicator aborted");
         return DAFT_EPEER;
     }
+    lane_reads(c->lane, t->data);
+    group_comm(c);
     ncclResult_t r = ncclSend(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.lanes[c->lane].s);
     G.grp_lanes |= 1ULL << c->lane;
     G.grp_reads_cs |= 1ULL << c->lane;
@@ -1133,10 +1170,13 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     int rc = recv_alloc(c->lane, t, err, cap);
     if (rc)
         return rc;
+    group_comm(c);
     ncclResult_t r = ncclRecv(t->data, rtg_nbytes(t), ncclUint8, peer, c->comm, G.lanes[c->lane].s);
     G.grp_lanes |= 1ULL << c->lane;
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclRecv from rank %d failed: %s", peer, ncclGetErrorString(r));
+        cudaFreeAsync(t->data, G.lanes[c->lane].s); /* allocated in the lane's order */
+        t->data = NULL;
         return DAFT_EPEER;
     }
     group_uses(t->data, c->lane, true);
@@ -1202,6 +1242,8 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
         join_lanes();
     cudaStream_t s = on_compute ? G.cs : G.lanes[c->lane].s;
     if (!on_compute) {
+        lane_reads(c->lane, in->data);
+        group_comm(c);
         G.grp_lanes |= 1ULL << c->lane;
         G.grp_reads_cs |= 1ULL << c->lane; /* its input, and its output's allocation */
     }
@@ -1216,7 +1258,9 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     }
     if (r != ncclSuccess && r != ncclInProgress) {
         ncclGroupEnd();
-        G.ngrp = 0;
+        G.ngrp = G.ngcomms = 0;
+        G.grp_lanes = G.grp_reads_cs = 0;
+        G.lanes[c->lane].ops++; /* (whatever was queued there comes before later frees) */
         gerr(err, cap, "NCCL collective failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER;
     }
