@@ -312,9 +312,19 @@ static int rt_xplan_dial(RtXPlan *p, RtXChan *c, uint32_t ch, const char (*addrs
     return 0;
 }
 
-/* Sets up one channel end: SHM maps the next fd on the socket; TCP dials the readers
- * (a reader end waits for its writer's hello, see rt_xplan_attach_tcp). */
-static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock)
+/* DAFT_TEST_FAIL_PLAN_LOAD=NAME@end (tests only): the load of plan NAME fails at its first
+ * shared-memory channel end, before that end's fd is taken off the socket. (NAME alone
+ * fails it after a complete load: rt_exec.c.) */
+static bool rt_xplan_fail_injected(const RtXPlan *p, const char *where)
+{
+    const char *e = getenv("DAFT_TEST_FAIL_PLAN_LOAD");
+    size_t n = strlen(p->name);
+    return e && !strncmp(e, p->name, n) && !strcmp(e + n, where);
+}
+
+/* Sets up one channel end: SHM maps the next fd on the socket (counted in *taken); TCP
+ * dials the readers (a reader end waits for its writer's hello, see rt_xplan_attach_tcp). */
+static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock, uint32_t *taken)
 {
     uint32_t ch = rt_rd_u32(r);
     bool reader = rt_rd_u8(r);
@@ -349,7 +359,12 @@ static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock)
     c->ridx = ridx;
     if (p->tcp)
         return reader ? 0 : rt_xplan_dial(p, c, ch, (const char(*)[64])addrs, nbells);
+    if (rt_xplan_fail_injected(p, "@end")) {
+        c->mapped = false;
+        return DAFT_ESYS;
+    }
     int fd = rt_recv_fd_sock(sock);
+    (*taken)++;
     if (fd < 0 || rt_ring_attach(&c->ring, fd)) {
         c->mapped = false;
         return DAFT_ESYS;
@@ -392,6 +407,19 @@ int rt_xplan_pollfds(const RtXPlan *p, struct pollfd *out, int max)
     return n;
 }
 
+/* The ring fds of a plan that failed to load, still on the socket: taken off and closed,
+ * or the next plan loaded would map them as its own channels. A receive that fails ends
+ * it (the socket is broken; nothing more would come). */
+static void rt_xplan_drop_fds(int sock, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        int fd = rt_recv_fd_sock(sock);
+        if (fd < 0)
+            return;
+        close(fd);
+    }
+}
+
 RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, char *err, size_t cap)
 {
     RtXPlan *p = calloc(1, sizeof *p);
@@ -421,9 +449,12 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
         rc = rt_xplan_read_ops(p, r);
     if (!rc)
         rc = rt_xplan_read_groups(p, r);
-    uint32_t nends = rc ? 0 : rt_rd_u32(r);
+    uint32_t nends = rc ? 0 : rt_rd_u32(r), taken = 0;
+    bool nends_known = !rc && !r->bad && nends <= (1u << 20);
     for (uint32_t i = 0; !rc && i < nends; i++)
-        rc = rt_xplan_read_end(rt, p, r, sock);
+        rc = rt_xplan_read_end(rt, p, r, sock, &taken);
+    if (rc && nends_known && !p->tcp && taken < nends)
+        rt_xplan_drop_fds(sock, nends - taken);
     if (!rc && !r->bad && r->off < r->len) { /* the GPU section (rt_compiled.c) */
         p->gpu = rt_xnccl_load(r, p->nchans, p->ngroups, err, cap);
         if (!p->gpu)
