@@ -462,16 +462,22 @@ int daft_rt_start(DaftRt *rt)
 /* ---------------------------------------------------------------- shutdown */
 
 /* Asks every live actor to stop, then waits (draining their results so none blocks on a
- * full channel) up to 2 s before SIGKILL. */
+ * full channel) before SIGKILL: 2 s, or 20 s when an actor has a GPU (tearing down its
+ * NCCL communicators and CUDA context takes seconds; killed, it would also lose its
+ * DAFT_TRACE part and DAFT_GPU_PROFILE report). A kill is said on stderr. */
 static void rt_stop_actors(DaftRt *rt)
 {
     RtBuf m = {0};
     rt_buf_u32(&m, RT_M_STOP);
-    for (DaftActor i = 1; i <= rt->nactors; i++)
+    bool gpu = false;
+    for (DaftActor i = 1; i <= rt->nactors; i++) {
         if (!rt->actors[i]->dead)
             rt_drv_send(rt, rt->actors[i], &m);
+        gpu |= rt->actors[i]->gpu >= 0;
+    }
     rt_buf_free(&m);
-    int64_t deadline = rt_now_ns() + 2000000000LL;
+    int grace_s = gpu ? 20 : 2;
+    int64_t deadline = rt_now_ns() + grace_s * 1000000000LL;
     for (;;) {
         bool all = true;
         for (DaftActor i = 1; i <= rt->nactors; i++) {
@@ -485,8 +491,13 @@ static void rt_stop_actors(DaftRt *rt)
             break;
         rt_drv_wait(rt, rt_now_ns() + 5000000);
     }
-    for (DaftActor i = 1; i <= rt->nactors; i++)
-        rt_launch_reap(&rt->actors[i]->proc, 0);
+    for (DaftActor i = 1; i <= rt->nactors; i++) {
+        RtActorRec *a = rt->actors[i];
+        if (!rt->mpi && a->proc.pid > 0 && !rt_launch_exited(&a->proc))
+            rt_log("actor '%s' did not stop within %d s of the end of the program: killed", a->name,
+                   grace_s);
+        rt_launch_reap(&a->proc, 0);
+    }
 }
 
 static void rt_free_actor(RtActorRec *a)
