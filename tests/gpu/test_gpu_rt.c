@@ -95,8 +95,11 @@ static void test_chain(DaftRt *rt, DaftActor a, DaftActor b, bool dyn)
 
 /* n GPU actors each produce a [256, 256] tensor (seed 1000 + rank, or the plan's input x
  * when seed_from_input: then each actor's program begins by reading x), all-reduce it and
- * hand the result to `then` ("consume": its sum, "ondev": its device, at once). */
-static DaftPlan *allreduce_plan(const char *name, int n, bool seed_from_input, const char *then)
+ * hand the result to `then` ("consume": its sum, "ondev": its device, at once). Crossed:
+ * member i's input is the tensor actor i + 1 produced, received over NCCL and reduced as it
+ * arrives (no method touches it: the group's stream must wait for the pair's receive). */
+static DaftPlan *allreduce_plan_x(const char *name, int n, bool seed_from_input, const char *then,
+                                  bool crossed)
 {
     DaftGraph *g = daft_graph_new(name);
     int ai[8], xs[8], rs[8];
@@ -110,7 +113,10 @@ static DaftPlan *allreduce_plan(const char *name, int n, bool seed_from_input, c
         DaftGraphArg a[2] = {seed_from_input ? daft_arg_value(x) : daft_arg_i64(1000 + i), daft_arg_i64(256)};
         xs[i] = daft_graph_add_task(g, ai[i], "produce", a, 2, gh_tensor(2, dims), h);
     }
-    daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_SUM, 0, ai, xs, n, rs);
+    int ins[8];
+    for (int i = 0; i < n; i++)
+        ins[i] = xs[crossed ? (i + 1) % n : i];
+    daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_SUM, 0, ai, ins, n, rs);
     for (int i = 0; i < n; i++) {
         DaftGraphArg a[1] = {daft_arg_value(rs[i])};
         int y = daft_graph_add_task(g, ai[i], then, a, 1,
@@ -120,10 +126,16 @@ static DaftPlan *allreduce_plan(const char *name, int n, bool seed_from_input, c
     return gh_build(g, 2);
 }
 
-static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
+static DaftPlan *allreduce_plan(const char *name, int n, bool seed_from_input, const char *then)
 {
-    DaftPlan *plan = allreduce_plan("allreduce", n, false, "consume");
-    CHECK(gh_count_nccl(plan) >= 1, "allreduce: the group is not NCCL");
+    return allreduce_plan_x(name, n, seed_from_input, then, false);
+}
+
+static void test_allreduce_x(DaftRt *rt, const DaftActor *acts, int n, bool crossed)
+{
+    DaftPlan *plan = allreduce_plan_x(crossed ? "allreduce_x" : "allreduce", n, false, "consume", crossed);
+    CHECK(gh_count_nccl(plan) >= (crossed ? 1 + n : 1), "allreduce%s: %d NCCL channels and groups",
+          crossed ? " (crossed)" : "", gh_count_nccl(plan));
     DaftRtPlan *p;
     int rc = daft_rt_plan_load(rt, plan, acts, n, &p);
     CHECK(rc == 0, "allreduce load: %s", daft_rt_last_error(rt));
@@ -154,9 +166,15 @@ static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
             daft_value_free(&out[i]);
         }
     }
-    CHECK(bad == 0, "allreduce over %d GPUs: %d wrong", n, bad);
-    printf("allreduce over %d GPUs (NCCL): %s\n", n, bad ? "FAIL" : "ok");
+    CHECK(bad == 0, "allreduce%s over %d GPUs: %d wrong", crossed ? " (crossed)" : "", n, bad);
+    printf("allreduce%s over %d GPUs (NCCL): %s\n", crossed ? " of received inputs" : "", n,
+           bad ? "FAIL" : "ok");
     daft_rt_plan_unload(rt, p);
+}
+
+static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
+{
+    test_allreduce_x(rt, acts, n, false);
 }
 
 /* Two NCCL plans over the same GPUs, submitted alternately without waiting: one whose
@@ -359,9 +377,11 @@ int main(void)
         test_chain(rt, acts[0], acts[1], false);
         test_chain(rt, acts[0], acts[1], true);
         test_allreduce(rt, acts, 2);
+        test_allreduce_x(rt, acts, 2, true);
     }
     if (nact >= 4) {
         test_allreduce(rt, acts, 4);
+        test_allreduce_x(rt, acts, 4, true);
         test_interleaved(rt, acts, 4);
     } else if (nact >= 2) {
         test_interleaved(rt, acts, 2);
