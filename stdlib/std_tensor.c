@@ -428,6 +428,42 @@ int daft_std_tensor_linear_backward(DaftActorCtx *ctx, const DaftValue *args, in
     return 0;
 }
 
+/* gw = x^T @ gy alone: linear_backward without the input's gradient (a first layer's, which
+ * nothing reads; autograd skips it too), computed as linear_backward computes its gw. */
+static int std_linear_weight_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    const DaftTensor *x, *gy;
+    DaftTensor *gw;
+    int rc;
+    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
+        (rc = std_arg_tensor(fn, args, 0, &x, NULL, out)) ||
+        (rc = std_arg_tensor(fn, args, 1, &gy, NULL, out)) ||
+        (rc = std_need_2d(fn, "x", x, out)) || (rc = std_need_2d(fn, "gy", gy, out)))
+        return rc;
+    if (x->dtype != gy->dtype)
+        return std_fail(out, fn, "dtypes differ: x tensor<%s>, gy tensor<%s>",
+                        std_dtype_name(x->dtype), std_dtype_name(gy->dtype));
+    if (gy->dims[0] != x->dims[0]) {
+        char sx[160], sg[160];
+        std_fmt_shape(2, x->dims, sx, sizeof sx);
+        std_fmt_shape(2, gy->dims, sg, sizeof sg);
+        return std_fail(out, fn, "shapes do not fit x [b, in], gy [b, out]: x %s, gy %s", sx, sg);
+    }
+    if ((rc = std_check_dtype(fn, x->dtype, STD_DT_ARITH, out)))
+        return rc;
+    int64_t b = x->dims[0], in = x->dims[1], o = gy->dims[1], dgw[2] = { in, o };
+    if ((rc = std_new_tensor(fn, x->dtype, 2, dgw, out, &gw)))
+        return rc;
+    DaftValue err;
+    if ((rc = std_gemm(fn, x->dtype, true, false, in, o, b, x->data, gy->data, gw->data, &err))) {
+        daft_value_free(out);
+        *out = err;
+    }
+    return rc;
+}
+
+STD_ENTRY(linear_weight_grad, STD_GPU_DISPATCH, std_linear_weight_grad(fn, args, nargs, out))
+
 /* ---------------------------------------------------------------- elementwise */
 
 typedef enum { STD_OP_ADD, STD_OP_MUL } StdBinop;

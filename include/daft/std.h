@@ -66,6 +66,8 @@
  * linear_forward(x, w)         daft_std_tensor_linear_forward   x @ w: [b,i] x [i,o]
  * linear_backward(x, w, gy)    daft_std_tensor_linear_backward  list [gx, gw] with
  *                              gx = gy @ w^T ([b,i]) and gw = x^T @ gy ([i,o]); f32, i32, i64
+ * linear_weight_grad(x, gy)    daft_std_tensor_linear_weight_grad  gw = x^T @ gy ([i,o]) only:
+ *                              the first layer's backward, whose input needs no gradient
  * relu_backward(y, gy)         daft_std_tensor_relu_backward  gy where y > 0, else 0 (y is
  *                              the ReLU's input or output); f32, i32, i64
  * mse_loss(pred, target)       daft_std_tensor_mse_loss  f64 mean((pred - target)^2);
@@ -184,6 +186,7 @@ DAFT_STD_DECL(daft_std_tensor_slice)
 DAFT_STD_DECL(daft_std_tensor_concat)
 DAFT_STD_DECL(daft_std_tensor_linear_forward)
 DAFT_STD_DECL(daft_std_tensor_linear_backward)
+DAFT_STD_DECL(daft_std_tensor_linear_weight_grad)
 DAFT_STD_DECL(daft_std_tensor_mse_loss)
 DAFT_STD_DECL(daft_std_tensor_mse_grad)
 DAFT_STD_DECL(daft_std_tensor_sgd_update)

@@ -195,6 +195,28 @@ static int g_matmul(const char *fn, const DaftValue *args, int nargs, DaftValue 
     return 0;
 }
 
+/* gw = x^T @ gy alone (linear_weight_grad): as linear_backward's second product. */
+static int g_linear_weight_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    const DaftTensor *x = NULL, *gy = NULL;
+    int rc;
+    if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &x, out)) ||
+        (rc = arg_tensor(fn, args, nargs, 1, &gy, out)))
+        return rc;
+    if (x->rank != 2 || gy->rank != 2 || gy->dims[0] != x->dims[0] || x->dtype != gy->dtype)
+        return fail(out, fn, "shapes or dtypes do not match x [b,i], gy [b,o]");
+    int64_t dw[2] = {x->dims[1], gy->dims[1]};
+    if ((rc = new_gpu(fn, x->dtype, 2, dw, out)))
+        return rc;
+    rc = std_cuda_gemm(x->dtype, 1, 0, x->dims[1], gy->dims[1], x->dims[0], x->data, gy->data,
+                       out->as.tensor.data, S());
+    if (rc) {
+        drop(out);
+        return cuda_fail(out, fn, rc);
+    }
+    return 0;
+}
+
 static int g_linear_backward(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
     const DaftTensor *x = NULL, *w = NULL, *gy = NULL;
@@ -484,6 +506,8 @@ static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue 
         return g_matmul(fn, args, nargs, out);
     if (!strcmp(fn, "linear_backward"))
         return g_linear_backward(fn, args, nargs, out);
+    if (!strcmp(fn, "linear_weight_grad"))
+        return g_linear_weight_grad(fn, args, nargs, out);
     if (!strcmp(fn, "add"))
         return g_binop(fn, STD_CUDA_ADD, args, nargs, out);
     if (!strcmp(fn, "mul"))

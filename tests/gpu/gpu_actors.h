@@ -209,6 +209,8 @@ static int ga_ops(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVa
     BOTH("sgd_update", daft_std_tensor_sgd_update, 3, gsg, csg, 0);
     DaftValue glb[3] = {g[0], g[1], g[2]}, clb[3] = {c[0], c[1], c[2]};
     BOTH("linear_backward", daft_std_tensor_linear_backward, 3, glb, clb, 1e-5);
+    DaftValue gwg[2] = {g[0], g[2]}, cwg[2] = {c[0], c[2]};
+    BOTH("linear_weight_grad", daft_std_tensor_linear_weight_grad, 2, gwg, cwg, 1e-5);
     BOTH("to_cpu", daft_std_tensor_to_cpu, 1, g, c, 0); /* go is CPU: compared as error */
     for (int i = 0; i < 3; i++) {
         daft_value_free(&g[i]);

@@ -98,6 +98,12 @@ static void test_messages(void **state)
           "x [4, 3], w [3, 5], gy [4, 6]");
     DaftValue lb2[] = { lb[0], v1[0], lb[2] };
     t_err(daft_std_tensor_linear_backward, lb2, 3, "linear_backward: w must be a 2-D tensor, got shape [3]");
+    DaftValue lw[] = { lb[0], t_f32(2, (int64_t[]){ 5, 6 }, NULL) };
+    t_err(daft_std_tensor_linear_weight_grad, lw, 2,
+          "linear_weight_grad: shapes do not fit x [b, in], gy [b, out]: x [4, 3], gy [5, 6]");
+    daft_value_free(&lw[1]);
+    DaftValue lw2[] = { v1[0], lb[2] };
+    t_err(daft_std_tensor_linear_weight_grad, lw2, 2, "linear_weight_grad: x must be a 2-D tensor, got shape [3]");
 
     DaftValue all[] = { mm[0], mm[1], v1[0], v1[1], dt[0], dt[1], bf[0], bf[1], sh[0], sh[1],
                         k2[0], k6[0], k7[2], k8[1], k10[2], l, c1[0], cl, cl2, e[0], e[1], lb[0], lb[1], lb[2] };

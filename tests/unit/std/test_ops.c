@@ -155,6 +155,12 @@ static void test_linear_backward(void **state)
     t_assert_shape(&out.as.list.items[1], 2, (int64_t[]){ in, o });
     assert_close(out.as.list.items[0].as.tensor.data, gx, bt * in, 1e-5);
     assert_close(out.as.list.items[1].as.tensor.data, gw, in * o, 1e-5);
+    /* the weight gradient alone: the same bits as linear_backward's */
+    DaftValue wargs[] = { args[0], args[2] };
+    DaftValue wg = t_ok(daft_std_tensor_linear_weight_grad, wargs, 2);
+    t_assert_shape(&wg, 2, (int64_t[]){ in, o });
+    assert_memory_equal(wg.as.tensor.data, out.as.list.items[1].as.tensor.data, sizeof(float) * in * o);
+    daft_value_free(&wg);
     daft_value_free(&out);
     t_free_all(args, 3);
 
@@ -168,6 +174,13 @@ static void test_linear_backward(void **state)
     assert_int_equal(g0[1], 20);
     assert_int_equal(g1[0], 5);
     assert_int_equal(g1[1], 10);
+    DaftValue iw[] = { ia[0], ia[2] };
+    DaftValue iwg = t_ok(daft_std_tensor_linear_weight_grad, iw, 2);
+    t_assert_shape(&iwg, 2, (int64_t[]){ 2, 1 });
+    const int64_t *w1 = iwg.as.tensor.data;
+    assert_int_equal(w1[0], 5);
+    assert_int_equal(w1[1], 10);
+    daft_value_free(&iwg);
     daft_value_free(&io);
     t_free_all(ia, 3);
 }
