@@ -109,6 +109,7 @@ typedef struct RtGpuState {
     int nsums;
     int prof_open;                    /* spans begun and not yet ended */
     int coll_cs;                      /* DAFT_GPU_COLL_ON_COMPUTE: 0 not yet read, 1 on, -1 off */
+    int no_overlap;                   /* DAFT_GPU_NO_OVERLAP: 0 not yet read, 1 set, -1 not */
     char who[96];                     /* "actor 'a'", for stall reports */
     cudaEvent_t std_done;             /* std_cuda's host waits (std_host_wait) */
 } RtGpuState;
@@ -358,7 +359,9 @@ static void group_comm(RtGpuComm *c)
  * recorded, cs simply waits for all lanes, as it would without overlap). */
 static void group_launched(void)
 {
-    bool ok = !G.grp_full && getenv("DAFT_GPU_NO_OVERLAP") == NULL;
+    if (!G.no_overlap) /* (read once: getenv scans the environment, and this runs per group) */
+        G.no_overlap = getenv("DAFT_GPU_NO_OVERLAP") ? 1 : -1;
+    bool ok = !G.grp_full && G.no_overlap < 0;
     Inflight *v = ok ? grow(G.fl, &G.capfl, G.nfl + G.ngrp, sizeof *G.fl) : NULL;
     if (v)
         G.fl = v;
