@@ -26,7 +26,8 @@ typedef struct RtXOp {
     uint32_t nargs;
     RtXArg *args;
     bool src_last;   /* COLLECTIVE: no later op reads src (it is freed or overwritten) */
-    bool feeds_next; /* COLLECTIVE: the next call reads dst (it waits for the result) */
+    bool feeds_next; /* COLLECTIVE: on the compute stream: the next call reads dst (it waits
+                      * for the result), or nothing on this actor ever does (see below) */
 } RtXOp;
 
 /* A writer end's static payload: every value written is checked against it (SPEC §14.1). */
@@ -187,6 +188,18 @@ static bool rt_xplan_slot_dies(const RtXPlan *p, uint32_t at, int32_t slot)
     return false;
 }
 
+/* A collective whose result this actor never reads takes part for the other members' sake
+ * (tensor parallelism's last allreduce, on every rank but the one that goes on): on a
+ * communication stream its kernels would start early and wait for the others while holding
+ * SMs the next computation needs; on the compute stream it runs in turn, as in an SPMD
+ * program. DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 keeps it on the communication stream (to
+ * measure; not yet measured on a GPU). */
+static bool rt_xplan_dead_on_compute(void)
+{
+    const char *e = getenv("DAFT_GPU_DEAD_COLL_ON_COMPUTE");
+    return !(e && !strcmp(e, "0"));
+}
+
 /* Does the first call after op `at` read slot? */
 static bool rt_xplan_next_call_reads(const RtXPlan *p, uint32_t at, int32_t slot)
 {
@@ -246,7 +259,8 @@ static int rt_xplan_read_ops(RtXPlan *p, RtRd *r)
         if (p->ops[i].kind != RT_OP_COLL)
             continue;
         p->ops[i].src_last = rt_xplan_slot_dies(p, i, p->ops[i].src);
-        p->ops[i].feeds_next = rt_xplan_next_call_reads(p, i, p->ops[i].dst);
+        p->ops[i].feeds_next = rt_xplan_next_call_reads(p, i, p->ops[i].dst) ||
+                               (rt_xplan_slot_dies(p, i, p->ops[i].dst) && rt_xplan_dead_on_compute());
     }
     /* Same rule as rt_plan_needs_go on the driver (which adds NCCL members: rt_xplan_load). */
     p->needs_go = p->nops > 0 && p->ops[0].kind != RT_OP_READ;
