@@ -16,6 +16,7 @@
 # DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
 # DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory),
 # W7 and W6 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces on the communication stream),
+# W7 with DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 (the last allreduce of ranks 1-3 there),
 # and W6 with DAFT_GPU_ONE_LANE=1 (every communicator's NCCL work on one stream, as before
 # each had its own);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs; 7 W3 (daft's
@@ -100,6 +101,11 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
   done
   daft pp_mlp DAFT_GPU_COLL_ON_COMPUTE=0 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=16 \
     DAFT_APP_ITERS=10 >/dev/null
+  echo "collectives nobody reads on the communication stream (DAFT_GPU_DEAD_COLL_ON_COMPUTE=0):" >>"$DAFT_TXT"
+  for b in 32 256; do
+    daft tp_mlp DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
+      DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30 >/dev/null
+  done
   echo "every communicator on one communication stream (DAFT_GPU_ONE_LANE=1):" >>"$DAFT_TXT"
   for m in 16 64; do
     daft pp_mlp DAFT_GPU_ONE_LANE=1 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=$m \
