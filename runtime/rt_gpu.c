@@ -54,6 +54,12 @@ typedef struct RtLane {
     bool taken;                  /* by a live communicator */
 } RtLane;
 
+/* Device memory of a tensor: its address and size (as allocated). */
+typedef struct RtBlock {
+    void *p;
+    size_t nb;
+} RtBlock;
+
 /* A buffer NCCL reads or writes, remembered until the compute stream may use or reuse it
  * (see "buffers in flight"). */
 typedef struct Inflight {
@@ -97,8 +103,12 @@ typedef struct RtGpuState {
     int ngcomms;
     cudaEvent_t *evs;                 /* spare events */
     int nevs, capevs;
-    void **deferred;                  /* frees waiting for NCCL */
+    RtBlock *deferred;                /* frees waiting for NCCL */
     int ndef, capdef;
+    RtBlock *cache;                   /* DAFT_GPU_CACHE: freed blocks kept for cs allocations */
+    int ncache, capcache;
+    size_t cache_bytes;
+    int cache_on;                     /* 0 not yet read, 1 on, -1 off */
     bool xfer_used;                   /* interpreted transfers were used */
     void (*hook)(void *);             /* the actor's progress, called by polling waits */
     void *hook_arg;
@@ -274,15 +284,71 @@ static bool in_flight(const void *p)
     return false;
 }
 
+/* ---------------------------------------------------------------- block cache (opt-in)
+ * Why: every std operation allocates its result and frees its dead inputs; through the
+ * stream-ordered pool that is a cudaMallocAsync and a cudaFreeAsync, host time on the path
+ * of a CPU that must keep ahead of its GPU (W7 at batch 32 is bound by it). With
+ * DAFT_GPU_CACHE=1 a block freed on cs is kept (up to RT_GPU_CACHE_MAX bytes) and handed to
+ * the next cs allocation of the same size: both are in cs order, so the reuse is as safe as
+ * the pool's. A block's size is its tensor's size at the free: no tensor is resized after
+ * its allocation. Not yet measured on a GPU, hence opt-in. */
+#define RT_GPU_CACHE_MAX (1ULL << 30)
+
+static bool cache_enabled(void)
+{
+    if (!G.cache_on) {
+        const char *e = getenv("DAFT_GPU_CACHE");
+        G.cache_on = e && *e && strcmp(e, "0") ? 1 : -1;
+    }
+    return G.cache_on > 0;
+}
+
+/* A cached block of exactly nb bytes, or NULL (most recently freed first: still warm). */
+static void *cache_take(size_t nb)
+{
+    for (int i = G.ncache - 1; i >= 0; i--)
+        if (G.cache[i].nb == nb) {
+            void *p = G.cache[i].p;
+            G.cache[i] = G.cache[--G.ncache];
+            G.cache_bytes -= nb;
+            return p;
+        }
+    return NULL;
+}
+
+/* Every cached block back to the pool (an allocation failed: the pool may need them). */
+static void cache_drain(void)
+{
+    for (int i = 0; i < G.ncache; i++)
+        cudaFreeAsync(G.cache[i].p, G.cs);
+    G.ncache = 0;
+    G.cache_bytes = 0;
+}
+
+/* Frees b in cs order: into the cache when it is on and has room, else to the pool. */
+static void cs_free(RtBlock b)
+{
+    if (cache_enabled() && G.cache_bytes + b.nb <= RT_GPU_CACHE_MAX) {
+        RtBlock *v = grow(G.cache, &G.capcache, G.ncache + 1, sizeof *v);
+        if (v) {
+            G.cache = v;
+            G.cache[G.ncache++] = b;
+            G.cache_bytes += b.nb;
+            return;
+        }
+    }
+    cudaFreeAsync(b.p, G.cs);
+}
+
 /* Frees, in cs order, the deferred buffers NCCL no longer uses. */
 static void flush_deferred(void)
 {
     int k = 0;
     for (int i = 0; i < G.ndef; i++) {
-        if (in_flight(G.deferred[i]))
+        if (in_flight(G.deferred[i].p))
             G.deferred[k++] = G.deferred[i];
         else
-            cudaFreeAsync(G.deferred[i], G.cs);
+            cs_free(G.deferred[i]);
     }
     G.ndef = k;
 }
@@ -670,8 +736,13 @@ static int alloc_on(DaftTensor *t, cudaStream_t s, char *err, size_t cap)
         return DAFT_EINVAL;
     }
     size_t nb = rtg_nbytes(t);
-    void *p = NULL;
-    cudaError_t e = cudaMallocAsync(&p, nb ? nb : 16, s);
+    void *p = s == G.cs && G.ncache ? cache_take(nb ? nb : 16) : NULL;
+    cudaError_t e = p ? cudaSuccess : cudaMallocAsync(&p, nb ? nb : 16, s);
+    if (e != cudaSuccess && G.ncache) { /* the cache may hold what the pool lacks */
+        cudaGetLastError();
+        cache_drain();
+        e = cudaMallocAsync(&p, nb ? nb : 16, s);
+    }
     if (e != cudaSuccess) {
         cudaGetLastError();
         gerr(err, cap, "cudaMallocAsync of %zu bytes failed: %s", nb, cudaGetErrorString(e));
@@ -693,14 +764,16 @@ static void g_free(DaftTensor *t)
     if (G.xfer_used)
         join_lanes();
     sweep_inflight();
-    void **d = in_flight(t->data) ? grow(G.deferred, &G.capdef, G.ndef + 1, sizeof *d) : NULL;
+    size_t nb = rtg_nbytes(t);
+    RtBlock b = {t->data, nb ? nb : 16}; /* (the size alloc_on asked for) */
+    RtBlock *d = in_flight(t->data) ? grow(G.deferred, &G.capdef, G.ndef + 1, sizeof *d) : NULL;
     if (d) {
         G.deferred = d;
-        G.deferred[G.ndef++] = t->data;
+        G.deferred[G.ndef++] = b;
     } else {
         if (in_flight(t->data)) /* (no memory to defer it) */
             join_lanes();
-        cudaFreeAsync(t->data, G.cs);
+        cs_free(b);
     }
     t->data = NULL;
 }

@@ -17,6 +17,7 @@
 # DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory),
 # W7 and W6 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces on the communication stream),
 # W7 with DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 (the last allreduce of ranks 1-3 there),
+# W7, W5 and W6 with DAFT_GPU_CACHE=1 (freed device memory kept for the next allocation),
 # and W6 with DAFT_GPU_ONE_LANE=1 (every communicator's NCCL work on one stream, as before
 # each had its own);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs; 7 W3 (daft's
@@ -106,6 +107,15 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
     daft tp_mlp DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
       DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30 >/dev/null
   done
+  echo "freed device memory kept for the next allocation (DAFT_GPU_CACHE=1):" >>"$DAFT_TXT"
+  for b in 32 256; do
+    daft tp_mlp DAFT_GPU_CACHE=1 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
+      DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30 >/dev/null
+  done
+  daft dp_train_overlap DAFT_GPU_CACHE=1 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
+    DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
+  daft pp_mlp DAFT_GPU_CACHE=1 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 \
+    DAFT_APP_ITERS=10 >/dev/null
   echo "every communicator on one communication stream (DAFT_GPU_ONE_LANE=1):" >>"$DAFT_TXT"
   for m in 16 64; do
     daft pp_mlp DAFT_GPU_ONE_LANE=1 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=$m \
