@@ -9,7 +9,8 @@
 #
 # Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present) and
 # test_std_cuda (every std op against the CPU, all dtypes); 2 the
-# application examples on GPUs against their expected output (tests/apps/gpu.sh); 3 the
+# application examples on GPUs against their expected output (tests/apps/gpu.sh), also
+# with DAFT_GPU_CACHE=1; 3 the
 # daft side of W7, W5, W6 (W6 with 16 and 64 micro-batches) at the reference sizes (RESULT
 # lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
 # PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
@@ -51,6 +52,9 @@ if want 2; then
   stamp "2 applications on GPUs"
   timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
   tail -8 "$OUT/2-apps.txt"
+  echo "(again with DAFT_GPU_CACHE=1: the opt-in block cache must not change a result)"
+  DAFT_GPU_CACHE=1 timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps-cache.txt" 2>&1
+  tail -6 "$OUT/2-apps-cache.txt"
 fi
 
 # daft APP ENV...: one run of an application example, its RESULT lines kept
