@@ -108,6 +108,8 @@ typedef struct RtGpuState {
     RtBlock *cache;                   /* DAFT_GPU_CACHE: freed blocks kept for cs allocations */
     int ncache, capcache;
     size_t cache_bytes;
+    RtBlock *owned;                   /* ... live blocks allocated on cs: hash table by address */
+    size_t nowned, capowned;          /* (capowned a power of two, or 0) */
     int cache_on;                     /* 0 not yet read, 1 on, -1 off */
     bool xfer_used;                   /* interpreted transfers were used */
     void (*hook)(void *);             /* the actor's progress, called by polling waits */
@@ -288,11 +290,15 @@ static bool in_flight(const void *p)
  * Why: every std operation allocates its result and frees its dead inputs; through the
  * stream-ordered pool that is a cudaMallocAsync and a cudaFreeAsync, host time on the path
  * of a CPU that must keep ahead of its GPU (W7 at batch 32 is bound by it). With
- * DAFT_GPU_CACHE=1 a block freed on cs is kept (up to RT_GPU_CACHE_MAX bytes) and handed to
- * the next cs allocation of the same size: both are in cs order, so the reuse is as safe as
- * the pool's. A block's size is its tensor's size at the free: no tensor is resized after
- * its allocation. Not yet measured on a GPU, hence opt-in. */
+ * DAFT_GPU_CACHE=1 a block allocated on cs and freed on cs is kept (at most
+ * RT_GPU_CACHE_BLOCKS blocks and RT_GPU_CACHE_MAX bytes) and handed to the next cs
+ * allocation of the same size: both are in cs order, so the reuse is as safe as the pool's.
+ * Only blocks this cache saw allocated on cs are kept, at the size they were allocated
+ * with (`owned`): a block from the upload stream or a lane goes back to the pool, whose
+ * reuse for those streams the cache must not starve. Not yet measured on a GPU, hence
+ * opt-in. */
 #define RT_GPU_CACHE_MAX (1ULL << 30)
+#define RT_GPU_CACHE_BLOCKS 256
 
 static bool cache_enabled(void)
 {
@@ -301,6 +307,64 @@ static bool cache_enabled(void)
         G.cache_on = e && *e && strcmp(e, "0") ? 1 : -1;
     }
     return G.cache_on > 0;
+}
+
+static size_t owned_slot(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(x >> 32) & (G.capowned - 1);
+}
+
+/* Remembers that p (nb bytes) was allocated on cs; without memory it is not remembered
+ * (then its free goes to the pool, as without the cache). */
+static void owned_put(void *p, size_t nb)
+{
+    if (2 * (G.nowned + 1) > G.capowned) {
+        size_t cap = G.capowned ? 2 * G.capowned : 256;
+        RtBlock *old = G.owned, *t = calloc(cap, sizeof *t);
+        if (!t)
+            return;
+        size_t oldcap = G.capowned;
+        G.owned = t;
+        G.capowned = cap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].p) {
+                size_t k = owned_slot(old[i].p);
+                while (t[k].p)
+                    k = (k + 1) & (cap - 1);
+                t[k] = old[i];
+            }
+        free(old);
+    }
+    size_t k = owned_slot(p);
+    while (G.owned[k].p)
+        k = (k + 1) & (G.capowned - 1);
+    G.owned[k] = (RtBlock){p, nb};
+    G.nowned++;
+}
+
+/* p's allocated size, forgetting it; 0 if p was not allocated on cs under the cache. */
+static size_t owned_take(const void *p)
+{
+    if (!G.capowned)
+        return 0;
+    size_t mask = G.capowned - 1, i = owned_slot(p);
+    while (G.owned[i].p && G.owned[i].p != p)
+        i = (i + 1) & mask;
+    if (!G.owned[i].p)
+        return 0;
+    size_t nb = G.owned[i].nb;
+    for (size_t j = (i + 1) & mask; G.owned[j].p; j = (j + 1) & mask) {
+        size_t k = owned_slot(G.owned[j].p); /* linear probing: close the gap at i */
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            G.owned[i] = G.owned[j];
+            i = j;
+        }
+    }
+    G.owned[i].p = NULL;
+    G.nowned--;
+    return nb;
 }
 
 /* A cached block of exactly nb bytes, or NULL (most recently freed first: still warm). */
@@ -316,7 +380,7 @@ static void *cache_take(size_t nb)
     return NULL;
 }
 
-/* Every cached block back to the pool (an allocation failed: the pool may need them). */
+/* Every cached block back to the pool (a cs allocation failed: the pool may need them). */
 static void cache_drain(void)
 {
     for (int i = 0; i < G.ncache; i++)
@@ -325,15 +389,17 @@ static void cache_drain(void)
     G.cache_bytes = 0;
 }
 
-/* Frees b in cs order: into the cache when it is on and has room, else to the pool. */
+/* Frees b in cs order: into the cache when it is on, b was allocated on cs and there is
+ * room; else to the pool. */
 static void cs_free(RtBlock b)
 {
-    if (cache_enabled() && G.cache_bytes + b.nb <= RT_GPU_CACHE_MAX) {
+    size_t nb = cache_enabled() ? owned_take(b.p) : 0;
+    if (nb && G.ncache < RT_GPU_CACHE_BLOCKS && G.cache_bytes + nb <= RT_GPU_CACHE_MAX) {
         RtBlock *v = grow(G.cache, &G.capcache, G.ncache + 1, sizeof *v);
         if (v) {
             G.cache = v;
-            G.cache[G.ncache++] = b;
-            G.cache_bytes += b.nb;
+            G.cache[G.ncache++] = (RtBlock){b.p, nb};
+            G.cache_bytes += nb;
             return;
         }
     }
@@ -735,19 +801,22 @@ static int alloc_on(DaftTensor *t, cudaStream_t s, char *err, size_t cap)
         gerr(err, cap, "no GPU in this process");
         return DAFT_EINVAL;
     }
-    size_t nb = rtg_nbytes(t);
-    void *p = s == G.cs && G.ncache ? cache_take(nb ? nb : 16) : NULL;
-    cudaError_t e = p ? cudaSuccess : cudaMallocAsync(&p, nb ? nb : 16, s);
-    if (e != cudaSuccess && G.ncache) { /* the cache may hold what the pool lacks */
+    size_t nb = rtg_nbytes(t), asked = nb ? nb : 16;
+    bool cached = s == G.cs && cache_enabled();
+    void *p = cached && G.ncache ? cache_take(asked) : NULL;
+    cudaError_t e = p ? cudaSuccess : cudaMallocAsync(&p, asked, s);
+    if (e != cudaSuccess && cached && G.ncache) { /* the cache may hold what the pool lacks */
         cudaGetLastError();
         cache_drain();
-        e = cudaMallocAsync(&p, nb ? nb : 16, s);
+        e = cudaMallocAsync(&p, asked, s);
     }
     if (e != cudaSuccess) {
         cudaGetLastError();
         gerr(err, cap, "cudaMallocAsync of %zu bytes failed: %s", nb, cudaGetErrorString(e));
         return DAFT_ENOMEM;
     }
+    if (cached)
+        owned_put(p, asked);
     t->data = p;
     t->device = DAFT_DEVICE_GPU(G.dev);
     return 0;

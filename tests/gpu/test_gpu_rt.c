@@ -95,11 +95,8 @@ static void test_chain(DaftRt *rt, DaftActor a, DaftActor b, bool dyn)
 
 /* n GPU actors each produce a [256, 256] tensor (seed 1000 + rank, or the plan's input x
  * when seed_from_input: then each actor's program begins by reading x), all-reduce it and
- * hand the result to `then` ("consume": its sum, "ondev": its device, at once). Crossed:
- * member i's input is the tensor actor i + 1 produced, received over NCCL and reduced as it
- * arrives (no method touches it: the group's stream must wait for the pair's receive). */
-static DaftPlan *allreduce_plan_x(const char *name, int n, bool seed_from_input, const char *then,
-                                  bool crossed)
+ * hand the result to `then` ("consume": its sum, "ondev": its device, at once). */
+static DaftPlan *allreduce_plan(const char *name, int n, bool seed_from_input, const char *then)
 {
     DaftGraph *g = daft_graph_new(name);
     int ai[8], xs[8], rs[8];
@@ -113,10 +110,7 @@ static DaftPlan *allreduce_plan_x(const char *name, int n, bool seed_from_input,
         DaftGraphArg a[2] = {seed_from_input ? daft_arg_value(x) : daft_arg_i64(1000 + i), daft_arg_i64(256)};
         xs[i] = daft_graph_add_task(g, ai[i], "produce", a, 2, gh_tensor(2, dims), h);
     }
-    int ins[8];
-    for (int i = 0; i < n; i++)
-        ins[i] = xs[crossed ? (i + 1) % n : i];
-    daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_SUM, 0, ai, ins, n, rs);
+    daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_SUM, 0, ai, xs, n, rs);
     for (int i = 0; i < n; i++) {
         DaftGraphArg a[1] = {daft_arg_value(rs[i])};
         int y = daft_graph_add_task(g, ai[i], then, a, 1,
@@ -126,16 +120,10 @@ static DaftPlan *allreduce_plan_x(const char *name, int n, bool seed_from_input,
     return gh_build(g, 2);
 }
 
-static DaftPlan *allreduce_plan(const char *name, int n, bool seed_from_input, const char *then)
+static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
 {
-    return allreduce_plan_x(name, n, seed_from_input, then, false);
-}
-
-static void test_allreduce_x(DaftRt *rt, const DaftActor *acts, int n, bool crossed)
-{
-    DaftPlan *plan = allreduce_plan_x(crossed ? "allreduce_x" : "allreduce", n, false, "consume", crossed);
-    CHECK(gh_count_nccl(plan) >= (crossed ? 1 + n : 1), "allreduce%s: %d NCCL channels and groups",
-          crossed ? " (crossed)" : "", gh_count_nccl(plan));
+    DaftPlan *plan = allreduce_plan("allreduce", n, false, "consume");
+    CHECK(gh_count_nccl(plan) >= 1, "allreduce: the group is not NCCL");
     DaftRtPlan *p;
     int rc = daft_rt_plan_load(rt, plan, acts, n, &p);
     CHECK(rc == 0, "allreduce load: %s", daft_rt_last_error(rt));
@@ -166,15 +154,76 @@ static void test_allreduce_x(DaftRt *rt, const DaftActor *acts, int n, bool cros
             daft_value_free(&out[i]);
         }
     }
-    CHECK(bad == 0, "allreduce%s over %d GPUs: %d wrong", crossed ? " (crossed)" : "", n, bad);
-    printf("allreduce%s over %d GPUs (NCCL): %s\n", crossed ? " of received inputs" : "", n,
-           bad ? "FAIL" : "ok");
+    CHECK(bad == 0, "allreduce over %d GPUs: %d wrong", n, bad);
+    printf("allreduce over %d GPUs (NCCL): %s\n", n, bad ? "FAIL" : "ok");
     daft_rt_plan_unload(rt, p);
 }
 
-static void test_allreduce(DaftRt *rt, const DaftActor *acts, int n)
+/* Crossed: member i all-reduces the [RX, 256] tensor actor i + 1 made from this execution's
+ * seed x, received over NCCL on the pair's communicator; the result goes straight to the
+ * driver (no call reads it, so the collective runs on the group's own stream, which must
+ * wait for the pair's receive: lane_reads). x changes every execution, so a reduction that
+ * read its input before the receive had written it would sum the previous execution's
+ * values (or garbage). Every member's result: n * sum(randn([RX, 256], x)). */
+#define RX 4096
+static DaftPlan *crossed_plan(int n)
 {
-    test_allreduce_x(rt, acts, n, false);
+    DaftGraph *g = daft_graph_new("allreduce_x");
+    int ai[8], xs[8], ins[8], rs[8];
+    int x = daft_graph_add_input(g, "x", daft_payload_scalar(DAFT_PAY_I64));
+    int64_t dims[2] = {RX, 256};
+    DaftCommHint h = {0};
+    char nm[8][16];
+    for (int i = 0; i < n; i++) {
+        snprintf(nm[i], sizeof nm[i], "w%d", i);
+        ai[i] = daft_graph_add_actor(g, nm[i], "G", 1, 0, i);
+        DaftGraphArg a[2] = {daft_arg_value(x), daft_arg_i64(RX)};
+        xs[i] = daft_graph_add_task(g, ai[i], "produce", a, 2, gh_tensor(2, dims), h);
+    }
+    for (int i = 0; i < n; i++)
+        ins[i] = xs[(i + 1) % n];
+    daft_graph_add_collective(g, DAFT_COLL_ALLREDUCE, DAFT_REDUCE_SUM, 0, ai, ins, n, rs);
+    for (int i = 0; i < n; i++)
+        daft_graph_add_output(g, nm[i], rs[i]);
+    return gh_build(g, 2);
+}
+
+static void test_crossed(DaftRt *rt, const DaftActor *acts, int n)
+{
+    DaftPlan *plan = crossed_plan(n);
+    CHECK(gh_count_nccl(plan) >= n + 1, "crossed allreduce: %d NCCL channels and groups, want %d",
+          gh_count_nccl(plan), n + 1);
+    DaftRtPlan *p;
+    int rc = daft_rt_plan_load(rt, plan, acts, n, &p);
+    CHECK(rc == 0, "crossed allreduce load: %s", daft_rt_last_error(rt));
+    if (rc)
+        return;
+    int bad = 0;
+    for (int e = 0; e < 8; e++) {
+        DaftValue in = daft_value_i64(500 + e), out[8];
+        if (daft_rt_plan_submit(rt, p, &in, 1, 60) || daft_rt_plan_result(rt, p, 60, out, n)) {
+            printf("  crossed allreduce execution %d: %s\n", e, daft_rt_last_error(rt));
+            bad++;
+            continue;
+        }
+        double want = n * cpu_sum_randn(500 + e, RX);
+        for (int i = 0; i < n; i++) {
+            DaftValue sum = daft_value_none();
+            if (out[i].kind == DAFT_V_TENSOR)
+                daft_std_tensor_sum(NULL, &out[i], 1, &sum);
+            if (sum.kind != DAFT_V_F64 || fabs(sum.as.f64 - want) > 1e-4 * (1 + fabs(want))) {
+                char buf[300];
+                daft_value_format(sum.kind == DAFT_V_F64 ? &sum : &out[i], buf, sizeof buf);
+                if (bad++ < 3)
+                    printf("  crossed allreduce member %d: got %s want %.9g\n", i, buf, want);
+            }
+            daft_value_free(&sum);
+            daft_value_free(&out[i]);
+        }
+    }
+    CHECK(bad == 0, "crossed allreduce over %d GPUs: %d wrong", n, bad);
+    printf("allreduce of inputs received over NCCL, %d GPUs: %s\n", n, bad ? "FAIL" : "ok");
+    daft_rt_plan_unload(rt, p);
 }
 
 /* Two NCCL plans over the same GPUs, submitted alternately without waiting: one whose
@@ -377,11 +426,11 @@ int main(void)
         test_chain(rt, acts[0], acts[1], false);
         test_chain(rt, acts[0], acts[1], true);
         test_allreduce(rt, acts, 2);
-        test_allreduce_x(rt, acts, 2, true);
+        test_crossed(rt, acts, 2);
     }
     if (nact >= 4) {
         test_allreduce(rt, acts, 4);
-        test_allreduce_x(rt, acts, 4, true);
+        test_crossed(rt, acts, 4);
         test_interleaved(rt, acts, 4);
     } else if (nact >= 2) {
         test_interleaved(rt, acts, 2);
