@@ -13,9 +13,11 @@
  * plans, the driver's for interpreted transfers), each communicator's operations run in
  * issue order on its lane, and a lane or cs only ever waits for work issued before. So
  * the oldest unfinished operation anywhere has every member's part issued and nothing
- * it waits for unfinished; NCCL kernels take a few SMs, so they run side by side. Device memory is taken from and returned to
- * the pool in `cs` order; a buffer NCCL still uses is freed once NCCL is done with it.
- * Inputs from the host are copied on a third stream, `us`. Nothing here waits on the host
+ * it waits for unfinished; NCCL kernels take a few SMs, so they run side by side.
+ *
+ * Device memory is taken from and returned to the pool in `cs` order (receive buffers are
+ * taken in their lane's order); a buffer NCCL still uses is freed once NCCL is done with
+ * it. Inputs from the host are copied on a stream of their own, `us`. Nothing here waits on the host
  * except to_host / sync / wait, which poll (never an unbounded blocking wait) so that a
  * dead peer or an NCCL error is noticed.
  */
