@@ -17,9 +17,9 @@
  *
  * Device memory is taken from and returned to the pool in `cs` order (receive buffers are
  * taken in their lane's order); a buffer NCCL still uses is freed once NCCL is done with
- * it. Inputs from the host are copied on a stream of their own, `us`. Nothing here waits on the host
- * except to_host / sync / wait, which poll (never an unbounded blocking wait) so that a
- * dead peer or an NCCL error is noticed.
+ * it. Inputs from the host are copied on a stream of their own, `us`. Nothing here waits
+ * on the host except to_host / sync / wait, which poll (never an unbounded blocking wait)
+ * so that a dead peer or an NCCL error is noticed.
  */
 #define _GNU_SOURCE
 #include "rt_gpu.h"
