@@ -267,7 +267,7 @@ static void rt_child_main(void *arg)
     rt_gpu_child_start(a->gpu, a->name); /* cudaSetDevice + streams, after the fork */
     if (rt->mode == RT_MODE_SHM) {
         rt_ring_reader_init(&a->ctl.rd, &a->ctl.ring, 0);
-        rt_actor_main(rt, a->id, &a->ctl, &a->res, f->sock, -1, NULL);
+        rt_actor_main(rt, a->id, a->name, &a->ctl, &a->res, f->sock, -1, NULL);
     }
     char addr[64];
     int lfd = rt_tcp_listen(rt->host, addr, sizeof addr);
@@ -282,7 +282,7 @@ static void rt_child_main(void *arg)
     if (rt_chan_send(&ctl, m.p, m.len, NULL))
         _exit(3);
     rt_buf_free(&m);
-    rt_actor_main(rt, a->id, &ctl, &res, -1, lfd, addr);
+    rt_actor_main(rt, a->id, a->name, &ctl, &res, -1, lfd, addr);
 }
 
 /* SHM: the two rings to and from the actor, before the fork so the child inherits them. */
@@ -455,7 +455,7 @@ int daft_rt_start(DaftRt *rt)
     rt_chan_send(&ctl, m.p, m.len, NULL);
     rt_buf_free(&m);
     rt_trace_init(&rt->trace, 0, NULL);
-    rt_actor_main(rt, 0, &ctl, &res, -1, lfd, addr);
+    rt_actor_main(rt, 0, NULL, &ctl, &res, -1, lfd, addr);
     return 0;
 }
 

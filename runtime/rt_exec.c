@@ -847,8 +847,8 @@ static void rt_reap_plans(RtActorSelf *s)
     s->nplans = k;
 }
 
-void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int sock, int lfd,
-                   const char *laddr)
+void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, RtChan *res,
+                   int sock, int lfd, const char *laddr)
 {
     (void)laddr;
     RtActorSelf s;
@@ -859,7 +859,11 @@ void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int soc
     s.res = res;
     s.sock = sock;
     s.lfd = lfd;
-    rt_fmt(s.name, sizeof s.name, "actor#%u", self);
+    /* named from the start: a plan load is handled before the queued init message */
+    if (name && *name)
+        rt_fmt(s.name, sizeof s.name, "%s", name);
+    else
+        rt_fmt(s.name, sizeof s.name, "actor#%u", self);
     rt_objtab_init(&s.objs);
     s.tx_sp.host_only = true; /* GPU values are copied to the host as they are encoded */
     rt_objtab_init(&s.xfers);

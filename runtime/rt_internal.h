@@ -472,9 +472,10 @@ int rt_drv_inflight_push(RtActorRec *a, uint64_t id, int method);
 RtActorRec *rt_drv_actor(DaftRt *rt, DaftActor id);
 
 /* rt_exec.c: the actor process main loop (never returns). In local mode it starts from a
- * forked child of the driver; in MPI mode from daft_rt_start on a worker rank. */
-void rt_actor_main(DaftRt *rt, DaftActor self, RtChan *ctl, RtChan *res, int sock,
-                   int lfd, const char *laddr);
+ * forked child of the driver, which knows its name; in MPI mode from daft_rt_start on a
+ * worker rank (name NULL: "actor#ID" until its init message names it). */
+void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, RtChan *res,
+                   int sock, int lfd, const char *laddr);
 
 /* rt_xplan.c: the actor side of compiled execution. A plan is a resumable state machine
  * (program counter + slots) so that an actor never blocks on a READ: it runs whichever
