@@ -118,8 +118,12 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
   done
   daft dp_train_overlap DAFT_GPU_CACHE=1 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
-  daft pp_mlp DAFT_GPU_CACHE=1 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 \
-    DAFT_APP_ITERS=10 >/dev/null
+  for s in 1 4; do
+    daft pp_mlp DAFT_GPU_CACHE=1 DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 \
+      DAFT_APP_ITERS=10 >/dev/null
+  done
+  daft dp_train_overlap DAFT_GPU_CACHE=1 DAFT_APP_REPLICAS=1 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
+    DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
   echo "every communicator on one communication stream (DAFT_GPU_ONE_LANE=1):" >>"$DAFT_TXT"
   for m in 16 64; do
     daft pp_mlp DAFT_GPU_ONE_LANE=1 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=$m \
