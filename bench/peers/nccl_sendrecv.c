@@ -9,7 +9,12 @@
  *                 events from the end of the barrier to the end of the receive
  *   oneway_GBps   size / oneway time (10^9 bytes/s)
  *   stream_GBps   K transfers back to back, size*K / time on the receiver
- *   rtt_us        median ping-pong round trip (0 -> 1 -> 0) timed on rank 0
+ *   rtt_us        median ping-pong round trip (0 -> 1 -> 0) timed on rank 0's stream with
+ *                 CUDA events, every round trip queued back to back (GPU time only)
+ *   rtt_host_us   median ping-pong round trip as rank 0's host sees it: the clock read,
+ *                 the send and receive enqueued, the stream synchronised, the clock read
+ *                 (what a program that needs the answer on its CPU pays; daft's rtt_host_us
+ *                 from bench_gpu_plan is timed the same way, driver to driver)
  * Rank 1 checks the received bytes of the first and last transfers.
  */
 #include <string.h>
@@ -152,6 +157,23 @@ static int run(PeerCtx *ctx)
             rtt = peer_median(t, iters);
         }
 
+        /* ping-pong round trip as rank 0's host sees it */
+        peer_barrier(ctx);
+        for (int i = 0; i < iters; i++) {
+            if (ctx->rank == 0) {
+                double t0 = peer_now();
+                PNC(ncclSend(buf, bytes, ncclChar, peer, ctx->comm, ctx->stream));
+                PNC(ncclRecv(buf, bytes, ncclChar, peer, ctx->comm, ctx->stream));
+                PCU(cudaStreamSynchronize(ctx->stream));
+                t[i] = 1e6 * (peer_now() - t0);
+            } else {
+                PNC(ncclRecv(buf, bytes, ncclChar, peer, ctx->comm, ctx->stream));
+                PNC(ncclSend(buf, bytes, ncclChar, peer, ctx->comm, ctx->stream));
+            }
+        }
+        PCU(cudaStreamSynchronize(ctx->stream));
+        double rtt_host = ctx->rank == 0 ? peer_median(t, iters) : 0.0;
+
         /* rank 1 holds the one-way figures: send them to rank 0 for printing */
         double figs[2] = { oneway, stream_us };
         double *dfigs;
@@ -167,6 +189,7 @@ static int run(PeerCtx *ctx)
             peer_result("W3", "nccl_sendrecv", cfg, "oneway_GBps", bytes / (figs[0] * 1e3));
             peer_result("W3", "nccl_sendrecv", cfg, "stream_GBps", bytes / (figs[1] * 1e3));
             peer_result("W3", "nccl_sendrecv", cfg, "rtt_us", rtt);
+            peer_result("W3", "nccl_sendrecv", cfg, "rtt_host_us", rtt_host);
         }
         PCU(cudaFree(dfigs));
         PCU(cudaFree(bar));

@@ -155,7 +155,7 @@ static void rank_main(int rank, int nranks, int id_fd, int *out_fds, PeerMain fn
     _exit(rc ? 1 : 0);
 }
 
-static double now_s(void)
+double peer_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -206,7 +206,7 @@ int peer_run(int nranks, PeerMain fn, int argc, char **argv, int timeout_s)
         close(fds[r][1]);
     }
     int live = nranks, failed = 0;
-    double deadline = now_s() + timeout_s;
+    double deadline = peer_now() + timeout_s;
     while (live > 0) {
         int st;
         pid_t p = waitpid(-1, &st, WNOHANG);
@@ -215,14 +215,14 @@ int peer_run(int nranks, PeerMain fn, int argc, char **argv, int timeout_s)
         if (p < 0)
             break;
         if (p == 0) {
-            if (now_s() > deadline) {
+            if (peer_now() > deadline) {
                 fprintf(stderr, "peer: time limit of %d s passed: killing the ranks\n",
                         timeout_s);
                 failed = 1;
                 for (int r = 0; r < nranks; r++)
                     if (pids[r] > 0)
                         kill(pids[r], SIGKILL);
-                deadline = now_s() + 1e9;
+                deadline = peer_now() + 1e9;
             }
             usleep(10000);
             continue;

@@ -41,6 +41,8 @@ void peer_check_nccl(ncclResult_t r, const char *what, const char *file, int lin
 
 /* A barrier over NCCL (allreduce of one float on ctx->stream, then a stream sync). */
 void peer_barrier(PeerCtx *ctx);
+/* Seconds on the monotonic clock. */
+double peer_now(void);
 /* Median of n doubles (sorts v). */
 double peer_median(double *v, int n);
 /* "-flag value" from argv, or def. */

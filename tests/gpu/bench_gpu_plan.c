@@ -2,7 +2,7 @@
  * against daftrt.h + daft/plan.h; tests/gpu/run.sh runs it next to the NCCL peers and
  * prints the ratios. Prints RESULT lines like the peers:
  *   W3 daft_plan "2 GPUs, N B" stream_GBps  (pipelined A->B transfers of N bytes over NCCL)
- *   W3 daft_plan "2 GPUs, 8 B" rtt_us        (driver -> A -> B -> A -> driver, GPU synced)
+ *   W3 daft_plan "2 GPUs, 8 B" rtt_host_us   (driver -> A -> B -> A -> driver, GPU synced; host clock)
  *   W4 daft_plan "2 GPUs, 536870912 B f32" busbw_GBps (allreduce in a plan, pipelined) */
 #include "gpu_harness.h"
 
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
                 daft_value_free(&out);
             }
             qsort(ts, (size_t)iters, sizeof *ts, cmp_d);
-            result("W3", "2 GPUs, 8 B", "rtt_us", ts[iters / 2]);
+            result("W3", "2 GPUs, 8 B", "rtt_host_us", ts[iters / 2]);
             free(ts);
             daft_rt_plan_unload(rt, p);
             daft_plan_free(plan);

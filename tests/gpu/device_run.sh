@@ -10,7 +10,7 @@
 # Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present) and
 # test_std_cuda (every std op against the CPU, all dtypes); 2 the
 # application examples on GPUs against their expected output (tests/apps/gpu.sh), also
-# with DAFT_GPU_CACHE=1; 3 the
+# with DAFT_GPU_CACHE=0; 3 the
 # daft side of W7, W5, W6 (W6 with 16 and 64 micro-batches) at the reference sizes (RESULT
 # lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
 # PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
@@ -18,7 +18,7 @@
 # DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory),
 # W7 and W6 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces on the communication stream),
 # W7 with DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 (the last allreduce of ranks 1-3 there),
-# W7, W5 and W6 with DAFT_GPU_CACHE=1 (freed device memory kept for the next allocation),
+# W7, W5 and W6 with DAFT_GPU_CACHE=0 (freed device memory back to the pool, not kept),
 # and W6 with DAFT_GPU_ONE_LANE=1 (every communicator's NCCL work on one stream, as before
 # each had its own);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs; 7 W3 (daft's
@@ -52,8 +52,8 @@ if want 2; then
   stamp "2 applications on GPUs"
   timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
   tail -8 "$OUT/2-apps.txt"
-  echo "(again with DAFT_GPU_CACHE=1: the opt-in block cache must not change a result)"
-  DAFT_GPU_CACHE=1 timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps-cache.txt" 2>&1
+  echo "(again with DAFT_GPU_CACHE=0: without the block cache, the same results)"
+  DAFT_GPU_CACHE=0 timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps-cache.txt" 2>&1
   tail -6 "$OUT/2-apps-cache.txt"
 fi
 
@@ -111,18 +111,18 @@ if want 5 && [ "$ngpu" -ge 4 ]; then
     daft tp_mlp DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
       DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30 >/dev/null
   done
-  echo "freed device memory kept for the next allocation (DAFT_GPU_CACHE=1):" >>"$DAFT_TXT"
+  echo "freed device memory back to the pool, not kept (DAFT_GPU_CACHE=0):" >>"$DAFT_TXT"
   for b in 32 256; do
-    daft tp_mlp DAFT_GPU_CACHE=1 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
+    daft tp_mlp DAFT_GPU_CACHE=0 DAFT_APP_TP=4 DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
       DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30 >/dev/null
   done
-  daft dp_train_overlap DAFT_GPU_CACHE=1 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
+  daft dp_train_overlap DAFT_GPU_CACHE=0 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
   for s in 1 4; do
-    daft pp_mlp DAFT_GPU_CACHE=1 DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 \
+    daft pp_mlp DAFT_GPU_CACHE=0 DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 \
       DAFT_APP_ITERS=10 >/dev/null
   done
-  daft dp_train_overlap DAFT_GPU_CACHE=1 DAFT_APP_REPLICAS=1 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
+  daft dp_train_overlap DAFT_GPU_CACHE=0 DAFT_APP_REPLICAS=1 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
     DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5 >/dev/null
   echo "every communicator on one communication stream (DAFT_GPU_ONE_LANE=1):" >>"$DAFT_TXT"
   for m in 16 64; do

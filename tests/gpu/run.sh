@@ -120,7 +120,7 @@ ref() {
     "W4|2 GPUs, 536870912 B f32|busbw_GBps") echo "313 (NCCL, 2xH100)";;
     "W4|4 GPUs, 8 B f32|time_us") echo "26.5 (NCCL, 4xH100)";;
     "W3|2 GPUs, 8 B|oneway_us") echo "19.6 (nccl-tests sendrecv)";;
-    "W3|2 GPUs, 8 B|rtt_us") echo "122 (PyTorch ping-pong)";;
+    "W3|2 GPUs, 8 B|rtt_host_us") echo "122 (PyTorch ping-pong)";;
     "W3|2 GPUs, 268435456 B|oneway_GBps"|"W3|2 GPUs, 268435456 B|stream_GBps") echo "358 (PyTorch one way)";;
     "W7|TP=1, batch 32|ms_per_forward") echo "0.450 (PyTorch, H200)";;
     "W7|TP=2, batch 32|ms_per_forward") echo "0.534 (PyTorch, H200)";;
