@@ -76,11 +76,13 @@ typedef struct Inflight {
 typedef struct ProfSpan {
     const char *name;
     cudaEvent_t a, b;
+    cudaStream_t s;
 } ProfSpan;
 typedef struct ProfSum {
     const char *name;
     int64_t count;
     double ms;
+    double idle_ms; /* the stream's GPU idle between the previous span's end and this start */
 } ProfSum;
 #define RT_PROF_PENDING 2048
 #define RT_PROF_NAMES 64
@@ -553,7 +555,7 @@ static bool prof_on(void)
 {
     if (!G.prof) {
         const char *e = getenv("DAFT_GPU_PROFILE");
-        G.prof = e && *e && strcmp(e, "0") ? 1 : -1;
+        G.prof = e && *e && strcmp(e, "0") && strcmp(e, "host") ? 1 : -1; /* host: rt_gpu_hprof.c */
         if (G.prof > 0 && !(G.spans = calloc(RT_PROF_PENDING, sizeof *G.spans)))
             G.prof = -1;
     }
@@ -574,25 +576,42 @@ static bool prof_done(cudaEvent_t ev, int64_t deadline)
     }
 }
 
+/* The span before span i on its stream, in this batch, or -1. */
+static int prof_prev_on_stream(int i)
+{
+    for (int j = i - 1; j >= 0 && j >= i - 64; j--)
+        if (G.spans[j].s == G.spans[i].s)
+            return j;
+    return -1;
+}
+
 static void prof_sum(void)
 {
     int64_t deadline = now_ns() + 2000000000LL;
     for (int i = 0; i < G.nspans; i++) {
         ProfSpan *sp = &G.spans[i];
-        float ms = 0;
+        float ms = 0, idle = 0;
         if (prof_done(sp->b, deadline) && cudaEventElapsedTime(&ms, sp->a, sp->b) == cudaSuccess) {
             int k = 0;
             while (k < G.nsums && strcmp(G.sums[k].name, sp->name))
                 k++;
             if (k == G.nsums && G.nsums < RT_PROF_NAMES)
-                G.sums[G.nsums++] = (ProfSum){sp->name, 0, 0.0};
+                G.sums[G.nsums++] = (ProfSum){sp->name, 0, 0.0, 0.0};
+            /* GPU idle before this span: the stream had nothing to do (its host was late)
+             * or waited for another stream; spans on one stream are in stream order */
+            int j = prof_prev_on_stream(i);
+            if (j >= 0 && cudaEventElapsedTime(&idle, G.spans[j].b, sp->a) != cudaSuccess)
+                idle = 0;
             if (k < G.nsums) {
                 G.sums[k].count++;
                 G.sums[k].ms += ms;
+                G.sums[k].idle_ms += idle > 0 ? idle : 0;
             }
         }
-        cudaEventDestroy(sp->a);
-        cudaEventDestroy(sp->b);
+    }
+    for (int i = 0; i < G.nspans; i++) {
+        cudaEventDestroy(G.spans[i].a);
+        cudaEventDestroy(G.spans[i].b);
     }
     cudaGetLastError();
     G.nspans = 0;
@@ -613,6 +632,7 @@ static void *prof_begin(const char *name, cudaStream_t s)
         return NULL;
     }
     sp->name = name;
+    sp->s = s;
     cudaEventRecord(sp->a, s);
     G.nspans++;
     G.prof_open++;
@@ -632,6 +652,7 @@ void rtg_prof_end(void *token) { prof_end(token, G.cs); }
 
 static void g_report(const char *who)
 {
+    rtg_hprof_report(who, G.dev);
     if (!prof_on() || G.prof_open)
         return;
     prof_sum();
@@ -639,12 +660,14 @@ static void g_report(const char *who)
     for (int k = 0; k < G.nsums; k++)
         total += G.sums[k].ms;
     fprintf(stderr, "daft: GPU profile of %s (GPU %d; compute stream, and NCCL groups on the "
-                    "communication stream)\n  %-18s %8s %11s %10s %6s\n",
-            who, G.dev, "operation", "count", "total ms", "avg us", "share");
+                    "communication stream; idle: the stream's GPU idle just before)\n"
+                    "  %-18s %8s %11s %10s %6s %10s %9s\n",
+            who, G.dev, "operation", "count", "total ms", "avg us", "share", "idle ms", "idle us");
     for (int k = 0; k < G.nsums; k++)
-        fprintf(stderr, "  %-18s %8lld %11.3f %10.1f %5.1f%%\n", G.sums[k].name,
+        fprintf(stderr, "  %-18s %8lld %11.3f %10.1f %5.1f%% %10.3f %9.2f\n", G.sums[k].name,
                 (long long)G.sums[k].count, G.sums[k].ms, 1000.0 * G.sums[k].ms / (double)G.sums[k].count,
-                total > 0 ? 100.0 * G.sums[k].ms / total : 0.0);
+                total > 0 ? 100.0 * G.sums[k].ms / total : 0.0, G.sums[k].idle_ms,
+                1000.0 * G.sums[k].idle_ms / (double)G.sums[k].count);
 }
 
 /* The compute stream for code outside daft (daft_ctx_stream): it cannot say which buffers
@@ -657,7 +680,12 @@ static void *g_stream(void)
     return (void *)G.cs;
 }
 
-void rtg_use(const DaftTensor *t) { g_use(t); }
+void rtg_use(const DaftTensor *t)
+{
+    int64_t t0 = rtg_hprof_begin();
+    g_use(t);
+    rtg_hprof_end("  use", t0);
+}
 
 
 static int comm_async(RtGpuComm *c, char *err, size_t cap)
@@ -1472,6 +1500,49 @@ static int g_xfer(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, s
     return 0;
 }
 
+/* ---------------------------------------------------------------- host profile wrappers
+ * DAFT_GPU_PROFILE=host (rt_gpu_hprof.c): the table's entries that cost host time on the
+ * path of a compiled plan, timed; a std operation's own total is taken in std_gpu.c. */
+
+#define HPROF(name, call)                                                                 \
+    do {                                                                                  \
+        int64_t hp_t0 = rtg_hprof_begin();                                                \
+        int hp_rc = (call);                                                               \
+        rtg_hprof_end(name, hp_t0);                                                       \
+        return hp_rc;                                                                     \
+    } while (0)
+
+static int hp_alloc(DaftTensor *t, char *err, size_t cap) { HPROF("  alloc", g_alloc(t, err, cap)); }
+static void hp_free(DaftTensor *t)
+{
+    int64_t t0 = rtg_hprof_begin();
+    g_free(t);
+    rtg_hprof_end("  free", t0);
+}
+static int hp_group_end(RtGpuComm *c, char *err, size_t cap) { HPROF("nccl group end", g_group_end(c, err, cap)); }
+static int hp_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t cap)
+{
+    HPROF("nccl send", g_send(c, t, peer, err, cap));
+}
+static int hp_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    HPROF("nccl recv (+alloc)", g_recv(c, t, peer, err, cap));
+}
+static int hp_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
+                         DaftTensor *out, bool on_compute, char *err, size_t cap)
+{
+    HPROF("nccl collective", g_collective(c, kind, reduce, root, in, out, on_compute, err, cap));
+}
+static int hp_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *),
+                   void *arg, char *err, size_t cap)
+{
+    HPROF("wait for the GPU", g_wait(c, n, alive, progress, arg, err, cap));
+}
+static int hp_to_host(const DaftTensor *t, void *dst, char *err, size_t cap)
+{
+    HPROF("copy to host (waits)", g_to_host(t, dst, err, cap));
+}
+
 /* ---------------------------------------------------------------- the table */
 
 int rt_gpu_std_call(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs,
@@ -1486,9 +1557,9 @@ const RtGpuOps *daft_gpu_ops(void)
         .device = g_device,
         .stream = g_stream,
         .sync = g_sync,
-        .alloc = g_alloc,
-        .free = g_free,
-        .to_host = g_to_host,
+        .alloc = hp_alloc,
+        .free = hp_free,
+        .to_host = hp_to_host,
         .from_host = g_from_host,
         .copy = g_copy,
         .upload = g_upload,
@@ -1501,14 +1572,14 @@ const RtGpuOps *daft_gpu_ops(void)
         .nccl_id = g_nccl_id,
         .comm_init = g_comm_init,
         .group_start = g_group_start,
-        .group_end = g_group_end,
-        .send = g_send,
-        .recv = g_recv,
-        .collective = g_collective,
+        .group_end = hp_group_end,
+        .send = hp_send,
+        .recv = hp_recv,
+        .collective = hp_collective,
         .comm_check = comm_check,
         .comm_abort = g_comm_abort,
         .comm_destroy = g_comm_destroy,
-        .wait = g_wait,
+        .wait = hp_wait,
         .set_hook = g_set_hook,
         .comm_start = g_comm_start,
         .comm_poll = g_comm_poll,

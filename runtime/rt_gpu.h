@@ -131,6 +131,12 @@ void rtg_use(const DaftTensor *t);
  * when not profiling). */
 void *rtg_prof_begin(const char *name);
 void rtg_prof_end(void *token);
+/* DAFT_GPU_PROFILE=host (rt_gpu_hprof.c): host time of a call, summed under `name`.
+ * rtg_hprof_begin returns 0 when not profiling; rtg_hprof_end(name, 0) does nothing. */
+bool rtg_hprof_on(void);
+int64_t rtg_hprof_begin(void);
+void rtg_hprof_end(const char *name, int64_t t0);
+void rtg_hprof_report(const char *who, int dev);
 
 /* rt_gpu_load.c (always in libdaftrt) ------------------------------------------------ */
 

@@ -186,8 +186,10 @@ static int g_matmul(const char *fn, const DaftValue *args, int nargs, DaftValue 
     int64_t d[2] = {a->dims[0], b->dims[1]};
     if ((rc = new_gpu(fn, a->dtype, 2, d, out)))
         return rc;
+    int64_t t0 = rtg_hprof_begin();
     rc = std_cuda_matmul(a->dtype, a->dims[0], a->dims[1], b->dims[1], a->data, b->data,
                          out->as.tensor.data, S());
+    rtg_hprof_end("  cublas", t0);
     if (rc) {
         drop(out);
         return cuda_fail(out, fn, rc);
@@ -320,10 +322,12 @@ static int g_elementwise(const char *fn, const DaftValue *args, int nargs, DaftV
         return rc;
     int64_t n = rtg_numel(a);
     void *o = out->as.tensor.data;
+    int64_t t0 = rtg_hprof_begin();
     rc = relu ? std_cuda_relu(a->dtype, n, a->data, o, S())
          : !strcmp(fn, "relu_backward") ? std_cuda_relu_backward(a->dtype, n, a->data, b->data, o, S())
          : !strcmp(fn, "mse_grad") ? std_cuda_mse_grad(a->dtype, n, a->data, b->data, o, S())
                                    : std_cuda_sgd_update(a->dtype, n, a->data, b->data, lr, o, S());
+    rtg_hprof_end("  kernel launch", t0);
     if (rc) {
         drop(out);
         return cuda_fail(out, fn, rc);
@@ -491,7 +495,9 @@ int rt_gpu_std_call(const char *fn, DaftActorCtx *ctx, const DaftValue *args, in
 {
     (void)ctx;
     void *prof = rtg_prof_begin(fn); /* (DAFT_GPU_PROFILE only) */
+    int64_t t0 = rtg_hprof_begin();  /* (DAFT_GPU_PROFILE=host only) */
     int rc = std_call(fn, args, nargs, out);
+    rtg_hprof_end(fn, t0);
     rtg_prof_end(prof);
     return rc;
 }
