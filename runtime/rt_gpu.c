@@ -299,8 +299,8 @@ static bool in_flight(const void *p)
  * in cs order, so the reuse is as safe as the pool's. Only blocks this cache saw allocated
  * on cs are kept, at the size they were allocated with (`owned`): a block from the upload
  * stream or a lane goes back to the pool, whose reuse for those streams the cache must not
- * starve. Measured on 4 x H100 (bench/RESULTS.md, fifth session): W7 TP = 4 at batch 32
- * 3-13 % faster, W5 on 4 GPUs +4.6 %, W6 on one GPU +2.7 %. DAFT_GPU_CACHE=0 turns it off. */
+ * starve. Measured on 4 x H100 (bench/RESULTS.md, fifth session): 1-3 % faster wherever
+ * runs repeat well (W6 and W5 on one GPU, W7 at batch 256). DAFT_GPU_CACHE=0 turns it off. */
 #define RT_GPU_CACHE_MAX (1ULL << 30)
 #define RT_GPU_CACHE_BLOCKS 256
 

@@ -21,7 +21,8 @@
 # W7, W5 and W6 with DAFT_GPU_CACHE=0 (freed device memory back to the pool, not kept),
 # and W6 with DAFT_GPU_ONE_LANE=1 (every communicator's NCCL work on one stream, as before
 # each had its own);
-# 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs; 7 W3 (daft's
+# 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs, and the
+# CPU time of a W7 TP = 4 worker at batch 32 (DAFT_GPU_PROFILE=host); 7 W3 (daft's
 # bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv).
 set -u
 OUT=${OUT:-/tmp/out}
@@ -67,8 +68,9 @@ daft() {
 want 3 && stamp "3 daft W7 W5 W6"
 want 3 && for n in 1 2 4; do
   [ "$ngpu" -ge $n ] || continue
-  for b in 32 256; do
-    daft tp_mlp DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30
+  for b in 32 256; do # (batch 32 is noisy: more forwards)
+    daft tp_mlp DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 \
+      DAFT_APP_ITERS=$([ $b = 32 ] && echo 100 || echo 30)
   done
 done
 want 3 && for n in 1 2 4; do
@@ -145,6 +147,12 @@ if want 6; then
       >>"$OUT/6-profile.txt" 2>&1
   done
   grep -A30 "GPU profile" "$OUT/6-profile.txt" | head -60
+  if [ "$ngpu" -ge 4 ]; then # where a TP worker's CPU time goes at batch 32 (bound by it)
+    env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 DAFT_GPU_PROFILE=host DAFT_APP_TP=4 DAFT_APP_BATCH=32 \
+      DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=200 timeout -k 5 60 "$B/tests/apps/tp_mlp" \
+      2>&1 | grep -E "RESULT.*ms_per|host profile|^  " | grep -v "micro-batch" >>"$OUT/6-host-profile.txt"
+    head -40 "$OUT/6-host-profile.txt"
+  fi
 fi
 # 7 W3 (NCCL send/recv inside plans: 8 B round trip, 1 MiB and 256 MiB one way) with its C peer
 if want 7; then
