@@ -21,6 +21,17 @@
  * sequence, so no plan can deadlock. The 1-byte control message keeps errors flowing
  * along NCCL edges without ever leaving a peer waiting in NCCL.
  *
+ * Pre-posted receives (DAFT_NCCL_PREPOST=1, opt-in until measured on GPUs; every actor of
+ * a run reads the same environment): on a static-shape channel the reader posts ncclRecv
+ * when its READ op is reached, before the control value arrives, so the transfer no longer
+ * waits for the writer's control value to cross to the reader's CPU and for that CPU to
+ * launch the receive (the 8-byte round trip's critical path). Then the writer always sends
+ * a tensor of the static shape: a value that is not one (an error, a CPU value) travels on
+ * the ring as a one-item list, [value], and an uninitialised buffer of the static shape
+ * satisfies the posted receives (the reader frees it and takes the value). A writer whose
+ * communicators failed sends its error bare; a reader holding a posted receive then
+ * aborts its communicators, as nothing will arrive.
+ *
  * Failures: rt_xnccl_abort (plan stopped: a member died, or unloaded) aborts every
  * communicator (ncclCommAbort never waits for peers); asynchronous NCCL errors are polled
  * after each NCCL op and become the op's error value. */
@@ -52,7 +63,8 @@ typedef struct RtXNChan {
     DaftRtDtype dtype;
     int rank;
     int64_t dims[DAFT_MAX_RANK];
-    bool have_ctl;      /* READ: control value taken, recv not yet posted */
+    bool posted;        /* READ, pre-posting: this transfer's receive is posted, into post */
+    DaftTensor post;    /* (data NULL: posting it failed; g->err says why) */
 } RtXNChan;
 
 struct RtXNccl {
@@ -65,6 +77,7 @@ struct RtXNccl {
     int32_t *group_comm; /* [group] comm index or -1 */
     uint32_t ngroups;
     bool failed;
+    bool prepost;       /* DAFT_NCCL_PREPOST: static-shape receives posted before the control */
     char err[400];
     DaftValue tmp;
 };
@@ -78,8 +91,11 @@ void rt_xnccl_free(RtXNccl *g)
             g->ops->comm_abort(g->comms[i].c);
             g->ops->comm_destroy(g->comms[i].c);
         }
-    for (uint32_t i = 0; i < g->nchans; i++)
+    for (uint32_t i = 0; i < g->nchans; i++) {
+        if (g->chans[i].post.data) /* (posted, never taken; freed after its receive) */
+            g->ops->free(&g->chans[i].post);
         free(g->chans[i].peers);
+    }
     daft_value_free(&g->tmp);
     free(g->comms);
     free(g->chans);
@@ -103,6 +119,8 @@ RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, si
     if (!g)
         return NULL;
     g->ops = rt_gpu_active();
+    const char *pre = getenv("DAFT_NCCL_PREPOST");
+    g->prepost = pre && *pre && strcmp(pre, "0");
     g->nchans = nchans;
     g->ngroups = ngroups;
     g->chans = calloc(nchans + 1, sizeof *g->chans);
@@ -233,6 +251,22 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
 
 bool rt_xnccl_setup_pending(const RtXNccl *g) { return g && !g->failed && g->ready < g->ncomms; }
 
+void rt_xnccl_use_ops(RtXNccl *g, const RtGpuOps *ops) { g->ops = ops; }
+
+/* Does the reader post this channel's receive before the control value? */
+static bool prepost_chan(const RtXNccl *g, const RtXNChan *c) { return g->prepost && !c->meta_first; }
+
+/* t: a tensor of the channel's static shape (no data). */
+static DaftTensor static_tensor(const RtXNChan *c)
+{
+    DaftTensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = c->dtype;
+    t.rank = c->rank;
+    memcpy(t.dims, c->dims, sizeof t.dims);
+    return t;
+}
+
 static bool conforming(const RtXNChan *c, const DaftValue *v, int dev)
 {
     if (v->kind != DAFT_V_TENSOR || daft_tensor_gpu(&v->as.tensor) != dev || dev < 0)
@@ -250,17 +284,52 @@ static bool conforming(const RtXNChan *c, const DaftValue *v, int dev)
 
 static RtGpuComm *peer_comm(RtXNccl *g, const RtXPeer *q) { return g->comms[q->comm].c; }
 
+/* Pre-posting, a value that is not a tensor of the static shape: the control value [v]
+ * and a buffer of the static shape to satisfy the readers' receives (0), or -1 (g failed:
+ * no buffer; v is then sent bare). */
+static int wrap_misfit(RtXNccl *g, const RtXNChan *c, const DaftValue *v, DaftValue *ctl,
+                       DaftTensor *dummy)
+{
+    *dummy = static_tensor(c);
+    if (g->ops->alloc(dummy, g->err, sizeof g->err)) {
+        dummy->data = NULL;
+        g->failed = true;
+        rt_xnccl_abort(g);
+        return -1;
+    }
+    *ctl = daft_value_list(1);
+    if (ctl->kind == DAFT_V_LIST && daft_value_copy(&ctl->as.list.items[0], v) != 0) {
+        daft_value_free(&ctl->as.list.items[0]);
+        ctl->as.list.items[0] = daft_value_error("NCCL channel: out of memory copying a value");
+    }
+    if (ctl->kind != DAFT_V_LIST) { /* (no memory even for the list: fail as a writer) */
+        daft_value_free(ctl);
+        *ctl = daft_value_none();
+        g->ops->free(dummy);
+        dummy->data = NULL;
+        rt_fmt(g->err, sizeof g->err, "out of memory wrapping a value for NCCL");
+        g->failed = true;
+        rt_xnccl_abort(g);
+        return -1;
+    }
+    return 0;
+}
+
 void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v)
 {
     RtXNChan *c = &g->chans[ch];
-    if (g->failed || !conforming(c, v, g->ops->device())) {
+    bool fits = !g->failed && conforming(c, v, g->ops->device());
+    DaftValue ctl = daft_value_none();
+    DaftTensor dummy;
+    memset(&dummy, 0, sizeof dummy);
+    if (!fits && (g->failed || !prepost_chan(g, c) || wrap_misfit(g, c, v, &ctl, &dummy))) {
         DaftValue e = g->failed ? daft_value_error("%s", g->err) : daft_value_none();
         io->send(io->arg, ch, target, g->failed ? &e : v);
         daft_value_free(&e);
         return;
     }
-    DaftValue ctl = daft_value_none();
-    if (c->meta_first) {
+    const DaftTensor *data = fits ? &v->as.tensor : &dummy;
+    if (fits && c->meta_first) {
         const DaftTensor *t = &v->as.tensor;
         ctl = daft_value_list((size_t)t->rank + 1);
         ctl.as.list.items[0] = daft_value_i64(t->dtype);
@@ -273,23 +342,92 @@ void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, co
     int rc = 0, last = 0;
     for (int k = 0; !rc && k < c->npeers; k++)
         if (target < 0 || target == k) {
-            rc = g->ops->send(peer_comm(g, &c->peers[k]), &v->as.tensor, c->peers[k].rank, g->err,
+            rc = g->ops->send(peer_comm(g, &c->peers[k]), data, c->peers[k].rank, g->err,
                               sizeof g->err);
             last = k;
         }
     int rc2 = g->ops->group_end(peer_comm(g, &c->peers[last]), rc ? NULL : g->err, sizeof g->err);
+    if (dummy.data) /* (stream-ordered after its sends) */
+        g->ops->free(&dummy);
     if (rc || rc2) {
         g->failed = true;
         rt_xnccl_abort(g);
     }
 }
 
+/* Posts the receive of t (shape set) from the channel's writer: 0, or -1 with g failed
+ * and its communicators aborted (t has no data then). */
+static int recv_into(RtXNccl *g, const RtXNChan *c, DaftTensor *t)
+{
+    /* on the communication stream even when the next call reads the value: posted there, a
+     * stream of receives overlaps the calls (on the compute stream, measured on 2 x H100,
+     * 8 B executions took 17.2 us instead of 12.4, 1 MiB 48.4 instead of 44.5) */
+    g->ops->group_start();
+    RtGpuComm *from = peer_comm(g, &c->peers[0]);
+    int e1 = g->ops->recv(from, t, c->peers[0].rank, g->err, sizeof g->err);
+    int e2 = g->ops->group_end(from, e1 ? NULL : g->err, sizeof g->err);
+    if (!e1 && !e2)
+        return 0;
+    if (t->data)
+        g->ops->free(t);
+    t->data = NULL;
+    g->failed = true;
+    rt_xnccl_abort(g);
+    return -1;
+}
+
+/* Pre-posting: the control value `slot` of the transfer whose receive is posted. */
+static int take_posted(RtXNccl *g, RtXNChan *c, uint32_t ch, DaftValue *slot)
+{
+    DaftTensor t = c->post;
+    memset(&c->post, 0, sizeof c->post);
+    c->posted = false;
+    if (slot->kind == DAFT_V_NONE) { /* the data: already being received into t */
+        if (!t.data) {
+            *slot = daft_value_error("NCCL receive on channel %u: %s", ch, g->err);
+            return 1;
+        }
+        slot->kind = DAFT_V_TENSOR;
+        slot->as.tensor = t;
+        return 1;
+    }
+    if (slot->kind == DAFT_V_LIST && slot->as.list.len == 1) { /* [value]: t got a dummy */
+        DaftValue v = slot->as.list.items[0];
+        slot->as.list.items[0] = daft_value_none();
+        daft_value_free(slot);
+        *slot = v;
+        if (t.data)
+            g->ops->free(&t);
+        return 1;
+    }
+    /* a bare value: the writer failed and sends nothing; our receive would never finish */
+    if (t.data) {
+        if (!g->failed)
+            rt_fmt(g->err, sizeof g->err, "the writer of NCCL channel %u failed", ch);
+        g->failed = true;
+        rt_xnccl_abort(g);
+        g->ops->free(&t);
+    }
+    if (slot->kind == DAFT_V_LIST) { /* (malformed: a list of another length) */
+        daft_value_free(slot);
+        *slot = daft_value_error("NCCL channel %u: malformed control value", ch);
+    }
+    return 1;
+}
+
 int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
 {
     RtXNChan *c = &g->chans[ch];
+    if (prepost_chan(g, c) && !c->posted && !g->failed) {
+        c->post = static_tensor(c);
+        recv_into(g, c, &c->post); /* (a failure is reported when the control value comes) */
+        c->posted = true;
+    }
     int rc = io->try_read(io->arg, ch, slot);
     if (rc <= 0)
         return rc;
+    if (c->posted)
+        return take_posted(g, c, ch, slot);
     if (slot->kind != DAFT_V_NONE && slot->kind != DAFT_V_LIST)
         return 1; /* the value itself (error, CPU value): no NCCL */
     DaftTensor t;
@@ -319,18 +457,7 @@ int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
         *slot = daft_value_error("%s", g->err);
         return 1;
     }
-    /* on the communication stream even when the next call reads the value: posted there, a
-     * stream of receives overlaps the calls (on the compute stream, measured on 2 x H100,
-     * 8 B executions took 17.2 us instead of 12.4, 1 MiB 48.4 instead of 44.5) */
-    g->ops->group_start();
-    RtGpuComm *from = peer_comm(g, &c->peers[0]);
-    int e1 = g->ops->recv(from, &t, c->peers[0].rank, g->err, sizeof g->err);
-    int e2 = g->ops->group_end(from, e1 ? NULL : g->err, sizeof g->err);
-    if (e1 || e2) {
-        if (t.data)
-            g->ops->free(&t);
-        g->failed = true;
-        rt_xnccl_abort(g);
+    if (recv_into(g, c, &t)) {
         *slot = daft_value_error("NCCL receive on channel %u: %s", ch, g->err);
         return 1;
     }

@@ -3,6 +3,7 @@
 #ifndef DAFT_RT_XNCCL_H
 #define DAFT_RT_XNCCL_H
 
+#include "rt_gpu.h"
 #include "rt_internal.h"
 
 /* How rt_xnccl.c uses the plan's shared-memory channels (rt_xplan.c provides them). */
@@ -28,8 +29,10 @@ const char *rt_xnccl_error(const RtXNccl *g); /* NULL unless setup or an op fail
 /* WRITE on an NCCL channel: control value on the ring, then ncclSend to the reader(s). */
 void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v);
 /* READ: 1 and the value (a GPU tensor being received, in stream order) in *slot; 0 if the
- * control value has not arrived yet. */
+ * control value has not arrived yet (pre-posting: the receive is posted by the first call). */
 int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot);
+/* Unit tests: run against this GPU table instead of the process's (a fake one). */
+void rt_xnccl_use_ops(RtXNccl *g, const RtGpuOps *ops);
 /* COLLECTIVE over an NCCL group: the member's result (an error value on failure). */
 DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root, const DaftValue *in,
                         bool feeds_next); /* feeds_next: the next call reads the result */

@@ -8,7 +8,8 @@
 #   device: carry gpucarry; bash tests/gpu/device_run.sh
 #
 # Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present) and
-# test_std_cuda (every std op against the CPU, all dtypes); 2 the
+# test_std_cuda (every std op against the CPU, all dtypes), test_gpu_rt again with
+# DAFT_NCCL_PREPOST=1; 2 the
 # application examples on GPUs against their expected output (tests/apps/gpu.sh), also
 # with DAFT_GPU_CACHE=0; 3 the
 # daft side of W7, W5, W6 (W6 with 16 and 64 micro-batches) at the reference sizes (RESULT
@@ -23,7 +24,8 @@
 # each had its own);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs, and the
 # CPU time of a W7 TP = 4 worker at batch 32 (DAFT_GPU_PROFILE=host); 7 W3 (daft's
-# bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv).
+# bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv; bench_gpu_plan again with
+# DAFT_NCCL_PREPOST=1). At the end every output is packed into $OUT/all.tgz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -48,6 +50,11 @@ want 1 && stamp "1 test_gpu_rt, test_std_cuda" &&
 DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt|test_std_cuda' \
   timeout -k 5 200 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests.txt" 2>&1
 want 1 && tail -20 "$OUT/1-gputests.txt"
+# the NCCL channel protocol with pre-posted receives (DAFT_NCCL_PREPOST=1, opt-in): the same
+# data-plane tests, kill -9 included
+want 1 && DAFT_NCCL_PREPOST=1 DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt' \
+  timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests-prepost.txt" 2>&1
+want 1 && echo "(with DAFT_NCCL_PREPOST=1)" && grep -E "checks|PASS|FAIL" "$OUT/1-gputests-prepost.txt" | tail -4
 
 if want 2; then
   stamp "2 applications on GPUs"
@@ -160,5 +167,11 @@ if want 7; then
   DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='sendrecv|bench_gpu_plan 2' \
     timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/7-w3.txt" 2>&1
   grep -E "round|GB/s|us|PASS|FAIL" "$OUT/7-w3.txt" | tail -25
+  echo "(daft W3 again with pre-posted receives, DAFT_NCCL_PREPOST=1)"
+  DAFT_NCCL_PREPOST=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='bench_gpu_plan 2' \
+    timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/7-w3-prepost.txt" 2>&1
+  grep -E "RESULT.*W3|PASS|FAIL" "$OUT/7-w3-prepost.txt" | tail -12
 fi
 stamp "done"
+# a device call brings back only a few files: everything as one archive as well
+(cd "$OUT" && tar -czf all.tgz --exclude=all.tgz . && find . -type f ! -name all.tgz -delete)

@@ -27,11 +27,14 @@ static DaftValue ga_shape2(int64_t a, int64_t b)
     return l;
 }
 
-/* produce(seed, rows) -> randn [rows, 256] (on the GPU in a GPU actor) */
+/* produce(seed, rows) -> randn [rows, 256] (on the GPU in a GPU actor); a negative seed
+ * raises (an error value on the producer's channel) */
 static int ga_produce(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
 {
     (void)st;
     (void)n;
+    if (a[0].as.i64 < 0)
+        return daft_raise(ctx, "produce: negative seed %lld", (long long)a[0].as.i64);
     DaftValue args[2] = {ga_shape2(n > 1 ? a[1].as.i64 : 256, 256), a[0]};
     int rc = daft_std_tensor_randn(ctx, args, 2, out);
     daft_value_free(&args[0]);

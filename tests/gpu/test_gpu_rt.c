@@ -65,10 +65,13 @@ static void test_chain(DaftRt *rt, DaftActor a, DaftActor b, bool dyn)
     CHECK(rc == 0, "chain load: %s", daft_rt_last_error(rt));
     if (rc)
         return;
+    /* every 7th producer raises: its error crosses the channel instead of a tensor (with
+     * DAFT_NCCL_PREPOST=1, next to a buffer that satisfies the posted receive), and the
+     * executions after it are unaffected */
     int n = 20, bad = 0;
     double t0 = gh_now();
     for (int i = 0; i < n; i++) {
-        DaftValue in[2] = {daft_value_i64(100 + i), daft_value_i64(n - 1)};
+        DaftValue in[2] = {daft_value_i64(i % 7 == 3 ? -1 : 100 + i), daft_value_i64(n - 1)};
         if (daft_rt_plan_submit(rt, p, in, 2, 60))
             bad++;
     }
@@ -77,6 +80,13 @@ static void test_chain(DaftRt *rt, DaftActor a, DaftActor b, bool dyn)
         if (daft_rt_plan_result(rt, p, 60, &out, 1)) {
             bad++;
             break;
+        }
+        if (k % 7 == 3) {
+            bool named = out.kind == DAFT_V_ERROR && strstr(out.as.error.msg, "negative seed");
+            if (!named && bad++ < 3)
+                printf("  chain exec %d: expected the producer's error, got kind %d\n", k, (int)out.kind);
+            daft_value_free(&out);
+            continue;
         }
         double want = cpu_sum_randn(100 + k, 256);
         if (out.kind != DAFT_V_F64 || fabs(out.as.f64 - want) > 1e-6 * (1 + fabs(want))) {

@@ -1,7 +1,12 @@
 /* The GPU section of a PLAN_LOAD (rt_xnccl_load): a communicator per pair of actors that an
  * NCCL channel joins, each channel naming its other ends by (communicator, rank). Written
  * here as rt_compiled.c writes it; malformed sections must be refused, never indexed. No
- * GPU is needed: parsing creates no communicator. */
+ * GPU is needed: parsing creates no communicator.
+ *
+ * Then the transfer protocol of one NCCL channel (rt_xnccl_write / rt_xnccl_try_read),
+ * writer and reader in this process over a fake GPU table that logs the NCCL calls and
+ * counts buffers: when the receive is posted, what crosses the ring, and that every
+ * buffer is freed, with and without pre-posted receives (DAFT_NCCL_PREPOST). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rt_internal.h"
@@ -27,8 +34,8 @@ typedef struct Comm {
     int32_t rank;
 } Comm;
 
-/* One NCCL channel of the section: static shape f32 [4, 8]. */
-static void put_chan(RtBuf *b, uint32_t ch, const Peer *peers, uint32_t npeers)
+/* One NCCL channel of the section: static shape f32 [4, 8] (or the shape sent first). */
+static void put_chan_meta(RtBuf *b, uint32_t ch, const Peer *peers, uint32_t npeers, bool meta_first)
 {
     rt_buf_u32(b, ch);
     rt_buf_u32(b, npeers);
@@ -36,11 +43,16 @@ static void put_chan(RtBuf *b, uint32_t ch, const Peer *peers, uint32_t npeers)
         rt_buf_u32(b, peers[i].comm);
         rt_buf_u32(b, (uint32_t)peers[i].rank);
     }
-    rt_buf_u8(b, 0);              /* meta_first */
+    rt_buf_u8(b, meta_first);
     rt_buf_u8(b, DAFT_RT_F32);
     rt_buf_u32(b, 2);             /* rank */
     rt_buf_u64(b, 4);
     rt_buf_u64(b, 8);
+}
+
+static void put_chan(RtBuf *b, uint32_t ch, const Peer *peers, uint32_t npeers)
+{
+    put_chan_meta(b, ch, peers, npeers, false);
 }
 
 static void put_comms(RtBuf *b, const Comm *c, uint32_t n)
@@ -163,6 +175,313 @@ static void test_truncated_and_duplicate(void **st)
     rt_buf_free(&t);
 }
 
+/* ---------------------------------------------------------------- the transfer protocol */
+
+/* The fake GPU: buffers are malloc'd; NCCL calls are logged in order as "W:send",
+ * "R:recv", ... (who = the side whose RtXNccl is calling: set before each call). */
+static struct {
+    char log[1024];
+    const char *who;
+    int allocs, frees, aborts;
+    bool fail_alloc;
+} F;
+
+static void flog(const char *what)
+{
+    size_t n = strlen(F.log);
+    snprintf(F.log + n, sizeof F.log - n, "%s%s:%s", n ? " " : "", F.who, what);
+}
+
+static int f_device(void) { return 0; }
+static int f_alloc(DaftTensor *t, char *err, size_t cap)
+{
+    if (F.fail_alloc) {
+        snprintf(err, cap, "out of device memory (fake)");
+        return DAFT_ENOMEM;
+    }
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++)
+        n *= t->dims[i];
+    t->data = calloc((size_t)n, 4);
+    t->device = DAFT_DEVICE_GPU(0);
+    F.allocs++;
+    return 0;
+}
+static void f_free(DaftTensor *t)
+{
+    if (!t->data)
+        return;
+    free(t->data);
+    t->data = NULL;
+    F.frees++;
+}
+static int f_nccl_id(uint8_t id[RT_NCCL_ID_BYTES], char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    memset(id, 7, RT_NCCL_ID_BYTES);
+    return 0;
+}
+static int f_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int n, int rank,
+                       double timeout_s, bool (*alive)(void *), void *arg, char *err, size_t cap)
+{
+    (void)id, (void)n, (void)rank, (void)timeout_s, (void)alive, (void)arg, (void)err, (void)cap;
+    static char comm;
+    *out = (RtGpuComm *)&comm;
+    return 0;
+}
+static int f_group_start(void) { return 0; }
+static int f_group_end(RtGpuComm *c, char *err, size_t cap)
+{
+    (void)c, (void)err, (void)cap;
+    return 0;
+}
+static int f_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t cap)
+{
+    (void)c, (void)peer, (void)err, (void)cap;
+    assert_non_null(t->data);
+    assert_int_equal(t->rank, 2); /* always the channel's static shape */
+    assert_int_equal(t->dims[0] * t->dims[1], 32);
+    flog("send");
+    return 0;
+}
+static int f_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    (void)c, (void)peer;
+    flog("recv");
+    return f_alloc(t, err, cap);
+}
+static void f_comm_abort(RtGpuComm *c)
+{
+    (void)c;
+    F.aborts++;
+}
+static void f_comm_destroy(RtGpuComm *c) { (void)c; }
+
+static const RtGpuOps fake = {
+    .abi = RT_GPU_ABI, .device = f_device, .alloc = f_alloc, .free = f_free,
+    .nccl_id = f_nccl_id, .comm_init = f_comm_init, .group_start = f_group_start,
+    .group_end = f_group_end, .send = f_send, .recv = f_recv, .comm_abort = f_comm_abort,
+    .comm_destroy = f_comm_destroy,
+};
+
+/* The shared-memory channels: one FIFO per channel (writer and reader share them). */
+#define QCAP 8
+static struct {
+    DaftValue v[NCHANS][QCAP];
+    int head[NCHANS], n[NCHANS];
+} Q;
+
+static void q_send(void *arg, uint32_t ch, int32_t target, const DaftValue *v)
+{
+    (void)arg;
+    (void)target;
+    assert_true(Q.n[ch] < QCAP);
+    DaftValue *slot = &Q.v[ch][(Q.head[ch] + Q.n[ch]++) % QCAP];
+    assert_int_equal(daft_value_copy(slot, v), 0);
+}
+static int q_try_read(void *arg, uint32_t ch, DaftValue *slot)
+{
+    (void)arg;
+    if (!Q.n[ch])
+        return 0;
+    *slot = Q.v[ch][Q.head[ch]];
+    Q.head[ch] = (Q.head[ch] + 1) % QCAP;
+    Q.n[ch]--;
+    return 1;
+}
+static bool q_alive(void *arg)
+{
+    (void)arg;
+    return true;
+}
+static const RtXIo io = {q_send, q_try_read, q_alive, NULL};
+
+/* Writer (actor 0) and reader (actor 1) of channel 0, static f32 [4, 8] (or shape first),
+ * over their pair communicator (boot channel 1); both set up. */
+static void pair(bool meta_first, RtXNccl **w, RtXNccl **r)
+{
+    memset(&F, 0, sizeof F);
+    memset(&Q, 0, sizeof Q);
+    for (int side = 0; side < 2; side++) {
+        RtBuf b = {0};
+        const Comm c = {1, 2, side};
+        put_comms(&b, &c, 1);
+        rt_buf_u32(&b, 1);
+        put_chan_meta(&b, 0, (Peer[]){{0, 1 - side}}, 1, meta_first);
+        rt_buf_u32(&b, NGROUPS);
+        rt_buf_u32(&b, (uint32_t)-1);
+        char err[200] = "";
+        RtXNccl *g = load(&b, err, sizeof err);
+        assert_non_null(g);
+        rt_xnccl_use_ops(g, &fake);
+        assert_int_equal(rt_xnccl_setup(g, &io), 1); /* (the writer, rank 0, goes first) */
+        *(side ? r : w) = g;
+        rt_buf_free(&b);
+    }
+}
+
+static DaftValue gpu_tensor(void)
+{
+    DaftValue v = daft_value_none();
+    v.kind = DAFT_V_TENSOR;
+    v.as.tensor.dtype = DAFT_RT_F32;
+    v.as.tensor.rank = 2;
+    v.as.tensor.dims[0] = 4;
+    v.as.tensor.dims[1] = 8;
+    char err[100];
+    assert_int_equal(f_alloc(&v.as.tensor, err, sizeof err), 0);
+    return v;
+}
+
+/* Frees both sides: every buffer the fake GPU handed out is freed exactly once. */
+static void done(RtXNccl *w, RtXNccl *r)
+{
+    F.who = "R";
+    rt_xnccl_free(r);
+    F.who = "W";
+    rt_xnccl_free(w);
+    assert_int_equal(F.allocs, F.frees); /* no buffer lost, none freed twice */
+    unsetenv("DAFT_NCCL_PREPOST");
+}
+
+/* Pre-posting: the receive is posted when the READ op is reached, before the writer
+ * writes; the data then arrives in that buffer. */
+static void test_prepost_data(void **st)
+{
+    (void)st;
+    setenv("DAFT_NCCL_PREPOST", "1", 1);
+    RtXNccl *w, *r;
+    pair(false, &w, &r);
+    DaftValue slot = daft_value_none();
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0); /* (posted once) */
+    assert_string_equal(F.log, "R:recv");
+    DaftValue x = gpu_tensor();
+    F.who = "W";
+    rt_xnccl_write(w, &io, 0, -1, &x);
+    assert_string_equal(F.log, "R:recv W:send");
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_int_equal(slot.kind, DAFT_V_TENSOR);
+    assert_int_equal(slot.as.tensor.dims[1], 8);
+    assert_string_equal(F.log, "R:recv W:send");
+    assert_null(rt_xnccl_error(r));
+    f_free(&slot.as.tensor);
+    f_free(&x.as.tensor);
+    assert_int_equal(F.aborts, 0);
+    done(w, r);
+}
+
+/* Pre-posting, a value that is not a tensor of the static shape (an error here): it
+ * crosses the ring as [value] and a buffer of the static shape satisfies the receive; the
+ * reader frees what it received and gets the value. */
+static void test_prepost_misfit(void **st)
+{
+    (void)st;
+    setenv("DAFT_NCCL_PREPOST", "1", 1);
+    RtXNccl *w, *r;
+    pair(false, &w, &r);
+    DaftValue slot = daft_value_none();
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    DaftValue e = daft_value_error("stage 1 failed: boom");
+    F.who = "W";
+    rt_xnccl_write(w, &io, 0, -1, &e);
+    assert_string_equal(F.log, "R:recv W:send");
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_int_equal(slot.kind, DAFT_V_ERROR);
+    assert_string_equal(slot.as.error.msg, "stage 1 failed: boom");
+    assert_null(rt_xnccl_error(w));
+    assert_null(rt_xnccl_error(r));
+    assert_int_equal(F.aborts, 0);
+    daft_value_free(&slot);
+    daft_value_free(&e);
+    /* the next transfer still pairs up */
+    F.log[0] = 0;
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    DaftValue x = gpu_tensor();
+    F.who = "W";
+    rt_xnccl_write(w, &io, 0, -1, &x);
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_int_equal(slot.kind, DAFT_V_TENSOR);
+    assert_string_equal(F.log, "R:recv W:send");
+    f_free(&slot.as.tensor);
+    f_free(&x.as.tensor);
+    done(w, r);
+}
+
+/* Pre-posting, a writer that cannot take part (here: no memory for the buffer that would
+ * satisfy the receive) sends its error bare; the reader, whose receive would never finish,
+ * aborts its communicators and gets the error. */
+static void test_prepost_writer_failed(void **st)
+{
+    (void)st;
+    setenv("DAFT_NCCL_PREPOST", "1", 1);
+    RtXNccl *w, *r;
+    pair(false, &w, &r);
+    DaftValue slot = daft_value_none();
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    DaftValue e = daft_value_i64(3); /* a CPU value on a tensor channel */
+    F.who = "W";
+    F.fail_alloc = true;
+    rt_xnccl_write(w, &io, 0, -1, &e);
+    F.fail_alloc = false;
+    assert_string_equal(F.log, "R:recv");
+    assert_non_null(rt_xnccl_error(w));
+    assert_int_equal(F.aborts, 1);
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_int_equal(slot.kind, DAFT_V_ERROR);
+    assert_non_null(strstr(slot.as.error.msg, "out of device memory (fake)"));
+    assert_int_equal(F.aborts, 2);
+    assert_non_null(rt_xnccl_error(r));
+    daft_value_free(&slot);
+    done(w, r);
+}
+
+/* Without pre-posting (the default), and on channels whose shape is sent first: the
+ * receive is posted only once the control value is there; a value that is not a tensor
+ * crosses the ring alone, with no NCCL operation on either side. */
+static void test_post_after_control(void **st)
+{
+    (void)st;
+    for (int meta = 0; meta < 2; meta++) {
+        if (meta)
+            setenv("DAFT_NCCL_PREPOST", "1", 1); /* (no effect on a shape-first channel) */
+        RtXNccl *w, *r;
+        pair(meta, &w, &r);
+        DaftValue slot = daft_value_none();
+        F.who = "R";
+        assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+        assert_string_equal(F.log, "");
+        DaftValue e = daft_value_error("boom");
+        F.who = "W";
+        rt_xnccl_write(w, &io, 0, -1, &e);
+        F.who = "R";
+        assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+        assert_int_equal(slot.kind, DAFT_V_ERROR);
+        assert_string_equal(F.log, "");
+        daft_value_free(&slot);
+        daft_value_free(&e);
+        DaftValue x = gpu_tensor();
+        F.who = "W";
+        rt_xnccl_write(w, &io, 0, -1, &x);
+        F.who = "R";
+        assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+        assert_string_equal(F.log, "W:send R:recv");
+        assert_int_equal(slot.kind, DAFT_V_TENSOR);
+        f_free(&slot.as.tensor);
+        f_free(&x.as.tensor);
+        assert_int_equal(F.aborts, 0);
+        done(w, r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +489,10 @@ int main(void)
         cmocka_unit_test(test_two_readers),
         cmocka_unit_test(test_bad_peers),
         cmocka_unit_test(test_truncated_and_duplicate),
+        cmocka_unit_test(test_prepost_data),
+        cmocka_unit_test(test_prepost_misfit),
+        cmocka_unit_test(test_prepost_writer_failed),
+        cmocka_unit_test(test_post_after_control),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
