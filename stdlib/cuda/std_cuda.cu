@@ -123,6 +123,13 @@ static unsigned std_blocks(int64_t work)
     return (unsigned)b;
 }
 
+/* Can an f32 kernel take 4 elements a thread (float4 loads and stores): n a multiple of 4
+ * and every pointer 16-byte aligned (pool allocations are; slices may not be)? */
+static bool std_vec4(int64_t n, const void *a, const void *b, const void *c)
+{
+    return n % 4 == 0 && ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % 16 == 0;
+}
+
 #define STD_GRID_LOOP(i, n)                                                             \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);          \
          i += (int64_t)gridDim.x * blockDim.x)
@@ -681,7 +688,7 @@ extern "C" int std_cuda_relu(DaftRtDtype dt, int64_t n, const void *a, void *c, 
         return 0;
     switch (dt) {
     case DAFT_RT_F32:
-        if (n % 4 == 0 && ((uintptr_t)a % 16) == 0 && ((uintptr_t)c % 16) == 0)
+        if (std_vec4(n, a, a, c))
             std_k_relu_f32x4<<<std_blocks(n / 4), STD_THREADS, 0, s>>>(
                 n / 4, (const float4 *)a, (float4 *)c);
         else
@@ -716,6 +723,20 @@ template <typename T> __global__ void std_k_relu_bwd(int64_t n, const T *y, cons
     g[i] = y[i] > (T)0 ? gy[i] : (T)0;
 }
 
+/* f32, 4 elements a thread (std_vec4) */
+__global__ void std_k_relu_bwd_f32x4(int64_t n4, const float4 *y, const float4 *gy, float4 *g)
+{
+    STD_GRID_LOOP(i, n4)
+    {
+        float4 a = y[i], b = gy[i], r;
+        r.x = a.x > 0.0f ? b.x : 0.0f;
+        r.y = a.y > 0.0f ? b.y : 0.0f;
+        r.z = a.z > 0.0f ? b.z : 0.0f;
+        r.w = a.w > 0.0f ? b.w : 0.0f;
+        g[i] = r;
+    }
+}
+
 /* bf16 / f16: gy's bits where y > 0, else +0. */
 template <int DT>
 __global__ void std_k_relu_bwd_half(int64_t n, const uint16_t *y, const uint16_t *gy,
@@ -738,8 +759,12 @@ extern "C" int std_cuda_relu_backward(DaftRtDtype dt, int64_t n, const void *y, 
     unsigned b = std_blocks(n);
     switch (dt) {
     case DAFT_RT_F32:
-        std_k_relu_bwd<float><<<b, STD_THREADS, 0, s>>>(n, (const float *)y, (const float *)gy,
-                                                         (float *)g);
+        if (std_vec4(n, y, gy, g))
+            std_k_relu_bwd_f32x4<<<std_blocks(n / 4), STD_THREADS, 0, s>>>(
+                n / 4, (const float4 *)y, (const float4 *)gy, (float4 *)g);
+        else
+            std_k_relu_bwd<float><<<b, STD_THREADS, 0, s>>>(n, (const float *)y,
+                                                             (const float *)gy, (float *)g);
         break;
     case DAFT_RT_BF16:
         std_k_relu_bwd_half<DAFT_RT_BF16><<<b, STD_THREADS, 0, s>>>(
@@ -938,6 +963,20 @@ __global__ void std_k_sgd(int64_t n, const float *w, const float *g, float lr, f
     r[i] = __fsub_rn(w[i], __fmul_rn(lr, g[i]));
 }
 
+/* f32, 4 elements a thread (std_vec4); the same two roundings per element */
+__global__ void std_k_sgd_f32x4(int64_t n4, const float4 *w, const float4 *g, float lr, float4 *r)
+{
+    STD_GRID_LOOP(i, n4)
+    {
+        float4 a = w[i], b = g[i], o;
+        o.x = __fsub_rn(a.x, __fmul_rn(lr, b.x));
+        o.y = __fsub_rn(a.y, __fmul_rn(lr, b.y));
+        o.z = __fsub_rn(a.z, __fmul_rn(lr, b.z));
+        o.w = __fsub_rn(a.w, __fmul_rn(lr, b.w));
+        r[i] = o;
+    }
+}
+
 template <int DT>
 __global__ void std_k_sgd_half(int64_t n, const uint16_t *w, const uint16_t *g, float lr,
                                uint16_t *r)
@@ -957,7 +996,10 @@ extern "C" int std_cuda_sgd_update(DaftRtDtype dt, int64_t n, const void *w, con
         return rc;
     float l = (float)lr;
     unsigned b = std_blocks(n);
-    if (dt == DAFT_RT_F32)
+    if (dt == DAFT_RT_F32 && std_vec4(n, w, g, r))
+        std_k_sgd_f32x4<<<std_blocks(n / 4), STD_THREADS, 0, s>>>(
+            n / 4, (const float4 *)w, (const float4 *)g, l, (float4 *)r);
+    else if (dt == DAFT_RT_F32)
         std_k_sgd<<<b, STD_THREADS, 0, s>>>(n, (const float *)w, (const float *)g, l, (float *)r);
     else if (dt == DAFT_RT_BF16)
         std_k_sgd_half<DAFT_RT_BF16><<<b, STD_THREADS, 0, s>>>(

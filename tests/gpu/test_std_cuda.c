@@ -692,6 +692,17 @@ static void test_elementwise(void)
             SC(std_cuda_relu_backward(dt, n, da, db, dc, g_s));
             snprintf(what, sizeof what, "relu_backward %s n %lld", dt_names[dt], (long long)n);
             expect_same_bytes(what, dc, &g.as.tensor);
+            if (n > 8) { /* on pointers one element in (n - 4 keeps n % 4): the scalar path */
+                size_t es = daft_rt_dtype_size(dt);
+                DaftTensor part = g.as.tensor;
+                part.data = (char *)part.data + es;
+                part.dims[0] = n - 4;
+                SC(std_cuda_relu_backward(dt, n - 4, (char *)da + es, (char *)db + es,
+                                          (char *)dc + es, g_s));
+                snprintf(what, sizeof what, "relu_backward unaligned %s n %lld", dt_names[dt],
+                         (long long)n);
+                expect_same_bytes(what, (char *)dc + es, &part);
+            }
             daft_value_free(&g);
             /* relu in place on an offset (unaligned) pointer: the scalar path */
             if (n > 8) {
@@ -782,6 +793,17 @@ static void test_reductions(void)
                     SC(std_cuda_sgd_update(fdt, n, da, dt_, 0.01, dg, g_s));
                     snprintf(what, sizeof what, "sgd_update %s n %lld", dt_names[dt], (long long)n);
                     expect_same_bytes(what, dg, &w2.as.tensor);
+                    if (n > 8) { /* one element in (n - 4 keeps n % 4): the scalar path */
+                        size_t es = daft_rt_dtype_size(fdt);
+                        DaftTensor part = w2.as.tensor;
+                        part.data = (char *)part.data + es;
+                        part.dims[0] = n - 4;
+                        SC(std_cuda_sgd_update(fdt, n - 4, (char *)da + es, (char *)dt_ + es, 0.01,
+                                               (char *)dg + es, g_s));
+                        snprintf(what, sizeof what, "sgd_update unaligned %s n %lld", dt_names[dt],
+                                 (long long)n);
+                        expect_same_bytes(what, (char *)dg + es, &part);
+                    }
                     SC(std_cuda_sgd_update(fdt, n, da, dt_, 0.01, da, g_s));
                     snprintf(what, sizeof what, "sgd_update in place %s n %lld", dt_names[dt],
                              (long long)n);
