@@ -3,7 +3,7 @@
  * and NCCL, one process per GPU.
  *
  *   tp_mlp -n TP [-batches 32,256] [-hidden 4096] [-layers 8] [-iters K] [-reps R]
- *          [-check 1] [-timeout S]
+ *          [-check 1] [-graph 1] [-timeout S]
  *
  * Model: layers × (Linear(hidden -> hidden), no bias, then ReLU), fp32. Layer l's weight
  * is W_l = randn([hidden, hidden], seed 1000 + l) * sqrt(2 / hidden), y = x @ W_l (std's
@@ -20,6 +20,13 @@
  * on rank 0's stream) / K, all ranks released together by a barrier.
  * -check 1 (default): rank 0 also runs the unsharded model on its GPU and compares
  * (|tp - ref| <= 1e-4 (1 + |ref|)), so this is also the TP correctness test.
+ *
+ * -graph 1 (default): also one forward captured into a CUDA graph (GEMMs, ReLUs and NCCL
+ * calls, every rank) and replayed: `ms_per_forward_graph`, timed the same way. It is what
+ * the host's per-launch cost is worth (W7 at batch 32 is bound by it): the measure for
+ * capturing a compiled plan's iteration (GPU data plane issue, item 7). Rank 0 checks that
+ * a replay gives the same bytes as a plain forward. A capture that fails is reported and
+ * its figure left out.
  */
 #include <math.h>
 #include <string.h>
@@ -106,6 +113,57 @@ static int forward(PeerCtx *ctx, const Model *m, int64_t b, const float *xin, fl
     return 0;
 }
 
+/* One forward captured into a graph (an executable one in *out), or nonzero with the
+ * reason printed (then the stream is usable again). */
+static int capture(PeerCtx *ctx, const Model *m, int64_t b, const float *xin, float *x,
+                   float *y, float *g, cudaGraphExec_t *out)
+{
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamBeginCapture(ctx->stream, cudaStreamCaptureModeThreadLocal);
+    int rc = e == cudaSuccess ? forward(ctx, m, b, xin, x, y, g) : 1;
+    cudaError_t e2 = cudaStreamEndCapture(ctx->stream, &graph);
+    if (e == cudaSuccess && !rc && e2 == cudaSuccess)
+        e2 = cudaGraphInstantiate(out, graph, 0);
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (e != cudaSuccess || rc || e2 != cudaSuccess) {
+        fprintf(stderr, "rank %d: CUDA graph capture of a forward failed: %s\n", ctx->rank,
+                cudaGetErrorString(e != cudaSuccess ? e : e2));
+        cudaGetLastError();
+        return 1;
+    }
+    return 0;
+}
+
+/* Median over reps of (time of iters back-to-back forwards, or graph replays when exec is
+ * set, on this rank's stream) / iters, in ms; every repetition starts at a barrier. */
+static double timed(PeerCtx *ctx, const Model *m, int64_t b, const float *x0, float *x, float *y,
+                    float *g, cudaGraphExec_t exec, int iters, int reps)
+{
+    cudaEvent_t e0, e1;
+    PCU(cudaEventCreate(&e0));
+    PCU(cudaEventCreate(&e1));
+    double per[64];
+    for (int r = 0; r < reps; r++) {
+        peer_barrier(ctx);
+        PCU(cudaEventRecord(e0, ctx->stream));
+        for (int i = 0; i < iters; i++) {
+            if (exec)
+                PCU(cudaGraphLaunch(exec, ctx->stream));
+            else if (forward(ctx, m, b, x0, x, y, g))
+                return -1.0;
+        }
+        PCU(cudaEventRecord(e1, ctx->stream));
+        PCU(cudaEventSynchronize(e1));
+        float ms;
+        PCU(cudaEventElapsedTime(&ms, e0, e1));
+        per[r] = ms / iters;
+    }
+    PCU(cudaEventDestroy(e0));
+    PCU(cudaEventDestroy(e1));
+    return peer_median(per, reps);
+}
+
 /* The unsharded model on this GPU: x [b, h] in and out, t scratch [b, h]. */
 static int forward_full(PeerCtx *ctx, const Model *m, int64_t b, float *x, float *t)
 {
@@ -126,6 +184,7 @@ static int run(PeerCtx *ctx)
     int iters = (int)peer_arg_ll(ctx->argc, ctx->argv, "-iters", 20);
     int reps = (int)peer_arg_ll(ctx->argc, ctx->argv, "-reps", 9);
     int check = (int)peer_arg_ll(ctx->argc, ctx->argv, "-check", 1);
+    int graph = (int)peer_arg_ll(ctx->argc, ctx->argv, "-graph", 1);
     const char *batches = peer_arg_str(ctx->argc, ctx->argv, "-batches", "32,256");
     if (m.h % ctx->nranks) {
         fprintf(stderr, "tp_mlp: hidden %lld is not divisible by TP %d\n", (long long)m.h,
@@ -195,31 +254,59 @@ static int run(PeerCtx *ctx)
         for (int i = 0; i < 3; i++)
             if (forward(ctx, &m, b, x0, x, y, g))
                 return 1;
-        cudaEvent_t e0, e1;
-        PCU(cudaEventCreate(&e0));
-        PCU(cudaEventCreate(&e1));
-        double per[64];
-        for (int r = 0; r < reps; r++) {
-            peer_barrier(ctx);
-            PCU(cudaEventRecord(e0, ctx->stream));
-            for (int i = 0; i < iters; i++)
-                if (forward(ctx, &m, b, x0, x, y, g))
-                    return 1;
-            PCU(cudaEventRecord(e1, ctx->stream));
-            PCU(cudaEventSynchronize(e1));
-            float ms;
-            PCU(cudaEventElapsedTime(&ms, e0, e1));
-            per[r] = ms / iters;
-        }
-        double med = peer_median(per, reps);
+        double med = timed(ctx, &m, b, x0, x, y, g, NULL, iters, reps);
+        if (med < 0)
+            return 1;
+        char cfg[96];
+        snprintf(cfg, sizeof cfg, "TP=%d, batch %lld", ctx->nranks, (long long)b);
         if (ctx->rank == 0) {
-            char cfg[96];
-            snprintf(cfg, sizeof cfg, "TP=%d, batch %lld", ctx->nranks, (long long)b);
             peer_result("W7", "tp_mlp", cfg, "ms_per_forward", med);
             peer_result("W7", "tp_mlp", cfg, "samples_per_s", (double)b / (med * 1e-3));
         }
-        PCU(cudaEventDestroy(e0));
-        PCU(cudaEventDestroy(e1));
+        /* the same forward as a CUDA graph: every rank captures (a failed capture on one
+         * rank is not known to the others, whose replays would wait in NCCL: all ranks
+         * agree first, through an allreduce of their failure flags) */
+        cudaGraphExec_t exec = NULL;
+        if (graph) {
+            float *flag;
+            PCU(cudaMalloc((void **)&flag, sizeof(float)));
+            float mine = capture(ctx, &m, b, x0, x, y, g, &exec) ? 1.0f : 0.0f, all = 0.0f;
+            PCU(cudaMemcpyAsync(flag, &mine, sizeof mine, cudaMemcpyHostToDevice, ctx->stream));
+            if (ctx->nranks > 1)
+                PNC(ncclAllReduce(flag, flag, 1, ncclFloat, ncclSum, ctx->comm, ctx->stream));
+            PCU(cudaMemcpyAsync(&all, flag, sizeof all, cudaMemcpyDeviceToHost, ctx->stream));
+            PCU(cudaStreamSynchronize(ctx->stream));
+            PCU(cudaFree(flag));
+            if (all != 0.0f && exec) {
+                cudaGraphExecDestroy(exec);
+                exec = NULL;
+            }
+        }
+        if (exec) {
+            /* a replay gives the bytes of a plain forward (rank 0 compares) */
+            size_t n = (size_t)(b * h);
+            float *plain = malloc(n * sizeof(float)), *replay = malloc(n * sizeof(float));
+            if (forward(ctx, &m, b, x0, x, y, g))
+                return 1;
+            PCU(cudaMemcpyAsync(plain, x, n * sizeof(float), cudaMemcpyDeviceToHost, ctx->stream));
+            PCU(cudaMemsetAsync(x, 0, n * sizeof(float), ctx->stream));
+            PCU(cudaGraphLaunch(exec, ctx->stream));
+            PCU(cudaMemcpyAsync(replay, x, n * sizeof(float), cudaMemcpyDeviceToHost, ctx->stream));
+            PCU(cudaStreamSynchronize(ctx->stream));
+            if (ctx->rank == 0 && memcmp(plain, replay, n * sizeof(float))) {
+                printf("tp_mlp graph check TP=%d batch=%lld: FAILED (a replay differs from a "
+                       "plain forward)\n", ctx->nranks, (long long)b);
+                failed = 1;
+            }
+            free(plain);
+            free(replay);
+            double gmed = timed(ctx, &m, b, x0, x, y, g, exec, iters, reps);
+            if (gmed < 0)
+                return 1;
+            if (ctx->rank == 0)
+                peer_result("W7", "tp_mlp", cfg, "ms_per_forward_graph", gmed);
+            PCU(cudaGraphExecDestroy(exec));
+        }
         PCU(cudaFree(x));
         PCU(cudaFree(x0));
         PCU(cudaFree(y));
