@@ -21,16 +21,24 @@
  * sequence, so no plan can deadlock. The 1-byte control message keeps errors flowing
  * along NCCL edges without ever leaving a peer waiting in NCCL.
  *
- * Pre-posted receives (DAFT_NCCL_PREPOST=1, opt-in until measured on GPUs; every actor of
- * a run reads the same environment): on a static-shape channel the reader posts ncclRecv
- * when its READ op is reached, before the control value arrives, so the transfer no longer
- * waits for the writer's control value to cross to the reader's CPU and for that CPU to
- * launch the receive (the 8-byte round trip's critical path). Then the writer always sends
- * a tensor of the static shape: a value that is not one (an error, a CPU value) travels on
- * the ring as a one-item list, [value], and an uninitialised buffer of the static shape
- * satisfies the posted receives (the reader frees it and takes the value). A writer whose
- * communicators failed sends its error bare; a reader holding a posted receive then
- * aborts its communicators, as nothing will arrive.
+ * Pre-posted receives (DAFT_NCCL_PREPOST=1 where the driver runs; it tells every member
+ * in the GPU section, as writer and reader must agree; opt-in until measured on GPUs): on
+ * a static-shape channel the reader posts ncclRecv when its READ op is reached, before the
+ * control value arrives, so the transfer no longer waits for the writer's control value to
+ * cross to the reader's CPU and for that CPU to launch the receive (the 8-byte round trip's
+ * critical path). Then the writer always sends a tensor of the static shape: a value that
+ * is not one (an error, a CPU value) travels on the ring as a one-item list, [value], and a
+ * buffer of the static shape (the writer's scratch, kept for the next such value; its
+ * contents unused) satisfies the posted receives (the reader frees what it received and
+ * takes the value). A writer whose communicators failed sends its error bare; a reader
+ * holding a posted receive then aborts its communicators, as nothing will arrive.
+ * Why opt-in: a posted receive stays open while the reader's actor does other work.
+ * Whatever makes its compute stream wait for all communication (a method using
+ * daft_ctx_stream, a std reduction returning a host value, frees once interpreted
+ * transfers were used) then waits for the writer's send; if that send depends on the
+ * other work (an interpreted task of the writer's actor waiting for a result of the
+ * reader's), the two wait on each other, which the stall report names after 30 s. Without
+ * pre-posting a receive is only posted once the writer has committed to sending.
  *
  * Failures: rt_xnccl_abort (plan stopped: a member died, or unloaded) aborts every
  * communicator (ncclCommAbort never waits for peers); asynchronous NCCL errors are polled
@@ -78,6 +86,7 @@ struct RtXNccl {
     uint32_t ngroups;
     bool failed;
     bool prepost;       /* DAFT_NCCL_PREPOST: static-shape receives posted before the control */
+    DaftTensor scratch; /* pre-posting, writer: sent in place of a value that is not a tensor */
     char err[400];
     DaftValue tmp;
 };
@@ -96,6 +105,8 @@ void rt_xnccl_free(RtXNccl *g)
             g->ops->free(&g->chans[i].post);
         free(g->chans[i].peers);
     }
+    if (g->scratch.data) /* (after its sends) */
+        g->ops->free(&g->scratch);
     daft_value_free(&g->tmp);
     free(g->comms);
     free(g->chans);
@@ -112,15 +123,13 @@ void rt_xnccl_abort(RtXNccl *g)
 
 /* The GPU section: u32 ncomms { u32 boot, u32 n, i32 rank }; u32 nnccl { u32 ch, u32
  * npeers { u32 comm, i32 rank }, u8 meta_first, u8 dtype, i32 rank, i64 dims[] }; u32
- * ngroups { i32 comm }. */
+ * ngroups { i32 comm }; u8 prepost. */
 RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, size_t cap)
 {
     RtXNccl *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
     g->ops = rt_gpu_active();
-    const char *pre = getenv("DAFT_NCCL_PREPOST");
-    g->prepost = pre && *pre && strcmp(pre, "0");
     g->nchans = nchans;
     g->ngroups = ngroups;
     g->chans = calloc(nchans + 1, sizeof *g->chans);
@@ -171,6 +180,7 @@ RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, si
         g->group_comm[i] = (int32_t)rt_rd_u32(r);
         bad = g->group_comm[i] >= (int32_t)g->ncomms;
     }
+    g->prepost = bad ? false : rt_rd_u8(r) != 0;
     if (bad || r->bad) {
         rt_fmt(err, cap, "malformed GPU section");
         rt_xnccl_free(g);
@@ -284,19 +294,27 @@ static bool conforming(const RtXNChan *c, const DaftValue *v, int dev)
 
 static RtGpuComm *peer_comm(RtXNccl *g, const RtXPeer *q) { return g->comms[q->comm].c; }
 
-/* Pre-posting, a value that is not a tensor of the static shape: the control value [v]
- * and a buffer of the static shape to satisfy the readers' receives (0), or -1 (g failed:
- * no buffer; v is then sent bare). */
+/* Pre-posting, a value that is not a tensor of the static shape: the control value [v] (0),
+ * and in *dummy a buffer of the static shape's size to satisfy the readers' receives (in
+ * g->scratch, made or grown here; its contents are never read); or -1 (g failed: v is then
+ * sent bare). */
 static int wrap_misfit(RtXNccl *g, const RtXNChan *c, const DaftValue *v, DaftValue *ctl,
                        DaftTensor *dummy)
 {
     *dummy = static_tensor(c);
-    if (g->ops->alloc(dummy, g->err, sizeof g->err)) {
-        dummy->data = NULL;
-        g->failed = true;
-        rt_xnccl_abort(g);
-        return -1;
+    if (!g->scratch.data || rtg_nbytes(&g->scratch) < rtg_nbytes(dummy)) {
+        if (g->scratch.data)
+            g->ops->free(&g->scratch); /* (after the sends that read it) */
+        g->scratch = static_tensor(c);
+        if (g->ops->alloc(&g->scratch, g->err, sizeof g->err)) {
+            g->scratch.data = NULL;
+            g->failed = true;
+            rt_xnccl_abort(g);
+            return -1;
+        }
     }
+    dummy->data = g->scratch.data; /* (the first bytes of it are sent) */
+    dummy->device = g->scratch.device;
     *ctl = daft_value_list(1);
     if (ctl->kind == DAFT_V_LIST && daft_value_copy(&ctl->as.list.items[0], v) != 0) {
         daft_value_free(&ctl->as.list.items[0]);
@@ -305,8 +323,6 @@ static int wrap_misfit(RtXNccl *g, const RtXNChan *c, const DaftValue *v, DaftVa
     if (ctl->kind != DAFT_V_LIST) { /* (no memory even for the list: fail as a writer) */
         daft_value_free(ctl);
         *ctl = daft_value_none();
-        g->ops->free(dummy);
-        dummy->data = NULL;
         rt_fmt(g->err, sizeof g->err, "out of memory wrapping a value for NCCL");
         g->failed = true;
         rt_xnccl_abort(g);
@@ -347,8 +363,6 @@ void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, co
             last = k;
         }
     int rc2 = g->ops->group_end(peer_comm(g, &c->peers[last]), rc ? NULL : g->err, sizeof g->err);
-    if (dummy.data) /* (stream-ordered after its sends) */
-        g->ops->free(&dummy);
     if (rc || rc2) {
         g->failed = true;
         rt_xnccl_abort(g);
@@ -376,7 +390,8 @@ static int recv_into(RtXNccl *g, const RtXNChan *c, DaftTensor *t)
     return -1;
 }
 
-/* Pre-posting: the control value `slot` of the transfer whose receive is posted. */
+/* Pre-posting: the control value `slot` of a transfer, whose receive is posted unless this
+ * reader had failed before (then there is no buffer, and the value is an error). */
 static int take_posted(RtXNccl *g, RtXNChan *c, uint32_t ch, DaftValue *slot)
 {
     DaftTensor t = c->post;
@@ -426,7 +441,7 @@ int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
     int rc = io->try_read(io->arg, ch, slot);
     if (rc <= 0)
         return rc;
-    if (c->posted)
+    if (prepost_chan(g, c)) /* (also when this reader failed before it could post) */
         return take_posted(g, c, ch, slot);
     if (slot->kind != DAFT_V_NONE && slot->kind != DAFT_V_LIST)
         return 1; /* the value itself (error, CPU value): no NCCL */

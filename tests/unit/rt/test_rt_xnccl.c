@@ -85,6 +85,7 @@ static void test_pipeline_stage(void **st)
     put_chan(&b, 1, (Peer[]){{1, 1}}, 1); /* writes channel 1 to actor 2 (rank 1 of comm 1) */
     rt_buf_u32(&b, NGROUPS);
     rt_buf_u32(&b, 2);
+    rt_buf_u8(&b, 0); /* prepost */
     char err[200] = "";
     RtXNccl *g = load(&b, err, sizeof err);
     assert_non_null(g);
@@ -111,6 +112,7 @@ static void test_two_readers(void **st)
     put_chan(&b, 2, (Peer[]){{0, 1}, {1, 1}}, 2);
     rt_buf_u32(&b, NGROUPS);
     rt_buf_u32(&b, (uint32_t)-1);
+    rt_buf_u8(&b, 0); /* prepost */
     char err[200] = "";
     RtXNccl *g = load(&b, err, sizeof err);
     assert_non_null(g);
@@ -129,6 +131,7 @@ static void refused(const Comm *c, uint32_t nc, const Peer *peers, uint32_t npee
     put_chan(&b, 1, peers, npeers);
     rt_buf_u32(&b, NGROUPS);
     rt_buf_u32(&b, (uint32_t)-1);
+    rt_buf_u8(&b, 0); /* prepost */
     char err[200] = "";
     assert_null(load(&b, err, sizeof err));
     assert_string_equal(err, "malformed GPU section");
@@ -157,6 +160,7 @@ static void test_truncated_and_duplicate(void **st)
     put_chan(&b, 0, (Peer[]){{0, 0}}, 1); /* channel 0 twice */
     rt_buf_u32(&b, NGROUPS);
     rt_buf_u32(&b, 2);
+    rt_buf_u8(&b, 0); /* prepost */
     char err[200] = "";
     assert_null(load(&b, err, sizeof err));
     rt_buf_free(&b);
@@ -167,6 +171,7 @@ static void test_truncated_and_duplicate(void **st)
     put_chan(&t, 0, (Peer[]){{0, 0}}, 1);
     rt_buf_u32(&t, NGROUPS);
     rt_buf_u32(&t, 2);
+    rt_buf_u8(&t, 0); /* prepost */
     for (size_t len = 0; len < t.len; len++) { /* every cut short of the whole is refused */
         RtRd r = rt_rd(t.p, len);
         RtXNccl *g = rt_xnccl_load(&r, NCHANS, NGROUPS, err, sizeof err);
@@ -182,8 +187,8 @@ static void test_truncated_and_duplicate(void **st)
 static struct {
     char log[1024];
     const char *who;
-    int allocs, frees, aborts;
-    bool fail_alloc;
+    int allocs, frees, aborts, sends, recvs;
+    bool fail_alloc, fail_recv;
 } F;
 
 static void flog(const char *what)
@@ -243,12 +248,18 @@ static int f_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t
     assert_int_equal(t->rank, 2); /* always the channel's static shape */
     assert_int_equal(t->dims[0] * t->dims[1], 32);
     flog("send");
+    F.sends++;
     return 0;
 }
 static int f_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     (void)c, (void)peer;
+    if (F.fail_recv) {
+        snprintf(err, cap, "ncclRecv failed (fake)");
+        return DAFT_EPEER;
+    }
     flog("recv");
+    F.recvs++;
     return f_alloc(t, err, cap);
 }
 static void f_comm_abort(RtGpuComm *c)
@@ -299,7 +310,7 @@ static const RtXIo io = {q_send, q_try_read, q_alive, NULL};
 
 /* Writer (actor 0) and reader (actor 1) of channel 0, static f32 [4, 8] (or shape first),
  * over their pair communicator (boot channel 1); both set up. */
-static void pair(bool meta_first, RtXNccl **w, RtXNccl **r)
+static void pair(bool meta_first, bool prepost, RtXNccl **w, RtXNccl **r)
 {
     memset(&F, 0, sizeof F);
     memset(&Q, 0, sizeof Q);
@@ -311,6 +322,7 @@ static void pair(bool meta_first, RtXNccl **w, RtXNccl **r)
         put_chan_meta(&b, 0, (Peer[]){{0, 1 - side}}, 1, meta_first);
         rt_buf_u32(&b, NGROUPS);
         rt_buf_u32(&b, (uint32_t)-1);
+        rt_buf_u8(&b, prepost); /* (the driver's decision, the same for both) */
         char err[200] = "";
         RtXNccl *g = load(&b, err, sizeof err);
         assert_non_null(g);
@@ -342,7 +354,8 @@ static void done(RtXNccl *w, RtXNccl *r)
     F.who = "W";
     rt_xnccl_free(w);
     assert_int_equal(F.allocs, F.frees); /* no buffer lost, none freed twice */
-    unsetenv("DAFT_NCCL_PREPOST");
+    if (!F.aborts) /* every send met its receive */
+        assert_int_equal(F.sends, F.recvs);
 }
 
 /* One pre-posted transfer of a tensor: the receive is posted (once) when the READ op is
@@ -371,9 +384,8 @@ static void tensor_transfer_prepost(RtXNccl *w, RtXNccl *r)
 static void test_prepost_data(void **st)
 {
     (void)st;
-    setenv("DAFT_NCCL_PREPOST", "1", 1);
     RtXNccl *w, *r;
-    pair(false, &w, &r);
+    pair(false, true, &w, &r);
     tensor_transfer_prepost(w, r);
     tensor_transfer_prepost(w, r);
     assert_null(rt_xnccl_error(r));
@@ -387,9 +399,8 @@ static void test_prepost_data(void **st)
 static void test_prepost_misfit(void **st)
 {
     (void)st;
-    setenv("DAFT_NCCL_PREPOST", "1", 1);
     RtXNccl *w, *r;
-    pair(false, &w, &r);
+    pair(false, true, &w, &r);
     DaftValue slot = daft_value_none();
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
@@ -406,7 +417,21 @@ static void test_prepost_misfit(void **st)
     assert_int_equal(F.aborts, 0);
     daft_value_free(&slot);
     daft_value_free(&e);
+    assert_int_equal(F.allocs, 2); /* the receive's buffer and the writer's scratch */
     tensor_transfer_prepost(w, r); /* the next transfer still pairs up */
+    /* a second misfit reuses the writer's scratch */
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    e = daft_value_error("again");
+    F.who = "W";
+    int before = F.allocs;
+    rt_xnccl_write(w, &io, 0, -1, &e);
+    assert_int_equal(F.allocs, before);
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_string_equal(slot.as.error.msg, "again");
+    daft_value_free(&slot);
+    daft_value_free(&e);
     done(w, r);
 }
 
@@ -416,9 +441,8 @@ static void test_prepost_misfit(void **st)
 static void test_prepost_writer_failed(void **st)
 {
     (void)st;
-    setenv("DAFT_NCCL_PREPOST", "1", 1);
     RtXNccl *w, *r;
-    pair(false, &w, &r);
+    pair(false, true, &w, &r);
     DaftValue slot = daft_value_none();
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
@@ -440,6 +464,65 @@ static void test_prepost_writer_failed(void **st)
     done(w, r);
 }
 
+/* Pre-posting, a reader whose receive could not be posted (it failed, and aborted): the
+ * writer's value still reaches it intact, not misread as shape metadata. */
+static void test_prepost_reader_failed(void **st)
+{
+    (void)st;
+    RtXNccl *w, *r;
+    pair(false, true, &w, &r);
+    DaftValue slot = daft_value_none();
+    F.who = "R";
+    F.fail_recv = true;
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    F.fail_recv = false;
+    assert_int_equal(F.aborts, 1);
+    assert_non_null(strstr(rt_xnccl_error(r), "ncclRecv failed (fake)"));
+    DaftValue e = daft_value_error("stage 0 failed");
+    F.who = "W";
+    rt_xnccl_write(w, &io, 0, -1, &e);
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_int_equal(slot.kind, DAFT_V_ERROR);
+    assert_string_equal(slot.as.error.msg, "stage 0 failed");
+    daft_value_free(&slot);
+    /* and a tensor after that: the reader's failure, not a buffer */
+    DaftValue x = gpu_tensor();
+    F.who = "W";
+    rt_xnccl_write(w, &io, 0, -1, &x);
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_int_equal(slot.kind, DAFT_V_ERROR);
+    assert_non_null(strstr(slot.as.error.msg, "ncclRecv failed (fake)"));
+    daft_value_free(&slot);
+    /* a failed reader posts nothing more; a writer's [value] is still its value */
+    F.who = "W";
+    rt_xnccl_write(w, &io, 0, -1, &e);
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    assert_int_equal(slot.kind, DAFT_V_ERROR);
+    assert_string_equal(slot.as.error.msg, "stage 0 failed");
+    daft_value_free(&slot);
+    daft_value_free(&e);
+    f_free(&x.as.tensor);
+    done(w, r);
+}
+
+/* Pre-posting, a plan stopped with a receive posted and its control value never come: the
+ * buffer is freed with the plan. */
+static void test_prepost_untaken(void **st)
+{
+    (void)st;
+    RtXNccl *w, *r;
+    pair(false, true, &w, &r);
+    DaftValue slot = daft_value_none();
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    assert_int_equal(F.allocs, 1);
+    F.recvs--; /* (no send will come: the plan stops here) */
+    done(w, r);
+}
+
 /* Without pre-posting (the default), and on channels whose shape is sent first: the
  * receive is posted only once the control value is there; a value that is not a tensor
  * crosses the ring alone, with no NCCL operation on either side. */
@@ -447,10 +530,8 @@ static void test_post_after_control(void **st)
 {
     (void)st;
     for (int meta = 0; meta < 2; meta++) {
-        if (meta)
-            setenv("DAFT_NCCL_PREPOST", "1", 1); /* (no effect on a shape-first channel) */
         RtXNccl *w, *r;
-        pair(meta, &w, &r);
+        pair(meta, meta, &w, &r); /* (pre-posting has no effect on a shape-first channel) */
         DaftValue slot = daft_value_none();
         F.who = "R";
         assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
@@ -488,6 +569,8 @@ int main(void)
         cmocka_unit_test(test_prepost_data),
         cmocka_unit_test(test_prepost_misfit),
         cmocka_unit_test(test_prepost_writer_failed),
+        cmocka_unit_test(test_prepost_reader_failed),
+        cmocka_unit_test(test_prepost_untaken),
         cmocka_unit_test(test_post_after_control),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
