@@ -1520,14 +1520,20 @@ static int g_xfer(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, s
         return hp_rc;                                                                     \
     } while (0)
 
-static int hp_alloc(DaftTensor *t, char *err, size_t cap) { HPROF("  alloc", g_alloc(t, err, cap)); }
+static int hp_alloc(DaftTensor *t, char *err, size_t cap)
+{
+    HPROF("  alloc", g_alloc(t, err, cap));
+}
 static void hp_free(DaftTensor *t)
 {
     int64_t t0 = rtg_hprof_begin();
     g_free(t);
     rtg_hprof_end("  free", t0);
 }
-static int hp_group_end(RtGpuComm *c, char *err, size_t cap) { HPROF("nccl group end", g_group_end(c, err, cap)); }
+static int hp_group_end(RtGpuComm *c, char *err, size_t cap)
+{
+    HPROF("nccl group end", g_group_end(c, err, cap));
+}
 static int hp_send(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t cap)
 {
     HPROF("nccl send", g_send(c, t, peer, err, cap));
