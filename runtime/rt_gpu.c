@@ -55,6 +55,9 @@ typedef struct RtLane {
     bool lag_set;
     uint64_t ops, joined;        /* NCCL groups issued / joined into cs */
     bool taken;                  /* by a live communicator */
+    bool held;                   /* group held_at is a held receive (g_recv_held) */
+    uint64_t held_at;
+    cudaEvent_t before_held;     /* recorded on s just before that receive */
 } RtLane;
 
 /* Device memory of a tensor: its address and size (as allocated). */
@@ -70,6 +73,7 @@ typedef struct Inflight {
     cudaEvent_t ev;
     int lane;     /* the stream ev was recorded on */
     bool written; /* by NCCL (else only read) */
+    bool held;    /* a held receive's buffer (g_recv_held): joins leave it in flight */
 } Inflight;
 
 /* DAFT_GPU_PROFILE=1: an interval of GPU work (two events on one stream), and the time of
@@ -102,6 +106,7 @@ typedef struct RtGpuState {
     Inflight grp[64];                 /* buffers of the group being built (no event yet) */
     int ngrp;
     bool grp_full;                    /* more than grp holds: join all at the group's end */
+    bool grp_held;                    /* the group being built is a held receive */
     uint64_t grp_lanes;               /* bit i: the group being built has work on lane i */
     uint64_t grp_reads_cs;            /* bit i: ... that reads what cs produced (a send) */
     RtGpuComm *gcomms[64];            /* communicators of the group being built */
@@ -464,19 +469,44 @@ static void sweep_inflight(void)
         flush_deferred();
 }
 
-/* cs waits for everything issued on every lane so far. */
+/* cs waits for everything issued on every lane so far, except a held receive that is its
+ * lane's last work (g_recv_held): cs follows the work before it, and its buffer stays in
+ * flight, so no wait of this process depends on a sender that has not committed yet. */
 static void join_lanes(void)
 {
     for (int i = 0; i < G.nlanes; i++) {
         RtLane *l = &G.lanes[i];
+        if (l->held && l->ops == l->held_at) {
+            if (l->joined + 1 < l->held_at) {
+                cudaStreamWaitEvent(G.cs, l->before_held, 0);
+                l->joined = l->held_at - 1;
+            }
+            continue;
+        }
         if (l->joined == l->ops)
             continue;
         cudaEventRecord(l->joined_ev, l->s);
         cudaStreamWaitEvent(G.cs, l->joined_ev, 0);
         l->joined = l->ops;
     }
-    drop_inflight(G.nfl, -1);
+    int k = 0; /* every buffer in flight is joined now but a held receive's */
+    for (int i = 0; i < G.nfl; i++) {
+        if (G.fl[i].held && G.lanes[G.fl[i].lane].held)
+            G.fl[k++] = G.fl[i];
+        else
+            spare_event(G.fl[i].ev);
+    }
+    G.nfl = k;
     flush_deferred();
+}
+
+/* The held receive on `lane` (if any) is an ordinary one from now on. */
+static void lane_unhold(int lane)
+{
+    G.lanes[lane].held = false;
+    for (int i = 0; i < G.nfl; i++)
+        if (G.fl[i].lane == lane)
+            G.fl[i].held = false;
 }
 
 /* A buffer the group being built hands to NCCL on `lane`. */
@@ -486,7 +516,7 @@ static void group_uses(const void *p, int lane, bool written)
         G.grp_full = true;
         return;
     }
-    G.grp[G.ngrp++] = (Inflight){p, NULL, lane, written};
+    G.grp[G.ngrp++] = (Inflight){p, NULL, lane, written, false};
 }
 
 /* A communicator the group being built uses (settled at the group's end). */
@@ -517,6 +547,7 @@ static void group_launched(void)
         }
         cudaEventRecord(ev, G.lanes[G.grp[i].lane].s);
         G.grp[i].ev = ev;
+        G.grp[i].held = G.grp_held;
         G.fl[G.nfl++] = G.grp[i];
     }
     G.ngrp = 0;
@@ -1210,6 +1241,7 @@ static void forget(RtGpuComm *c)
  * frees must not overtake it). */
 static void lane_give_back(RtGpuComm *c)
 {
+    lane_unhold(c->lane); /* (its communicator is gone: aborted, the receive ends) */
     if (c->lane <= 0)
         return;
     join_lanes();
@@ -1365,6 +1397,36 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     group_uses(t->data, c->lane, true);
     return 0;
 }
+
+/* One receive in a group of its own that joins of cs with all communication leave out
+ * (join_lanes) until g_release: rt_xnccl.c posts it before the sender has committed to
+ * sending (pre-posted receives, DAFT_NCCL_PREPOST), and a wait of this process for other
+ * work must not become a wait for that sender. Lane 0 shared by several communicators
+ * (too many, or DAFT_GPU_ONE_LANE) may get other work after it: then joins include it. */
+static int g_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    RtLane *l = &G.lanes[c->lane];
+    bool hold = l->before_held ||
+                cudaEventCreateWithFlags(&l->before_held, cudaEventDisableTiming) == cudaSuccess;
+    if (!hold)
+        cudaGetLastError(); /* (then an ordinary receive) */
+    g_group_start();
+    int rc = g_recv(c, t, peer, err, cap);
+    if (!rc && hold) {
+        cudaEventRecord(l->before_held, l->s); /* (ncclGroupEnd enqueues the receive) */
+        lane_unhold(c->lane);
+        l->held = true;
+        l->held_at = l->ops + 1;
+        G.grp_held = true;
+    }
+    int rc2 = g_group_end(c, rc ? NULL : err, cap);
+    G.grp_held = false;
+    if (rc || rc2)
+        lane_unhold(c->lane);
+    return rc ? rc : rc2;
+}
+
+static void g_release(RtGpuComm *c) { lane_unhold(c->lane); }
 
 /* A collective whose result the very next computation reads (tensor parallelism) gains
  * nothing from a communication stream: compute would wait for it at once. On the compute
@@ -1589,6 +1651,8 @@ const RtGpuOps *daft_gpu_ops(void)
         .group_end = hp_group_end,
         .send = hp_send,
         .recv = hp_recv,
+        .recv_held = g_recv_held,
+        .release = g_release,
         .collective = hp_collective,
         .comm_check = comm_check,
         .comm_abort = g_comm_abort,

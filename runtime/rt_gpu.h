@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 9
+#define RT_GPU_ABI 10
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -90,6 +90,12 @@ typedef struct RtGpuOps {
     int (*group_end)(RtGpuComm *c, char *err, size_t cap);
     int (*send)(RtGpuComm *c, const DaftTensor *t, int peer, char *err, size_t cap);
     int (*recv)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
+    /* Pre-posted receives (rt_xnccl.c): recv in a group of its own, "held": the compute
+     * stream's joins with all communication (a host wait, daft_ctx_stream) leave it out, as
+     * its sender may not have committed to sending, until release (its control value came;
+     * from then on it is an ordinary receive). */
+    int (*recv_held)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
+    void (*release)(RtGpuComm *c);
     /* Collective (kinds / reductions numbered as daft/plan.h) of member `in`; `out` gets a
      * new device tensor. Shapes follow rt_coll.c's CPU rules. on_compute: the next
      * computation reads `out`, so the collective runs on the compute stream (no waits

@@ -32,13 +32,11 @@
  * contents unused) satisfies the posted receives (the reader frees what it received and
  * takes the value). A writer whose communicators failed sends its error bare; a reader
  * holding a posted receive then aborts its communicators, as nothing will arrive.
- * Why opt-in: a posted receive stays open while the reader's actor does other work.
- * Whatever makes its compute stream wait for all communication (a method using
- * daft_ctx_stream, a std reduction returning a host value, frees once interpreted
- * transfers were used) then waits for the writer's send; if that send depends on the
- * other work (an interpreted task of the writer's actor waiting for a result of the
- * reader's), the two wait on each other, which the stall report names after 30 s. Without
- * pre-posting a receive is only posted once the writer has committed to sending.
+ * A posted receive stays open while the reader's actor does other work; whatever makes its
+ * compute stream wait for all communication (a method using daft_ctx_stream, a std
+ * reduction returning a host value) must not then wait for the writer, whose send may
+ * depend on that work: the receive is posted "held" (the GPU table's recv_held), which
+ * such joins leave out until its control value comes (release). Opt-in until measured.
  *
  * Failures: rt_xnccl_abort (plan stopped: a member died, or unloaded) aborts every
  * communicator (ncclCommAbort never waits for peers); asynchronous NCCL errors are polled
@@ -369,17 +367,23 @@ void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, co
     }
 }
 
-/* Posts the receive of t (shape set) from the channel's writer: 0, or -1 with g failed
- * and its communicators aborted (t has no data then). */
-static int recv_into(RtXNccl *g, const RtXNChan *c, DaftTensor *t)
+/* Posts the receive of t (shape set) from the channel's writer, held (pre-posted: see the
+ * GPU table's recv_held) or not: 0, or -1 with g failed and its communicators aborted (t
+ * has no data then). */
+static int recv_into(RtXNccl *g, const RtXNChan *c, DaftTensor *t, bool held)
 {
     /* on the communication stream even when the next call reads the value: posted there, a
      * stream of receives overlaps the calls (on the compute stream, measured on 2 x H100,
      * 8 B executions took 17.2 us instead of 12.4, 1 MiB 48.4 instead of 44.5) */
-    g->ops->group_start();
     RtGpuComm *from = peer_comm(g, &c->peers[0]);
-    int e1 = g->ops->recv(from, t, c->peers[0].rank, g->err, sizeof g->err);
-    int e2 = g->ops->group_end(from, e1 ? NULL : g->err, sizeof g->err);
+    int e1 = 0, e2 = 0;
+    if (held) {
+        e1 = g->ops->recv_held(from, t, c->peers[0].rank, g->err, sizeof g->err);
+    } else {
+        g->ops->group_start();
+        e1 = g->ops->recv(from, t, c->peers[0].rank, g->err, sizeof g->err);
+        e2 = g->ops->group_end(from, e1 ? NULL : g->err, sizeof g->err);
+    }
     if (!e1 && !e2)
         return 0;
     if (t->data)
@@ -397,6 +401,8 @@ static int take_posted(RtXNccl *g, RtXNChan *c, uint32_t ch, DaftValue *slot)
     DaftTensor t = c->post;
     memset(&c->post, 0, sizeof c->post);
     c->posted = false;
+    if (t.data) /* the sender has committed (or failed): an ordinary receive from now on */
+        g->ops->release(peer_comm(g, &c->peers[0]));
     if (slot->kind == DAFT_V_NONE) { /* the data: already being received into t */
         if (!t.data) {
             *slot = daft_value_error("NCCL receive on channel %u: %s", ch, g->err);
@@ -435,7 +441,7 @@ int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
     RtXNChan *c = &g->chans[ch];
     if (prepost_chan(g, c) && !c->posted && !g->failed) {
         c->post = static_tensor(c);
-        recv_into(g, c, &c->post); /* (a failure is reported when the control value comes) */
+        recv_into(g, c, &c->post, true); /* (a failure is reported when the control comes) */
         c->posted = true;
     }
     int rc = io->try_read(io->arg, ch, slot);
@@ -472,7 +478,7 @@ int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
         *slot = daft_value_error("%s", g->err);
         return 1;
     }
-    if (recv_into(g, c, &t)) {
+    if (recv_into(g, c, &t, false)) {
         *slot = daft_value_error("NCCL receive on channel %u: %s", ch, g->err);
         return 1;
     }

@@ -187,7 +187,7 @@ static void test_truncated_and_duplicate(void **st)
 static struct {
     char log[1024];
     const char *who;
-    int allocs, frees, aborts, sends, recvs;
+    int allocs, frees, aborts, sends, recvs, holds, releases;
     bool fail_alloc, fail_recv;
 } F;
 
@@ -262,6 +262,24 @@ static int f_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     F.recvs++;
     return f_alloc(t, err, cap);
 }
+static int f_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    (void)c, (void)peer;
+    if (F.fail_recv) {
+        snprintf(err, cap, "ncclRecv failed (fake)");
+        return DAFT_EPEER;
+    }
+    flog("recv(held)");
+    F.recvs++;
+    F.holds++;
+    return f_alloc(t, err, cap);
+}
+static void f_release(RtGpuComm *c)
+{
+    (void)c;
+    flog("release");
+    F.releases++;
+}
 static void f_comm_abort(RtGpuComm *c)
 {
     (void)c;
@@ -272,7 +290,8 @@ static void f_comm_destroy(RtGpuComm *c) { (void)c; }
 static const RtGpuOps fake = {
     .abi = RT_GPU_ABI, .device = f_device, .alloc = f_alloc, .free = f_free,
     .nccl_id = f_nccl_id, .comm_init = f_comm_init, .group_start = f_group_start,
-    .group_end = f_group_end, .send = f_send, .recv = f_recv, .comm_abort = f_comm_abort,
+    .group_end = f_group_end, .send = f_send, .recv = f_recv, .recv_held = f_recv_held,
+    .release = f_release, .comm_abort = f_comm_abort,
     .comm_destroy = f_comm_destroy,
 };
 
@@ -349,13 +368,16 @@ static DaftValue gpu_tensor(void)
 /* Frees both sides: every buffer the fake GPU handed out is freed exactly once. */
 static void done(RtXNccl *w, RtXNccl *r)
 {
+    int aborted = F.aborts; /* (before the frees, which abort every communicator) */
     F.who = "R";
     rt_xnccl_free(r);
     F.who = "W";
     rt_xnccl_free(w);
     assert_int_equal(F.allocs, F.frees); /* no buffer lost, none freed twice */
-    if (!F.aborts) /* every send met its receive */
+    if (!aborted) { /* every send met its receive; every held receive was released */
         assert_int_equal(F.sends, F.recvs);
+        assert_int_equal(F.holds, F.releases);
+    }
 }
 
 /* One pre-posted transfer of a tensor: the receive is posted (once) when the READ op is
@@ -367,16 +389,16 @@ static void tensor_transfer_prepost(RtXNccl *w, RtXNccl *r)
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
-    assert_string_equal(F.log, "R:recv");
+    assert_string_equal(F.log, "R:recv(held)");
     DaftValue x = gpu_tensor();
     F.who = "W";
     rt_xnccl_write(w, &io, 0, -1, &x);
-    assert_string_equal(F.log, "R:recv W:send");
+    assert_string_equal(F.log, "R:recv(held) W:send");
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
     assert_int_equal(slot.kind, DAFT_V_TENSOR);
     assert_int_equal(slot.as.tensor.dims[1], 8);
-    assert_string_equal(F.log, "R:recv W:send");
+    assert_string_equal(F.log, "R:recv(held) W:send R:release");
     f_free(&slot.as.tensor);
     f_free(&x.as.tensor);
 }
@@ -407,11 +429,12 @@ static void test_prepost_misfit(void **st)
     DaftValue e = daft_value_error("stage 1 failed: boom");
     F.who = "W";
     rt_xnccl_write(w, &io, 0, -1, &e);
-    assert_string_equal(F.log, "R:recv W:send");
+    assert_string_equal(F.log, "R:recv(held) W:send");
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
     assert_int_equal(slot.kind, DAFT_V_ERROR);
     assert_string_equal(slot.as.error.msg, "stage 1 failed: boom");
+    assert_string_equal(F.log, "R:recv(held) W:send R:release");
     assert_null(rt_xnccl_error(w));
     assert_null(rt_xnccl_error(r));
     assert_int_equal(F.aborts, 0);
@@ -451,7 +474,7 @@ static void test_prepost_writer_failed(void **st)
     F.fail_alloc = true;
     rt_xnccl_write(w, &io, 0, -1, &e);
     F.fail_alloc = false;
-    assert_string_equal(F.log, "R:recv");
+    assert_string_equal(F.log, "R:recv(held)");
     assert_non_null(rt_xnccl_error(w));
     assert_int_equal(F.aborts, 1);
     F.who = "R";
@@ -519,7 +542,9 @@ static void test_prepost_untaken(void **st)
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
     assert_int_equal(F.allocs, 1);
-    F.recvs--; /* (no send will come: the plan stops here) */
+    assert_string_equal(F.log, "R:recv(held)");
+    F.recvs--; /* (the plan stops here: no send will meet it, nothing releases it) */
+    F.holds--;
     done(w, r);
 }
 
