@@ -55,8 +55,9 @@ typedef struct RtLane {
     bool lag_set;
     uint64_t ops, joined;        /* NCCL groups issued / joined into cs */
     bool taken;                  /* by a live communicator */
-    bool held;                   /* group held_at is a held receive (g_recv_held) */
+    bool held;                   /* group held_at is a held receive (g_recv_held) ... */
     uint64_t held_at;
+    RtGpuComm *held_by;          /* ... of this communicator (lane 0 may be shared) */
     cudaEvent_t before_held;     /* recorded on s just before that receive */
 } RtLane;
 
@@ -106,7 +107,7 @@ typedef struct RtGpuState {
     Inflight grp[64];                 /* buffers of the group being built (no event yet) */
     int ngrp;
     bool grp_full;                    /* more than grp holds: join all at the group's end */
-    bool grp_held;                    /* the group being built is a held receive */
+    int grp_held_lane;                /* the group being built is a held receive there, or -1 */
     uint64_t grp_lanes;               /* bit i: the group being built has work on lane i */
     uint64_t grp_reads_cs;            /* bit i: ... that reads what cs produced (a send) */
     RtGpuComm *gcomms[64];            /* communicators of the group being built */
@@ -136,7 +137,7 @@ typedef struct RtGpuState {
     cudaEvent_t std_done;             /* std_cuda's host waits (std_host_wait) */
 } RtGpuState;
 
-static RtGpuState G = {.dev = -1};
+static RtGpuState G = {.dev = -1, .grp_held_lane = -1};
 
 static void gerr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void gerr(char *err, size_t cap, const char *fmt, ...)
@@ -504,9 +505,17 @@ static void join_lanes(void)
 static void lane_unhold(int lane)
 {
     G.lanes[lane].held = false;
+    G.lanes[lane].held_by = NULL;
     for (int i = 0; i < G.nfl; i++)
         if (G.fl[i].lane == lane)
             G.fl[i].held = false;
+}
+
+/* ... if it is c's (lane 0 may be shared by several communicators). */
+static void lane_release(RtGpuComm *c)
+{
+    if (G.lanes[c->lane].held && G.lanes[c->lane].held_by == c)
+        lane_unhold(c->lane);
 }
 
 /* A buffer the group being built hands to NCCL on `lane`. */
@@ -535,7 +544,9 @@ static void group_launched(void)
 {
     if (!G.no_overlap) /* (read once: getenv scans the environment, and this runs per group) */
         G.no_overlap = getenv("DAFT_GPU_NO_OVERLAP") ? 1 : -1;
-    bool ok = !G.grp_full && G.no_overlap < 0;
+    /* (a held receive is tracked even without overlap: joins leave it out, so only its
+     * entry makes compute wait for it where it reads or frees its buffer) */
+    bool ok = !G.grp_full && (G.no_overlap < 0 || G.grp_held_lane >= 0);
     Inflight *v = ok ? grow(G.fl, &G.capfl, G.nfl + G.ngrp, sizeof *G.fl) : NULL;
     if (v)
         G.fl = v;
@@ -547,13 +558,16 @@ static void group_launched(void)
         }
         cudaEventRecord(ev, G.lanes[G.grp[i].lane].s);
         G.grp[i].ev = ev;
-        G.grp[i].held = G.grp_held;
+        G.grp[i].held = G.grp_held_lane >= 0;
         G.fl[G.nfl++] = G.grp[i];
     }
     G.ngrp = 0;
     G.grp_full = false;
-    if (!v)
+    if (!v) {
+        if (G.grp_held_lane >= 0) /* (untracked, it cannot be left out of joins) */
+            lane_unhold(G.grp_held_lane);
         join_lanes();
+    }
 }
 
 /* Lane `lane` is about to read p (a send, a collective's input): if NCCL on another lane
@@ -1241,7 +1255,7 @@ static void forget(RtGpuComm *c)
  * frees must not overtake it). */
 static void lane_give_back(RtGpuComm *c)
 {
-    lane_unhold(c->lane); /* (its communicator is gone: aborted, the receive ends) */
+    lane_release(c); /* (its communicator is gone: aborted, the receive ends) */
     if (c->lane <= 0)
         return;
     join_lanes();
@@ -1299,7 +1313,8 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
         if (G.grp_reads_cs >> i & 1)
             lane_after_compute(i);
     G.grp_lanes = G.grp_reads_cs = 0;
-    void *prof = prof_begin("(NCCL group)", G.lanes[first].s);
+    /* (no span for a held receive: summing the spans would wait for its sender) */
+    void *prof = G.grp_held_lane >= 0 ? NULL : prof_begin("(NCCL group)", G.lanes[first].s);
     ncclResult_t r = ncclGroupEnd();
     prof_end(prof, G.lanes[first].s);
     for (int i = first; i < G.nlanes; i++)
@@ -1309,6 +1324,8 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
         gerr(err, cap, "ncclGroupEnd failed: %s", ncclGetErrorString(r));
         G.ngrp = G.ngcomms = 0; /* whatever it queued comes before any later free */
         G.grp_full = false;
+        if (G.grp_held_lane >= 0)
+            lane_unhold(G.grp_held_lane);
         join_lanes();
         return DAFT_EPEER;
     }
@@ -1321,6 +1338,8 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
     if (rc) {
         G.ngrp = 0;
         G.grp_full = false;
+        if (G.grp_held_lane >= 0) /* (whatever it queued comes before any later free) */
+            lane_unhold(G.grp_held_lane);
         join_lanes();
     } else {
         group_launched(); /* cs waits for the received data where it reads it (g_use) */
@@ -1417,16 +1436,17 @@ static int g_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t 
         lane_unhold(c->lane);
         l->held = true;
         l->held_at = l->ops + 1;
-        G.grp_held = true;
+        l->held_by = c;
+        G.grp_held_lane = c->lane;
     }
     int rc2 = g_group_end(c, rc ? NULL : err, cap);
-    G.grp_held = false;
+    G.grp_held_lane = -1;
     if (rc || rc2)
-        lane_unhold(c->lane);
+        lane_release(c);
     return rc ? rc : rc2;
 }
 
-static void g_release(RtGpuComm *c) { lane_unhold(c->lane); }
+static void g_release(RtGpuComm *c) { lane_release(c); }
 
 /* A collective whose result the very next computation reads (tensor parallelism) gains
  * nothing from a communication stream: compute would wait for it at once. On the compute
@@ -1604,6 +1624,10 @@ static int hp_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     HPROF("nccl recv (+alloc)", g_recv(c, t, peer, err, cap));
 }
+static int hp_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    HPROF("nccl recv held (+alloc)", g_recv_held(c, t, peer, err, cap));
+}
 static int hp_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
                          DaftTensor *out, bool on_compute, char *err, size_t cap)
 {
@@ -1651,7 +1675,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .group_end = hp_group_end,
         .send = hp_send,
         .recv = hp_recv,
-        .recv_held = g_recv_held,
+        .recv_held = hp_recv_held,
         .release = g_release,
         .collective = hp_collective,
         .comm_check = comm_check,
