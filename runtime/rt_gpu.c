@@ -1201,7 +1201,8 @@ static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
         return rc;
     *out = NULL;
     ncclResult_t r;
-    int64_t deadline = now_ns() + (int64_t)(timeout_s * 1e9), last = now_ns();
+    int64_t t0 = now_ns(), deadline = t0 + (int64_t)(timeout_s * 1e9), last = t0;
+    int64_t report = t0 + RT_GPU_STALL_NS;
     for (;;) {
         ncclResult_t st = ncclInProgress;
         r = ncclCommGetAsyncError(c->comm, &st);
@@ -1211,6 +1212,14 @@ static int g_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
         if (now_ns() - last > 2000000) {
             last = now_ns();
             dead = alive && !alive(arg);
+        }
+        if (now_ns() > report) { /* the others may be busy with earlier work: never silent */
+            fprintf(stderr, "daft: %s (GPU %d): waiting %lld s for the other %d members of an "
+                            "NCCL communicator (rank %d) to join; giving up after %.0f s "
+                            "(DAFT_NCCL_INIT_TIMEOUT)\n",
+                    G.who[0] ? G.who : "a GPU actor", G.dev,
+                    (long long)((now_ns() - t0) / 1000000000), n - 1, rank, timeout_s);
+            report = now_ns() + 2 * RT_GPU_STALL_NS;
         }
         if ((r != ncclSuccess || st != ncclInProgress) || dead || now_ns() > deadline) {
             gerr(err, cap, "NCCL communicator of %d ranks (rank %d) not created: %s", n, rank,
