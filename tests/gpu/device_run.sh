@@ -22,8 +22,9 @@
 # W7, W5 and W6 with DAFT_GPU_CACHE=0 (freed device memory back to the pool, not kept),
 # and W6 with DAFT_GPU_ONE_LANE=1 (every communicator's NCCL work on one stream, as before
 # each had its own);
-# 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs, and the
-# CPU time of a W7 TP = 4 worker at batch 32 (DAFT_GPU_PROFILE=host); 7 W3 (daft's
+# 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs and of W6's
+# resident form on one GPU, and the CPU time of a W7 TP = 4 worker at batch 32
+# (DAFT_GPU_PROFILE=host); 7 W3 (daft's
 # bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv; bench_gpu_plan again with
 # DAFT_NCCL_PREPOST=1). At the end every output is packed into $OUT/all.tgz.
 set -u
@@ -154,6 +155,11 @@ if want 6; then
       >>"$OUT/6-profile.txt" 2>&1
   done
   grep -A30 "GPU profile" "$OUT/6-profile.txt" | head -60
+  # W6 on one GPU, resident form only: GPU time and idle per operation (the gap to PyTorch)
+  env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 DAFT_APP_HOST_IO=0 DAFT_GPU_PROFILE=1 DAFT_APP_STAGES=1 \
+    DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 DAFT_APP_ITERS=10 timeout -k 5 60 "$B/tests/apps/pp_mlp" \
+    2>&1 | grep -E "RESULT|GPU profile of Stage#1" -A12 | grep -v "micro-batch" >>"$OUT/6-profile-w6.txt"
+  head -16 "$OUT/6-profile-w6.txt"
   if [ "$ngpu" -ge 4 ]; then # where a TP worker's CPU time goes at batch 32 (bound by it)
     env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 DAFT_GPU_PROFILE=host DAFT_APP_TP=4 DAFT_APP_BATCH=32 \
       DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=200 timeout -k 5 60 "$B/tests/apps/tp_mlp" \
