@@ -403,6 +403,20 @@ static void tensor_transfer_prepost(RtXNccl *w, RtXNccl *r)
     f_free(&x.as.tensor);
 }
 
+/* One transfer of v: the reader's READ is reached first (it posts, when it may), then the
+ * writer writes, then the reader takes the value (returned). */
+static DaftValue transfer(RtXNccl *w, RtXNccl *r, const DaftValue *v)
+{
+    DaftValue slot = daft_value_none();
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    F.who = "W";
+    rt_xnccl_write(w, &io, 0, -1, v);
+    F.who = "R";
+    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    return slot;
+}
+
 static void test_prepost_data(void **st)
 {
     (void)st;
@@ -423,15 +437,8 @@ static void test_prepost_misfit(void **st)
     (void)st;
     RtXNccl *w, *r;
     pair(false, true, &w, &r);
-    DaftValue slot = daft_value_none();
-    F.who = "R";
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
     DaftValue e = daft_value_error("stage 1 failed: boom");
-    F.who = "W";
-    rt_xnccl_write(w, &io, 0, -1, &e);
-    assert_string_equal(F.log, "R:recv(held) W:send");
-    F.who = "R";
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    DaftValue slot = transfer(w, r, &e);
     assert_int_equal(slot.kind, DAFT_V_ERROR);
     assert_string_equal(slot.as.error.msg, "stage 1 failed: boom");
     assert_string_equal(F.log, "R:recv(held) W:send R:release");
@@ -442,17 +449,11 @@ static void test_prepost_misfit(void **st)
     daft_value_free(&e);
     assert_int_equal(F.allocs, 2); /* the receive's buffer and the writer's scratch */
     tensor_transfer_prepost(w, r); /* the next transfer still pairs up */
-    /* a second misfit reuses the writer's scratch */
-    F.who = "R";
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    int before = F.allocs;          /* a second misfit reuses the writer's scratch */
     e = daft_value_error("again");
-    F.who = "W";
-    int before = F.allocs;
-    rt_xnccl_write(w, &io, 0, -1, &e);
-    assert_int_equal(F.allocs, before);
-    F.who = "R";
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    slot = transfer(w, r, &e);
     assert_string_equal(slot.as.error.msg, "again");
+    assert_int_equal(F.allocs, before + 1); /* (the receive's buffer only) */
     daft_value_free(&slot);
     daft_value_free(&e);
     done(w, r);
@@ -494,35 +495,23 @@ static void test_prepost_reader_failed(void **st)
     (void)st;
     RtXNccl *w, *r;
     pair(false, true, &w, &r);
-    DaftValue slot = daft_value_none();
-    F.who = "R";
-    F.fail_recv = true;
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
+    DaftValue e = daft_value_error("stage 0 failed");
+    F.fail_recv = true; /* (the reader's post fails: it aborts) */
+    DaftValue slot = transfer(w, r, &e);
     F.fail_recv = false;
     assert_int_equal(F.aborts, 1);
     assert_non_null(strstr(rt_xnccl_error(r), "ncclRecv failed (fake)"));
-    DaftValue e = daft_value_error("stage 0 failed");
-    F.who = "W";
-    rt_xnccl_write(w, &io, 0, -1, &e);
-    F.who = "R";
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
     assert_int_equal(slot.kind, DAFT_V_ERROR);
     assert_string_equal(slot.as.error.msg, "stage 0 failed");
     daft_value_free(&slot);
-    /* and a tensor after that: the reader's failure, not a buffer */
+    /* a tensor after that: the reader's failure, not a buffer */
     DaftValue x = gpu_tensor();
-    F.who = "W";
-    rt_xnccl_write(w, &io, 0, -1, &x);
-    F.who = "R";
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    slot = transfer(w, r, &x);
     assert_int_equal(slot.kind, DAFT_V_ERROR);
     assert_non_null(strstr(slot.as.error.msg, "ncclRecv failed (fake)"));
     daft_value_free(&slot);
     /* a failed reader posts nothing more; a writer's [value] is still its value */
-    F.who = "W";
-    rt_xnccl_write(w, &io, 0, -1, &e);
-    F.who = "R";
-    assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
+    slot = transfer(w, r, &e);
     assert_int_equal(slot.kind, DAFT_V_ERROR);
     assert_string_equal(slot.as.error.msg, "stage 0 failed");
     daft_value_free(&slot);
