@@ -192,8 +192,9 @@ static bool rt_xplan_slot_dies(const RtXPlan *p, uint32_t at, int32_t slot)
  * (tensor parallelism's last allreduce, on every rank but the one that goes on): on a
  * communication stream its kernels would start early and wait for the others while holding
  * SMs the next computation needs; on the compute stream it runs in turn, as in an SPMD
- * program. DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 keeps it on the communication stream (to
- * measure; not yet measured on a GPU). */
+ * program. Measured on 4 x H100: W7 TP = 4 at batch 256 10 % faster (0.700 against 0.778
+ * ms), batch 32 unchanged. DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 keeps it on the communication
+ * stream (to measure). */
 static bool rt_xplan_dead_on_compute(void)
 {
     const char *e = getenv("DAFT_GPU_DEAD_COLL_ON_COMPUTE");
