@@ -148,6 +148,12 @@ void rtg_hprof_report(const char *who, int dev);
 
 /* The GPU table, loading libdaftgpu.so on first use; NULL with the reason in err. */
 const RtGpuOps *rt_gpu_ops(char *err, size_t cap);
+/* How long a GPU actor waits for the other members of an NCCL communicator (a compiled
+ * plan's, or an interpreted transfer's peer) to take part: DAFT_NCCL_INIT_TIMEOUT seconds,
+ * default 600 (as torch.distributed's NCCL default). They join when they get there, after
+ * whatever they were given before; the wait is reported on stderr after 30 s and every
+ * minute, and ends at once when a member dies. */
+double rt_nccl_init_timeout(void);
 /* The table if this process attached a GPU (a GPU actor), else NULL. Cheap. */
 const RtGpuOps *rt_gpu_active(void);
 /* True when DAFT_DEVICE=cpu (CPU-only mode, explicit). */

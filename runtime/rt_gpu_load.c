@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Interpreted GPU transfers (below): a transfer header queued from a peer, and a peer. */
 typedef struct RtGxPend {
@@ -309,7 +310,13 @@ void rt_gpu_tensor_upload(DaftValue *v)
  * (rt_gpu.h, "Interpreted GPU transfers over NCCL"). One 2-rank communicator per
  * direction and peer: out[peer] (this actor is rank 0, the sender), in[peer] (rank 1). */
 
-#define RT_GX_TIMEOUT_NS 120000000000LL
+double rt_nccl_init_timeout(void)
+{
+    const char *e = getenv("DAFT_NCCL_INIT_TIMEOUT");
+    char *end = NULL;
+    double s = e && *e ? strtod(e, &end) : 0.0;
+    return end && !*end && s > 0.0 ? s : 600.0;
+}
 
 static RtGxPeer *rt_gx_peer(DaftActor p)
 {
@@ -337,7 +344,11 @@ int64_t daft_ctx_gpu_nccl_transfers(const DaftActorCtx *ctx, int received)
 static int rt_gx_settle(RtGpuComm *c, DaftActor peer, RtGpuPeerAlive alive, void *arg,
                         char *err, size_t cap)
 {
-    int64_t deadline = rt_now_ns() + RT_GX_TIMEOUT_NS, last = rt_now_ns();
+    /* The peer takes part when it gets to the transfer, after whatever it was given before:
+     * wait as long as a compiled plan's members wait for each other, never silently. */
+    double limit = rt_nccl_init_timeout();
+    int64_t t0 = rt_now_ns(), deadline = t0 + (int64_t)(limit * 1e9), last = t0;
+    int64_t report = t0 + 30000000000LL;
     for (;;) {
         int rc = P.active->comm_poll(c, err, cap);
         if (rc)
@@ -349,10 +360,20 @@ static int rt_gx_settle(RtGpuComm *c, DaftActor peer, RtGpuPeerAlive alive, void
                 rt_fmt(err, cap, "actor %u died", peer);
                 return DAFT_EPEER;
             }
+            if (t > report) {
+                rt_log("waiting %lld s for actor %u to take part in a GPU transfer over NCCL; "
+                       "giving up after %.0f s (DAFT_NCCL_INIT_TIMEOUT)",
+                       (long long)((t - t0) / 1000000000), peer, limit);
+                report = t + 60000000000LL;
+            }
             if (t > deadline) {
                 rt_fmt(err, cap, "timed out waiting for actor %u", peer);
                 return DAFT_ETIMEDOUT;
             }
+        }
+        if (t - t0 > 200000) { /* (spin 200 us: a settled transfer answers at once) */
+            struct timespec ts = {0, 10000};
+            nanosleep(&ts, NULL);
         }
     }
 }

@@ -211,19 +211,6 @@ static int setup_failed(RtXNccl *g, const RtXIo *io, bool id_sent)
     return DAFT_EPEER;
 }
 
-/* How long a member waits for the others to join a communicator, in seconds: they join at
- * the plan's first execution in their turn, so after whatever the driver called before it on
- * their actors (DAFT_NCCL_INIT_TIMEOUT, default 600 s, as torch.distributed's NCCL default).
- * The wait is reported after 30 s and then every minute (rt_gpu.c), and ends at once if a
- * member dies. */
-static double init_timeout(void)
-{
-    const char *e = getenv("DAFT_NCCL_INIT_TIMEOUT");
-    char *end = NULL;
-    double s = e && *e ? strtod(e, &end) : 0.0;
-    return end && !*end && s > 0.0 ? s : 600.0;
-}
-
 /* Creates the communicators in order; 1 when all exist, 0 when waiting for a unique id,
  * < 0 on failure (g->err). */
 int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
@@ -262,8 +249,8 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io)
             memcpy(id, g->tmp.as.str.ptr, sizeof id);
             daft_value_free(&g->tmp);
         }
-        if (g->ops->comm_init(&c->c, id, c->n, c->rank, init_timeout(), io->alive, io->arg,
-                              g->err, sizeof g->err))
+        if (g->ops->comm_init(&c->c, id, c->n, c->rank, rt_nccl_init_timeout(), io->alive,
+                              io->arg, g->err, sizeof g->err))
             return setup_failed(g, io, c->rank == 0);
         g->ready++;
     }
