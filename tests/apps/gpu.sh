@@ -19,7 +19,7 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 echo "tests/apps/gpu.sh: ${ngpu:-0} GPUs; DAFT_GPU_LIB=$DAFT_GPU_LIB"
 fail=0
 # name and GPUs needed (one per actor)
-for entry in tp_mlp:4 pp_mlp:4 pd_transfer:4 dp_train_overlap:2 rl:4; do
+for entry in tp_mlp:4 pp_mlp:4 pd_transfer:4 dp_train_overlap:2 dp_train_sharded:2 rl:4; do
   app=${entry%%:*} need=${entry##*:}
   exe=$BUILD/tests/apps/$app
   if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $app: needs $need GPUs"; continue; fi

@@ -326,7 +326,9 @@ def rl():
 
 
 APPS = {"tp_mlp": tp_mlp, "pp_mlp": pp_mlp, "pd_transfer": pd_transfer,
-        "dp_train_overlap": dp_train_overlap, "rl": rl}
+        "dp_train_overlap": dp_train_overlap,
+        "dp_train_sharded": dp_train_overlap,  # the same training, its optimizer sharded
+        "rl": rl}
 
 
 def selftest():
