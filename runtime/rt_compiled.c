@@ -436,10 +436,10 @@ static void rt_plan_gpu_section(DaftRtPlan *p, RtBuf *m, int i)
     rt_buf_u32(m, (uint32_t)plan->ngroups);
     for (int g = 0; g < plan->ngroups; g++)
         rt_buf_u32(m, (uint32_t)p->gpu_group[g]);
-    /* pre-posted receives (DAFT_NCCL_PREPOST): decided here, once, for every member, as
-     * writer and reader must agree on what a control value means */
+    /* pre-posted receives (on unless DAFT_NCCL_PREPOST=0): decided here, once, for every
+     * member, as writer and reader must agree on what a control value means */
     const char *pre = getenv("DAFT_NCCL_PREPOST");
-    rt_buf_u8(m, pre && *pre && strcmp(pre, "0"));
+    rt_buf_u8(m, !(pre && !strcmp(pre, "0")));
 }
 
 /* Sends actor i its program, then (fd first, as the actor expects) its channel ends. */

@@ -21,8 +21,9 @@
  * sequence, so no plan can deadlock. The 1-byte control message keeps errors flowing
  * along NCCL edges without ever leaving a peer waiting in NCCL.
  *
- * Pre-posted receives (DAFT_NCCL_PREPOST=1 where the driver runs; it tells every member
- * in the GPU section, as writer and reader must agree; opt-in until measured on GPUs): on
+ * Pre-posted receives (on unless DAFT_NCCL_PREPOST=0 where the driver runs; it tells every
+ * member in the GPU section, as writer and reader must agree. Measured on 2 x H100, sixth
+ * session: a 1 MiB stream 32 us an execution against 37-44 without, 8 B 13 against 14-17): on
  * a static-shape channel the reader posts ncclRecv when its READ op is reached, before the
  * control value arrives, so the transfer no longer waits for the writer's control value to
  * cross to the reader's CPU and for that CPU to launch the receive (the 8-byte round trip's
