@@ -607,6 +607,8 @@ const char *rt_exec_method_name(RtActorSelf *s, int method)
     return rt_method_name(s->rt, s->cls, method);
 }
 
+const char *rt_exec_actor_name(RtActorSelf *s) { return s->name; }
+
 RtBell *rt_exec_bell(RtActorSelf *s)
 {
     /* Local processes share the bells page in both transports; under MPI it is private. */

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "rt_gpu.h"
+#include "rt_gpu_graph.h"
 #include "std_cuda.h"
 
 #include <cuda_runtime_api.h>
@@ -135,6 +136,7 @@ typedef struct RtGpuState {
     int no_overlap;                   /* DAFT_GPU_NO_OVERLAP: 0 not yet read, 1 set, -1 not */
     char who[96];                     /* "actor 'a'", for stall reports */
     cudaEvent_t std_done;             /* std_cuda's host waits (std_host_wait) */
+    RtGraphs *graphs;                 /* DAFT_GPU_GRAPHS=1: CUDA graphs of method calls */
 } RtGpuState;
 
 static RtGpuState G = {.dev = -1, .grp_held_lane = -1};
@@ -706,6 +708,12 @@ void rtg_prof_end(void *token) { prof_end(token, G.cs); }
 static void g_report(const char *who)
 {
     rtg_hprof_report(who, G.dev);
+    if (G.graphs) {
+        RtGraphStats st = rtgraph_stats(G.graphs);
+        fprintf(stderr, "daft: CUDA graphs of %s: %llu call sites captured, %llu calls launched as "
+                        "graphs, %llu sites given up after\n", who, (unsigned long long)st.captured,
+                (unsigned long long)st.launches, (unsigned long long)st.diverged);
+    }
     if (!prof_on() || G.prof_open)
         return;
     prof_sum();
@@ -905,12 +913,21 @@ static int alloc_on(DaftTensor *t, cudaStream_t s, char *err, size_t cap)
     return 0;
 }
 
-static int g_alloc(DaftTensor *t, char *err, size_t cap) { return alloc_on(t, G.cs, err, cap); }
+static int g_alloc(DaftTensor *t, char *err, size_t cap)
+{
+    if (G.graphs && rtgraph_alloc(G.graphs, t))
+        return 0;
+    return alloc_on(t, G.cs, err, cap);
+}
 
 static void g_free(DaftTensor *t)
 {
     if (!t->data)
         return;
+    if (G.graphs && rtgraph_on_free(G.graphs, t->data)) {
+        t->data = NULL; /* a CUDA graph's buffer: the graph keeps it */
+        return;
+    }
     if (G.dev < 0 || daft_tensor_gpu(t) != G.dev)
         return; /* not ours (cannot happen in a well-formed program): leak, never crash */
     if (G.xfer_used)
@@ -935,6 +952,8 @@ static int g_to_host(const DaftTensor *t, void *dst, char *err, size_t cap)
     size_t nb = rtg_nbytes(t);
     if (!nb)
         return 0;
+    if (G.graphs)
+        rtgraph_on_copy(G.graphs);
     g_use(t); /* (not every lane: a send still waiting for its receiver must not block this) */
     CU(cudaMemcpyAsync(dst, t->data, nb, cudaMemcpyDeviceToHost, G.cs), "cudaMemcpyAsync (to host)");
     CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
@@ -986,6 +1005,8 @@ static void g_host_free(void *p)
 
 static int g_download(const DaftTensor *t, void *dst, void **token, char *err, size_t cap)
 {
+    if (G.graphs)
+        rtgraph_on_copy(G.graphs);
     g_use(t);
     cudaEvent_t ev = G.nevs ? G.evs[--G.nevs] : NULL;
     if (!ev)
@@ -1024,10 +1045,114 @@ static int g_download_done(void *token, bool wait, char *err, size_t cap)
 static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
 {
     size_t nb = rtg_nbytes(src);
+    if (G.graphs)
+        rtgraph_on_copy(G.graphs);
     g_use(src);
     if (nb)
         CU(cudaMemcpyAsync(dst->data, src->data, nb, cudaMemcpyDeviceToDevice, G.cs), "cudaMemcpyAsync (D2D)");
     return 0;
+}
+
+/* ---------------------------------------------------------------- CUDA graphs
+ * DAFT_GPU_GRAPHS=1 (opt-in; off under DAFT_GPU_PROFILE=1, whose events a graph cannot hold):
+ * the calls of a compiled plan's call site that repeat exactly are launched as one CUDA
+ * graph (rt_gpu_graph.h says how and when). The backend of rt_gpu_graph.c: */
+
+static int gb_call(void *arg, const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    (void)arg;
+    return rtg_std_call_plain(fn, args, nargs, out);
+}
+static int gb_alloc(void *arg, DaftTensor *t)
+{
+    char err[160];
+    (void)arg;
+    return alloc_on(t, G.cs, err, sizeof err);
+}
+static void gb_drop(void *arg, DaftValue *v)
+{
+    (void)arg;
+    if (v->kind == DAFT_V_TENSOR)
+        g_free(&v->as.tensor);
+    else if (v->kind == DAFT_V_ERROR)
+        free(v->as.error.msg);
+    memset(v, 0, sizeof *v);
+}
+static void gb_release(void *arg, void *p)
+{
+    (void)arg;
+    (void)owned_take(p);
+    cudaFreeAsync(p, G.cs);
+}
+static int gb_copy(void *arg, void *dst, const void *src, size_t nb)
+{
+    (void)arg;
+    return nb && cudaMemcpyAsync(dst, src, nb, cudaMemcpyDeviceToDevice, G.cs) != cudaSuccess ? -1 : 0;
+}
+static void gb_use(void *arg, const DaftTensor *t)
+{
+    (void)arg;
+    g_use(t);
+}
+static int gb_capture_begin(void *arg)
+{
+    (void)arg;
+    /* thread-local: other threads (NCCL's) may call CUDA meanwhile */
+    return cudaStreamBeginCapture(G.cs, cudaStreamCaptureModeThreadLocal) == cudaSuccess ? 0 : -1;
+}
+static int gb_capture_end(void *arg, bool ok, void **exec)
+{
+    (void)arg;
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(G.cs, &graph);
+    cudaGraphExec_t ge = NULL;
+    if (e == cudaSuccess && ok && graph)
+        e = cudaGraphInstantiate(&ge, graph, 0);
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (e != cudaSuccess || !ok || !ge) {
+        cudaGetLastError(); /* (a failed capture is not the stream's error) */
+        return -1;
+    }
+    *exec = ge;
+    return 0;
+}
+static int gb_launch(void *arg, void *exec)
+{
+    (void)arg;
+    return cudaGraphLaunch((cudaGraphExec_t)exec, G.cs) == cudaSuccess ? 0 : -1;
+}
+static void gb_exec_free(void *arg, void *exec)
+{
+    (void)arg;
+    cudaGraphExecDestroy((cudaGraphExec_t)exec);
+}
+
+/* The graphs, if DAFT_GPU_GRAPHS=1 (made on first use). */
+static RtGraphs *graphs(void)
+{
+    static const RtGraphBackend b = {NULL, gb_call, gb_alloc, gb_drop, gb_release, gb_copy, gb_use,
+                                     gb_capture_begin, gb_capture_end, gb_launch, gb_exec_free};
+    if (!G.graphs && G.dev >= 0 && !prof_on()) {
+        const char *e = getenv("DAFT_GPU_GRAPHS");
+        if (e && !strcmp(e, "1"))
+            G.graphs = rtgraph_new(&b);
+    }
+    return G.graphs;
+}
+
+RtGraphs *rtg_graphs(void) { return G.graphs; }
+
+static void g_graph_begin(uint64_t key, const DaftValue *args, int nargs)
+{
+    RtGraphs *g = graphs();
+    if (g)
+        rtgraph_begin(g, key, args, nargs);
+}
+
+static int g_graph_end(DaftValue *result, char *err, size_t cap)
+{
+    return G.graphs ? rtgraph_end(G.graphs, result, err, cap) : 0;
 }
 
 /* ---------------------------------------------------------------- NCCL */
@@ -1696,6 +1821,8 @@ const RtGpuOps *daft_gpu_ops(void)
         .comm_poll = g_comm_poll,
         .xfer = g_xfer,
         .set_name = g_set_name,
+        .graph_begin = g_graph_begin,
+        .graph_end = g_graph_end,
     };
     return &ops;
 }

@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 10
+#define RT_GPU_ABI 11
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -126,6 +126,11 @@ typedef struct RtGpuOps {
     int (*xfer)(RtGpuComm *c, DaftTensor *t, int peer, bool send, char *err, size_t cap);
     /* Who this process is, for the messages the GPU runtime prints itself ("actor 'a'"). */
     void (*set_name)(const char *who);
+    /* DAFT_GPU_GRAPHS=1 (rt_gpu_graph.h): bracket one method call of a compiled plan's call
+     * site `key` (args borrowed for the call); graph_end gets the result: 0, or < 0 with err
+     * set (a graph could not be launched: the result is then wrong and must not be used). */
+    void (*graph_begin)(uint64_t key, const DaftValue *args, int nargs);
+    int (*graph_end)(DaftValue *result, char *err, size_t cap);
 } RtGpuOps;
 
 /* Inside libdaftgpu.so, for std_gpu.c (rt_gpu.c): the compute stream as it is (the
@@ -133,6 +138,10 @@ typedef struct RtGpuOps {
  * a tensor that NCCL may still be writing (a received or collective result). */
 void *rtg_compute_stream(void);
 void rtg_use(const DaftTensor *t);
+/* DAFT_GPU_GRAPHS=1: the graphs of this process (NULL when off), through which std_gpu.c sends
+ * every std operation; rtg_std_call_plain is the operation itself (std_gpu.c). */
+struct RtGraphs *rtg_graphs(void);
+int rtg_std_call_plain(const char *fn, const DaftValue *args, int nargs, DaftValue *out);
 /* DAFT_GPU_PROFILE=1: brackets one std operation on the compute stream (a token, or NULL
  * when not profiling). */
 void *rtg_prof_begin(const char *name);

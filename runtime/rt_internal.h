@@ -540,6 +540,7 @@ void rt_plans_unload_all(DaftRt *rt);
 RtBell *rt_exec_bell(struct RtActorSelf *s);
 RtTrace *rt_exec_trace(struct RtActorSelf *s);
 const char *rt_exec_method_name(struct RtActorSelf *s, int method);
+const char *rt_exec_actor_name(struct RtActorSelf *s);
 
 /* rt_coll.c: CPU collectives. Kinds and reductions are numbered as in daft/plan.h
  * (checked in rt_compiled.c). */

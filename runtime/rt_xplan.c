@@ -92,6 +92,7 @@ struct RtXPlan {
     DaftValue *coll_vals;  /* [rank] values received from the other members */
     bool *coll_have;
     RtXNccl *gpu;          /* NCCL channels and groups (rt_xnccl.c); NULL: none */
+    int graphs;            /* DAFT_GPU_GRAPHS=1 in a GPU actor: 1; 0 not yet known; -1 off */
 };
 
 enum { RT_OP_READ = 0, RT_OP_WRITE = 1, RT_OP_CALL = 2, RT_OP_COLL = 3, RT_OP_FREE = 4 };
@@ -692,6 +693,17 @@ static void rt_xplan_coll_alone(RtXPlan *p, const RtXOp *o)
     p->slots[o->dst] = out;
 }
 
+/* The GPU table when this GPU actor launches repeated calls as CUDA graphs (DAFT_GPU_GRAPHS=1,
+ * opt-in), else NULL. */
+static const RtGpuOps *rt_xplan_graphs(RtXPlan *p)
+{
+    if (!p->graphs) {
+        const char *e = getenv("DAFT_GPU_GRAPHS");
+        p->graphs = rt_gpu_active() && e && !strcmp(e, "1") ? 1 : -1;
+    }
+    return p->graphs > 0 ? rt_gpu_active() : NULL;
+}
+
 static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
 {
     for (uint32_t k = 0; k < o->nargs; k++) /* shallow views: the slots keep ownership */
@@ -702,7 +714,16 @@ static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
         atomic_store_explicit(&b->cur_plan, p->id, memory_order_relaxed);
         atomic_store_explicit(&b->cur_method, (uint32_t)o->method + 1, memory_order_relaxed);
     }
+    const RtGpuOps *graphs = rt_xplan_graphs(p);
+    if (graphs) /* each CALL op is one call site (rt_gpu_graph.h) */
+        graphs->graph_begin(((uint64_t)p->id << 32) | (uint64_t)(o - p->ops), p->argv, (int)o->nargs);
     rt_exec_invoke(s, o->method, p->argv, o->nargs, &out);
+    char err[240];
+    if (graphs && graphs->graph_end(&out, err, sizeof err) != 0) {
+        daft_value_free(&out);
+        out = daft_value_error("actor '%s' method '%s': %s", rt_exec_actor_name(s),
+                               rt_exec_method_name(s, o->method), err);
+    }
     if (b)
         atomic_store_explicit(&b->cur_method, 0, memory_order_relaxed);
     if (o->dst >= 0) {

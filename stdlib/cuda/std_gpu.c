@@ -10,6 +10,7 @@
  * daft_value_free expects. */
 #define _GNU_SOURCE
 #include "../../runtime/rt_gpu.h"
+#include "../../runtime/rt_gpu_graph.h"
 #include "std_cuda.h"
 
 #include <stdarg.h>
@@ -494,6 +495,14 @@ static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue 
 int rt_gpu_std_call(const char *fn, DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
     (void)ctx;
+    struct RtGraphs *graphs = rtg_graphs(); /* (DAFT_GPU_GRAPHS=1 only) */
+    if (graphs)
+        return rtgraph_std(graphs, fn, args, nargs, out);
+    return rtg_std_call_plain(fn, args, nargs, out);
+}
+
+int rtg_std_call_plain(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
     void *prof = rtg_prof_begin(fn); /* (DAFT_GPU_PROFILE only) */
     int64_t t0 = rtg_hprof_begin();  /* (DAFT_GPU_PROFILE=host only) */
     int rc = std_call(fn, args, nargs, out);

@@ -9,24 +9,18 @@
 #
 # Steps: 1 test_gpu_rt (the GPU data plane; 2 and 4 GPU parts when present) and
 # test_std_cuda (every std op against the CPU, all dtypes), test_gpu_rt again with
-# DAFT_NCCL_PREPOST=1; 2 the
-# application examples on GPUs against their expected output (tests/apps/gpu.sh), also
-# with DAFT_GPU_CACHE=0; 3 the
-# daft side of W7, W5, W6 (W6 with 16 and 64 micro-batches) at the reference sizes (RESULT
-# lines, parsed by bench/run's format); 4 the peers of the same run: bench/peers/tp_mlp (W7),
-# PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6); 5 attribution runs: W5 with
-# DAFT_GPU_NO_OVERLAP=1 (compute waits for each NCCL group, as before) and W7 with
-# DAFT_GPU_ASYNC_WRITES=1 (results copied to the host asynchronously through pinned memory),
-# W7 and W6 with DAFT_GPU_COLL_ON_COMPUTE=0 (TP's allreduces on the communication stream),
-# W7 with DAFT_GPU_DEAD_COLL_ON_COMPUTE=0 (the last allreduce of ranks 1-3 there),
-# W7, W5 and W6 with DAFT_GPU_CACHE=0 (freed device memory back to the pool, not kept),
-# and W6 with DAFT_GPU_ONE_LANE=1 (every communicator's NCCL work on one stream, as before
-# each had its own);
+# DAFT_GPU_GRAPHS=1; 2 the application examples on GPUs against their expected output
+# (tests/apps/gpu.sh), also with DAFT_GPU_GRAPHS=1 (CUDA graphs must not change a value);
+# 3 the daft side of W7, W5 (both data-parallel programs), W6 (16 and 64 micro-batches) at
+# the reference sizes (RESULT lines, parsed by bench/run's format); 4 the peers of the same
+# run: bench/peers/tp_mlp (W7), PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6);
+# 5 CUDA graphs (DAFT_GPU_GRAPHS=1) against none: W7 at TP 1, 2, 4 and batch 32, 256, W6 on
+# 4 stages (the attribution runs of earlier sessions: `DAFT_DEVICE_STEPS=5a`);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs and of W6's
 # resident form on one GPU, and the CPU time of a W7 TP = 4 worker at batch 32
-# (DAFT_GPU_PROFILE=host); 7 W3 (daft's
-# bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv; bench_gpu_plan again with
-# DAFT_NCCL_PREPOST=1). At the end every output is packed into $OUT/all.tgz.
+# (DAFT_GPU_PROFILE=host); 7 W3 (daft's bench_gpu_plan on 2 GPUs and the C peer
+# nccl_sendrecv; bench_gpu_plan again with DAFT_NCCL_PREPOST=0, receives posted only when
+# their control value came). At the end every output is packed into $OUT/all.tgz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -51,19 +45,18 @@ want 1 && stamp "1 test_gpu_rt, test_std_cuda" &&
 DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt|test_std_cuda' \
   timeout -k 5 200 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests.txt" 2>&1
 want 1 && tail -20 "$OUT/1-gputests.txt"
-# the NCCL channel protocol with pre-posted receives (DAFT_NCCL_PREPOST=1, opt-in): the same
-# data-plane tests, kill -9 included
-want 1 && DAFT_NCCL_PREPOST=1 DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt' \
-  timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests-prepost.txt" 2>&1
-want 1 && echo "(with DAFT_NCCL_PREPOST=1)" && grep -E "checks|PASS|FAIL" "$OUT/1-gputests-prepost.txt" | tail -4
+# the same data-plane tests, kill -9 included, with CUDA graphs of repeated calls (opt-in)
+want 1 && DAFT_GPU_GRAPHS=1 DAFT_GPU_QUICK=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='test_gpu_rt' \
+  timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/1-gputests-graphs.txt" 2>&1
+want 1 && echo "(with DAFT_GPU_GRAPHS=1)" && grep -E "checks|PASS|FAIL" "$OUT/1-gputests-graphs.txt" | tail -4
 
 if want 2; then
   stamp "2 applications on GPUs"
   timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
   tail -8 "$OUT/2-apps.txt"
-  echo "(again with DAFT_GPU_CACHE=0: without the block cache, the same results)"
-  DAFT_GPU_CACHE=0 timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps-cache.txt" 2>&1
-  tail -6 "$OUT/2-apps-cache.txt"
+  echo "(again with DAFT_GPU_GRAPHS=1: with CUDA graphs, the same results)"
+  DAFT_GPU_GRAPHS=1 timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps-graphs.txt" 2>&1
+  tail -7 "$OUT/2-apps-graphs.txt"
 fi
 
 # daft APP ENV...: one run of an application example, its RESULT lines kept
@@ -85,6 +78,8 @@ want 3 && for n in 1 2 4; do
   [ "$ngpu" -ge $n ] || continue
   daft dp_train_overlap DAFT_APP_REPLICAS=$n DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5
 done
+want 3 && [ "$ngpu" -ge 4 ] && # the optimizer sharded (ZeRO-1): reducescatter + allgather
+  daft dp_train_sharded DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5
 want 3 && for s in 1 2 4; do
   [ "$ngpu" -ge $s ] || continue
   for m in 16 64; do
@@ -103,8 +98,23 @@ want 4 && for script in ddp_mlp.py pp_sendrecv.py; do
     grep -E '^(RESULT|FAILED)' | tee -a "$OUT/4-peers.txt"
 done
 
-want 5 && stamp "5 attribution"
+want 5 && stamp "5 CUDA graphs"
 if want 5 && [ "$ngpu" -ge 4 ]; then
+  DAFT_TXT=$OUT/5-graphs.txt
+  echo "CUDA graphs of repeated calls (DAFT_GPU_GRAPHS=1; without: step 3):" >>"$DAFT_TXT"
+  for n in 1 2 4; do
+    for b in 32 256; do
+      daft tp_mlp DAFT_GPU_GRAPHS=1 DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 \
+        DAFT_APP_WARMUP=3 DAFT_APP_ITERS=$([ $b = 32 ] && echo 100 || echo 30) >/dev/null
+    done
+  done
+  daft pp_mlp DAFT_GPU_GRAPHS=1 DAFT_APP_STAGES=4 DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 \
+    DAFT_APP_ITERS=10 >/dev/null
+  grep -h "CUDA graphs of" "$OUT/3-daft.err" | sort | uniq -c | sort -rn | head -4 >>"$DAFT_TXT"
+fi
+cat "$OUT/5-graphs.txt" 2>/dev/null
+want 5a && stamp "5a attribution"
+if want 5a && [ "$ngpu" -ge 4 ]; then
   DAFT_TXT=$OUT/5-attribution.txt
   echo "no-overlap (DAFT_GPU_NO_OVERLAP=1):" >>"$DAFT_TXT"
   daft dp_train_overlap DAFT_GPU_NO_OVERLAP=1 DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 \
@@ -173,11 +183,14 @@ if want 7; then
   DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='sendrecv|bench_gpu_plan 2' \
     timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/7-w3.txt" 2>&1
   grep -E "round|GB/s|us|PASS|FAIL" "$OUT/7-w3.txt" | tail -25
-  echo "(daft W3 again with pre-posted receives, DAFT_NCCL_PREPOST=1)"
-  DAFT_NCCL_PREPOST=1 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='bench_gpu_plan 2' \
-    timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/7-w3-prepost.txt" 2>&1
-  grep -E "RESULT.*W3|PASS|FAIL" "$OUT/7-w3-prepost.txt" | tail -12
+  echo "(daft W3 again without pre-posted receives, DAFT_NCCL_PREPOST=0)"
+  DAFT_NCCL_PREPOST=0 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='bench_gpu_plan 2' \
+    timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/7-w3-noprepost.txt" 2>&1
+  grep -E "W3 |PASS|FAIL" "$OUT/7-w3-noprepost.txt" | tail -12
 fi
 stamp "done"
 # a device call brings back only a few files: everything as one archive as well
-(cd "$OUT" && tar -czf all.tgz --exclude=all.tgz . && find . -type f ! -name all.tgz -delete)
+# (a file still being written, e.g. the caller's own log under $OUT, must not stop the
+# packing: tar's "file changed" is a warning here, and the loose files go once packed)
+(cd "$OUT" && tar -czf all.tgz --exclude=all.tgz --warning=no-file-changed . ;
+ [ -s all.tgz ] && find . -type f ! -name all.tgz -delete)

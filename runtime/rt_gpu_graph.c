@@ -1,0 +1,602 @@
+/* rt_gpu_graph.c — CUDA graphs of a GPU actor's method calls: record, check, capture, replay.
+ * See rt_gpu_graph.h for why and how; the device work itself is the backend's. */
+#include "rt_gpu_graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GRAPH_MAX_OPS 64   /* std operations of one call: more, and the site is not graphed */
+#define GRAPH_MAX_ARGS 8   /* arguments of one std operation, and tensor arguments of a method */
+#define GRAPH_MAX_SITES 256
+#define GRAPH_MAX_RECORDS 4 /* records that disagree before a site is given up */
+
+/* The operations whose GPU work depends on nothing but their arguments and that allocate
+ * exactly their one tensor result. */
+static const char *const GRAPH_PURE_OPS[] = {
+    "matmul", "linear_forward", "linear_weight_grad", "add", "mul", "relu", "relu_backward",
+    "mse_grad", "sgd_update", "slice", "randn", "rand", "zeros", "ones", NULL,
+};
+
+typedef enum { ARG_SCALAR, ARG_IN, ARG_OUT, ARG_EXT } ArgKind;
+
+typedef struct GArg {
+    ArgKind kind;
+    int idx;          /* ARG_IN: the method's argument; ARG_OUT: the operation of the call */
+    DaftValue scalar; /* ARG_SCALAR: an i64, f64 or bool */
+    DaftTensor t;     /* tensors: shape, device and (ARG_IN, ARG_EXT) the recorded pointer */
+} GArg;
+
+typedef struct GOp {
+    char fn[24];
+    int nargs;
+    GArg a[GRAPH_MAX_ARGS];
+    DaftTensor out; /* the result's shape; data: the recorded pointer, or the arena buffer */
+    bool freed;     /* (recording, and each checked call) the body freed the result */
+} GOp;
+
+enum { SITE_NEW, SITE_SEEN, SITE_READY, SITE_GRAPH, SITE_DEAD };
+
+typedef struct GSite {
+    uint64_t key;
+    int state;
+    int records;             /* records taken (SITE_SEEN) */
+    int nops;
+    GOp *ops;
+    int result;              /* the operation whose tensor the method returns, or -1 */
+    int nin;
+    DaftTensor in[GRAPH_MAX_ARGS]; /* static copies of the tensor arguments (data NULL: unused) */
+    void *exec;
+} GSite;
+
+enum { MODE_OFF, MODE_RECORD, MODE_CHECK, MODE_PLAIN };
+
+struct RtGraphs {
+    RtGraphBackend b;
+    GSite *sites;
+    int nsites;
+    RtGraphStats stats;
+    /* the call in progress */
+    GSite *cur;
+    int mode;
+    const DaftValue *args;
+    int nargs;
+    GOp rec[GRAPH_MAX_OPS]; /* MODE_RECORD */
+    int nrec;
+    bool unfit;             /* MODE_RECORD: this call cannot be graphed */
+    int cursor;             /* MODE_CHECK: operations answered so far */
+    int fail;               /* a failure of running operations into the arena, for rtgraph_end */
+    char why[200];
+    const DaftTensor *handout; /* the arena buffer the next allocation gets, once */
+    bool handed;
+    /* every arena buffer (sorted is not worth it: a few dozen) */
+    void **arena;
+    int narena, caparena;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool is_gpu_tensor(const DaftValue *v)
+{
+    return v->kind == DAFT_V_TENSOR && daft_tensor_gpu(&v->as.tensor) >= 0;
+}
+
+static bool same_shape(const DaftTensor *a, const DaftTensor *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank || a->device != b->device)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+static size_t tensor_bytes(const DaftTensor *t)
+{
+    static const size_t sz[DAFT_RT_DTYPE_COUNT] = {4, 2, 2, 4, 8};
+    size_t n = (unsigned)t->dtype < DAFT_RT_DTYPE_COUNT ? sz[t->dtype] : 0;
+    for (int i = 0; i < t->rank; i++)
+        n *= (size_t)t->dims[i];
+    return n;
+}
+
+static bool pure_op(const char *fn)
+{
+    for (int i = 0; GRAPH_PURE_OPS[i]; i++)
+        if (!strcmp(fn, GRAPH_PURE_OPS[i]))
+            return true;
+    return false;
+}
+
+static bool same_scalar(const DaftValue *a, const DaftValue *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case DAFT_V_I64: return a->as.i64 == b->as.i64;
+    case DAFT_V_F64: return !memcmp(&a->as.f64, &b->as.f64, sizeof a->as.f64);
+    case DAFT_V_BOOL: return a->as.b == b->as.b;
+    default: return false;
+    }
+}
+
+static bool is_scalar(const DaftValue *v)
+{
+    return v->kind == DAFT_V_I64 || v->kind == DAFT_V_F64 || v->kind == DAFT_V_BOOL;
+}
+
+static bool arena_add(RtGraphs *g, void *p)
+{
+    if (g->narena == g->caparena) {
+        int cap = g->caparena ? 2 * g->caparena : 64;
+        void **a = realloc(g->arena, sizeof *a * (size_t)cap);
+        if (!a)
+            return false;
+        g->arena = a;
+        g->caparena = cap;
+    }
+    g->arena[g->narena++] = p;
+    return true;
+}
+
+static bool in_arena(const RtGraphs *g, const void *p)
+{
+    for (int i = g->narena - 1; i >= 0; i--)
+        if (g->arena[i] == p)
+            return true;
+    return false;
+}
+
+static GSite *site_of(RtGraphs *g, uint64_t key)
+{
+    for (int i = 0; i < g->nsites; i++)
+        if (g->sites[i].key == key)
+            return &g->sites[i];
+    if (g->nsites == GRAPH_MAX_SITES)
+        return NULL;
+    if (!g->sites && !(g->sites = calloc(GRAPH_MAX_SITES, sizeof *g->sites)))
+        return NULL;
+    GSite *s = &g->sites[g->nsites++];
+    memset(s, 0, sizeof *s);
+    s->key = key;
+    s->result = -1;
+    return s;
+}
+
+/* ---------------------------------------------------------------- life */
+
+RtGraphs *rtgraph_new(const RtGraphBackend *b)
+{
+    RtGraphs *g = calloc(1, sizeof *g);
+    if (g)
+        g->b = *b;
+    return g;
+}
+
+void rtgraph_free(RtGraphs *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->nsites; i++) {
+        if (g->sites[i].exec)
+            g->b.exec_free(g->b.arg, g->sites[i].exec);
+        free(g->sites[i].ops);
+    }
+    for (int i = 0; i < g->narena; i++)
+        g->b.release(g->b.arg, g->arena[i]);
+    free(g->arena);
+    free(g->sites);
+    free(g);
+}
+
+RtGraphStats rtgraph_stats(const RtGraphs *g) { return g->stats; }
+
+/* ---------------------------------------------------------------- recording */
+
+/* How the recorded call at op i passed the tensor t: the method's argument, an earlier
+ * result of the call still alive, or another device tensor. */
+static void classify(const RtGraphs *g, int i, const DaftTensor *t, GArg *a)
+{
+    a->t = *t;
+    for (int k = 0; k < g->nargs; k++)
+        if (is_gpu_tensor(&g->args[k]) && g->args[k].as.tensor.data == t->data) {
+            a->kind = ARG_IN;
+            a->idx = k;
+            return;
+        }
+    for (int j = i - 1; j >= 0; j--)
+        if (!g->rec[j].freed && g->rec[j].out.data == t->data) {
+            a->kind = ARG_OUT;
+            a->idx = j;
+            return;
+        }
+    a->kind = ARG_EXT;
+}
+
+static void record(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, int rc,
+                   const DaftValue *out)
+{
+    if (g->unfit)
+        return;
+    if (rc != 0 || !is_gpu_tensor(out) || !pure_op(fn) || g->nrec == GRAPH_MAX_OPS ||
+        nargs > GRAPH_MAX_ARGS || strlen(fn) >= sizeof g->rec[0].fn) {
+        g->unfit = true;
+        return;
+    }
+    GOp *o = &g->rec[g->nrec];
+    memset(o, 0, sizeof *o);
+    snprintf(o->fn, sizeof o->fn, "%s", fn);
+    o->nargs = nargs;
+    for (int k = 0; k < nargs; k++) {
+        if (is_scalar(&args[k])) {
+            o->a[k].kind = ARG_SCALAR;
+            o->a[k].scalar = args[k];
+        } else if (is_gpu_tensor(&args[k])) {
+            classify(g, g->nrec, &args[k].as.tensor, &o->a[k]);
+        } else {
+            g->unfit = true; /* a list, a string, a host tensor */
+            return;
+        }
+    }
+    o->out = out->as.tensor;
+    g->nrec++;
+}
+
+static bool same_arg(const GArg *a, const GArg *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case ARG_SCALAR: return same_scalar(&a->scalar, &b->scalar);
+    case ARG_IN: return a->idx == b->idx && same_shape(&a->t, &b->t);
+    case ARG_OUT: return a->idx == b->idx;
+    case ARG_EXT: return a->t.data == b->t.data && same_shape(&a->t, &b->t);
+    }
+    return false;
+}
+
+static bool same_record(const GSite *s, const GOp *rec, int n, int result)
+{
+    if (s->nops != n || s->result != result)
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(s->ops[i].fn, rec[i].fn) || s->ops[i].nargs != rec[i].nargs ||
+            !same_shape(&s->ops[i].out, &rec[i].out))
+            return false;
+        for (int k = 0; k < rec[i].nargs; k++)
+            if (!same_arg(&s->ops[i].a[k], &rec[i].a[k]))
+                return false;
+    }
+    return true;
+}
+
+/* Arena buffers for the results and static copies of the tensor arguments: the site is
+ * ready to be checked and captured. false: out of memory (the site is given up). */
+static bool make_arena(RtGraphs *g, GSite *s)
+{
+    for (int i = 0; i < s->nops; i++) {
+        DaftTensor *t = &s->ops[i].out;
+        t->data = NULL;
+        if (g->b.alloc(g->b.arg, t) != 0 || !arena_add(g, t->data))
+            return false;
+    }
+    s->nin = g->nargs < GRAPH_MAX_ARGS ? g->nargs : GRAPH_MAX_ARGS;
+    for (int i = 0; i < s->nops; i++)
+        for (int k = 0; k < s->ops[i].nargs; k++) {
+            const GArg *a = &s->ops[i].a[k];
+            if (a->kind != ARG_IN || s->in[a->idx].data)
+                continue;
+            if (a->idx >= GRAPH_MAX_ARGS)
+                return false;
+            s->in[a->idx] = a->t;
+            s->in[a->idx].data = NULL;
+            if (g->b.alloc(g->b.arg, &s->in[a->idx]) != 0 || !arena_add(g, s->in[a->idx].data))
+                return false;
+        }
+    return true;
+}
+
+/* The end of a recorded call: keep the record, or compare it with the one kept. */
+static void end_record(RtGraphs *g, GSite *s, const DaftValue *result)
+{
+    int res = -1;
+    if (!g->unfit && result->kind == DAFT_V_TENSOR) {
+        res = -2;
+        for (int j = g->nrec - 1; j >= 0 && res == -2; j--)
+            if (!g->rec[j].freed && g->rec[j].out.data == result->as.tensor.data)
+                res = j;
+    }
+    bool fit = !g->unfit && res != -2 && result->kind != DAFT_V_LIST && result->kind != DAFT_V_ERROR &&
+               g->nrec > 0;
+    for (int j = 0; fit && j < g->nrec; j++)
+        fit = g->rec[j].freed || j == res; /* a result kept past the call (in a field) */
+    if (!fit) {
+        s->state = SITE_DEAD;
+        return;
+    }
+    if (s->state == SITE_SEEN && same_record(s, g->rec, g->nrec, res)) {
+        s->state = make_arena(g, s) ? SITE_READY : SITE_DEAD;
+        return;
+    }
+    if (++s->records > GRAPH_MAX_RECORDS) {
+        s->state = SITE_DEAD;
+        return;
+    }
+    GOp *ops = realloc(s->ops, sizeof *ops * (size_t)g->nrec);
+    if (!ops) {
+        s->state = SITE_DEAD;
+        return;
+    }
+    memcpy(ops, g->rec, sizeof *ops * (size_t)g->nrec);
+    s->ops = ops;
+    s->nops = g->nrec;
+    s->result = res;
+    s->state = SITE_SEEN;
+}
+
+/* ---------------------------------------------------------------- running the record */
+
+/* Operation i of site s's record as arguments: the method's tensors (or their static
+ * copies, to capture), arena buffers and the recorded tensors. */
+static void op_args(const RtGraphs *g, const GSite *s, int i, bool statics, DaftValue *v)
+{
+    const GOp *o = &s->ops[i];
+    for (int k = 0; k < o->nargs; k++) {
+        const GArg *a = &o->a[k];
+        if (a->kind == ARG_SCALAR) {
+            v[k] = a->scalar;
+            continue;
+        }
+        v[k].kind = DAFT_V_TENSOR;
+        v[k].as.tensor = a->kind == ARG_IN ? (statics ? s->in[a->idx] : g->args[a->idx].as.tensor)
+                       : a->kind == ARG_OUT ? s->ops[a->idx].out
+                                            : a->t;
+    }
+}
+
+/* Runs (or, capturing, enqueues into the graph) operations [0, n) of the site's record, each
+ * into its arena buffer. */
+static int run_record(RtGraphs *g, GSite *s, int n, bool statics)
+{
+    for (int i = 0; i < n; i++) {
+        DaftValue v[GRAPH_MAX_ARGS], out = {.kind = DAFT_V_NONE};
+        op_args(g, s, i, statics, v);
+        g->handout = &s->ops[i].out;
+        g->handed = false;
+        int rc = g->b.call(g->b.arg, s->ops[i].fn, v, s->ops[i].nargs, &out);
+        bool handed = g->handed;
+        g->handout = NULL;
+        if (rc != 0 || !handed || !is_gpu_tensor(&out) || out.as.tensor.data != s->ops[i].out.data) {
+            if (rc != 0 && out.kind == DAFT_V_ERROR)
+                snprintf(g->why, sizeof g->why, "%s", out.as.error.msg);
+            else
+                snprintf(g->why, sizeof g->why, "%s did not run into its graph buffer", s->ops[i].fn);
+            if (!is_gpu_tensor(&out) || !in_arena(g, out.as.tensor.data))
+                g->b.drop(g->b.arg, &out); /* (an arena buffer is never the caller's to free) */
+            g->fail = -1;
+            return -1;
+        }
+        /* out is the arena buffer: nothing to free */
+    }
+    return 0;
+}
+
+/* The checked call differs from the record: its operations so far run now, into the arena
+ * buffers its values already point at, and the rest of the call runs as usual. The site is
+ * given up (its arena stays: the body's values may hold it). */
+static void diverge(RtGraphs *g)
+{
+    GSite *s = g->cur;
+    if (s->state == SITE_GRAPH || s->state == SITE_READY)
+        g->stats.diverged++;
+    s->state = SITE_DEAD;
+    g->mode = MODE_PLAIN;
+    run_record(g, s, g->cursor, false);
+}
+
+/* ---------------------------------------------------------------- checking */
+
+static bool arg_matches(const RtGraphs *g, const GSite *s, const GArg *a, const DaftValue *v)
+{
+    if (a->kind == ARG_SCALAR)
+        return same_scalar(&a->scalar, v);
+    if (!is_gpu_tensor(v))
+        return false;
+    const DaftTensor *t = &v->as.tensor;
+    switch (a->kind) {
+    case ARG_IN:
+        return a->idx < g->nargs && is_gpu_tensor(&g->args[a->idx]) &&
+               g->args[a->idx].as.tensor.data == t->data && same_shape(&a->t, t);
+    case ARG_OUT:
+        return a->idx < g->cursor && s->ops[a->idx].out.data == t->data && !s->ops[a->idx].freed;
+    case ARG_EXT:
+        return t->data == a->t.data && same_shape(&a->t, t);
+    default:
+        return false;
+    }
+}
+
+static bool op_matches(const RtGraphs *g, const GSite *s, const GOp *o, const char *fn,
+                       const DaftValue *args, int nargs)
+{
+    if (strcmp(o->fn, fn) || o->nargs != nargs)
+        return false;
+    for (int k = 0; k < nargs; k++)
+        if (!arg_matches(g, s, &o->a[k], &args[k]))
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------- the hooks */
+
+void rtgraph_begin(RtGraphs *g, uint64_t key, const DaftValue *args, int nargs)
+{
+    g->cur = site_of(g, key);
+    g->args = args;
+    g->nargs = nargs;
+    g->fail = 0;
+    g->mode = MODE_PLAIN;
+    if (!g->cur || g->cur->state == SITE_DEAD)
+        return;
+    if (g->cur->state == SITE_NEW || g->cur->state == SITE_SEEN) {
+        g->mode = MODE_RECORD;
+        g->nrec = 0;
+        g->unfit = nargs > GRAPH_MAX_ARGS;
+        return;
+    }
+    g->mode = MODE_CHECK;
+    g->cursor = 0;
+    for (int i = 0; i < g->cur->nops; i++)
+        g->cur->ops[i].freed = false;
+}
+
+int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    if (g->mode == MODE_CHECK) {
+        GSite *s = g->cur;
+        if (g->cursor < s->nops && op_matches(g, s, &s->ops[g->cursor], fn, args, nargs)) {
+            out->kind = DAFT_V_TENSOR;
+            out->as.tensor = s->ops[g->cursor++].out;
+            return 0;
+        }
+        diverge(g);
+    }
+    int rc = g->b.call(g->b.arg, fn, args, nargs, out);
+    if (g->mode == MODE_RECORD)
+        record(g, fn, args, nargs, rc, out);
+    return rc;
+}
+
+bool rtgraph_alloc(RtGraphs *g, DaftTensor *t)
+{
+    if (!g->handout || g->handed || tensor_bytes(t) != tensor_bytes(g->handout))
+        return false;
+    t->data = g->handout->data;
+    t->device = g->handout->device;
+    g->handed = true;
+    return true;
+}
+
+bool rtgraph_on_free(RtGraphs *g, const void *p)
+{
+    if (g->mode == MODE_RECORD)
+        for (int j = g->nrec - 1; j >= 0; j--)
+            if (!g->rec[j].freed && g->rec[j].out.data == p) {
+                g->rec[j].freed = true;
+                break;
+            }
+    if (!in_arena(g, p))
+        return false;
+    if (g->mode == MODE_CHECK)
+        for (int j = 0; j < g->cursor; j++)
+            if (g->cur->ops[j].out.data == p)
+                g->cur->ops[j].freed = true;
+    return true;
+}
+
+void rtgraph_on_copy(RtGraphs *g)
+{
+    if (g->mode == MODE_RECORD)
+        g->unfit = true;
+    else if (g->mode == MODE_CHECK)
+        diverge(g);
+}
+
+/* Captures the site's record into a graph (its tensor arguments read from their static
+ * copies). false: it could not be (the site is then given up). */
+static bool capture(RtGraphs *g, GSite *s)
+{
+    /* no NCCL write may still be pending on what the graph reads: a capture cannot wait for
+     * work outside it */
+    for (int i = 0; i < s->nops; i++)
+        for (int k = 0; k < s->ops[i].nargs; k++)
+            if (s->ops[i].a[k].kind == ARG_EXT)
+                g->b.use(g->b.arg, &s->ops[i].a[k].t);
+    if (g->b.capture_begin(g->b.arg) != 0)
+        return false;
+    int rc = run_record(g, s, s->nops, true);
+    g->fail = 0; /* (a failed capture is not the call's failure: it runs as usual) */
+    void *exec = NULL;
+    if (g->b.capture_end(g->b.arg, rc == 0, &exec) != 0 || rc != 0 || !exec)
+        return false;
+    s->exec = exec;
+    s->state = SITE_GRAPH;
+    g->stats.captured++;
+    return true;
+}
+
+/* Arguments in, the graph, the result out to memory of its own. */
+static int replay(RtGraphs *g, GSite *s, DaftValue *result, char *err, size_t cap)
+{
+    for (int i = 0; i < s->nops; i++)
+        for (int k = 0; k < s->ops[i].nargs; k++)
+            if (s->ops[i].a[k].kind == ARG_EXT)
+                g->b.use(g->b.arg, &s->ops[i].a[k].t);
+    for (int k = 0; k < s->nin; k++) {
+        if (!s->in[k].data)
+            continue;
+        const DaftTensor *t = &g->args[k].as.tensor;
+        g->b.use(g->b.arg, t);
+        if (g->b.copy(g->b.arg, s->in[k].data, t->data, tensor_bytes(t)) != 0) {
+            snprintf(err, cap, "copying an argument into its CUDA graph buffer failed");
+            return -1;
+        }
+    }
+    if (g->b.launch(g->b.arg, s->exec) != 0) {
+        snprintf(err, cap, "launching the call's CUDA graph failed");
+        return -1;
+    }
+    g->stats.launches++;
+    if (s->result < 0)
+        return 0;
+    DaftTensor own = s->ops[s->result].out;
+    own.data = NULL;
+    if (g->b.alloc(g->b.arg, &own) != 0 ||
+        g->b.copy(g->b.arg, own.data, s->ops[s->result].out.data, tensor_bytes(&own)) != 0) {
+        if (own.data)
+            g->b.release(g->b.arg, own.data);
+        snprintf(err, cap, "copying the result out of its CUDA graph buffer failed");
+        return -1;
+    }
+    result->as.tensor.data = own.data;
+    return 0;
+}
+
+int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap)
+{
+    GSite *s = g->cur;
+    int mode = g->mode;
+    g->mode = MODE_OFF;
+    g->cur = NULL;
+    if (mode == MODE_RECORD) {
+        end_record(g, s, result);
+        return 0;
+    }
+    if (mode == MODE_CHECK) {
+        /* the whole record, the same result, no result kept past the call */
+        bool whole = g->cursor == s->nops &&
+                     (s->result < 0 ? result->kind != DAFT_V_TENSOR && result->kind != DAFT_V_LIST &&
+                                          result->kind != DAFT_V_ERROR
+                                    : result->kind == DAFT_V_TENSOR &&
+                                          result->as.tensor.data == s->ops[s->result].out.data);
+        for (int j = 0; whole && j < s->nops; j++)
+            whole = s->ops[j].freed || j == s->result;
+        g->cur = s;
+        g->mode = MODE_CHECK;
+        if (!whole || (s->state == SITE_READY && !capture(g, s))) {
+            diverge(g);
+        } else {
+            g->mode = MODE_OFF;
+            g->cur = NULL;
+            return replay(g, s, result, err, cap);
+        }
+        g->mode = MODE_OFF;
+        g->cur = NULL;
+    }
+    if (g->fail) {
+        snprintf(err, cap, "%s", g->why);
+        g->fail = 0;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* rt_gpu_graph.h — CUDA graphs of a GPU actor's method calls in compiled plans
+ * (DAFT_GPU_GRAPHS=1, opt-in; internal to libdaftgpu.so, and CUDA-free so that CI can test it
+ * against a fake backend: tests/unit/rt/test_rt_gpu_graph.c; like all of libdaftgpu it uses
+ * nothing of libdaftrt, daftrt.h's types aside).
+ *
+ * Why: on the lent H100 machines a cuBLAS launch costs the host 11-22 us, so at W7's batch 32
+ * the host, not the GPU, sets the pace; the C SPMD peer replays a forward captured as a graph
+ * 9-11 % faster than it launches it (bench/RESULTS.md, sixth session). A graph launches all
+ * of a method's GPU work at once.
+ *
+ * How, per call site of a plan (its key): the site's first two calls run as usual and are
+ * recorded: each std operation's name, its arguments (a tensor argument of the method, the
+ * result of an earlier operation of the call, another device tensor such as a weight in a
+ * field, or a scalar) and its result's shape. When two records agree, each operation's result
+ * gets a buffer of its own (the arena) and each tensor argument a static copy, and the record
+ * is captured into a CUDA graph. From then on the method body still runs on the host, so
+ * nothing about it is assumed, but in "check" mode: each std operation is compared with the
+ * record and answered with its arena buffer, launching nothing; at the end the arguments are
+ * copied in, the graph launched and the result copied out to memory of its own. Anything
+ * that differs (another operation, argument, shape or pointer, an operation's result kept
+ * past the call, a copy to the host in the body) first runs the operations so far the usual
+ * way into their arena buffers, and the rest of the call as usual; the site is then never
+ * graphed again. A site is never graphed when its body keeps an operation's result (in a
+ * field), calls a std operation outside the pure tensor ones (GRAPH_PURE_OPS), copies device
+ * memory itself, passes a list, or returns anything but one operation's tensor or a
+ * non-tensor value.
+ */
+#ifndef DAFT_RT_GPU_GRAPH_H
+#define DAFT_RT_GPU_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daftrt.h"
+
+/* What the graphs need from the GPU runtime (rt_gpu.c; a fake in the unit test). Device work
+ * is in compute-stream order. */
+typedef struct RtGraphBackend {
+    void *arg;
+    /* the std operation on the GPU, as without graphs (its result allocated through alloc,
+     * which rtgraph_alloc may answer) */
+    int (*call)(void *arg, const char *fn, const DaftValue *args, int nargs, DaftValue *out);
+    int (*alloc)(void *arg, DaftTensor *t); /* t's shape set: device memory outside any arena */
+    void (*drop)(void *arg, DaftValue *v);  /* frees a std operation's result (or error) */
+    void (*release)(void *arg, void *p);    /* memory alloc gave */
+    int (*copy)(void *arg, void *dst, const void *src, size_t nb); /* device to device */
+    void (*use)(void *arg, const DaftTensor *t); /* compute waits for NCCL writing t, if any */
+    int (*capture_begin)(void *arg);
+    /* ends the capture; ok: instantiate it into *exec (0), else discard it */
+    int (*capture_end)(void *arg, bool ok, void **exec);
+    int (*launch)(void *arg, void *exec);
+    void (*exec_free)(void *arg, void *exec);
+} RtGraphBackend;
+
+typedef struct RtGraphs RtGraphs;
+
+typedef struct RtGraphStats {
+    uint64_t launches;  /* calls answered by a graph */
+    uint64_t captured;  /* sites captured */
+    uint64_t diverged;  /* sites given up after they were captured or ready */
+} RtGraphStats;
+
+RtGraphs *rtgraph_new(const RtGraphBackend *b);
+void rtgraph_free(RtGraphs *g); /* every arena and graph (the process is done with them) */
+
+/* Brackets one method call of a plan's call site `key` (args: its arguments, borrowed for
+ * the call). rtgraph_end gets the method's result: 0, or < 0 with err set (a failed launch or
+ * copy; the result is then unchanged and should be replaced by an error). */
+void rtgraph_begin(RtGraphs *g, uint64_t key, const DaftValue *args, int nargs);
+int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap);
+
+/* A std operation of the body (every one goes through here while graphs are on). */
+int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, DaftValue *out);
+/* The GPU runtime's allocation asks first: true when t got an arena buffer (an operation
+ * being run into its buffer, or captured). */
+bool rtgraph_alloc(RtGraphs *g, DaftTensor *t);
+/* The GPU runtime's free asks first: true when p is arena memory, which the caller must not
+ * free (the site's graph reuses it). */
+bool rtgraph_on_free(RtGraphs *g, const void *p);
+/* Device memory is about to be copied or read by the host in a method body (not by a std
+ * operation): a recorded call is then not graphed, a checked one runs its operations so far. */
+void rtgraph_on_copy(RtGraphs *g);
+
+RtGraphStats rtgraph_stats(const RtGraphs *g);
+
+#endif

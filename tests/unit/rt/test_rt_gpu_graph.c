@@ -1,0 +1,436 @@
+/* CUDA graphs of method calls (runtime/rt_gpu_graph.c) over a fake GPU: "device" memory is
+ * host memory, an operation computes at once unless a capture is open, in which case it is
+ * kept and a launch runs what was kept. The method bodies below call the std operations as
+ * generated code does (through rtgraph_std, freeing what they drop), and every result is
+ * compared with the same arithmetic done here directly: graphs must never change a value,
+ * whatever the body does, and must replace launches only when the calls repeat exactly. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_gpu_graph.h"
+
+#define N 4 /* elements of every tensor */
+#define MAX_KEPT 64
+
+typedef struct Kept { /* an operation captured into the fake graph */
+    char fn[16];
+    float *a, *b, *out;
+    double s;
+} Kept;
+
+typedef struct Graph { /* a fake CUDA graph: the operations captured into it */
+    Kept kept[MAX_KEPT];
+    int nkept;
+} Graph;
+
+typedef struct Fake {
+    RtGraphs *g;
+    int executed;     /* operations computed, eagerly or by a launch */
+    int eager;        /* of them, outside a launch */
+    int launches;
+    int live;         /* buffers allocated and not freed (arena excluded) */
+    Graph *open;      /* the capture in progress */
+    bool fail_capture;
+    int graphs;       /* fake graphs alive */
+} Fake;
+
+static DaftTensor shape(void)
+{
+    DaftTensor t = {.dtype = DAFT_RT_F32, .rank = 1, .dims = {N}, .device = DAFT_DEVICE_GPU(0)};
+    return t;
+}
+
+/* ---------------------------------------------------------------- the fake backend */
+
+static int raw_alloc(void *arg, DaftTensor *t)
+{
+    Fake *f = arg;
+    t->data = calloc(N, sizeof(float));
+    t->device = DAFT_DEVICE_GPU(0);
+    f->live++;
+    return t->data ? 0 : -1;
+}
+
+static void raw_release(void *arg, void *p)
+{
+    Fake *f = arg;
+    f->live--;
+    free(p);
+}
+
+/* the GPU runtime's allocation: the graphs answer first */
+static int dev_alloc(Fake *f, DaftTensor *t)
+{
+    *t = shape();
+    if (rtgraph_alloc(f->g, t))
+        return 0;
+    return raw_alloc(f, t);
+}
+
+static void dev_free(Fake *f, DaftValue *v)
+{
+    if (v->kind == DAFT_V_TENSOR && !rtgraph_on_free(f->g, v->as.tensor.data))
+        raw_release(f, v->as.tensor.data);
+    v->kind = DAFT_V_NONE;
+}
+
+static void compute(Fake *f, const Kept *k)
+{
+    for (int i = 0; i < N; i++) {
+        float x = k->a[i];
+        if (!strcmp(k->fn, "add"))
+            k->out[i] = x + k->b[i];
+        else if (!strcmp(k->fn, "mul"))
+            k->out[i] = (float)(x * k->s);
+        else
+            k->out[i] = x > 0 ? x : 0; /* relu */
+    }
+    f->executed++;
+}
+
+static int fake_call(void *arg, const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    Fake *f = arg;
+    (void)nargs;
+    Kept k = {.a = args[0].as.tensor.data};
+    snprintf(k.fn, sizeof k.fn, "%s", fn);
+    if (!strcmp(fn, "add"))
+        k.b = args[1].as.tensor.data;
+    if (!strcmp(fn, "mul"))
+        k.s = args[1].as.f64;
+    out->kind = DAFT_V_TENSOR;
+    if (dev_alloc(f, &out->as.tensor))
+        return -1;
+    k.out = out->as.tensor.data;
+    if (f->open) {
+        assert_true(f->open->nkept < MAX_KEPT);
+        f->open->kept[f->open->nkept++] = k;
+    } else {
+        compute(f, &k);
+        f->eager++;
+    }
+    return 0;
+}
+
+static void fake_drop(void *arg, DaftValue *v)
+{
+    if (v->kind == DAFT_V_TENSOR)
+        dev_free(arg, v);
+    v->kind = DAFT_V_NONE;
+}
+
+static int fake_copy(void *arg, void *dst, const void *src, size_t nb)
+{
+    (void)arg;
+    memcpy(dst, src, nb);
+    return 0;
+}
+
+static void fake_use(void *arg, const DaftTensor *t) { (void)arg, (void)t; }
+
+static int fake_capture_begin(void *arg)
+{
+    Fake *f = arg;
+    f->open = calloc(1, sizeof *f->open);
+    return f->open ? 0 : -1;
+}
+
+static int fake_capture_end(void *arg, bool ok, void **exec)
+{
+    Fake *f = arg;
+    Graph *gr = f->open;
+    f->open = NULL;
+    if (!ok || f->fail_capture) {
+        free(gr);
+        return -1;
+    }
+    *exec = gr;
+    f->graphs++;
+    return 0;
+}
+
+static int fake_launch(void *arg, void *exec)
+{
+    Fake *f = arg;
+    const Graph *gr = exec;
+    for (int i = 0; i < gr->nkept; i++)
+        compute(f, &gr->kept[i]);
+    f->launches++;
+    return 0;
+}
+
+static void fake_exec_free(void *arg, void *exec)
+{
+    Fake *f = arg;
+    f->graphs--;
+    free(exec);
+}
+
+static Fake *fake_new(void)
+{
+    Fake *f = calloc(1, sizeof *f);
+    RtGraphBackend b = {f, fake_call, raw_alloc, fake_drop, raw_release, fake_copy, fake_use,
+                        fake_capture_begin, fake_capture_end, fake_launch, fake_exec_free};
+    f->g = rtgraph_new(&b);
+    return f;
+}
+
+static void fake_done(Fake *f)
+{
+    rtgraph_free(f->g);
+    assert_int_equal(f->live, 0); /* every buffer freed: arena by rtgraph_free, the rest by the bodies */
+    assert_int_equal(f->graphs, 0);
+    free(f);
+}
+
+static DaftValue tensor_of(Fake *f, const float *x)
+{
+    DaftValue v = {.kind = DAFT_V_TENSOR};
+    v.as.tensor = shape();
+    raw_alloc(f, &v.as.tensor);
+    memcpy(v.as.tensor.data, x, N * sizeof(float));
+    return v;
+}
+
+static DaftValue f64v(double x) { return (DaftValue){.kind = DAFT_V_F64, .as.f64 = x}; }
+
+/* ---------------------------------------------------------------- method bodies */
+
+/* relu(add(x, w)) * scale, W7's block in miniature: x the argument, w a "field". */
+static DaftValue body_block(Fake *f, const DaftValue *x, const DaftValue *w, double scale)
+{
+    DaftValue a[2] = {*x, *w}, s = {0}, r = {0}, m = {0};
+    assert_int_equal(rtgraph_std(f->g, "add", a, 2, &s), 0);
+    assert_int_equal(rtgraph_std(f->g, "relu", &s, 1, &r), 0);
+    dev_free(f, &s);
+    DaftValue b[2] = {r, f64v(scale)};
+    assert_int_equal(rtgraph_std(f->g, "mul", b, 2, &m), 0);
+    dev_free(f, &r);
+    return m;
+}
+
+static void expect_block(const float *x, const float *w, double scale, const DaftValue *got)
+{
+    const float *y = got->as.tensor.data;
+    for (int i = 0; i < N; i++) {
+        float s = x[i] + w[i];
+        float want = (float)((s > 0 ? s : 0) * scale);
+        assert_true(y[i] == want);
+    }
+}
+
+/* One call of site `key`: body_block on input number i (fresh values each time), its
+ * result checked and freed as a plan would. */
+static void call_block(Fake *f, uint64_t key, int i, const DaftValue *w, double scale)
+{
+    float x[N];
+    for (int k = 0; k < N; k++)
+        x[k] = (float)((k - 1.5) * (i + 1) * (k % 2 ? 1 : -1));
+    DaftValue in = tensor_of(f, x);
+    rtgraph_begin(f->g, key, &in, 1);
+    DaftValue out = body_block(f, &in, w, scale);
+    char err[128];
+    assert_int_equal(rtgraph_end(f->g, &out, err, sizeof err), 0);
+    expect_block(x, w->as.tensor.data, scale, &out);
+    dev_free(f, &out);
+    dev_free(f, &in);
+}
+
+static const float W[N] = {0.5f, -2.0f, 1.25f, 3.0f};
+
+/* ---------------------------------------------------------------- tests */
+
+/* Two recorded calls, a third captured and launched, then launches only; every value right. */
+static void test_repeated_calls_replay(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 6; i++)
+        call_block(f, 7, i, &w, 0.5);
+    assert_int_equal(f->eager, 2 * 3);         /* the two recorded calls ran as usual */
+    assert_int_equal(f->launches, 4);          /* calls 3..6 each one launch */
+    assert_int_equal(f->executed, 6 * 3);      /* and nothing ran twice or not at all */
+    RtGraphStats st = rtgraph_stats(f->g);
+    assert_int_equal(st.captured, 1);
+    assert_int_equal(st.launches, 4);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* A "field" that now holds another tensor: the checked call differs, runs as usual (its
+ * operations so far into their buffers), and the site is not graphed again. */
+static void test_other_pointer_diverges(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W), w2 = tensor_of(f, (const float[N]){1, 1, 1, 1});
+    for (int i = 0; i < 4; i++)
+        call_block(f, 1, i, &w, 2.0);
+    int launches = f->launches;
+    assert_int_equal(launches, 2);
+    call_block(f, 1, 4, &w2, 2.0);             /* right value, computed eagerly */
+    call_block(f, 1, 5, &w, 2.0);              /* and the site stays given up */
+    assert_int_equal(f->launches, launches);
+    assert_int_equal(rtgraph_stats(f->g).diverged, 1);
+    dev_free(f, &w);
+    dev_free(f, &w2);
+    fake_done(f);
+}
+
+/* A scalar argument that changes (or shapes that do) is another record: never graphed
+ * while it keeps changing, and given up after a few records. */
+static void test_changing_scalar_never_graphed(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 10; i++)
+        call_block(f, 3, i, &w, 1.0 + i);
+    assert_int_equal(f->launches, 0);
+    assert_int_equal(f->eager, 10 * 3);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* Call sites are separate: two sites with different scalars are both graphed. */
+static void test_sites_are_separate(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 4; i++) {
+        call_block(f, 10, i, &w, 1.0);
+        call_block(f, 11, i, &w, 3.0);
+    }
+    assert_int_equal(rtgraph_stats(f->g).captured, 2);
+    assert_int_equal(f->launches, 4);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* A body that keeps an operation's result past the call (as `self.y = T.relu(x)` does) is
+ * never graphed: a replay would overwrite what it kept. */
+static void test_kept_result_never_graphed(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    DaftValue kept[5];
+    for (int i = 0; i < 5; i++) {
+        DaftValue in = tensor_of(f, W);
+        rtgraph_begin(f->g, 5, &in, 1);
+        DaftValue a[2] = {in, w};
+        assert_int_equal(rtgraph_std(f->g, "add", a, 2, &kept[i]), 0); /* kept: not freed */
+        DaftValue none = {.kind = DAFT_V_I64, .as.i64 = i};
+        char err[64];
+        assert_int_equal(rtgraph_end(f->g, &none, err, sizeof err), 0);
+        dev_free(f, &in);
+    }
+    assert_int_equal(f->launches, 0);
+    for (int i = 0; i < 5; i++) {
+        const float *y = kept[i].as.tensor.data;
+        for (int k = 0; k < N; k++)
+            assert_true(y[k] == W[k] + W[k]);
+        dev_free(f, &kept[i]);
+    }
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* A copy of device memory inside a checked body (the host reading an intermediate): the
+ * operations so far must have run before it, so the copy sees their values. */
+static void test_copy_in_checked_body_runs_first(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 3; i++)
+        call_block(f, 9, i, &w, 1.0); /* recorded, recorded, captured */
+    assert_int_equal(f->launches, 1);
+    float x[N] = {1, 2, 3, 4};
+    DaftValue in = tensor_of(f, x), a[2] = {in, w}, s = {0};
+    rtgraph_begin(f->g, 9, &in, 1);
+    assert_int_equal(rtgraph_std(f->g, "add", a, 2, &s), 0); /* answered from the record */
+    rtgraph_on_copy(f->g);                                     /* the body reads s */
+    const float *sv = s.as.tensor.data;
+    for (int k = 0; k < N; k++)
+        assert_true(sv[k] == x[k] + W[k]);
+    DaftValue r = {0};
+    assert_int_equal(rtgraph_std(f->g, "relu", &s, 1, &r), 0);
+    dev_free(f, &s);
+    DaftValue b[2] = {r, f64v(1.0)}, m = {0};
+    assert_int_equal(rtgraph_std(f->g, "mul", b, 2, &m), 0);
+    dev_free(f, &r);
+    char err[64];
+    assert_int_equal(rtgraph_end(f->g, &m, err, sizeof err), 0);
+    expect_block(x, W, 1.0, &m);
+    assert_int_equal(f->launches, 1);
+    dev_free(f, &m);
+    dev_free(f, &in);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* A capture that fails leaves the call to run as usual, with the right value. */
+static void test_failed_capture_runs_as_usual(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    f->fail_capture = true;
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 5; i++)
+        call_block(f, 2, i, &w, 0.25);
+    assert_int_equal(f->launches, 0);
+    assert_int_equal(f->executed, 5 * 3);
+    assert_int_equal(rtgraph_stats(f->g).captured, 0);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* A body that stops early (fewer operations than recorded) runs what it did. */
+static void test_shorter_call_diverges(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 3; i++)
+        call_block(f, 4, i, &w, 1.0);
+    float x[N] = {-1, 2, -3, 4};
+    DaftValue in = tensor_of(f, x), a[2] = {in, w}, s = {0};
+    rtgraph_begin(f->g, 4, &in, 1);
+    assert_int_equal(rtgraph_std(f->g, "add", a, 2, &s), 0);
+    char err[64];
+    assert_int_equal(rtgraph_end(f->g, &s, err, sizeof err), 0); /* returns the sum itself */
+    const float *sv = s.as.tensor.data;
+    for (int k = 0; k < N; k++)
+        assert_true(sv[k] == x[k] + W[k]);
+    dev_free(f, &s);
+    dev_free(f, &in);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_repeated_calls_replay),
+        cmocka_unit_test(test_other_pointer_diverges),
+        cmocka_unit_test(test_changing_scalar_never_graphed),
+        cmocka_unit_test(test_sites_are_separate),
+        cmocka_unit_test(test_kept_result_never_graphed),
+        cmocka_unit_test(test_copy_in_checked_body_runs_first),
+        cmocka_unit_test(test_failed_capture_runs_as_usual),
+        cmocka_unit_test(test_shorter_call_diverges),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
