@@ -738,6 +738,8 @@ static void *g_stream(void)
 {
     if (G.dev < 0)
         return NULL;
+    if (G.graphs) /* (code outside daft is about to use device memory) */
+        rtgraph_on_copy(G.graphs);
     join_lanes();
     return (void *)G.cs;
 }
@@ -881,6 +883,8 @@ static int g_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*prog
 
 static int g_sync(char *err, size_t cap)
 {
+    if (G.graphs) /* (a method waiting for its GPU work: the work must be there) */
+        rtgraph_on_copy(G.graphs);
     return g_wait(NULL, 0, NULL, NULL, NULL, err, cap);
 }
 
@@ -916,8 +920,13 @@ static int alloc_on(DaftTensor *t, cudaStream_t s, char *err, size_t cap)
 
 static int g_alloc(DaftTensor *t, char *err, size_t cap)
 {
-    if (G.graphs && rtgraph_alloc(G.graphs, t))
+    int from_graphs = G.graphs ? rtgraph_alloc(G.graphs, t) : 0;
+    if (from_graphs > 0)
         return 0;
+    if (from_graphs < 0) {
+        gerr(err, cap, "no device memory can be allocated while a CUDA graph is captured");
+        return DAFT_ENOMEM;
+    }
     return alloc_on(t, G.cs, err, cap);
 }
 
@@ -966,6 +975,8 @@ static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
     size_t nb = rtg_nbytes(t);
     if (!nb)
         return 0;
+    if (G.graphs)
+        rtgraph_on_copy(G.graphs);
     CU(cudaMemcpyAsync(t->data, src, nb, cudaMemcpyHostToDevice, G.cs), "cudaMemcpyAsync (to GPU)");
     /* src is pageable and may be freed by the caller right after: wait for the copy */
     CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
@@ -974,6 +985,8 @@ static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
 
 static int g_upload(DaftTensor *t, const void *src, char *err, size_t cap)
 {
+    if (G.graphs)
+        rtgraph_on_copy(G.graphs);
     int rc = alloc_on(t, G.us, err, cap);
     if (rc)
         return rc;
@@ -1098,6 +1111,8 @@ static void gb_use(void *arg, const DaftTensor *t)
 static int gb_capture_begin(void *arg)
 {
     (void)arg;
+    if (cudaPeekAtLastError() != cudaSuccess)
+        return -1; /* (an earlier error is comm_check's to report: a capture must not clear it) */
     /* thread-local: other threads (NCCL's) may call CUDA meanwhile */
     return cudaStreamBeginCapture(G.cs, cudaStreamCaptureModeThreadLocal) == cudaSuccess ? 0 : -1;
 }
@@ -1154,6 +1169,12 @@ static void g_graph_begin(uint64_t key, const DaftValue *args, int nargs)
 static int g_graph_end(DaftValue *result, char *err, size_t cap)
 {
     return G.graphs ? rtgraph_end(G.graphs, result, err, cap) : 0;
+}
+
+static void g_graph_forget(uint32_t plan)
+{
+    if (G.graphs)
+        rtgraph_forget(G.graphs, plan);
 }
 
 /* ---------------------------------------------------------------- NCCL */
@@ -1895,6 +1916,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .set_name = g_set_name,
         .graph_begin = g_graph_begin,
         .graph_end = g_graph_end,
+        .graph_forget = g_graph_forget,
     };
     return &ops;
 }

@@ -131,6 +131,7 @@ typedef struct RtGpuOps {
      * set (a graph could not be launched: the result is then wrong and must not be used). */
     void (*graph_begin)(uint64_t key, const DaftValue *args, int nargs);
     int (*graph_end)(DaftValue *result, char *err, size_t cap);
+    void (*graph_forget)(uint32_t plan); /* plan `plan` (the keys' high half) was unloaded */
 } RtGpuOps;
 
 /* Inside libdaftgpu.so, for std_gpu.c (rt_gpu.c): the compute stream as it is (the

@@ -51,6 +51,15 @@ typedef struct GSite {
 
 enum { MODE_OFF, MODE_RECORD, MODE_CHECK, MODE_PLAIN };
 
+/* An arena buffer. `out`: a value of the host holds it (a checked call's answer not yet freed,
+ * or any buffer of a site given up while the host held it); `orphan`: its site is gone, so
+ * the host's free releases it. */
+typedef struct ABuf {
+    void *p; /* NULL: empty slot; BUF_TOMB: a removed one */
+    bool out, orphan;
+} ABuf;
+#define BUF_TOMB ((void *)1)
+
 struct RtGraphs {
     RtGraphBackend b;
     GSite *sites;
@@ -69,9 +78,10 @@ struct RtGraphs {
     char why[200];
     const DaftTensor *handout; /* the arena buffer the next allocation gets, once */
     bool handed;
-    /* every arena buffer (sorted is not worth it: a few dozen) */
-    void **arena;
-    int narena, caparena;
+    bool capturing;            /* no other allocation may happen then */
+    /* every arena buffer: an open-addressing hash set (g_free asks on every free) */
+    ABuf *bufs;
+    size_t capbufs, usedbufs;  /* (capbufs a power of two, or 0; used counts tombstones) */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -125,26 +135,75 @@ static bool is_scalar(const DaftValue *v)
     return v->kind == DAFT_V_I64 || v->kind == DAFT_V_F64 || v->kind == DAFT_V_BOOL;
 }
 
-static bool arena_add(RtGraphs *g, void *p)
+static size_t buf_hash(const void *p)
 {
-    if (g->narena == g->caparena) {
-        int cap = g->caparena ? 2 * g->caparena : 64;
-        void **a = realloc(g->arena, sizeof *a * (size_t)cap);
-        if (!a)
-            return false;
-        g->arena = a;
-        g->caparena = cap;
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static ABuf *buf_find(const RtGraphs *g, const void *p)
+{
+    if (!g->capbufs || !p || p == BUF_TOMB)
+        return NULL;
+    for (size_t i = buf_hash(p) & (g->capbufs - 1);; i = (i + 1) & (g->capbufs - 1)) {
+        if (!g->bufs[i].p)
+            return NULL;
+        if (g->bufs[i].p == p)
+            return &g->bufs[i];
     }
-    g->arena[g->narena++] = p;
+}
+
+static bool buf_add(RtGraphs *g, void *p)
+{
+    if (2 * (g->usedbufs + 1) > g->capbufs) { /* rehash (dropping tombstones) */
+        size_t cap = g->capbufs ? 2 * g->capbufs : 64;
+        ABuf *old = g->bufs, *nb = calloc(cap, sizeof *nb);
+        if (!nb)
+            return false;
+        size_t oldcap = g->capbufs;
+        g->bufs = nb;
+        g->capbufs = cap;
+        g->usedbufs = 0;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].p && old[i].p != BUF_TOMB) {
+                size_t k = buf_hash(old[i].p) & (cap - 1);
+                while (nb[k].p)
+                    k = (k + 1) & (cap - 1);
+                nb[k] = old[i];
+                g->usedbufs++;
+            }
+        free(old);
+    }
+    size_t k = buf_hash(p) & (g->capbufs - 1);
+    while (g->bufs[k].p && g->bufs[k].p != BUF_TOMB)
+        k = (k + 1) & (g->capbufs - 1);
+    if (!g->bufs[k].p)
+        g->usedbufs++;
+    g->bufs[k] = (ABuf){p, false, false};
     return true;
 }
 
-static bool in_arena(const RtGraphs *g, const void *p)
+/* Device memory that an arena holds: the host may free it only through the set. */
+static void buf_release(RtGraphs *g, ABuf *b)
 {
-    for (int i = g->narena - 1; i >= 0; i--)
-        if (g->arena[i] == p)
-            return true;
-    return false;
+    g->b.release(g->b.arg, b->p);
+    b->p = BUF_TOMB;
+    b->out = b->orphan = false;
+}
+
+/* A buffer of a site given up: released now unless the host holds it (then at its free). */
+static void buf_drop(RtGraphs *g, void *p)
+{
+    ABuf *b = buf_find(g, p);
+    if (!b)
+        return;
+    if (b->out)
+        b->orphan = true;
+    else
+        buf_release(g, b);
 }
 
 static GSite *site_of(RtGraphs *g, uint64_t key)
@@ -161,6 +220,21 @@ static GSite *site_of(RtGraphs *g, uint64_t key)
     s->key = key;
     s->result = -1;
     return s;
+}
+
+/* The site's arena (and graph) go; the site stays, given up, unless `forget`. */
+static void site_drop(RtGraphs *g, GSite *s)
+{
+    if (s->state == SITE_READY || s->state == SITE_GRAPH) {
+        for (int i = 0; i < s->nops; i++)
+            buf_drop(g, s->ops[i].out.data);
+        for (int k = 0; k < s->nin; k++)
+            buf_drop(g, s->in[k].data);
+    }
+    if (s->exec)
+        g->b.exec_free(g->b.arg, s->exec); /* (a launch in flight completes first) */
+    s->exec = NULL;
+    s->state = SITE_DEAD;
 }
 
 /* ---------------------------------------------------------------- life */
@@ -182,14 +256,29 @@ void rtgraph_free(RtGraphs *g)
             g->b.exec_free(g->b.arg, g->sites[i].exec);
         free(g->sites[i].ops);
     }
-    for (int i = 0; i < g->narena; i++)
-        g->b.release(g->b.arg, g->arena[i]);
-    free(g->arena);
+    for (size_t i = 0; i < g->capbufs; i++) /* (the process is done with all of them) */
+        if (g->bufs[i].p && g->bufs[i].p != BUF_TOMB)
+            g->b.release(g->b.arg, g->bufs[i].p);
+    free(g->bufs);
     free(g->sites);
     free(g);
 }
 
 RtGraphStats rtgraph_stats(const RtGraphs *g) { return g->stats; }
+
+void rtgraph_forget(RtGraphs *g, uint32_t plan)
+{
+    for (int i = 0; i < g->nsites;) {
+        GSite *s = &g->sites[i];
+        if ((uint32_t)(s->key >> 32) != plan) {
+            i++;
+            continue;
+        }
+        site_drop(g, s);
+        free(s->ops);
+        *s = g->sites[--g->nsites]; /* (no call is in progress: nothing points at sites) */
+    }
+}
 
 /* ---------------------------------------------------------------- recording */
 
@@ -276,9 +365,13 @@ static bool make_arena(RtGraphs *g, GSite *s)
 {
     for (int i = 0; i < s->nops; i++) {
         DaftTensor *t = &s->ops[i].out;
-        t->data = NULL;
-        if (g->b.alloc(g->b.arg, t) != 0 || !arena_add(g, t->data))
+        if (g->b.alloc(g->b.arg, t) != 0)
             return false;
+        if (!buf_add(g, t->data)) {
+            g->b.release(g->b.arg, t->data);
+            t->data = NULL;
+            return false;
+        }
     }
     s->nin = g->nargs < GRAPH_MAX_ARGS ? g->nargs : GRAPH_MAX_ARGS;
     for (int i = 0; i < s->nops; i++)
@@ -290,8 +383,13 @@ static bool make_arena(RtGraphs *g, GSite *s)
                 return false;
             s->in[a->idx] = a->t;
             s->in[a->idx].data = NULL;
-            if (g->b.alloc(g->b.arg, &s->in[a->idx]) != 0 || !arena_add(g, s->in[a->idx].data))
+            if (g->b.alloc(g->b.arg, &s->in[a->idx]) != 0)
                 return false;
+            if (!buf_add(g, s->in[a->idx].data)) {
+                g->b.release(g->b.arg, s->in[a->idx].data);
+                s->in[a->idx].data = NULL;
+                return false;
+            }
         }
     return true;
 }
@@ -315,7 +413,12 @@ static void end_record(RtGraphs *g, GSite *s, const DaftValue *result)
         return;
     }
     if (s->state == SITE_SEEN && same_record(s, g->rec, g->nrec, res)) {
-        s->state = make_arena(g, s) ? SITE_READY : SITE_DEAD;
+        for (int i = 0; i < s->nops; i++)
+            s->ops[i].out.data = NULL;
+        memset(s->in, 0, sizeof s->in);
+        s->state = SITE_READY; /* (so that site_drop releases a partial arena) */
+        if (!make_arena(g, s))
+            site_drop(g, s);
         return;
     }
     if (++s->records > GRAPH_MAX_RECORDS) {
@@ -356,27 +459,36 @@ static void op_args(const RtGraphs *g, const GSite *s, int i, bool statics, Daft
 
 /* Runs (or, capturing, enqueues into the graph) operations [0, n) of the site's record, each
  * into its arena buffer. */
-static int run_record(RtGraphs *g, GSite *s, int n, bool statics)
+static int run_record(RtGraphs *g, GSite *s, int n, bool capture)
 {
     for (int i = 0; i < n; i++) {
+        const DaftTensor *buf = &s->ops[i].out;
         DaftValue v[GRAPH_MAX_ARGS], out = {.kind = DAFT_V_NONE};
-        op_args(g, s, i, statics, v);
-        g->handout = &s->ops[i].out;
+        op_args(g, s, i, capture, v);
+        /* captured: the operation's one allocation gets the buffer (any other is refused,
+         * failing the capture); run: it allocates as usual and its result is copied there,
+         * as the buffer might otherwise go to a scratch allocation of the operation */
+        g->handout = capture ? buf : NULL;
         g->handed = false;
         int rc = g->b.call(g->b.arg, s->ops[i].fn, v, s->ops[i].nargs, &out);
-        bool handed = g->handed;
         g->handout = NULL;
-        if (rc != 0 || !handed || !is_gpu_tensor(&out) || out.as.tensor.data != s->ops[i].out.data) {
+        bool ok = rc == 0 && is_gpu_tensor(&out) && same_shape(&out.as.tensor, buf);
+        if (ok && out.as.tensor.data != buf->data) {
+            ok = !capture && !buf_find(g, out.as.tensor.data) &&
+                 g->b.copy(g->b.arg, buf->data, out.as.tensor.data, tensor_bytes(buf)) == 0;
+            if (ok)
+                g->b.drop(g->b.arg, &out);
+        }
+        if (!ok) {
             if (rc != 0 && out.kind == DAFT_V_ERROR)
                 snprintf(g->why, sizeof g->why, "%s", out.as.error.msg);
             else
                 snprintf(g->why, sizeof g->why, "%s did not run into its graph buffer", s->ops[i].fn);
-            if (!is_gpu_tensor(&out) || !in_arena(g, out.as.tensor.data))
+            if (!is_gpu_tensor(&out) || !buf_find(g, out.as.tensor.data))
                 g->b.drop(g->b.arg, &out); /* (an arena buffer is never the caller's to free) */
             g->fail = -1;
             return -1;
         }
-        /* out is the arena buffer: nothing to free */
     }
     return 0;
 }
@@ -387,11 +499,10 @@ static int run_record(RtGraphs *g, GSite *s, int n, bool statics)
 static void diverge(RtGraphs *g)
 {
     GSite *s = g->cur;
-    if (s->state == SITE_GRAPH || s->state == SITE_READY)
-        g->stats.diverged++;
-    s->state = SITE_DEAD;
+    g->stats.diverged++;
     g->mode = MODE_PLAIN;
     run_record(g, s, g->cursor, false);
+    site_drop(g, s); /* (after: stream-ordered releases follow the operations just run) */
 }
 
 /* ---------------------------------------------------------------- checking */
@@ -408,7 +519,7 @@ static bool arg_matches(const RtGraphs *g, const GSite *s, const GArg *a, const 
         return a->idx < g->nargs && is_gpu_tensor(&g->args[a->idx]) &&
                g->args[a->idx].as.tensor.data == t->data && same_shape(&a->t, t);
     case ARG_OUT:
-        return a->idx < g->cursor && s->ops[a->idx].out.data == t->data && !s->ops[a->idx].freed;
+        return a->idx < g->cursor && s->ops[a->idx].out.data == t->data;
     case ARG_EXT:
         return t->data == a->t.data && same_shape(&a->t, t);
     default:
@@ -446,8 +557,6 @@ void rtgraph_begin(RtGraphs *g, uint64_t key, const DaftValue *args, int nargs)
     }
     g->mode = MODE_CHECK;
     g->cursor = 0;
-    for (int i = 0; i < g->cur->nops; i++)
-        g->cur->ops[i].freed = false;
 }
 
 int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, DaftValue *out)
@@ -455,11 +564,23 @@ int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, D
     if (g->mode == MODE_CHECK) {
         GSite *s = g->cur;
         if (g->cursor < s->nops && op_matches(g, s, &s->ops[g->cursor], fn, args, nargs)) {
+            ABuf *b = buf_find(g, s->ops[g->cursor].out.data);
+            if (b)
+                b->out = true;
             out->kind = DAFT_V_TENSOR;
             out->as.tensor = s->ops[g->cursor++].out;
             return 0;
         }
         diverge(g);
+    }
+    if (g->fail) { /* the operations so far could not run: nothing after them may */
+        memset(out, 0, sizeof *out);
+        out->kind = DAFT_V_ERROR;
+        size_t n = strlen(g->why) + 1;
+        out->as.error.msg = malloc(n);
+        if (out->as.error.msg)
+            memcpy(out->as.error.msg, g->why, n);
+        return -1;
     }
     int rc = g->b.call(g->b.arg, fn, args, nargs, out);
     if (g->mode == MODE_RECORD)
@@ -467,30 +588,50 @@ int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, D
     return rc;
 }
 
-bool rtgraph_alloc(RtGraphs *g, DaftTensor *t)
+int rtgraph_alloc(RtGraphs *g, DaftTensor *t)
 {
     if (!g->handout || g->handed || tensor_bytes(t) != tensor_bytes(g->handout))
-        return false;
+        return g->capturing ? -1 : 0; /* (a capture may not allocate: the capture fails) */
     t->data = g->handout->data;
     t->device = g->handout->device;
     g->handed = true;
-    return true;
+    return 1;
+}
+
+/* Does one of the first n operations read p as "another device tensor"? */
+static bool ext_read(const GOp *ops, int n, const void *p)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < ops[i].nargs; k++)
+            if (ops[i].a[k].kind == ARG_EXT && ops[i].a[k].t.data == p)
+                return true;
+    return false;
 }
 
 bool rtgraph_on_free(RtGraphs *g, const void *p)
 {
-    if (g->mode == MODE_RECORD)
+    if (g->capturing) /* (an operation's own frees: the host's holds are unchanged) */
+        return buf_find(g, p) != NULL;
+    if (g->mode == MODE_RECORD) {
         for (int j = g->nrec - 1; j >= 0; j--)
             if (!g->rec[j].freed && g->rec[j].out.data == p) {
                 g->rec[j].freed = true;
                 break;
             }
-    if (!in_arena(g, p))
+        /* a tensor the body made and freed itself: its memory may hold another next time,
+         * which would pass for the same tensor */
+        if (ext_read(g->rec, g->nrec, p))
+            g->unfit = true;
+    } else if (g->mode == MODE_CHECK && ext_read(g->cur->ops, g->cursor, p)) {
+        diverge(g); /* its readers run before the free */
+    }
+    ABuf *b = buf_find(g, p);
+    if (!b)
         return false;
-    if (g->mode == MODE_CHECK)
-        for (int j = 0; j < g->cursor; j++)
-            if (g->cur->ops[j].out.data == p)
-                g->cur->ops[j].freed = true;
+    if (b->orphan)
+        buf_release(g, b);
+    else
+        b->out = false;
     return true;
 }
 
@@ -514,7 +655,9 @@ static bool capture(RtGraphs *g, GSite *s)
                 g->b.use(g->b.arg, &s->ops[i].a[k].t);
     if (g->b.capture_begin(g->b.arg) != 0)
         return false;
+    g->capturing = true;
     int rc = run_record(g, s, s->nops, true);
+    g->capturing = false;
     g->fail = 0; /* (a failed capture is not the call's failure: it runs as usual) */
     void *exec = NULL;
     if (g->b.capture_end(g->b.arg, rc == 0, &exec) != 0 || rc != 0 || !exec)
@@ -559,6 +702,9 @@ static int replay(RtGraphs *g, GSite *s, DaftValue *result, char *err, size_t ca
         return -1;
     }
     result->as.tensor.data = own.data;
+    ABuf *b = buf_find(g, s->ops[s->result].out.data);
+    if (b)
+        b->out = false; /* (the host holds its copy) */
     return 0;
 }
 
@@ -579,8 +725,10 @@ int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap)
                                           result->kind != DAFT_V_ERROR
                                     : result->kind == DAFT_V_TENSOR &&
                                           result->as.tensor.data == s->ops[s->result].out.data);
-        for (int j = 0; whole && j < s->nops; j++)
-            whole = s->ops[j].freed || j == s->result;
+        for (int j = 0; whole && j < s->nops; j++) {
+            ABuf *b = buf_find(g, s->ops[j].out.data);
+            whole = j == s->result || (b && !b->out); /* the body freed what it did not return */
+        }
         g->cur = s;
         g->mode = MODE_CHECK;
         if (!whole || (s->state == SITE_READY && !capture(g, s))) {

@@ -58,7 +58,7 @@ typedef struct RtGraphs RtGraphs;
 typedef struct RtGraphStats {
     uint64_t launches;  /* calls answered by a graph */
     uint64_t captured;  /* sites captured */
-    uint64_t diverged;  /* sites given up after they were captured or ready */
+    uint64_t diverged;  /* sites given up after they were ready to be captured */
 } RtGraphStats;
 
 RtGraphs *rtgraph_new(const RtGraphBackend *b);
@@ -72,9 +72,10 @@ int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap);
 
 /* A std operation of the body (every one goes through here while graphs are on). */
 int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, DaftValue *out);
-/* The GPU runtime's allocation asks first: true when t got an arena buffer (an operation
- * being run into its buffer, or captured). */
-bool rtgraph_alloc(RtGraphs *g, DaftTensor *t);
+/* The GPU runtime's allocation asks first: 1 when t got an arena buffer (an operation being
+ * run into its buffer, or captured), 0 when it is the caller's to allocate, -1 when no
+ * allocation may happen (during a capture: the caller fails it). */
+int rtgraph_alloc(RtGraphs *g, DaftTensor *t);
 /* The GPU runtime's free asks first: true when p is arena memory, which the caller must not
  * free (the site's graph reuses it). */
 bool rtgraph_on_free(RtGraphs *g, const void *p);
@@ -83,5 +84,8 @@ bool rtgraph_on_free(RtGraphs *g, const void *p);
 void rtgraph_on_copy(RtGraphs *g);
 
 RtGraphStats rtgraph_stats(const RtGraphs *g);
+/* Plan `plan` was unloaded: its sites go, with their arenas and graphs (buffers the host
+ * still holds are released at their free). */
+void rtgraph_forget(RtGraphs *g, uint32_t plan);
 
 #endif

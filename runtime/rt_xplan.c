@@ -138,6 +138,8 @@ void rt_xplan_free(RtXPlan *p)
     }
     for (uint32_t i = 0; i < p->nslots; i++)
         daft_value_free(&p->slots[i]);
+    if (p->graphs > 0 && rt_gpu_active()) /* its call sites' CUDA graphs and their memory */
+        rt_gpu_active()->graph_forget(p->id);
     for (uint32_t i = 0; i < p->nchans; i++) {
         RtXChan *c = &p->chans[i];
         if (c->mapped && !p->tcp) {

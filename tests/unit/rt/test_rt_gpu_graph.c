@@ -37,7 +37,10 @@ typedef struct Fake {
     int executed;     /* operations computed, eagerly or by a launch */
     int eager;        /* of them, outside a launch */
     int launches;
-    int live;         /* buffers allocated and not freed (arena excluded) */
+    int live;         /* buffers allocated and not freed (arena included) */
+    int allocs;       /* allocations outside the arena */
+    bool extra_alloc; /* operations also allocate (and free) a scratch buffer */
+    int fail_calls;   /* the next operations that run fail */
     Graph *open;      /* the capture in progress */
     bool fail_capture;
     int graphs;       /* fake graphs alive */
@@ -71,8 +74,10 @@ static void raw_release(void *arg, void *p)
 static int dev_alloc(Fake *f, DaftTensor *t)
 {
     *t = shape();
-    if (rtgraph_alloc(f->g, t))
-        return 0;
+    int r = rtgraph_alloc(f->g, t);
+    if (r != 0)
+        return r > 0 ? 0 : -1; /* (-1: allocating during a capture) */
+    f->allocs++;
     return raw_alloc(f, t);
 }
 
@@ -101,6 +106,22 @@ static int fake_call(void *arg, const char *fn, const DaftValue *args, int nargs
 {
     Fake *f = arg;
     (void)nargs;
+    if (f->fail_calls > 0) {
+        f->fail_calls--;
+        out->kind = DAFT_V_ERROR;
+        out->as.error.msg = strdup("fake: the GPU failed");
+        return -1;
+    }
+    if (f->extra_alloc) { /* a scratch buffer: a capture must refuse it */
+        DaftTensor scratch;
+        if (dev_alloc(f, &scratch) != 0) {
+            out->kind = DAFT_V_ERROR;
+            out->as.error.msg = strdup("fake: no scratch during a capture");
+            return -1;
+        }
+        DaftValue sv = {.kind = DAFT_V_TENSOR, .as.tensor = scratch};
+        dev_free(f, &sv);
+    }
     Kept k = {.a = args[0].as.tensor.data};
     snprintf(k.fn, sizeof k.fn, "%s", fn);
     if (!strcmp(fn, "add"))
@@ -108,8 +129,11 @@ static int fake_call(void *arg, const char *fn, const DaftValue *args, int nargs
     if (!strcmp(fn, "mul"))
         k.s = args[1].as.f64;
     out->kind = DAFT_V_TENSOR;
-    if (dev_alloc(f, &out->as.tensor))
+    if (dev_alloc(f, &out->as.tensor)) { /* (as std_gpu.c: an error value) */
+        out->kind = DAFT_V_ERROR;
+        out->as.error.msg = strdup("fake: no memory for the result");
         return -1;
+    }
     k.out = out->as.tensor.data;
     if (f->open) {
         assert_true(f->open->nkept < MAX_KEPT);
@@ -125,6 +149,8 @@ static void fake_drop(void *arg, DaftValue *v)
 {
     if (v->kind == DAFT_V_TENSOR)
         dev_free(arg, v);
+    else if (v->kind == DAFT_V_ERROR)
+        free(v->as.error.msg);
     v->kind = DAFT_V_NONE;
 }
 
@@ -420,6 +446,242 @@ static void test_shorter_call_diverges(void **state)
     fake_done(f);
 }
 
+
+/* A tensor the body makes and frees itself (outside the std operations), passed to an
+ * operation: its memory may hold the next such tensor (here a LIFO block cache, as the GPU
+ * runtime's), which must not pass for the same tensor; the values stay right. */
+static DaftValue tmp_new(Fake *f, void **cache, const float *x)
+{
+    DaftValue v = {.kind = DAFT_V_TENSOR};
+    v.as.tensor = shape();
+    if (*cache) {
+        v.as.tensor.data = *cache;
+        *cache = NULL;
+    } else {
+        raw_alloc(f, &v.as.tensor);
+    }
+    memcpy(v.as.tensor.data, x, N * sizeof(float));
+    return v;
+}
+
+static void tmp_drop(Fake *f, void **cache, DaftValue *v)
+{
+    if (!rtgraph_on_free(f->g, v->as.tensor.data)) {
+        if (!*cache)
+            *cache = v->as.tensor.data;
+        else
+            raw_release(f, v->as.tensor.data);
+    }
+    v->kind = DAFT_V_NONE;
+}
+
+static void test_freed_external_tensor_reused(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    void *cache = NULL;
+    for (int i = 0; i < 5; i++) {
+        float x[N], u[N], v[N];
+        for (int k = 0; k < N; k++) {
+            x[k] = (float)(k + i);
+            u[k] = (float)(10 * (i + 1));
+            v[k] = (float)(100 * (i + 1) + k);
+        }
+        DaftValue in = tensor_of(f, x);
+        rtgraph_begin(f->g, 12, &in, 1);
+        DaftValue t1 = tmp_new(f, &cache, u), a[2] = {in, t1}, s = {0};
+        assert_int_equal(rtgraph_std(f->g, "add", a, 2, &s), 0);
+        tmp_drop(f, &cache, &t1);
+        DaftValue t2 = tmp_new(f, &cache, v), b[2] = {s, t2}, r = {0};
+        assert_int_equal(rtgraph_std(f->g, "add", b, 2, &r), 0);
+        tmp_drop(f, &cache, &t2);
+        dev_free(f, &s);
+        char err[64];
+        assert_int_equal(rtgraph_end(f->g, &r, err, sizeof err), 0);
+        const float *y = r.as.tensor.data;
+        for (int k = 0; k < N; k++)
+            assert_true(y[k] == x[k] + u[k] + v[k]);
+        dev_free(f, &r);
+        dev_free(f, &in);
+    }
+    assert_int_equal(f->launches, 0);
+    if (cache)
+        raw_release(f, cache);
+    fake_done(f);
+}
+
+/* After the site is graphed, a call that keeps an operation's result (in a field) gets the
+ * right value, the site is given up, and the kept buffer lives until the host frees it. */
+static void test_kept_result_after_graphed(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 4; i++)
+        call_block(f, 6, i, &w, 1.0);
+    assert_int_equal(f->launches, 2);
+    float x[N] = {3, -4, 5, -6};
+    DaftValue in = tensor_of(f, x), a[2] = {in, w}, s = {0}, r = {0}, m = {0};
+    rtgraph_begin(f->g, 6, &in, 1);
+    assert_int_equal(rtgraph_std(f->g, "add", a, 2, &s), 0);
+    assert_int_equal(rtgraph_std(f->g, "relu", &s, 1, &r), 0); /* s kept: not freed */
+    DaftValue b[2] = {r, f64v(1.0)};
+    assert_int_equal(rtgraph_std(f->g, "mul", b, 2, &m), 0);
+    dev_free(f, &r);
+    char err[64];
+    assert_int_equal(rtgraph_end(f->g, &m, err, sizeof err), 0);
+    expect_block(x, W, 1.0, &m);
+    const float *sv = s.as.tensor.data;
+    for (int k = 0; k < N; k++)
+        assert_true(sv[k] == x[k] + W[k]);
+    assert_int_equal(f->launches, 2);
+    call_block(f, 6, 9, &w, 1.0); /* given up: as usual */
+    assert_int_equal(f->launches, 2);
+    dev_free(f, &s);
+    dev_free(f, &m);
+    dev_free(f, &in);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* A method returning a scalar (its operations' work kept nowhere but in the scalar's
+ * computation is impossible here: a body whose tensors all die) is graphed too. */
+static void test_scalar_result_graphed(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 5; i++) {
+        DaftValue in = tensor_of(f, W);
+        rtgraph_begin(f->g, 8, &in, 1);
+        DaftValue out = body_block(f, &in, &w, 2.0);
+        dev_free(f, &out);
+        DaftValue res = {.kind = DAFT_V_I64, .as.i64 = i};
+        char err[64];
+        assert_int_equal(rtgraph_end(f->g, &res, err, sizeof err), 0);
+        assert_int_equal(res.as.i64, i);
+        dev_free(f, &in);
+    }
+    assert_int_equal(f->launches, 3);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* A copy of device memory (or a host read) while recording: never graphed. */
+static void test_copy_while_recording_never_graphed(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 5; i++) {
+        DaftValue in = tensor_of(f, W);
+        rtgraph_begin(f->g, 13, &in, 1);
+        DaftValue out = body_block(f, &in, &w, 1.0);
+        rtgraph_on_copy(f->g);
+        char err[64];
+        assert_int_equal(rtgraph_end(f->g, &out, err, sizeof err), 0);
+        dev_free(f, &out);
+        dev_free(f, &in);
+    }
+    assert_int_equal(f->launches, 0);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* An argument of another shape after the capture: the call runs as usual. */
+static void test_argument_shape_change_diverges(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 3; i++)
+        call_block(f, 14, i, &w, 1.0);
+    assert_int_equal(f->launches, 1);
+    float x[N] = {1, 2, 3, 4};
+    DaftValue in = tensor_of(f, x);
+    in.as.tensor.dims[0] = 2; /* (same memory, seen as [2]) */
+    in.as.tensor.rank = 1;
+    rtgraph_begin(f->g, 14, &in, 1);
+    DaftValue a[2] = {in, w}, s = {0};
+    assert_int_equal(rtgraph_std(f->g, "add", a, 2, &s), 0); /* must run, not be answered */
+    const float *sv = s.as.tensor.data;
+    for (int k = 0; k < 2; k++)
+        assert_true(sv[k] == x[k] + W[k]);
+    char err[64];
+    assert_int_equal(rtgraph_end(f->g, &s, err, sizeof err), 0);
+    assert_int_equal(f->launches, 1);
+    dev_free(f, &s);
+    in.as.tensor.dims[0] = N;
+    dev_free(f, &in);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* An operation that allocates more than its result cannot be captured: the call runs as
+ * usual, with the right value. */
+static void test_capture_refuses_other_allocations(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    f->extra_alloc = true;
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 5; i++)
+        call_block(f, 15, i, &w, 3.0);
+    assert_int_equal(f->launches, 0);
+    assert_int_equal(rtgraph_stats(f->g).captured, 0);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* An operation that fails while a checked call's operations so far are run: the error comes
+ * back at once (the body must not go on with buffers nothing wrote), and at the end. */
+static void test_failed_rerun_reports(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W), w2 = tensor_of(f, W);
+    for (int i = 0; i < 3; i++)
+        call_block(f, 16, i, &w, 1.0);
+    DaftValue in = tensor_of(f, W), a[2] = {in, w}, s = {0}, r = {0};
+    rtgraph_begin(f->g, 16, &in, 1);
+    assert_int_equal(rtgraph_std(f->g, "add", a, 2, &s), 0); /* answered */
+    f->fail_calls = 1;
+    DaftValue b[2] = {s, w2}; /* differs from the record: the add runs now, and fails */
+    assert_int_not_equal(rtgraph_std(f->g, "add", b, 2, &r), 0);
+    assert_int_equal(r.kind, DAFT_V_ERROR);
+    assert_non_null(strstr(r.as.error.msg, "GPU failed"));
+    free(r.as.error.msg);
+    dev_free(f, &s);
+    DaftValue none = {.kind = DAFT_V_I64};
+    char err[64];
+    assert_int_not_equal(rtgraph_end(f->g, &none, err, sizeof err), 0);
+    assert_non_null(strstr(err, "GPU failed"));
+    dev_free(f, &in);
+    dev_free(f, &w);
+    dev_free(f, &w2);
+    fake_done(f);
+}
+
+/* An unloaded plan's sites go, arenas released; a new plan records anew. */
+static void test_forget_releases(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    int base = f->live;
+    uint64_t key = (7ULL << 32) | 3;
+    for (int i = 0; i < 4; i++)
+        call_block(f, key, i, &w, 1.0);
+    assert_true(f->live > base); /* the arena */
+    rtgraph_forget(f->g, 7);
+    assert_int_equal(f->live, base);
+    for (int i = 0; i < 4; i++)
+        call_block(f, key, i, &w, 1.0);
+    assert_int_equal(f->launches, 4);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +693,14 @@ int main(void)
         cmocka_unit_test(test_copy_in_checked_body_runs_first),
         cmocka_unit_test(test_failed_capture_runs_as_usual),
         cmocka_unit_test(test_shorter_call_diverges),
+        cmocka_unit_test(test_freed_external_tensor_reused),
+        cmocka_unit_test(test_kept_result_after_graphed),
+        cmocka_unit_test(test_scalar_result_graphed),
+        cmocka_unit_test(test_copy_while_recording_never_graphed),
+        cmocka_unit_test(test_argument_shape_change_diverges),
+        cmocka_unit_test(test_capture_refuses_other_allocations),
+        cmocka_unit_test(test_failed_rerun_reports),
+        cmocka_unit_test(test_forget_releases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
