@@ -930,6 +930,24 @@ static int g_alloc(DaftTensor *t, char *err, size_t cap)
     return alloc_on(t, G.cs, err, cap);
 }
 
+/* Device memory of nb bytes back, in cs order, once NCCL no longer uses it. */
+static void free_block(void *p, size_t nb)
+{
+    if (G.xfer_used)
+        join_lanes();
+    sweep_inflight();
+    RtBlock b = {p, nb ? nb : 16}; /* (the size alloc_on asked for) */
+    RtBlock *d = in_flight(p) ? grow(G.deferred, &G.capdef, G.ndef + 1, sizeof *d) : NULL;
+    if (d) {
+        G.deferred = d;
+        G.deferred[G.ndef++] = b;
+    } else {
+        if (in_flight(p)) /* (no memory to defer it) */
+            join_lanes();
+        cs_free(b);
+    }
+}
+
 static void g_free(DaftTensor *t)
 {
     if (!t->data)
@@ -940,20 +958,7 @@ static void g_free(DaftTensor *t)
     }
     if (G.dev < 0 || daft_tensor_gpu(t) != G.dev)
         return; /* not ours (cannot happen in a well-formed program): leak, never crash */
-    if (G.xfer_used)
-        join_lanes();
-    sweep_inflight();
-    size_t nb = rtg_nbytes(t);
-    RtBlock b = {t->data, nb ? nb : 16}; /* (the size alloc_on asked for) */
-    RtBlock *d = in_flight(t->data) ? grow(G.deferred, &G.capdef, G.ndef + 1, sizeof *d) : NULL;
-    if (d) {
-        G.deferred = d;
-        G.deferred[G.ndef++] = b;
-    } else {
-        if (in_flight(t->data)) /* (no memory to defer it) */
-            join_lanes();
-        cs_free(b);
-    }
+    free_block(t->data, rtg_nbytes(t));
     t->data = NULL;
 }
 
@@ -1092,11 +1097,10 @@ static void gb_drop(void *arg, DaftValue *v)
         free(v->as.error.msg);
     memset(v, 0, sizeof *v);
 }
-static void gb_release(void *arg, void *p)
+static void gb_release(void *arg, void *p, size_t nb)
 {
     (void)arg;
-    (void)owned_take(p);
-    cudaFreeAsync(p, G.cs);
+    free_block(p, nb); /* (an orphan the host held may still be read by NCCL) */
 }
 static int gb_copy(void *arg, void *dst, const void *src, size_t nb)
 {

@@ -56,6 +56,7 @@ enum { MODE_OFF, MODE_RECORD, MODE_CHECK, MODE_PLAIN };
  * the host's free releases it. */
 typedef struct ABuf {
     void *p; /* NULL: empty slot; BUF_TOMB: a removed one */
+    size_t nb;
     bool out, orphan;
 } ABuf;
 #define BUF_TOMB ((void *)1)
@@ -156,7 +157,7 @@ static ABuf *buf_find(const RtGraphs *g, const void *p)
     }
 }
 
-static bool buf_add(RtGraphs *g, void *p)
+static bool buf_add(RtGraphs *g, void *p, size_t nb)
 {
     if (2 * (g->usedbufs + 1) > g->capbufs) { /* rehash (dropping tombstones) */
         size_t cap = g->capbufs ? 2 * g->capbufs : 64;
@@ -182,14 +183,14 @@ static bool buf_add(RtGraphs *g, void *p)
         k = (k + 1) & (g->capbufs - 1);
     if (!g->bufs[k].p)
         g->usedbufs++;
-    g->bufs[k] = (ABuf){p, false, false};
+    g->bufs[k] = (ABuf){p, nb, false, false};
     return true;
 }
 
 /* Device memory that an arena holds: the host may free it only through the set. */
 static void buf_release(RtGraphs *g, ABuf *b)
 {
-    g->b.release(g->b.arg, b->p);
+    g->b.release(g->b.arg, b->p, b->nb);
     b->p = BUF_TOMB;
     b->out = b->orphan = false;
 }
@@ -258,7 +259,7 @@ void rtgraph_free(RtGraphs *g)
     }
     for (size_t i = 0; i < g->capbufs; i++) /* (the process is done with all of them) */
         if (g->bufs[i].p && g->bufs[i].p != BUF_TOMB)
-            g->b.release(g->b.arg, g->bufs[i].p);
+            g->b.release(g->b.arg, g->bufs[i].p, g->bufs[i].nb);
     free(g->bufs);
     free(g->sites);
     free(g);
@@ -367,8 +368,8 @@ static bool make_arena(RtGraphs *g, GSite *s)
         DaftTensor *t = &s->ops[i].out;
         if (g->b.alloc(g->b.arg, t) != 0)
             return false;
-        if (!buf_add(g, t->data)) {
-            g->b.release(g->b.arg, t->data);
+        if (!buf_add(g, t->data, tensor_bytes(t))) {
+            g->b.release(g->b.arg, t->data, tensor_bytes(t));
             t->data = NULL;
             return false;
         }
@@ -385,8 +386,8 @@ static bool make_arena(RtGraphs *g, GSite *s)
             s->in[a->idx].data = NULL;
             if (g->b.alloc(g->b.arg, &s->in[a->idx]) != 0)
                 return false;
-            if (!buf_add(g, s->in[a->idx].data)) {
-                g->b.release(g->b.arg, s->in[a->idx].data);
+            if (!buf_add(g, s->in[a->idx].data, tensor_bytes(&s->in[a->idx]))) {
+                g->b.release(g->b.arg, s->in[a->idx].data, tensor_bytes(&s->in[a->idx]));
                 s->in[a->idx].data = NULL;
                 return false;
             }
@@ -697,7 +698,7 @@ static int replay(RtGraphs *g, GSite *s, DaftValue *result, char *err, size_t ca
     if (g->b.alloc(g->b.arg, &own) != 0 ||
         g->b.copy(g->b.arg, own.data, s->ops[s->result].out.data, tensor_bytes(&own)) != 0) {
         if (own.data)
-            g->b.release(g->b.arg, own.data);
+            g->b.release(g->b.arg, own.data, tensor_bytes(&own));
         snprintf(err, cap, "copying the result out of its CUDA graph buffer failed");
         return -1;
     }

@@ -43,7 +43,8 @@ typedef struct RtGraphBackend {
     int (*call)(void *arg, const char *fn, const DaftValue *args, int nargs, DaftValue *out);
     int (*alloc)(void *arg, DaftTensor *t); /* t's shape set: device memory outside any arena */
     void (*drop)(void *arg, DaftValue *v);  /* frees a std operation's result (or error) */
-    void (*release)(void *arg, void *p);    /* memory alloc gave */
+    void (*release)(void *arg, void *p, size_t nb); /* memory alloc gave (nb bytes), once NCCL
+                                                      * no longer reads it */
     int (*copy)(void *arg, void *dst, const void *src, size_t nb); /* device to device */
     void (*use)(void *arg, const DaftTensor *t); /* compute waits for NCCL writing t, if any */
     int (*capture_begin)(void *arg);

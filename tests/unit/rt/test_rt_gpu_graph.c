@@ -70,6 +70,12 @@ static void raw_release(void *arg, void *p)
     free(p);
 }
 
+static void fake_release(void *arg, void *p, size_t nb)
+{
+    assert_int_equal(nb, N * sizeof(float));
+    raw_release(arg, p);
+}
+
 /* the GPU runtime's allocation: the graphs answer first */
 static int dev_alloc(Fake *f, DaftTensor *t)
 {
@@ -204,7 +210,7 @@ static void fake_exec_free(void *arg, void *exec)
 static Fake *fake_new(void)
 {
     Fake *f = calloc(1, sizeof *f);
-    RtGraphBackend b = {f, fake_call, raw_alloc, fake_drop, raw_release, fake_copy, fake_use,
+    RtGraphBackend b = {f, fake_call, raw_alloc, fake_drop, fake_release, fake_copy, fake_use,
                         fake_capture_begin, fake_capture_end, fake_launch, fake_exec_free};
     f->g = rtgraph_new(&b);
     return f;
