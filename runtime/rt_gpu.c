@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -1212,51 +1211,6 @@ static int settle(RtGpuComm *c, char *err, size_t cap)
     }
 }
 
-/* The blocking warm-up below waits inside ncclGroupEnd for every other member to connect,
- * where no poll of ours runs. NCCL notices a member that died (its sockets close), but one
- * that hangs alive would keep this one waiting for ever; so a watchdog thread reports the
- * wait on stderr after 30 s and every minute, and at the communicator's deadline
- * (DAFT_NCCL_INIT_TIMEOUT) aborts it, which ends the group with an error. */
-typedef struct WarmupWatch {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done, fired;
-    ncclComm_t comm;
-    int n, rank;
-    int64_t t0, deadline;
-} WarmupWatch;
-
-static void *warmup_watch(void *arg)
-{
-    WarmupWatch *w = arg;
-    int64_t report = w->t0 + RT_GPU_STALL_NS;
-    pthread_mutex_lock(&w->mu);
-    while (!w->done) {
-        int64_t wake = report < w->deadline ? report : w->deadline;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t left = wake - now_ns();
-        if (left > 0) {
-            int64_t at = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + left;
-            struct timespec until = {(time_t)(at / 1000000000LL), (long)(at % 1000000000LL)};
-            pthread_cond_timedwait(&w->cv, &w->mu, &until);
-            continue; /* (done, a spurious wake-up or the time: look again) */
-        }
-        if (now_ns() >= w->deadline) {
-            w->fired = true;
-            ncclCommAbort(w->comm);
-            break;
-        }
-        fprintf(stderr, "daft: %s (GPU %d): the NCCL connection warm-up of a %d-rank communicator "
-                        "(rank %d) has waited %lld s for the other members; giving up after "
-                        "DAFT_NCCL_INIT_TIMEOUT\n", G.who[0] ? G.who : "a GPU actor", G.dev, w->n,
-                w->rank, (long long)((now_ns() - w->t0) / 1000000000));
-        report = now_ns() + 2 * RT_GPU_STALL_NS;
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
 /* Operations on a nonblocking communicator cost a thread per ncclGroupEnd (NCCL runs a
  * nonblocking group's launch on a new pthread and reports through the async error):
  * ~30 us each, which dominated small transfers. So once the nonblocking communicator
@@ -1274,7 +1228,6 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
     const char *nb = getenv("DAFT_NCCL_NONBLOCKING");
     if (nb && *nb && strcmp(nb, "0"))
         return 0;
-    const int64_t init_deadline = deadline; /* (the split's own wait may shorten `deadline`) */
     ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
     cfg.blocking = 1;
     ncclComm_t child = NULL;
@@ -1334,15 +1287,6 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
      * NCCL work there: this GPU's NCCL operations stay one after another */
     RtLane *l = &G.lanes[c->lane];
     lane_after_compute(c->lane);
-    WarmupWatch w = {.comm = c->comm, .n = c->n, .rank = c->rank, .t0 = now_ns(), .deadline = init_deadline};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* (now_ns's clock) */
-    pthread_cond_init(&w.cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_t watch;
-    bool watched = pthread_create(&watch, NULL, warmup_watch, &w) == 0;
     ncclGroupStart();
     for (int p = 0; p < c->n; p++)
         if (p != c->rank) {
@@ -1350,23 +1294,7 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
             ncclRecv((char *)buf + c->n + p, 1, ncclUint8, p, c->comm, l->s);
         }
     r = ncclGroupEnd();
-    if (watched) {
-        pthread_mutex_lock(&w.mu);
-        w.done = true;
-        pthread_cond_signal(&w.cv);
-        pthread_mutex_unlock(&w.mu);
-        pthread_join(watch, NULL);
-    }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
     l->ops++;
-    if (w.fired) { /* the watchdog aborted the child: the parent goes too, once */
-        gerr(err, cap, "NCCL communicator of %d ranks (rank %d): the connection warm-up timed out "
-                       "waiting for the other members (DAFT_NCCL_INIT_TIMEOUT)", c->n, c->rank);
-        ncclCommAbort(c->parent);
-        c->aborted = true;
-        return DAFT_EPEER; /* buf leaks: a kernel may still use it */
-    }
     if (r != ncclSuccess) {
         gerr(err, cap, "NCCL connection warm-up failed: %s", ncclGetErrorString(r));
         return DAFT_EPEER; /* buf leaks: a kernel may still use it */
