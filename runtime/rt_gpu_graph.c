@@ -734,10 +734,15 @@ int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap)
         g->mode = MODE_CHECK;
         if (!whole || (s->state == SITE_READY && !capture(g, s))) {
             diverge(g);
-        } else {
+        } else if (replay(g, s, result, err, cap) == 0) {
             g->mode = MODE_OFF;
             g->cur = NULL;
-            return replay(g, s, result, err, cap);
+            return 0;
+        } else {
+            /* no graph for this call (out of memory for the result, a failed launch): it
+             * runs as usual (its operations are pure: running them again after a launch
+             * that did run is harmless), and the site is given up */
+            diverge(g);
         }
         g->mode = MODE_OFF;
         g->cur = NULL;

@@ -41,6 +41,7 @@ typedef struct Fake {
     int allocs;       /* allocations outside the arena */
     bool extra_alloc; /* operations also allocate (and free) a scratch buffer */
     int fail_calls;   /* the next operations that run fail */
+    int fail_launches; /* the next graph launches fail */
     Graph *open;      /* the capture in progress */
     bool fail_capture;
     int graphs;       /* fake graphs alive */
@@ -194,6 +195,10 @@ static int fake_launch(void *arg, void *exec)
 {
     Fake *f = arg;
     const Graph *gr = exec;
+    if (f->fail_launches > 0) {
+        f->fail_launches--;
+        return -1;
+    }
     for (int i = 0; i < gr->nkept; i++)
         compute(f, &gr->kept[i]);
     f->launches++;
@@ -688,6 +693,25 @@ static void test_forget_releases(void **state)
     fake_done(f);
 }
 
+/* A launch that fails: the call runs as usual instead, with the right value, and the site
+ * is given up (not failing every later call). */
+static void test_failed_launch_falls_back(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 3; i++)
+        call_block(f, 21, i, &w, 1.0);
+    assert_int_equal(f->launches, 1);
+    f->fail_launches = 1;
+    call_block(f, 21, 3, &w, 1.0); /* (checks the value and that the end succeeds) */
+    call_block(f, 21, 4, &w, 1.0);
+    assert_int_equal(f->launches, 1);
+    assert_int_equal(rtgraph_stats(f->g).diverged, 1);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_capture_refuses_other_allocations),
         cmocka_unit_test(test_failed_rerun_reports),
         cmocka_unit_test(test_forget_releases),
+        cmocka_unit_test(test_failed_launch_falls_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
