@@ -437,9 +437,12 @@ static void rt_plan_gpu_section(DaftRtPlan *p, RtBuf *m, int i)
     for (int g = 0; g < plan->ngroups; g++)
         rt_buf_u32(m, (uint32_t)p->gpu_group[g]);
     /* pre-posted receives (on unless DAFT_NCCL_PREPOST=0): decided here, once, for every
-     * member, as writer and reader must agree on what a control value means */
-    const char *pre = getenv("DAFT_NCCL_PREPOST");
-    rt_buf_u8(m, !(pre && !strcmp(pre, "0")));
+     * member, as writer and reader must agree on what a control value means. Off under
+     * DAFT_GPU_ASYNC_WRITES=1 (which the actors inherit): growing its pinned buffer frees the
+     * old one with cudaFreeHost, which waits for all of the GPU's work, a held receive
+     * included, whose sender may be waiting for this very actor. */
+    const char *pre = getenv("DAFT_NCCL_PREPOST"), *aw = getenv("DAFT_GPU_ASYNC_WRITES");
+    rt_buf_u8(m, !(pre && !strcmp(pre, "0")) && !(aw && !strcmp(aw, "1")));
 }
 
 /* Sends actor i its program, then (fd first, as the actor expects) its channel ends. */
