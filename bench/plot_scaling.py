@@ -68,8 +68,8 @@ def micro_of(r, text):
 
 
 def series_name(wid, prog, r, text):
-    if prog == "daft":
-        return "daft"
+    if prog == "daft":  # (pp_mlp's streamed rounds, never drained, are a series of their own)
+        return "daft, streamed" if "streamed" in text else "daft"
     if prog == "pytorch_ddp":
         return "PyTorch DDP"
     if prog == "pytorch_pipeline":
@@ -124,7 +124,7 @@ def read(paths):
                         continue
                     base = wid == "W6" and "one after the other" in variant
                     if r.get("value") is not None:   # daft's own 1-stage run stays daft's
-                        pts.append((wid, "daft", n, M, float(r["value"]), "point"))
+                        pts.append((wid, series_name(wid, "daft", r, text), n, M, float(r["value"]), "point"))
                     if r.get("peer_value") is not None:
                         if base:
                             pts.append((wid, None, 1, M, float(r["peer_value"]), "w6base"))
