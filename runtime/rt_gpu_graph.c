@@ -1,6 +1,7 @@
 /* rt_gpu_graph.c — CUDA graphs of a GPU actor's method calls: record, check, capture, replay.
  * See rt_gpu_graph.h for why and how; the device work itself is the backend's. */
 #include "rt_gpu_graph.h"
+#include "rt_gpu.h" /* (rtg_nbytes: its inline helpers only) */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ typedef struct GOp {
     int nargs;
     GArg a[GRAPH_MAX_ARGS];
     DaftTensor out; /* the result's shape; data: the recorded pointer, or the arena buffer */
-    bool freed;     /* (recording, and each checked call) the body freed the result */
+    bool freed;     /* (recording) the body freed the result */
 } GOp;
 
 enum { SITE_NEW, SITE_SEEN, SITE_READY, SITE_GRAPH, SITE_DEAD };
@@ -100,15 +101,6 @@ static bool same_shape(const DaftTensor *a, const DaftTensor *b)
         if (a->dims[i] != b->dims[i])
             return false;
     return true;
-}
-
-static size_t tensor_bytes(const DaftTensor *t)
-{
-    static const size_t sz[DAFT_RT_DTYPE_COUNT] = {4, 2, 2, 4, 8};
-    size_t n = (unsigned)t->dtype < DAFT_RT_DTYPE_COUNT ? sz[t->dtype] : 0;
-    for (int i = 0; i < t->rank; i++)
-        n *= (size_t)t->dims[i];
-    return n;
 }
 
 static bool pure_op(const char *fn)
@@ -368,8 +360,8 @@ static bool make_arena(RtGraphs *g, GSite *s)
         DaftTensor *t = &s->ops[i].out;
         if (g->b.alloc(g->b.arg, t) != 0)
             return false;
-        if (!buf_add(g, t->data, tensor_bytes(t))) {
-            g->b.release(g->b.arg, t->data, tensor_bytes(t));
+        if (!buf_add(g, t->data, rtg_nbytes(t))) {
+            g->b.release(g->b.arg, t->data, rtg_nbytes(t));
             t->data = NULL;
             return false;
         }
@@ -386,8 +378,8 @@ static bool make_arena(RtGraphs *g, GSite *s)
             s->in[a->idx].data = NULL;
             if (g->b.alloc(g->b.arg, &s->in[a->idx]) != 0)
                 return false;
-            if (!buf_add(g, s->in[a->idx].data, tensor_bytes(&s->in[a->idx]))) {
-                g->b.release(g->b.arg, s->in[a->idx].data, tensor_bytes(&s->in[a->idx]));
+            if (!buf_add(g, s->in[a->idx].data, rtg_nbytes(&s->in[a->idx]))) {
+                g->b.release(g->b.arg, s->in[a->idx].data, rtg_nbytes(&s->in[a->idx]));
                 s->in[a->idx].data = NULL;
                 return false;
             }
@@ -476,7 +468,7 @@ static int run_record(RtGraphs *g, GSite *s, int n, bool capture)
         bool ok = rc == 0 && is_gpu_tensor(&out) && same_shape(&out.as.tensor, buf);
         if (ok && out.as.tensor.data != buf->data) {
             ok = !capture && !buf_find(g, out.as.tensor.data) &&
-                 g->b.copy(g->b.arg, buf->data, out.as.tensor.data, tensor_bytes(buf)) == 0;
+                 g->b.copy(g->b.arg, buf->data, out.as.tensor.data, rtg_nbytes(buf)) == 0;
             if (ok)
                 g->b.drop(g->b.arg, &out);
         }
@@ -591,7 +583,7 @@ int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, D
 
 int rtgraph_alloc(RtGraphs *g, DaftTensor *t)
 {
-    if (!g->handout || g->handed || tensor_bytes(t) != tensor_bytes(g->handout))
+    if (!g->handout || g->handed || rtg_nbytes(t) != rtg_nbytes(g->handout))
         return g->capturing ? -1 : 0; /* (a capture may not allocate: the capture fails) */
     t->data = g->handout->data;
     t->device = g->handout->device;
@@ -681,7 +673,7 @@ static int replay(RtGraphs *g, GSite *s, DaftValue *result, char *err, size_t ca
             continue;
         const DaftTensor *t = &g->args[k].as.tensor;
         g->b.use(g->b.arg, t);
-        if (g->b.copy(g->b.arg, s->in[k].data, t->data, tensor_bytes(t)) != 0) {
+        if (g->b.copy(g->b.arg, s->in[k].data, t->data, rtg_nbytes(t)) != 0) {
             snprintf(err, cap, "copying an argument into its CUDA graph buffer failed");
             return -1;
         }
@@ -696,9 +688,9 @@ static int replay(RtGraphs *g, GSite *s, DaftValue *result, char *err, size_t ca
     DaftTensor own = s->ops[s->result].out;
     own.data = NULL;
     if (g->b.alloc(g->b.arg, &own) != 0 ||
-        g->b.copy(g->b.arg, own.data, s->ops[s->result].out.data, tensor_bytes(&own)) != 0) {
+        g->b.copy(g->b.arg, own.data, s->ops[s->result].out.data, rtg_nbytes(&own)) != 0) {
         if (own.data)
-            g->b.release(g->b.arg, own.data, tensor_bytes(&own));
+            g->b.release(g->b.arg, own.data, rtg_nbytes(&own));
         snprintf(err, cap, "copying the result out of its CUDA graph buffer failed");
         return -1;
     }
