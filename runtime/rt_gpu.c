@@ -28,6 +28,7 @@
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,19 @@ static int64_t now_ns(void)
 /* ---------------------------------------------------------------- process */
 
 static int std_host_wait(cudaStream_t s, char *err, size_t cap);
+/* A communication stream. DAFT_GPU_LANE_PRIORITY=1 (to measure) gives it the device's
+ * highest priority: while backward's GEMMs fill every SM, an allreduce's blocks then get
+ * the first SMs that free up instead of queueing behind the GEMM's next wave (W5 on 4
+ * GPUs is bound by its chain of allreduces, bench/RESULTS.md). */
+static bool lane_stream_create(cudaStream_t *s)
+{
+    const char *e = getenv("DAFT_GPU_LANE_PRIORITY");
+    int least = 0, greatest = 0;
+    if (e && !strcmp(e, "1") && cudaDeviceGetStreamPriorityRange(&least, &greatest) == cudaSuccess)
+        return cudaStreamCreateWithPriority(s, cudaStreamNonBlocking, greatest) == cudaSuccess;
+    return cudaStreamCreateWithFlags(s, cudaStreamNonBlocking) == cudaSuccess;
+}
+
 static int lane_take(void);
 static void lane_give_back(RtGpuComm *c);
 
@@ -188,12 +202,10 @@ static int g_attach(int device, char *err, size_t cap)
         return DAFT_EINVAL;
     }
     CU(cudaSetDevice(device), "cudaSetDevice");
-    /* A wait for the GPU polls, sleeping ~10 us between polls once it has spun 200 us
-     * (poll_event). With Linux's default 50 us timer slack each such sleep lasted ~60-100
-     * us (measured on a 2-core host: 99 us; 44 with 1 us of slack), and the GPU sat idle
-     * that long after every long wait: W5 on one GPU, which waits for each step's loss,
-     * showed 72 us of GPU idle a step before its relu_backward calls (DAFT_GPU_PROFILE).
-     * This thread is the one that waits. */
+    /* A wait for the GPU polls, sleeping ~10 us between polls once it has spun 200 us and
+     * yielded 20 ms (poll_event). With Linux's default 50 us timer slack each such sleep
+     * lasted ~60-100 us (measured on a 2-core host: 99 us; 44 with 1 us of slack). This
+     * thread is the one that waits. */
     prctl(PR_SET_TIMERSLACK, 1000UL);
     CU(cudaStreamCreateWithFlags(&G.cs, cudaStreamNonBlocking), "cudaStreamCreate (compute)");
     CU(cudaEventCreateWithFlags(&G.c2m, cudaEventDisableTiming), "cudaEventCreate");
@@ -264,7 +276,7 @@ static int lane_take(void)
         return 0;
     RtLane *l = &G.lanes[G.nlanes];
     memset(l, 0, sizeof *l);
-    bool ok = cudaStreamCreateWithFlags(&l->s, cudaStreamNonBlocking) == cudaSuccess;
+    bool ok = lane_stream_create(&l->s);
     ok = ok && cudaEventCreateWithFlags(&l->joined_ev, cudaEventDisableTiming) == cudaSuccess;
     ok = ok && cudaEventCreateWithFlags(&l->lag, cudaEventDisableTiming) == cudaSuccess;
     if (!ok) { /* (a failed create must not fail later, unrelated operations) */
@@ -785,6 +797,7 @@ static int comm_check(RtGpuComm *c, char *err, size_t cap)
  * interval), naming the actor: a GPU that never finishes is almost always NCCL waiting for
  * a communicator member that did not issue its part (or issued it in another order). */
 #define RT_GPU_STALL_NS (30LL * 1000000000LL)
+#define RT_GPU_YIELD_NS (20LL * 1000000LL)
 
 static void stall_report(int64_t seconds)
 {
@@ -809,7 +822,7 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
             return DAFT_EPEER;
         }
         int64_t t = now_ns();
-        if (t - t0 < 200000) /* spin 200 us, then poll every ~10 us */
+        if (t - t0 < 200000) /* spin 200 us, then yield, then poll every ~10 us */
             continue;
         if (t - last > 2000000) { /* every 2 ms: errors, peers, progress */
             last = t;
@@ -845,6 +858,15 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
                 gerr(err, cap, "a peer died: NCCL communicators aborted");
                 return DAFT_EPEER;
             }
+        }
+        /* Yielding, not sleeping, for the first 20 ms: a 10 us nanosleep overshot to tens
+         * of us on the lent H100 machines, so a wait for the GPU (W5's per-step loss, ~1.3
+         * ms) ended that late and the GPU idled 66 us a step (DAFT_GPU_PROFILE's idle
+         * column before the next kernel). PyTorch's default stream waits spin and yield
+         * too. A longer wait is a stall or a peer: then sleep, not burn the CPU. */
+        if (t - t0 < RT_GPU_YIELD_NS) {
+            sched_yield();
+            continue;
         }
         struct timespec ts = {0, 10000};
         nanosleep(&ts, NULL);

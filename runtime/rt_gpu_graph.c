@@ -15,8 +15,8 @@
 /* The operations whose GPU work depends on nothing but their arguments and that allocate
  * exactly their one tensor result. */
 static const char *const GRAPH_PURE_OPS[] = {
-    "matmul", "linear_forward", "linear_weight_grad", "add", "mul", "relu", "relu_backward",
-    "mse_grad", "sgd_update", "slice", "randn", "rand", "zeros", "ones", NULL,
+    "matmul", "linear_forward", "linear_weight_grad", "linear_input_grad", "add", "mul", "relu",
+    "relu_backward", "mse_grad", "sgd_update", "slice", "randn", "rand", "zeros", "ones", NULL,
 };
 
 typedef enum { ARG_SCALAR, ARG_IN, ARG_OUT, ARG_EXT } ArgKind;

@@ -21,6 +21,7 @@ static const DaftStdFn std_table[] = {
     T(dtype, 1, 1, "dtype(t: tensor) -> str"),
     T(linear_backward, 3, 3, "linear_backward(x: tensor, w: tensor, gy: tensor) -> [tensor]"),
     T(linear_forward, 2, 2, "linear_forward(x: tensor, w: tensor) -> tensor"),
+    T(linear_input_grad, 2, 2, "linear_input_grad(gy: tensor, w: tensor) -> tensor"),
     T(linear_weight_grad, 2, 2, "linear_weight_grad(x: tensor, gy: tensor) -> tensor"),
     T(matmul, 2, 2, "matmul(a: tensor, b: tensor) -> tensor"),
     T(mse_grad, 2, 2, "mse_grad(pred: tensor, target: tensor) -> tensor"),

@@ -464,6 +464,43 @@ static int std_linear_weight_grad(const char *fn, const DaftValue *args, int nar
 
 STD_ENTRY(linear_weight_grad, STD_GPU_DISPATCH, std_linear_weight_grad(fn, args, nargs, out))
 
+/* gx = gy @ w^T alone, computed as linear_backward computes its gx: with
+ * linear_weight_grad, a layer's backward in two calls, so that a program can hand gw on
+ * (to an allreduce) before it computes gx. */
+static int std_linear_input_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    const DaftTensor *gy, *w;
+    DaftTensor *gx;
+    int rc;
+    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
+        (rc = std_arg_tensor(fn, args, 0, &gy, NULL, out)) ||
+        (rc = std_arg_tensor(fn, args, 1, &w, NULL, out)) ||
+        (rc = std_need_2d(fn, "gy", gy, out)) || (rc = std_need_2d(fn, "w", w, out)))
+        return rc;
+    if (gy->dtype != w->dtype)
+        return std_fail(out, fn, "dtypes differ: gy tensor<%s>, w tensor<%s>",
+                        std_dtype_name(gy->dtype), std_dtype_name(w->dtype));
+    if (gy->dims[1] != w->dims[1]) {
+        char sg[160], sw[160];
+        std_fmt_shape(2, gy->dims, sg, sizeof sg);
+        std_fmt_shape(2, w->dims, sw, sizeof sw);
+        return std_fail(out, fn, "shapes do not fit gy [b, out], w [in, out]: gy %s, w %s", sg, sw);
+    }
+    if ((rc = std_check_dtype(fn, gy->dtype, STD_DT_ARITH, out)))
+        return rc;
+    int64_t b = gy->dims[0], in = w->dims[0], o = w->dims[1], dgx[2] = { b, in };
+    if ((rc = std_new_tensor(fn, gy->dtype, 2, dgx, out, &gx)))
+        return rc;
+    DaftValue err;
+    if ((rc = std_gemm(fn, gy->dtype, false, true, b, in, o, gy->data, w->data, gx->data, &err))) {
+        daft_value_free(out);
+        *out = err;
+    }
+    return rc;
+}
+
+STD_ENTRY(linear_input_grad, STD_GPU_DISPATCH, std_linear_input_grad(fn, args, nargs, out))
+
 /* ---------------------------------------------------------------- elementwise */
 
 typedef enum { STD_OP_ADD, STD_OP_MUL } StdBinop;

@@ -68,6 +68,9 @@
  *                              gx = gy @ w^T ([b,i]) and gw = x^T @ gy ([i,o]); f32, i32, i64
  * linear_weight_grad(x, gy)    daft_std_tensor_linear_weight_grad  gw = x^T @ gy ([i,o]) only:
  *                              the first layer's backward, whose input needs no gradient
+ * linear_input_grad(gy, w)     daft_std_tensor_linear_input_grad  gx = gy @ w^T ([b,i]) only:
+ *                              with linear_weight_grad, linear_backward in two calls (so that
+ *                              gw's allreduce can start before gx is computed)
  * relu_backward(y, gy)         daft_std_tensor_relu_backward  gy where y > 0, else 0 (y is
  *                              the ReLU's input or output); f32, i32, i64
  * mse_loss(pred, target)       daft_std_tensor_mse_loss  f64 mean((pred - target)^2);
@@ -187,6 +190,7 @@ DAFT_STD_DECL(daft_std_tensor_concat)
 DAFT_STD_DECL(daft_std_tensor_linear_forward)
 DAFT_STD_DECL(daft_std_tensor_linear_backward)
 DAFT_STD_DECL(daft_std_tensor_linear_weight_grad)
+DAFT_STD_DECL(daft_std_tensor_linear_input_grad)
 DAFT_STD_DECL(daft_std_tensor_mse_loss)
 DAFT_STD_DECL(daft_std_tensor_mse_grad)
 DAFT_STD_DECL(daft_std_tensor_sgd_update)

@@ -220,6 +220,28 @@ static int g_linear_weight_grad(const char *fn, const DaftValue *args, int nargs
     return 0;
 }
 
+/* gx = gy @ w^T alone (linear_input_grad): as linear_backward's first product. */
+static int g_linear_input_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    const DaftTensor *gy = NULL, *w = NULL;
+    int rc;
+    if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &gy, out)) ||
+        (rc = arg_tensor(fn, args, nargs, 1, &w, out)))
+        return rc;
+    if (gy->rank != 2 || w->rank != 2 || gy->dims[1] != w->dims[1] || gy->dtype != w->dtype)
+        return fail(out, fn, "shapes or dtypes do not match gy [b,o], w [i,o]");
+    int64_t dx[2] = {gy->dims[0], w->dims[0]};
+    if ((rc = new_gpu(fn, gy->dtype, 2, dx, out)))
+        return rc;
+    rc = std_cuda_gemm(gy->dtype, 0, 1, gy->dims[0], w->dims[0], w->dims[1], gy->data, w->data,
+                       out->as.tensor.data, S());
+    if (rc) {
+        drop(out);
+        return cuda_fail(out, fn, rc);
+    }
+    return 0;
+}
+
 static int g_linear_backward(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
     const DaftTensor *x = NULL, *w = NULL, *gy = NULL;
@@ -523,6 +545,8 @@ static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue 
         return g_linear_backward(fn, args, nargs, out);
     if (!strcmp(fn, "linear_weight_grad"))
         return g_linear_weight_grad(fn, args, nargs, out);
+    if (!strcmp(fn, "linear_input_grad"))
+        return g_linear_input_grad(fn, args, nargs, out);
     if (!strcmp(fn, "add"))
         return g_binop(fn, STD_CUDA_ADD, args, nargs, out);
     if (!strcmp(fn, "mul"))

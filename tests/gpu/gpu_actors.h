@@ -214,6 +214,8 @@ static int ga_ops(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVa
     BOTH("linear_backward", daft_std_tensor_linear_backward, 3, glb, clb, 1e-5);
     DaftValue gwg[2] = {g[0], g[2]}, cwg[2] = {c[0], c[2]};
     BOTH("linear_weight_grad", daft_std_tensor_linear_weight_grad, 2, gwg, cwg, 1e-5);
+    DaftValue gig[2] = {g[2], g[1]}, cig[2] = {c[2], c[1]};
+    BOTH("linear_input_grad", daft_std_tensor_linear_input_grad, 2, gig, cig, 1e-5);
     BOTH("to_cpu", daft_std_tensor_to_cpu, 1, g, c, 0); /* go is CPU: compared as error */
     for (int i = 0; i < 3; i++) {
         daft_value_free(&g[i]);

@@ -104,6 +104,11 @@ static void test_messages(void **state)
     daft_value_free(&lw[1]);
     DaftValue lw2[] = { v1[0], lb[2] };
     t_err(daft_std_tensor_linear_weight_grad, lw2, 2, "linear_weight_grad: x must be a 2-D tensor, got shape [3]");
+    DaftValue li[] = { lb[2], lb[1] }; /* gy [4, 6], w [3, 5] */
+    t_err(daft_std_tensor_linear_input_grad, li, 2,
+          "linear_input_grad: shapes do not fit gy [b, out], w [in, out]: gy [4, 6], w [3, 5]");
+    DaftValue li2[] = { v1[0], lb[1] };
+    t_err(daft_std_tensor_linear_input_grad, li2, 2, "linear_input_grad: gy must be a 2-D tensor, got shape [3]");
 
     DaftValue all[] = { mm[0], mm[1], v1[0], v1[1], dt[0], dt[1], bf[0], bf[1], sh[0], sh[1],
                         k2[0], k6[0], k7[2], k8[1], k10[2], l, c1[0], cl, cl2, e[0], e[1], lb[0], lb[1], lb[2] };

@@ -161,6 +161,12 @@ static void test_linear_backward(void **state)
     t_assert_shape(&wg, 2, (int64_t[]){ in, o });
     assert_memory_equal(wg.as.tensor.data, out.as.list.items[1].as.tensor.data, sizeof(float) * in * o);
     daft_value_free(&wg);
+    /* the input gradient alone: the same bits as linear_backward's */
+    DaftValue iargs[] = { args[2], args[1] };
+    DaftValue ig = t_ok(daft_std_tensor_linear_input_grad, iargs, 2);
+    t_assert_shape(&ig, 2, (int64_t[]){ bt, in });
+    assert_memory_equal(ig.as.tensor.data, out.as.list.items[0].as.tensor.data, sizeof(float) * bt * in);
+    daft_value_free(&ig);
     daft_value_free(&out);
     t_free_all(args, 3);
 
@@ -181,6 +187,13 @@ static void test_linear_backward(void **state)
     assert_int_equal(w1[0], 5);
     assert_int_equal(w1[1], 10);
     daft_value_free(&iwg);
+    DaftValue ii[] = { ia[2], ia[1] };
+    DaftValue iig = t_ok(daft_std_tensor_linear_input_grad, ii, 2);
+    t_assert_shape(&iig, 2, (int64_t[]){ 1, 2 });
+    const int64_t *x1 = iig.as.tensor.data;
+    assert_int_equal(x1[0], 15);
+    assert_int_equal(x1[1], 20);
+    daft_value_free(&iig);
     daft_value_free(&io);
     t_free_all(ia, 3);
 }
