@@ -24,6 +24,7 @@ static const DaftStdFn std_table[] = {
     T(linear_input_grad, 2, 2, "linear_input_grad(gy: tensor, w: tensor) -> tensor"),
     T(linear_weight_grad, 2, 2, "linear_weight_grad(x: tensor, gy: tensor) -> tensor"),
     T(matmul, 2, 2, "matmul(a: tensor, b: tensor) -> tensor"),
+    T(mse, 2, 2, "mse(pred: tensor, target: tensor) -> tensor"),
     T(mse_grad, 2, 2, "mse_grad(pred: tensor, target: tensor) -> tensor"),
     T(mse_loss, 2, 2, "mse_loss(pred: tensor, target: tensor) -> f64"),
     T(mul, 2, 2, "mul(a: tensor | number, b: tensor | number) -> tensor"),

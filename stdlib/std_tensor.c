@@ -800,6 +800,35 @@ int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs
     return 0;
 }
 
+/* mse_loss kept a tensor: [mean((pred - target)^2)] as f32, where the inputs are. On a GPU it
+ * is computed without waiting for the GPU (mse_loss returns a host f64, so it must wait):
+ * a training step that reads its loss later, or never, does not stop its CPU each step. */
+int daft_std_tensor_mse(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
+{
+    STD_GPU_DISPATCH("mse");
+    static const char fn[] = "mse";
+    const DaftTensor *p, *t;
+    DaftTensor *r;
+    int64_t n, one[1] = { 1 };
+    int rc;
+    (void)ctx;
+    if (!out)
+        return DAFT_EINVAL;
+    if ((rc = std_two_tensors(fn, args, nargs, &p, &t, &n, out)))
+        return rc;
+    if (n == 0)
+        return std_fail(out, fn, "the mean of an empty tensor is undefined");
+    if ((rc = std_new_tensor(fn, DAFT_RT_F32, 1, one, out, &r)))
+        return rc;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = std_load(p, i) - std_load(t, i);
+        s += d * d;
+    }
+    *(float *)r->data = (float)(s / (double)n);
+    return 0;
+}
+
 int daft_std_tensor_mse_grad(DaftActorCtx *ctx, const DaftValue *args, int nargs,
                              DaftValue *out)
 {

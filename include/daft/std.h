@@ -75,6 +75,8 @@
  *                              the ReLU's input or output); f32, i32, i64
  * mse_loss(pred, target)       daft_std_tensor_mse_loss  f64 mean((pred - target)^2);
  *                              f32, i32, i64; error on empty tensors
+ * mse(pred, target)            daft_std_tensor_mse  mse_loss as a tensor<f32, [1]> where the
+ *                              inputs are (on a GPU computed without waiting for it)
  * mse_grad(pred, target)       daft_std_tensor_mse_grad  2 (pred - target) / numel; f32
  * sgd_update(w, grad, lr)      daft_std_tensor_sgd_update  w - lr * grad; f32
  * to_cpu(t)                    daft_std_tensor_to_cpu  a copy (CPU tensors are on the CPU)
@@ -192,6 +194,7 @@ DAFT_STD_DECL(daft_std_tensor_linear_backward)
 DAFT_STD_DECL(daft_std_tensor_linear_weight_grad)
 DAFT_STD_DECL(daft_std_tensor_linear_input_grad)
 DAFT_STD_DECL(daft_std_tensor_mse_loss)
+DAFT_STD_DECL(daft_std_tensor_mse)
 DAFT_STD_DECL(daft_std_tensor_mse_grad)
 DAFT_STD_DECL(daft_std_tensor_sgd_update)
 DAFT_STD_DECL(daft_std_tensor_to_cpu)

@@ -884,6 +884,24 @@ extern "C" int std_cuda_mse_loss(DaftRtDtype dt, int64_t n, const void *p, const
     return std_reduce("mse_loss", dt, n, p, t, (double)n, dst_dev, s);
 }
 
+__global__ void std_k_double_to_f32(const double *src, float *dst) { *dst = (float)*src; }
+
+extern "C" int std_cuda_mse_loss_f32(DaftRtDtype dt, int64_t n, const void *p, const void *t,
+                                     float *dst_dev, cudaStream_t s)
+{
+    double *dev;
+    cudaError_t e = cudaMallocAsync((void **)&dev, sizeof(double), s);
+    if (e != cudaSuccess)
+        return std_cuda_check("mse", "cudaMallocAsync", e);
+    int rc = std_cuda_mse_loss(dt, n, p, t, dev, s);
+    if (!rc) {
+        std_k_double_to_f32<<<1, 1, 0, s>>>(dev, dst_dev);
+        rc = std_cuda_launched("mse");
+    }
+    e = cudaFreeAsync(dev, s);
+    return rc ? rc : std_cuda_check("mse", "cudaFreeAsync", e);
+}
+
 static int std_reduce_sync(const char *fn, int rc0, double *dev, double *result,
                            cudaStream_t s)
 {

@@ -157,6 +157,9 @@ int std_cuda_sum(DaftRtDtype dt, int64_t n, const void *a, double *dst_dev, cuda
 /* mse_loss: mean((p - t)^2) in double into *dst_dev; any dtype; n must be > 0. */
 int std_cuda_mse_loss(DaftRtDtype dt, int64_t n, const void *p, const void *t,
                       double *dst_dev, cudaStream_t s);
+/* mse_loss rounded to f32 into *dst_dev (a device float): std.tensor.mse, no host wait. */
+int std_cuda_mse_loss_f32(DaftRtDtype dt, int64_t n, const void *p, const void *t,
+                          float *dst_dev, cudaStream_t s);
 /* Convenience for drivers and tests: the same, returned on the host (synchronises s). */
 int std_cuda_sum_sync(DaftRtDtype dt, int64_t n, const void *a, double *result,
                       cudaStream_t s);

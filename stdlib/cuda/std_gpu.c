@@ -358,6 +358,28 @@ static int g_elementwise(const char *fn, const DaftValue *args, int nargs, DaftV
     return 0;
 }
 
+/* mse: the loss as a tensor<f32, [1]> on this GPU, queued on the stream like any kernel */
+static int g_mse(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+{
+    const DaftTensor *a = NULL, *b = NULL;
+    int64_t one[1] = {1};
+    int rc = nargs_ok(fn, nargs, 2, 2, out);
+    if (rc || (rc = arg_tensor(fn, args, nargs, 0, &a, out)) ||
+        (rc = arg_tensor(fn, args, nargs, 1, &b, out)) || (rc = same_shape(fn, a, b, out)))
+        return rc;
+    int64_t n = rtg_numel(a);
+    if (n == 0)
+        return fail(out, fn, "empty tensors");
+    if ((rc = new_gpu(fn, DAFT_RT_F32, 1, one, out)))
+        return rc;
+    rc = std_cuda_mse_loss_f32(a->dtype, n, a->data, b->data, out->as.tensor.data, S());
+    if (rc) {
+        drop(out);
+        return cuda_fail(out, fn, rc);
+    }
+    return 0;
+}
+
 static int g_reduce(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
     bool sum = !strcmp(fn, "sum");
@@ -554,6 +576,8 @@ static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue 
     if (!strcmp(fn, "relu") || !strcmp(fn, "relu_backward") || !strcmp(fn, "mse_grad") ||
         !strcmp(fn, "sgd_update"))
         return g_elementwise(fn, args, nargs, out);
+    if (!strcmp(fn, "mse"))
+        return g_mse(fn, args, nargs, out);
     if (!strcmp(fn, "sum") || !strcmp(fn, "mse_loss"))
         return g_reduce(fn, args, nargs, out);
     if (!strcmp(fn, "slice"))

@@ -267,18 +267,26 @@ def pd_transfer():
     return lines
 
 
-def dp_train_overlap():
+def dp_train_overlap(timed=None):
+    # timed = (warmup, iters): DAFT_APP_TIMING=1's steps after the printed ones, each replica
+    # on its fixed batch randn([BATCH, HIDDEN], 5000 + rank); the last one's loss is printed
     HIDDEN, LAYERS, BATCH, REPLICAS, STEPS, LR = 32, 8, 8, 2, 6, 0.5
     ws = [mlp_weight(HIDDEN, l) for l in range(LAYERS)]
     target = randn(REPLICAS * BATCH, HIDDEN, 99)
+    fixed = [row for r in range(REPLICAS) for row in randn(BATCH, HIDDEN, 5000 + r)]
     lines = []
-    for step in range(STEPS):
+    for step in range(STEPS + (sum(timed) if timed else 0)):
         x = randn(REPLICAS * BATCH, HIDDEN, 2000 + step)   # the concatenated batch
+        if step >= STEPS:
+            x = fixed
         acts, h = [], x
         for w in ws:
             acts.append(h)
             h = relu(matmul(h, w))
-        lines.append("step %d loss %s" % (step, g(mse(h, target))))
+        if step < STEPS:
+            lines.append("step %d loss %s" % (step, g(mse(h, target))))
+        elif step == STEPS + sum(timed) - 1:
+            lines.append("timed step %d loss %s" % (step, g(mse(h, target))))
         gy, y = mse_grad(h, target), h
         grads = [None] * LAYERS
         for l in reversed(range(LAYERS)):
@@ -328,6 +336,8 @@ def rl():
 APPS = {"tp_mlp": tp_mlp, "pp_mlp": pp_mlp, "pd_transfer": pd_transfer,
         "dp_train_overlap": dp_train_overlap,
         "dp_train_sharded": dp_train_overlap,  # the same training, its optimizer sharded
+        # DAFT_APP_TIMING=1 DAFT_APP_WARMUP=2 DAFT_APP_ITERS=3 (the losses kept on the GPU)
+        "dp_train_overlap_timed": lambda: dp_train_overlap(timed=(2, 3)),
         "rl": rl}
 
 

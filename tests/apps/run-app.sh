@@ -1,5 +1,5 @@
 #!/bin/sh
-# usage: run-app.sh DAFTC NAME [VAR=VALUE ...]     (from the repository root)
+# usage: run-app.sh DAFTC NAME[:EXPECTED] [VAR=VALUE ...]     (from the repository root)
 #
 # End-to-end check of the application example examples/NAME.daft (issue 8): compile it with
 # daftc, run it with DAFT_DEVICE=cpu (and the given variables), and compare its standard
@@ -7,9 +7,11 @@
 # by daft) through tests/apps/compare.py (numbers within float tolerance, integers exact).
 # Unless DAFT_SCHEDULE_COLLECTIVES=interpreted is given, it also requires (through
 # DAFT_SCHEDULE_LOG=1 and DAFT_SCHEDULE_CHECK=1) that every compiled schedule of NAME ran as
-# a compiled plan, the one daftc embedded, and not the interpreted fallback.
+# a compiled plan, the one daftc embedded, and not the interpreted fallback. With :EXPECTED
+# the output is compared with tests/apps/EXPECTED.expected instead (a run with other
+# variables); RESULT lines (timings, DAFT_APP_TIMING=1) are left out of the comparison.
 set -u
-daftc=$1 name=$2
+daftc=$1 name=${2%%:*} expect=${2#*:}
 shift 2
 here=$(dirname "$0")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/daft-app.XXXXXX") || exit 1
@@ -20,7 +22,8 @@ env DAFT_SCHEDULE_LOG=1 DAFT_SCHEDULE_CHECK=1 "$@" DAFT_DEVICE=cpu timeout 50 "$
 st=$?
 fail=0
 [ $st = 0 ] || { echo "apps/$name: exit status $st"; fail=1; }
-python3 "$here/compare.py" "$here/$name.expected" "$tmp/out" || { echo "apps/$name: output differs from $here/$name.expected"; fail=1; }
+grep -v '^RESULT' "$tmp/out" > "$tmp/checked"
+python3 "$here/compare.py" "$here/$expect.expected" "$tmp/checked" || { echo "apps/$name: output differs from $here/$expect.expected"; fail=1; }
 interp=0
 for v in "$@"; do [ "$v" = DAFT_SCHEDULE_COLLECTIVES=interpreted ] && interp=1; done
 # a compiled schedule called only from compiled schedules is traced into them (SPEC 11.3,

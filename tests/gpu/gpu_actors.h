@@ -208,6 +208,15 @@ static int ga_ops(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVa
     DaftValue gy[2] = {g[0], g[0]}, cy[2] = {c[0], c[0]};
     BOTH("mse_grad", daft_std_tensor_mse_grad, 2, gy, cy, 0);
     BOTH("mse_loss", daft_std_tensor_mse_loss, 2, gy, cy, 1e-9);
+    { /* mse of two different tensors of one shape: (g0 @ g1) and g2, [64, 48] */
+        DaftValue gp, cp;
+        daft_std_tensor_matmul(ctx, gm, 2, &gp);
+        daft_std_tensor_matmul(NULL, cm, 2, &cp);
+        DaftValue gms[2] = {gp, g[2]}, cms[2] = {cp, c[2]};
+        BOTH("mse", daft_std_tensor_mse, 2, gms, cms, 1e-5);
+        daft_value_free(&gp);
+        daft_value_free(&cp);
+    }
     DaftValue gsg[3] = {g[0], g[0], daft_value_f64(0.1)}, csg[3] = {c[0], c[0], daft_value_f64(0.1)};
     BOTH("sgd_update", daft_std_tensor_sgd_update, 3, gsg, csg, 0);
     DaftValue glb[3] = {g[0], g[1], g[2]}, clb[3] = {c[0], c[1], c[2]};

@@ -24,6 +24,7 @@ static void test_messages(void **state)
     t_err(daft_std_tensor_add, sh, 2, "add: shapes differ: [2, 3] and [3, 2]");
     t_err(daft_std_tensor_mul, sh, 2, "mul: shapes differ: [2, 3] and [3, 2]");
     t_err(daft_std_tensor_mse_loss, sh, 2, "mse_loss: shapes differ");
+    t_err(daft_std_tensor_mse, sh, 2, "mse: shapes differ");
     t_err(daft_std_tensor_mse_grad, sh, 2, "mse_grad: shapes differ");
 
     /* nargs */
@@ -91,6 +92,7 @@ static void test_messages(void **state)
     /* losses, backward shapes */
     DaftValue e[] = { t_f32(1, (int64_t[]){ 0 }, NULL), t_f32(1, (int64_t[]){ 0 }, NULL) };
     t_err(daft_std_tensor_mse_loss, e, 2, "mse_loss: the mean of an empty tensor is undefined");
+    t_err(daft_std_tensor_mse, e, 2, "mse: the mean of an empty tensor is undefined");
     DaftValue lb[] = { t_f32(2, (int64_t[]){ 4, 3 }, NULL), t_f32(2, (int64_t[]){ 3, 5 }, NULL),
                        t_f32(2, (int64_t[]){ 4, 6 }, NULL) };
     t_err(daft_std_tensor_linear_backward, lb, 3,

@@ -423,6 +423,11 @@ static void test_mse_sgd(void **state)
     DaftValue loss = t_ok(daft_std_tensor_mse_loss, pt, 2);
     assert_int_equal(loss.kind, DAFT_V_F64);
     assert_true(fabs(loss.as.f64 - 13.0 / 3.0) < 1e-12);
+    DaftValue lt = t_ok(daft_std_tensor_mse, pt, 2); /* the same, as tensor<f32, [1]> */
+    t_assert_shape(&lt, 1, (int64_t[]){ 1 });
+    assert_int_equal(lt.as.tensor.dtype, DAFT_RT_F32);
+    assert_true(*(const float *)lt.as.tensor.data == (float)(13.0 / 3.0));
+    daft_value_free(&lt);
     DaftValue g = t_ok(daft_std_tensor_mse_grad, pt, 2);
     const float *G = g.as.tensor.data;
     assert_true(G[0] == 0.0f && fabsf(G[1] - 4.0f / 3.0f) < 1e-6f && fabsf(G[2] - 2.0f) < 1e-6f);
