@@ -33,7 +33,7 @@ inline_only() {
     /^(@[a-z]*\([A-Z_0-9]*\) *)*compiled schedule / { inc = 1 }
     inc == 0 && index($0, s "(") && $0 !~ ("schedule " s "\\(") { other = 1 }
     { n = gsub(/{/, "{"); m = gsub(/}/, "}"); depth += n - m; if (inc && depth == 0 && m) inc = 0 }
-    END { exit other }' "examples/$name.daft"
+    END { exit other || depth != 0 }' "examples/$name.daft" # (unbalanced braces: check it)
 }
 for s in $(sed -n 's/^\(@[a-z]*([A-Z_0-9]*) *\)*compiled schedule \([A-Za-z_0-9]*\).*/\2/p' "examples/$name.daft"); do
   inline_only "$s" && continue
