@@ -428,78 +428,52 @@ int daft_std_tensor_linear_backward(DaftActorCtx *ctx, const DaftValue *args, in
     return 0;
 }
 
+/* One of linear_backward's two products alone, for two 2-D arguments named n0 and n1:
+ * op(a0) @ op(a1), op transposing where t0 / t1 say, computed as linear_backward computes it
+ * (the same bits). `fit` describes the shapes that fit, for the error. */
+static int std_one_product(const char *fn, const DaftValue *args, int nargs, const char *n0,
+                           const char *n1, bool t0, bool t1, const char *fit, DaftValue *out)
+{
+    const DaftTensor *a0, *a1;
+    DaftTensor *r;
+    int rc;
+    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
+        (rc = std_arg_tensor(fn, args, 0, &a0, NULL, out)) ||
+        (rc = std_arg_tensor(fn, args, 1, &a1, NULL, out)) ||
+        (rc = std_need_2d(fn, n0, a0, out)) || (rc = std_need_2d(fn, n1, a1, out)))
+        return rc;
+    if (a0->dtype != a1->dtype)
+        return std_fail(out, fn, "dtypes differ: %s tensor<%s>, %s tensor<%s>", n0,
+                        std_dtype_name(a0->dtype), n1, std_dtype_name(a1->dtype));
+    int64_t m = a0->dims[t0 ? 1 : 0], k = a0->dims[t0 ? 0 : 1], n = a1->dims[t1 ? 0 : 1];
+    if (a1->dims[t1 ? 1 : 0] != k) {
+        char s0[160], s1[160];
+        std_fmt_shape(2, a0->dims, s0, sizeof s0);
+        std_fmt_shape(2, a1->dims, s1, sizeof s1);
+        return std_fail(out, fn, "shapes do not fit %s: %s %s, %s %s", fit, n0, s0, n1, s1);
+    }
+    if ((rc = std_check_dtype(fn, a0->dtype, STD_DT_ARITH, out)))
+        return rc;
+    int64_t dr[2] = { m, n };
+    if ((rc = std_new_tensor(fn, a0->dtype, 2, dr, out, &r)))
+        return rc;
+    DaftValue err;
+    if ((rc = std_gemm(fn, a0->dtype, t0, t1, m, n, k, a0->data, a1->data, r->data, &err))) {
+        daft_value_free(out);
+        *out = err;
+    }
+    return rc;
+}
+
 /* gw = x^T @ gy alone: linear_backward without the input's gradient (a first layer's, which
- * nothing reads; autograd skips it too), computed as linear_backward computes its gw. */
-static int std_linear_weight_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
-{
-    const DaftTensor *x, *gy;
-    DaftTensor *gw;
-    int rc;
-    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &x, NULL, out)) ||
-        (rc = std_arg_tensor(fn, args, 1, &gy, NULL, out)) ||
-        (rc = std_need_2d(fn, "x", x, out)) || (rc = std_need_2d(fn, "gy", gy, out)))
-        return rc;
-    if (x->dtype != gy->dtype)
-        return std_fail(out, fn, "dtypes differ: x tensor<%s>, gy tensor<%s>",
-                        std_dtype_name(x->dtype), std_dtype_name(gy->dtype));
-    if (gy->dims[0] != x->dims[0]) {
-        char sx[160], sg[160];
-        std_fmt_shape(2, x->dims, sx, sizeof sx);
-        std_fmt_shape(2, gy->dims, sg, sizeof sg);
-        return std_fail(out, fn, "shapes do not fit x [b, in], gy [b, out]: x %s, gy %s", sx, sg);
-    }
-    if ((rc = std_check_dtype(fn, x->dtype, STD_DT_ARITH, out)))
-        return rc;
-    int64_t b = x->dims[0], in = x->dims[1], o = gy->dims[1], dgw[2] = { in, o };
-    if ((rc = std_new_tensor(fn, x->dtype, 2, dgw, out, &gw)))
-        return rc;
-    DaftValue err;
-    if ((rc = std_gemm(fn, x->dtype, true, false, in, o, b, x->data, gy->data, gw->data, &err))) {
-        daft_value_free(out);
-        *out = err;
-    }
-    return rc;
-}
+ * nothing reads; autograd skips it too). */
+STD_ENTRY(linear_weight_grad, STD_GPU_DISPATCH,
+          std_one_product(fn, args, nargs, "x", "gy", true, false, "x [b, in], gy [b, out]", out))
 
-STD_ENTRY(linear_weight_grad, STD_GPU_DISPATCH, std_linear_weight_grad(fn, args, nargs, out))
-
-/* gx = gy @ w^T alone, computed as linear_backward computes its gx: with
- * linear_weight_grad, a layer's backward in two calls, so that a program can hand gw on
- * (to an allreduce) before it computes gx. */
-static int std_linear_input_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
-{
-    const DaftTensor *gy, *w;
-    DaftTensor *gx;
-    int rc;
-    if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
-        (rc = std_arg_tensor(fn, args, 0, &gy, NULL, out)) ||
-        (rc = std_arg_tensor(fn, args, 1, &w, NULL, out)) ||
-        (rc = std_need_2d(fn, "gy", gy, out)) || (rc = std_need_2d(fn, "w", w, out)))
-        return rc;
-    if (gy->dtype != w->dtype)
-        return std_fail(out, fn, "dtypes differ: gy tensor<%s>, w tensor<%s>",
-                        std_dtype_name(gy->dtype), std_dtype_name(w->dtype));
-    if (gy->dims[1] != w->dims[1]) {
-        char sg[160], sw[160];
-        std_fmt_shape(2, gy->dims, sg, sizeof sg);
-        std_fmt_shape(2, w->dims, sw, sizeof sw);
-        return std_fail(out, fn, "shapes do not fit gy [b, out], w [in, out]: gy %s, w %s", sg, sw);
-    }
-    if ((rc = std_check_dtype(fn, gy->dtype, STD_DT_ARITH, out)))
-        return rc;
-    int64_t b = gy->dims[0], in = w->dims[0], o = w->dims[1], dgx[2] = { b, in };
-    if ((rc = std_new_tensor(fn, gy->dtype, 2, dgx, out, &gx)))
-        return rc;
-    DaftValue err;
-    if ((rc = std_gemm(fn, gy->dtype, false, true, b, in, o, gy->data, w->data, gx->data, &err))) {
-        daft_value_free(out);
-        *out = err;
-    }
-    return rc;
-}
-
-STD_ENTRY(linear_input_grad, STD_GPU_DISPATCH, std_linear_input_grad(fn, args, nargs, out))
+/* gx = gy @ w^T alone: with linear_weight_grad, a layer's backward in two calls, so that a
+ * program can hand gw on (to an allreduce) before it computes gx. */
+STD_ENTRY(linear_input_grad, STD_GPU_DISPATCH,
+          std_one_product(fn, args, nargs, "gy", "w", false, true, "gy [b, out], w [in, out]", out))
 
 /* ---------------------------------------------------------------- elementwise */
 

@@ -198,43 +198,25 @@ static int g_matmul(const char *fn, const DaftValue *args, int nargs, DaftValue 
     return 0;
 }
 
-/* gw = x^T @ gy alone (linear_weight_grad): as linear_backward's second product. */
-static int g_linear_weight_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
+/* One of linear_backward's two products alone, as it computes it: op(a0) @ op(a1), op
+ * transposing where t0 / t1 say (linear_weight_grad: x^T @ gy; linear_input_grad: gy @ w^T). */
+static int g_one_product(const char *fn, const DaftValue *args, int nargs, int t0, int t1,
+                         const char *fit, DaftValue *out)
 {
-    const DaftTensor *x = NULL, *gy = NULL;
+    const DaftTensor *a0 = NULL, *a1 = NULL;
     int rc;
-    if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &x, out)) ||
-        (rc = arg_tensor(fn, args, nargs, 1, &gy, out)))
+    if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &a0, out)) ||
+        (rc = arg_tensor(fn, args, nargs, 1, &a1, out)))
         return rc;
-    if (x->rank != 2 || gy->rank != 2 || gy->dims[0] != x->dims[0] || x->dtype != gy->dtype)
-        return fail(out, fn, "shapes or dtypes do not match x [b,i], gy [b,o]");
-    int64_t dw[2] = {x->dims[1], gy->dims[1]};
-    if ((rc = new_gpu(fn, x->dtype, 2, dw, out)))
+    if (a0->rank != 2 || a1->rank != 2 || a0->dtype != a1->dtype)
+        return fail(out, fn, "shapes or dtypes do not match %s", fit);
+    int64_t m = a0->dims[t0 ? 1 : 0], k = a0->dims[t0 ? 0 : 1], n = a1->dims[t1 ? 0 : 1];
+    if (a1->dims[t1 ? 1 : 0] != k)
+        return fail(out, fn, "shapes or dtypes do not match %s", fit);
+    int64_t dr[2] = {m, n};
+    if ((rc = new_gpu(fn, a0->dtype, 2, dr, out)))
         return rc;
-    rc = std_cuda_gemm(x->dtype, 1, 0, x->dims[1], gy->dims[1], x->dims[0], x->data, gy->data,
-                       out->as.tensor.data, S());
-    if (rc) {
-        drop(out);
-        return cuda_fail(out, fn, rc);
-    }
-    return 0;
-}
-
-/* gx = gy @ w^T alone (linear_input_grad): as linear_backward's first product. */
-static int g_linear_input_grad(const char *fn, const DaftValue *args, int nargs, DaftValue *out)
-{
-    const DaftTensor *gy = NULL, *w = NULL;
-    int rc;
-    if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &gy, out)) ||
-        (rc = arg_tensor(fn, args, nargs, 1, &w, out)))
-        return rc;
-    if (gy->rank != 2 || w->rank != 2 || gy->dims[1] != w->dims[1] || gy->dtype != w->dtype)
-        return fail(out, fn, "shapes or dtypes do not match gy [b,o], w [i,o]");
-    int64_t dx[2] = {gy->dims[0], w->dims[0]};
-    if ((rc = new_gpu(fn, gy->dtype, 2, dx, out)))
-        return rc;
-    rc = std_cuda_gemm(gy->dtype, 0, 1, gy->dims[0], w->dims[0], w->dims[1], gy->data, w->data,
-                       out->as.tensor.data, S());
+    rc = std_cuda_gemm(a0->dtype, t0, t1, m, n, k, a0->data, a1->data, out->as.tensor.data, S());
     if (rc) {
         drop(out);
         return cuda_fail(out, fn, rc);
@@ -566,9 +548,9 @@ static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue 
     if (!strcmp(fn, "linear_backward"))
         return g_linear_backward(fn, args, nargs, out);
     if (!strcmp(fn, "linear_weight_grad"))
-        return g_linear_weight_grad(fn, args, nargs, out);
+        return g_one_product(fn, args, nargs, 1, 0, "x [b,i], gy [b,o]", out);
     if (!strcmp(fn, "linear_input_grad"))
-        return g_linear_input_grad(fn, args, nargs, out);
+        return g_one_product(fn, args, nargs, 0, 1, "gy [b,o], w [i,o]", out);
     if (!strcmp(fn, "add"))
         return g_binop(fn, STD_CUDA_ADD, args, nargs, out);
     if (!strcmp(fn, "mul"))
