@@ -750,17 +750,14 @@ int daft_std_tensor_concat(DaftActorCtx *ctx, const DaftValue *args, int nargs, 
 
 /* ---------------------------------------------------------------- loss, optimiser */
 
-int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs,
-                             DaftValue *out)
+/* mean((p - t)^2) in double, in *mean: the two inputs of one shape and not empty, or an
+ * error in *out. */
+static int std_mean_sq_diff(const char *fn, const DaftValue *args, int nargs, double *mean,
+                            DaftValue *out)
 {
-    STD_GPU_DISPATCH("mse_loss");
-    static const char fn[] = "mse_loss";
     const DaftTensor *p, *t;
     int64_t n;
     int rc;
-    (void)ctx;
-    if (!out)
-        return DAFT_EINVAL;
     if ((rc = std_two_tensors(fn, args, nargs, &p, &t, &n, out)))
         return rc;
     if (n == 0)
@@ -770,7 +767,22 @@ int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs
         double d = std_load(p, i) - std_load(t, i);
         s += d * d;
     }
-    *out = daft_value_f64(s / (double)n);
+    *mean = s / (double)n;
+    return 0;
+}
+
+int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs,
+                             DaftValue *out)
+{
+    STD_GPU_DISPATCH("mse_loss");
+    double m;
+    int rc;
+    (void)ctx;
+    if (!out)
+        return DAFT_EINVAL;
+    if ((rc = std_mean_sq_diff("mse_loss", args, nargs, &m, out)))
+        return rc;
+    *out = daft_value_f64(m);
     return 0;
 }
 
@@ -780,26 +792,17 @@ int daft_std_tensor_mse_loss(DaftActorCtx *ctx, const DaftValue *args, int nargs
 int daft_std_tensor_mse(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
     STD_GPU_DISPATCH("mse");
-    static const char fn[] = "mse";
-    const DaftTensor *p, *t;
     DaftTensor *r;
-    int64_t n, one[1] = { 1 };
+    int64_t one[1] = { 1 };
+    double m;
     int rc;
     (void)ctx;
     if (!out)
         return DAFT_EINVAL;
-    if ((rc = std_two_tensors(fn, args, nargs, &p, &t, &n, out)))
+    if ((rc = std_mean_sq_diff("mse", args, nargs, &m, out)) ||
+        (rc = std_new_tensor("mse", DAFT_RT_F32, 1, one, out, &r)))
         return rc;
-    if (n == 0)
-        return std_fail(out, fn, "the mean of an empty tensor is undefined");
-    if ((rc = std_new_tensor(fn, DAFT_RT_F32, 1, one, out, &r)))
-        return rc;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = std_load(p, i) - std_load(t, i);
-        s += d * d;
-    }
-    *(float *)r->data = (float)(s / (double)n);
+    *(float *)r->data = (float)m;
     return 0;
 }
 
