@@ -148,10 +148,13 @@ def build(pts, want_M, design):
             base = v
             continue
         out[wid].setdefault(name, {})[n] = v
+    own = out["W6"].get("daft", {}).get(1)  # daft's 1-stage run: every daft series' start
+    for name, s in out["W6"].items():
+        if name.startswith("daft") and own is not None:
+            s.setdefault(1, own)
     if base is not None:
-        own = out["W6"].get("daft", {}).get(1)  # daft's 1-stage run: every daft series' start
         for name, s in out["W6"].items():
-            s.setdefault(1, own if name.startswith("daft") and own is not None else base)
+            s.setdefault(1, base)
         out["W6"].setdefault(BASE_NAME, {})
         out["W6"][BASE_NAME].update({1: base, 4: base})
     if design:

@@ -27,8 +27,8 @@ for entry in tp_mlp:4 pp_mlp:4 pd_transfer:4 dp_train_overlap:2 dp_train_overlap
   vars=
   [ "$expect" = dp_train_overlap_timed ] && vars="DAFT_APP_TIMING=1 DAFT_APP_WARMUP=2 DAFT_APP_ITERS=3"
   exe=$BUILD/tests/apps/$app
-  if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $app: needs $need GPUs"; continue; fi
-  if [ ! -x "$exe" ]; then echo "FAIL $app: not built ($exe)"; fail=1; continue; fi
+  if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $expect: needs $need GPUs"; continue; fi
+  if [ ! -x "$exe" ]; then echo "FAIL $expect: not built ($exe)"; fail=1; continue; fi
   out=$(mktemp) err=$(mktemp)
   env DAFT_SCHEDULE_LOG=1 $vars timeout 300 "$exe" 2>"$err" | grep -v '^RESULT' >"$out"
   st=${PIPESTATUS[0]}
