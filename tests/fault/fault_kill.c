@@ -631,9 +631,10 @@ static void trial_driver_killed(int trial, uint64_t seed)
     int nw = fu_children(drv, w, 16);
     FU_CHECK(nw == 3, "driver has %d children", nw);
     unsigned ports[256];
-    int np = fu_ports_of(drv, ports, 256);
+    unsigned long inodes[256];
+    int np = fu_ports_of(drv, ports, inodes, 256);
     for (int i = 0; i < nw; i++)
-        np += fu_ports_of(w[i], ports + np, 256 - np);
+        np += fu_ports_of(w[i], ports + np, inodes + np, 256 - np);
     fu_sleep_us(fu_next(&r) % 20000); /* a random moment of the run */
     FU_CHECK(kill(drv, SIGKILL) == 0, "kill driver");
     int64_t t0 = fu_now_ns();
@@ -659,6 +660,7 @@ static void trial_driver_killed(int trial, uint64_t seed)
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
     memcpy(b.ports, ports, sizeof(unsigned) * (size_t)np);
+    memcpy(b.inodes, inodes, sizeof(unsigned long) * (size_t)np);
     b.nports = np;
     fu_end(&b);
     if (getenv("FAULT_VERBOSE"))

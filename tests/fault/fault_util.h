@@ -264,7 +264,7 @@ FU_FN int fu_tcp_table(FuTcp *out, int max)
 #define FU_LOOPBACK_HEX 0x0100007Fu /* 127.0.0.1 as /proc/net/tcp prints it (x86) */
 
 /* Local ports of the TCP sockets that pid holds (listening or connected). */
-FU_FN int fu_ports_of(pid_t pid, unsigned *ports, int max)
+FU_FN int fu_ports_of(pid_t pid, unsigned *ports, unsigned long *inodes, int max)
 {
     unsigned long ino[256];
     int ni = fu_fds(pid, "socket:", ino, 256);
@@ -273,8 +273,10 @@ FU_FN int fu_ports_of(pid_t pid, unsigned *ports, int max)
     for (int i = 0; i < nt; i++)
         for (int k = 0; k < ni && k < 256; k++)
             if (tab[i].inode && tab[i].inode == ino[k] && !tab[i].v6 &&
-                tab[i].laddr == FU_LOOPBACK_HEX && n < max) /* fault/access: all are loopback */
+                tab[i].laddr == FU_LOOPBACK_HEX && n < max) { /* fault/access: all are loopback */
+                inodes[n] = tab[i].inode;
                 ports[n++] = tab[i].lport;
+            }
     return n;
 }
 
@@ -283,7 +285,8 @@ FU_FN int fu_ports_of(pid_t pid, unsigned *ports, int max)
 typedef struct FuBaseline {
     int shm, sockets, memfds, maps;
     char tmpdir[256];
-    unsigned ports[512]; /* the job's TCP ports seen during the trial */
+    unsigned ports[512]; /* the job's TCP ports seen during the trial, and their sockets */
+    unsigned long inodes[512];
     int nports;
 } FuBaseline;
 
@@ -313,9 +316,9 @@ FU_FN void fu_note_ports(FuBaseline *b)
 {
     pid_t kids[256];
     int nk = fu_children(getpid(), kids, 256);
-    b->nports += fu_ports_of(getpid(), b->ports + b->nports, 512 - b->nports);
+    b->nports += fu_ports_of(getpid(), b->ports + b->nports, b->inodes + b->nports, 512 - b->nports);
     for (int i = 0; i < nk && b->nports < 512; i++)
-        b->nports += fu_ports_of(kids[i], b->ports + b->nports, 512 - b->nports);
+        b->nports += fu_ports_of(kids[i], b->ports + b->nports, b->inodes + b->nports, 512 - b->nports);
 }
 
 /* After daft_rt_shutdown: nothing of the job may remain. */
@@ -336,7 +339,10 @@ FU_FN void fu_end(FuBaseline *b)
     int nt = fu_tcp_table(tab, 4096);
     for (int i = 0; i < nt; i++)
         for (int k = 0; k < b->nports; k++)
-            FU_CHECK(!(tab[i].lport == b->ports[k] && tab[i].inode != 0 && !tab[i].v6 &&
+            /* the same socket (inode), not just its port: once the job's socket is closed,
+             * another program on the machine (a test running beside this one) may get the
+             * same ephemeral port, as it did once in CI */
+            FU_CHECK(!(tab[i].lport == b->ports[k] && tab[i].inode == b->inodes[k] && !tab[i].v6 &&
                        tab[i].laddr == FU_LOOPBACK_HEX &&
                        (tab[i].state == FU_TCP_LISTEN || tab[i].state == FU_TCP_ESTABLISHED)),
                      "port %u of the job is still open (state %x)", b->ports[k], tab[i].state);
