@@ -400,6 +400,13 @@ DAFT_API const char *daft_rt_last_error(const DaftRt *rt);
 struct DaftPlan;
 typedef struct DaftRtPlan DaftRtPlan;
 
+/* on: every plan loaded from now on takes turns on its actors as plans with NCCL
+ * communicators always do (SPEC.md §11.5): on each actor, executions of all such plans run
+ * one at a time, whole, in the order the driver submitted them. Programs with more than one
+ * compiled schedule called from driver code turn it on (daft_gen_main), and so does
+ * daft-repl. DAFT_PLAN_SEQUENCE=0 or 1 in the environment overrides it. */
+DAFT_API void daft_rt_sequence_plans(DaftRt *rt, bool on);
+
 /* Loads `plan` with actors[i] playing plan->actors[i] (its class must be the one named by
  * plan->actors[i].cls and have every method the plan calls). The plan must stay alive
  * (not freed) until daft_rt_plan_unload. Returns 0 and *out, or DAFT_EINVAL with the

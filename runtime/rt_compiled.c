@@ -688,11 +688,16 @@ static int rt_plan_mesh(DaftRtPlan *p)
     return 0;
 }
 
-/* DAFT_PLAN_SEQUENCE=1: every plan takes turns as NCCL plans do (CPU tests of the turns). */
-static bool rt_plans_all_sequenced(void)
+void daft_rt_sequence_plans(DaftRt *rt, bool on) { rt->sequence_plans = on; }
+
+/* Every plan takes turns as NCCL plans do: daft_rt_sequence_plans, unless
+ * DAFT_PLAN_SEQUENCE says otherwise (0: only NCCL plans; 1: every plan). */
+static bool rt_plans_all_sequenced(const DaftRt *rt)
 {
     const char *e = getenv("DAFT_PLAN_SEQUENCE");
-    return e && *e && strcmp(e, "0") != 0;
+    if (e && *e)
+        return strcmp(e, "0") != 0;
+    return rt->sequence_plans;
 }
 
 int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors, int n,
@@ -720,7 +725,7 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
         rt_plan_free(p);
         return DAFT_ENOMEM;
     }
-    p->in_turn = p->gpu_ncomms > 0 || rt_plans_all_sequenced();
+    p->in_turn = p->gpu_ncomms > 0 || rt_plans_all_sequenced(rt);
     size_t nc = (size_t)p->npc + 1;
     p->rings = calloc(nc, sizeof *p->rings);
     p->rds = calloc(nc, sizeof *p->rds);

@@ -443,6 +443,7 @@ struct DaftRt {
     struct DaftRtPlan **plans; /* driver: loaded compiled plans */
     int nplans;
     uint32_t next_plan;
+    bool sequence_plans; /* daft_rt_sequence_plans: every plan loaded takes turns */
     bool started;
 };
 

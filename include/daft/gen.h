@@ -38,8 +38,12 @@ typedef struct DaftGenProgram {
     const DaftClassDesc *classes;   /* actor classes, in declaration order */
     DaftGenMainFn main_fn;          /* runs the user's main; returns the exit status */
     int nclasses;
-    int flags;                      /* reserved, 0 */
+    int flags;                      /* DAFT_GEN_* */
 } DaftGenProgram;
+
+/* DaftGenProgram.flags: more than one compiled schedule is called from driver code, so two
+ * plans may share an actor; their executions take turns (daft_rt_sequence_plans). */
+#define DAFT_GEN_SEQUENCE_PLANS 1
 
 /* The body of every generated `main`: handles --help (before anything else), creates the
  * runtime (daft_rt_init), registers the classes in order, calls daft_rt_start (on an MPI

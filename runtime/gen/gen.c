@@ -859,6 +859,7 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
     daft_gen_ctx.rt = daft_rt_init(&argc, &argv);
     if (!daft_gen_ctx.rt)
         return 1;
+    daft_rt_sequence_plans(daft_gen_ctx.rt, (prog->flags & DAFT_GEN_SEQUENCE_PLANS) != 0);
     daft_gen_ctx.class_ids = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof(int));
     if (!daft_gen_ctx.class_ids)
         daft_gen_fatal("out of memory");

@@ -142,6 +142,8 @@ int repl_main(int argc, char **argv) {
     R->rt = daft_rt_init(NULL, NULL);
     if (!R->rt)
         return 1;
+    /* a session defines and calls schedules as it goes: any two plans may share an actor */
+    daft_rt_sequence_plans(R->rt, true);
     daft_rt_start(R->rt);
     if (file && !repl_load(R, file) && !R->tty) {
         /* a script for a file that does not compile would only cascade errors */
