@@ -1490,13 +1490,17 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
      * so one event covers the whole group; a lane that only receives waits for nothing */
     uint64_t lanes = G.grp_lanes ? G.grp_lanes : 1;
     int first = __builtin_ctzll(lanes);
+    int64_t hp = rtg_hprof_begin(); /* (the parts of "nccl group end", DAFT_GPU_PROFILE=host) */
     for (int i = first; i < G.nlanes; i++)
         if (G.grp_reads_cs >> i & 1)
             lane_after_compute(i);
     G.grp_lanes = G.grp_reads_cs = 0;
+    rtg_hprof_end("  lanes after compute", hp);
     /* (no span for a held receive: summing the spans would wait for its sender) */
     void *prof = G.grp_held_lane >= 0 ? NULL : prof_begin("(NCCL group)", G.lanes[first].s);
+    hp = rtg_hprof_begin();
     ncclResult_t r = ncclGroupEnd();
+    rtg_hprof_end("  ncclGroupEnd", hp);
     prof_end(prof, G.lanes[first].s);
     for (int i = first; i < G.nlanes; i++)
         if (lanes >> i & 1)
@@ -1511,11 +1515,14 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
         return DAFT_EPEER;
     }
     int rc = 0;
+    hp = rtg_hprof_begin();
     for (int i = 0; c && !rc && i < G.ngcomms; i++) /* every communicator of the group */
         rc = settle(G.gcomms[i], err, cap);
     if (c && !rc)
         rc = settle(c, err, cap);
     G.ngcomms = 0;
+    rtg_hprof_end("  settle (async errors)", hp);
+    hp = rtg_hprof_begin();
     if (rc) {
         G.ngrp = 0;
         G.grp_full = false;
@@ -1526,6 +1533,7 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
         group_launched(); /* cs waits for the received data where it reads it (g_use) */
     }
     sweep_inflight();
+    rtg_hprof_end("  events of the buffers", hp);
     return rc;
 }
 

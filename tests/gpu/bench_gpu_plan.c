@@ -3,7 +3,9 @@
  * prints the ratios. Prints RESULT lines like the peers:
  *   W3 daft_plan "2 GPUs, N B" stream_GBps  (pipelined A->B transfers of N bytes over NCCL)
  *   W3 daft_plan "2 GPUs, 8 B" rtt_host_us   (driver -> A -> B -> A -> driver, GPU synced; host clock)
- *   W4 daft_plan "2 GPUs, 536870912 B f32" busbw_GBps (allreduce in a plan, pipelined) */
+ *   W4 daft_plan "2 GPUs, 536870912 B f32" busbw_GBps (allreduce in a plan, pipelined)
+ * -n4: W4 over 4 GPUs only; -rtt: the round trip only (e.g. under DAFT_GPU_PROFILE=host,
+ * whose per-actor report then holds nothing else). */
 #include "gpu_harness.h"
 
 static void result(const char *w, const char *cfg, const char *metric, double v)
@@ -47,6 +49,7 @@ int main(int argc, char **argv)
 {
     setenv("NCCL_NVLS_ENABLE", "0", 0);
     int only4 = argc > 1 && !strcmp(argv[1], "-n4");
+    int only_rtt = argc > 1 && !strcmp(argv[1], "-rtt");
     int ngpu = gh_ngpus();
     if (ngpu < 2)
         return 2;
@@ -62,7 +65,7 @@ int main(int argc, char **argv)
     if (!only4) {
         /* W3 stream: A -> B, static shape */
         const int64_t sizes[3] = {8, 1 << 20, 256 << 20};
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < 3 && !only_rtt; s++) {
             int64_t dims[1] = {sizes[s] / 4};
             DaftGraph *g;
             DaftPlan *plan = gh_chain("w3", 0, 1, gh_tensor(1, dims), false, "mk", sizes[s], "sink", 4, &g);
@@ -127,7 +130,7 @@ int main(int argc, char **argv)
         }
     }
     /* W4: allreduce of 512 MiB f32 over n GPUs inside a plan */
-    {
+    if (!only_rtt) {
         int64_t bytes = 512LL << 20, dims[1] = {bytes / 4};
         DaftGraph *g = daft_graph_new("w4");
         int ai[4], xs[4], rs[4];
