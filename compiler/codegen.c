@@ -191,7 +191,6 @@ typedef struct FnInfo {
     LLVMValueRef wrapper;
     DaftType *ret;       /* result type (NULL/void: none) */
     const char *display; /* "Class.method", "main" */
-    bool driver_called;  /* compiled schedules: called from outside compiled schedules */
 } FnInfo;
 
 struct ClassInfo {
@@ -1550,9 +1549,6 @@ static CgVal emit_call(Cg *cg, DaftNode *e) {
             cg_err(cg, e->span, "codegen: no code for '%s'", decl->name);
             return cg_void;
         }
-        const DaftNode *caller = cg->f->info ? cg->f->info->decl : NULL;
-        if (decl->is_compiled && !(caller && caller->kind == DAFT_N_SCHEDULE && caller->is_compiled))
-            fi->driver_called = true;
         return emit_direct_call(cg, e, fi, false);
     }
     case DAFT_N_METHOD: {
@@ -2626,17 +2622,6 @@ static void emit_class_desc(Cg *cg, ClassInfo *ci, LLVMValueRef *out) {
     *out = LLVMConstNamedStruct(cg->t_cdesc, fields, 6);
 }
 
-/* DaftGenProgram.flags (daft/gen.h), once every body has been emitted. */
-static int program_flags(Cg *cg) {
-    const DaftNode *prog = cg->mod->program;
-    int driver_called = 0;
-    for (int i = 0; i < prog->items.len; i++) {
-        FnInfo *fi = map_get(&cg->fn_of, prog->items.items[i]);
-        driver_called += fi && fi->kind == FN_SCHED && fi->decl->is_compiled && fi->driver_called;
-    }
-    return driver_called > 1 ? DAFT_GEN_SEQUENCE_PLANS : 0;
-}
-
 static void emit_main(Cg *cg) {
     LLVMValueRef *descs = calloc((size_t)cg->nclasses + 1, sizeof *descs);
     for (int i = 0; i < cg->nclasses; i++)
@@ -2684,8 +2669,7 @@ static void emit_main(Cg *cg) {
         user_main = entry;
     }
     const char *path = cg->mod->source ? cg->mod->source->path : "?";
-    LLVMValueRef pf[5] = {const_str(cg, path), classes, user_main, ci32(cg, cg->nclasses),
-                          ci32(cg, program_flags(cg))};
+    LLVMValueRef pf[5] = {const_str(cg, path), classes, user_main, ci32(cg, cg->nclasses), ci32(cg, 0)};
     LLVMValueRef prog_desc = LLVMAddGlobal(cg->m, cg->t_prog, "daft.program");
     LLVMSetInitializer(prog_desc, LLVMConstNamedStruct(cg->t_prog, pf, 5));
     LLVMSetGlobalConstant(prog_desc, true);

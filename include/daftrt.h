@@ -402,9 +402,9 @@ typedef struct DaftRtPlan DaftRtPlan;
 
 /* on: every plan loaded from now on takes turns on its actors as plans with NCCL
  * communicators always do (SPEC.md §11.5): on each actor, executions of all such plans run
- * one at a time, whole, in the order the driver submitted them. Programs with more than one
- * compiled schedule called from driver code turn it on (daft_gen_main), and so does
- * daft-repl. DAFT_PLAN_SEQUENCE=0 or 1 in the environment overrides it. */
+ * one at a time, whole, in the order the driver submitted them. Programs compiled by daftc
+ * turn it on (daft_gen_main), and so does daft-repl; off by default for other drivers.
+ * DAFT_PLAN_SEQUENCE in the environment overrides it: 0 off, any other value on. */
 DAFT_API void daft_rt_sequence_plans(DaftRt *rt, bool on);
 
 /* Loads `plan` with actors[i] playing plan->actors[i] (its class must be the one named by

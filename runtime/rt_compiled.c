@@ -691,7 +691,7 @@ static int rt_plan_mesh(DaftRtPlan *p)
 void daft_rt_sequence_plans(DaftRt *rt, bool on) { rt->sequence_plans = on; }
 
 /* Every plan takes turns as NCCL plans do: daft_rt_sequence_plans, unless
- * DAFT_PLAN_SEQUENCE says otherwise (0: only NCCL plans; 1: every plan). */
+ * DAFT_PLAN_SEQUENCE says otherwise (0: only NCCL plans; any other value: every plan). */
 static bool rt_plans_all_sequenced(const DaftRt *rt)
 {
     const char *e = getenv("DAFT_PLAN_SEQUENCE");

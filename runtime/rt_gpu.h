@@ -181,10 +181,14 @@ const char *rt_gpu_start_error(void);
 int rt_gpu_place(int requested);
 /* The actor's progress hook for polling GPU waits (rt_exec.c sets it). */
 void rt_gpu_set_progress(void (*fn)(void *), void *arg);
-/* For rt_value.c: GPU tensors of this process. free releases to the pool; read copies to
- * host memory (synchronous); dup makes a device copy; upload moves a host tensor value
- * that arrived with the "was on GPU" mark onto this process's GPU (if it has one). */
+/* For rt_value.c: GPU tensors of this process. free releases to the pool (once no other
+ * value shares the buffer); read copies to host memory (synchronous); dup makes a copy
+ * that shares the device buffer (tensor values are never written once made); upload moves
+ * a host tensor value that arrived with the "was on GPU" mark onto this process's GPU (if
+ * it has one). */
 void rt_gpu_tensor_free(DaftTensor *t);
+/* Unit tests: this process's GPU is the table o (a fake GPU; NULL: none). */
+void rt_gpu_set_active_for_test(const RtGpuOps *o);
 int rt_gpu_tensor_read(const DaftTensor *t, void *dst);
 int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src);
 void rt_gpu_tensor_upload(DaftValue *v);

@@ -38,15 +38,12 @@ typedef struct DaftGenProgram {
     const DaftClassDesc *classes;   /* actor classes, in declaration order */
     DaftGenMainFn main_fn;          /* runs the user's main; returns the exit status */
     int nclasses;
-    int flags;                      /* DAFT_GEN_* */
+    int flags;                      /* reserved, 0 */
 } DaftGenProgram;
 
-/* DaftGenProgram.flags: more than one compiled schedule is called from driver code, so two
- * plans may share an actor; their executions take turns (daft_rt_sequence_plans). */
-#define DAFT_GEN_SEQUENCE_PLANS 1
-
 /* The body of every generated `main`: handles --help (before anything else), creates the
- * runtime (daft_rt_init), registers the classes in order, calls daft_rt_start (on an MPI
+ * runtime (daft_rt_init) with every compiled plan taking turns (daft_rt_sequence_plans),
+ * registers the classes in order, calls daft_rt_start (on an MPI
  * worker rank that call serves actors and never returns), runs the user's main on the
  * driver, then shuts the runtime down. Returns the process exit status. */
 int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog);

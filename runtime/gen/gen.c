@@ -859,7 +859,8 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
     daft_gen_ctx.rt = daft_rt_init(&argc, &argv);
     if (!daft_gen_ctx.rt)
         return 1;
-    daft_rt_sequence_plans(daft_gen_ctx.rt, (prog->flags & DAFT_GEN_SEQUENCE_PLANS) != 0);
+    /* one compiled schedule called with two actor sets is already two plans (SPEC 11.5) */
+    daft_rt_sequence_plans(daft_gen_ctx.rt, true);
     daft_gen_ctx.class_ids = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof(int));
     if (!daft_gen_ctx.class_ids)
         daft_gen_fatal("out of memory");
