@@ -96,7 +96,9 @@ typedef enum DaftRtDtype {
  * CUDA device, allocated by the GPU runtime of the actor process that owns the value
  * (from its stream-ordered pool; only GPU builds make such tensors, and only in actor
  * processes — the driver never touches CUDA). For GPU tensors: daft_value_free returns the
- * memory to the pool (stream-ordered, no host sync); daft_value_copy copies on the device;
+ * memory to the pool (stream-ordered, no host sync) once no other value shares it;
+ * daft_value_copy shares the device memory (a tensor's memory is read-only once it is a
+ * value: to write, make a new tensor with daft_value_gpu_tensor and fill that);
  * daft_value_equal and daft_value_format work (equal copies both to the host);
  * daft_value_encode copies the data to the host and marks the encoding "was on GPU"
  * (bit 0x80 of the dtype byte), and decoding such an encoding in a process whose actor
@@ -262,7 +264,8 @@ DAFT_API int daft_ctx_gpu_sync(const DaftActorCtx *ctx, DaftValue *err);
 DAFT_API int64_t daft_ctx_gpu_nccl_transfers(const DaftActorCtx *ctx, int received);
 /* A tensor on the actor's GPU: `host` (numel × element size bytes, may be NULL) is copied
  * in; with host NULL the contents are UNINITIALISED (pool memory, no fill: for buffers
- * about to be overwritten). An error value without a GPU. */
+ * about to be overwritten, before the value is copied or handed to daft). An error value
+ * without a GPU. */
 DAFT_API DaftValue daft_value_gpu_tensor(const DaftActorCtx *ctx, DaftRtDtype dt, int rank,
                                          const int64_t *dims, const void *host);
 /* Moves a GPU tensor (also inside lists) to the host in place (synchronous); a no-op for

@@ -1082,6 +1082,8 @@ static int g_download_done(void *token, bool wait, char *err, size_t cap)
     return rc;
 }
 
+static bool g_may_share(void) { return !G.graphs; }
+
 static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
 {
     size_t nb = rtg_nbytes(src);
@@ -1511,6 +1513,7 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
         G.grp_full = false;
         if (G.grp_held_lane >= 0)
             lane_unhold(G.grp_held_lane);
+        G.grp_held_lane = -1;
         join_lanes();
         return DAFT_EPEER;
     }
@@ -1532,6 +1535,7 @@ static int g_group_end(RtGpuComm *c, char *err, size_t cap)
     } else {
         group_launched(); /* cs waits for the received data where it reads it (g_use) */
     }
+    G.grp_held_lane = -1;
     sweep_inflight();
     rtg_hprof_end("  events of the buffers", hp);
     return rc;
@@ -1611,14 +1615,17 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
  * sending (pre-posted receives, DAFT_NCCL_PREPOST), and a wait of this process for other
  * work must not become a wait for that sender. Lane 0 shared by several communicators
  * (too many, or DAFT_GPU_ONE_LANE) may get other work after it: then joins include it. */
-static int g_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+/* A held receive in the open group, whose end launches it (and resets grp_held_lane). In
+ * a group that also sends to the same peer (rt_xnccl_write posting the next READ's
+ * receive), the send is part of the held kernel: joins leave it out too, and its buffer's
+ * in-flight entry keeps its free back until the kernel is done. */
+static int g_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     RtLane *l = &G.lanes[c->lane];
     bool hold = l->before_held ||
                 cudaEventCreateWithFlags(&l->before_held, cudaEventDisableTiming) == cudaSuccess;
     if (!hold)
         cudaGetLastError(); /* (then an ordinary receive) */
-    g_group_start();
     int rc = g_recv(c, t, peer, err, cap);
     if (!rc && hold) {
         cudaEventRecord(l->before_held, l->s); /* (ncclGroupEnd enqueues the receive) */
@@ -1628,8 +1635,14 @@ static int g_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t 
         l->held_by = c;
         G.grp_held_lane = c->lane;
     }
+    return rc;
+}
+
+static int g_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    g_group_start();
+    int rc = g_recv_held_grouped(c, t, peer, err, cap);
     int rc2 = g_group_end(c, rc ? NULL : err, cap);
-    G.grp_held_lane = -1;
     if (rc || rc2)
         lane_release(c);
     return rc ? rc : rc2;
@@ -1817,6 +1830,10 @@ static int hp_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t
 {
     HPROF("nccl recv held (+alloc)", g_recv_held(c, t, peer, err, cap));
 }
+static int hp_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    HPROF("nccl recv held, grouped (+alloc)", g_recv_held_grouped(c, t, peer, err, cap));
+}
 static int hp_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
                          DaftTensor *out, bool on_compute, char *err, size_t cap)
 {
@@ -1851,6 +1868,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .to_host = hp_to_host,
         .from_host = g_from_host,
         .copy = g_copy,
+        .may_share = g_may_share,
         .upload = g_upload,
         .host_alloc = g_host_alloc,
         .host_free = g_host_free,
@@ -1865,6 +1883,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .send = hp_send,
         .recv = hp_recv,
         .recv_held = hp_recv_held,
+        .recv_held_grouped = hp_recv_held_grouped,
         .release = g_release,
         .collective = hp_collective,
         .comm_check = comm_check,

@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 11
+#define RT_GPU_ABI 12
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -58,6 +58,10 @@ typedef struct RtGpuOps {
     int (*to_host)(const DaftTensor *t, void *dst, char *err, size_t cap);  /* sync */
     int (*from_host)(DaftTensor *t, const void *src, char *err, size_t cap); /* t allocated */
     int (*copy)(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap); /* dst allocated */
+    /* May a copy of a tensor value share its buffer now (rt_gpu_tensor_dup)? Not while CUDA
+     * graphs record method bodies: they must see every copy (a kept copy of a graphed
+     * result would otherwise be overwritten by the next replay). */
+    bool (*may_share)(void);
     /* A new device tensor (t's shape; t->data set) holding the host bytes at src: copied on
      * a stream of its own, so it waits for the copy but not for the compute stream's queued
      * work (the CPU keeps running ahead of the GPU); the compute stream waits for it. */
@@ -95,6 +99,9 @@ typedef struct RtGpuOps {
      * its sender may not have committed to sending, until release (its control value came;
      * from then on it is an ordinary receive). */
     int (*recv_held)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
+    /* The same inside the caller's open group (one with a send to the same peer: both
+     * launched by its group_end, one NCCL kernel). */
+    int (*recv_held_grouped)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
     void (*release)(RtGpuComm *c);
     /* Collective (kinds / reductions numbered as daft/plan.h) of member `in`; `out` gets a
      * new device tensor. Shapes follow rt_coll.c's CPU rules. on_compute: the next

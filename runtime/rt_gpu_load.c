@@ -270,8 +270,9 @@ void rt_gpu_report(const char *actor_name)
 
 static size_t shared_slot(void *data)
 {
-    size_t h = ((uintptr_t)data >> 8) * 0x9E3779B97F4A7C15ULL;
-    size_t i = h & (P.capshared - 1);
+    uint64_t h = (uint64_t)(uintptr_t)data * 0x9E3779B97F4A7C15ULL;
+    size_t i = (size_t)(h ^ h >> 32) & (P.capshared - 1); /* (the product's high bits too:
+                                                           * buffers are 2 MiB aligned) */
     while (P.shared[i].data && P.shared[i].data != data)
         i = (i + 1) & (P.capshared - 1);
     return i;
@@ -347,7 +348,7 @@ int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src)
 {
     char e[400];
     *dst = *src;
-    if (P.active && src->data && shared_add(src->data))
+    if (P.active && src->data && (!P.active->may_share || P.active->may_share()) && shared_add(src->data))
         return 0;
     dst->data = NULL; /* (a buffer of its own) */
     if (!P.active || P.active->alloc(dst, e, sizeof e))

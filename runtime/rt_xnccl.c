@@ -330,7 +330,21 @@ static int wrap_misfit(RtXNccl *g, const RtXNChan *c, const DaftValue *v, DaftVa
     return 0;
 }
 
-void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v)
+/* The READ channel next_read, whose receive the write to c's reader may post in its own
+ * group: pre-posted, not yet posted, from that same reader over the same communicator. */
+static RtXNChan *fusable_read(RtXNccl *g, const RtXNChan *c, int32_t target, int32_t next_read)
+{
+    if (next_read < 0 || (uint32_t)next_read >= g->nchans || !g->ops->recv_held_grouped)
+        return NULL;
+    RtXNChan *r = &g->chans[next_read];
+    bool one_reader = c->npeers == 1 && (target < 0 || target == 0);
+    if (!r->on || !one_reader || !prepost_chan(g, r) || r->posted || r->npeers != 1)
+        return NULL;
+    return peer_comm(g, &r->peers[0]) == peer_comm(g, &c->peers[0]) ? r : NULL;
+}
+
+void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v,
+                    int32_t next_read)
 {
     RtXNChan *c = &g->chans[ch];
     bool fits = !g->failed && conforming(c, v, g->ops->device());
@@ -361,8 +375,19 @@ void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, co
                               sizeof g->err);
             last = k;
         }
+    RtXNChan *r = rc ? NULL : fusable_read(g, c, target, next_read);
+    if (r) { /* (a failure is reported when its control value comes, as in try_read) */
+        r->post = static_tensor(r);
+        rc = g->ops->recv_held_grouped(peer_comm(g, &r->peers[0]), &r->post, r->peers[0].rank,
+                                       g->err, sizeof g->err);
+        r->posted = true;
+    }
     int rc2 = g->ops->group_end(peer_comm(g, &c->peers[last]), rc ? NULL : g->err, sizeof g->err);
     if (rc || rc2) {
+        if (r && r->post.data)
+            g->ops->free(&r->post); /* (stream-ordered after whatever was launched) */
+        if (r)
+            r->post.data = NULL;
         g->failed = true;
         rt_xnccl_abort(g);
     }

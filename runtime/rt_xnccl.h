@@ -27,7 +27,11 @@ int rt_xnccl_setup(RtXNccl *g, const RtXIo *io);
 bool rt_xnccl_setup_pending(const RtXNccl *g);
 const char *rt_xnccl_error(const RtXNccl *g); /* NULL unless setup or an op failed */
 /* WRITE on an NCCL channel: control value on the ring, then ncclSend to the reader(s). */
-void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v);
+/* next_read: the channel of the READ that is the program's next NCCL operation after this
+ * write, or -1; with pre-posted receives its receive goes into the write's NCCL group when
+ * it comes from the same peer (one launch instead of two on the way back of a round trip). */
+void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v,
+                    int32_t next_read);
 /* READ: 1 and the value (a GPU tensor being received, in stream order) in *slot; 0 if the
  * control value has not arrived yet (pre-posting: the receive is posted by the first call). */
 int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot);

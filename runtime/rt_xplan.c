@@ -107,6 +107,20 @@ void rt_xplan_stop(RtXPlan *p)
 bool rt_xplan_stopped(const RtXPlan *p) { return p->stopped; }
 void rt_xplan_go(RtXPlan *p) { p->go_credits++; }
 
+/* The channel of the READ that is the next NCCL operation of the program after op `at`, or
+ * -1 (the next one is a write or a collective, or there is none in this execution). */
+static int32_t rt_xplan_next_nccl_read(const RtXPlan *p, uint32_t at)
+{
+    for (uint32_t i = at + 1; i < p->nops; i++) {
+        const RtXOp *o = &p->ops[i];
+        if (o->kind == RT_OP_COLL)
+            return -1; /* (whether NCCL runs it or not: stop looking) */
+        if ((o->kind == RT_OP_READ || o->kind == RT_OP_WRITE) && rt_xnccl_chan(p->gpu, (uint32_t)o->channel))
+            return o->kind == RT_OP_READ ? o->channel : -1;
+    }
+    return -1;
+}
+
 /* An execution may start now (or has started). */
 static bool rt_xplan_may_run(RtXPlan *p)
 {
@@ -838,7 +852,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             DaftValue bad = rt_xplan_misfit(s, p, o);
             const DaftValue *v = bad.kind == DAFT_V_ERROR ? &bad : &p->slots[o->src];
             if (rt_xnccl_chan(p->gpu, (uint32_t)o->channel))
-                rt_xnccl_write(p->gpu, &io, (uint32_t)o->channel, o->reader, v);
+                rt_xnccl_write(p->gpu, &io, (uint32_t)o->channel, o->reader, v,
+                               rt_xplan_next_nccl_read(p, p->pc));
             else
                 rt_xplan_send(s, p, (uint32_t)o->channel, o->reader, v, NULL);
             daft_value_free(&bad);

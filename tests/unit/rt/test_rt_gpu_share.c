@@ -53,8 +53,12 @@ static int fake_to_host(const DaftTensor *t, void *dst, char *err, size_t cap)
     return 0;
 }
 
+static bool graphs_on;
+static bool fake_may_share(void) { return !graphs_on; }
+
 static const RtGpuOps fake_ops = {
     .abi = RT_GPU_ABI, .alloc = fake_alloc, .free = fake_free, .copy = fake_copy, .to_host = fake_to_host,
+    .may_share = fake_may_share,
 };
 
 static DaftValue gpu_vec(float x)
@@ -82,6 +86,7 @@ static int setup(void **st)
 {
     (void)st;
     memset(&fake, 0, sizeof fake);
+    graphs_on = false;
     rt_gpu_set_active_for_test(&fake_ops);
     return 0;
 }
@@ -173,12 +178,30 @@ static void test_many_buffers_any_order(void **st)
     assert_int_equal(fake.frees, N);
 }
 
+/* While CUDA graphs record method bodies a copy is a copy (they must see it). */
+static void test_no_sharing_while_graphs_record(void **st)
+{
+    (void)st;
+    graphs_on = true;
+    DaftValue a = gpu_vec(5), b;
+    assert_int_equal(daft_value_copy(&b, &a), 0);
+    assert_int_equal(fake.allocs, 2);
+    assert_int_equal(fake.copies, 1);
+    assert_ptr_not_equal(a.as.tensor.data, b.as.tensor.data);
+    assert_true(daft_value_equal(&a, &b));
+    daft_value_free(&a);
+    assert_int_equal(fake.frees, 1);
+    daft_value_free(&b);
+    assert_int_equal(fake.frees, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_copy_shares_and_last_free_releases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_to_host_keeps_the_other_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_buffers_any_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_sharing_while_graphs_record, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,6 +274,14 @@ static int f_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t 
     F.holds++;
     return f_alloc(t, err, cap);
 }
+static int f_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    (void)c, (void)peer;
+    flog("recv(held, in the send's group)");
+    F.recvs++;
+    F.holds++;
+    return f_alloc(t, err, cap);
+}
 static void f_release(RtGpuComm *c)
 {
     (void)c;
@@ -291,7 +299,7 @@ static const RtGpuOps fake = {
     .abi = RT_GPU_ABI, .device = f_device, .alloc = f_alloc, .free = f_free,
     .nccl_id = f_nccl_id, .comm_init = f_comm_init, .group_start = f_group_start,
     .group_end = f_group_end, .send = f_send, .recv = f_recv, .recv_held = f_recv_held,
-    .release = f_release, .comm_abort = f_comm_abort,
+    .recv_held_grouped = f_recv_held_grouped, .release = f_release, .comm_abort = f_comm_abort,
     .comm_destroy = f_comm_destroy,
 };
 
@@ -392,7 +400,7 @@ static void tensor_transfer_prepost(RtXNccl *w, RtXNccl *r)
     assert_string_equal(F.log, "R:recv(held)");
     DaftValue x = gpu_tensor();
     F.who = "W";
-    rt_xnccl_write(w, &io, 0, -1, &x);
+    rt_xnccl_write(w, &io, 0, -1, &x, -1);
     assert_string_equal(F.log, "R:recv(held) W:send");
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
@@ -411,7 +419,7 @@ static DaftValue transfer(RtXNccl *w, RtXNccl *r, const DaftValue *v)
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 0);
     F.who = "W";
-    rt_xnccl_write(w, &io, 0, -1, v);
+    rt_xnccl_write(w, &io, 0, -1, v, -1);
     F.who = "R";
     assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
     return slot;
@@ -473,7 +481,7 @@ static void test_prepost_writer_failed(void **st)
     DaftValue e = daft_value_i64(3); /* a CPU value on a tensor channel */
     F.who = "W";
     F.fail_alloc = true;
-    rt_xnccl_write(w, &io, 0, -1, &e);
+    rt_xnccl_write(w, &io, 0, -1, &e, -1);
     F.fail_alloc = false;
     assert_string_equal(F.log, "R:recv(held)");
     assert_non_null(rt_xnccl_error(w));
@@ -552,7 +560,7 @@ static void test_post_after_control(void **st)
         assert_string_equal(F.log, "");
         DaftValue e = daft_value_error("boom");
         F.who = "W";
-        rt_xnccl_write(w, &io, 0, -1, &e);
+        rt_xnccl_write(w, &io, 0, -1, &e, -1);
         F.who = "R";
         assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
         assert_int_equal(slot.kind, DAFT_V_ERROR);
@@ -561,7 +569,7 @@ static void test_post_after_control(void **st)
         daft_value_free(&e);
         DaftValue x = gpu_tensor();
         F.who = "W";
-        rt_xnccl_write(w, &io, 0, -1, &x);
+        rt_xnccl_write(w, &io, 0, -1, &x, -1);
         F.who = "R";
         assert_int_equal(rt_xnccl_try_read(r, &io, 0, &slot), 1);
         assert_string_equal(F.log, "W:send R:recv");
@@ -571,6 +579,67 @@ static void test_post_after_control(void **st)
         assert_int_equal(F.aborts, 0);
         done(w, r);
     }
+}
+
+/* A round trip a -> b -> a over one pair communicator (channel 0 there, 1 back), pre-posted:
+ * a's write posts the receive of its next READ (channel 1) in the send's own group; that
+ * READ then posts nothing more and takes the value. Without pre-posted receives, or when
+ * the next NCCL operation is not that READ (next_read -1), nothing is fused. */
+static void round_trip(bool prepost, bool fuse)
+{
+    memset(&F, 0, sizeof F);
+    memset(&Q, 0, sizeof Q);
+    RtXNccl *g[2];
+    for (int side = 0; side < 2; side++) {
+        RtBuf b = {0};
+        const Comm c = {1, 2, side};
+        put_comms(&b, &c, 1);
+        rt_buf_u32(&b, 2);
+        put_chan(&b, 0, (Peer[]){{0, 1 - side}}, 1);
+        put_chan(&b, 1, (Peer[]){{0, 1 - side}}, 1);
+        rt_buf_u32(&b, NGROUPS);
+        rt_buf_u32(&b, (uint32_t)-1);
+        rt_buf_u8(&b, prepost);
+        char err[200] = "";
+        g[side] = load(&b, err, sizeof err);
+        assert_non_null(g[side]);
+        rt_xnccl_use_ops(g[side], &fake);
+        assert_int_equal(rt_xnccl_setup(g[side], &io), 1);
+        rt_buf_free(&b);
+    }
+    RtXNccl *a = g[0], *b = g[1];
+    DaftValue x = gpu_tensor(), at_b = daft_value_none(), back = daft_value_none();
+    F.log[0] = 0;
+    F.who = "B";
+    assert_int_equal(rt_xnccl_try_read(b, &io, 0, &at_b), 0);
+    F.who = "A";
+    rt_xnccl_write(a, &io, 0, -1, &x, fuse ? 1 : -1);
+    F.who = "B";
+    assert_int_equal(rt_xnccl_try_read(b, &io, 0, &at_b), 1);
+    assert_int_equal(at_b.kind, DAFT_V_TENSOR);
+    rt_xnccl_write(b, &io, 1, -1, &at_b, -1);
+    F.who = "A";
+    assert_int_equal(rt_xnccl_try_read(a, &io, 1, &back), 1);
+    assert_int_equal(back.kind, DAFT_V_TENSOR);
+    if (prepost && fuse)
+        assert_string_equal(F.log, "B:recv(held) A:send A:recv(held, in the send's group) B:release "
+                                   "B:send A:release");
+    else if (prepost)
+        assert_string_equal(F.log, "B:recv(held) A:send B:release B:send A:recv(held) A:release");
+    else
+        assert_string_equal(F.log, "A:send B:recv B:send A:recv");
+    f_free(&x.as.tensor);
+    f_free(&at_b.as.tensor);
+    f_free(&back.as.tensor);
+    done(a, b);
+}
+
+static void test_round_trip_fused(void **st)
+{
+    (void)st;
+    round_trip(true, true);
+    round_trip(true, false);
+    round_trip(false, true);
 }
 
 int main(void)
@@ -586,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_prepost_reader_failed),
         cmocka_unit_test(test_prepost_untaken),
         cmocka_unit_test(test_post_after_control),
+        cmocka_unit_test(test_round_trip_fused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
