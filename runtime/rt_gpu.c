@@ -44,6 +44,7 @@ struct RtGpuComm {
     int n, rank;
     int lane;          /* its communication stream (G.lanes) */
     bool aborted, bad;
+    bool warmed;       /* its connections were made at creation (blocking_split) */
 };
 
 /* A communication stream. Each communicator has its own (lanes are reused once their
@@ -965,6 +966,8 @@ static void free_block(void *p, size_t nb)
     } else {
         if (in_flight(p)) /* (no memory to defer it) */
             join_lanes();
+        if (in_flight(p))
+            return; /* still read by a held group's send (g_recv_held_grouped): leak it */
         cs_free(b);
     }
 }
@@ -1328,8 +1331,10 @@ static int blocking_split(RtGpuComm *c, int64_t deadline, bool (*alive)(void *),
     RtGpuComm *cc[1] = {c};
     cudaEventRecord(G.done, l->s);
     int rc = poll_event(G.done, cc, 1, alive, NULL, arg, err, cap);
-    if (!rc)
+    if (!rc) {
         cudaFree(buf);
+        c->warmed = true;
+    }
     return rc;
 }
 
@@ -1619,6 +1624,11 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
  * a group that also sends to the same peer (rt_xnccl_write posting the next READ's
  * receive), the send is part of the held kernel: joins leave it out too, and its buffer's
  * in-flight entry keeps its free back until the kernel is done. */
+/* Only on a lane of its own (lane 0 may be shared: other NCCL work would queue behind a
+ * kernel that waits for the peer) and on a communicator connected at creation (else the
+ * group's end may wait for the peer's next send, to connect). */
+static bool g_held_groupable(RtGpuComm *c) { return c->lane > 0 && c->warmed && !c->aborted && !c->bad; }
+
 static int g_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     RtLane *l = &G.lanes[c->lane];
@@ -1884,6 +1894,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .recv = hp_recv,
         .recv_held = hp_recv_held,
         .recv_held_grouped = hp_recv_held_grouped,
+        .held_groupable = g_held_groupable,
         .release = g_release,
         .collective = hp_collective,
         .comm_check = comm_check,

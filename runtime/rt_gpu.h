@@ -102,6 +102,7 @@ typedef struct RtGpuOps {
     /* The same inside the caller's open group (one with a send to the same peer: both
      * launched by its group_end, one NCCL kernel). */
     int (*recv_held_grouped)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
+    bool (*held_groupable)(RtGpuComm *c); /* may c's receives be posted that way? */
     void (*release)(RtGpuComm *c);
     /* Collective (kinds / reductions numbered as daft/plan.h) of member `in`; `out` gets a
      * new device tensor. Shapes follow rt_coll.c's CPU rules. on_compute: the next

@@ -334,13 +334,15 @@ static int wrap_misfit(RtXNccl *g, const RtXNChan *c, const DaftValue *v, DaftVa
  * group: pre-posted, not yet posted, from that same reader over the same communicator. */
 static RtXNChan *fusable_read(RtXNccl *g, const RtXNChan *c, int32_t target, int32_t next_read)
 {
-    if (next_read < 0 || (uint32_t)next_read >= g->nchans || !g->ops->recv_held_grouped)
+    if (next_read < 0 || (uint32_t)next_read >= g->nchans || !g->ops->recv_held_grouped ||
+        !g->ops->held_groupable)
         return NULL;
     RtXNChan *r = &g->chans[next_read];
     bool one_reader = c->npeers == 1 && (target < 0 || target == 0);
     if (!r->on || !one_reader || !prepost_chan(g, r) || r->posted || r->npeers != 1)
         return NULL;
-    return peer_comm(g, &r->peers[0]) == peer_comm(g, &c->peers[0]) ? r : NULL;
+    RtGpuComm *comm = peer_comm(g, &r->peers[0]);
+    return comm == peer_comm(g, &c->peers[0]) && g->ops->held_groupable(comm) ? r : NULL;
 }
 
 void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, const DaftValue *v,

@@ -188,7 +188,7 @@ static struct {
     char log[1024];
     const char *who;
     int allocs, frees, aborts, sends, recvs, holds, releases;
-    bool fail_alloc, fail_recv;
+    bool fail_alloc, fail_recv, no_grouping;
 } F;
 
 static void flog(const char *what)
@@ -277,10 +277,19 @@ static int f_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t 
 static int f_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     (void)c, (void)peer;
+    if (F.fail_recv) {
+        snprintf(err, cap, "ncclRecv failed (fake)");
+        return DAFT_EPEER;
+    }
     flog("recv(held, in the send's group)");
     F.recvs++;
     F.holds++;
     return f_alloc(t, err, cap);
+}
+static bool f_held_groupable(RtGpuComm *c)
+{
+    (void)c;
+    return !F.no_grouping;
 }
 static void f_release(RtGpuComm *c)
 {
@@ -299,7 +308,7 @@ static const RtGpuOps fake = {
     .abi = RT_GPU_ABI, .device = f_device, .alloc = f_alloc, .free = f_free,
     .nccl_id = f_nccl_id, .comm_init = f_comm_init, .group_start = f_group_start,
     .group_end = f_group_end, .send = f_send, .recv = f_recv, .recv_held = f_recv_held,
-    .recv_held_grouped = f_recv_held_grouped, .release = f_release, .comm_abort = f_comm_abort,
+    .recv_held_grouped = f_recv_held_grouped, .held_groupable = f_held_groupable, .release = f_release, .comm_abort = f_comm_abort,
     .comm_destroy = f_comm_destroy,
 };
 
@@ -585,9 +594,12 @@ static void test_post_after_control(void **st)
  * a's write posts the receive of its next READ (channel 1) in the send's own group; that
  * READ then posts nothing more and takes the value. Without pre-posted receives, or when
  * the next NCCL operation is not that READ (next_read -1), nothing is fused. */
-static void round_trip(bool prepost, bool fuse)
+enum { FUSE_OK, FUSE_NOT_GROUPABLE, FUSE_RECV_FAILS };
+
+static void round_trip(bool prepost, bool fuse, int how)
 {
     memset(&F, 0, sizeof F);
+    F.no_grouping = how == FUSE_NOT_GROUPABLE;
     memset(&Q, 0, sizeof Q);
     RtXNccl *g[2];
     for (int side = 0; side < 2; side++) {
@@ -613,15 +625,26 @@ static void round_trip(bool prepost, bool fuse)
     F.who = "B";
     assert_int_equal(rt_xnccl_try_read(b, &io, 0, &at_b), 0);
     F.who = "A";
+    F.fail_recv = how == FUSE_RECV_FAILS;
     rt_xnccl_write(a, &io, 0, -1, &x, fuse ? 1 : -1);
+    F.fail_recv = false;
     F.who = "B";
     assert_int_equal(rt_xnccl_try_read(b, &io, 0, &at_b), 1);
     assert_int_equal(at_b.kind, DAFT_V_TENSOR);
     rt_xnccl_write(b, &io, 1, -1, &at_b, -1);
     F.who = "A";
     assert_int_equal(rt_xnccl_try_read(a, &io, 1, &back), 1);
-    assert_int_equal(back.kind, DAFT_V_TENSOR);
-    if (prepost && fuse)
+    if (how == FUSE_RECV_FAILS) { /* the write failed: its READ holds the error, nothing hangs */
+        assert_int_equal(back.kind, DAFT_V_ERROR);
+        assert_non_null(strstr(back.as.error.msg, "ncclRecv failed (fake)"));
+        assert_true(F.aborts > 0);
+        daft_value_free(&back);
+    } else {
+        assert_int_equal(back.kind, DAFT_V_TENSOR);
+    }
+    if (how == FUSE_RECV_FAILS)
+        assert_string_equal(F.log, "B:recv(held) A:send B:release B:send");
+    else if (prepost && fuse && how == FUSE_OK)
         assert_string_equal(F.log, "B:recv(held) A:send A:recv(held, in the send's group) B:release "
                                    "B:send A:release");
     else if (prepost)
@@ -637,9 +660,11 @@ static void round_trip(bool prepost, bool fuse)
 static void test_round_trip_fused(void **st)
 {
     (void)st;
-    round_trip(true, true);
-    round_trip(true, false);
-    round_trip(false, true);
+    round_trip(true, true, FUSE_OK);
+    round_trip(true, false, FUSE_OK);
+    round_trip(false, true, FUSE_OK);
+    round_trip(true, true, FUSE_NOT_GROUPABLE); /* (a shared lane, no warm-up): as unfused */
+    round_trip(true, true, FUSE_RECV_FAILS);
 }
 
 int main(void)
