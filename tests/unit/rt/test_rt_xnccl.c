@@ -262,29 +262,26 @@ static int f_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     F.recvs++;
     return f_alloc(t, err, cap);
 }
-static int f_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+static int held_recv(DaftTensor *t, const char *what, char *err, size_t cap)
 {
-    (void)c, (void)peer;
     if (F.fail_recv) {
         snprintf(err, cap, "ncclRecv failed (fake)");
         return DAFT_EPEER;
     }
-    flog("recv(held)");
+    flog(what);
     F.recvs++;
     F.holds++;
     return f_alloc(t, err, cap);
 }
+static int f_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
+{
+    (void)c, (void)peer;
+    return held_recv(t, "recv(held)", err, cap);
+}
 static int f_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     (void)c, (void)peer;
-    if (F.fail_recv) {
-        snprintf(err, cap, "ncclRecv failed (fake)");
-        return DAFT_EPEER;
-    }
-    flog("recv(held, in the send's group)");
-    F.recvs++;
-    F.holds++;
-    return f_alloc(t, err, cap);
+    return held_recv(t, "recv(held, in the send's group)", err, cap);
 }
 static bool f_held_groupable(RtGpuComm *c)
 {
