@@ -89,7 +89,8 @@ typedef enum DaftRtDtype {
 #define DAFT_MAX_RANK 8
 
 /* A dense, contiguous, row-major tensor. `data` holds numel × dtype-size bytes and is
- * owned by the value that contains the tensor.
+ * owned by the value that contains the tensor (a GPU tensor's memory may be shared by the
+ * copies of that value: see below).
  *
  * `device` says where `data` lives: DAFT_DEVICE_HOST (0, so that a zero-initialised
  * tensor is a host tensor) or DAFT_DEVICE_GPU(ordinal) = ordinal + 1 for memory of that
@@ -177,7 +178,8 @@ DAFT_API DaftValue daft_value_error(const char *fmt, ...) __attribute__((format(
 
 /* Frees what v owns and sets it to DAFT_V_NONE. Safe on DAFT_V_NONE. */
 DAFT_API void daft_value_free(DaftValue *v);
-/* Deep copy: *dst receives a new value equal to *src. Returns DAFT_ENOMEM on failure. */
+/* Deep copy: *dst receives a new value equal to *src (a GPU tensor shares the device memory
+ * of src's, see DaftTensor). Returns DAFT_ENOMEM on failure. */
 DAFT_API int daft_value_copy(DaftValue *dst, const DaftValue *src);
 /* Structural equality (tensors compare dtype, shape and bytes; f64 compares bits). */
 DAFT_API bool daft_value_equal(const DaftValue *a, const DaftValue *b);

@@ -1615,20 +1615,19 @@ static int g_recv(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
     return 0;
 }
 
-/* One receive in a group of its own that joins of cs with all communication leave out
- * (join_lanes) until g_release: rt_xnccl.c posts it before the sender has committed to
- * sending (pre-posted receives, DAFT_NCCL_PREPOST), and a wait of this process for other
- * work must not become a wait for that sender. Lane 0 shared by several communicators
- * (too many, or DAFT_GPU_ONE_LANE) may get other work after it: then joins include it. */
-/* A held receive in the open group, whose end launches it (and resets grp_held_lane). In
- * a group that also sends to the same peer (rt_xnccl_write posting the next READ's
- * receive), the send is part of the held kernel: joins leave it out too, and its buffer's
- * in-flight entry keeps its free back until the kernel is done. */
-/* Only on a lane of its own (lane 0 may be shared: other NCCL work would queue behind a
- * kernel that waits for the peer) and on a communicator connected at creation (else the
- * group's end may wait for the peer's next send, to connect). */
-static bool g_held_groupable(RtGpuComm *c) { return c->lane > 0 && c->warmed && !c->aborted && !c->bad; }
+/* May c's held receives go into a send's group (g_recv_held_grouped)? Only on a lane of its
+ * own (lane 0 may be shared: other NCCL work would queue behind a kernel that waits for the
+ * peer) and on a communicator connected at creation (else the group's end may wait for the
+ * peer's next send, to connect). */
+static bool g_held_groupable(RtGpuComm *c)
+{
+    return c->lane > 0 && c->warmed && !c->aborted && !c->bad;
+}
 
+/* A held receive (g_recv_held) in the open group, whose end launches it (and resets
+ * grp_held_lane). In a group that also sends to the same peer (rt_xnccl_write posting the
+ * next READ's receive), the send is part of the held kernel: joins leave it out too, and
+ * its buffer's in-flight entry keeps its free back until the kernel is done. */
 static int g_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     RtLane *l = &G.lanes[c->lane];
@@ -1648,6 +1647,11 @@ static int g_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err,
     return rc;
 }
 
+/* One receive in a group of its own that joins of cs with all communication leave out
+ * (join_lanes) until g_release: rt_xnccl.c posts it before the sender has committed to
+ * sending (pre-posted receives, DAFT_NCCL_PREPOST), and a wait of this process for other
+ * work must not become a wait for that sender. Lane 0 shared by several communicators
+ * (too many, or DAFT_GPU_ONE_LANE) may get other work after it: then joins include it. */
 static int g_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
     g_group_start();
@@ -1842,7 +1846,7 @@ static int hp_recv_held(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t
 }
 static int hp_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap)
 {
-    HPROF("nccl recv held, grouped (+alloc)", g_recv_held_grouped(c, t, peer, err, cap));
+    HPROF("nccl recv held, grouped", g_recv_held_grouped(c, t, peer, err, cap));
 }
 static int hp_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
                          DaftTensor *out, bool on_compute, char *err, size_t cap)

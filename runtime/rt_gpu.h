@@ -58,9 +58,9 @@ typedef struct RtGpuOps {
     int (*to_host)(const DaftTensor *t, void *dst, char *err, size_t cap);  /* sync */
     int (*from_host)(DaftTensor *t, const void *src, char *err, size_t cap); /* t allocated */
     int (*copy)(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap); /* dst allocated */
-    /* May a copy of a tensor value share its buffer now (rt_gpu_tensor_dup)? Not while CUDA
-     * graphs record method bodies: they must see every copy (a kept copy of a graphed
-     * result would otherwise be overwritten by the next replay). */
+    /* May a copy of a tensor value share its buffer (rt_gpu_tensor_dup)? Not in an actor
+     * with CUDA graphs (DAFT_GPU_GRAPHS=1): they must see every copy (a kept copy of a
+     * graphed result would otherwise be overwritten by the next replay). */
     bool (*may_share)(void);
     /* A new device tensor (t's shape; t->data set) holding the host bytes at src: copied on
      * a stream of its own, so it waits for the copy but not for the compute stream's queued

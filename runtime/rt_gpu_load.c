@@ -319,7 +319,8 @@ static bool shared_drop(void *data)
         return P.shared[i].data != NULL;
     P.shared[i].data = NULL; /* one owner left: remove, re-placing the run after it */
     P.nshared--;
-    for (size_t j = (i + 1) & (P.capshared - 1); P.shared[j].data; j = (j + 1) & (P.capshared - 1)) {
+    size_t mask = P.capshared - 1;
+    for (size_t j = (i + 1) & mask; P.shared[j].data; j = (j + 1) & mask) {
         RtShared e = P.shared[j];
         P.shared[j].data = NULL;
         P.shared[shared_slot(e.data)] = e;
@@ -348,7 +349,8 @@ int rt_gpu_tensor_dup(DaftTensor *dst, const DaftTensor *src)
 {
     char e[400];
     *dst = *src;
-    if (P.active && src->data && (!P.active->may_share || P.active->may_share()) && shared_add(src->data))
+    bool may_share = P.active && (!P.active->may_share || P.active->may_share());
+    if (may_share && src->data && shared_add(src->data))
         return 0;
     dst->data = NULL; /* (a buffer of its own) */
     if (!P.active || P.active->alloc(dst, e, sizeof e))

@@ -115,7 +115,8 @@ static int32_t rt_xplan_next_nccl_read(const RtXPlan *p, uint32_t at)
         const RtXOp *o = &p->ops[i];
         if (o->kind == RT_OP_COLL)
             return -1; /* (whether NCCL runs it or not: stop looking) */
-        if ((o->kind == RT_OP_READ || o->kind == RT_OP_WRITE) && rt_xnccl_chan(p->gpu, (uint32_t)o->channel))
+        bool chan_op = o->kind == RT_OP_READ || o->kind == RT_OP_WRITE;
+        if (chan_op && rt_xnccl_chan(p->gpu, (uint32_t)o->channel))
             return o->kind == RT_OP_READ ? o->channel : -1;
     }
     return -1;
