@@ -6,7 +6,15 @@
  * is blocked on a transfer, and so the driver's writes never block on a busy actor.
  * Why tasks cannot deadlock on transfers: a PUSH is queued on the producer at the moment
  * the consuming task is submitted, after the producing task; every queued item therefore
- * waits only for items submitted earlier, so waits cannot form a cycle. */
+ * waits only for items submitted earlier, so waits cannot form a cycle.
+ * Why tasks take turns with executions: a plan that takes turns (rt_xplan.c) runs its
+ * executions in the order of their GO messages; a task filed after a GO waits until that
+ * execution has finished here, and an execution waits for the tasks filed before its GO.
+ * So the actor follows the driver's order whole, as it would for tasks alone: a call made
+ * after a schedule's call sees what that execution stored, even while the execution waits
+ * mid-way for another actor. The argument above still holds: every item waits only for
+ * items submitted earlier (an execution's parts on its actors share one place in that
+ * order). */
 #define _GNU_SOURCE
 #include "rt_internal.h"
 #include "rt_gpu.h"
@@ -23,6 +31,12 @@ typedef struct RtPeerIn {
     DaftActor peer; /* 0 until a TCP peer has said HELLO */
     RtChan ch;
 } RtPeerIn;
+
+/* A sequenced plan's execution, from its GO until it has finished on this actor. */
+typedef struct RtTurn {
+    uint32_t plan;
+    uint64_t at; /* when its GO was filed (RtActorSelf.filed) */
+} RtTurn;
 
 typedef struct RtActorSelf {
     DaftRt *rt;
@@ -44,13 +58,15 @@ typedef struct RtActorSelf {
     char **dead;           /* [actor] its death message, NULL while alive */
     size_t dead_cap;
     RtBuf *queue;          /* control messages waiting to run */
-    size_t qhead, qlen, qcap;
+    uint64_t *queue_at;    /* [i] when queue[i] was filed (`filed`) */
+    size_t qhead, qlen, qcap, qat_cap;
+    uint64_t filed;        /* control messages queued and turns taken so far */
     RtBuf msg, tx;
     RtSplices tx_sp;       /* the large tensors of `tx`, sent from where they are */
     bool ready;            /* INIT has run: plans may start (they arrive out of band) */
     RtXPlan **plans;       /* compiled plans loaded here */
     int nplans, plans_cap;
-    uint32_t *turns;       /* sequenced plans' GOs not yet finished, oldest first */
+    RtTurn *turns;         /* sequenced plans' GOs not yet finished, oldest first */
     size_t nturns, turns_cap;
     uint32_t failed_plan;  /* a plan this actor could not load, to tell the driver (0: none) */
     char failed_why[256];
@@ -268,7 +284,7 @@ static void rt_plan_go(RtActorSelf *s, RtXPlan *p)
             rt_xplan_stop(p); /* an execution without a turn would never run */
             return;
         }
-        s->turns[s->nturns++] = rt_xplan_id(p);
+        s->turns[s->nturns++] = (RtTurn){rt_xplan_id(p), s->filed++};
     }
     rt_xplan_go(p);
 }
@@ -301,16 +317,19 @@ static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
             }
         return;
     }
-    if (rt_grow((void **)&s->queue, &s->qcap, s->qlen + 1, sizeof *s->queue))
+    if (rt_grow((void **)&s->queue, &s->qcap, s->qlen + 1, sizeof *s->queue) ||
+        rt_grow((void **)&s->queue_at, &s->qat_cap, s->qcap, sizeof *s->queue_at))
         return;
     if (s->qhead + s->qlen >= s->qcap) { /* compact: move live entries to the front */
         for (size_t i = 0; i < s->qlen; i++) {
             RtBuf t = s->queue[i];
             s->queue[i] = s->queue[s->qhead + i];
             s->queue[s->qhead + i] = t;
+            s->queue_at[i] = s->queue_at[s->qhead + i];
         }
         s->qhead = 0;
     }
+    s->queue_at[s->qhead + s->qlen] = s->filed++;
     RtBuf *slot = &s->queue[s->qhead + s->qlen++];
     RtBuf t = *slot; /* swap buffers: no copy, and both keep their capacity */
     *slot = *m;
@@ -438,6 +457,12 @@ static int rt_drain(RtActorSelf *s)
     return n;
 }
 
+/* The oldest queued message may run: no execution whose GO came before it is unfinished. */
+static bool rt_task_ready(const RtActorSelf *s)
+{
+    return s->qlen && (!s->nturns || s->turns[0].at > s->queue_at[s->qhead]);
+}
+
 static bool rt_plans_ready(RtActorSelf *s)
 {
     if (!s->ready)
@@ -455,7 +480,7 @@ static void rt_sleep(RtActorSelf *s, int64_t deadline_ns)
     if (s->rt->mode == RT_MODE_SHM) {
         RtBell *b = &s->rt->bells[s->id];
         uint32_t snap = rt_bell_snapshot(b);
-        if (rt_drain(s) || s->qlen || rt_plans_ready(s))
+        if (rt_drain(s) || rt_task_ready(s) || rt_plans_ready(s))
             return;
         rt_bell_wait(b, snap, ns);
     } else {
@@ -479,7 +504,7 @@ static void rt_idle(RtActorSelf *s, int64_t deadline_ns)
 {
     int64_t end = rt_now_ns() + RT_SPIN_NS;
     while (rt_now_ns() < end) {
-        if (rt_drain(s) || s->qlen || rt_plans_ready(s))
+        if (rt_drain(s) || rt_task_ready(s) || rt_plans_ready(s))
             return;
         rt_cpu_relax(end);
     }
@@ -817,14 +842,20 @@ static void rt_run(RtActorSelf *s, RtBuf *m)
     }
 }
 
-/* Sequenced executions run one at a time, in GO order (rt_xplan.c says why). */
-bool rt_exec_plan_turn(RtActorSelf *s, uint32_t plan) { return s->nturns && s->turns[0] == plan; }
+/* Sequenced executions run one at a time, in GO order (rt_xplan.c says why), and after
+ * the tasks filed before their GO (the comment at the top says why). */
+bool rt_exec_plan_turn(RtActorSelf *s, uint32_t plan)
+{
+    if (!s->nturns || s->turns[0].plan != plan)
+        return false;
+    return !s->qlen || s->queue_at[s->qhead] > s->turns[0].at;
+}
 
 static void rt_forget_turns(RtActorSelf *s, uint32_t plan, size_t max)
 {
     size_t k = 0, dropped = 0;
     for (size_t i = 0; i < s->nturns; i++)
-        if (s->turns[i] != plan || dropped == max)
+        if (s->turns[i].plan != plan || dropped == max)
             s->turns[k++] = s->turns[i];
         else
             dropped++;
@@ -890,7 +921,7 @@ void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, Rt
         for (int i = 0; s.ready && i < s.nplans; i++)
             did |= rt_xplan_step(&s, s.plans[i]);
         rt_reap_plans(&s);
-        if (s.qlen) {
+        if (rt_task_ready(&s)) {
             RtBuf m = s.queue[s.qhead];
             s.queue[s.qhead] = (RtBuf){0};
             s.qhead++;
