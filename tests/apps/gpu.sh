@@ -18,25 +18,32 @@ export DAFT_GPU_LIB=${DAFT_GPU_LIB:-$BUILD/runtime/libdaftgpu.so}
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 echo "tests/apps/gpu.sh: ${ngpu:-0} GPUs; DAFT_GPU_LIB=$DAFT_GPU_LIB"
 fail=0
-# name[/expected] and GPUs needed (one per actor); dp_train_overlap/dp_train_overlap_timed is
-# the run with DAFT_APP_TIMING=1 (its losses kept on the GPU), RESULT lines not compared
-for entry in tp_mlp:4 pp_mlp:4 pd_transfer:4 dp_train_overlap:2 dp_train_overlap/dp_train_overlap_timed:2 \
-             dp_train_sharded:2 rl:4; do
+# name[/expected][+variant] and GPUs needed (one per actor); dp_train_overlap/dp_train_overlap_timed
+# is the run with DAFT_APP_TIMING=1 (its losses kept on the GPU), RESULT lines not compared;
+# tp_mlp+tp2 and pp_mlp+stages2 run over 2 GPUs (TP = 2, 2 stages), with the same expected
+# output (the sharded and the pipelined model compute the unsharded model's values)
+for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_train_overlap:2 \
+             dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 rl:4; do
   app=${entry%%:*} need=${entry##*:}
+  variant=
+  case $app in *+*) variant=${app#*+} app=${app%%+*} ;; esac
   expect=${app#*/} app=${app%%/*}
   vars=
   [ "$expect" = dp_train_overlap_timed ] && vars="DAFT_APP_TIMING=1 DAFT_APP_WARMUP=2 DAFT_APP_ITERS=3"
+  [ "$variant" = tp2 ] && vars="DAFT_APP_TP=2"
+  [ "$variant" = stages2 ] && vars="DAFT_APP_STAGES=2"
   exe=$BUILD/tests/apps/$app
-  if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $expect: needs $need GPUs"; continue; fi
-  if [ ! -x "$exe" ]; then echo "FAIL $expect: not built ($exe)"; fail=1; continue; fi
+  name=$expect${variant:+ ($variant)}
+  if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $name: needs $need GPUs"; continue; fi
+  if [ ! -x "$exe" ]; then echo "FAIL $name: not built ($exe)"; fail=1; continue; fi
   out=$(mktemp) err=$(mktemp)
   env DAFT_SCHEDULE_LOG=1 $vars timeout 300 "$exe" 2>"$err" | grep -v '^RESULT' >"$out"
   st=${PIPESTATUS[0]}
   if [ $st = 0 ] && python3 "$here/compare.py" "$here/$expect.expected" "$out" &&
      ! grep -q "interpreted" "$err"; then
-    echo "PASS $expect"
+    echo "PASS $name"
   else
-    echo "FAIL $expect (exit $st)"; echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"; fail=1
+    echo "FAIL $name (exit $st)"; echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"; fail=1
   fi
   rm -f "$out" "$err"
 done
