@@ -205,15 +205,14 @@ int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
         return DAFT_EINVAL;
     }
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
-    bool fetching = false;
     while (!o->has_value) {
-        if (o->state == RT_OBJ_READY && !fetching) { /* stored at the owner: ask for it */
+        if (o->state == RT_OBJ_READY && !o->fetching) { /* stored at the owner: ask for it */
             RtBuf *m = &rt->small;
             m->len = 0;
             rt_buf_u32(m, RT_M_FETCH);
             rt_buf_u64(m, o->id);
+            o->fetching = true;
             rt_drv_send(rt, rt_drv_actor(rt, o->owner), m);
-            fetching = true;
             continue;
         }
         if (deadline >= 0 && rt_now_ns() >= deadline) {

@@ -50,6 +50,7 @@ struct DaftRtPlan {
     int gpu_ncomms;        /* NCCL communicators (0: none: everything on CPU transports) */
     int gpu_npairs;        /* the first gpu_npairs: point to point, two ranks each */
     bool in_turn;          /* executions take turns on the actors (rt_plan_needs_go) */
+    bool unload_owed;      /* an actor could not load it: the others must drop it */
     int **gpu_members;     /* [comm] plan actor indices, by NCCL rank */
     int *gpu_n;            /* [comm] ranks */
     int *gpu_boot;         /* [comm] bootstrap channel (rank 0 -> others) in pc */
@@ -65,7 +66,23 @@ void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *w
             continue;
         p->broken = true;
         rt_fmt(p->why, sizeof p->why, "actor '%s' could not load plan '%s': %s", actor, p->name, why);
+        /* the actors that did load it took its turns with the GOs sent since: it must go,
+         * or their later tasks and plans would wait behind an execution that never ends
+         * (sent with the death notices, as this runs while messages are read) */
+        p->unload_owed = true;
+        rt->notices_due = true;
     }
+}
+
+static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p);
+
+void rt_plans_send_owed_unloads(DaftRt *rt)
+{
+    for (int i = 0; i < rt->nplans; i++)
+        if (rt->plans[i]->unload_owed) {
+            rt->plans[i]->unload_owed = false;
+            rt_plan_send_unload(rt, rt->plans[i]);
+        }
 }
 
 const char *rt_plan_name(const DaftRt *rt, uint32_t id)
@@ -1012,8 +1029,6 @@ static void rt_plan_send_go(DaftRtPlan *p)
     }
     rt_buf_free(&m);
 }
-
-static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p);
 
 int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int ninputs,
                         double timeout_s)

@@ -473,14 +473,22 @@ static bool rt_plans_ready(RtActorSelf *s)
     return false;
 }
 
+/* Work the actor could do now. Inside a task (`in_task`: it waits for a transfer) there is
+ * none: only an arriving message matters, and a queued task or a ready plan must not turn
+ * the wait into a spin. */
+static bool rt_work_ready(RtActorSelf *s, bool in_task)
+{
+    return !in_task && (rt_task_ready(s) || rt_plans_ready(s));
+}
+
 /* Sleeps until something may have arrived (or a slice passed). */
-static void rt_sleep(RtActorSelf *s, int64_t deadline_ns)
+static void rt_sleep(RtActorSelf *s, int64_t deadline_ns, bool in_task)
 {
     int64_t ns = rt_sleep_ns(deadline_ns, RT_SLICE_NS * 5);
     if (s->rt->mode == RT_MODE_SHM) {
         RtBell *b = &s->rt->bells[s->id];
         uint32_t snap = rt_bell_snapshot(b);
-        if (rt_drain(s) || rt_task_ready(s) || rt_plans_ready(s))
+        if (rt_drain(s) || rt_work_ready(s, in_task))
             return;
         rt_bell_wait(b, snap, ns);
     } else {
@@ -490,7 +498,7 @@ static void rt_sleep(RtActorSelf *s, int64_t deadline_ns)
         p[n++] = (struct pollfd){s->lfd, POLLIN, 0};
         for (int i = 0; i < s->nin && n < 256; i++)
             p[n++] = (struct pollfd){s->in[i].ch.fd, POLLIN, 0};
-        for (int i = 0; s->ready && i < s->nplans && n < 256; i++)
+        for (int i = 0; s->ready && !in_task && i < s->nplans && n < 256; i++)
             n += rt_xplan_pollfds(s->plans[i], p + n, 256 - n);
         poll(p, (nfds_t)n, (int)(ns / 1000000) + 1);
     }
@@ -500,15 +508,15 @@ static void rt_sleep(RtActorSelf *s, int64_t deadline_ns)
 
 /* Drains for a short spin, then sleeps: keeps a chatty peer's latency low while an idle
  * actor costs no CPU. */
-static void rt_idle(RtActorSelf *s, int64_t deadline_ns)
+static void rt_idle(RtActorSelf *s, int64_t deadline_ns, bool in_task)
 {
     int64_t end = rt_now_ns() + RT_SPIN_NS;
     while (rt_now_ns() < end) {
-        if (rt_drain(s) || rt_task_ready(s) || rt_plans_ready(s))
+        if (rt_drain(s) || rt_work_ready(s, in_task))
             return;
         rt_cpu_relax(end);
     }
-    rt_sleep(s, deadline_ns);
+    rt_sleep(s, deadline_ns, in_task);
 }
 
 /* Keeps inbound channels moving while we are blocked sending. */
@@ -583,7 +591,7 @@ static void rt_take_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftVal
             *out = daft_value_error("%s", dead);
             return;
         }
-        rt_idle(s, -1);
+        rt_idle(s, -1, true);
     }
 }
 
@@ -760,6 +768,20 @@ static void rt_run_init(RtActorSelf *s, RtRd *r)
     rt_objtab_del(&s->objs, ref);
 }
 
+/* A push waiting for room on the channel to its destination: keeps draining, and gives up
+ * once the destination is known dead (its full ring would never empty). */
+typedef struct RtPushWait {
+    RtActorSelf *s;
+    DaftActor dest;
+} RtPushWait;
+
+static void rt_push_progress(void *arg) { rt_drain(((RtPushWait *)arg)->s); }
+static bool rt_push_alive(void *arg)
+{
+    RtPushWait *pw = arg;
+    return !rt_dead_msg(pw->s, pw->dest);
+}
+
 static void rt_run_push(RtActorSelf *s, RtRd *r)
 {
     uint64_t ref = rt_rd_u64(r);
@@ -768,13 +790,14 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
     bool nccl = r->off < r->len && rt_rd_u8(r); /* both GPU actors: may go over NCCL */
     if (rt_dead_msg(s, dest))
         return;
+    RtPushWait pw = {s, dest};
     RtChan *c = rt_out_chan(s, dest);
     RtObj *o = rt_objtab_find(&s->objs, ref);
     RtBuf *m = &s->tx;
     if (nccl && c && c->kind != RT_CHAN_NONE && o && o->has_value &&
         rt_gpu_xfer_header(dest, xfer, &o->value, m)) {
         int64_t t0 = rt_now_ns();
-        RtWait w = {-1, NULL, rt_progress_cb, s};
+        RtWait w = {-1, rt_push_alive, rt_push_progress, &pw};
         char e[300];
         if (rt_chan_send(c, m->p, m->len, &w) == 0 &&
             rt_gpu_xfer_send(dest, &o->value, rt_gx_alive, s, e, sizeof e))
@@ -790,7 +813,7 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
                                          (unsigned long long)ref);
     rt_value_put_spliced(m, o && o->has_value ? &o->value : &missing, &s->tx_sp);
     int64_t t0 = rt_now_ns();
-    RtWait w = {-1, NULL, rt_progress_cb, s};
+    RtWait w = {-1, rt_push_alive, rt_push_progress, &pw};
     if (c && c->kind != RT_CHAN_NONE)
         rt_chan_sendv(c, m, &s->tx_sp, &w);
     daft_value_free(&missing);
@@ -938,6 +961,6 @@ void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, Rt
             did = true;
         }
         if (!did)
-            rt_idle(&s, -1);
+            rt_idle(&s, -1, false);
     }
 }

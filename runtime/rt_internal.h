@@ -282,6 +282,8 @@ typedef struct RtObj {
     RtObjState state;
     bool has_value;     /* value holds the result (READY/ERROR) */
     bool released;      /* the program dropped it; delete once no longer needed */
+    bool fetching;      /* driver side: FETCH sent, its value not here yet (a get in slices,
+                         * as the REPL's, must not ask again: each answer copies the value) */
     DaftValue value;
     DaftActor owner;
     int method;         /* producing method index (driver side), -1 for init */
@@ -536,6 +538,8 @@ int rt_send_fd_sock(int sock, int fd);
 const char *rt_plan_name(const DaftRt *rt, uint32_t id);
 /* An actor could not load plan `id`: the plan is broken, its results errors (rt_compiled.c). */
 void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *why);
+/* Sends PLAN_UNLOAD for the plans that an actor could not load (from rt_drv_notices). */
+void rt_plans_send_owed_unloads(DaftRt *rt);
 /* rt_compiled.c: unloads every plan (shutdown). */
 void rt_plans_unload_all(DaftRt *rt);
 RtBell *rt_exec_bell(struct RtActorSelf *s);

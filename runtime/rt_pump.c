@@ -296,4 +296,5 @@ void rt_drv_notices(DaftRt *rt)
                 rt_drv_send(rt, rt->actors[i], &m);
         rt_buf_free(&m);
     }
+    rt_plans_send_owed_unloads(rt);
 }
