@@ -647,6 +647,52 @@ static bool rt_xplan_collect(RtXPlan *p, const RtXOp *o)
 
 /* A COLLECTIVE op: send our value to the other members (once), then collect theirs;
  * resumable like a READ. Returns true once the result is in its slot. */
+/* A CPU collective computes in host memory. Its values may still be GPU tensors: those of
+ * GPU actors whose group is not over NCCL (two members placed on one GPU, which NCCL cannot
+ * join). *host becomes a host copy of such a value (NONE for any other value); -1 when the
+ * copy failed. */
+static int rt_coll_host_copy(const DaftValue *v, DaftValue *host)
+{
+    *host = daft_value_none();
+    if (v->kind != DAFT_V_TENSOR || !v->as.tensor.device)
+        return 0;
+    const DaftTensor *t = &v->as.tensor;
+    *host = daft_value_tensor(t->dtype, t->rank, t->dims, NULL);
+    if (host->kind != DAFT_V_TENSOR || rt_gpu_tensor_read(t, host->as.tensor.data)) {
+        daft_value_free(host);
+        return -1;
+    }
+    return 0;
+}
+
+/* This member's result of a CPU collective over the values by rank (its own is `mine`):
+ * computed on host copies, and put on this actor's GPU when its own value was there. */
+static DaftValue rt_xplan_coll_compute(RtXPlan *p, const RtXOp *o, const RtXGroup *g,
+                                       const DaftValue *mine)
+{
+    DaftValue mine_host, h;
+    int bad = rt_coll_host_copy(mine, &mine_host);
+    for (uint32_t j = 0; j < g->n; j++)
+        if (j != g->me) {
+            bad |= rt_coll_host_copy(&p->coll_vals[j], &h);
+            if (h.kind != DAFT_V_NONE) {
+                daft_value_free(&p->coll_vals[j]);
+                p->coll_vals[j] = h;
+            }
+        }
+    DaftValue saved = p->coll_vals[g->me]; /* shallow: rt_coll_compute only reads */
+    p->coll_vals[g->me] = mine_host.kind != DAFT_V_NONE ? mine_host : *mine;
+    DaftValue out = bad ? daft_value_error("plan '%s': collective: a GPU tensor could not be "
+                                           "copied to the host", p->name)
+                        : rt_coll_compute(o->method & 0xff, o->method >> 8, o->reader,
+                                          p->coll_vals, (int)g->n, (int)g->me);
+    p->coll_vals[g->me] = saved;
+    if (mine_host.kind != DAFT_V_NONE)
+        rt_gpu_tensor_upload(&out);
+    daft_value_free(&mine_host);
+    return out;
+}
+
 static bool rt_xplan_coll(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
 {
     const RtXGroup *g = &p->groups[o->channel];
@@ -666,12 +712,7 @@ static bool rt_xplan_coll(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
     }
     if (!rt_xplan_collect(p, o))
         return false;
-    DaftValue mine = p->slots[o->src]; /* shallow: rt_coll_compute only reads */
-    DaftValue saved = p->coll_vals[g->me];
-    p->coll_vals[g->me] = mine;
-    DaftValue out = rt_coll_compute(o->method & 0xff, o->method >> 8, o->reader, p->coll_vals,
-                                    (int)g->n, (int)g->me);
-    p->coll_vals[g->me] = saved;
+    DaftValue out = rt_xplan_coll_compute(p, o, g, &p->slots[o->src]);
     for (uint32_t j = 0; j < g->n; j++)
         if (j != g->me)
             daft_value_free(&p->coll_vals[j]);

@@ -6,6 +6,7 @@
 #include "gen_internal.h"
 
 #include <daft/plan.h>
+#include <daft/std.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -329,9 +330,10 @@ static void divide(DaftRtDtype dt, void *acc, int64_t n, int size)
             ((int64_t *)acc)[i] /= size;
 }
 
-int gen_coll_method(DaftActorCtx *ctx, void *state, const DaftValue *args, int nargs, DaftValue *out)
+/* The collective over host tensors (args: kind | op << 8, rank, size, communicator, then
+ * the inputs by rank). */
+static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
-    (void)state;
     if (nargs < 5)
         return daft_raise(ctx, "collective: malformed task (%d arguments)", nargs);
     for (int i = 0; i < 4; i++)
@@ -427,4 +429,37 @@ int gen_coll_method(DaftActorCtx *ctx, void *state, const DaftValue *args, int n
     if (out->kind != DAFT_V_TENSOR)
         return daft_raise(ctx, "reducescatter: out of memory");
     return 0;
+}
+
+/* The hidden method. A GPU actor's inputs are GPU tensors: the members compute in host
+ * memory (the inputs are copied to the host), and a member with a GPU gets its result
+ * there, as from any other method. */
+int gen_coll_method(DaftActorCtx *ctx, void *state, const DaftValue *args, int nargs, DaftValue *out)
+{
+    (void)state;
+    bool any_gpu = false;
+    int rc = 0;
+    for (int i = 4; i < nargs; i++)
+        any_gpu |= args[i].kind == DAFT_V_TENSOR && daft_tensor_gpu(&args[i].as.tensor) >= 0;
+    if (!any_gpu)
+        return gen_coll_host(ctx, args, nargs, out);
+    DaftValue *host = calloc((size_t)nargs, sizeof *host);
+    if (!host)
+        return daft_raise(ctx, "collective: out of memory");
+    for (int i = 0; i < nargs && !rc; i++) {
+        bool gpu = i >= 4 && args[i].kind == DAFT_V_TENSOR && daft_tensor_gpu(&args[i].as.tensor) >= 0;
+        rc = gpu ? daft_std_tensor_to_cpu(ctx, &args[i], 1, &host[i]) : daft_value_copy(&host[i], &args[i]);
+    }
+    if (!rc)
+        rc = gen_coll_host(ctx, host, nargs, out);
+    for (int i = 0; i < nargs; i++)
+        daft_value_free(&host[i]);
+    free(host);
+    if (!rc && daft_ctx_gpu(ctx) >= 0 && out->kind == DAFT_V_TENSOR) {
+        DaftValue dev = daft_value_none();
+        rc = daft_std_tensor_to_gpu(ctx, out, 1, &dev);
+        daft_value_free(out);
+        *out = dev;
+    }
+    return rc;
 }

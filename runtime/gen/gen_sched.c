@@ -375,14 +375,21 @@ static const char *class_name_of(DaftActor a)
     return p && ci >= 0 && ci < p->nclasses ? p->classes[ci].name : "?";
 }
 
+/* A plan fits a call whose actors have its actors' names and classes, and are placed where
+ * they were placed explicitly (`on gpu(i)`, `on node(n)`): a plan made for two actors on two
+ * GPUs joins them over NCCL, which two actors placed on one GPU cannot use. */
 static bool template_fits(const DaftPlan *p, const Bind *b)
 {
     if (p->nactors != b->n || p->ninputs != b->ninputs)
         return false;
-    for (int i = 0; i < b->n; i++)
+    for (int i = 0; i < b->n; i++) {
+        int gpu, node;
+        gen_actor_request(b->actors[i], &gpu, &node);
         if (!p->actors[i].name || strcmp(p->actors[i].name, b->names[i]) != 0 ||
-            !p->actors[i].cls || strcmp(p->actors[i].cls, class_name_of(b->actors[i])) != 0)
+            !p->actors[i].cls || strcmp(p->actors[i].cls, class_name_of(b->actors[i])) != 0 ||
+            (gpu >= 0 && p->actors[i].place.gpu != gpu) || (node >= 0 && p->actors[i].place.node != node))
             return false;
+    }
     for (int i = 0; i < b->ninputs; i++)
         if (!p->inputs[i].name || strcmp(p->inputs[i].name, b->inputs[i]) != 0)
             return false;

@@ -22,8 +22,10 @@ fail=0
 # is the run with DAFT_APP_TIMING=1 (its losses kept on the GPU), RESULT lines not compared;
 # tp_mlp+tp2 and pp_mlp+stages2 run over 2 GPUs (TP = 2, 2 stages), with the same expected
 # output (the sharded and the pipelined model compute the unsharded model's values)
+# collectives_gpu is tests/run's program (interpreted and compiled collectives between GPU
+# actors, on two GPUs and on one), checked against tests/run/collectives_gpu.expected
 for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_train_overlap:2 \
-             dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 rl:4; do
+             dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 rl:4 collectives_gpu:2; do
   app=${entry%%:*} need=${entry##*:}
   variant=
   case $app in *+*) variant=${app#*+} app=${app%%+*} ;; esac
@@ -34,12 +36,14 @@ for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_tr
   [ "$variant" = stages2 ] && vars="DAFT_APP_STAGES=2"
   exe=$BUILD/tests/apps/$app
   name=$expect${variant:+ ($variant)}
+  expfile=$here/$expect.expected
+  [ -f "$expfile" ] || expfile=$here/../run/$expect.expected
   if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $name: needs $need GPUs"; continue; fi
   if [ ! -x "$exe" ]; then echo "FAIL $name: not built ($exe)"; fail=1; continue; fi
   out=$(mktemp) err=$(mktemp)
   env DAFT_SCHEDULE_LOG=1 $vars timeout 300 "$exe" 2>"$err" | grep -v '^RESULT' >"$out"
   st=${PIPESTATUS[0]}
-  if [ $st = 0 ] && python3 "$here/compare.py" "$here/$expect.expected" "$out" &&
+  if [ $st = 0 ] && python3 "$here/compare.py" "$expfile" "$out" &&
      ! grep -q "interpreted" "$err"; then
     echo "PASS $name"
   else
