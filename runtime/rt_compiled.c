@@ -60,9 +60,11 @@ struct DaftRtPlan {
 
 void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *why)
 {
-    for (int i = 0; i < rt->nplans; i++) {
-        DaftRtPlan *p = rt->plans[i];
-        if (p->id != id || p->broken)
+    /* (the plan being loaded too: an actor may refuse it while the driver still sends it to
+     * the next ones) */
+    for (int i = 0; i <= rt->nplans; i++) {
+        DaftRtPlan *p = i < rt->nplans ? rt->plans[i] : rt->plan_loading;
+        if (!p || p->id != id || p->broken)
             continue;
         p->broken = true;
         rt_fmt(p->why, sizeof p->why, "actor '%s' could not load plan '%s': %s", actor, p->name, why);
@@ -759,12 +761,14 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
         return DAFT_ENOMEM;
     }
     rc = rt_plan_make_rings(p);
+    rt->plan_loading = p;
     for (int i = 0; !rc && i < n; i++)
         rc = rt_plan_send_actor(rt, p, i);
     if (!rc && rt->mode == RT_MODE_TCP)
         rc = rt_plan_dial_inputs(rt, p);
     if (!rc && rt->mode == RT_MODE_TCP)
         rc = rt_plan_accept_outputs(rt, p);
+    rt->plan_loading = NULL;
     if (rc) {
         rt_set_err(rt, "plan '%s': cannot set up its channels", plan->name);
         rt_plan_free(p);
@@ -772,6 +776,8 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
     }
     rt_plan_driver_ends(rt, p);
     rt->plans[rt->nplans++] = p;
+    if (p->unload_owed) /* refused while it was being sent: the next notices unload it */
+        rt->notices_due = true;
     *out = p;
     return 0;
 }
@@ -795,9 +801,13 @@ static bool rt_plan_alive(void *arg)
 
 static void rt_plans_drain_others(DaftRtPlan *p);
 
+/* While the driver waits on a plan it keeps reading messages, and sends what it owes the
+ * actors (death notices, unloads of plans an actor could not load): an actor may be unable
+ * to finish this plan's execution without them (a push to a dead actor, a turn). */
 static void rt_plan_progress(void *arg)
 {
     rt_drv_poll(((DaftRtPlan *)arg)->rt);
+    rt_drv_notices(((DaftRtPlan *)arg)->rt);
     rt_plans_drain_others(arg);
 }
 
@@ -842,6 +852,7 @@ static int rt_plan_tcp_read(DaftRtPlan *p, int ch, int64_t deadline)
         if (deadline >= 0 && rt_now_ns() >= deadline)
             return DAFT_ETIMEDOUT;
         rt_drv_poll(p->rt);
+        rt_drv_notices(p->rt);
         rt_plans_drain_others(p);
         struct pollfd pf = {p->rfd[ch], POLLIN, 0};
         poll(&pf, 1, (int)(rt_sleep_ns(deadline, RT_SLICE_NS) / 1000000) + 1);
@@ -982,6 +993,7 @@ static void rt_plan_progress_writing(void *arg)
 {
     DaftRtPlan *p = arg;
     rt_drv_poll(p->rt);
+    rt_drv_notices(p->rt);
     rt_plans_drain(p->rt, NULL);
 }
 
