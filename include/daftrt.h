@@ -280,6 +280,34 @@ DAFT_API int daft_value_to_host(DaftValue *v);
 DAFT_API int daft_rt_gpu_std(const char *fn, DaftActorCtx *ctx, const DaftValue *args,
                              int nargs, DaftValue *out);
 
+/* Interpreted collectives over NCCL (SPEC.md §12), for libdaftgen's hidden collective task.
+ * Every member of a communicator calls daft_ctx_nccl_collective for every operation on it,
+ * in the same order. The member of rank 0 makes the communicator's NCCL unique id with
+ * daft_ctx_nccl_id before its first operation; the driver hands it to the others, who
+ * pass it with that first operation (`id`; NULL afterwards). An operation first exchanges
+ * every member's dtype and shape (or its input's error), so that every member takes the
+ * same decision: all run the NCCL operation, or all return the same error (mismatched
+ * inputs never reach NCCL). It returns once the operation has finished on this GPU: a
+ * member's death while others wait aborts the communicator, and they return an error
+ * naming that actor. Results are tensors on the actor's GPU; an allgather whose inputs
+ * differ in dimension 0 returns the list of the members' tensors (to be concatenated).
+ * Return 0 and *out, or a negative code with *out an error value (without the actor's
+ * name: the caller raises it). A failed input (an error value, from any member) is not an
+ * error of the operation: 0 and *out that error, unchanged, on every member. */
+#define DAFT_NCCL_ID_BYTES 128
+typedef struct DaftNcclColl {
+    uint64_t comm;            /* the driver's number of the communicator */
+    const DaftActor *members; /* in rank order, the same list on every member */
+    int n, rank;
+    const uint8_t *id;        /* first operation only: rank 0's unique id */
+    int kind, reduce, root;   /* numbered as daft/plan.h's DaftCollKind, DaftReduceOp */
+} DaftNcclColl;
+DAFT_API int daft_ctx_nccl_id(DaftActorCtx *ctx, uint8_t id[DAFT_NCCL_ID_BYTES], DaftValue *err);
+DAFT_API int daft_ctx_nccl_collective(DaftActorCtx *ctx, const DaftNcclColl *op,
+                                      const DaftValue *in, DaftValue *out);
+/* collective.destroy on this member: its communicator `comm` goes (a no-op if absent). */
+DAFT_API void daft_ctx_nccl_destroy(DaftActorCtx *ctx, uint64_t comm);
+
 /* ================================================================ driver API */
 
 typedef struct DaftRt DaftRt;
@@ -315,6 +343,11 @@ DAFT_API int daft_rt_register_class(DaftRt *rt, const DaftClassDesc *desc);
 /* Class id by name, method index by name; DAFT_EINVAL if unknown. */
 DAFT_API int daft_rt_class_id(const DaftRt *rt, const char *name);
 DAFT_API int daft_rt_method_index(const DaftRt *rt, int class_id, const char *method);
+/* Before daft_rt_start, in every process that registers classes: the method runs even when
+ * an argument is an error value, and receives it, instead of taking that error as its
+ * result without running. For methods that must take part whatever their inputs (a
+ * collective's member tells the others that its input failed). 0 or DAFT_EINVAL. */
+DAFT_API int daft_rt_method_takes_errors(DaftRt *rt, int class_id, int method);
 
 /* Call once all classes are registered. On the driver it returns 0 at once; on an MPI
  * worker rank it serves actors until the driver shuts down and then exits the process
@@ -357,6 +390,8 @@ DAFT_API void daft_rt_release(DaftRt *rt, DaftRef ref);
 DAFT_API int daft_rt_kill(DaftRt *rt, DaftActor actor);
 /* True while the actor's process is alive and its constructor has not failed. */
 DAFT_API bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor);
+/* The CUDA ordinal of the actor's GPU, or -1 (a CPU actor, DAFT_DEVICE=cpu, MPI mode). */
+DAFT_API int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor);
 /* The last API-misuse or system error message of this context ("" if none). */
 DAFT_API const char *daft_rt_last_error(const DaftRt *rt);
 

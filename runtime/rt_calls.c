@@ -293,3 +293,9 @@ bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor)
     rt_drv_check_exits(rt);
     return !a->dead && !a->init_failed;
 }
+
+int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor)
+{
+    RtActorRec *a = rt->is_driver ? rt_drv_actor(rt, actor) : NULL;
+    return a && a->gpu >= 0 ? a->gpu : -1;
+}

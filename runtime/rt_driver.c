@@ -166,7 +166,8 @@ int daft_rt_register_class(DaftRt *rt, const DaftClassDesc *d)
     c->nmethods = d->nmethods;
     c->methods = calloc((size_t)d->nmethods + 1, sizeof *c->methods);
     c->method_names = calloc((size_t)d->nmethods + 1, sizeof *c->method_names);
-    if (!c->name || !c->methods || !c->method_names)
+    c->takes_errors = calloc((size_t)d->nmethods + 1, sizeof *c->takes_errors);
+    if (!c->name || !c->methods || !c->method_names || !c->takes_errors)
         return DAFT_ENOMEM;
     for (int i = 0; i < d->nmethods; i++) {
         if (!d->methods[i].fn || !d->methods[i].name) {
@@ -178,6 +179,16 @@ int daft_rt_register_class(DaftRt *rt, const DaftClassDesc *d)
         c->methods[i].fn = d->methods[i].fn;
     }
     return rt->nclasses++;
+}
+
+int daft_rt_method_takes_errors(DaftRt *rt, int class_id, int method)
+{
+    if (class_id < 0 || class_id >= rt->nclasses || method < 0 || method >= rt->classes[class_id].nmethods) {
+        rt_set_err(rt, "method_takes_errors: no method %d in class %d", method, class_id);
+        return DAFT_EINVAL;
+    }
+    rt->classes[class_id].takes_errors[method] = true;
+    return 0;
 }
 
 int daft_rt_class_id(const DaftRt *rt, const char *name)
@@ -538,6 +549,7 @@ void daft_rt_shutdown(DaftRt *rt)
         for (int k = 0; k < rt->classes[i].nmethods; k++)
             free(rt->classes[i].method_names[k]);
         free(rt->classes[i].method_names);
+        free(rt->classes[i].takes_errors);
         free(rt->classes[i].methods);
         free(rt->classes[i].name);
     }

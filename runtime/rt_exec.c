@@ -20,6 +20,8 @@
 #include "rt_gpu.h"
 
 #include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,7 @@ typedef struct RtActorSelf {
     RtPeerIn *hand;        /* TCP plan connections whose plan has not arrived yet */
     uint32_t *hand_ids;    /* [i] = plan, channel, reader of hand[i] (3 words each) */
     int nhand;
+    RtGcoll *gcoll;        /* interpreted collectives' NCCL communicators (rt_gcoll.c) */
 } RtActorSelf;
 
 static void rt_match_plan_conns(RtActorSelf *s);
@@ -239,6 +242,7 @@ static void rt_handle_dead(RtActorSelf *s, RtRd *r)
     for (int i = 0; i < s->nplans; i++) /* a plan with a dead member can never finish */
         if (rt_xplan_uses(s->plans[i], a))
             rt_xplan_stop(s->plans[i]);
+    rt_gcoll_peer_died(s->gcoll, a, msg);
 }
 
 static void rt_handle_plan_load(RtActorSelf *s, RtRd *r)
@@ -660,7 +664,7 @@ static const DaftValue *rt_first_error(const RtArgs *a)
 static void rt_invoke(RtActorSelf *s, int method, const RtArgs *a, DaftValue *out)
 {
     const RtClass *c = &s->rt->classes[s->cls];
-    const DaftValue *err = rt_first_error(a);
+    const DaftValue *err = c->takes_errors[method] ? NULL : rt_first_error(a);
     *out = daft_value_none();
     if (s->init_err.kind == DAFT_V_ERROR) {
         daft_value_copy(out, &s->init_err);
@@ -695,6 +699,48 @@ void rt_exec_invoke(RtActorSelf *s, int method, const DaftValue *args, uint32_t 
     }
     rt_invoke(s, method, &a, out);
 }
+
+/* ---------------------------------------------------------------- interpreted NCCL collectives */
+
+typedef struct RtGcollWait {
+    RtActorSelf *s;
+    const DaftActor *members;
+    int n;
+} RtGcollWait;
+
+/* Keeps draining (a death notice aborts the communicators it concerns); false once a
+ * member is known dead. */
+static bool rt_gcoll_alive(void *arg)
+{
+    RtGcollWait *w = arg;
+    rt_drain(w->s);
+    for (int i = 0; i < w->n; i++)
+        if (w->members[i] != w->s->id && rt_dead_msg(w->s, w->members[i]))
+            return false;
+    return true;
+}
+
+int daft_ctx_nccl_id(DaftActorCtx *ctx, uint8_t id[DAFT_NCCL_ID_BYTES], DaftValue *err)
+{
+    (void)ctx;
+    char e[300];
+    int rc = rt_gcoll_id(id, e, sizeof e);
+    if (rc && err)
+        *err = daft_value_error("NCCL unique id: %s", e);
+    return rc;
+}
+
+int daft_ctx_nccl_collective(DaftActorCtx *ctx, const DaftNcclColl *op, const DaftValue *in, DaftValue *out)
+{
+    RtActorSelf *s = ctx->self;
+    RtGcollWait w = {s, op->members, op->n};
+    int rc = rt_gcoll_run(&s->gcoll, op, in, rt_gcoll_alive, NULL, &w, out);
+    if (rc) /* outside every wait now: an aborted communicator goes at once */
+        rt_gcoll_sweep(s->gcoll);
+    return rc;
+}
+
+void daft_ctx_nccl_destroy(DaftActorCtx *ctx, uint64_t comm) { rt_gcoll_destroy(ctx->self->gcoll, comm); }
 
 static void rt_store_result(RtActorSelf *s, uint64_t ref, DaftValue *v)
 {
@@ -903,6 +949,32 @@ static void rt_reap_plans(RtActorSelf *s)
     s->nplans = k;
 }
 
+/* DAFT_ACTOR_BACKTRACE=1: an actor that crashes writes its stack on stderr before it dies
+ * (frames as object(+offset): `addr2line -f -e OBJECT OFFSET` names them, also for
+ * stripped copies of the same build). Only async-signal-safe calls in the handler;
+ * backtrace() is called once beforehand so that it does not load libgcc there. */
+static void rt_crash_backtrace(int sig)
+{
+    static const char head[] = "daft: actor crashed; its stack:\n";
+    void *frames[64];
+    if (write(2, head, sizeof head - 1) < 0) { /* (nothing to do about it) */ }
+    backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void rt_crash_setup(void)
+{
+    const char *e = getenv("DAFT_ACTOR_BACKTRACE");
+    if (!e || !*e || !strcmp(e, "0"))
+        return;
+    void *warm[1];
+    backtrace(warm, 1);
+    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        signal(sigs[i], rt_crash_backtrace);
+}
+
 void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, RtChan *res,
                    int sock, int lfd, const char *laddr)
 {
@@ -925,6 +997,7 @@ void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, Rt
     rt_objtab_init(&s.xfers);
     rt->self = &s;
     rt_gpu_set_progress(rt_exec_progress, &s); /* polling GPU waits keep draining */
+    rt_crash_setup();
     rt_trace_init(&rt->trace, (int)self, NULL);
     for (;;) {
         bool did = rt_drain(&s) > 0;
@@ -932,6 +1005,7 @@ void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, Rt
          * while a plan loaded in the same drain creates its own (rt_gpu.c fails any
          * unscoped GPU wait while an aborted communicator is registered) */
         rt_reap_plans(&s);
+        rt_gcoll_sweep(s.gcoll); /* (the same, for interpreted collectives) */
         if (s.failed_plan) { /* outside the drain: the send may wait for room */
             RtBuf *m = &s.tx;
             m->len = 0;

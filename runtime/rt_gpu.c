@@ -1722,8 +1722,10 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     if (on_compute)
         join_lanes();
     cudaStream_t s = on_compute ? G.cs : G.lanes[c->lane].s;
+    /* a broadcast's receivers may pass no input (only the root's is read): in place */
+    const void *send = in->data ? in->data : out->data;
     if (!on_compute) {
-        lane_reads(c->lane, in->data);
+        lane_reads(c->lane, send);
         group_comm(c);
         G.grp_lanes |= 1ULL << c->lane;
         G.grp_reads_cs |= 1ULL << c->lane; /* its input, and its output's allocation */
@@ -1732,10 +1734,10 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
     ncclDataType_t ty = nccl_type(in->dtype);
     ncclResult_t r;
     switch (kind) {
-    case 0: r = ncclAllReduce(in->data, out->data, (size_t)n, ty, op, c->comm, s); break;
-    case 1: r = ncclAllGather(in->data, out->data, (size_t)n, ty, c->comm, s); break;
-    case 2: r = ncclReduceScatter(in->data, out->data, (size_t)(n / c->n), ty, op, c->comm, s); break;
-    default: r = ncclBroadcast(in->data, out->data, (size_t)n, ty, root, c->comm, s); break;
+    case 0: r = ncclAllReduce(send, out->data, (size_t)n, ty, op, c->comm, s); break;
+    case 1: r = ncclAllGather(send, out->data, (size_t)n, ty, c->comm, s); break;
+    case 2: r = ncclReduceScatter(send, out->data, (size_t)(n / c->n), ty, op, c->comm, s); break;
+    default: r = ncclBroadcast(send, out->data, (size_t)n, ty, root, c->comm, s); break;
     }
     if (r != ncclSuccess && r != ncclInProgress) {
         ncclGroupEnd();
@@ -1749,7 +1751,7 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
         void *prof = prof_begin("(NCCL on compute)", G.cs);
         return nccl_on_compute_end(c, ncclGroupEnd(), prof, err, cap);
     }
-    group_uses(in->data, c->lane, false);
+    group_uses(send, c->lane, false);
     group_uses(out->data, c->lane, true);
     return g_group_end(c, err, cap);
 }

@@ -385,6 +385,7 @@ typedef struct RtClass {
     DaftFiniFn fini;
     DaftMethodDesc *methods;
     char **method_names; /* owned copies */
+    bool *takes_errors;  /* per method: runs with error arguments (daft_rt_method_takes_errors) */
     int nmethods;
 } RtClass;
 
@@ -554,6 +555,18 @@ enum { RT_COLL_ALLREDUCE = 0, RT_COLL_ALLGATHER, RT_COLL_REDUCESCATTER, RT_COLL_
 enum { RT_REDUCE_SUM = 0, RT_REDUCE_MAX, RT_REDUCE_MIN, RT_REDUCE_AVG };
 /* Member `me`'s result of collective `kind` over inputs v[0..n) (by rank). */
 DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me);
+
+/* rt_gcoll.c: interpreted collectives over NCCL on a GPU actor (daft_ctx_nccl_*). The
+ * table of the actor's communicators is created on first use; alive(arg) drains the
+ * actor's control messages and says whether every member still lives. */
+typedef struct RtGcoll RtGcoll;
+typedef bool (*RtGcollAlive)(void *arg);
+int rt_gcoll_id(uint8_t id[DAFT_NCCL_ID_BYTES], char *err, size_t cap);
+int rt_gcoll_run(RtGcoll **tab, const DaftNcclColl *op, const DaftValue *in, RtGcollAlive alive,
+                 void (*progress)(void *), void *arg, DaftValue *out);
+void rt_gcoll_peer_died(RtGcoll *t, DaftActor a, const char *why); /* aborts its communicators */
+void rt_gcoll_sweep(RtGcoll *t);   /* destroys aborted ones: never call it inside a wait */
+void rt_gcoll_destroy(RtGcoll *t, uint64_t key);
 
 /* rt_mpi.c: bootstrap. */
 bool rt_mpi_detect(void);

@@ -271,7 +271,7 @@ typedef struct DaftGenSchedule {
  * error at run time, a destroyed communicator). */
 int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs, DaftValue *out);
 
-/* ---------------------------------------------------------------- collectives (CPU)
+/* ---------------------------------------------------------------- collectives
  *
  * std.collective's functions (daft_std_collective_*, the uniform std ABI of daft/std.h) are
  * defined in libdaftgen (runtime/gen/gen_coll.c) for interpreted driver code, including the
@@ -286,8 +286,15 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
  *    computes rank r's result there (reductions in rank order, so every member gets the
  *    same bits). The result Refs are those tasks' Refs, on member r. Errors (an input
  *    that is an error, a dead member) flow into the results like any task error.
+ *    The hidden method is registered with daft_rt_method_takes_errors: it runs with a
+ *    failed input and returns that error unchanged, so that every member takes part.
  *  - Reductions support f32, i32 and i64 (sum, max, min, avg: integer avg truncates);
- *    allgather and broadcast any dtype. */
+ *    allgather and broadcast any dtype.
+ *  - Over NCCL (every member a GPU actor on a GPU of its own; SPEC 12) the inputs do not
+ *    move: rank 0 first makes the communicator's unique id in a task of the hidden method,
+ *    its Ref (a list of i64) goes to every other member's first operation, and each member's
+ *    task runs its part with daft_ctx_nccl_collective (daftrt.h). Tasks are submitted from
+ *    rank n-1 down to 0, so that the pushes of rank 0's id are queued before its own task. */
 
 #ifdef __cplusplus
 }

@@ -886,6 +886,8 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
         if (daft_gen_ctx.class_ids[i] < 0)
             daft_gen_fatal("cannot register actor class %s: %s", prog->classes[i].name,
                            daft_rt_last_error(daft_gen_ctx.rt));
+        /* a member over NCCL whose input failed still joins, to tell the others */
+        daft_rt_method_takes_errors(daft_gen_ctx.rt, daft_gen_ctx.class_ids[i], c->nmethods);
     }
     if (daft_rt_start(daft_gen_ctx.rt) != 0)
         daft_gen_fatal("cannot start the runtime: %s", daft_rt_last_error(daft_gen_ctx.rt));

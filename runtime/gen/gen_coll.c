@@ -20,7 +20,39 @@ typedef struct Comm {
     DaftActor *members;
     int n;
     bool destroyed, implicit;
+    bool nccl;         /* its operations run over NCCL (GPU actors on GPUs of their own) */
+    bool nccl_started; /* rank 0 was asked for the NCCL unique id */
 } Comm;
+
+/* The hidden method's first argument: kind | op << 8, and one of these for NCCL tasks. */
+enum { COLL_NCCL = 1 << 16, COLL_NCCL_ID = 1 << 17, COLL_NCCL_DESTROY = 1 << 18 };
+
+/* Why a communicator cannot use NCCL (NULL: it can): every member must be a GPU actor on a
+ * GPU of its own (one NCCL communicator cannot hold two ranks on one GPU). */
+static const char *nccl_refusal(DaftRt *rt, const DaftActor *ms, int n, char *buf, size_t cap)
+{
+    char b1[128], b2[128];
+    for (int i = 0; i < n; i++) {
+        int gi = daft_rt_actor_gpu(rt, ms[i]);
+        if (gi < 0) {
+            snprintf(buf, cap, "%s has no GPU", gen_actor_name(ms[i], b1, sizeof b1));
+            return buf;
+        }
+        for (int j = 0; j < i; j++)
+            if (daft_rt_actor_gpu(rt, ms[j]) == gi) {
+                snprintf(buf, cap, "%s and %s share GPU %d", gen_actor_name(ms[j], b1, sizeof b1),
+                         gen_actor_name(ms[i], b2, sizeof b2), gi);
+                return buf;
+            }
+    }
+    return NULL;
+}
+
+static bool cpu_mode(void)
+{
+    const char *d = getenv("DAFT_DEVICE");
+    return d && strcmp(d, "cpu") == 0;
+}
 
 static Comm *comm_new(const DaftActor *members, int n, bool implicit)
 {
@@ -98,12 +130,7 @@ int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs
         return fail(out, "collective.init: only driver code can create a communicator");
     if (nargs < 1 || args[0].kind != DAFT_V_LIST)
         return fail(out, "collective.init: expects a list of actors");
-    if (nargs >= 2 && args[1].kind == DAFT_V_STR) {
-        const char *b = args[1].as.str.ptr;
-        /* On the CPU every backend moves data through the runtime's channels. */
-        if (strcmp(b, "nccl") == 0 && getenv("DAFT_DEVICE") && strcmp(getenv("DAFT_DEVICE"), "cpu") != 0)
-            return fail(out, "collective.init: backend nccl needs GPUs (this build runs collectives on the CPU)");
-    }
+    const char *backend = nargs >= 2 && args[1].kind == DAFT_V_STR ? args[1].as.str.ptr : "auto";
     size_t n = args[0].as.list.len;
     if (n < 1)
         return fail(out, "collective.init: the list of actors is empty");
@@ -129,7 +156,17 @@ int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs
             return fail(out, "collective.init: %s is not alive", gen_actor_name(it->as.actor, b1, sizeof b1));
         }
     }
+    /* On the CPU (DAFT_DEVICE=cpu) every backend moves data through the runtime's channels;
+     * with GPUs, auto and nccl use NCCL where they can, and nccl insists. */
+    char why[300];
+    const char *refusal = nccl_refusal(rt, ms, (int)n, why, sizeof why);
+    bool want = strcmp(backend, "nccl") == 0;
+    if (want && !cpu_mode() && refusal) {
+        free(ms);
+        return fail(out, "collective.init: backend nccl needs every member on a GPU of its own: %s", refusal);
+    }
     Comm *c = comm_new(ms, (int)n, false);
+    c->nccl = !cpu_mode() && !refusal && (want || strcmp(backend, "auto") == 0);
     free(ms);
     comm_value(c, out);
     return 0;
@@ -144,8 +181,16 @@ int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int na
         return fail(out, "collective.destroy: not a communicator");
     if (c->destroyed)
         return fail(out, "communicator Comm#%d was destroyed", c->id);
-    /* Operations already issued are tasks queued on the members: they still run. */
+    /* Operations already issued are tasks queued on the members: they still run, and the
+     * members' NCCL communicators go after them. */
     c->destroyed = true;
+    DaftRt *rt = daft_gen_rt();
+    for (int r = 0; rt && c->nccl_started && r < c->n; r++) {
+        DaftValue a[2] = {daft_value_i64(COLL_NCCL_DESTROY), daft_value_i64(c->id)};
+        DaftRef ref = {0, 0};
+        if (daft_rt_call(rt, c->members[r], gen_coll_method_index(gen_actor_class(c->members[r])), a, 2, &ref) == 0)
+            daft_rt_release(rt, ref);
+    }
     *out = daft_value_none();
     return 0;
 }
@@ -157,6 +202,46 @@ static DaftActor producer_of(const DaftValue *v)
     if (gen_is_handle(v))
         return gen_handle_producer(v);
     return v->kind == DAFT_V_REF ? v->as.ref.owner : 0;
+}
+
+static DaftRef call_member(DaftRt *rt, const Comm *c, int r, const DaftValue *args, int nargs, const char *fn)
+{
+    char b1[128];
+    DaftRef ref = {0, 0};
+    if (daft_rt_call(rt, c->members[r], gen_coll_method_index(gen_actor_class(c->members[r])), args, nargs, &ref))
+        daft_gen_fatal("%s: cannot submit to %s: %s", fn, gen_actor_name(c->members[r], b1, sizeof b1),
+                       daft_rt_last_error(rt));
+    return ref;
+}
+
+/* Over NCCL: each member's task gets its own input only (rt_gcoll.c). The first operation
+ * of a communicator also carries the NCCL unique id, made by rank 0 in a task of its own
+ * and moved to the others as a Ref. Rank 0's operation is submitted last: the moves of its
+ * id to the others are then queued on it before its operation, which waits for them. */
+static void coll_submit_nccl(DaftRt *rt, Comm *c, DaftCollKind kind, DaftReduceOp red, int64_t root,
+                             const DaftValue *items, DaftValue *out)
+{
+    const char *fn = daft_coll_name(kind);
+    DaftValue id = daft_value_none();
+    if (!c->nccl_started) {
+        DaftValue a = daft_value_i64(COLL_NCCL_ID);
+        id = daft_value_ref(call_member(rt, c, 0, &a, 1, fn));
+        c->nccl_started = true;
+    }
+    DaftValue members = daft_value_list((size_t)c->n);
+    if (members.kind != DAFT_V_LIST)
+        daft_gen_fatal("out of memory");
+    for (int r = 0; r < c->n; r++)
+        members.as.list.items[r] = daft_value_actor(c->members[r]);
+    daft_gen_list_new(out, (int64_t)c->n);
+    for (int r = c->n - 1; r >= 0; r--) {
+        DaftValue a[8] = {daft_value_i64((int64_t)kind | (int64_t)red << 8 | COLL_NCCL), daft_value_i64(r),
+                          daft_value_i64(c->n), daft_value_i64(root), daft_value_i64(c->id), members, id, items[r]};
+        out->as.list.items[r] = daft_value_ref(call_member(rt, c, r, a, 8, fn));
+    }
+    daft_value_free(&members);
+    if (id.kind == DAFT_V_REF)
+        daft_rt_release(rt, id.as.ref);
 }
 
 static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *args, int nargs, DaftValue *out)
@@ -211,8 +296,11 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
                     return fail(out, "%s: refs[%zu] and refs[%zu] were both produced by %s; without a "
                                      "communicator every rank needs its own actor", fn, j, i, b1);
                 }
-        if (!c)
+        if (!c) {
+            char why[300];
             c = comm_new(ps, (int)n, true);
+            c->nccl = !cpu_mode() && !nccl_refusal(rt, ps, (int)n, why, sizeof why);
+        }
         free(ps);
     }
     if (c->destroyed)
@@ -233,6 +321,13 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
     }
     /* Plan handles (outputs of compiled executions) are passed by value. */
     DaftValue *items = gen_resolve_handles(refs->as.list.items, (int)n);
+    if (c->nccl) {
+        coll_submit_nccl(rt, c, kind, red, root, items, out);
+        for (size_t i = 0; i < n; i++)
+            daft_gen_drop(&items[i]);
+        free(items);
+        return 0;
+    }
     int nv = kind == DAFT_COLL_BROADCAST ? 2 : (int)n;
     DaftValue *cargs = calloc((size_t)nv + 4, sizeof *cargs);
     if (!cargs)
@@ -345,10 +440,14 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
     const DaftValue *vs = args + 4;
     int nv = nargs - 4;
     const char *fn = (unsigned)kind < DAFT_COLL_COUNT ? daft_coll_name(kind) : "collective";
-    for (int i = 0; i < nv; i++) {
+    /* A failed input is every member's result, unchanged, as a failed argument is of any
+     * task (the hidden method runs with error arguments: over NCCL every member must take
+     * part). A broadcast reads only the root's input, vs[0]. */
+    for (int i = 0; i < (kind == DAFT_COLL_BROADCAST ? 1 : nv); i++)
         if (vs[i].kind == DAFT_V_ERROR)
-            return daft_raise(ctx, "%s", vs[i].as.error.msg);
-        if (vs[i].kind != DAFT_V_TENSOR)
+            return daft_value_copy(out, &vs[i]) ? daft_raise(ctx, "%s: out of memory", fn) : 0;
+    for (int i = 0; i < nv; i++) {
+        if (vs[i].kind != DAFT_V_TENSOR && !(kind == DAFT_COLL_BROADCAST && i > 0))
             return daft_raise(ctx, "%s: input of rank %d is not a tensor", fn, i);
     }
     const DaftTensor *t0 = &vs[0].as.tensor;
@@ -434,9 +533,78 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
 /* The hidden method. A GPU actor's inputs are GPU tensors: the members compute in host
  * memory (the inputs are copied to the host), and a member with a GPU gets its result
  * there, as from any other method. */
+/* A member's part of an operation over NCCL: kind | op << 8 | COLL_NCCL, rank, size, root,
+ * communicator, members, rank 0's id (first operation) or none, the member's input. */
+static int gen_coll_nccl(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
+{
+    for (int i = 0; i < 5; i++)
+        if (nargs != 8 || args[i].kind != DAFT_V_I64)
+            return daft_raise(ctx, "collective: malformed task");
+    const DaftValue *ml = &args[5], *idv = &args[6];
+    if (ml->kind != DAFT_V_LIST || ml->as.list.len != (size_t)args[2].as.i64)
+        return daft_raise(ctx, "collective: malformed task");
+    DaftNcclColl op = {(uint64_t)args[4].as.i64, NULL, (int)args[2].as.i64, (int)args[1].as.i64, NULL,
+                       (int)(args[0].as.i64 & 0xff), (int)(args[0].as.i64 >> 8 & 0xff), (int)args[3].as.i64};
+    const char *fn = (unsigned)op.kind < DAFT_COLL_COUNT ? daft_coll_name((DaftCollKind)op.kind) : "collective";
+    if (idv->kind == DAFT_V_ERROR) /* rank 0 could not make the id: nobody can join */
+        return daft_raise(ctx, "%s: %s", fn, idv->as.error.msg);
+    int64_t id[DAFT_NCCL_ID_BYTES / 8];
+    if (idv->kind == DAFT_V_LIST) { /* (a list: a tensor would arrive on this actor's GPU) */
+        if (idv->as.list.len != DAFT_NCCL_ID_BYTES / 8)
+            return daft_raise(ctx, "collective: malformed task");
+        for (size_t i = 0; i < idv->as.list.len; i++)
+            id[i] = idv->as.list.items[i].kind == DAFT_V_I64 ? idv->as.list.items[i].as.i64 : 0;
+        op.id = (const uint8_t *)id;
+    }
+    DaftActor *ms = calloc((size_t)op.n + 1, sizeof *ms);
+    if (!ms)
+        return daft_raise(ctx, "%s: out of memory", fn);
+    for (int r = 0; r < op.n; r++)
+        ms[r] = ml->as.list.items[r].kind == DAFT_V_ACTOR ? ml->as.list.items[r].as.actor : 0;
+    op.members = ms;
+    DaftValue res = daft_value_none();
+    int rc = daft_ctx_nccl_collective(ctx, &op, &args[7], &res);
+    free(ms);
+    if (rc) {
+        rc = daft_raise(ctx, "%s", res.kind == DAFT_V_ERROR ? res.as.error.msg : "failed");
+        daft_value_free(&res);
+        return rc;
+    }
+    if (res.kind != DAFT_V_LIST) { /* an allgather of different row counts: the parts */
+        *out = res;
+        return 0;
+    }
+    DaftValue cat[2] = {res, daft_value_i64(0)};
+    rc = daft_std_tensor_concat(ctx, cat, 2, out);
+    daft_value_free(&res);
+    return rc;
+}
+
 int gen_coll_method(DaftActorCtx *ctx, void *state, const DaftValue *args, int nargs, DaftValue *out)
 {
     (void)state;
+    int64_t what = nargs >= 1 && args[0].kind == DAFT_V_I64 ? args[0].as.i64 : 0;
+    if (what & COLL_NCCL_ID) {
+        int64_t id[DAFT_NCCL_ID_BYTES / 8];
+        DaftValue err = daft_value_none();
+        if (daft_ctx_nccl_id(ctx, (uint8_t *)id, &err)) {
+            int rc = daft_raise(ctx, "collective: %s", err.kind == DAFT_V_ERROR ? err.as.error.msg : "failed");
+            daft_value_free(&err);
+            return rc;
+        }
+        daft_gen_list_new(out, DAFT_NCCL_ID_BYTES / 8);
+        for (int i = 0; i < DAFT_NCCL_ID_BYTES / 8; i++)
+            out->as.list.items[i] = daft_value_i64(id[i]);
+        return 0;
+    }
+    if (what & COLL_NCCL_DESTROY) {
+        if (nargs == 2 && args[1].kind == DAFT_V_I64)
+            daft_ctx_nccl_destroy(ctx, (uint64_t)args[1].as.i64);
+        *out = daft_value_none();
+        return 0;
+    }
+    if (what & COLL_NCCL)
+        return gen_coll_nccl(ctx, args, nargs, out);
     bool any_gpu = false;
     int rc = 0;
     for (int i = 4; i < nargs; i++)

@@ -8,9 +8,12 @@
 #include <daftrt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-enum { M_PRODUCE, M_CONSUME, M_OPS, M_MK, M_SINK, M_RELAY, M_DEV, M_ONDEV, M_NX, M_NMETHODS };
+enum { M_PRODUCE, M_CONSUME, M_OPS, M_MK, M_SINK, M_RELAY, M_DEV, M_ONDEV, M_NX, M_NCCLID, M_COLL, M_STALL,
+       M_NMETHODS };
 
 static int ga_fail(DaftActorCtx *ctx, DaftValue *v)
 {
@@ -237,12 +240,59 @@ static int ga_ops(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVa
     return 0;
 }
 
+/* ncclid() -> [i64] of 16: a new NCCL unique id (rank 0 of an interpreted collective; a
+ * list, as a tensor would arrive on the other members' GPUs) */
+static int ga_ncclid(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    (void)st;
+    (void)a;
+    (void)n;
+    int64_t id[DAFT_NCCL_ID_BYTES / 8];
+    if (daft_ctx_nccl_id(ctx, (uint8_t *)id, out))
+        return ga_fail(ctx, out);
+    *out = daft_value_list(DAFT_NCCL_ID_BYTES / 8);
+    for (int i = 0; i < DAFT_NCCL_ID_BYTES / 8; i++)
+        out->as.list.items[i] = daft_value_i64(id[i]);
+    return 0;
+}
+
+/* coll(comm, kind, reduce, root, rank, n, id or none, input, [actors]) -> this member's
+ * result of an interpreted collective over NCCL (daft_ctx_nccl_collective) */
+static int ga_coll(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    (void)st;
+    (void)n;
+    DaftActor ms[8] = {0};
+    for (size_t i = 0; i < a[8].as.list.len && i < 8; i++)
+        ms[i] = a[8].as.list.items[i].as.actor;
+    int64_t id[DAFT_NCCL_ID_BYTES / 8] = {0};
+    for (size_t i = 0; a[6].kind == DAFT_V_LIST && i < a[6].as.list.len && i < DAFT_NCCL_ID_BYTES / 8; i++)
+        id[i] = a[6].as.list.items[i].as.i64;
+    DaftNcclColl op = {(uint64_t)a[0].as.i64, ms, (int)a[5].as.i64, (int)a[4].as.i64,
+                       a[6].kind == DAFT_V_LIST ? (const uint8_t *)id : NULL,
+                       (int)a[1].as.i64, (int)a[2].as.i64, (int)a[3].as.i64};
+    return daft_ctx_nccl_collective(ctx, &op, &a[7], out) ? ga_fail(ctx, out) : 0;
+}
+
+/* stall(ms) -> i64 ms: sleeps (keeps an actor busy) */
+static int ga_stall(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    (void)ctx;
+    (void)st;
+    (void)n;
+    struct timespec ts = {(time_t)(a[0].as.i64 / 1000), (long)(a[0].as.i64 % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    *out = daft_value_i64(a[0].as.i64);
+    return 0;
+}
+
 static const DaftMethodDesc ga_methods[M_NMETHODS] = {
     [M_PRODUCE] = {"produce", ga_produce}, [M_CONSUME] = {"consume", ga_consume},
     [M_OPS] = {"ops", ga_ops},             [M_MK] = {"mk", ga_mk},
     [M_SINK] = {"sink", ga_sink},          [M_RELAY] = {"relay", ga_relay},
     [M_DEV] = {"dev", ga_dev},             [M_ONDEV] = {"ondev", ga_ondev},
-    [M_NX] = {"nx", ga_nx},
+    [M_NX] = {"nx", ga_nx},                [M_NCCLID] = {"ncclid", ga_ncclid},
+    [M_COLL] = {"coll", ga_coll},          [M_STALL] = {"stall", ga_stall},
 };
 static const DaftClassDesc ga_class = {"G", 8, NULL, NULL, ga_methods, M_NMETHODS};
 

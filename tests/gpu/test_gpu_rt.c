@@ -335,6 +335,255 @@ static void test_kill(DaftRt *rt, DaftActor a, DaftActor b)
            errors, results, dt);
 }
 
+/* ---------------------------------------------------------------- interpreted collectives over NCCL */
+
+static DaftValue cpu_randn(int64_t seed, int64_t rows)
+{
+    DaftValue s = daft_value_list(2), args[2], t;
+    s.as.list.items[0] = daft_value_i64(rows);
+    s.as.list.items[1] = daft_value_i64(256);
+    args[0] = s;
+    args[1] = daft_value_i64(seed);
+    daft_std_tensor_randn(NULL, args, 2, &t);
+    daft_value_free(&s);
+    return t;
+}
+
+static DaftRef produce(DaftRt *rt, DaftActor a, int64_t seed, int64_t rows)
+{
+    DaftValue pa[2] = {daft_value_i64(seed), daft_value_i64(rows)};
+    DaftRef r = {0, 0};
+    daft_rt_call(rt, a, M_PRODUCE, pa, 2, &r);
+    return r;
+}
+
+/* One operation on every member (rank 0 last: the moves of its id are queued before it). */
+static void icoll_submit(DaftRt *rt, const DaftActor *acts, int n, uint64_t key, int kind, int reduce,
+                         int root, const DaftValue *id, const DaftRef *in, DaftRef *res)
+{
+    DaftValue ml = daft_value_list((size_t)n);
+    for (int r = 0; r < n; r++)
+        ml.as.list.items[r] = daft_value_actor(acts[r]);
+    for (int r = n - 1; r >= 0; r--) {
+        DaftValue a[9] = {daft_value_i64((int64_t)key), daft_value_i64(kind), daft_value_i64(reduce),
+                          daft_value_i64(root), daft_value_i64(r), daft_value_i64(n),
+                          id ? *id : daft_value_none(), daft_value_ref(in[r]), ml};
+        daft_rt_call(rt, acts[r], M_COLL, a, 9, &res[r]);
+    }
+    daft_value_free(&ml);
+}
+
+/* The largest |got - want| / (1 + |want|) over the elements, or 1e9 when they do not match. */
+static double rel_diff(const DaftValue *got, const DaftValue *want)
+{
+    if (got->kind != DAFT_V_TENSOR || want->kind != DAFT_V_TENSOR || got->as.tensor.rank != want->as.tensor.rank ||
+        daft_tensor_numel(&got->as.tensor) != daft_tensor_numel(&want->as.tensor))
+        return 1e9;
+    const float *x = got->as.tensor.data, *y = want->as.tensor.data;
+    double worst = 0;
+    for (int64_t i = 0; i < daft_tensor_numel(&want->as.tensor); i++) {
+        double d = fabs((double)x[i] - y[i]) / (1 + fabs((double)y[i]));
+        worst = d > worst ? d : worst;
+    }
+    return worst;
+}
+
+/* Gets res[0..n) (released), counting those whose error message contains `needle`
+ * (NULL: counts the values close to want[r], within tol). */
+static int icoll_collect(DaftRt *rt, DaftRef *res, int n, const char *needle, DaftValue *want, double tol,
+                         const char *what)
+{
+    int good = 0;
+    for (int r = 0; r < n; r++) {
+        DaftValue v = daft_value_none();
+        if (daft_rt_get(rt, res[r], 60, &v))
+            v = daft_value_error("get failed: %s", daft_rt_last_error(rt));
+        bool ok = needle ? v.kind == DAFT_V_ERROR && strstr(v.as.error.msg, needle)
+                         : rel_diff(&v, &want[r]) <= tol;
+        if (!ok)
+            printf("%s: rank %d: %s\n", what, r, v.kind == DAFT_V_ERROR ? v.as.error.msg : "wrong value");
+        else if (needle && r == 0)
+            printf("%s: %s\n", what, v.as.error.msg);
+        good += ok;
+        daft_value_free(&v);
+        daft_rt_release(rt, res[r]);
+    }
+    return good;
+}
+
+static void icoll_release(DaftRt *rt, DaftRef *in, int n)
+{
+    for (int r = 0; r < n; r++)
+        daft_rt_release(rt, in[r]);
+}
+
+/* Every kind over NCCL in interpreted code, inputs made on the members' GPUs (randn: the
+ * same bits as on the CPU), checked against the CPU; then an input that failed and inputs
+ * of different shapes (every member gets the same error, nobody waits in NCCL), and the
+ * communicator still works after them. */
+static void test_icoll(DaftRt *rt, const DaftActor *acts, int n)
+{
+    uint64_t key = 100 + (uint64_t)n;
+    DaftRef in[4], res[4], idr;
+    DaftValue want[4], sum = daft_value_none();
+    daft_rt_call(rt, acts[0], M_NCCLID, NULL, 0, &idr);
+    DaftValue id = daft_value_ref(idr);
+    /* allreduce */
+    for (int r = 0; r < n; r++) {
+        in[r] = produce(rt, acts[r], 20 + r, 64);
+        DaftValue c = cpu_randn(20 + r, 64);
+        if (r == 0) {
+            sum = c;
+        } else {
+            DaftValue ab[2] = {sum, c}, t;
+            daft_std_tensor_add(NULL, ab, 2, &t);
+            daft_value_free(&sum);
+            daft_value_free(&c);
+            sum = t;
+        }
+    }
+    icoll_submit(rt, acts, n, key, 0, 0, 0, &id, in, res);
+    daft_rt_release(rt, idr);
+    icoll_release(rt, in, n);
+    for (int r = 0; r < n; r++)
+        want[r] = sum;
+    CHECK(icoll_collect(rt, res, n, NULL, want, 1e-5, "icoll allreduce") == n,
+          "interpreted allreduce over NCCL, %d GPUs", n);
+    /* broadcast from the last rank; the others' inputs (another shape) are not read */
+    for (int r = 0; r < n; r++)
+        in[r] = produce(rt, acts[r], 30 + r, r == n - 1 ? 16 : 8);
+    icoll_submit(rt, acts, n, key, 3, 0, n - 1, NULL, in, res);
+    icoll_release(rt, in, n);
+    DaftValue root = cpu_randn(30 + n - 1, 16);
+    for (int r = 0; r < n; r++)
+        want[r] = root;
+    CHECK(icoll_collect(rt, res, n, NULL, want, 0, "icoll broadcast") == n,
+          "interpreted broadcast over NCCL, %d GPUs", n);
+    /* reducescatter of [8n, 256]: rank r gets rows 8r..8r+8 of the sum (avg: / n) */
+    DaftValue rs_sum = daft_value_none();
+    for (int r = 0; r < n; r++) {
+        in[r] = produce(rt, acts[r], 40 + r, 8 * n);
+        DaftValue c = cpu_randn(40 + r, 8 * n);
+        if (r == 0) {
+            rs_sum = c;
+        } else {
+            DaftValue ab[2] = {rs_sum, c}, t;
+            daft_std_tensor_add(NULL, ab, 2, &t);
+            daft_value_free(&rs_sum);
+            daft_value_free(&c);
+            rs_sum = t;
+        }
+    }
+    DaftValue scaled, ms[2] = {rs_sum, daft_value_f64(1.0 / n)};
+    daft_std_tensor_mul(NULL, ms, 2, &scaled);
+    icoll_submit(rt, acts, n, key, 2, 3 /* avg */, 0, NULL, in, res);
+    icoll_release(rt, in, n);
+    for (int r = 0; r < n; r++) {
+        DaftValue sl[4] = {scaled, daft_value_i64(0), daft_value_i64(8 * r), daft_value_i64(8 * r + 8)};
+        daft_std_tensor_slice(NULL, sl, 4, &want[r]);
+    }
+    CHECK(icoll_collect(rt, res, n, NULL, want, 1e-5, "icoll reducescatter avg") == n,
+          "interpreted reducescatter (avg) over NCCL, %d GPUs", n);
+    for (int r = 0; r < n; r++)
+        daft_value_free(&want[r]);
+    /* allgather of different row counts (r + 1 rows on rank r): one broadcast per member */
+    DaftValue parts = daft_value_list((size_t)n);
+    for (int r = 0; r < n; r++) {
+        in[r] = produce(rt, acts[r], 50 + r, r + 1);
+        parts.as.list.items[r] = cpu_randn(50 + r, r + 1);
+    }
+    icoll_submit(rt, acts, n, key, 1, 0, 0, NULL, in, res);
+    icoll_release(rt, in, n);
+    int ok = 0;
+    for (int r = 0; r < n; r++) { /* (the runtime gives the parts; libdaftgen concatenates) */
+        DaftValue v = daft_value_none();
+        daft_rt_get(rt, res[r], 60, &v);
+        ok += v.kind == DAFT_V_LIST && daft_value_equal(&v, &parts);
+        if (v.kind == DAFT_V_ERROR)
+            printf("icoll allgather: rank %d: %s\n", r, v.as.error.msg);
+        daft_value_free(&v);
+        daft_rt_release(rt, res[r]);
+    }
+    daft_value_free(&parts);
+    CHECK(ok == n, "interpreted allgather of different row counts over NCCL, %d GPUs: %d of %d right", n, ok, n);
+    /* an input that failed: every member's result is its error */
+    for (int r = 0; r < n; r++)
+        in[r] = produce(rt, acts[r], r == 1 ? -1 : 1, 8);
+    icoll_submit(rt, acts, n, key, 0, 0, 0, NULL, in, res);
+    icoll_release(rt, in, n);
+    CHECK(icoll_collect(rt, res, n, "negative seed", NULL, 0, "icoll failed input") == n,
+          "interpreted allreduce of a failed input: not every member has its error");
+    /* different shapes: every member gets the same error */
+    for (int r = 0; r < n; r++)
+        in[r] = produce(rt, acts[r], 1, r == 0 ? 16 : 8);
+    icoll_submit(rt, acts, n, key, 0, 0, 0, NULL, in, res);
+    icoll_release(rt, in, n);
+    CHECK(icoll_collect(rt, res, n, "shapes differ", NULL, 0, "icoll shapes") == n,
+          "interpreted allreduce of different shapes: not every member has the error");
+    /* and the communicator still works */
+    for (int r = 0; r < n; r++)
+        in[r] = produce(rt, acts[r], 20 + r, 64);
+    icoll_submit(rt, acts, n, key, 0, 0, 0, NULL, in, res);
+    icoll_release(rt, in, n);
+    for (int r = 0; r < n; r++)
+        want[r] = sum;
+    CHECK(icoll_collect(rt, res, n, NULL, want, 1e-5, "icoll allreduce again") == n,
+          "interpreted allreduce after the errors, %d GPUs", n);
+    daft_value_free(&sum);
+    daft_value_free(&root);
+    daft_value_free(&rs_sum);
+    daft_value_free(&scaled);
+    printf("interpreted collectives over NCCL, %d GPUs: done\n", n);
+}
+
+/* kill -9 of a member while the other waits in an interpreted collective: the survivor's
+ * result is an error naming the dead actor, soon; the survivor's GPU still works. */
+static void test_icoll_kill(DaftRt *rt, DaftActor a, DaftActor b)
+{
+    DaftActor acts[2] = {a, b};
+    DaftRef in[2], res[2], idr;
+    daft_rt_call(rt, a, M_NCCLID, NULL, 0, &idr);
+    DaftValue id = daft_value_ref(idr);
+    for (int r = 0; r < 2; r++)
+        in[r] = produce(rt, acts[r], 60 + r, 64);
+    icoll_submit(rt, acts, 2, 7, 0, 0, 0, &id, in, res);
+    daft_rt_release(rt, idr);
+    icoll_release(rt, in, 2);
+    DaftValue want[2] = {daft_value_none(), daft_value_none()};
+    int made = 0;
+    for (int r = 0; r < 2; r++) {
+        DaftValue v = daft_value_none();
+        made += daft_rt_get(rt, res[r], 60, &v) == 0 && v.kind == DAFT_V_TENSOR;
+        daft_value_free(&v);
+        daft_rt_release(rt, res[r]);
+    }
+    CHECK(made == 2, "icoll kill: the first operation failed");
+    DaftValue ms = daft_value_i64(5000);
+    DaftRef st;
+    daft_rt_call(rt, b, M_STALL, &ms, 1, &st); /* b is busy: a waits for it in NCCL */
+    for (int r = 0; r < 2; r++)
+        in[r] = produce(rt, acts[r], 60 + r, 64);
+    icoll_submit(rt, acts, 2, 7, 0, 0, 0, NULL, in, res);
+    icoll_release(rt, in, 2);
+    struct timespec ts = {0, 500000000L};
+    nanosleep(&ts, NULL);
+    double t0 = gh_now();
+    daft_rt_kill(rt, b);
+    CHECK(icoll_collect(rt, res, 1, "'kd'", want, 0, "icoll kill") == 1,
+          "kill -9 during an interpreted collective: the survivor's result does not name the dead actor");
+    CHECK(gh_now() - t0 < 30, "kill -9 during an interpreted collective took %.1f s", gh_now() - t0);
+    daft_rt_release(rt, res[1]);
+    daft_rt_release(rt, st);
+    DaftRef p = produce(rt, a, 1, 64);
+    DaftValue pv = daft_value_ref(p), s = call_get(rt, a, M_CONSUME, &pv, 1);
+    double want_sum = cpu_sum_randn(1, 64);
+    CHECK(s.kind == DAFT_V_F64 && fabs(s.as.f64 - want_sum) < 1e-6 * (1 + fabs(want_sum)),
+          "survivor of an interpreted collective's kill: %s", s.kind == DAFT_V_ERROR ? s.as.error.msg : "wrong sum");
+    printf("kill -9 during an interpreted collective over NCCL: error in %.2f s, survivor ok\n", gh_now() - t0);
+    daft_value_free(&s);
+    daft_rt_release(rt, p);
+}
+
 int main(void)
 {
     setenv("NCCL_NVLS_ENABLE", "0", 0);
@@ -344,6 +593,7 @@ int main(void)
         return 2;
     DaftRt *rt = daft_rt_init(NULL, NULL);
     int cls = daft_rt_register_class(rt, &ga_class);
+    daft_rt_method_takes_errors(rt, cls, M_COLL); /* a member whose input failed still joins */
     int nact = ngpu >= 4 ? 4 : ngpu;
     DaftActor acts[4];
     char names[4][8];
@@ -445,10 +695,18 @@ int main(void)
     } else if (nact >= 2) {
         test_interleaved(rt, acts, 2);
     }
-    /* 5. kill -9 during NCCL transfers (fresh pair, on GPUs 0 and 1) */
+    /* 5. interpreted collectives over NCCL */
+    if (nact >= 2)
+        test_icoll(rt, acts, 2);
+    if (nact >= 4)
+        test_icoll(rt, acts, 4);
+    /* 6. kill -9 during NCCL transfers and during an interpreted collective (fresh pairs,
+     * on GPUs 0 and 1) */
     if (nact >= 2) {
         DaftActor ka = gh_spawn(rt, cls, "ka", 0), kb = gh_spawn(rt, cls, "kb", 1);
         test_kill(rt, ka, kb);
+        DaftActor kc = gh_spawn(rt, cls, "kc", 0), kd = gh_spawn(rt, cls, "kd", 1);
+        test_icoll_kill(rt, kc, kd);
     }
     daft_rt_shutdown(rt);
     printf("test_gpu_rt: %d checks, %d failures\n", g_checks, g_fail);

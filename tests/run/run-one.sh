@@ -5,8 +5,8 @@
 #   NAME.daftc     the program must NOT compile: daftc's output and "exit: N" must equal it
 #   NAME.ll        golden `daftc --emit=ll -O0` (target lines removed)
 #   otherwise      compile with daftc (flags from a `// daftc-flags:` line), run the
-#                  executable with DAFT_DEVICE=cpu (and the variables of a
-#                  `// daft-env: VAR=VALUE ...` line) and compare its stdout with
+#                  executable with DAFT_DEVICE=cpu and the variables of a
+#                  `// daft-env: VAR=VALUE ...` line (which may set DAFT_DEVICE) and compare its stdout with
 #                  NAME.expected; NAME.stderr (optional) lists lines that must appear in
 #                  its stderr; NAME.exit (optional) the exit status (default 0);
 #                  NAME.check (optional) a sh script given the stdout file, for outputs
@@ -40,7 +40,7 @@ if [ -f "$exp.ll" ]; then
 fi
 
 "$daftc" $flags "$src" -o "$tmp/prog" || { echo "run/$name: daftc failed"; exit 1; }
-env $envs DAFT_DEVICE=cpu timeout 120 "$tmp/prog" > "$tmp/stdout" 2> "$tmp/stderr"
+env DAFT_DEVICE=cpu $envs timeout 120 "$tmp/prog" > "$tmp/stdout" 2> "$tmp/stderr"
 status=$?
 want_status=0
 [ -f "$exp.exit" ] && want_status=$(cat "$exp.exit")

@@ -115,13 +115,21 @@ static int c_pid(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVal
     return 0;
 }
 
-enum { M_ADD, M_FAIL, M_SLEEP, M_BLOCK, M_TENSOR, M_SUM, M_ECHO, M_PID };
+/* kind_of(x) -> i64: the DaftValueKind of its argument (registered to take errors) */
+static int c_kind_of(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    (void)ctx; (void)st; (void)n;
+    *out = daft_value_i64(a[0].kind);
+    return 0;
+}
+
+enum { M_ADD, M_FAIL, M_SLEEP, M_BLOCK, M_TENSOR, M_SUM, M_ECHO, M_PID, M_KIND_OF };
 static const DaftMethodDesc counter_methods[] = {
     {"add", c_add}, {"fail", c_fail}, {"sleep_ms", c_sleep}, {"block", c_block},
-    {"tensor", c_tensor}, {"sum", c_sum}, {"echo", c_echo}, {"pid", c_pid},
+    {"tensor", c_tensor}, {"sum", c_sum}, {"echo", c_echo}, {"pid", c_pid}, {"kind_of", c_kind_of},
 };
 static const DaftClassDesc counter_class = {"Counter", sizeof(Counter), c_init, NULL,
-                                            counter_methods, 8};
+                                            counter_methods, 9};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -276,6 +284,27 @@ static void test_error_propagation(void **st)
     v = get(f, call1(f, a, M_SUM, daft_value_i64(3)));
     assert_int_equal(v.kind, DAFT_V_ERROR);
     assert_string_equal(v.as.error.msg, "actor 'w1' (Counter) method 'sum': sum expects a tensor");
+    daft_value_free(&v);
+}
+
+/* A method registered with daft_rt_method_takes_errors runs with a failed argument and
+ * sees the error; the other methods still take the error as their result unrun. */
+static void test_method_takes_errors(void **st)
+{
+    Fix *f = *st;
+    assert_int_equal(daft_rt_method_takes_errors(f->rt, f->cls, M_KIND_OF), 0);
+    assert_int_equal(daft_rt_method_takes_errors(f->rt, f->cls, 99), DAFT_EINVAL);
+    assert_int_equal(daft_rt_method_takes_errors(f->rt, 7, 0), DAFT_EINVAL);
+    DaftActor a = spawn(f, "w1", 0);
+    DaftRef e = call1(f, a, M_FAIL, daft_value_str("boom"));
+    DaftValue v = get(f, call1(f, a, M_KIND_OF, daft_value_ref(e)));
+    assert_int_equal(v.kind, DAFT_V_I64);
+    assert_int_equal(v.as.i64, DAFT_V_ERROR);
+    v = get(f, call1(f, a, M_KIND_OF, daft_value_i64(1)));
+    assert_int_equal(v.as.i64, DAFT_V_I64);
+    v = get(f, call1(f, a, M_ECHO, daft_value_ref(e)));
+    assert_int_equal(v.kind, DAFT_V_ERROR);
+    assert_string_equal(v.as.error.msg, "actor 'w1' (Counter) method 'fail': boom");
     daft_value_free(&v);
 }
 
@@ -440,6 +469,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_get_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ref_passing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_propagation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_method_takes_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_mid_call, setup, teardown),
