@@ -51,6 +51,33 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog);
 /* The runtime of this process (NULL before daft_gen_main created it). */
 DaftRt *daft_gen_rt(void);
 
+/* ---------------------------------------------------------------- other drivers
+ *
+ * std.collective's functions also serve a driver that is not daft_gen_main (daft-repl).
+ * It registers its classes with daft_gen_register_class and describes itself once with
+ * daft_gen_host before it calls them. It owns its Refs: libdaftgen then never releases
+ * one (daft_gen_copy and daft_gen_drop copy and free). */
+typedef struct DaftGenHost {
+    void *arg;
+    /* "Class#n", for messages */
+    const char *(*actor_name)(void *arg, DaftActor a, char *buf, size_t cap);
+    /* the index of the hidden collective method in a's class (see below), or -1 */
+    int (*coll_method)(void *arg, DaftActor a);
+    /* For a Ref that is the host's own, not the runtime's (a plan output): true, with the
+     * actor that produces it (0 if unknown) and, if value is not NULL, its value (waited
+     * for; an error value if it failed). False for the runtime's Refs. */
+    bool (*own_ref)(void *arg, const DaftValue *ref, DaftActor *producer, DaftValue *value);
+} DaftGenHost;
+void daft_gen_host(DaftRt *rt, const DaftGenHost *host);
+/* The host is done (before it shuts its runtime down): communicators are forgotten. */
+void daft_gen_host_end(void);
+/* Whether a Comm value names a destroyed communicator (its number in *id, 0 if none). */
+bool daft_gen_comm_destroyed(const DaftValue *comm, int *id);
+/* Registers a class with the hidden collective method appended (index desc->nmethods) and
+ * marked to run with failed arguments (daft_rt_method_takes_errors). The class id, or a
+ * negative code (daft_rt_last_error says why). daft_gen_main registers every class so. */
+int daft_gen_register_class(DaftRt *rt, const DaftClassDesc *desc);
+
 /* ---------------------------------------------------------------- errors */
 
 /* The driver statement being executed, (line << 32) | column: generated driver code
@@ -273,6 +300,14 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
 
 /* ---------------------------------------------------------------- collectives
  *
+ * std.collective's functions, with the std ABI of daft/std.h (ctx NULL: driver code). */
+int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+int daft_std_collective_allreduce(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+int daft_std_collective_allgather(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+int daft_std_collective_reducescatter(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+int daft_std_collective_broadcast(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
+/*
  * std.collective's functions (daft_std_collective_*, the uniform std ABI of daft/std.h) are
  * defined in libdaftgen (runtime/gen/gen_coll.c) for interpreted driver code, including the
  * interpreted run of a compiled schedule:

@@ -58,17 +58,46 @@ static void free_tables(void)
     free(daft_gen_ctx.actor_node);
     daft_gen_ctx.actor_node = NULL;
     daft_gen_ctx.nactor_class = 0;
-    for (int i = 0; daft_gen_ctx.reg_methods && daft_gen_ctx.prog && i < daft_gen_ctx.prog->nclasses; i++)
-        free(daft_gen_ctx.reg_methods[i]);
-    free(daft_gen_ctx.reg_methods);
-    daft_gen_ctx.reg_methods = NULL;
-    free(daft_gen_ctx.reg_classes);
-    daft_gen_ctx.reg_classes = NULL;
     gen_idmap_free(&daft_gen_ctx.refs);
     gen_idmap_free(&daft_gen_ctx.counts);
 }
 
 DaftRt *daft_gen_rt(void) { return daft_gen_ctx.rt; }
+
+void daft_gen_host(DaftRt *rt, const DaftGenHost *host)
+{
+    daft_gen_ctx.rt = rt;
+    daft_gen_ctx.host = *host;
+    daft_gen_ctx.hosted = true;
+}
+
+void daft_gen_host_end(void)
+{
+    gen_coll_shutdown();
+    daft_gen_ctx.hosted = false;
+    daft_gen_ctx.rt = NULL;
+}
+
+int daft_gen_register_class(DaftRt *rt, const DaftClassDesc *desc)
+{
+    /* One more method after the class's own, whose indices are unchanged: the hidden
+     * "collective" task of std.collective (gen_coll.c). The runtime copies the table. */
+    DaftMethodDesc *ms = calloc((size_t)desc->nmethods + 1, sizeof *ms);
+    if (!ms)
+        return DAFT_ENOMEM;
+    if (desc->nmethods)
+        memcpy(ms, desc->methods, (size_t)desc->nmethods * sizeof *ms);
+    ms[desc->nmethods] = (DaftMethodDesc){"collective", gen_coll_method};
+    DaftClassDesc c = *desc;
+    c.methods = ms;
+    c.nmethods = desc->nmethods + 1;
+    int id = daft_rt_register_class(rt, &c);
+    free(ms);
+    /* a member over NCCL whose input failed still joins, to tell the others */
+    if (id >= 0)
+        daft_rt_method_takes_errors(rt, id, desc->nmethods);
+    return id;
+}
 
 const DaftGenProgram *gen_prog(void) { return daft_gen_ctx.prog; }
 
@@ -84,15 +113,20 @@ void gen_actor_request(DaftActor a, int *gpu, int *node)
 
 const char *gen_actor_name(DaftActor a, char *buf, size_t cap)
 {
+    if (daft_gen_ctx.hosted)
+        return daft_gen_ctx.host.actor_name(daft_gen_ctx.host.arg, a, buf, cap);
     const DaftClassDesc *c = actor_class(a);
     snprintf(buf, cap, "%s#%u", c ? c->name : "actor", a);
     return buf;
 }
 
-int gen_coll_method_index(int class_index)
+int gen_coll_method_of(DaftActor a)
 {
+    if (daft_gen_ctx.hosted)
+        return daft_gen_ctx.host.coll_method(daft_gen_ctx.host.arg, a);
     const DaftGenProgram *p = daft_gen_ctx.prog;
-    return p && class_index >= 0 && class_index < p->nclasses ? p->classes[class_index].nmethods : -1;
+    int ci = gen_actor_class(a);
+    return p && ci >= 0 && ci < p->nclasses ? p->classes[ci].nmethods : -1;
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -174,7 +208,8 @@ static void rc_insert(uint64_t id, int64_t n)
 
 static void rc_delete(RefCount *e) { gen_idmap_del(&daft_gen_ctx.counts, e); }
 
-static bool rc_driver(void) { return daft_gen_ctx.rt && daft_rt_is_driver(daft_gen_ctx.rt); }
+/* Reference counting is daft_gen_main's: another driver (daft_gen_host) owns its Refs. */
+static bool rc_driver(void) { return daft_gen_ctx.rt && !daft_gen_ctx.hosted && daft_rt_is_driver(daft_gen_ctx.rt); }
 
 /* Every Ref in v (lists included) gains (+1) or loses (-1) a holder; one that loses its
  * last is released. */
@@ -864,30 +899,11 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
     daft_gen_ctx.class_ids = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof(int));
     if (!daft_gen_ctx.class_ids)
         daft_gen_fatal("out of memory");
-    daft_gen_ctx.reg_classes = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *daft_gen_ctx.reg_classes);
-    daft_gen_ctx.reg_methods = calloc(prog->nclasses ? (size_t)prog->nclasses : 1, sizeof *daft_gen_ctx.reg_methods);
-    if (!daft_gen_ctx.reg_classes || !daft_gen_ctx.reg_methods)
-        daft_gen_fatal("out of memory");
     for (int i = 0; i < prog->nclasses; i++) {
-        /* Every class gets one more method, after the program's: the hidden "collective"
-         * task of std.collective (gen_coll.c). Method indices of the program are unchanged. */
-        const DaftClassDesc *c = &prog->classes[i];
-        DaftMethodDesc *ms = calloc((size_t)c->nmethods + 1, sizeof *ms);
-        if (!ms)
-            daft_gen_fatal("out of memory");
-        if (c->nmethods)
-            memcpy(ms, c->methods, (size_t)c->nmethods * sizeof *ms);
-        ms[c->nmethods] = (DaftMethodDesc){"collective", gen_coll_method};
-        daft_gen_ctx.reg_methods[i] = ms;
-        daft_gen_ctx.reg_classes[i] = *c;
-        daft_gen_ctx.reg_classes[i].methods = ms;
-        daft_gen_ctx.reg_classes[i].nmethods = c->nmethods + 1;
-        daft_gen_ctx.class_ids[i] = daft_rt_register_class(daft_gen_ctx.rt, &daft_gen_ctx.reg_classes[i]);
+        daft_gen_ctx.class_ids[i] = daft_gen_register_class(daft_gen_ctx.rt, &prog->classes[i]);
         if (daft_gen_ctx.class_ids[i] < 0)
             daft_gen_fatal("cannot register actor class %s: %s", prog->classes[i].name,
                            daft_rt_last_error(daft_gen_ctx.rt));
-        /* a member over NCCL whose input failed still joins, to tell the others */
-        daft_rt_method_takes_errors(daft_gen_ctx.rt, daft_gen_ctx.class_ids[i], c->nmethods);
     }
     if (daft_rt_start(daft_gen_ctx.rt) != 0)
         daft_gen_fatal("cannot start the runtime: %s", daft_rt_last_error(daft_gen_ctx.rt));

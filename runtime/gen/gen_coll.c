@@ -1,8 +1,10 @@
-/* gen_coll.c — std.collective on the CPU for interpreted driver code (SPEC.md §12):
- * communicators, and allreduce / allgather / reducescatter / broadcast as one task per
- * member of the hidden "collective" method that daft_gen_main appends to every class. The
- * inputs are passed as Refs, so the runtime moves them producer -> member directly (never
- * through the driver). Contract: include/daft/gen.h, "collectives (CPU)". */
+/* gen_coll.c — std.collective for interpreted driver code (SPEC.md §12), in programs built
+ * by daftc and in daft-repl: communicators, and allreduce / allgather / reducescatter /
+ * broadcast as one task per member of the hidden "collective" method that
+ * daft_gen_register_class appends to every class. Over host memory the inputs are passed as
+ * Refs, so the runtime moves them producer -> member directly (never through the driver);
+ * over NCCL each member's task takes its own input. Contract: include/daft/gen.h,
+ * "collectives". */
 #include "gen_internal.h"
 
 #include <daft/plan.h>
@@ -84,7 +86,7 @@ static Comm *comm_of(const DaftValue *v)
     return id >= 1 && id <= daft_gen_ctx.ncomms ? &daft_gen_ctx.comms[id - 1] : NULL;
 }
 
-bool gen_comm_destroyed(const DaftValue *comm, int *id)
+bool daft_gen_comm_destroyed(const DaftValue *comm, int *id)
 {
     Comm *c = comm_of(comm);
     *id = c ? c->id : 0;
@@ -122,7 +124,6 @@ static void comm_value(const Comm *c, DaftValue *out)
         out->as.list.items[i + 1] = daft_value_actor(c->members[i]);
 }
 
-int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
 int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
     DaftRt *rt = daft_gen_rt();
@@ -155,6 +156,11 @@ int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs
             free(ms);
             return fail(out, "collective.init: %s is not alive", gen_actor_name(it->as.actor, b1, sizeof b1));
         }
+        if (gen_coll_method_of(ms[i]) < 0) {
+            free(ms);
+            return fail(out, "collective.init: %s cannot take part in collectives (its class was not "
+                             "registered with the collective method)", gen_actor_name(it->as.actor, b1, sizeof b1));
+        }
     }
     /* On the CPU (DAFT_DEVICE=cpu) every backend moves data through the runtime's channels;
      * with GPUs, auto and nccl use NCCL where they can, and nccl insists. */
@@ -172,7 +178,6 @@ int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs
     return 0;
 }
 
-int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);
 int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)
 {
     (void)ctx;
@@ -188,7 +193,7 @@ int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int na
     for (int r = 0; rt && c->nccl_started && r < c->n; r++) {
         DaftValue a[2] = {daft_value_i64(COLL_NCCL_DESTROY), daft_value_i64(c->id)};
         DaftRef ref = {0, 0};
-        if (daft_rt_call(rt, c->members[r], gen_coll_method_index(gen_actor_class(c->members[r])), a, 2, &ref) == 0)
+        if (daft_rt_call(rt, c->members[r], gen_coll_method_of(c->members[r]), a, 2, &ref) == 0)
             daft_rt_release(rt, ref);
     }
     *out = daft_value_none();
@@ -199,16 +204,36 @@ int daft_std_collective_destroy(DaftActorCtx *ctx, const DaftValue *args, int na
 
 static DaftActor producer_of(const DaftValue *v)
 {
+    DaftActor p = 0;
+    if (daft_gen_ctx.hosted && daft_gen_ctx.host.own_ref && v->kind == DAFT_V_REF &&
+        daft_gen_ctx.host.own_ref(daft_gen_ctx.host.arg, v, &p, NULL))
+        return p;
     if (gen_is_handle(v))
         return gen_handle_producer(v);
     return v->kind == DAFT_V_REF ? v->as.ref.owner : 0;
+}
+
+/* The inputs as the members' tasks take them: Refs of the runtime as they are, the values
+ * of plan outputs (daft_gen_main's handles, a host's own Refs). */
+static DaftValue *resolve_inputs(const DaftValue *refs, int n)
+{
+    DaftValue *items = gen_resolve_handles(refs, n);
+    for (int i = 0; daft_gen_ctx.hosted && daft_gen_ctx.host.own_ref && i < n; i++) {
+        DaftActor p = 0;
+        DaftValue v = daft_value_none();
+        if (items[i].kind == DAFT_V_REF && daft_gen_ctx.host.own_ref(daft_gen_ctx.host.arg, &items[i], &p, &v)) {
+            daft_gen_drop(&items[i]);
+            items[i] = v;
+        }
+    }
+    return items;
 }
 
 static DaftRef call_member(DaftRt *rt, const Comm *c, int r, const DaftValue *args, int nargs, const char *fn)
 {
     char b1[128];
     DaftRef ref = {0, 0};
-    if (daft_rt_call(rt, c->members[r], gen_coll_method_index(gen_actor_class(c->members[r])), args, nargs, &ref))
+    if (daft_rt_call(rt, c->members[r], gen_coll_method_of(c->members[r]), args, nargs, &ref))
         daft_gen_fatal("%s: cannot submit to %s: %s", fn, gen_actor_name(c->members[r], b1, sizeof b1),
                        daft_rt_last_error(rt));
     return ref;
@@ -320,7 +345,7 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
                         gen_actor_name(c->members[i], b2, sizeof b2));
     }
     /* Plan handles (outputs of compiled executions) are passed by value. */
-    DaftValue *items = gen_resolve_handles(refs->as.list.items, (int)n);
+    DaftValue *items = resolve_inputs(refs->as.list.items, (int)n);
     if (c->nccl) {
         coll_submit_nccl(rt, c, kind, red, root, items, out);
         for (size_t i = 0; i < n; i++)
@@ -344,9 +369,8 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
         } else {
             memcpy(&cargs[4], items, n * sizeof *items);
         }
-        int ci = gen_actor_class(c->members[r]);
         DaftRef ref = {0, 0};
-        int rc = daft_rt_call(rt, c->members[r], gen_coll_method_index(ci), cargs, nv + 4, &ref);
+        int rc = daft_rt_call(rt, c->members[r], gen_coll_method_of(c->members[r]), cargs, nv + 4, &ref);
         if (rc != 0)
             daft_gen_fatal("%s: cannot submit to %s: %s", fn, gen_actor_name(c->members[r], b1, sizeof b1),
                            daft_rt_last_error(rt));
@@ -360,7 +384,6 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
 }
 
 #define COLL_FN(name, kind)                                                                         \
-    int daft_std_collective_##name(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out); \
     int daft_std_collective_##name(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out)  \
     {                                                                                               \
         return coll_submit(ctx, kind, args, nargs, out);                                            \

@@ -28,8 +28,8 @@ typedef struct DaftGenCtx {
     int *actor_class;             /* class index of each spawned actor (by handle), for "Class#n" */
     int *actor_gpu, *actor_node;  /* spawn placement requests (-1: any) */
     size_t nactor_class;
-    DaftClassDesc *reg_classes;   /* the classes as registered: the program's, each with the */
-    DaftMethodDesc **reg_methods; /* hidden "collective" method */
+    bool hosted;                  /* another driver's (daft_gen_host), described by host */
+    DaftGenHost host;
     GenIdMap refs;                /* RefInfo: what each Ref the driver created stands for */
     GenIdMap counts;              /* RefCount: Refs held by more than one value of driver code */
     char *line;                   /* the line being printed, written at once by print_end */
@@ -63,7 +63,7 @@ int gen_actor_class(DaftActor a);            /* class index in the program, or -
 DaftActor gen_actor_limit(void);             /* every spawned handle is below it */
 void gen_actor_request(DaftActor a, int *gpu, int *node); /* spawn placement requests */
 const char *gen_actor_name(DaftActor a, char *buf, size_t cap); /* "Class#n" */
-int gen_coll_method_index(int class_index);  /* the hidden "collective" method */
+int gen_coll_method_of(DaftActor a);         /* index of a's hidden "collective" method, or -1 */
 
 /* gen_sched.c: plan handles (DAFT_V_REF with owner DAFT_GEN_PLAN_OWNER) */
 static inline bool gen_is_handle(const DaftValue *v)
@@ -86,7 +86,6 @@ void gen_sched_shutdown(void);
 
 /* gen_coll.c */
 int gen_coll_method(DaftActorCtx *ctx, void *state, const DaftValue *args, int nargs, DaftValue *out);
-bool gen_comm_destroyed(const DaftValue *comm, int *id);
 void gen_coll_shutdown(void);
 
 #endif

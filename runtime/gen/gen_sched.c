@@ -337,7 +337,7 @@ static void bind_call(DaftGenSchedule *s, const DaftValue *args, Bind *b)
                 daft_gen_fatal("schedule '%s': parameter '%s' is not a %s", s->name, pn,
                                kind == DAFT_GEN_P_COMM ? "communicator" : "list of actors");
             int id = 0;
-            if (kind == DAFT_GEN_P_COMM && gen_comm_destroyed(v, &id))
+            if (kind == DAFT_GEN_P_COMM && daft_gen_comm_destroyed(v, &id))
                 daft_gen_fatal("communicator Comm#%d was destroyed", id);
             size_t n = v->as.list.len - first;
             key_push(b, (int64_t)n);

@@ -29,6 +29,7 @@
 
 #include <daft/lang.h>
 #include <daft/plan.h>
+#include <daft/std.h>
 #include <daftrt.h>
 
 #include <signal.h>
@@ -44,6 +45,7 @@ typedef struct ReplActor {
     char *cls;             /* class name */
     char *name;            /* "Worker#1" */
     int gpus;              /* the class's gpus resource */
+    int coll_method;       /* index of the hidden collective method (daft_gen_register_class) */
     int node, gpu;         /* requested placement, -1 = default */
     bool on_cpu;
     bool killed;           /* by :kill */
@@ -177,6 +179,12 @@ int repl_plan_output(Repl *R, ReplPlan *p, int64_t exec, int out, double timeout
 void repl_plans_free(Repl *R);
 
 bool repl_plan_command(Repl *R, const char *name, FILE *out, DaftPlanFormat fmt);
+
+/* repl_coll.c: std.collective through libdaftgen */
+void repl_coll_setup(Repl *R);                 /* once the runtime exists */
+DaftStdFnPtr repl_coll_fn(const char *symbol); /* daft_std_collective_*, or NULL */
+/* Notes the Refs of a collective's result list (producer "Worker#1.FN", type as given). */
+void repl_coll_note(Repl *R, const DaftValue *result, const char *fn, const char *type);
 
 /* repl_cmd.c */
 bool repl_command(Repl *R, const char *line); /* false: :quit */

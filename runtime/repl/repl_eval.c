@@ -713,11 +713,8 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
 
 /* std functions: uniform ABI; named arguments go last, identifiers as strings. */
 static bool std_call(Ev *E, Frame *F, DaftNode *call, DaftNode *decl, DaftValue *out) {
-    const DaftStdFn *fn = daft_std_lookup(decl->symbol);
-    if (!fn && decl->symbol && strncmp(decl->symbol, "daft_std_collective_", 20) == 0)
-        return fail(E, "collective.%s: std.collective is not supported by the REPL yet (use it in a program built "
-                       "with daftc)",
-                    decl->name);
+    const DaftStdFn *entry = daft_std_lookup(decl->symbol);
+    DaftStdFnPtr fn = entry ? entry->fn : repl_coll_fn(decl->symbol);
     if (!fn)
         return fail(E, "'%s' is not available in the REPL (no C implementation of '%s' is linked)", decl->name,
                     decl->symbol ? decl->symbol : "?");
@@ -744,10 +741,12 @@ static bool std_call(Ev *E, Frame *F, DaftNode *call, DaftNode *decl, DaftValue 
         }
     if (ok) {
         DaftValue r = daft_value_none();
-        if (fn->fn(NULL, args, k, &r) != 0 || r.kind == DAFT_V_ERROR) {
+        if (fn(NULL, args, k, &r) != 0 || r.kind == DAFT_V_ERROR) {
             ok = fail(E, "%s", r.kind == DAFT_V_ERROR ? r.as.error.msg : "std call failed");
             daft_value_free(&r);
         } else {
+            if (!entry && call->ty && call->ty->kind == DAFT_TY_LIST && call->ty->elem)
+                repl_coll_note(E->R, &r, decl->name, daft_type_str(E->mod->arena, call->ty->elem));
             *out = r;
         }
     }
@@ -858,6 +857,7 @@ static bool method_call(Ev *E, Frame *F, DaftNode *call, DaftNode *decl, DaftVal
         /* a dependency failed: the task does not run, its Ref holds the same error */
         DaftRef r = {R->next_plan_ref++ | REPL_PLAN_REF_BIT, 0};
         repl_ref_note(R, r, producer, type, NULL, 0, 0);
+        repl_ref_find(R, r.id)->owner = a->h; /* its producer, for collectives */
         repl_ref_set_local(R, r.id, &err);
         *out = daft_value_ref(r);
     } else {
@@ -898,7 +898,7 @@ static bool eval_call(Ev *E, Frame *F, DaftNode *e, DaftValue *out) {
     switch (decl->kind) {
     case DAFT_N_FN:
         if (decl->is_extern || !decl->body) {
-            if (decl->symbol && daft_std_lookup(decl->symbol))
+            if (decl->symbol && (daft_std_lookup(decl->symbol) || repl_coll_fn(decl->symbol)))
                 return std_call(E, F, e, decl, out);
             return fail(E, "calling extern function '%s' from the REPL prompt is not supported (call it from an "
                            "actor method)",
@@ -1014,6 +1014,7 @@ static bool eval_spawn(Ev *E, Frame *F, DaftNode *e, DaftValue *out) {
     a->cls = repl_strdup(rc->name);
     a->name = repl_printf("%s#%u", rc->name, h);
     a->gpus = rc->gpus;
+    a->coll_method = rc->nmethods;
     a->node = node;
     a->gpu = gpu;
     a->on_cpu = on_cpu;
@@ -1486,6 +1487,16 @@ bool repl_eval_input(Repl *R, const char *text, size_t len) {
                 if (v.kind == DAFT_V_F64 && tk(s->value->ty) == DAFT_TY_F32) {
                     free(str);
                     str = repl_printf("%g", (double)(float)v.as.f64);
+                }
+                if (tk(s->value->ty) == DAFT_TY_COMM && v.kind == DAFT_V_LIST && v.as.list.len >= 1) {
+                    /* [id, members...] (gen.h): shown as Comm#id over its members */
+                    DaftValue ms = {.kind = DAFT_V_LIST};
+                    ms.as.list.items = v.as.list.items + 1;
+                    ms.as.list.len = v.as.list.len - 1;
+                    char *m = repl_format(R, &ms, true);
+                    free(str);
+                    str = repl_printf("Comm#%lld over %s", (long long)v.as.list.items[0].as.i64, m);
+                    free(m);
                 }
                 if (v.kind == DAFT_V_TENSOR) {
                     char *t = repl_printf("%s (on cpu)", str);

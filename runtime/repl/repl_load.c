@@ -132,7 +132,7 @@ bool repl_load(Repl *R, const char *path) {
     }
     /* Register the classes. Names may repeat across loads: the REPL keeps the ids. */
     for (int i = 0; i < prog->nclasses; i++) {
-        int id = daft_rt_register_class(R->rt, &prog->classes[i]);
+        int id = daft_gen_register_class(R->rt, &prog->classes[i]); /* + the collective method */
         if (id < 0) {
             daft_error(&diags, daft_span_none(), "cannot register actor class '%s': %s", prog->classes[i].name,
                        daft_rt_last_error(R->rt));

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "repl.h"
 
+#include <daft/gen.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -145,8 +147,10 @@ int repl_main(int argc, char **argv) {
     /* a session defines and calls schedules as it goes: any two plans may share an actor */
     daft_rt_sequence_plans(R->rt, true);
     daft_rt_start(R->rt);
+    repl_coll_setup(R);
     if (file && !repl_load(R, file) && !R->tty) {
         /* a script for a file that does not compile would only cascade errors */
+        daft_gen_host_end();
         daft_rt_shutdown(R->rt);
         free_session(R);
         return 1;
@@ -191,6 +195,7 @@ int repl_main(int argc, char **argv) {
     repl_trace_close(R);
     repl_flush();
     repl_plans_free(R);
+    daft_gen_host_end();
     daft_rt_shutdown(R->rt);
     free_session(R);
     (void)failures;

@@ -6,6 +6,8 @@
  * next call plans again. */
 #include "repl.h"
 
+#include <daft/gen.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +141,14 @@ static DaftGraphActor graph_actor(Repl *R, DaftActor h) {
 ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, const DaftNode *sched,
                         const DaftValue *args, int nargs, char *err, size_t errcap) {
     repl_plans_check(R);
+    for (int i = 0; i < sched->params.len && i < nargs; i++) {
+        int comm_id = 0;
+        const DaftType *t = sched->params.items[i]->ty;
+        if (t && t->kind == DAFT_TY_COMM && daft_gen_comm_destroyed(&args[i], &comm_id)) {
+            snprintf(err, errcap, "communicator Comm#%d was destroyed", comm_id);
+            return NULL;
+        }
+    }
     char *key = make_key(R, sched, args, nargs);
     for (ReplPlan *p = R->plans; p; p = p->next)
         if (!p->dropped && strcmp(p->key, key) == 0) {
@@ -153,10 +163,18 @@ ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, c
         const DaftType *t = sched->params.items[i]->ty;
         const DaftValue *v = &args[i];
         if (t && t->kind == DAFT_TY_COMM) {
-            snprintf(err, errcap, "compiled schedule '%s': Comm parameters are not supported by the REPL yet", sched->name);
-            goto fail;
-        }
-        if (v->kind == DAFT_V_ACTOR) {
+            /* [id, members...] (gen.h): the members, in rank order, as an actor list */
+            if (v->kind != DAFT_V_LIST || v->as.list.len < 1) {
+                snprintf(err, errcap, "compiled schedule '%s': '%s' is not a communicator", sched->name,
+                         sched->params.items[i]->name);
+                goto fail;
+            }
+            size_t n = v->as.list.len - 1;
+            own[i] = calloc(n + 1, sizeof(DaftGraphActor));
+            for (size_t j = 0; j < n; j++)
+                own[i][j] = graph_actor(R, v->as.list.items[j + 1].kind == DAFT_V_ACTOR ? v->as.list.items[j + 1].as.actor : 0);
+            na[i] = (int)n;
+        } else if (v->kind == DAFT_V_ACTOR) {
             own[i] = calloc(1, sizeof(DaftGraphActor));
             own[i][0] = graph_actor(R, v->as.actor);
             na[i] = 1;
