@@ -12,7 +12,8 @@
 # DAFT_GPU_GRAPHS=1; 2 the application examples on GPUs against their expected output
 # (tests/apps/gpu.sh), also with DAFT_GPU_GRAPHS=1 (CUDA graphs must not change a value);
 # 3 the daft side of W7, W5 (both data-parallel programs), W6 (16 and 64 micro-batches) at
-# the reference sizes (RESULT lines, parsed by bench/run's format); 4 the peers of the same
+# the reference sizes (RESULT lines, parsed by bench/run's format), and W5 and W7 again with
+# their collectives interpreted (3-icoll.txt); 4 the peers of the same
 # run: bench/peers/tp_mlp (W7), PyTorch DDP (W5) and the PyTorch send/recv pipeline (W6);
 # 5 CUDA graphs (DAFT_GPU_GRAPHS=1) against none: W7 at TP 1, 2, 4 and batch 32, 256, W6 on
 # 4 stages (the attribution runs of earlier sessions: `DAFT_DEVICE_STEPS=5a`);
@@ -86,6 +87,20 @@ want 3 && for s in 1 2 4; do
     daft pp_mlp DAFT_APP_STAGES=$s DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=$m DAFT_APP_ITERS=10
   done
 done
+# the schedules that hold collectives run interpreted: each collective a task over NCCL
+# (SPEC 12), against the compiled rows above
+if want 3 && [ "$ngpu" -ge 2 ]; then
+  DAFT_TXT=$OUT/3-icoll.txt
+  echo "interpreted collectives (DAFT_SCHEDULE_COLLECTIVES=interpreted), not compiled plans:" >"$DAFT_TXT"
+  for n in 2 4; do
+    [ "$ngpu" -ge $n ] || continue
+    daft dp_train_overlap DAFT_SCHEDULE_COLLECTIVES=interpreted DAFT_APP_REPLICAS=$n DAFT_APP_BATCH=256 \
+      DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=10
+    daft tp_mlp DAFT_SCHEDULE_COLLECTIVES=interpreted DAFT_APP_TP=$n DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
+      DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30
+  done
+  DAFT_TXT=$OUT/3-daft.txt
+fi
 
 want 4 && stamp "4 peers"
 want 4 && for n in 1 2 4; do
