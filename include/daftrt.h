@@ -345,7 +345,8 @@ DAFT_API int daft_rt_class_id(const DaftRt *rt, const char *name);
 DAFT_API int daft_rt_method_index(const DaftRt *rt, int class_id, const char *method);
 /* Before daft_rt_start, in every process that registers classes: the method runs even when
  * an argument is an error value, and receives it, instead of taking that error as its
- * result without running. For methods that must take part whatever their inputs (a
+ * result without running; and even when the actor's constructor failed (its state is then
+ * as the constructor left it). For methods that must take part whatever their inputs (a
  * collective's member tells the others that its input failed). 0 or DAFT_EINVAL. */
 DAFT_API int daft_rt_method_takes_errors(DaftRt *rt, int class_id, int method);
 
@@ -390,7 +391,8 @@ DAFT_API void daft_rt_release(DaftRt *rt, DaftRef ref);
 DAFT_API int daft_rt_kill(DaftRt *rt, DaftActor actor);
 /* True while the actor's process is alive and its constructor has not failed. */
 DAFT_API bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor);
-/* The CUDA ordinal of the actor's GPU, or -1 (a CPU actor, DAFT_DEVICE=cpu, MPI mode). */
+/* The CUDA ordinal of the actor's GPU, -1 (a CPU actor, DAFT_DEVICE=cpu), or -2 where the
+ * driver does not know it (MPI mode: the actor's rank places it). */
 DAFT_API int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor);
 /* The last API-misuse or system error message of this context ("" if none). */
 DAFT_API const char *daft_rt_last_error(const DaftRt *rt);

@@ -296,6 +296,8 @@ bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor)
 
 int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor)
 {
+    if (rt->mpi)
+        return -2; /* each rank places its actors */
     RtActorRec *a = rt->is_driver ? rt_drv_actor(rt, actor) : NULL;
     return a && a->gpu >= 0 ? a->gpu : -1;
 }

@@ -666,7 +666,7 @@ static void rt_invoke(RtActorSelf *s, int method, const RtArgs *a, DaftValue *ou
     const RtClass *c = &s->rt->classes[s->cls];
     const DaftValue *err = c->takes_errors[method] ? NULL : rt_first_error(a);
     *out = daft_value_none();
-    if (s->init_err.kind == DAFT_V_ERROR) {
+    if (s->init_err.kind == DAFT_V_ERROR && !c->takes_errors[method]) {
         daft_value_copy(out, &s->init_err);
         return;
     }

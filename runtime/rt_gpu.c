@@ -1696,17 +1696,20 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
         gerr(err, cap, "NCCL communicator aborted");
         return DAFT_EPEER;
     }
-    *out = *in;
-    out->data = NULL;
-    out->device = 0;
+    bool given = out->data != NULL; /* the caller allocated it, with the result's shape */
+    if (!given) {
+        *out = *in;
+        out->data = NULL;
+        out->device = 0;
+    }
     int64_t n = rtg_numel(in);
-    if (kind == 1) { /* allgather: concatenate along dim 0 */
+    if (!given && kind == 1) { /* allgather: concatenate along dim 0 */
         if (in->rank < 1) {
             gerr(err, cap, "allgather needs a tensor of rank >= 1");
             return DAFT_EINVAL;
         }
         out->dims[0] *= c->n;
-    } else if (kind == 2) { /* reducescatter: member i keeps part i of dim 0 */
+    } else if (!given && kind == 2) { /* reducescatter: member i keeps part i of dim 0 */
         if (in->rank < 1 || in->dims[0] % c->n) {
             gerr(err, cap, "reducescatter: dimension 0 (%lld) is not divisible by %d members",
                  in->rank < 1 ? 0LL : (long long)in->dims[0], c->n);
@@ -1714,7 +1717,7 @@ static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
         }
         out->dims[0] /= c->n;
     }
-    int rc = g_alloc(out, err, cap);
+    int rc = given ? 0 : g_alloc(out, err, cap);
     if (rc)
         return rc;
     ncclRedOp_t op = reduce == 1 ? ncclMax : reduce == 2 ? ncclMin : reduce == 3 ? ncclAvg : ncclSum;

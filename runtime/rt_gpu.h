@@ -104,8 +104,9 @@ typedef struct RtGpuOps {
     int (*recv_held_grouped)(RtGpuComm *c, DaftTensor *t, int peer, char *err, size_t cap);
     bool (*held_groupable)(RtGpuComm *c); /* may c's receives be posted that way? */
     void (*release)(RtGpuComm *c);
-    /* Collective (kinds / reductions numbered as daft/plan.h) of member `in`; `out` gets a
-     * new device tensor. Shapes follow rt_coll.c's CPU rules. on_compute: the next
+    /* Collective (kinds / reductions numbered as daft/plan.h) of member `in`; `out` (zeroed)
+     * gets a new device tensor, or is used as it is when out->data is set (allocated by the
+     * caller with the result's shape). Shapes follow rt_coll.c's CPU rules. on_compute: the next
      * computation reads `out`, so the collective runs on the compute stream (no waits
      * between streams); otherwise on the communication stream, overlapping compute. */
     int (*collective)(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,

@@ -29,13 +29,20 @@ typedef struct Comm {
 /* The hidden method's first argument: kind | op << 8, and one of these for NCCL tasks. */
 enum { COLL_NCCL = 1 << 16, COLL_NCCL_ID = 1 << 17, COLL_NCCL_DESTROY = 1 << 18 };
 
-/* Why a communicator cannot use NCCL (NULL: it can): every member must be a GPU actor on a
- * GPU of its own (one NCCL communicator cannot hold two ranks on one GPU). */
-static const char *nccl_refusal(DaftRt *rt, const DaftActor *ms, int n, char *buf, size_t cap)
+/* Why interpreted collectives cannot use NCCL (NULL: they can): every member must be a GPU
+ * actor on a GPU of its own (one NCCL communicator cannot hold two ranks on one GPU), and
+ * the driver must know where they are (not under MPI: *unknown is then set). */
+static const char *nccl_refusal(DaftRt *rt, const DaftActor *ms, int n, bool *unknown, char *buf, size_t cap)
 {
     char b1[128], b2[128];
+    *unknown = false;
     for (int i = 0; i < n; i++) {
         int gi = daft_rt_actor_gpu(rt, ms[i]);
+        if (gi == -2) {
+            *unknown = true;
+            snprintf(buf, cap, "the driver does not know where %s runs (MPI)", gen_actor_name(ms[i], b1, sizeof b1));
+            return buf;
+        }
         if (gi < 0) {
             snprintf(buf, cap, "%s has no GPU", gen_actor_name(ms[i], b1, sizeof b1));
             return buf;
@@ -165,9 +172,10 @@ int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs
     /* On the CPU (DAFT_DEVICE=cpu) every backend moves data through the runtime's channels;
      * with GPUs, auto and nccl use NCCL where they can, and nccl insists. */
     char why[300];
-    const char *refusal = nccl_refusal(rt, ms, (int)n, why, sizeof why);
+    bool unknown;
+    const char *refusal = nccl_refusal(rt, ms, (int)n, &unknown, why, sizeof why);
     bool want = strcmp(backend, "nccl") == 0;
-    if (want && !cpu_mode() && refusal) {
+    if (want && !cpu_mode() && refusal && !unknown) { /* (under MPI: compiled plans decide) */
         free(ms);
         return fail(out, "collective.init: backend nccl needs every member on a GPU of its own: %s", refusal);
     }
@@ -323,8 +331,9 @@ static int coll_submit(DaftActorCtx *ctx, DaftCollKind kind, const DaftValue *ar
                 }
         if (!c) {
             char why[300];
+            bool unknown;
             c = comm_new(ps, (int)n, true);
-            c->nccl = !cpu_mode() && !nccl_refusal(rt, ps, (int)n, why, sizeof why);
+            c->nccl = !cpu_mode() && !nccl_refusal(rt, ps, (int)n, &unknown, why, sizeof why);
         }
         free(ps);
     }
@@ -482,6 +491,8 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
     if (nv != size)
         return daft_raise(ctx, "%s: %d inputs for %d ranks", fn, nv, size);
     char s1[160], s2[160];
+    if (kind == DAFT_COLL_ALLGATHER && t0->rank < 1)
+        return daft_raise(ctx, "allgather: inputs must have at least one dimension");
     for (int i = 1; i < nv; i++) {
         const DaftTensor *t = &vs[i].as.tensor;
         if (t->dtype != t0->dtype)
@@ -490,7 +501,7 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
         bool same = t->rank == t0->rank;
         for (int d = kind == DAFT_COLL_ALLGATHER ? 1 : 0; same && d < t->rank; d++)
             same = t->dims[d] == t0->dims[d];
-        if (!same || (kind == DAFT_COLL_ALLGATHER && t->rank < 1)) {
+        if (!same) {
             shape_str(t0, s1, sizeof s1);
             shape_str(t, s2, sizeof s2);
             return daft_raise(ctx, "%s: shapes differ: rank 0 has %s, rank %d has %s", fn, s1, i, s2);
@@ -498,8 +509,6 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
     }
     size_t esz = daft_rt_dtype_size(t0->dtype);
     if (kind == DAFT_COLL_ALLGATHER) {
-        if (t0->rank < 1)
-            return daft_raise(ctx, "allgather: inputs must have at least one dimension");
         int64_t dims[DAFT_MAX_RANK];
         memcpy(dims, t0->dims, sizeof dims);
         dims[0] = 0;

@@ -174,6 +174,7 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
 ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, const DaftNode *sched,
                         const DaftValue *args, int nargs, char *err, size_t errcap);
 void repl_plans_check(Repl *R);  /* drops plans whose actors died */
+DaftActor repl_plan_output_actor(const ReplPlan *p, int out); /* writer of output `out`, or 0 */
 int repl_plan_output(Repl *R, ReplPlan *p, int64_t exec, int out, double timeout_s,
                      DaftValue *val);
 void repl_plans_free(Repl *R);
@@ -183,6 +184,9 @@ bool repl_plan_command(Repl *R, const char *name, FILE *out, DaftPlanFormat fmt)
 /* repl_coll.c: std.collective through libdaftgen */
 void repl_coll_setup(Repl *R);                 /* once the runtime exists */
 DaftStdFnPtr repl_coll_fn(const char *symbol); /* daft_std_collective_*, or NULL */
+/* Waits for the REPL's own Refs among a collective's inputs (plan outputs): false when
+ * Ctrl-C interrupted it (the collective is then not submitted). */
+bool repl_coll_wait_inputs(Repl *R, const DaftValue *args, int nargs);
 /* Notes the Refs of a collective's result list (producer "Worker#1.FN", type as given). */
 void repl_coll_note(Repl *R, const DaftValue *result, const char *fn, const char *type);
 

@@ -23,23 +23,13 @@ static int host_coll_method(void *arg, DaftActor h)
     return a ? a->coll_method : -1;
 }
 
-/* A plan output is produced by the actor that writes its output channel. */
-static DaftActor plan_producer(const ReplRef *rf)
-{
-    const DaftPlan *p = rf->plan->plan;
-    int ch = rf->out >= 0 && rf->out < p->noutputs ? p->outputs[rf->out].channel : -1;
-    if (ch < 0 || p->channels[ch].writer < 0)
-        return 0;
-    return rf->plan->actors[p->channels[ch].writer];
-}
-
 static bool host_own_ref(void *arg, const DaftValue *ref, DaftActor *producer, DaftValue *value)
 {
     Repl *R = arg;
     if (!(ref->as.ref.id & REPL_PLAN_REF_BIT))
         return false;
     const ReplRef *rf = repl_ref_find(R, ref->as.ref.id);
-    *producer = !rf ? 0 : rf->plan ? plan_producer(rf) : rf->owner;
+    *producer = !rf ? 0 : rf->plan ? repl_plan_output_actor(rf->plan, rf->out) : rf->owner;
     if (value) {
         int rc = repl_ref_get(R, ref->as.ref, -1, value);
         if (rc == -100)
@@ -47,6 +37,22 @@ static bool host_own_ref(void *arg, const DaftValue *ref, DaftActor *producer, D
         else if (rc != 0 && value->kind != DAFT_V_ERROR)
             *value = daft_value_error("an input of the collective is an unknown Ref");
     }
+    return true;
+}
+
+bool repl_coll_wait_inputs(Repl *R, const DaftValue *args, int nargs)
+{
+    for (int i = 0; i < nargs; i++)
+        for (size_t j = 0; args[i].kind == DAFT_V_LIST && j < args[i].as.list.len; j++) {
+            const DaftValue *v = &args[i].as.list.items[j];
+            if (v->kind != DAFT_V_REF || !(v->as.ref.id & REPL_PLAN_REF_BIT))
+                continue;
+            DaftValue x = daft_value_none();
+            int rc = repl_ref_get(R, v->as.ref, -1, &x);
+            daft_value_free(&x);
+            if (rc == -100)
+                return false;
+        }
     return true;
 }
 

@@ -739,6 +739,9 @@ static bool std_call(Ev *E, Frame *F, DaftNode *call, DaftNode *decl, DaftValue 
                 ok = fail(E, "%s: got a Ref; call get() first", decl->name);
             k++;
         }
+    if (ok && !entry && !repl_coll_wait_inputs(E->R, args, k))
+        ok = fail(E, "collective.%s: interrupted (Ctrl-C) while waiting for its inputs; nothing was submitted",
+                  decl->name);
     if (ok) {
         DaftValue r = daft_value_none();
         if (fn(NULL, args, k, &r) != 0 || r.kind == DAFT_V_ERROR) {

@@ -262,6 +262,14 @@ fail:
     return NULL;
 }
 
+DaftActor repl_plan_output_actor(const ReplPlan *p, int out) {
+    const DaftPlan *plan = p->plan;
+    int ch = out >= 0 && out < plan->noutputs ? plan->outputs[out].channel : -1;
+    if (ch < 0 || plan->channels[ch].writer < 0)
+        return 0;
+    return p->actors[plan->channels[ch].writer];
+}
+
 /* The death error of a dead actor, as the runtime words it. */
 static DaftValue death_error(Repl *R, DaftActor h) {
     ReplActor *a = repl_actor(R, h);
@@ -351,6 +359,7 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
         repl_ref_note(R, r, prod, elem_ty, fail_v.kind == DAFT_V_NONE ? p : NULL, exec, i);
         free(prod);
         if (fail_v.kind != DAFT_V_NONE) {
+            repl_ref_find(R, r.id)->owner = repl_plan_output_actor(p, i); /* for collectives */
             DaftValue e = daft_value_none();
             daft_value_copy(&e, &fail_v);
             repl_ref_set_local(R, r.id, &e);

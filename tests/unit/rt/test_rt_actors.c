@@ -306,6 +306,18 @@ static void test_method_takes_errors(void **st)
     assert_int_equal(v.kind, DAFT_V_ERROR);
     assert_string_equal(v.as.error.msg, "actor 'w1' (Counter) method 'fail': boom");
     daft_value_free(&v);
+    /* it runs on an actor whose constructor failed too; the others still do not */
+    DaftSpawnOpts o = {"broken", -1, -1};
+    DaftValue arg = daft_value_str("no config");
+    DaftActor b;
+    assert_int_equal(daft_rt_spawn(f->rt, f->cls, &arg, 1, &o, &b), 0);
+    daft_value_free(&arg);
+    v = get(f, call1(f, b, M_KIND_OF, daft_value_i64(1)));
+    assert_int_equal(v.kind, DAFT_V_I64);
+    assert_int_equal(v.as.i64, DAFT_V_I64);
+    v = get(f, call1(f, b, M_ADD, daft_value_i64(1)));
+    assert_int_equal(v.kind, DAFT_V_ERROR);
+    daft_value_free(&v);
 }
 
 static void test_init_failure(void **st)
