@@ -307,7 +307,13 @@ static void prepare_alone(const RtGpuOps *g, Op *o, const DaftValue *in, char *w
     if (!reads_mine || in->kind != DAFT_V_TENSOR)
         return;
     o->mine = in->as.tensor;
-    if (daft_tensor_gpu(&o->mine) != g->device()) { /* a host tensor: onto this GPU */
+    int dev = daft_tensor_gpu(&o->mine);
+    if (dev >= 0 && dev != g->device()) {
+        rt_fmt(why, cap, "%s: the input of rank %d is on GPU %d, not on its actor's GPU %d", o->fn, op->rank, dev,
+               g->device());
+        return;
+    }
+    if (dev < 0) { /* a host tensor: onto this GPU */
         o->up = o->mine;
         o->up.data = NULL;
         o->up.device = 0;
@@ -492,7 +498,9 @@ int rt_gcoll_run(RtGcoll **tab, const DaftNcclColl *op, const DaftValue *in, RtG
     int rc = run_one(g, e, RT_COLL_ALLGATHER, 0, 0, &e->hmine, &e->hall, alive, progress, arg, fn, out);
     int64_t *hs = rc ? NULL : malloc((size_t)op->n * HDR_WORDS * sizeof *hs);
     if (!rc && (!hs || g->to_host(&e->hall, hs, err, sizeof err))) {
-        g->comm_abort(e->c); /* the others may go on to the data: they must not wait for us */
+        /* (host memory or the GPU failed us: the others go on to the next step and wait
+         * there until this process ends; the abort keeps this one from waiting) */
+        g->comm_abort(e->c);
         rt_fmt(e->broken, sizeof e->broken, "%s", hs ? err : "out of memory");
         rc = fail(out, DAFT_EPEER, "%s: %s", fn, e->broken);
     }
