@@ -371,9 +371,9 @@ static int prepare_together(const RtGpuOps *g, RtGcollComm *e, Op *o, const int6
         }
         if (!o->parts)
             rt_fmt(err, sizeof err, "out of memory");
-    } else {
-        return 0; /* allocated before the headers */
-    }
+    } else if (op->kind != RT_COLL_BROADCAST) {
+        return 0; /* allreduce, reducescatter: allocated before the headers, on every member */
+    } /* (a broadcast's root allocated before the headers, but it takes part in the agreement) */
     int32_t mine = ok ? op->n : op->rank, low = 0;
     char ferr[300];
     if (g->from_host(&e->flag, &mine, ferr, sizeof ferr)) {
