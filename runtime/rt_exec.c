@@ -735,6 +735,11 @@ int daft_ctx_nccl_collective(DaftActorCtx *ctx, const DaftNcclColl *op, const Da
     RtActorSelf *s = ctx->self;
     RtGcollWait w = {s, op->members, op->n};
     int rc = rt_gcoll_run(&s->gcoll, op, in, rt_gcoll_alive, NULL, &w, out);
+    if (rc == RT_GCOLL_STRANDED) { /* the others wait inside NCCL until this actor ends */
+        rt_log("actor '%s': %s; the actor stops, so that the other members of the communicator do not "
+               "wait for it forever", s->name, out->kind == DAFT_V_ERROR ? out->as.error.msg : "collective failed");
+        _exit(3);
+    }
     if (rc) /* outside every wait now: an aborted communicator goes at once */
         rt_gcoll_sweep(s->gcoll);
     return rc;

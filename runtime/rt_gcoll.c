@@ -254,17 +254,32 @@ static int settle(const RtGpuOps *g, RtGcollComm *e, RtGcollAlive alive, void (*
                 e->broken);
 }
 
+/* This member failed where the others may already be inside an NCCL operation of e (a
+ * launch or a copy of its own buffers failed: the GPU itself is failing). An abort is local
+ * to a process, so only this actor's end frees them: RT_GCOLL_STRANDED tells rt_exec.c to
+ * stop the actor, and its death then aborts the communicator on every other member. */
+static int strand(const RtGpuOps *g, RtGcollComm *e, const char *fn, const char *err, DaftValue *out)
+{
+    g->comm_abort(e->c);
+    rt_fmt(e->broken, sizeof e->broken, "%s", err);
+    return fail(out, RT_GCOLL_STRANDED, "%s on communicator Comm#%llu: %s", fn, (unsigned long long)e->key, err);
+}
+
+/* A copy of one of e's own buffers (header, flag) from or to the host. */
+static int copy(const RtGpuOps *g, RtGcollComm *e, DaftTensor *t, void *host, bool to_device, RtGcollAlive alive,
+                void (*progress)(void *), void *arg, char *err, size_t cap)
+{
+    return g->comm_copy(e->c, t, host, to_device, alive, progress, arg, err, cap);
+}
+
 /* One NCCL collective of `in` into *res (allocated by the caller), waited for. */
 static int run_one(const RtGpuOps *g, RtGcollComm *e, int kind, int reduce, int root,
                    const DaftTensor *in, DaftTensor *res, RtGcollAlive alive,
                    void (*progress)(void *), void *arg, const char *fn, DaftValue *out)
 {
     char err[300];
-    if (g->collective(e->c, kind, reduce, root, in, res, true, err, sizeof err)) {
-        g->comm_abort(e->c); /* (the others are inside it: they wait until someone dies) */
-        rt_fmt(e->broken, sizeof e->broken, "%s", err);
-        return fail(out, DAFT_EPEER, "%s on communicator Comm#%llu: %s", fn, (unsigned long long)e->key, err);
-    }
+    if (g->collective(e->c, kind, reduce, root, in, res, true, err, sizeof err))
+        return strand(g, e, fn, err, out);
     return settle(g, e, alive, progress, arg, fn, out);
 }
 
@@ -376,14 +391,11 @@ static int prepare_together(const RtGpuOps *g, RtGcollComm *e, Op *o, const int6
     } /* (a broadcast's root allocated before the headers, but it takes part in the agreement) */
     int32_t mine = ok ? op->n : op->rank, low = 0;
     char ferr[300];
-    if (g->from_host(&e->flag, &mine, ferr, sizeof ferr)) {
-        g->comm_abort(e->c); /* the others wait for this member's flag until it dies */
-        rt_fmt(e->broken, sizeof e->broken, "%s", ferr);
-        return fail(out, DAFT_EPEER, "%s: %s", o->fn, ferr);
-    }
+    if (copy(g, e, &e->flag, &mine, true, alive, progress, arg, ferr, sizeof ferr))
+        return strand(g, e, o->fn, ferr, out);
     int rc = run_one(g, e, RT_COLL_ALLREDUCE, 2 /* min */, 0, &e->flag, &e->flag, alive, progress, arg, o->fn, out);
-    if (!rc && g->to_host(&e->flag, &low, ferr, sizeof ferr))
-        rc = fail(out, DAFT_EPEER, "%s: %s", o->fn, ferr);
+    if (!rc && copy(g, e, &e->flag, &low, false, alive, progress, arg, ferr, sizeof ferr))
+        return strand(g, e, o->fn, ferr, out);
     if (rc)
         return rc;
     if (low == op->rank)
@@ -462,6 +474,11 @@ static RtGcollComm *comm_for(const RtGpuOps *g, RtGcoll **tab, const DaftNcclCol
                 rt_fmt(e->broken, sizeof e->broken, "%s", err);
         }
     }
+    if (e->n != op->n || e->rank != op->rank) {
+        fail(out, DAFT_EINVAL, "%s: communicator Comm#%llu has %d members here (this one rank %d), not %d (rank %d)", fn,
+             (unsigned long long)op->comm, e->n, e->rank, op->n, op->rank);
+        return NULL;
+    }
     if (e->broken[0] || !e->c) {
         fail(out, DAFT_EPEER, "%s on communicator Comm#%llu: %s", fn, (unsigned long long)op->comm,
              e->broken[0] ? e->broken : "destroyed");
@@ -478,7 +495,9 @@ int rt_gcoll_run(RtGcoll **tab, const DaftNcclColl *op, const DaftValue *in, RtG
     char err[300];
     if (!g)
         return fail(out, DAFT_EINVAL, "%s over NCCL: this actor has no GPU", fn);
-    if (op->n < 1 || op->rank < 0 || op->rank >= op->n || op->kind < 0 || op->kind > RT_COLL_BROADCAST)
+    *out = daft_value_none();
+    if (op->n < 1 || op->rank < 0 || op->rank >= op->n || op->kind < 0 || op->kind > RT_COLL_BROADCAST ||
+        (op->kind == RT_COLL_BROADCAST && (op->root < 0 || op->root >= op->n)))
         return fail(out, DAFT_EINVAL, "%s: malformed operation", fn);
     RtGcollComm *e = comm_for(g, tab, op, alive, arg, fn, out);
     if (!e)
@@ -489,21 +508,14 @@ int rt_gcoll_run(RtGcoll **tab, const DaftNcclColl *op, const DaftValue *in, RtG
     prepare_alone(g, &o, in, why, sizeof why);
     int64_t h[HDR_WORDS];
     header_of(in, why[0] ? why : NULL, h);
-    if (g->from_host(&e->hmine, h, err, sizeof err)) {
+    if (copy(g, e, &e->hmine, h, true, alive, progress, arg, err, sizeof err)) {
         op_free(g, &o);
-        g->comm_abort(e->c); /* the others wait for this header until it dies */
-        rt_fmt(e->broken, sizeof e->broken, "%s", err);
-        return fail(out, DAFT_EPEER, "%s: %s", fn, err);
+        return strand(g, e, fn, err, out);
     }
     int rc = run_one(g, e, RT_COLL_ALLGATHER, 0, 0, &e->hmine, &e->hall, alive, progress, arg, fn, out);
     int64_t *hs = rc ? NULL : malloc((size_t)op->n * HDR_WORDS * sizeof *hs);
-    if (!rc && (!hs || g->to_host(&e->hall, hs, err, sizeof err))) {
-        /* (host memory or the GPU failed us: the others go on to the next step and wait
-         * there until this process ends; the abort keeps this one from waiting) */
-        g->comm_abort(e->c);
-        rt_fmt(e->broken, sizeof e->broken, "%s", hs ? err : "out of memory");
-        rc = fail(out, DAFT_EPEER, "%s: %s", fn, e->broken);
-    }
+    if (!rc && (!hs || copy(g, e, &e->hall, hs, false, alive, progress, arg, err, sizeof err)))
+        rc = strand(g, e, fn, hs ? err : "out of memory", out);
     /* 2. the same decision on every member; 3. the results that needed the headers */
     if (!rc)
         rc = check_headers(hs, op->n, op->kind, op->root, fn, &o.ragged, out);

@@ -1012,6 +1012,24 @@ static int g_from_host(DaftTensor *t, const void *src, char *err, size_t cap)
     return poll_event(G.done, NULL, 0, NULL, NULL, NULL, err, cap);
 }
 
+static int g_comm_copy(RtGpuComm *c, DaftTensor *t, void *host, bool to_device, bool (*alive)(void *),
+                       void (*progress)(void *), void *arg, char *err, size_t cap)
+{
+    size_t nb = rtg_nbytes(t);
+    if (!nb)
+        return 0;
+    if (G.graphs)
+        rtgraph_on_copy(G.graphs);
+    if (!to_device)
+        g_use(t);
+    CU(cudaMemcpyAsync(to_device ? t->data : host, to_device ? host : t->data, nb,
+                       to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost, G.cs),
+       "cudaMemcpyAsync");
+    CU(cudaEventRecord(G.done, G.cs), "cudaEventRecord");
+    RtGpuComm *cs[1] = {c};
+    return poll_event(G.done, cs, 1, alive, progress, arg, err, cap);
+}
+
 static int g_upload(DaftTensor *t, const void *src, char *err, size_t cap)
 {
     if (G.graphs)
@@ -1910,6 +1928,7 @@ const RtGpuOps *daft_gpu_ops(void)
         .comm_abort = g_comm_abort,
         .comm_destroy = g_comm_destroy,
         .wait = hp_wait,
+        .comm_copy = g_comm_copy,
         .set_hook = g_set_hook,
         .comm_start = g_comm_start,
         .comm_poll = g_comm_poll,

@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 12
+#define RT_GPU_ABI 13
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -120,6 +120,12 @@ typedef struct RtGpuOps {
      * for async errors. 0, DAFT_EPEER (alive false: comms aborted) or an error. */
     int (*wait)(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *),
                 void *arg, char *err, size_t cap);
+    /* A copy between the device tensor t and host memory (to_device: host -> t), after the
+     * compute stream's work so far, waited for like `wait` on c alone: another
+     * communicator's abort does not fail it (an interpreted collective's own small buffers,
+     * whose failure on one member would strand the others inside NCCL). */
+    int (*comm_copy)(RtGpuComm *c, DaftTensor *t, void *host, bool to_device, bool (*alive)(void *),
+                     void (*progress)(void *), void *arg, char *err, size_t cap);
     /* Called every few ms by every polling wait (to_host, sync): the actor's progress
      * (drains control messages, so that a death notice aborts the communicators). */
     void (*set_hook)(void (*fn)(void *), void *arg);

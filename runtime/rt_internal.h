@@ -562,6 +562,9 @@ DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, in
 typedef struct RtGcoll RtGcoll;
 typedef bool (*RtGcollAlive)(void *arg);
 int rt_gcoll_id(uint8_t id[DAFT_NCCL_ID_BYTES], char *err, size_t cap);
+/* RT_GCOLL_STRANDED: this member failed where the others may be inside an NCCL operation
+ * with it; only its end frees them, so the actor must stop (*out says why). */
+enum { RT_GCOLL_STRANDED = -100 };
 int rt_gcoll_run(RtGcoll **tab, const DaftNcclColl *op, const DaftValue *in, RtGcollAlive alive,
                  void (*progress)(void *), void *arg, DaftValue *out);
 void rt_gcoll_peer_died(RtGcoll *t, DaftActor a, const char *why); /* aborts its communicators */

@@ -5,8 +5,11 @@
  * one) is a barrier that times out here, and fails the test. Checked: the values of every
  * kind, and that every member ends with the same result or the same error and has made
  * the same NCCL calls, when an input failed, is not a tensor, has another shape, and when
- * one member has no (fake) GPU memory for its result or cannot upload its input; that
- * every buffer is freed once the communicators are destroyed. */
+ * one member has no (fake) GPU memory for its result or cannot upload its input; that a
+ * member whose GPU fails where the others are already inside NCCL stops (RT_GCOLL_STRANDED)
+ * and its death, not a hang, ends their wait; that every buffer is freed once the
+ * communicators are destroyed. The fake's launch records a member's part and its wait meets
+ * the others, as NCCL kernels run after their launch. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +43,8 @@ typedef struct Part {
     DaftRtDtype dtype;
     int64_t count;
     const void *send;
+    void *recv;
+    bool pending;      /* launched, not yet waited for */
 } Part;
 
 static struct {
@@ -49,18 +54,34 @@ static struct {
     int arrived;
     unsigned long phase;
     bool hung, mismatch;
+    bool dead[MAXN];   /* stranded members: the actor would have stopped */
     Part part[MAXN];
     int calls[MAXN];   /* collectives entered, per rank */
     int oom_rank;      /* its allocations of BIG bytes or more fail (-1: none) */
+    int copy_fail_rank, copy_fail_at; /* that rank's copy number copy_fail_at (from 1) fails */
+    int copies[MAXN];
     atomic_int live;   /* buffers allocated and not freed */
-} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .oom_rank = -1};
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .oom_rank = -1, .copy_fail_rank = -1};
 
 static __thread int t_rank = -1;
 
-/* Every member meets here; false after 3 s without the others (the NCCL hang). */
+static bool any_dead(void)
+{
+    for (int r = 0; r < W.n; r++)
+        if (W.dead[r])
+            return true;
+    return false;
+}
+
+/* Every member meets here; false when a member died, or after 3 s without the others
+ * (the NCCL hang: W.hung). */
 static bool barrier(void)
 {
     pthread_mutex_lock(&W.mu);
+    if (any_dead()) {
+        pthread_mutex_unlock(&W.mu);
+        return false;
+    }
     unsigned long ph = W.phase;
     if (++W.arrived == W.n) {
         W.arrived = 0;
@@ -72,12 +93,14 @@ static bool barrier(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 3;
-    while (W.phase == ph && !W.hung)
+    while (W.phase == ph && !W.hung && !any_dead())
         if (pthread_cond_timedwait(&W.cv, &W.mu, &ts) == ETIMEDOUT) {
             W.hung = true;
             pthread_cond_broadcast(&W.cv);
         }
     bool ok = W.phase != ph;
+    if (!ok)
+        W.arrived--; /* (left without the others) */
     pthread_mutex_unlock(&W.mu);
     return ok;
 }
@@ -142,18 +165,6 @@ static int f_comm_init(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int 
 static void f_comm_abort(RtGpuComm *c) { c->aborted = true; }
 static void f_comm_destroy(RtGpuComm *c) { free(c); }
 
-static int f_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *), void *arg, char *err,
-                  size_t cap)
-{
-    (void)alive, (void)progress, (void)arg;
-    for (int i = 0; i < n; i++)
-        if (c[i] && c[i]->aborted) {
-            snprintf(err, cap, "NCCL communicator aborted (fake)");
-            return DAFT_EPEER;
-        }
-    return 0;
-}
-
 #define REDUCE(T)                                                                              \
     do {                                                                                       \
         T *o = dst;                                                                            \
@@ -195,6 +206,7 @@ static void compute(int r, void *dst)
         REDUCE(int64_t);
 }
 
+/* Launching records this member's part; the wait meets the others and computes. */
 static int f_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in, DaftTensor *out,
                         bool on_compute, char *err, size_t cap)
 {
@@ -215,26 +227,51 @@ static int f_collective(RtGpuComm *c, int kind, int reduce, int root, const Daft
             return DAFT_ENOMEM;
     }
     int r = c->rank;
-    W.part[r] = (Part){kind, reduce, root, in->dtype, daft_tensor_numel(in), in->data ? in->data : out->data};
+    W.part[r] = (Part){kind, reduce, root, in->dtype, daft_tensor_numel(in), in->data ? in->data : out->data,
+                       out->data, true};
     W.calls[r]++;
-    if (!barrier()) {
-        snprintf(err, cap, "fake NCCL: a member never joined");
+    return 0;
+}
+
+static int f_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *), void *arg, char *err,
+                  size_t cap)
+{
+    (void)n, (void)alive, (void)progress, (void)arg;
+    int r = t_rank;
+    if (!W.part[r].pending)
+        return 0;
+    W.part[r].pending = false;
+    if (c[0]->aborted || !barrier()) {
+        snprintf(err, cap, W.hung ? "fake NCCL: a member never joined" : "a member died (fake)");
         return DAFT_EPEER;
     }
     for (int q = 0; q < W.n; q++)
-        if (W.part[q].kind != kind || W.part[q].count != W.part[r].count || W.part[q].dtype != in->dtype ||
-            W.part[q].root != root || W.part[q].reduce != reduce)
+        if (W.part[q].kind != W.part[r].kind || W.part[q].count != W.part[r].count ||
+            W.part[q].dtype != W.part[r].dtype || W.part[q].root != W.part[r].root ||
+            W.part[q].reduce != W.part[r].reduce)
             W.mismatch = true;
     if (!W.mismatch)
-        compute(r, out->data);
+        compute(r, W.part[r].recv);
     barrier(); /* nobody reuses its input before every member has read it */
+    return 0;
+}
+
+static int f_comm_copy(RtGpuComm *c, DaftTensor *t, void *host, bool to_device, bool (*alive)(void *),
+                       void (*progress)(void *), void *arg, char *err, size_t cap)
+{
+    (void)c, (void)alive, (void)progress, (void)arg;
+    if (t_rank == W.copy_fail_rank && ++W.copies[t_rank] == W.copy_fail_at) {
+        snprintf(err, cap, "cudaMemcpyAsync failed (fake)");
+        return DAFT_EPEER;
+    }
+    memcpy(to_device ? t->data : host, to_device ? host : t->data, nbytes(t));
     return 0;
 }
 
 static const RtGpuOps fake = {
     .abi = RT_GPU_ABI, .device = f_device, .alloc = f_alloc, .free = f_free, .to_host = f_to_host,
     .from_host = f_from_host, .upload = f_upload, .comm_init = f_comm_init, .comm_abort = f_comm_abort,
-    .comm_destroy = f_comm_destroy, .collective = f_collective, .wait = f_wait,
+    .comm_destroy = f_comm_destroy, .collective = f_collective, .wait = f_wait, .comm_copy = f_comm_copy,
 };
 
 /* ---------------------------------------------------------------- members */
@@ -257,6 +294,12 @@ static void *member_main(void *arg)
     Member *m = arg;
     t_rank = m->rank;
     m->rc = rt_gcoll_run(&tabs[m->rank], &m->op, &m->in, alive, NULL, NULL, &m->out);
+    if (m->rc == RT_GCOLL_STRANDED) { /* rt_exec.c stops the actor: its death frees the others */
+        pthread_mutex_lock(&W.mu);
+        W.dead[m->rank] = true;
+        pthread_cond_broadcast(&W.cv);
+        pthread_mutex_unlock(&W.mu);
+    }
     return NULL;
 }
 
@@ -283,13 +326,14 @@ static DaftValue tensor(int r, int rows, int cols, float base, bool on_gpu)
 
 /* Runs one operation on n members (inputs given), and checks that nobody hung and that
  * every member made the same NCCL calls. */
-static void run(Member *ms, int n, int kind, int reduce, int root)
+static void run_on(uint64_t key, Member *ms, int n, int kind, int reduce, int root)
 {
     pthread_t th[MAXN];
     W.n = n;
+    W.arrived = 0;
     for (int r = 0; r < n; r++) {
         ms[r].rank = r;
-        ms[r].op = (DaftNcclColl){(uint64_t)(100 + n), members, n, r, some_id, kind, reduce, root};
+        ms[r].op = (DaftNcclColl){key, members, n, r, some_id, kind, reduce, root};
         ms[r].out = daft_value_none();
         W.calls[r] = 0;
         assert_int_equal(pthread_create(&th[r], NULL, member_main, &ms[r]), 0);
@@ -298,9 +342,11 @@ static void run(Member *ms, int n, int kind, int reduce, int root)
         pthread_join(th[r], NULL);
     assert_false(W.hung);
     assert_false(W.mismatch);
-    for (int r = 1; r < n; r++)
+    for (int r = 1; r < n && !any_dead(); r++)
         assert_int_equal(W.calls[r], W.calls[0]);
 }
+
+static void run(Member *ms, int n, int kind, int reduce, int root) { run_on((uint64_t)(100 + n), ms, n, kind, reduce, root); }
 
 static float value_at(const DaftValue *v, int64_t i) { return ((const float *)v->as.tensor.data)[i]; }
 
@@ -467,14 +513,44 @@ static void test_one_member_fails(void **st)
     }
 }
 
+/* A copy of a communicator's own buffers fails on one member (its GPU is failing) at each
+ * point of an operation: that member reports RT_GCOLL_STRANDED (rt_exec.c then stops the
+ * actor), and its death, not a timeout, ends the others' wait with an error. */
+static void test_stranded(void **st)
+{
+    (void)st;
+    int n = 3;
+    Member ms[MAXN];
+    for (int at = 1; at <= 4; at++) { /* header up, headers down, flag up, flag down */
+        for (int r = 0; r < n; r++)
+            ms[r].in = tensor(r, 4, 8, 0, true);
+        W.copy_fail_rank = 1;
+        W.copy_fail_at = at;
+        W.copies[1] = 0;
+        run_on((uint64_t)(200 + at), ms, n, RT_COLL_BROADCAST, 0, 0);
+        W.copy_fail_rank = -1;
+        assert_int_equal(ms[1].rc, RT_GCOLL_STRANDED);
+        assert_non_null(strstr(ms[1].out.as.error.msg, "cudaMemcpyAsync failed (fake)"));
+        for (int r = 0; r < n; r += 2) {
+            assert_int_equal(ms[r].rc, DAFT_EPEER);
+            assert_non_null(strstr(ms[r].out.as.error.msg, "a member died (fake)"));
+        }
+        release(ms, n);
+        memset(W.dead, 0, sizeof W.dead);
+    }
+}
+
 /* Destroying the communicators frees every buffer the fake GPU handed out. */
 static void test_destroy_frees(void **st)
 {
     (void)st;
     t_rank = 0;
-    for (int r = 0; r < MAXN; r++)
+    for (int r = 0; r < MAXN; r++) {
         for (int n = 1; n <= MAXN; n++)
             rt_gcoll_destroy(tabs[r], (uint64_t)(100 + n));
+        for (int at = 1; at <= 4; at++)
+            rt_gcoll_destroy(tabs[r], (uint64_t)(200 + at));
+    }
     assert_int_equal(atomic_load(&W.live), 0);
 }
 
@@ -485,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_one_member_fails),
+        cmocka_unit_test(test_stranded),
         cmocka_unit_test(test_destroy_frees),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
