@@ -602,11 +602,11 @@ static int gen_coll_nccl(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
         daft_value_free(&res);
         return rc;
     }
-    if (res.kind != DAFT_V_LIST) { /* an allgather of different row counts: the parts */
+    if (res.kind != DAFT_V_LIST) { /* the result, or the error of a failed input */
         *out = res;
         return 0;
     }
-    DaftValue cat[2] = {res, daft_value_i64(0)};
+    DaftValue cat[2] = {res, daft_value_i64(0)}; /* an allgather of different row counts: its parts */
     rc = daft_std_tensor_concat(ctx, cat, 2, out);
     daft_value_free(&res);
     return rc;
