@@ -1243,6 +1243,8 @@ static int g_nccl_id(uint8_t id[RT_NCCL_ID_BYTES], char *err, size_t cap)
 /* Nonblocking communicators: every call may return ncclInProgress; settle polls. */
 static int settle(RtGpuComm *c, char *err, size_t cap)
 {
+    /* (microseconds as a rule; a finalize whose peer died might never settle: bounded) */
+    int64_t deadline = now_ns() + 60LL * 1000000000LL;
     for (;;) {
         ncclResult_t st = ncclSuccess;
         ncclResult_t r = ncclCommGetAsyncError(c->comm, &st);
@@ -1253,6 +1255,11 @@ static int settle(RtGpuComm *c, char *err, size_t cap)
         }
         if (st == ncclSuccess)
             return 0;
+        if (now_ns() > deadline) {
+            gerr(err, cap, "NCCL did not finish an operation's launch in 60 s");
+            c->bad = true;
+            return DAFT_EPEER;
+        }
     }
 }
 
@@ -1492,13 +1499,17 @@ static void g_comm_destroy(RtGpuComm *c)
         } else {
             ncclCommFinalize(c->comm);
             char e[64];
-            settle(c, e, sizeof e);
-            ncclCommDestroy(c->comm);
+            if (settle(c, e, sizeof e))
+                ncclCommAbort(c->comm); /* (a member gone mid-finalize: do not wait on it) */
+            else
+                ncclCommDestroy(c->comm);
             if (c->parent) {
                 c->comm = c->parent;
                 ncclCommFinalize(c->comm);
-                settle(c, e, sizeof e);
-                ncclCommDestroy(c->comm);
+                if (settle(c, e, sizeof e))
+                    ncclCommAbort(c->comm);
+                else
+                    ncclCommDestroy(c->comm);
             }
         }
     }
