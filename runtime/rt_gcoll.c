@@ -265,13 +265,6 @@ static int strand(const RtGpuOps *g, RtGcollComm *e, const char *fn, const char 
     return fail(out, RT_GCOLL_STRANDED, "%s on communicator Comm#%llu: %s", fn, (unsigned long long)e->key, err);
 }
 
-/* A copy of one of e's own buffers (header, flag) from or to the host. */
-static int copy(const RtGpuOps *g, RtGcollComm *e, DaftTensor *t, void *host, bool to_device, RtGcollAlive alive,
-                void (*progress)(void *), void *arg, char *err, size_t cap)
-{
-    return g->comm_copy(e->c, t, host, to_device, alive, progress, arg, err, cap);
-}
-
 /* One NCCL collective of `in` into *res (allocated by the caller), waited for. */
 static int run_one(const RtGpuOps *g, RtGcollComm *e, int kind, int reduce, int root,
                    const DaftTensor *in, DaftTensor *res, RtGcollAlive alive,
@@ -391,10 +384,10 @@ static int prepare_together(const RtGpuOps *g, RtGcollComm *e, Op *o, const int6
     } /* (a broadcast's root allocated before the headers, but it takes part in the agreement) */
     int32_t mine = ok ? op->n : op->rank, low = 0;
     char ferr[300];
-    if (copy(g, e, &e->flag, &mine, true, alive, progress, arg, ferr, sizeof ferr))
+    if (g->comm_copy(e->c, &e->flag, &mine, true, alive, progress, arg, ferr, sizeof ferr))
         return strand(g, e, o->fn, ferr, out);
     int rc = run_one(g, e, RT_COLL_ALLREDUCE, 2 /* min */, 0, &e->flag, &e->flag, alive, progress, arg, o->fn, out);
-    if (!rc && copy(g, e, &e->flag, &low, false, alive, progress, arg, ferr, sizeof ferr))
+    if (!rc && g->comm_copy(e->c, &e->flag, &low, false, alive, progress, arg, ferr, sizeof ferr))
         return strand(g, e, o->fn, ferr, out);
     if (rc)
         return rc;
@@ -508,13 +501,13 @@ int rt_gcoll_run(RtGcoll **tab, const DaftNcclColl *op, const DaftValue *in, RtG
     prepare_alone(g, &o, in, why, sizeof why);
     int64_t h[HDR_WORDS];
     header_of(in, why[0] ? why : NULL, h);
-    if (copy(g, e, &e->hmine, h, true, alive, progress, arg, err, sizeof err)) {
+    if (g->comm_copy(e->c, &e->hmine, h, true, alive, progress, arg, err, sizeof err)) {
         op_free(g, &o);
         return strand(g, e, fn, err, out);
     }
     int rc = run_one(g, e, RT_COLL_ALLGATHER, 0, 0, &e->hmine, &e->hall, alive, progress, arg, fn, out);
     int64_t *hs = rc ? NULL : malloc((size_t)op->n * HDR_WORDS * sizeof *hs);
-    if (!rc && (!hs || copy(g, e, &e->hall, hs, false, alive, progress, arg, err, sizeof err)))
+    if (!rc && (!hs || g->comm_copy(e->c, &e->hall, hs, false, alive, progress, arg, err, sizeof err)))
         rc = strand(g, e, fn, hs ? err : "out of memory", out);
     /* 2. the same decision on every member; 3. the results that needed the headers */
     if (!rc)

@@ -421,27 +421,36 @@ static void icoll_release(DaftRt *rt, DaftRef *in, int n)
  * same bits as on the CPU), checked against the CPU; then an input that failed and inputs
  * of different shapes (every member gets the same error, nobody waits in NCCL), and the
  * communicator still works after them. */
+/* Rank r's input (seed seed0 + r, `rows` rows) made on its actor into in[r]; returns the
+ * sum of all of them computed on the CPU. */
+static DaftValue produce_all(DaftRt *rt, const DaftActor *acts, int n, int64_t seed0, int64_t rows, DaftRef *in)
+{
+    DaftValue sum = daft_value_none();
+    for (int r = 0; r < n; r++) {
+        in[r] = produce(rt, acts[r], seed0 + r, rows);
+        DaftValue c = cpu_randn(seed0 + r, rows);
+        if (r == 0) {
+            sum = c;
+            continue;
+        }
+        DaftValue ab[2] = {sum, c}, t;
+        daft_std_tensor_add(NULL, ab, 2, &t);
+        daft_value_free(&sum);
+        daft_value_free(&c);
+        sum = t;
+    }
+    return sum;
+}
+
 static void test_icoll(DaftRt *rt, const DaftActor *acts, int n)
 {
     uint64_t key = 100 + (uint64_t)n;
     DaftRef in[4], res[4], idr;
-    DaftValue want[4], sum = daft_value_none();
+    DaftValue want[4], sum;
     daft_rt_call(rt, acts[0], M_NCCLID, NULL, 0, &idr);
     DaftValue id = daft_value_ref(idr);
     /* allreduce */
-    for (int r = 0; r < n; r++) {
-        in[r] = produce(rt, acts[r], 20 + r, 64);
-        DaftValue c = cpu_randn(20 + r, 64);
-        if (r == 0) {
-            sum = c;
-        } else {
-            DaftValue ab[2] = {sum, c}, t;
-            daft_std_tensor_add(NULL, ab, 2, &t);
-            daft_value_free(&sum);
-            daft_value_free(&c);
-            sum = t;
-        }
-    }
+    sum = produce_all(rt, acts, n, 20, 64, in);
     icoll_submit(rt, acts, n, key, 0, 0, 0, &id, in, res);
     daft_rt_release(rt, idr);
     icoll_release(rt, in, n);
@@ -460,20 +469,7 @@ static void test_icoll(DaftRt *rt, const DaftActor *acts, int n)
     CHECK(icoll_collect(rt, res, n, NULL, want, 0, "icoll broadcast") == n,
           "interpreted broadcast over NCCL, %d GPUs", n);
     /* reducescatter of [8n, 256]: rank r gets rows 8r..8r+8 of the sum (avg: / n) */
-    DaftValue rs_sum = daft_value_none();
-    for (int r = 0; r < n; r++) {
-        in[r] = produce(rt, acts[r], 40 + r, 8 * n);
-        DaftValue c = cpu_randn(40 + r, 8 * n);
-        if (r == 0) {
-            rs_sum = c;
-        } else {
-            DaftValue ab[2] = {rs_sum, c}, t;
-            daft_std_tensor_add(NULL, ab, 2, &t);
-            daft_value_free(&rs_sum);
-            daft_value_free(&c);
-            rs_sum = t;
-        }
-    }
+    DaftValue rs_sum = produce_all(rt, acts, n, 40, 8 * n, in);
     DaftValue scaled, ms[2] = {rs_sum, daft_value_f64(1.0 / n)};
     daft_std_tensor_mul(NULL, ms, 2, &scaled);
     icoll_submit(rt, acts, n, key, 2, 3 /* avg */, 0, NULL, in, res);
