@@ -469,6 +469,10 @@ DAFT_API int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, Da
                                  int noutputs);
 /* Executions submitted and not yet returned by daft_rt_plan_result. */
 DAFT_API int daft_rt_plan_pending(const DaftRtPlan *p);
+/* True once an execution failed in a way that breaks the plan itself (an actor died, one
+ * could not load it, or an NCCL operation failed on one: SPEC §14.2): that execution and
+ * all later ones give errors. Its actors that live can run a fresh load of the plan. */
+DAFT_API bool daft_rt_plan_broken(const DaftRtPlan *p);
 /* Stops the plan on every live member and frees it (pending results are dropped). Safe on
  * NULL. daft_rt_shutdown unloads every plan still loaded. */
 DAFT_API void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p);

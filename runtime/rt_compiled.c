@@ -42,7 +42,9 @@ struct DaftRtPlan {
     DaftValue *res;        /* [res_cap][noutputs] ring of execution results */
     uint64_t res_cap;
     bool broken;
-    char why[300];
+    uint64_t broken_from;  /* broken: the first execution that cannot complete (0-based;
+                            * 0 when a member died: every execution not yet received) */
+    char why[600];
     RtPmsgOut out; /* an input being sent */
     RtBuf rx;
     DaftRt *rt;
@@ -58,7 +60,7 @@ struct DaftRtPlan {
     int *gpu_group;        /* [group] communicator, -1: CPU mesh */
 };
 
-void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *why)
+void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, uint64_t exec, const char *why)
 {
     /* (the plan being loaded too: an actor may refuse it while the driver still sends it to
      * the next ones) */
@@ -67,10 +69,15 @@ void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *w
         if (!p || p->id != id || p->broken)
             continue;
         p->broken = true;
-        rt_fmt(p->why, sizeof p->why, "actor '%s' could not load plan '%s': %s", actor, p->name, why);
-        /* the actors that did load it took its turns with the GOs sent since: it must go,
-         * or their later tasks and plans would wait behind an execution that never ends
-         * (sent with the death notices, as this runs while messages are read) */
+        p->broken_from = exec ? exec - 1 : 0;
+        if (exec)
+            rt_fmt(p->why, sizeof p->why, "plan '%s' failed on actor '%s': %s", p->name, actor, why);
+        else
+            rt_fmt(p->why, sizeof p->why, "actor '%s' could not load plan '%s': %s", actor, p->name, why);
+        /* the other actors took its turns with the GOs sent since, or wait in NCCL for the
+         * one that failed: it must go, or their later tasks and plans would wait behind an
+         * execution that never ends (sent with the death notices, as this runs while
+         * messages are read) */
         p->unload_owed = true;
         rt->notices_due = true;
     }
@@ -96,6 +103,7 @@ const char *rt_plan_name(const DaftRt *rt, uint32_t id)
 }
 
 int daft_rt_plan_pending(const DaftRtPlan *p) { return (int)(p->submitted - p->returned); }
+bool daft_rt_plan_broken(const DaftRtPlan *p) { return p->broken; }
 
 /* ---------------------------------------------------------------- static payload checks */
 
@@ -784,19 +792,27 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
 
 /* ---------------------------------------------------------------- executions */
 
-/* A member died: this plan can never complete another execution. */
+/* The execution whose outputs are read next can still complete. */
+static bool rt_plan_exec_can_finish(const DaftRtPlan *p)
+{
+    return !p->broken || p->received < p->broken_from;
+}
+
+/* False once a member died (no execution can complete), or the plan failed on an actor at
+ * or before the execution being read. */
 static bool rt_plan_alive(void *arg)
 {
     DaftRtPlan *p = arg;
     rt_drv_check_exits(p->rt);
-    for (int i = 0; !p->broken && i < p->plan->nactors; i++) {
+    for (int i = 0; (!p->broken || p->broken_from) && i < p->plan->nactors; i++) {
         RtActorRec *a = rt_drv_actor(p->rt, p->actors[i]);
         if (a->dead) {
             p->broken = true;
+            p->broken_from = 0;
             rt_fmt(p->why, sizeof p->why, "%s", a->death);
         }
     }
-    return !p->broken;
+    return rt_plan_exec_can_finish(p);
 }
 
 static void rt_plans_drain_others(DaftRtPlan *p);
@@ -915,7 +931,9 @@ static int rt_plan_receive(DaftRtPlan *p, int64_t deadline)
             daft_value_copy(&rec[o], &rec[same]);
             continue;
         }
-        int rc = p->broken ? DAFT_EPEER : rt_plan_read(p, ch, deadline, &rec[o]);
+        /* (broken: what its writer sent before still counts; the read waits for nothing
+         * more, as rt_plan_alive says no) */
+        int rc = rt_plan_read(p, ch, deadline, &rec[o]);
         if (rc == DAFT_ETIMEDOUT)
             return rc;
         if (rc)
@@ -953,7 +971,7 @@ static int rt_plan_try_output(DaftRtPlan *p, int ch, DaftValue *out)
 static void rt_plan_drain(DaftRtPlan *p)
 {
     const DaftPlan *plan = p->plan;
-    while (!p->broken && p->received < p->submitted) {
+    while (rt_plan_exec_can_finish(p) && p->received < p->submitted) {
         DaftValue *rec = rt_plan_rec(p, p->received);
         for (; p->got < plan->noutputs; p->got++) {
             int o = p->got, ch = plan->outputs[o].channel, same = -1;
@@ -1125,6 +1143,7 @@ static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p)
     RtBuf m = {0};
     rt_buf_u32(&m, RT_M_PLAN_UNLOAD);
     rt_buf_u32(&m, p->id);
+    rt_buf_u64(&m, p->broken && p->broken_from ? p->broken_from + 1 : 0);
     for (int i = 0; i < p->plan->nactors; i++) {
         RtActorRec *a = rt_drv_actor(rt, p->actors[i]);
         if (a && !a->dead)

@@ -285,7 +285,7 @@ static void rt_plan_go(RtActorSelf *s, RtXPlan *p)
     if (rt_xplan_sequenced(p)) {
         if (rt_grow((void **)&s->turns, &s->turns_cap, s->nturns + 1, sizeof *s->turns)) {
             rt_log("actor '%s': out of memory: plan %u stopped", s->name, rt_xplan_id(p));
-            rt_xplan_stop(p); /* an execution without a turn would never run */
+            rt_xplan_fail(p, "out of memory for an execution's turn"); /* it would never run */
             return;
         }
         s->turns[s->nturns++] = (RtTurn){rt_xplan_id(p), s->filed++};
@@ -312,12 +312,13 @@ static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
     }
     if (type == RT_M_PLAN_UNLOAD || type == RT_M_PLAN_GO) {
         uint32_t id = rt_rd_u32(&r);
+        uint64_t from = type == RT_M_PLAN_UNLOAD ? rt_rd_u64(&r) : 0;
         for (int i = 0; i < s->nplans; i++)
             if (rt_xplan_id(s->plans[i]) == id) {
                 if (type == RT_M_PLAN_GO)
                     rt_plan_go(s, s->plans[i]);
                 else
-                    rt_xplan_stop(s->plans[i]);
+                    rt_xplan_stop_at(s->plans[i], r.bad ? 0 : from);
             }
         return;
     }
@@ -938,10 +939,32 @@ static void rt_forget_turns(RtActorSelf *s, uint32_t plan, size_t max)
 
 void rt_exec_plan_turn_done(RtActorSelf *s, uint32_t plan) { rt_forget_turns(s, plan, 1); }
 
+/* RT_M_PLAN_FAILED to the driver (outside the drain: the send may wait for room). */
+static void rt_tell_plan_failed(RtActorSelf *s, uint32_t plan, uint64_t exec, const char *why)
+{
+    RtBuf *m = &s->tx;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_PLAN_FAILED);
+    rt_buf_u32(m, plan);
+    rt_buf_u64(m, exec);
+    rt_buf_str(m, why);
+    rt_send_res(s, m);
+}
+
 /* Frees stopped plans; only here, never inside a drain, so no plan vanishes under a
- * running step. A stopped plan's turns go with it. */
+ * running step. A stopped plan's turns go with it. Plans that failed here by themselves
+ * are first reported: until the driver unloads them everywhere, their other actors may
+ * wait for this one forever (in NCCL, or on a channel). */
 static void rt_reap_plans(RtActorSelf *s)
 {
+    for (int i = 0; i < s->nplans; i++) {
+        uint64_t exec;
+        const char *why = rt_xplan_take_failure(s->plans[i], &exec);
+        if (why) {
+            rt_log("actor '%s': plan '%s' failed: %s", s->name, rt_xplan_name(s->plans[i]), why);
+            rt_tell_plan_failed(s, rt_xplan_id(s->plans[i]), exec, why);
+        }
+    }
     int k = 0;
     for (int i = 0; i < s->nplans; i++) {
         if (rt_xplan_stopped(s->plans[i])) {
@@ -1011,14 +1034,9 @@ void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, Rt
          * unscoped GPU wait while an aborted communicator is registered) */
         rt_reap_plans(&s);
         rt_gcoll_sweep(s.gcoll); /* (the same, for interpreted collectives) */
-        if (s.failed_plan) { /* outside the drain: the send may wait for room */
-            RtBuf *m = &s.tx;
-            m->len = 0;
-            rt_buf_u32(m, RT_M_PLAN_FAILED);
-            rt_buf_u32(m, s.failed_plan);
-            rt_buf_str(m, s.failed_why);
+        if (s.failed_plan) {
+            rt_tell_plan_failed(&s, s.failed_plan, 0, s.failed_why);
             s.failed_plan = 0;
-            rt_send_res(&s, m);
         }
         for (int i = 0; s.ready && i < s.nplans; i++)
             did |= rt_xplan_step(&s, s.plans[i]);

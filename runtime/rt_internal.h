@@ -365,12 +365,14 @@ typedef enum {
     RT_M_XFER,     /* actor → actor: u64 xfer, value */
     RT_M_HELLO,    /* actor → driver/actor over TCP: u32 actor, str listen addr */
     RT_M_PLAN_LOAD,   /* driver → actor: a compiled program and its channels (rt_xplan.c) */
-    RT_M_PLAN_UNLOAD, /* driver → actor: u32 plan id (acts at once) */
+    RT_M_PLAN_UNLOAD, /* driver → actor: u32 plan id, u64 from: stop before execution `from`
+                       * (1-based; 0: at once) */
     RT_M_PLAN_HELLO,  /* TCP plan channel writer → reader: u32 plan, u32 channel, u32 reader */
     RT_M_XFER_NCCL,   /* actor → actor: a GPU tensor follows over NCCL (rt_gpu_load.c) */
     RT_M_PLAN_GO,     /* driver → actor: u32 plan id: one more execution may start (programs
                        * that do not begin with a read have nothing else to wait for) */
-    RT_M_PLAN_FAILED, /* actor → driver: u32 plan id, str why: the actor could not load it */
+    RT_M_PLAN_FAILED, /* actor → driver: u32 plan id, u64 exec, str why: the actor could not
+                       * load it (exec 0), or execution `exec` (1-based) failed there */
 } RtMsgType;
 
 typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
@@ -512,6 +514,15 @@ void rt_plans_drain(DaftRt *rt, const struct DaftRtPlan *busy);
 bool rt_exec_plan_turn(struct RtActorSelf *s, uint32_t plan);
 void rt_exec_plan_turn_done(struct RtActorSelf *s, uint32_t plan);
 bool rt_xplan_stopped(const RtXPlan *p);
+/* The driver unloads a plan that failed on another actor from execution `exec` (1-based;
+ * 0: at once): the executions before it still complete here. */
+void rt_xplan_stop_at(RtXPlan *p, uint64_t exec);
+/* The plan failed on this actor by itself: stops it, and owes the driver why. */
+void rt_xplan_fail(RtXPlan *p, const char *why);
+/* Why the plan failed on this actor by itself (rt_xplan_fail, or an NCCL operation whose
+ * failure aborted its communicators), and in *exec the execution (1-based) that failed,
+ * once; NULL if it has not or the driver was told. */
+const char *rt_xplan_take_failure(RtXPlan *p, uint64_t *exec);
 bool rt_xplan_uses(const RtXPlan *p, DaftActor a);
 /* TCP: hands a connection whose hello named (plan, ch, ridx) to the plan, with the bytes
  * already received on it (swapped out of *rx). False if the plan has no such end. */
@@ -538,8 +549,10 @@ int rt_recv_fd_sock(int sock);
 int rt_send_fd_sock(int sock, int fd);
 /* rt_compiled.c: the name of loaded plan `id` (for death messages), or "?". */
 const char *rt_plan_name(const DaftRt *rt, uint32_t id);
-/* An actor could not load plan `id`: the plan is broken, its results errors (rt_compiled.c). */
-void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, const char *why);
+/* An actor could not load plan `id` (exec 0), or its execution `exec` (1-based) failed
+ * there: the plan is broken from that execution on, whose results are errors, and it is
+ * unloaded from every actor (after the executions before it; rt_compiled.c). */
+void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, uint64_t exec, const char *why);
 /* Sends PLAN_UNLOAD for the plans that an actor could not load (from rt_drv_notices). */
 void rt_plans_send_owed_unloads(DaftRt *rt);
 /* rt_compiled.c: unloads every plan (shutdown). */

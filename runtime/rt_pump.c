@@ -101,9 +101,10 @@ static void rt_drv_handle(DaftRt *rt, RtActorRec *a, RtBuf *m)
     case RT_M_VALUE: rt_drv_on_value(rt, a, &r); break;
     case RT_M_PLAN_FAILED: {
         uint32_t id = rt_rd_u32(&r);
-        char why[256];
+        uint64_t exec = rt_rd_u64(&r);
+        char why[400];
         rt_rd_str(&r, why, sizeof why);
-        rt_plan_failed_on(rt, id, a->name, why);
+        rt_plan_failed_on(rt, id, a->name, exec, why);
         break;
     }
     default: rt_log("actor '%s': unexpected message to the driver", a->name); break;

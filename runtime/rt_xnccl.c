@@ -41,7 +41,9 @@
  *
  * Failures: rt_xnccl_abort (plan stopped: a member died, or unloaded) aborts every
  * communicator (ncclCommAbort never waits for peers); asynchronous NCCL errors are polled
- * after each NCCL op and become the op's error value. */
+ * after each NCCL op and become the op's error value. A failure here (g->failed) aborts
+ * only this member's communicators, so its plan reports it to the driver, which unloads
+ * the plan from every actor: the others' aborts free them from NCCL. */
 #define _GNU_SOURCE
 #include "rt_gpu.h"
 #include "rt_internal.h"
@@ -529,10 +531,16 @@ DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root
         x = &up;
     }
     if (x->kind != DAFT_V_TENSOR || daft_tensor_gpu(&x->as.tensor) != g->ops->device()) {
-        /* the others are already in the collective: abort so that nobody waits */
+        /* The others may already be inside the collective, waiting for this member: it
+         * aborts its communicators, and the driver, told by the plan (rt_xplan_take_failure),
+         * unloads the plan from the others, which aborts theirs. */
         daft_value_free(&up);
         g->failed = true;
-        rt_fmt(g->err, sizeof g->err, "NCCL collective: an input was not a GPU tensor");
+        if (in->kind == DAFT_V_ERROR)
+            rt_fmt(g->err, sizeof g->err, "NCCL collective: this member's input failed: %s",
+                   in->as.error.msg);
+        else
+            rt_fmt(g->err, sizeof g->err, "NCCL collective: this member's input is not a tensor on its GPU");
         rt_xnccl_abort(g);
         return in->kind == DAFT_V_ERROR ? daft_value_error("%s", in->as.error.msg)
                                         : daft_value_error("%s", g->err);
@@ -541,7 +549,7 @@ DaftValue rt_xnccl_coll(RtXNccl *g, uint32_t grp, int kind, int reduce, int root
     int rc = g->ops->collective(c->c, kind, reduce, root, &x->as.tensor, &out.as.tensor, feeds_next,
                                 g->err, sizeof g->err);
     daft_value_free(&up);
-    if (rc) { /* the other members may be inside the collective: abort so nobody waits */
+    if (rc) { /* the other members may be inside the collective: as above */
         if (out.as.tensor.data) /* freed in stream order, after whatever was launched */
             g->ops->free(&out.as.tensor);
         g->failed = true;

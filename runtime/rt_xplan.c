@@ -92,6 +92,14 @@ struct RtXPlan {
     DaftValue *coll_vals;  /* [rank] values received from the other members */
     bool *coll_have;
     RtXNccl *gpu;          /* NCCL channels and groups (rt_xnccl.c); NULL: none */
+    /* The plan failed here, not by the driver's word (an NCCL operation failed, so this
+     * member aborted its communicators, which the others do not notice while they wait in
+     * NCCL for it): the driver must hear why and unload the plan everywhere. */
+    bool failure_owed, failure_told;
+    char failure[400];
+    uint64_t failure_exec; /* the execution (1-based) that failed */
+    uint64_t fail_at;      /* DAFT_TEST_FAIL_PLAN_RUN: execution (1-based) that fails; 0 none */
+    uint64_t stop_at;      /* the driver's word: stop before this execution (1-based); 0 none */
     int graphs;            /* DAFT_GPU_GRAPHS=1 in a GPU actor: 1; 0 not yet known; -1 off */
 };
 
@@ -105,6 +113,48 @@ void rt_xplan_stop(RtXPlan *p)
     rt_xnccl_abort(p->gpu); /* nothing may keep waiting in NCCL for a dead member */
 }
 bool rt_xplan_stopped(const RtXPlan *p) { return p->stopped; }
+
+void rt_xplan_stop_at(RtXPlan *p, uint64_t exec)
+{
+    if (!exec || p->execs + 1 >= exec) /* (execs + 1: the running or next execution) */
+        rt_xplan_stop(p);
+    else
+        p->stop_at = exec;
+}
+
+static void rt_xplan_owe_failure(RtXPlan *p, const char *why)
+{
+    if (p->failure_owed || p->failure_told)
+        return;
+    p->failure_owed = true;
+    p->failure_exec = p->execs + 1;
+    rt_fmt(p->failure, sizeof p->failure, "%s", why);
+}
+
+void rt_xplan_fail(RtXPlan *p, const char *why)
+{
+    rt_xplan_stop(p);
+    rt_xplan_owe_failure(p, why);
+}
+
+/* After each op: an NCCL failure keeps the plan running here (its error values still reach
+ * the outputs) until the driver's unload. */
+static void rt_xplan_note_gpu_failure(RtXPlan *p)
+{
+    const char *e = rt_xnccl_error(p->gpu);
+    if (e)
+        rt_xplan_owe_failure(p, e);
+}
+
+const char *rt_xplan_take_failure(RtXPlan *p, uint64_t *exec)
+{
+    if (!p->failure_owed)
+        return NULL;
+    p->failure_owed = false;
+    p->failure_told = true;
+    *exec = p->failure_exec;
+    return p->failure;
+}
 void rt_xplan_go(RtXPlan *p) { p->go_credits++; }
 
 /* The channel of the READ that is the next NCCL operation of the program after op `at`, or
@@ -355,6 +405,18 @@ static bool rt_xplan_fail_injected(const RtXPlan *p, const char *where)
     return e && !strncmp(e, p->name, n) && !strcmp(e + n, where);
 }
 
+/* DAFT_TEST_FAIL_PLAN_RUN=NAME[@N] (tests only), read when the plan is loaded: its N-th
+ * execution (default 1) fails on this actor before its first op, as a failed NCCL
+ * operation would, leaving the other actors waiting for this one. */
+static uint64_t rt_xplan_run_failure_injected(const RtXPlan *p)
+{
+    const char *e = getenv("DAFT_TEST_FAIL_PLAN_RUN");
+    size_t n = strlen(p->name);
+    if (!e || strncmp(e, p->name, n) || (e[n] && e[n] != '@'))
+        return 0;
+    return e[n] == '@' ? strtoull(e + n + 1, NULL, 10) : 1;
+}
+
 /* Sets up one channel end: SHM maps the next fd on the socket (counted in *taken); TCP
  * dials the readers (a reader end waits for its writer's hello, see rt_xplan_attach_tcp). */
 static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock, uint32_t *taken)
@@ -493,6 +555,7 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
         if (!p->gpu)
             rc = DAFT_EPROTO;
     }
+    p->fail_at = rt_xplan_run_failure_injected(p);
     /* same rule as rt_plan_needs_go on the driver */
     p->sequenced = p->nops > 0 && in_turn;
     p->needs_go |= p->sequenced;
@@ -876,6 +939,17 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             p->go_credits--;
             p->go_taken = true;
         }
+        if (p->pc == 0 && p->stop_at && p->execs + 1 >= p->stop_at) {
+            rt_xplan_stop(p); /* (the executions before it could still complete) */
+            return true;
+        }
+        if (p->pc == 0 && p->fail_at && p->execs + 1 == p->fail_at) {
+            char why[96];
+            rt_fmt(why, sizeof why, "execution %llu failed (DAFT_TEST_FAIL_PLAN_RUN)",
+                   (unsigned long long)p->fail_at);
+            rt_xplan_fail(p, why);
+            return true;
+        }
         const RtXOp *o = &p->ops[p->pc];
         int64_t t0 = tr->on ? rt_now_ns() : 0;
         switch (o->kind) {
@@ -921,6 +995,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
         case RT_OP_FREE: daft_value_free(&p->slots[o->src]); break;
         default: break;
         }
+        if (p->gpu)
+            rt_xplan_note_gpu_failure(p);
         if (tr->on) /* one slice per op, named like the plan printer names them */
             rt_trace_slice(tr, o->kind == RT_OP_CALL ? rt_exec_method_name(s, o->method)
                                : o->kind == RT_OP_READ ? "read" : o->kind == RT_OP_WRITE ? "write"

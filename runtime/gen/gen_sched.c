@@ -761,6 +761,17 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
         loaded_drop(L);
         L = NULL;
     }
+    if (L && L->rp && daft_rt_plan_broken(L->rp)) {
+        /* It failed on one of its actors (SPEC §14.2), which all live: its executions so far
+         * keep their results or errors, and this call runs on a fresh load (new NCCL
+         * communicators where it has any). */
+        if (log_on()) {
+            fflush(stdout);
+            fprintf(stderr, "daft: schedule '%s': plan reloaded: it failed\n", s->name);
+        }
+        loaded_drop(L);
+        L = NULL;
+    }
     if (!L) {
         if (!all_alive(rt, b.actors, b.n, &dead)) {
             bind_free(&b, s->nparams);

@@ -62,6 +62,9 @@ void repl_plans_check(Repl *R) {
                 plan_drop(R, p, why);
                 break;
             }
+        /* failed on one of its actors (SPEC §14.2): the next call loads it afresh */
+        if (!p->dropped && p->rt && daft_rt_plan_broken(p->rt))
+            plan_drop(R, p, "it failed (the next call loads it again)");
     }
 }
 

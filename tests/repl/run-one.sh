@@ -5,8 +5,10 @@
 # in CPU-only mode, standard output and standard error together, must equal
 # tests/repl/NAME.expected (the inputs appear after their prompts thanks to --echo).
 # Lines of the form `:dot NAME FILE` or `:trace on FILE` may write under $REPL_TMP (the
-# script is run with REPL_TMP replaced by a scratch directory). UPDATE=1 rewrites
-# NAME.expected.
+# script is run with REPL_TMP replaced by a scratch directory). NAME.anywhere (optional)
+# lists lines whose place in the transcript is a race (another process's standard error, a
+# note printed when the driver happens to learn something): each must appear, and they are
+# taken out before the comparison. UPDATE=1 rewrites NAME.expected.
 set -u
 repl=$1 name=$2
 dir=tests/repl
@@ -19,6 +21,13 @@ DAFT_DEVICE=cpu DAFT_REPL_HISTORY= timeout 120 "$repl" --echo $file < "$tmp/scri
 status=$?
 sed "s|$tmp|\\\$REPL_TMP|g" "$tmp/out" > "$tmp/actual"
 echo "exit: $status" >> "$tmp/actual"
+if [ -f "$dir/$name.anywhere" ]; then
+  while IFS= read -r line; do
+    grep -qxF -- "$line" "$tmp/actual" || { echo "repl/$name: missing line: $line"; cat "$tmp/actual"; exit 1; }
+  done < "$dir/$name.anywhere"
+  grep -vxF -f "$dir/$name.anywhere" "$tmp/actual" > "$tmp/ordered"
+  mv "$tmp/ordered" "$tmp/actual"
+fi
 if [ -f "$dir/$name.check" ]; then
   sh "$dir/$name.check" "$tmp" || { echo "repl/$name: $name.check failed"; cat "$tmp/actual"; exit 1; }
 fi

@@ -664,6 +664,90 @@ static void test_round_trip_fused(void **st)
     round_trip(true, true, FUSE_RECV_FAILS);
 }
 
+/* ---------------------------------------------------------------- collectives */
+
+static int f_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
+                        DaftTensor *out, bool on_compute, char *err, size_t cap)
+{
+    (void)c, (void)kind, (void)reduce, (void)root, (void)on_compute;
+    flog("collective");
+    *out = *in;
+    out->data = NULL;
+    return f_alloc(out, err, cap);
+}
+
+/* Member rank 0 of a group of two (communicator 0, boot channel 1), set up. */
+static RtXNccl *group_member(void)
+{
+    memset(&F, 0, sizeof F);
+    memset(&Q, 0, sizeof Q);
+    RtBuf b = {0};
+    const Comm c = {1, 2, 0};
+    put_comms(&b, &c, 1);
+    rt_buf_u32(&b, 0);       /* no NCCL channel */
+    rt_buf_u32(&b, NGROUPS);
+    rt_buf_u32(&b, 0);       /* group 0: communicator 0 */
+    rt_buf_u8(&b, 0);
+    char err[200] = "";
+    RtXNccl *g = load(&b, err, sizeof err);
+    assert_non_null(g);
+    rt_buf_free(&b);
+    static RtGpuOps ops;
+    ops = fake;
+    ops.collective = f_collective;
+    rt_xnccl_use_ops(g, &ops);
+    assert_int_equal(rt_xnccl_setup(g, &io), 1);
+    daft_value_free(&Q.v[1][0]); /* (the unique id it sent rank 1) */
+    F.who = "M";
+    return g;
+}
+
+/* A member that cannot take part in a collective (its input failed, or is not a tensor on
+ * its GPU) calls no NCCL operation, aborts its communicators, and keeps the reason, which
+ * its plan then reports to the driver (rt_xplan_take_failure), as the other members are
+ * inside the collective waiting for it. Its result is the input's error, unchanged. */
+static void test_coll_member_cannot_take_part(void **st)
+{
+    (void)st;
+    RtXNccl *g = group_member();
+    DaftValue x = gpu_tensor();
+    DaftValue res = rt_xnccl_coll(g, 0, 0, 0, 0, &x, false);
+    assert_int_equal(res.kind, DAFT_V_TENSOR);
+    assert_null(rt_xnccl_error(g));
+    assert_string_equal(F.log, "M:collective");
+    f_free(&res.as.tensor);
+
+    DaftValue bad = daft_value_error("actor 'W#1', method 'f': boom");
+    F.log[0] = 0;
+    res = rt_xnccl_coll(g, 0, 0, 0, 0, &bad, false);
+    assert_int_equal(res.kind, DAFT_V_ERROR);
+    assert_string_equal(res.as.error.msg, "actor 'W#1', method 'f': boom");
+    assert_string_equal(F.log, "");
+    assert_int_equal(F.aborts, 1);
+    assert_string_equal(rt_xnccl_error(g),
+                        "NCCL collective: this member's input failed: actor 'W#1', method 'f': boom");
+    daft_value_free(&res);
+    res = rt_xnccl_coll(g, 0, 0, 0, 0, &x, false); /* later ones fail at once, the same way */
+    assert_int_equal(res.kind, DAFT_V_ERROR);
+    assert_string_equal(F.log, "");
+    daft_value_free(&res);
+    daft_value_free(&bad);
+    f_free(&x.as.tensor);
+    rt_xnccl_free(g);
+    assert_int_equal(F.allocs, F.frees);
+
+    g = group_member();
+    DaftValue i = daft_value_i64(3);
+    res = rt_xnccl_coll(g, 0, 0, 0, 0, &i, false);
+    assert_int_equal(res.kind, DAFT_V_ERROR);
+    assert_string_equal(F.log, "");
+    assert_int_equal(F.aborts, 1);
+    assert_string_equal(rt_xnccl_error(g), "NCCL collective: this member's input is not a tensor on its GPU");
+    daft_value_free(&res);
+    rt_xnccl_free(g);
+    assert_int_equal(F.allocs, F.frees);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_prepost_untaken),
         cmocka_unit_test(test_post_after_control),
         cmocka_unit_test(test_round_trip_fused),
+        cmocka_unit_test(test_coll_member_cannot_take_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
