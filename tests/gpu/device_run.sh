@@ -21,7 +21,7 @@
 # resident form on one GPU, and the CPU time of a W7 TP = 4 worker at batch 32
 # (DAFT_GPU_PROFILE=host); 7 W3 (daft's bench_gpu_plan on 2 GPUs and the C peer
 # nccl_sendrecv; bench_gpu_plan again with DAFT_NCCL_PREPOST=0, receives posted only when
-# their control value came). At the end every output is packed into $OUT/all.tgz.
+# their control value came); 8 daft-repl's sessions (tests/repl) on GPUs. At the end every output is packed into $OUT/all.tgz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -39,7 +39,7 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7} # a subset, e.g. "2 3" to repeat steps of a call cut short
+STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7 8} # a subset, e.g. "2 3" to repeat steps of a call cut short
 want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 want 1 && stamp "1 test_gpu_rt, test_std_cuda" &&
@@ -202,6 +202,24 @@ if want 7; then
   DAFT_NCCL_PREPOST=0 DAFT_GPU_TIMEOUT=100 DAFT_GPU_ONLY='bench_gpu_plan 2' \
     timeout -k 5 150 bash tests/gpu/run.sh "$B" >"$OUT/7-w3-noprepost.txt" 2>&1
   grep -E "W3 |PASS|FAIL" "$OUT/7-w3-noprepost.txt" | tail -12
+fi
+# 8 daft-repl on GPUs: the REPL sessions of tests/repl against their transcripts, with
+# DAFT_DEVICE=gpu (gpu_actors' actors then run on the GPU). daft-repl compiles loaded files
+# with LLVM and links them with cc: the LLVM libraries travel in gpucarry/llvm.tar.xz
+# (tests/gpu/pack.sh --llvm) when the machine lacks them.
+if want 8; then
+  stamp "8 daft-repl on GPUs"
+  repl=$B/compiler/daft-repl
+  if ldd "$repl" | grep -q "not found" && [ -f gpucarry/llvm.tar.xz ]; then
+    mkdir -p "$B/llvm" && tar -xJf gpucarry/llvm.tar.xz -C "$B/llvm"
+    export LD_LIBRARY_PATH="$B/llvm${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+  { ldd "$repl" | grep "not found"; command -v cc || echo "no cc"; } >"$OUT/8-repl.txt" 2>&1
+  for script in tests/repl/*.script; do
+    name=$(basename "$script" .script)
+    if DAFT_REPL_TEST_DEVICE=gpu timeout -k 5 150 sh tests/repl/run-one.sh "$repl" "$name" \
+        >>"$OUT/8-repl.txt" 2>&1; then echo "PASS repl/$name"; else echo "FAIL repl/$name"; fi
+  done | tee -a "$OUT/8-repl.txt"
 fi
 stamp "done"
 # a device call brings back only a few files: everything as one archive as well

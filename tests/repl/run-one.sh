@@ -2,7 +2,7 @@
 # usage: run-one.sh DAFT_REPL NAME    (from the repository root)
 #
 # A scripted REPL session: `daft-repl --echo tests/repl/NAME.daft < tests/repl/NAME.script`
-# in CPU-only mode, standard output and standard error together, must equal
+# in CPU-only mode (DAFT_REPL_TEST_DEVICE=gpu: on GPUs), standard output and standard error together, must equal
 # tests/repl/NAME.expected (the inputs appear after their prompts thanks to --echo).
 # Lines of the form `:dot NAME FILE` or `:trace on FILE` may write under $REPL_TMP (the
 # script is run with REPL_TMP replaced by a scratch directory). NAME.anywhere (optional)
@@ -17,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 sed "s|\\\$REPL_TMP|$tmp|g" "$dir/$name.script" > "$tmp/script"
 file=$dir/$name.daft
 [ -f "$file" ] || file=
-DAFT_DEVICE=cpu DAFT_REPL_HISTORY= timeout 120 "$repl" --echo $file < "$tmp/script" > "$tmp/out" 2>&1
+DAFT_DEVICE=${DAFT_REPL_TEST_DEVICE:-cpu} DAFT_REPL_HISTORY= timeout 120 "$repl" --echo $file < "$tmp/script" > "$tmp/out" 2>&1
 status=$?
 sed "s|$tmp|\\\$REPL_TMP|g" "$tmp/out" > "$tmp/actual"
 echo "exit: $status" >> "$tmp/actual"
