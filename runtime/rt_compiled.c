@@ -66,10 +66,13 @@ void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, uint64_t exec
      * the next ones) */
     for (int i = 0; i <= rt->nplans; i++) {
         DaftRtPlan *p = i < rt->nplans ? rt->plans[i] : rt->plan_loading;
-        if (!p || p->id != id || p->broken)
+        if (!p || p->id != id)
             continue;
+        uint64_t from = exec ? exec - 1 : 0;
+        if (p->broken && (!p->broken_from || p->broken_from <= from))
+            continue; /* (already broken from this execution or an earlier one) */
         p->broken = true;
-        p->broken_from = exec ? exec - 1 : 0;
+        p->broken_from = from;
         if (exec)
             rt_fmt(p->why, sizeof p->why, "plan '%s' failed on actor '%s': %s", p->name, actor, why);
         else
@@ -933,7 +936,7 @@ static int rt_plan_receive(DaftRtPlan *p, int64_t deadline)
         }
         /* (broken: what its writer sent before still counts; the read waits for nothing
          * more, as rt_plan_alive says no) */
-        int rc = rt_plan_read(p, ch, deadline, &rec[o]);
+        int rc = rt_plan_exec_can_finish(p) ? rt_plan_read(p, ch, deadline, &rec[o]) : DAFT_EPEER;
         if (rc == DAFT_ETIMEDOUT)
             return rc;
         if (rc)
@@ -1138,12 +1141,12 @@ int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *
 }
 
 /* Tells the plan's live actors to drop it (they stop its executions and their turns). */
-static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p)
+static void rt_plan_send_unload_from(DaftRt *rt, DaftRtPlan *p, uint64_t from)
 {
     RtBuf m = {0};
     rt_buf_u32(&m, RT_M_PLAN_UNLOAD);
     rt_buf_u32(&m, p->id);
-    rt_buf_u64(&m, p->broken && p->broken_from ? p->broken_from + 1 : 0);
+    rt_buf_u64(&m, from);
     for (int i = 0; i < p->plan->nactors; i++) {
         RtActorRec *a = rt_drv_actor(rt, p->actors[i]);
         if (a && !a->dead)
@@ -1152,11 +1155,16 @@ static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p)
     rt_buf_free(&m);
 }
 
+static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p)
+{
+    rt_plan_send_unload_from(rt, p, p->broken && p->broken_from ? p->broken_from + 1 : 0);
+}
+
 void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p)
 {
     if (!p)
         return;
-    rt_plan_send_unload(rt, p);
+    rt_plan_send_unload_from(rt, p, 0); /* nobody reads its outputs any more */
     for (int i = 0; i < rt->nplans; i++)
         if (rt->plans[i] == p) {
             rt->plans[i] = rt->plans[--rt->nplans];

@@ -116,9 +116,11 @@ bool rt_xplan_stopped(const RtXPlan *p) { return p->stopped; }
 
 void rt_xplan_stop_at(RtXPlan *p, uint64_t exec)
 {
-    if (!exec || p->execs + 1 >= exec) /* (execs + 1: the running or next execution) */
+    /* (execs + 1: the running or next execution; an actor with no program never gets to
+     * the point where it would stop) */
+    if (!exec || p->execs + 1 >= exec || !p->nops)
         rt_xplan_stop(p);
-    else
+    else if (!p->stop_at || exec < p->stop_at)
         p->stop_at = exec;
 }
 

@@ -143,6 +143,32 @@ static void loaded_drop(GenLoaded *L)
     L->dropped = true;
 }
 
+static void loaded_free(GenLoaded *L)
+{
+    for (uint64_t e = L->base; e < L->fetched; e++)
+        exec_free_outs(L, exec_at(L, e));
+    free(L->ex);
+    free(L->key);
+    free(L->actors);
+    free(L);
+}
+
+/* Frees the dropped plans whose every result is received and released (no handle refers
+ * to them any more): a plan that fails and is loaded again on every few calls must not
+ * pile up. */
+static void loaded_sweep(void)
+{
+    for (GenLoaded **at = &daft_gen_ctx.loaded; *at;) {
+        GenLoaded *L = *at;
+        if (L->dropped && L->base == L->submitted) {
+            *at = L->next;
+            loaded_free(L);
+        } else {
+            at = &L->next;
+        }
+    }
+}
+
 int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take)
 {
     Handle *h = h_find(v->as.ref.id);
@@ -772,6 +798,7 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
         loaded_drop(L);
         L = NULL;
     }
+    loaded_sweep();
     if (!L) {
         if (!all_alive(rt, b.actors, b.n, &dead)) {
             bind_free(&b, s->nparams);
@@ -828,16 +855,7 @@ void gen_sched_shutdown(void)
         daft_gen_ctx.loaded = L->next;
         if (L->rp && daft_gen_rt())
             daft_rt_plan_unload(daft_gen_rt(), L->rp);
-        for (uint64_t e = L->base; e < L->fetched; e++) {
-            GenExec *x = exec_at(L, e);
-            for (int o = 0; x->outs && o < L->plan->noutputs; o++)
-                daft_value_free(&x->outs[o]);
-            free(x->outs);
-        }
-        free(L->ex);
-        free(L->key);
-        free(L->actors);
-        free(L);
+        loaded_free(L);
     }
     while (daft_gen_ctx.scheds) {
         GenSched *st = daft_gen_ctx.scheds;

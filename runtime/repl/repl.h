@@ -94,6 +94,7 @@ typedef struct ReplPlan {
     DaftValue *results;    /* returned × plan->noutputs values */
     int64_t results_cap;   /* in executions */
     bool dropped;
+    bool retired;          /* failed on an actor: no new calls; unloaded once all returned */
     struct ReplPlan *next;
 } ReplPlan;
 

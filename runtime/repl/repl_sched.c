@@ -62,9 +62,19 @@ void repl_plans_check(Repl *R) {
                 plan_drop(R, p, why);
                 break;
             }
-        /* failed on one of its actors (SPEC §14.2): the next call loads it afresh */
-        if (!p->dropped && p->rt && daft_rt_plan_broken(p->rt))
-            plan_drop(R, p, "it failed (the next call loads it again)");
+        /* Failed on one of its actors (SPEC §14.2): the next call loads it afresh. It stays
+         * loaded until the executions before the failure, which may take long, have
+         * returned their results. */
+        if (!p->dropped && !p->retired && p->rt && daft_rt_plan_broken(p->rt)) {
+            p->retired = true;
+            char *who = actor_list(R, p->actors, p->nactors);
+            fprintf(R->out, "note: dropped the plan of '%s' for %s: it failed (the next call loads it again)\n",
+                    p->schedule, who);
+            fflush(R->out);
+            free(who);
+        }
+        if (p->retired && !p->dropped && p->returned == p->submitted)
+            plan_drop(R, p, NULL);
     }
 }
 
@@ -74,7 +84,7 @@ int repl_plan_output(Repl *R, ReplPlan *p, int64_t exec, int out, double timeout
     while (p->returned <= exec) {
         if (p->dropped || !p->rt) {
             *val = daft_value_error("compiled schedule '%s': its plan was dropped before execution %lld finished",
-                                    p->schedule, (long long)exec);
+                                    p->schedule, (long long)exec + 1);
             return 0;
         }
         if (p->returned >= p->results_cap) {
@@ -154,7 +164,7 @@ ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, c
     }
     char *key = make_key(R, sched, args, nargs);
     for (ReplPlan *p = R->plans; p; p = p->next)
-        if (!p->dropped && strcmp(p->key, key) == 0) {
+        if (!p->dropped && !p->retired && strcmp(p->key, key) == 0) {
             free(key);
             return p;
         }
