@@ -13,7 +13,9 @@ The 4 x H100 figure of bench/RESULTS.md (bench/results/2026-11-27-4xH100-scaling
       -o bench/results/2026-11-27-4xH100-scaling.png
 and after a new GPU run: bench/run --json rows.jsonl W5 W6, then this script on rows.jsonl.
 
-Inputs (JSON Lines; other lines and other workloads are ignored), any mix of:
+Inputs (JSON Lines or RESULT lines; other lines and other workloads are ignored), any mix of:
+  - RESULT lines as the programs print them (RESULT <tab> W5 <tab> program <tab> config <tab>
+    metric <tab> value), e.g. the raw lines of a device call in bench/results/*.txt;
   - bench/run --json rows: {"id": "W5", "variant": "...", "value": V, "peer": P,
     "peer_value": PV, ...}: V is daft's figure, PV the peer's; the GPU count is read from the
     variant ("4 GPUs", "4 stages", "2 replicas", "GPUs=4", ...). Peer configs outside the
@@ -78,6 +80,19 @@ def series_name(wid, prog, r, text):
     return prog
 
 
+def result_line(line):
+    """A RESULT line (bench/run's format, as the programs print them and device_run.sh keeps
+    them): RESULT <tab> workload <tab> program <tab> config <tab> metric <tab> value -> the
+    same dict as a peer's JSON line, or None."""
+    f = line.rstrip("\n").split("\t")
+    if len(f) < 6:
+        return None
+    try:
+        return {"workload": f[1], "program": f[2], "config": f[3], "metric": f[4], "value": float(f[5])}
+    except ValueError:
+        return None
+
+
 def read(paths):
     """-> list of (workload, series, gpus, M or None, value, kind); kind: 'point' or
     'w6base' (W6 single-GPU run: the 1-GPU point of every W6 series)."""
@@ -85,11 +100,12 @@ def read(paths):
     for path in paths:
         with open(path) as f:
             for line in f:
+                r = result_line(line) if line.startswith("RESULT\t") else None
                 line = line.strip()
-                if not line.startswith("{"):
+                if r is None and not line.startswith("{"):
                     continue
                 try:
-                    r = json.loads(line)
+                    r = r or json.loads(line)
                 except ValueError:
                     continue
                 wid = r.get("workload") or r.get("id")
@@ -107,6 +123,8 @@ def read(paths):
                     if v is None:
                         continue
                     prog = r["program"]
+                    if prog.startswith("daft_"):  # (variants such as daft_sharded: not in the figure)
+                        continue
                     if prog == "pytorch_single":
                         if wid == "W6" and "one after the other" in text:
                             pts.append((wid, None, 1, M, float(v), "w6base"))
