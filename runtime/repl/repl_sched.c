@@ -284,11 +284,17 @@ DaftActor repl_plan_output_actor(const ReplPlan *p, int out) {
 }
 
 /* The death error of a dead actor, as the runtime words it. */
-static DaftValue death_error(Repl *R, DaftActor h) {
+/* The error a call on the dead actor h gives, named after the first method the plan calls
+ * on it (pa: its part of the plan), as the same call in a compiled program would be. */
+static DaftValue death_error(Repl *R, DaftActor h, const DaftPlanActor *pa) {
     ReplActor *a = repl_actor(R, h);
     DaftValue v = daft_value_none();
     DaftRef r;
-    if (a && daft_rt_call(R->rt, h, 0, NULL, 0, &r) == 0) {
+    int method = -1;
+    for (int k = 0; a && k < pa->nops && method < 0; k++)
+        if (pa->ops[k].kind == DAFT_OP_CALL)
+            method = daft_rt_method_index(R->rt, a->class_id, pa->ops[k].method);
+    if (a && daft_rt_call(R->rt, h, method < 0 ? 0 : method, NULL, 0, &r) == 0) {
         daft_rt_get(R->rt, r, 2.0, &v);
         daft_rt_release(R->rt, r);
     }
@@ -313,7 +319,7 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
     DaftValue fail_v = daft_value_none();
     for (int i = 0; i < p->nactors; i++)
         if (!daft_rt_actor_alive(R->rt, p->actors[i])) {
-            fail_v = death_error(R, p->actors[i]);
+            fail_v = death_error(R, p->actors[i], &plan->actors[i]);
             break;
         }
     if (fail_v.kind == DAFT_V_NONE) {
