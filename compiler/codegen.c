@@ -322,6 +322,13 @@ static LLVMTypeRef param_ty(Cg *cg, const DaftType *t) {
     return ty_scalar(t) ? lty(cg, t) : cg->t_valp;
 }
 
+/* A compiled schedule takes every parameter boxed: a Ref given for a data parameter
+ * reaches the runtime as that Ref, whose value it writes as the execution's input once
+ * ready (SPEC 11.2), instead of being waited for at the call. */
+static bool takes_boxed(const DaftNode *fn_decl, const DaftType *pty) {
+    return !ty_scalar(pty) || (fn_decl->kind == DAFT_N_SCHEDULE && fn_decl->is_compiled);
+}
+
 static void init_types(Cg *cg) {
     LLVMContextRef c = cg->ctx;
     cg->t_void = LLVMVoidTypeInContext(c);
@@ -1278,10 +1285,11 @@ static CgVal emit_direct_call(Cg *cg, DaftNode *call, FnInfo *fi, bool with_stat
         if (!args[i]) {
             cg_err(cg, call->span, "codegen: missing argument '%s'", decl->params.items[i]->name);
             cargs[k++] = LLVMGetUndef(param_ty(cg, pty));
-        } else if (ty_scalar(pty)) {
+        } else if (!takes_boxed(decl, pty)) {
             cargs[k++] = emit_scalar_as(cg, args[i], pty);
         } else {
-            CgVal v = emit_boxed_as(cg, args[i], pty, pty && pty->kind == DAFT_TY_REF);
+            bool keep_refs = (pty && pty->kind == DAFT_TY_REF) || (decl->kind == DAFT_N_SCHEDULE && decl->is_compiled);
+            CgVal v = emit_boxed_as(cg, args[i], pty, keep_refs);
             cargs[k++] = v.v ? v.v : LLVMConstNull(cg->t_valp);
         }
     }
@@ -2214,7 +2222,7 @@ static void declare_fn(Cg *cg, FnInfo *fi) {
     if (fi->kind == FN_METHOD)
         ps[k++] = cg->t_i8p;
     for (int i = 0; i < n; i++)
-        ps[k++] = param_ty(cg, d->params.items[i]->ty);
+        ps[k++] = takes_boxed(d, d->params.items[i]->ty) ? cg->t_valp : param_ty(cg, d->params.items[i]->ty);
     if (!ty_void(fi->ret))
         ps[k++] = LLVMPointerType(lty(cg, fi->ret), 0);
     fi->fnty = LLVMFunctionType(cg->t_i32, ps, k, false);
@@ -2376,6 +2384,27 @@ static void emit_compiled_dispatch(Cg *cg, FnInfo *fi) {
     LLVMPositionBuilderAtEnd(cg->b, body);
 }
 
+/* When a compiled schedule runs interpreted (no plan could be loaded for its actors), its
+ * body sees its parameters as typed: a Ref given for one is waited for here. */
+static void resolve_compiled_params(Cg *cg, DaftNode *d) {
+    for (int i = 0; i < d->params.len; i++) {
+        DaftNode *p = d->params.items[i];
+        Local *l = map_get(&cg->f->locals, p);
+        if (!l)
+            continue;
+        LLVMValueRef slot = new_owned_slot(cg, p->name);
+        LLVMValueRef args[4] = {cg->f->ctxv, l->ptr, LLVMConstReal(cg->t_f64, -1), slot};
+        check_status(cg, call_rt(cg, "daft_gen_get", args, 4));
+        if (ty_scalar(p->ty)) {
+            LLVMValueRef s = LLVMBuildAlloca(cg->f->ab, lty(cg, p->ty), p->name);
+            LLVMBuildStore(cg->b, unbox_checked(cg, slot, p->ty), s);
+            add_local(cg, p, LOC_SCALAR, s, p->ty);
+        } else {
+            add_local(cg, p, LOC_OWNED, slot, p->ty);
+        }
+    }
+}
+
 static void emit_fn_body(Cg *cg, FnInfo *fi) {
     DaftNode *d = fi->decl;
     FnCtx f;
@@ -2396,11 +2425,11 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
         DaftNode *p = d->params.items[i];
         LLVMValueRef v = LLVMGetParam(fi->fn, k++);
         LLVMSetValueName2(v, p->name, strlen(p->name));
-        if (ty_scalar(p->ty)) {
+        if (!takes_boxed(d, p->ty)) {
             LLVMValueRef slot = LLVMBuildAlloca(f.ab, lty(cg, p->ty), p->name);
             LLVMBuildStore(f.ab, v, slot);
             add_local(cg, p, LOC_SCALAR, slot, p->ty);
-        } else if (d->body && assigns_to(d->body, p)) {
+        } else if (d->body && assigns_to(d->body, p) && !(fi->kind == FN_SCHED && d->is_compiled)) {
             LLVMValueRef slot = new_owned_slot(cg, p->name);
             LLVMValueRef args[2] = {slot, v};
             call_rt(cg, "daft_gen_copy", args, 2);
@@ -2413,8 +2442,10 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
         f.retp = LLVMGetParam(fi->fn, k++);
         LLVMSetValueName2(f.retp, "result", 6);
     }
-    if (fi->kind == FN_SCHED && d->is_compiled)
+    if (fi->kind == FN_SCHED && d->is_compiled) {
         emit_compiled_dispatch(cg, fi);
+        resolve_compiled_params(cg, d);
+    }
     if (d->body)
         emit_block(cg, d->body);
     end_fn(cg);

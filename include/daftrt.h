@@ -458,7 +458,10 @@ DAFT_API int daft_rt_plan_load(DaftRt *rt, const struct DaftPlan *plan, const Da
 /* Starts one execution with inputs[0..plan->ninputs) (in plan->inputs order). When
  * plan->inflight executions are already running, first waits for the oldest to finish
  * (its outputs are kept for daft_rt_plan_result), so the driver blocks rather than
- * fails. Returns 0, DAFT_ETIMEDOUT, or DAFT_EINVAL. */
+ * fails. An input may be a Ref of this runtime (DAFT_V_REF from daft_rt_call): the
+ * execution starts now and that input is written once the Ref's value is here (an error
+ * value as it is), without waiting here; inputs are only read (copied where written
+ * later). Returns 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (wrong inputs, an unknown Ref). */
 DAFT_API int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int ninputs,
                                  double timeout_s);
 /* Waits for the oldest execution not yet returned and moves its outputs into

@@ -196,6 +196,19 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
     return 0;
 }
 
+bool rt_obj_fetch(DaftRt *rt, RtObj *o)
+{
+    if (o->has_value || o->state != RT_OBJ_READY || o->fetching)
+        return false;
+    RtBuf *m = &rt->small;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_FETCH);
+    rt_buf_u64(m, o->id);
+    o->fetching = true;
+    rt_drv_send(rt, rt_drv_actor(rt, o->owner), m);
+    return true;
+}
+
 int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
 {
     *out = daft_value_none();
@@ -206,15 +219,8 @@ int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
     }
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
     while (!o->has_value) {
-        if (o->state == RT_OBJ_READY && !o->fetching) { /* stored at the owner: ask for it */
-            RtBuf *m = &rt->small;
-            m->len = 0;
-            rt_buf_u32(m, RT_M_FETCH);
-            rt_buf_u64(m, o->id);
-            o->fetching = true;
-            rt_drv_send(rt, rt_drv_actor(rt, o->owner), m);
+        if (rt_obj_fetch(rt, o))
             continue;
-        }
         if (deadline >= 0 && rt_now_ns() >= deadline) {
             rt_set_err(rt, "get: timed out");
             return DAFT_ETIMEDOUT;
@@ -257,21 +263,38 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
 
 int daft_rt_poll(DaftRt *rt) { return rt && rt->is_driver ? rt_drv_poll(rt) : 0; }
 
-void daft_rt_release(DaftRt *rt, DaftRef ref)
+/* Deletes the driver's entry and tells the owner to free the value. */
+static void rt_obj_forget(DaftRt *rt, RtObj *o)
 {
-    RtObj *o = rt->is_driver ? rt_objtab_find(&rt->refs, ref.id) : NULL;
-    if (!o)
-        return;
+    uint64_t id = o->id;
     RtActorRec *a = rt_drv_actor(rt, o->owner);
-    rt_objtab_del(&rt->refs, ref.id);
+    rt_objtab_del(&rt->refs, id);
     if (!a || a->dead)
         return;
     /* Queued after every PUSH of this Ref, so the owner frees it only once all are sent. */
     RtBuf *m = &rt->small;
     m->len = 0;
     rt_buf_u32(m, RT_M_FREE);
-    rt_buf_u64(m, ref.id);
+    rt_buf_u64(m, id);
     rt_drv_send(rt, a, m);
+}
+
+void daft_rt_release(DaftRt *rt, DaftRef ref)
+{
+    RtObj *o = rt->is_driver ? rt_objtab_find(&rt->refs, ref.id) : NULL;
+    if (!o || o->released)
+        return;
+    if (o->users > 0) { /* a plan's execution still waits to send its value as an input */
+        o->released = true;
+        return;
+    }
+    rt_obj_forget(rt, o);
+}
+
+void rt_obj_unuse(DaftRt *rt, RtObj *o)
+{
+    if (--o->users <= 0 && o->released)
+        rt_obj_forget(rt, o);
 }
 
 int daft_rt_kill(DaftRt *rt, DaftActor actor)

@@ -22,6 +22,15 @@ _Static_assert((int)DAFT_REDUCE_SUM == RT_REDUCE_SUM && (int)DAFT_REDUCE_MAX == 
                    (int)DAFT_REDUCE_MIN == RT_REDUCE_MIN && (int)DAFT_REDUCE_AVG == RT_REDUCE_AVG,
                "reduction numbering");
 
+/* An execution whose inputs include Refs not ready yet (SPEC 11.2: a Ref given for a data
+ * parameter): its GO went at submit, so its turn on the actors keeps the call's place; its
+ * inputs are written once every Ref's value is here, in submission order. */
+typedef struct RtPlanDeferred {
+    uint64_t exec;
+    DaftValue *inputs;  /* [ninputs], owned; Refs (each counted in its RtObj's users) */
+    struct RtPlanDeferred *next;
+} RtPlanDeferred;
+
 struct DaftRtPlan {
     uint32_t id;
     char name[64];     /* copied: the plan's own strings may not outlive its graph */
@@ -46,6 +55,8 @@ struct DaftRtPlan {
                             * 0 when a member died: every execution not yet received) */
     char why[600];
     RtPmsgOut out; /* an input being sent */
+    RtPlanDeferred *deferred; /* oldest first; later executions queue behind it */
+    bool writing_deferred;
     RtBuf rx;
     DaftRt *rt;
     /* GPU data plane (rt_plan_gpu; the actor side is rt_xnccl.c) */
@@ -640,9 +651,16 @@ static void rt_plan_driver_ends(DaftRt *rt, DaftRtPlan *p)
     }
 }
 
+static void rt_deferred_free(DaftRtPlan *p, RtPlanDeferred *d);
+
 static void rt_plan_free(DaftRtPlan *p)
 {
     const DaftPlan *plan = p->plan;
+    while (p->deferred) {
+        RtPlanDeferred *d = p->deferred;
+        p->deferred = d->next;
+        rt_deferred_free(p, d);
+    }
     for (int c = 0; c < p->npc; c++) {
         if (p->mapped && p->mapped[c] && p->rt->mode == RT_MODE_SHM) {
             rt_ring_reader_free(&p->rds[c]);
@@ -795,10 +813,16 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
 
 /* ---------------------------------------------------------------- executions */
 
+/* Execution exec (0-based) cannot complete: the plan broke at or before it. */
+static bool rt_plan_exec_doomed(const DaftRtPlan *p, uint64_t exec)
+{
+    return p->broken && (!p->broken_from || exec >= p->broken_from);
+}
+
 /* The execution whose outputs are read next can still complete. */
 static bool rt_plan_exec_can_finish(const DaftRtPlan *p)
 {
-    return !p->broken || p->received < p->broken_from;
+    return !rt_plan_exec_doomed(p, p->received);
 }
 
 /* False once a member died (no execution can complete), or the plan failed on an actor at
@@ -916,10 +940,15 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
     }
 }
 
+static int rt_plan_wait_inputs(DaftRtPlan *p, int64_t deadline);
+
 /* Receives the outputs of the oldest execution still running. */
 static int rt_plan_receive(DaftRtPlan *p, int64_t deadline)
 {
     const DaftPlan *plan = p->plan;
+    int wrc = rt_plan_wait_inputs(p, deadline);
+    if (wrc)
+        return wrc;
     DaftValue *rec = rt_plan_rec(p, p->received);
     for (; p->got < plan->noutputs; p->got++) {
         int o = p->got, ch = plan->outputs[o].channel;
@@ -1001,11 +1030,15 @@ static void rt_plan_drain(DaftRtPlan *p)
  * `inflight` large values, and an actor taking turns (rt_xplan.c) runs no other plan's
  * execution until that one is written. Takes what has arrived for every plan but
  * `busy`, the one whose outputs the caller is in the middle of reading. */
+static void rt_plan_write_deferred(DaftRtPlan *p);
+
 void rt_plans_drain(DaftRt *rt, const DaftRtPlan *busy)
 {
-    for (int i = 0; i < rt->nplans; i++)
+    for (int i = 0; i < rt->nplans; i++) {
+        rt_plan_write_deferred(rt->plans[i]);
         if (rt->plans[i] != busy)
             rt_plan_drain(rt->plans[i]);
+    }
 }
 
 static void rt_plans_drain_others(DaftRtPlan *p) { rt_plans_drain(p->rt, p); }
@@ -1018,14 +1051,15 @@ static void rt_plan_progress_writing(void *arg)
     rt_plans_drain(p->rt, NULL);
 }
 
-static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
+/* Writes execution exec's inputs (none once it cannot complete). */
+static int rt_plan_write_inputs(DaftRtPlan *p, uint64_t exec, const DaftValue *inputs)
 {
     const DaftPlan *plan = p->plan;
     RtWait w = {-1, rt_plan_alive, rt_plan_progress_writing, p};
-    for (int i = 0; i < plan->ninputs && !p->broken; i++) {
+    for (int i = 0; i < plan->ninputs && !rt_plan_exec_doomed(p, exec); i++) {
         if (rt_pmsg_encode(&p->out, -1, &inputs[i], p->rt->mode == RT_MODE_SHM))
             return DAFT_ENOMEM;
-        for (int k = 0; k < plan->inputs[i].nchannels && !p->broken; k++) {
+        for (int k = 0; k < plan->inputs[i].nchannels && !rt_plan_exec_doomed(p, exec); k++) {
             int ch = plan->inputs[i].channels[k];
             if (p->mapped[ch] && p->rt->mode == RT_MODE_SHM)
                 rt_pmsg_ring_write(&p->rings[ch], &p->out, &w);
@@ -1033,6 +1067,158 @@ static int rt_plan_write_inputs(DaftRtPlan *p, const DaftValue *inputs)
                 if (rt_tcp_send(p->wfds[ch][r], p->out.tx.p, p->out.tx.len, &w) == DAFT_EPEER)
                     rt_plan_alive(p);
         }
+    }
+    return 0;
+}
+
+/* The actors took GO for an execution whose inputs cannot be written: without them they
+ * would wait forever, so the plan goes (unloaded from every actor). */
+static void rt_plan_break_unwritten(DaftRtPlan *p, const char *why)
+{
+    if (p->broken)
+        return;
+    p->broken = true;
+    p->broken_from = 0;
+    rt_fmt(p->why, sizeof p->why, "plan '%s': %s", p->plan->name, why);
+    rt_plan_send_unload(p->rt, p);
+}
+
+/* ---------------------------------------------------------------- inputs that wait for Refs */
+
+static bool rt_inputs_have_refs(const DaftValue *inputs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (inputs[i].kind == DAFT_V_REF)
+            return true;
+    return false;
+}
+
+static void rt_deferred_free(DaftRtPlan *p, RtPlanDeferred *d)
+{
+    for (int i = 0; i < p->plan->ninputs; i++) {
+        RtObj *o = d->inputs[i].kind == DAFT_V_REF ? rt_objtab_find(&p->rt->refs, d->inputs[i].as.ref.id) : NULL;
+        if (o)
+            rt_obj_unuse(p->rt, o);
+        daft_value_free(&d->inputs[i]);
+    }
+    free(d->inputs);
+    free(d);
+}
+
+/* Queues a copy of execution exec's inputs; each Ref among them stays alive until then. */
+static int rt_plan_defer(DaftRtPlan *p, uint64_t exec, const DaftValue *inputs)
+{
+    int n = p->plan->ninputs;
+    RtPlanDeferred *d = calloc(1, sizeof *d), **end = &p->deferred;
+    DaftValue *in = calloc((size_t)n + 1, sizeof *in);
+    bool bad = !d || !in;
+    for (int i = 0; i < n && !bad; i++)
+        bad = daft_value_copy(&in[i], &inputs[i]) != 0;
+    if (bad) {
+        for (int i = 0; in && i < n; i++)
+            daft_value_free(&in[i]);
+        free(in);
+        free(d);
+        return DAFT_ENOMEM;
+    }
+    for (int i = 0; i < n; i++)
+        if (in[i].kind == DAFT_V_REF)
+            rt_objtab_find(&p->rt->refs, in[i].as.ref.id)->users++; /* (checked at submit) */
+    *d = (RtPlanDeferred){exec, in, NULL};
+    while (*end)
+        end = &(*end)->next;
+    *end = d;
+    return 0;
+}
+
+/* True once every Ref among d's inputs has its value here; asks the owners for the rest. */
+static bool rt_deferred_ready(DaftRtPlan *p, const RtPlanDeferred *d)
+{
+    bool ready = true;
+    for (int i = 0; i < p->plan->ninputs; i++) {
+        if (d->inputs[i].kind != DAFT_V_REF)
+            continue;
+        RtObj *o = rt_objtab_find(&p->rt->refs, d->inputs[i].as.ref.id);
+        if (!o->has_value) {
+            rt_obj_fetch(p->rt, o);
+            ready = false;
+        }
+    }
+    return ready;
+}
+
+/* Writes d's inputs: each Ref's value, error or not (an error, or a value that does not
+ * fit its input, reaches the execution's outputs as their error). */
+static void rt_deferred_write(DaftRtPlan *p, const RtPlanDeferred *d)
+{
+    const DaftPlan *plan = p->plan;
+    int n = plan->ninputs;
+    DaftValue *vals = calloc((size_t)n + 1, sizeof *vals), *own = calloc((size_t)n + 1, sizeof *own);
+    if (!vals || !own) {
+        free(vals);
+        free(own);
+        rt_plan_break_unwritten(p, "out of memory writing an input");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const DaftValue *v = &d->inputs[i];
+        if (v->kind == DAFT_V_REF)
+            v = &rt_objtab_find(&p->rt->refs, v->as.ref.id)->value;
+        if (!rt_payload_fits(&plan->inputs[i].payload, v)) {
+            char want[256], got[256];
+            rt_payload_str(&plan->inputs[i].payload, want, sizeof want);
+            rt_value_payload_str(v, got, sizeof got);
+            own[i] = daft_value_error("input '%s' of plan '%s': expected %s, got %s",
+                                      plan->inputs[i].name ? plan->inputs[i].name : "?", plan->name, want, got);
+            v = &own[i];
+        }
+        vals[i] = *v; /* (borrowed) */
+    }
+    if (d->exec >= p->received) { /* outputs that are the driver's own inputs */
+        DaftValue *rec = rt_plan_rec(p, d->exec);
+        for (int o = 0; o < plan->noutputs; o++)
+            if (plan->outputs[o].input >= 0) {
+                daft_value_free(&rec[o]);
+                daft_value_copy(&rec[o], &vals[plan->outputs[o].input]);
+            }
+    }
+    if (rt_plan_write_inputs(p, d->exec, vals))
+        rt_plan_break_unwritten(p, "out of memory writing an input");
+    for (int i = 0; i < n; i++)
+        daft_value_free(&own[i]);
+    free(own);
+    free(vals);
+}
+
+/* Writes the deferred executions' inputs whose Refs are ready, oldest first; drops those
+ * of executions that cannot run any more (the plan broke at or before them). */
+static void rt_plan_write_deferred(DaftRtPlan *p)
+{
+    if (p->writing_deferred)
+        return; /* (called again while its write waits for room in a ring) */
+    p->writing_deferred = true;
+    while (p->deferred) {
+        RtPlanDeferred *d = p->deferred;
+        bool doomed = rt_plan_exec_doomed(p, d->exec);
+        if (!doomed && !rt_deferred_ready(p, d))
+            break;
+        if (!doomed)
+            rt_deferred_write(p, d);
+        p->deferred = d->next;
+        rt_deferred_free(p, d);
+    }
+    p->writing_deferred = false;
+}
+
+/* Before the outputs of the execution received next are read: its inputs are written
+ * (the outputs that copy them are filled then). */
+static int rt_plan_wait_inputs(DaftRtPlan *p, int64_t deadline)
+{
+    rt_plan_write_deferred(p);
+    while (p->deferred && p->deferred->exec <= p->received && rt_plan_alive(p)) {
+        if (deadline >= 0 && rt_now_ns() >= deadline)
+            return DAFT_ETIMEDOUT;
+        rt_drv_wait_but(p->rt, deadline, p); /* (p's outputs are read by the caller only) */
     }
     return 0;
 }
@@ -1072,7 +1258,15 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
         return DAFT_EINVAL;
     }
     for (int i = 0; i < ninputs; i++) /* before anything is sent: the plan stays usable */
-        if (!rt_payload_fits(&plan->inputs[i].payload, &inputs[i])) {
+        if (inputs[i].kind == DAFT_V_REF) {
+            RtObj *o = rt_objtab_find(&rt->refs, inputs[i].as.ref.id);
+            if (!o || o->released) {
+                rt_set_err(rt, "input '%s' of plan '%s': Ref %llu is unknown or released",
+                           plan->inputs[i].name ? plan->inputs[i].name : "?", plan->name,
+                           (unsigned long long)inputs[i].as.ref.id);
+                return DAFT_EINVAL;
+            }
+        } else if (!rt_payload_fits(&plan->inputs[i].payload, &inputs[i])) {
             char want[256], got[256];
             rt_payload_str(&plan->inputs[i].payload, want, sizeof want);
             rt_value_payload_str(&inputs[i], got, sizeof got);
@@ -1092,22 +1286,25 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
     }
     if (rt_plan_grow(p))
         return DAFT_ENOMEM;
+    /* Refs among the inputs, or an earlier execution still waiting for its own: the
+     * inputs are written later (rt_plan_write_deferred), the GO now, so that the execution
+     * keeps its turn among the actors' other work. */
+    bool defer = p->deferred || rt_inputs_have_refs(inputs, ninputs);
     DaftValue *rec = rt_plan_rec(p, p->submitted);
     for (int o = 0; o < plan->noutputs; o++) {
         daft_value_free(&rec[o]);
-        if (plan->outputs[o].input >= 0)
+        if (plan->outputs[o].input >= 0 && !defer)
             daft_value_copy(&rec[o], &inputs[plan->outputs[o].input]);
     }
     /* GO first: an actor that waits for it before reading must not leave the driver blocked
      * writing an input larger than the channel's ring */
     rt_plan_send_go(p);
-    int rc = rt_plan_write_inputs(p, inputs);
-    if (rc && !p->broken) { /* the actors took GO: without the input they would wait forever */
-        p->broken = true;
-        rt_fmt(p->why, sizeof p->why, "plan '%s': out of memory writing an input", plan->name);
-        rt_plan_send_unload(rt, p);
-    }
+    int rc = defer ? rt_plan_defer(p, p->submitted, inputs) : rt_plan_write_inputs(p, p->submitted, inputs);
+    if (rc)
+        rt_plan_break_unwritten(p, "out of memory writing an input");
     p->submitted++;
+    if (defer)
+        rt_plan_write_deferred(p);
     rt_trace_slice(&rt->trace, plan->name, "submit", t0, rt_now_ns());
     return rc;
 }

@@ -287,7 +287,8 @@ typedef struct RtObj {
     DaftValue value;
     DaftActor owner;
     int method;         /* producing method index (driver side), -1 for init */
-    int32_t users;      /* driver side: submitted transfers that still need it */
+    int32_t users;      /* driver side: plan executions whose inputs wait for it (a
+                         * release meanwhile only marks it released) */
     struct RtObj *next; /* hash chain */
 } RtObj;
 
@@ -306,6 +307,10 @@ void rt_objtab_resolve(RtObj *o, DaftValue *v);
 /* Deletes the entry, freeing its value. */
 void rt_objtab_del(RtObjTab *t, uint64_t id);
 void rt_objtab_foreach(RtObjTab *t, void (*fn)(RtObj *o, void *arg), void *arg);
+/* Driver (rt_calls.c): asks o's owner for its value unless it is here or asked for already
+ * (true when asked now); drops one use, forgetting a released o after its last. */
+bool rt_obj_fetch(DaftRt *rt, RtObj *o);
+void rt_obj_unuse(DaftRt *rt, RtObj *o);
 
 /* ---------------------------------------------------------------- rt_launch.c */
 
@@ -468,6 +473,8 @@ int rt_drv_sendv(DaftRt *rt, RtActorRec *a, const RtBuf *m, const RtSplices *sp)
 int rt_drv_poll(DaftRt *rt);
 /* Handles deaths, then sleeps until a message may have arrived, deadline or one slice. */
 void rt_drv_wait(DaftRt *rt, int64_t deadline_ns);
+/* The same, while the caller reads plan busy's outputs (rt_plans_drain leaves them). */
+void rt_drv_wait_but(DaftRt *rt, int64_t deadline_ns, const struct DaftRtPlan *busy);
 /* Records an actor's death: its pending Refs become errors naming the actor, the method
  * it was running and the cause; the other actors are told (see rt_drv_notices). */
 void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause);

@@ -157,10 +157,12 @@ void rt_drv_check_exits(DaftRt *rt)
     }
 }
 
-void rt_drv_wait(DaftRt *rt, int64_t deadline_ns)
+void rt_drv_wait(DaftRt *rt, int64_t deadline_ns) { rt_drv_wait_but(rt, deadline_ns, NULL); }
+
+void rt_drv_wait_but(DaftRt *rt, int64_t deadline_ns, const struct DaftRtPlan *busy)
 {
     rt_drv_notices(rt);
-    rt_plans_drain(rt, NULL);
+    rt_plans_drain(rt, busy);
     int64_t ns = rt_sleep_ns(deadline_ns, RT_SLICE_NS);
     if (rt->mode == RT_MODE_SHM) {
         RtBell *b = &rt->bells[0];

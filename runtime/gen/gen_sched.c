@@ -741,24 +741,17 @@ static GenLoaded *load(DaftGenSchedule *s, Bind *b)
     return L;
 }
 
-/* Resolves one data argument into an execution input (a Ref's value, error or not). */
-/* The value of a plan input: a Ref's value is fetched (owned, true); any other value is
- * borrowed as it is (false): submitting only reads it, and a deep copy of a large tensor
- * would cost as much as sending it. */
+/* The value of a plan input: a compiled schedule's result Ref gives its value (owned,
+ * true: fetched here, waiting for that execution); any other value, a task's Ref among
+ * them, is borrowed as it is (false): the runtime writes a Ref's value once it is ready
+ * without holding up the call, and submitting only reads the rest (a deep copy of a large
+ * tensor would cost as much as sending it). */
 static bool input_value(const DaftValue *v, DaftValue *out)
 {
-    DaftRt *rt = daft_gen_rt();
     if (gen_is_handle(v)) {
         if (gen_handle_get(v, -1, out, false) != 0 && out->kind != DAFT_V_ERROR) {
             daft_value_free(out);
             *out = daft_value_error("invalid Ref");
-        }
-        return true;
-    }
-    if (v->kind == DAFT_V_REF) {
-        if (daft_rt_get(rt, v->as.ref, -1, out) != 0) {
-            daft_value_free(out);
-            *out = daft_value_error("%s", daft_rt_last_error(rt));
         }
         return true;
     }

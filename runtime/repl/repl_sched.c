@@ -323,13 +323,15 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
             break;
         }
     if (fail_v.kind == DAFT_V_NONE) {
-        /* inputs in plan order; Ref arguments give their values (composition) */
+        /* inputs in plan order; Ref arguments give their values (composition): a task's Ref
+         * goes to the runtime as it is, which writes its value once ready (the call does not
+         * wait for it); a compiled schedule's result Ref is read here */
         DaftValue *in = calloc((size_t)plan->ninputs + 1, sizeof *in);
         for (int i = 0; i < plan->ninputs; i++) {
             in[i] = daft_value_none();
             for (int j = 0; j < sched->params.len && j < nargs; j++)
                 if (strcmp(sched->params.items[j]->name, plan->inputs[i].name) == 0) {
-                    if (args[j].kind == DAFT_V_REF) {
+                    if (args[j].kind == DAFT_V_REF && (args[j].as.ref.id & REPL_PLAN_REF_BIT)) {
                         int rc = repl_ref_get(R, args[j].as.ref, -1, &in[i]);
                         if (rc == -100)
                             snprintf(err, errcap, "interrupted (Ctrl-C)");
