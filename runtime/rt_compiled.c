@@ -589,15 +589,46 @@ static int rt_plan_dial_inputs(DaftRt *rt, DaftRtPlan *p)
     return 0;
 }
 
-/* TCP: the writers of the output channels dial the driver; accept them all. */
+/* While the driver waits for a plan's output connections: the actors whose connections are
+ * missing still live, and none refused the plan (rt_plan_failed_on). Says on stderr who
+ * is awaited after 30 s and every minute: an actor dials only once it is done with the
+ * task it runs. */
+static bool rt_plan_connecting(DaftRt *rt, DaftRtPlan *p, int64_t t0, int64_t *report_at)
+{
+    rt_drv_poll(rt);
+    rt_drv_check_exits(rt);
+    if (p->broken)
+        return false;
+    char who[256] = "";
+    size_t at = 0;
+    for (int c = 0; c < p->npc; c++) {
+        if (!p->mapped[c] || rt_reader_index(&p->pc[c], DAFT_PLAN_DRIVER) < 0 || p->rfd[c] >= 0)
+            continue;
+        RtActorRec *a = rt_drv_actor(rt, rt_plan_actor_id(p, p->pc[c].writer));
+        if (!a || a->dead)
+            return false;
+        if (at < sizeof who && !strstr(who, a->name))
+            at += (size_t)snprintf(who + at, sizeof who - at, "%s'%s'", at ? ", " : "", a->name);
+    }
+    int64_t now = rt_now_ns();
+    if (now >= *report_at) {
+        rt_log("plan '%s': waiting %llds for actor %s to connect its outputs (busy in a task?)",
+               p->name, (long long)((now - t0) / 1000000000LL), who);
+        *report_at = now + 60 * 1000000000LL;
+    }
+    return true;
+}
+
+/* TCP: the writers of the output channels dial the driver; accept them all, for as long as
+ * their actors live (an actor busy in a long task dials when it is done). */
 static int rt_plan_accept_outputs(DaftRt *rt, DaftRtPlan *p)
 {
     int want = 0;
     for (int c = 0; c < p->npc; c++)
         want += p->mapped[c] && rt_reader_index(&p->pc[c], DAFT_PLAN_DRIVER) >= 0;
-    int64_t deadline = rt_now_ns() + 10000000000LL;
+    int64_t t0 = rt_now_ns(), report_at = t0 + 30 * 1000000000LL;
     RtBuf m = {0};
-    while (want > 0 && rt_now_ns() < deadline) {
+    while (want > 0 && rt_plan_connecting(rt, p, t0, &report_at)) {
         struct pollfd pf = {rt->lfd, POLLIN, 0};
         poll(&pf, 1, 20);
         int fd = rt_tcp_accept(rt->lfd);
@@ -605,6 +636,8 @@ static int rt_plan_accept_outputs(DaftRt *rt, DaftRtPlan *p)
             continue;
         RtBuf rx = {0};
         int rc;
+        /* (its writer sends the hello right after connecting) */
+        int64_t deadline = rt_now_ns() + 2 * 1000000000LL;
         while ((rc = rt_tcp_try_recv(fd, &rx, &m)) == 0 && rt_now_ns() < deadline)
             poll(&(struct pollfd){fd, POLLIN, 0}, 1, 20);
         RtRd r = rt_rd(m.p, m.len);
@@ -620,7 +653,9 @@ static int rt_plan_accept_outputs(DaftRt *rt, DaftRtPlan *p)
         }
     }
     rt_buf_free(&m);
-    return want ? DAFT_ETIMEDOUT : 0;
+    if (want && p->broken)
+        return 0; /* refused by an actor: loaded broken, its executions give the reason */
+    return want ? DAFT_EPEER : 0;
 }
 
 /* The driver keeps the ends it writes (inputs) and reads (outputs), nothing else. */
