@@ -2398,9 +2398,9 @@ static void resolve_compiled_params(Cg *cg, DaftNode *d) {
         if (ty_scalar(p->ty)) {
             LLVMValueRef s = LLVMBuildAlloca(cg->f->ab, lty(cg, p->ty), p->name);
             LLVMBuildStore(cg->b, unbox_checked(cg, slot, p->ty), s);
-            add_local(cg, p, LOC_SCALAR, s, p->ty);
+            *l = (Local){.kind = LOC_SCALAR, .ptr = s, .ty = p->ty};
         } else {
-            add_local(cg, p, LOC_OWNED, slot, p->ty);
+            *l = (Local){.kind = LOC_OWNED, .ptr = slot, .ty = p->ty};
         }
     }
 }
