@@ -95,12 +95,13 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
         rt_buf_u8(m, RT_ARG_VALUE);
         return rt_value_put_spliced(m, v, &rt->out_sp);
     }
-    RtObj *dep = rt_objtab_find(&rt->refs, v->as.ref.id);
+    RtObj *dep = rt_obj_live(rt, v->as.ref.id);
     if (!dep) {
         rt_set_err(rt, "call on '%s': argument Ref %llu is unknown or released", a->name,
                    (unsigned long long)v->as.ref.id);
         return DAFT_EINVAL;
     }
+    dep->observed = true; /* (its error, if any, goes on in the task's result) */
     if (dep->state == RT_OBJ_ERROR) {
         rt_buf_u8(m, RT_ARG_VALUE);
         return rt_value_put(m, &dep->value);
@@ -157,7 +158,7 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
         return DAFT_EINVAL;
     }
     for (int i = 0; i < nargs; i++) /* validate first: nothing is sent for a bad call */
-        if (args[i].kind == DAFT_V_REF && !rt_objtab_find(&rt->refs, args[i].as.ref.id)) {
+        if (args[i].kind == DAFT_V_REF && !rt_obj_live(rt, args[i].as.ref.id)) {
             rt_set_err(rt, "call on '%s': argument %d is an unknown or released Ref", a->name, i);
             return DAFT_EINVAL;
         }
@@ -212,7 +213,7 @@ bool rt_obj_fetch(DaftRt *rt, RtObj *o)
 int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
 {
     *out = daft_value_none();
-    RtObj *o = rt->is_driver ? rt_objtab_find(&rt->refs, ref.id) : NULL;
+    RtObj *o = rt->is_driver ? rt_obj_live(rt, ref.id) : NULL;
     if (!o) {
         rt_set_err(rt, "get: Ref %llu is unknown or released", (unsigned long long)ref.id);
         return DAFT_EINVAL;
@@ -228,6 +229,7 @@ int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
         rt_drv_wait(rt, deadline);
     }
     rt_trace_slice(&rt->trace, "get", "driver", t0, rt_now_ns());
+    o->observed = true;
     return daft_value_copy(out, &o->value);
 }
 
@@ -243,8 +245,8 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
     for (;;) {
         count = 0;
         for (int i = 0; i < n; i++) {
-            RtObj *o = rt_objtab_find(&rt->refs, refs[i].id);
-            bool r = o && o->state != RT_OBJ_PENDING;
+            RtObj *o = rt_obj_live(rt, refs[i].id);
+            bool r = o && o->state != RT_OBJ_PENDING; /* (not observed: an error stays unseen) */
             if (!o) {
                 rt_set_err(rt, "wait: Ref %llu is unknown or released", (unsigned long long)refs[i].id);
                 return DAFT_EINVAL;
@@ -279,22 +281,44 @@ static void rt_obj_forget(DaftRt *rt, RtObj *o)
     rt_drv_send(rt, a, m);
 }
 
+RtObj *rt_obj_live(DaftRt *rt, uint64_t id)
+{
+    RtObj *o = rt_objtab_find(&rt->refs, id);
+    return o && !o->released ? o : NULL;
+}
+
+/* SPEC 14.2: an error that nobody looked at is said before it goes. */
+void rt_obj_report_unobserved(RtObj *o)
+{
+    if (o->observed || !o->has_value || o->value.kind != DAFT_V_ERROR)
+        return;
+    o->observed = true;
+    rt_log("warning: unobserved error: %s", o->value.as.error.msg ? o->value.as.error.msg : "?");
+}
+
+void rt_obj_settle(DaftRt *rt, RtObj *o)
+{
+    if (!o->released || o->users > 0)
+        return; /* (a plan's execution still waits to send its value as an input) */
+    if (!o->observed && o->state == RT_OBJ_PENDING)
+        return; /* its completion may still bring an error to report */
+    rt_obj_report_unobserved(o);
+    rt_obj_forget(rt, o);
+}
+
 void daft_rt_release(DaftRt *rt, DaftRef ref)
 {
-    RtObj *o = rt->is_driver ? rt_objtab_find(&rt->refs, ref.id) : NULL;
-    if (!o || o->released)
+    RtObj *o = rt->is_driver ? rt_obj_live(rt, ref.id) : NULL;
+    if (!o)
         return;
-    if (o->users > 0) { /* a plan's execution still waits to send its value as an input */
-        o->released = true;
-        return;
-    }
-    rt_obj_forget(rt, o);
+    o->released = true;
+    rt_obj_settle(rt, o);
 }
 
 void rt_obj_unuse(DaftRt *rt, RtObj *o)
 {
-    if (--o->users <= 0 && o->released)
-        rt_obj_forget(rt, o);
+    o->users--;
+    rt_obj_settle(rt, o);
 }
 
 int daft_rt_kill(DaftRt *rt, DaftActor actor)

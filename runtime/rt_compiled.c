@@ -1157,8 +1157,11 @@ static int rt_plan_defer(DaftRtPlan *p, uint64_t exec, const DaftValue *inputs)
         return DAFT_ENOMEM;
     }
     for (int i = 0; i < n; i++)
-        if (in[i].kind == DAFT_V_REF)
-            rt_objtab_find(&p->rt->refs, in[i].as.ref.id)->users++; /* (checked at submit) */
+        if (in[i].kind == DAFT_V_REF) { /* (checked at submit) */
+            RtObj *o = rt_objtab_find(&p->rt->refs, in[i].as.ref.id);
+            o->users++;
+            o->observed = true; /* (its error, if any, goes on in the execution's outputs) */
+        }
     *d = (RtPlanDeferred){exec, in, NULL};
     while (*end)
         end = &(*end)->next;

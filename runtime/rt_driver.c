@@ -526,6 +526,12 @@ static void rt_free_actor(RtActorRec *a)
     free(a);
 }
 
+static void rt_report_unobserved(RtObj *o, void *arg)
+{
+    (void)arg;
+    rt_obj_report_unobserved(o);
+}
+
 void daft_rt_shutdown(DaftRt *rt)
 {
     if (!rt)
@@ -533,7 +539,9 @@ void daft_rt_shutdown(DaftRt *rt)
     if (rt->is_driver)
         rt_plans_unload_all(rt);
     if (rt->is_driver && rt->nactors)
-        rt_stop_actors(rt);
+        rt_stop_actors(rt); /* (the tasks submitted finish first: their errors are known) */
+    if (rt->is_driver)
+        rt_objtab_foreach(&rt->refs, rt_report_unobserved, NULL);
     for (DaftActor i = 1; i <= rt->nactors; i++)
         rt_free_actor(rt->actors[i]);
     free(rt->actors);

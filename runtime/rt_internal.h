@@ -281,7 +281,9 @@ typedef struct RtObj {
     uint64_t id;
     RtObjState state;
     bool has_value;     /* value holds the result (READY/ERROR) */
-    bool released;      /* the program dropped it; delete once no longer needed */
+    bool released;      /* the program dropped it; delete once no longer needed (driver:
+                         * rt_obj_settle) */
+    bool observed;      /* driver side: got, or passed on (SPEC 14.2) */
     bool fetching;      /* driver side: FETCH sent, its value not here yet (a get in slices,
                          * as the REPL's, must not ask again: each answer copies the value) */
     DaftValue value;
@@ -311,6 +313,12 @@ void rt_objtab_foreach(RtObjTab *t, void (*fn)(RtObj *o, void *arg), void *arg);
  * (true when asked now); drops one use, forgetting a released o after its last. */
 bool rt_obj_fetch(DaftRt *rt, RtObj *o);
 void rt_obj_unuse(DaftRt *rt, RtObj *o);
+/* Driver: the entry of a Ref the program still holds, or NULL. A released entry stays until
+ * no plan input needs it and, when nobody observed it, its value is known: then an error
+ * in it is reported (`daft: warning: unobserved error: ...`) and the entry goes. */
+RtObj *rt_obj_live(DaftRt *rt, uint64_t id);
+void rt_obj_settle(DaftRt *rt, RtObj *o);
+void rt_obj_report_unobserved(RtObj *o);
 
 /* ---------------------------------------------------------------- rt_launch.c */
 

@@ -71,13 +71,14 @@ static void rt_drv_on_done(DaftRt *rt, RtActorRec *a, RtRd *r)
         return; /* released meanwhile (or the init Ref, which the program never sees) */
     if (status == RT_DONE_STORED) {
         o->state = RT_OBJ_READY;
-        return;
+    } else {
+        DaftValue v;
+        if (rt_value_get(r, &v))
+            v = daft_value_error("actor '%s': malformed completion message", a->name);
+        rt_objtab_resolve(o, &v);
+        daft_value_free(&v);
     }
-    DaftValue v;
-    if (rt_value_get(r, &v))
-        v = daft_value_error("actor '%s': malformed completion message", a->name);
-    rt_objtab_resolve(o, &v);
-    daft_value_free(&v);
+    rt_obj_settle(rt, o); /* (released unobserved: it waited for this) */
 }
 
 static void rt_drv_on_value(DaftRt *rt, RtActorRec *a, RtRd *r)
@@ -271,6 +272,7 @@ void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause)
                                 : daft_value_error("%s ('%s' never ran)", a->death,
                                                    rt_method_name(rt, a->cls, m));
             rt_objtab_resolve(o, &e);
+            rt_obj_settle(rt, o);
         }
         first = false;
     }

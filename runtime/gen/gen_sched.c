@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------- state */
 
 typedef struct GenExec {
     DaftValue *outs; /* NULL until received */
+    bool *seen;      /* [output] observed: got, or passed on (SPEC 14.2) */
     int live;        /* handles not yet released */
 } GenExec;
 
@@ -85,12 +87,29 @@ static void exec_reserve(GenLoaded *L)
     L->cap = cap;
 }
 
+/* Frees a received execution's results; an error among them that the program never
+ * observed is reported first (SPEC 14.2). */
+static int64_t gen_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void exec_free_outs(GenLoaded *L, GenExec *x)
 {
-    for (int o = 0; x->outs && o < L->plan->noutputs; o++)
+    for (int o = 0; x->outs && o < L->plan->noutputs; o++) {
+        if (x->outs[o].kind == DAFT_V_ERROR && !(x->seen && x->seen[o])) {
+            fflush(stdout);
+            fprintf(stderr, "daft: warning: unobserved error: %s\n",
+                    x->outs[o].as.error.msg ? x->outs[o].as.error.msg : "?");
+        }
         daft_value_free(&x->outs[o]);
+    }
     free(x->outs);
+    free(x->seen);
     x->outs = NULL;
+    x->seen = NULL;
 }
 
 /* Forgets the oldest records once they are received and nobody holds them. (A record's
@@ -125,6 +144,9 @@ static int exec_fetch(GenLoaded *L, double timeout_s)
         }
     GenExec *x = exec_at(L, L->fetched);
     x->outs = outs;
+    x->seen = calloc((size_t)n + 1, sizeof *x->seen);
+    if (!x->seen)
+        daft_gen_fatal("out of memory");
     L->fetched++;
     if (x->live == 0) /* (its Refs were all released before it finished) */
         exec_free_outs(L, x);
@@ -183,6 +205,7 @@ int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool ta
         if (exec_fetch(L, timeout_s) == DAFT_ETIMEDOUT)
             return DAFT_ETIMEDOUT;
     DaftValue *res = &exec_at(L, exec)->outs[o];
+    exec_at(L, exec)->seen[o] = true;
     if (take && res->kind != DAFT_V_ERROR && gen_ref_unshared(v)) { /* (an error may be reported to other gets) */
         *out = *res;
         *res = daft_value_error("the result of this execution was already taken by get");
@@ -201,7 +224,7 @@ int gen_handle_ready(const DaftValue *v)
     while (L->fetched <= h->exec)
         if (exec_fetch(L, 0) == DAFT_ETIMEDOUT)
             return 0;
-    return 1;
+    return 1; /* (ready is not observed: an error in it stays unseen) */
 }
 
 DaftActor gen_handle_producer(const DaftValue *v)
@@ -825,7 +848,7 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     if (rc != 0)
         daft_gen_fatal("schedule '%s': %s", s->name, daft_rt_last_error(rt));
     uint64_t e = L->submitted++;
-    *exec_at(L, e) = (GenExec){NULL, p->noutputs};
+    *exec_at(L, e) = (GenExec){.live = p->noutputs};
     bool single = p->noutputs == 1 && p->outputs[0].name && strcmp(p->outputs[0].name, "result") == 0;
     if (!single)
         daft_gen_list_new(out, p->noutputs);
@@ -846,6 +869,11 @@ void gen_sched_shutdown(void)
     while (daft_gen_ctx.loaded) {
         GenLoaded *L = daft_gen_ctx.loaded;
         daft_gen_ctx.loaded = L->next;
+        /* executions still running finish first (SPEC 15.7), so that errors nobody observed
+         * are reported; a plan that does not finish within 5 s is not waited for */
+        for (int64_t end = gen_now_ms() + 5000, left; L->rp && L->fetched < L->submitted;)
+            if ((left = end - gen_now_ms()) <= 0 || exec_fetch(L, (double)left / 1000.0) == DAFT_ETIMEDOUT)
+                break;
         if (L->rp && daft_gen_rt())
             daft_rt_plan_unload(daft_gen_rt(), L->rp);
         loaded_free(L);

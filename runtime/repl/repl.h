@@ -63,6 +63,7 @@ typedef struct ReplRef {
     int out;
     bool released;         /* no binding holds it any more (kept until ready) */
     bool has_local;        /* a REPL-local value (a dependency's error, a failed plan) */
+    bool observed;         /* plan output: got or passed on (its error is not reported) */
     DaftValue local;
 } ReplRef;
 

@@ -2,6 +2,7 @@
  * messages), waiting with Ctrl-C, and releasing those no binding holds (repl.h). */
 #include "repl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,7 @@ int repl_ref_get(Repl *R, DaftRef r, double timeout_s, DaftValue *out) {
         ReplRef *rf = repl_ref_find(R, r.id);
         if (!rf)
             return DAFT_EINVAL;
+        rf->observed = true;
         if (rf->has_local)
             return daft_value_copy(out, &rf->local) == 0 ? 0 : DAFT_ENOMEM;
         if (!rf->plan)
@@ -150,10 +152,18 @@ static void collect(Repl *R, int since, bool binds, const DaftValue *slots, int 
         rf->released = !held;
         /* unheld Refs are kept while pending (they count as the actor's pending tasks) */
         if (!held && repl_ref_ready(R, (DaftRef){rf->id, rf->owner})) {
-            if (!(rf->id & REPL_PLAN_REF_BIT))
-                daft_rt_release(R->rt, (DaftRef){rf->id, rf->owner});
-            else if (rf->plan && rf->exec < rf->plan->returned && rf->out < rf->plan->plan->noutputs)
-                daft_value_free(&rf->plan->results[rf->exec * rf->plan->plan->noutputs + rf->out]);
+            if (!(rf->id & REPL_PLAN_REF_BIT)) {
+                daft_rt_release(R->rt, (DaftRef){rf->id, rf->owner}); /* (reports an unseen error) */
+            } else {
+                DaftValue *res = rf->has_local ? &rf->local
+                               : rf->plan && rf->exec < rf->plan->returned && rf->out < rf->plan->plan->noutputs
+                                   ? &rf->plan->results[rf->exec * rf->plan->plan->noutputs + rf->out]
+                                   : NULL;
+                if (res && res->kind == DAFT_V_ERROR && !rf->observed) /* (SPEC 14.2) */
+                    fprintf(stderr, "daft: warning: unobserved error: %s\n", res->as.error.msg);
+                if (res && res != &rf->local)
+                    daft_value_free(res);
+            }
             free(rf->producer);
             free(rf->type);
             daft_value_free(&rf->local);
