@@ -953,8 +953,8 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
         if (rc == DAFT_EPEER && !p->broken) {
             /* The connection broke: its writer is dying, or dropped the plan. Wait a little
              * for the exit status or its message so the error can name the actor and the
-             * cause. */
-            for (int k = 0; k < 100 && rt_plan_alive(p); k++) {
+             * cause (up to 5 s: a loaded machine may not run the actor sooner). */
+            for (int k = 0; k < 1000 && rt_plan_alive(p); k++) {
                 rt_drv_poll(p->rt);
                 if (rt_plan_alive(p))
                     usleep(5000);

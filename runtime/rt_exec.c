@@ -72,6 +72,9 @@ typedef struct RtActorSelf {
     size_t nturns, turns_cap;
     uint32_t failed_plan;  /* a plan this actor could not load, to tell the driver (0: none) */
     char failed_why[256];
+    RtXPlan *failed_xplan; /* ... loaded but refused: freed (its TCP connections closed) only
+                            * once the driver has been told, or the driver would see them
+                            * break first and not learn why (rt_plan_read waits 0.5 s) */
     RtPeerIn *hand;        /* TCP plan connections whose plan has not arrived yet */
     uint32_t *hand_ids;    /* [i] = plan, channel, reader of hand[i] (3 words each) */
     int nhand;
@@ -266,7 +269,9 @@ static void rt_handle_plan_load(RtActorSelf *s, RtRd *r)
     const char *inject = getenv("DAFT_TEST_FAIL_PLAN_LOAD");
     if (p && inject && *inject && !strcmp(inject, rt_xplan_name(p))) {
         rt_fmt(err, sizeof err, "plan '%s': refused (DAFT_TEST_FAIL_PLAN_LOAD)", rt_xplan_name(p));
-        rt_xplan_free(p);
+        if (s->failed_xplan) /* (two in one drain: the first one's report is lost anyway) */
+            rt_xplan_free(s->failed_xplan);
+        s->failed_xplan = p;
         p = NULL;
     }
     if (!p) { /* the driver must know: its executions would otherwise wait for us forever */
@@ -1037,6 +1042,10 @@ void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, Rt
         if (s.failed_plan) {
             rt_tell_plan_failed(&s, s.failed_plan, 0, s.failed_why);
             s.failed_plan = 0;
+        }
+        if (s.failed_xplan) { /* told first: now its connections may close */
+            rt_xplan_free(s.failed_xplan);
+            s.failed_xplan = NULL;
         }
         for (int i = 0; s.ready && i < s.nplans; i++)
             did |= rt_xplan_step(&s, s.plans[i]);

@@ -46,7 +46,7 @@ for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_tr
   if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $name: needs $need GPUs"; continue; fi
   if [ ! -x "$exe" ]; then echo "FAIL $name: not built ($exe)"; fail=1; continue; fi
   out=$(mktemp) err=$(mktemp)
-  env DAFT_SCHEDULE_LOG=1 $vars timeout 300 "$exe" 2>"$err" | grep -v '^RESULT' >"$out"
+  env DAFT_SCHEDULE_LOG=1 $vars timeout "${DAFT_APP_TIMEOUT:-300}" "$exe" 2>"$err" | grep -v '^RESULT' >"$out"
   st=${PIPESTATUS[0]}
   if [ $st = 0 ] && python3 "$here/compare.py" "$expfile" "$out" &&
      { [ "$variant" = icoll ] || ! grep -q "interpreted" "$err"; }; then

@@ -53,10 +53,11 @@ want 1 && echo "(with DAFT_GPU_GRAPHS=1)" && grep -E "checks|PASS|FAIL" "$OUT/1-
 
 if want 2; then
   stamp "2 applications on GPUs"
-  timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
+  # (each entry within 60 s: one that hangs is reported with its output, the others run)
+  DAFT_APP_TIMEOUT=60 timeout -k 5 400 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps.txt" 2>&1
   grep -E '^(tests/apps|PASS|FAIL|SKIP)' "$OUT/2-apps.txt"
   echo "(again with DAFT_GPU_GRAPHS=1: with CUDA graphs, the same results)"
-  DAFT_GPU_GRAPHS=1 timeout -k 5 100 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps-graphs.txt" 2>&1
+  DAFT_GPU_GRAPHS=1 DAFT_APP_TIMEOUT=60 timeout -k 5 400 bash tests/apps/gpu.sh "$B" >"$OUT/2-apps-graphs.txt" 2>&1
   grep -E '^(PASS|FAIL|SKIP)' "$OUT/2-apps-graphs.txt"
 fi
 
