@@ -1366,7 +1366,13 @@ int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *
             return rc;
     }
     DaftValue *rec = rt_plan_rec(p, p->returned);
+    bool doomed = rt_plan_exec_doomed(p, p->returned);
     for (int o = 0; o < noutputs; o++) {
+        /* an execution fails as a whole: outputs read before the failure was known too */
+        if (doomed && rec[o].kind != DAFT_V_ERROR) {
+            daft_value_free(&rec[o]);
+            rec[o] = daft_value_error("%s (plan '%s' cannot run)", p->why, plan->name);
+        }
         outputs[o] = rec[o];
         rec[o] = daft_value_none();
     }
