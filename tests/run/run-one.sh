@@ -40,7 +40,7 @@ if [ -f "$exp.ll" ]; then
 fi
 
 "$daftc" $flags "$src" -o "$tmp/prog" || { echo "run/$name: daftc failed"; exit 1; }
-env DAFT_DEVICE=cpu $envs timeout 120 "$tmp/prog" > "$tmp/stdout" 2> "$tmp/stderr"
+env DAFT_DEVICE=cpu $envs timeout 200 "$tmp/prog" > "$tmp/stdout" 2> "$tmp/stderr"
 status=$?
 want_status=0
 [ -f "$exp.exit" ] && want_status=$(cat "$exp.exit")
