@@ -2384,27 +2384,6 @@ static void emit_compiled_dispatch(Cg *cg, FnInfo *fi) {
     LLVMPositionBuilderAtEnd(cg->b, body);
 }
 
-/* When a compiled schedule runs interpreted (no plan could be loaded for its actors), its
- * body sees its parameters as typed: a Ref given for one is waited for here. */
-static void resolve_compiled_params(Cg *cg, DaftNode *d) {
-    for (int i = 0; i < d->params.len; i++) {
-        DaftNode *p = d->params.items[i];
-        Local *l = map_get(&cg->f->locals, p);
-        if (!l)
-            continue;
-        LLVMValueRef slot = new_owned_slot(cg, p->name);
-        LLVMValueRef args[4] = {cg->f->ctxv, l->ptr, LLVMConstReal(cg->t_f64, -1), slot};
-        check_status(cg, call_rt(cg, "daft_gen_get", args, 4));
-        if (ty_scalar(p->ty)) {
-            LLVMValueRef s = LLVMBuildAlloca(cg->f->ab, lty(cg, p->ty), p->name);
-            LLVMBuildStore(cg->b, unbox_checked(cg, slot, p->ty), s);
-            *l = (Local){.kind = LOC_SCALAR, .ptr = s, .ty = p->ty};
-        } else {
-            *l = (Local){.kind = LOC_OWNED, .ptr = slot, .ty = p->ty};
-        }
-    }
-}
-
 static void emit_fn_body(Cg *cg, FnInfo *fi) {
     DaftNode *d = fi->decl;
     FnCtx f;
@@ -2442,10 +2421,11 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
         f.retp = LLVMGetParam(fi->fn, k++);
         LLVMSetValueName2(f.retp, "result", 6);
     }
-    if (fi->kind == FN_SCHED && d->is_compiled) {
+    /* (when that runs the body interpreted, a Ref given for a data parameter stays a Ref:
+     * the body may only pass data parameters on to tasks and collectives, SPEC 11.3, which
+     * take Refs, so nothing waits for it here) */
+    if (fi->kind == FN_SCHED && d->is_compiled)
         emit_compiled_dispatch(cg, fi);
-        resolve_compiled_params(cg, d);
-    }
     if (d->body)
         emit_block(cg, d->body);
     end_fn(cg);
