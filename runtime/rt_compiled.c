@@ -64,6 +64,7 @@ struct DaftRtPlan {
     int gpu_npairs;        /* the first gpu_npairs: point to point, two ranks each */
     bool in_turn;          /* executions take turns on the actors (rt_plan_needs_go) */
     bool unload_owed;      /* an actor could not load it: the others must drop it */
+    int conns_missing;     /* TCP: output channels whose writer has not connected yet */
     int **gpu_members;     /* [comm] plan actor indices, by NCCL rank */
     int *gpu_n;            /* [comm] ranks */
     int *gpu_boot;         /* [comm] bootstrap channel (rank 0 -> others) in pc */
@@ -589,73 +590,93 @@ static int rt_plan_dial_inputs(DaftRt *rt, DaftRtPlan *p)
     return 0;
 }
 
-/* While the driver waits for a plan's output connections: the actors whose connections are
- * missing still live, and none refused the plan (rt_plan_failed_on). Says on stderr who
- * is awaited after 30 s and every minute: an actor dials only once it is done with the
- * task it runs. */
-static bool rt_plan_connecting(DaftRt *rt, DaftRtPlan *p, int64_t t0, int64_t *report_at)
+/* TCP: a plan's output channels are connected by their writers, which dial the driver's
+ * listening socket when they load the plan, between their tasks; the driver takes these
+ * connections as they come (rt_plans_accept), not at the load, so that a busy actor does
+ * not hold up the call. */
+
+static DaftRtPlan *rt_plan_by_id(DaftRt *rt, uint32_t id)
 {
+    for (int i = 0; i < rt->nplans; i++)
+        if (rt->plans[i]->id == id)
+            return rt->plans[i];
+    return rt->plan_loading && rt->plan_loading->id == id ? rt->plan_loading : NULL;
+}
+
+bool rt_plan_take_conn(DaftRt *rt, int fd, RtBuf *rx, const RtBuf *hello)
+{
+    RtRd r = rt_rd(hello->p, hello->len);
+    uint32_t type = rt_rd_u32(&r), id = rt_rd_u32(&r), c = rt_rd_u32(&r);
+    DaftRtPlan *p = type == RT_M_PLAN_HELLO && !r.bad ? rt_plan_by_id(rt, id) : NULL;
+    if (!p || c >= (uint32_t)p->npc || !p->mapped[c] || p->rfd[c] >= 0 ||
+        rt_reader_index(&p->pc[c], DAFT_PLAN_DRIVER) < 0)
+        return false;
+    p->rfd[c] = fd;
+    rt_buf_free(&p->rxb[c]);
+    p->rxb[c] = *rx; /* anything sent right after the hello */
+    *rx = (RtBuf){0};
+    p->conns_missing--;
+    return true;
+}
+
+void rt_plans_accept(DaftRt *rt)
+{
+    bool want = false;
+    for (int i = 0; i < rt->nplans && !want; i++)
+        want = rt->plans[i]->conns_missing > 0;
+    if (rt->mode != RT_MODE_TCP || rt->lfd < 0 || !want)
+        return;
+    RtBuf rx = {0}, m = {0};
+    for (int fd; (fd = rt_tcp_accept(rt->lfd)) >= 0;) {
+        int rc; /* (its writer sends the hello right after connecting) */
+        int64_t deadline = rt_now_ns() + 2 * 1000000000LL;
+        while ((rc = rt_tcp_try_recv(fd, &rx, &m)) == 0 && rt_now_ns() < deadline)
+            poll(&(struct pollfd){fd, POLLIN, 0}, 1, 20);
+        if (rc <= 0 || !rt_plan_take_conn(rt, fd, &rx, &m))
+            close(fd);
+        rx.len = 0;
+    }
+    rt_buf_free(&rx);
+    rt_buf_free(&m);
+}
+
+/* While the driver waits for output channel ch's connection: its writer still lives and
+ * the plan was not refused. Says on stderr who is awaited after 30 s and every minute. */
+static bool rt_plan_connecting(DaftRtPlan *p, int ch, int64_t t0, int64_t *report_at)
+{
+    DaftRt *rt = p->rt;
     rt_drv_poll(rt);
     rt_drv_check_exits(rt);
-    if (p->broken)
+    RtActorRec *a = rt_drv_actor(rt, rt_plan_actor_id(p, p->pc[ch].writer));
+    if (p->broken || !a || a->dead)
         return false;
-    char who[256] = "";
-    size_t at = 0;
-    for (int c = 0; c < p->npc; c++) {
-        if (!p->mapped[c] || rt_reader_index(&p->pc[c], DAFT_PLAN_DRIVER) < 0 || p->rfd[c] >= 0)
-            continue;
-        RtActorRec *a = rt_drv_actor(rt, rt_plan_actor_id(p, p->pc[c].writer));
-        if (!a || a->dead)
-            return false;
-        if (at < sizeof who && !strstr(who, a->name))
-            at += (size_t)snprintf(who + at, sizeof who - at, "%s'%s'", at ? ", " : "", a->name);
-    }
     int64_t now = rt_now_ns();
     if (now >= *report_at) {
-        rt_log("plan '%s': waiting %llds for actor %s to connect its outputs (busy in a task?)",
-               p->name, (long long)((now - t0) / 1000000000LL), who);
+        rt_log("plan '%s': waiting %llds for actor '%s' to connect its outputs (busy in a task?)",
+               p->name, (long long)((now - t0) / 1000000000LL), a->name);
         *report_at = now + 60 * 1000000000LL;
     }
     return true;
 }
 
-/* TCP: the writers of the output channels dial the driver; accept them all, for as long as
- * their actors live (an actor busy in a long task dials when it is done). */
-static int rt_plan_accept_outputs(DaftRt *rt, DaftRtPlan *p)
+/* TCP: waits for output channel ch's connection (without limit when deadline < 0). 0, or
+ * DAFT_EPEER (its writer died, or the plan was refused), or DAFT_ETIMEDOUT. */
+static int rt_plan_await_conn(DaftRtPlan *p, int ch, int64_t deadline)
 {
-    int want = 0;
-    for (int c = 0; c < p->npc; c++)
-        want += p->mapped[c] && rt_reader_index(&p->pc[c], DAFT_PLAN_DRIVER) >= 0;
     int64_t t0 = rt_now_ns(), report_at = t0 + 30 * 1000000000LL;
-    RtBuf m = {0};
-    while (want > 0 && rt_plan_connecting(rt, p, t0, &report_at)) {
-        struct pollfd pf = {rt->lfd, POLLIN, 0};
-        poll(&pf, 1, 20);
-        int fd = rt_tcp_accept(rt->lfd);
-        if (fd < 0)
-            continue;
-        RtBuf rx = {0};
-        int rc;
-        /* (its writer sends the hello right after connecting) */
-        int64_t deadline = rt_now_ns() + 2 * 1000000000LL;
-        while ((rc = rt_tcp_try_recv(fd, &rx, &m)) == 0 && rt_now_ns() < deadline)
-            poll(&(struct pollfd){fd, POLLIN, 0}, 1, 20);
-        RtRd r = rt_rd(m.p, m.len);
-        uint32_t type = rt_rd_u32(&r), id = rt_rd_u32(&r), c = rt_rd_u32(&r);
-        if (rc > 0 && type == RT_M_PLAN_HELLO && id == p->id && c < (uint32_t)p->npc &&
-            p->rfd[c] < 0) {
-            p->rfd[c] = fd;
-            p->rxb[c] = rx; /* anything sent right after the hello */
-            want--;
-        } else {
-            close(fd);
-            rt_buf_free(&rx);
-        }
+    while (p->rfd[ch] < 0) {
+        rt_plans_accept(p->rt);
+        if (p->rfd[ch] >= 0)
+            break;
+        if (!rt_plan_connecting(p, ch, t0, &report_at))
+            return DAFT_EPEER;
+        if (deadline >= 0 && rt_now_ns() >= deadline)
+            return DAFT_ETIMEDOUT;
+        rt_drv_notices(p->rt);
+        rt_plans_drain(p->rt, p);
+        poll(&(struct pollfd){p->rt->lfd, POLLIN, 0}, 1, 20);
     }
-    rt_buf_free(&m);
-    if (want && p->broken)
-        return 0; /* refused by an actor: loaded broken, its executions give the reason */
-    return want ? DAFT_EPEER : 0;
+    return 0;
 }
 
 /* The driver keeps the ends it writes (inputs) and reads (outputs), nothing else. */
@@ -830,8 +851,8 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
         rc = rt_plan_send_actor(rt, p, i);
     if (!rc && rt->mode == RT_MODE_TCP)
         rc = rt_plan_dial_inputs(rt, p);
-    if (!rc && rt->mode == RT_MODE_TCP)
-        rc = rt_plan_accept_outputs(rt, p);
+    for (int c = 0; !rc && rt->mode == RT_MODE_TCP && c < p->npc; c++)
+        p->conns_missing += p->mapped[c] && rt_reader_index(&p->pc[c], DAFT_PLAN_DRIVER) >= 0;
     rt->plan_loading = NULL;
     if (rc) {
         rt_set_err(rt, "plan '%s': cannot set up its channels", plan->name);
@@ -840,6 +861,7 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
     }
     rt_plan_driver_ends(rt, p);
     rt->plans[rt->nplans++] = p;
+    rt_plans_accept(rt); /* (those already there; the others as they come) */
     if (p->unload_owed) /* refused while it was being sent: the next notices unload it */
         rt->notices_due = true;
     *out = p;
@@ -916,6 +938,9 @@ static int rt_plan_grow(DaftRtPlan *p)
 /* TCP: a blocking read in slices that keeps checking the plan's members. */
 static int rt_plan_tcp_read(DaftRtPlan *p, int ch, int64_t deadline)
 {
+    int crc = rt_plan_await_conn(p, ch, deadline);
+    if (crc)
+        return crc;
     int64_t spin_end = rt_now_ns() + RT_SPIN_NS;
     for (;;) {
         int rc = rt_tcp_try_recv(p->rfd[ch], &p->rxb[ch], &p->rx);
@@ -1022,6 +1047,10 @@ static int rt_plan_try_output(DaftRtPlan *p, int ch, DaftValue *out)
             *out = daft_value_error("plan '%s': malformed value on an output channel", p->plan->name);
         return rc == RT_PMSG_MALFORMED ? 1 : rc;
     }
+    if (p->rfd[ch] < 0)
+        rt_plans_accept(p->rt);
+    if (p->rfd[ch] < 0)
+        return 0; /* (not connected yet) */
     for (;;) {
         int rc = rt_tcp_try_recv(p->rfd[ch], &p->rxb[ch], &p->rx);
         if (rc <= 0)

@@ -341,9 +341,11 @@ static int rt_await_hello(DaftRt *rt, RtActorRec *a)
             if (rc == 0)
                 break;
         }
-        if (rc < 0) { /* not our child's: e.g. left queued by an earlier child that died
-                       * before its hello was read. Drop it and keep waiting for ours. */
-            close(a->ctl.fd);
+        if (rc < 0) { /* not our child's: a compiled plan's output channel (given to its
+                       * plan), or left queued by an earlier child that died before its
+                       * hello was read (dropped). Keep waiting for ours. */
+            if (!rt_plan_take_conn(rt, a->ctl.fd, &a->res.rx, &m))
+                close(a->ctl.fd);
             a->ctl.fd = a->res.fd = -1;
             a->res.rx.len = 0;
             rc = DAFT_ETIMEDOUT;

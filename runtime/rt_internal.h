@@ -525,6 +525,11 @@ bool rt_xplan_sequenced(const RtXPlan *p);
  * whenever the driver blocks, so that no actor waits on it to make room. */
 struct DaftRtPlan;
 void rt_plans_drain(DaftRt *rt, const struct DaftRtPlan *busy);
+/* TCP: takes the plan output connections waiting on the driver's listening socket; one
+ * whose first message (hello) names a plan's channel goes to it (true), else the caller
+ * keeps it (rt_await_hello: a connection that is not its child's). */
+void rt_plans_accept(DaftRt *rt);
+bool rt_plan_take_conn(DaftRt *rt, int fd, RtBuf *rx, const RtBuf *hello);
 /* rt_exec.c: the turn of sequenced executions (the oldest GO not yet finished). */
 bool rt_exec_plan_turn(struct RtActorSelf *s, uint32_t plan);
 void rt_exec_plan_turn_done(struct RtActorSelf *s, uint32_t plan);
