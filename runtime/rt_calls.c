@@ -210,6 +210,19 @@ bool rt_obj_fetch(DaftRt *rt, RtObj *o)
     return true;
 }
 
+void rt_obj_prefetch(DaftRt *rt, RtObj *o)
+{
+    RtActorRec *a = rt_drv_actor(rt, o->owner);
+    if (o->has_value || o->fetching || !a || a->dead)
+        return;
+    RtBuf *m = &rt->small;
+    m->len = 0;
+    rt_buf_u32(m, RT_M_FETCH);
+    rt_buf_u64(m, o->id);
+    o->fetching = true;
+    rt_drv_send(rt, a, m);
+}
+
 int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
 {
     *out = daft_value_none();
@@ -273,6 +286,12 @@ static void rt_obj_forget(DaftRt *rt, RtObj *o)
     rt_objtab_del(&rt->refs, id);
     if (!a || a->dead)
         return;
+    if (rt->sending) { /* (a completion read while a send waits for room: no nested send) */
+        rt_buf_u32(&rt->frees_due, a->id);
+        rt_buf_u64(&rt->frees_due, id);
+        rt->notices_due = true;
+        return;
+    }
     /* Queued after every PUSH of this Ref, so the owner frees it only once all are sent. */
     RtBuf *m = &rt->small;
     m->len = 0;

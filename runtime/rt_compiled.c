@@ -53,6 +53,9 @@ struct DaftRtPlan {
     bool broken;
     uint64_t broken_from;  /* broken: the first execution that cannot complete (0-based;
                             * 0 when a member died: every execution not yet received) */
+    uint64_t doomed_from;  /* broken: the first execution whose results are all errors, as
+                            * broken_from, but where that is 0 for "not yet received", the
+                            * first execution not received then (the ones before completed) */
     char why[600];
     RtPmsgOut out; /* an input being sent */
     RtPlanDeferred *deferred; /* oldest first; later executions queue behind it */
@@ -85,6 +88,7 @@ void rt_plan_failed_on(DaftRt *rt, uint32_t id, const char *actor, uint64_t exec
             continue; /* (already broken from this execution or an earlier one) */
         p->broken = true;
         p->broken_from = from;
+        p->doomed_from = from;
         if (exec)
             rt_fmt(p->why, sizeof p->why, "plan '%s' failed on actor '%s': %s", p->name, actor, why);
         else
@@ -891,6 +895,7 @@ static bool rt_plan_alive(void *arg)
     for (int i = 0; (!p->broken || p->broken_from) && i < p->plan->nactors; i++) {
         RtActorRec *a = rt_drv_actor(p->rt, p->actors[i]);
         if (a->dead) {
+            p->doomed_from = p->broken && p->broken_from < p->received ? p->broken_from : p->received;
             p->broken = true;
             p->broken_from = 0;
             rt_fmt(p->why, sizeof p->why, "%s", a->death);
@@ -987,6 +992,7 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
             if (p->broken)
                 return DAFT_EPEER;
             p->broken = true;
+            p->doomed_from = p->received;
             rt_fmt(p->why, sizeof p->why, "plan '%s': a channel connection was lost", p->name);
         }
         if (rc < 0)
@@ -1143,6 +1149,7 @@ static void rt_plan_break_unwritten(DaftRtPlan *p, const char *why)
         return;
     p->broken = true;
     p->broken_from = 0;
+    p->doomed_from = p->received;
     rt_fmt(p->why, sizeof p->why, "plan '%s': %s", p->plan->name, why);
     rt_plan_send_unload(p->rt, p);
 }
@@ -1363,6 +1370,11 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
         if (plan->outputs[o].input >= 0 && !defer)
             daft_value_copy(&rec[o], &inputs[plan->outputs[o].input]);
     }
+    /* A Ref input's value is asked for before the GO, so that its owner serves it before
+     * this execution, which waits for it there when the owner takes part (plans take turns) */
+    for (int i = 0; i < ninputs; i++)
+        if (inputs[i].kind == DAFT_V_REF)
+            rt_obj_prefetch(rt, rt_objtab_find(&rt->refs, inputs[i].as.ref.id));
     /* GO first: an actor that waits for it before reading must not leave the driver blocked
      * writing an input larger than the channel's ring */
     rt_plan_send_go(p);
@@ -1395,7 +1407,7 @@ int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *
             return rc;
     }
     DaftValue *rec = rt_plan_rec(p, p->returned);
-    bool doomed = rt_plan_exec_doomed(p, p->returned);
+    bool doomed = p->broken && p->returned >= p->doomed_from; /* (completed before a death: kept) */
     for (int o = 0; o < noutputs; o++) {
         /* an execution fails as a whole: outputs read before the failure was known too */
         if (doomed && rec[o].kind != DAFT_V_ERROR) {

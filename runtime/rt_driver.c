@@ -574,5 +574,6 @@ void daft_rt_shutdown(DaftRt *rt)
     rt_buf_free(&rt->out);
     rt_splices_free(&rt->out_sp);
     rt_buf_free(&rt->small);
+    rt_buf_free(&rt->frees_due);
     free(rt);
 }

@@ -312,6 +312,11 @@ void rt_objtab_foreach(RtObjTab *t, void (*fn)(RtObj *o, void *arg), void *arg);
 /* Driver (rt_calls.c): asks o's owner for its value unless it is here or asked for already
  * (true when asked now); drops one use, forgetting a released o after its last. */
 bool rt_obj_fetch(DaftRt *rt, RtObj *o);
+/* Driver: asks o's owner for its value, even while its task runs (the owner answers once
+ * the task is done), unless it is here or asked for already. Sent before a plan's GO for a
+ * Ref input, the FETCH keeps the call's place on the owner: asked for later, it would be
+ * served after that execution on the owner (plans take turns), which waits for it. */
+void rt_obj_prefetch(DaftRt *rt, RtObj *o);
 void rt_obj_unuse(DaftRt *rt, RtObj *o);
 /* Driver: the entry of a Ref the program still holds, or NULL. A released entry stays until
  * no plan input needs it and, when nobody observed it, its value is known: then an error
@@ -449,6 +454,8 @@ struct DaftRt {
     RtSplices out_sp;      /* the large tensors of `out`, sent from where they are */
     int sending;        /* > 0 while a send is in progress (its progress hook must not send) */
     bool notices_due;   /* death notices wait until no send is in progress */
+    RtBuf frees_due;    /* FREEs of Refs settled meanwhile (in a send's progress hook, as a
+                         * completion arrives): owner u32, id u64 each; sent with the notices */
     int *rank_fd;       /* MPI driver: [rank] connection from that worker rank, -1 if used */
     char (*rank_addr)[64];
     char err[512];

@@ -85,8 +85,9 @@ static void rt_drv_on_value(DaftRt *rt, RtActorRec *a, RtRd *r)
 {
     uint64_t ref = rt_rd_u64(r);
     RtObj *o = rt_objtab_find(&rt->refs, ref);
-    if (!o)
-        return;
+    if (!o || o->has_value)
+        return; /* (a prefetched value that came with its completion: a plan input may be
+                 * writing it from where it is) */
     DaftValue v;
     if (rt_value_get(r, &v))
         v = daft_value_error("actor '%s': malformed value message", a->name);
@@ -301,5 +302,19 @@ void rt_drv_notices(DaftRt *rt)
                 rt_drv_send(rt, rt->actors[i], &m);
         rt_buf_free(&m);
     }
+    RtBuf due = rt->frees_due; /* (more may be queued while these are sent) */
+    rt->frees_due = (RtBuf){0};
+    for (RtRd r = rt_rd(due.p, due.len); r.len - r.off >= 12;) {
+        RtActorRec *a = rt_drv_actor(rt, rt_rd_u32(&r));
+        uint64_t id = rt_rd_u64(&r);
+        if (!a || a->dead)
+            continue;
+        RtBuf m = {0};
+        rt_buf_u32(&m, RT_M_FREE);
+        rt_buf_u64(&m, id);
+        rt_drv_send(rt, a, &m);
+        rt_buf_free(&m);
+    }
+    rt_buf_free(&due);
     rt_plans_send_owed_unloads(rt);
 }

@@ -165,6 +165,7 @@ int repl_ref_get(Repl *R, DaftRef r, double timeout_s, DaftValue *out);
 /* 1 ready, 0 pending (no waiting). */
 int repl_ref_ready(Repl *R, DaftRef r);
 void repl_refs_collect(Repl *R);  /* release Refs no binding holds (once ready) */
+void repl_refs_report_end(Repl *R); /* session end: unobserved errors in plan result Refs */
 /* the same, inside a loop: Refs made since index `since` that no binding or slot holds */
 void repl_refs_collect_loop(Repl *R, int since, int *next, const DaftValue *slots, int nslots);
 const char *repl_ref_state(Repl *R, const ReplRef *rf, char *buf, size_t cap);

@@ -194,6 +194,7 @@ int repl_main(int argc, char **argv) {
     repl_input_free(in);
     repl_trace_close(R);
     repl_flush();
+    repl_refs_report_end(R);
     repl_plans_free(R);
     daft_gen_host_end();
     daft_rt_shutdown(R->rt);

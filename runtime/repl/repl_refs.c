@@ -177,6 +177,26 @@ static void collect(Repl *R, int since, bool binds, const DaftValue *slots, int 
 
 void repl_refs_collect(Repl *R) { collect(R, 0, true, NULL, 0); }
 
+/* At the end of the session: compiled schedules' result Refs still here (bound, or released
+ * while their execution ran) whose error nobody observed are reported (SPEC 14.2, 15.7; the
+ * runtime reports task Refs at its shutdown). Running executions get up to 5 s. */
+void repl_refs_report_end(Repl *R) {
+    double end = repl_now() + 5;
+    for (int i = 0; i < R->nrefs; i++) {
+        ReplRef *rf = &R->refs[i];
+        if (!(rf->id & REPL_PLAN_REF_BIT) || rf->observed || (!rf->has_local && !rf->plan))
+            continue;
+        DaftValue v = daft_value_none();
+        double left = end - repl_now();
+        int rc = rf->has_local ? daft_value_copy(&v, &rf->local)
+                               : repl_plan_output(R, rf->plan, rf->exec, rf->out, left > 0 ? left : 0, &v);
+        if (rc == 0 && v.kind == DAFT_V_ERROR)
+            fprintf(stderr, "daft: warning: unobserved error: %s\n", v.as.error.msg);
+        rf->observed = true;
+        daft_value_free(&v);
+    }
+}
+
 /* After an iteration of a loop statement: the Refs made since the loop began that the
  * frame's variables no longer hold. (Refs made before it may be held by an expression
  * still being evaluated around the loop: they wait for the end of the input. Bindings
