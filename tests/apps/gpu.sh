@@ -46,9 +46,23 @@ for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_tr
   [ -f "$expfile" ] || expfile=$here/../run/$expect.expected
   if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $name: needs $need GPUs"; continue; fi
   if [ ! -x "$exe" ]; then echo "FAIL $name: not built ($exe)"; fail=1; continue; fi
-  out=$(mktemp) err=$(mktemp)
-  env DAFT_SCHEDULE_LOG=1 $vars timeout "${DAFT_APP_TIMEOUT:-300}" "$exe" 2>"$err" | grep -v '^RESULT' >"$out"
-  st=${PIPESTATUS[0]}
+  out=$(mktemp) err=$(mktemp) raw=$(mktemp)
+  # past DAFT_APP_TIMEOUT (default 300 s) the actors get SIGABRT first, so that each writes
+  # its stack (DAFT_ACTOR_BACKTRACE; symbolize with `addr2line -f -e OBJECT OFFSET` on the
+  # unstripped build), then the program is killed
+  env DAFT_SCHEDULE_LOG=1 DAFT_ACTOR_BACKTRACE=1 $vars "$exe" 2>>"$err" >"$raw" &
+  pid=$!
+  ( sleep "${DAFT_APP_TIMEOUT:-300}"
+    if kill -0 $pid 2>/dev/null; then
+      echo "gpu.sh: timed out after ${DAFT_APP_TIMEOUT:-300} s; the actors' stacks:" >>"$err"
+      pkill -ABRT -P $pid; sleep 3; kill -9 $pid
+    fi ) &
+  watch=$!
+  wait $pid
+  st=$?
+  pkill -P $watch 2>/dev/null; kill $watch 2>/dev/null
+  grep -v '^RESULT' "$raw" >"$out"
+  rm -f "$raw"
   if [ $st = 0 ] && python3 "$here/compare.py" "$expfile" "$out" &&
      { [ "$variant" = icoll ] || ! grep -q "interpreted" "$err"; }; then
     echo "PASS $name"
