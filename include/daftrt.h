@@ -470,6 +470,11 @@ DAFT_API int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inp
  * execution submitted). */
 DAFT_API int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *outputs,
                                  int noutputs);
+/* A Ref (of the driver's own) that stands for output `out` of execution `exec` (0-based,
+ * submitted and not yet returned) and gets a copy of it once the execution is received, so
+ * that it can be another plan's input without waiting (daft_rt_plan_submit). Released with
+ * daft_rt_release; an unload before that execution is received makes it an error. */
+DAFT_API int daft_rt_plan_output_ref(DaftRt *rt, DaftRtPlan *p, uint64_t exec, int out, DaftRef *ref);
 /* Executions submitted and not yet returned by daft_rt_plan_result. */
 DAFT_API int daft_rt_plan_pending(const DaftRtPlan *p);
 /* True once an execution failed in a way that breaks the plan itself (an actor died, one

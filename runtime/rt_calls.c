@@ -102,6 +102,14 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
         return DAFT_EINVAL;
     }
     dep->observed = true; /* (its error, if any, goes on in the task's result) */
+    if (dep->owner == 0) { /* the driver's own (a plan output's, daft_rt_plan_output_ref) */
+        DaftValue e = daft_value_error("call on '%s': a compiled schedule's result not yet received "
+                                       "cannot be passed here", a->name);
+        rt_buf_u8(m, RT_ARG_VALUE);
+        int rc = rt_value_put(m, dep->has_value ? &dep->value : &e);
+        daft_value_free(&e);
+        return rc;
+    }
     if (dep->state == RT_OBJ_ERROR) {
         rt_buf_u8(m, RT_ARG_VALUE);
         return rt_value_put(m, &dep->value);

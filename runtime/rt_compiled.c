@@ -31,6 +31,14 @@ typedef struct RtPlanDeferred {
     struct RtPlanDeferred *next;
 } RtPlanDeferred;
 
+/* A Ref of the driver's that stands for output `out` of execution `exec` of this plan
+ * (daft_rt_plan_output_ref): resolved with a copy of that output once it is received. */
+typedef struct RtPlanPromise {
+    uint64_t exec, ref;
+    int out;
+    struct RtPlanPromise *next;
+} RtPlanPromise;
+
 struct DaftRtPlan {
     uint32_t id;
     char name[64];     /* copied: the plan's own strings may not outlive its graph */
@@ -59,6 +67,7 @@ struct DaftRtPlan {
     char why[600];
     RtPmsgOut out; /* an input being sent */
     RtPlanDeferred *deferred; /* oldest first; later executions queue behind it */
+    RtPlanPromise *promises;  /* outputs of executions not yet received, given out as Refs */
     bool writing_deferred;
     RtBuf rx;
     DaftRt *rt;
@@ -716,6 +725,18 @@ static void rt_deferred_free(DaftRtPlan *p, RtPlanDeferred *d);
 static void rt_plan_free(DaftRtPlan *p)
 {
     const DaftPlan *plan = p->plan;
+    while (p->promises) {
+        RtPlanPromise *k = p->promises;
+        p->promises = k->next;
+        RtObj *o = rt_objtab_find(&p->rt->refs, k->ref);
+        if (o && !o->has_value) {
+            DaftValue e = daft_value_error("plan '%s' was unloaded before execution %llu finished",
+                                           p->name, (unsigned long long)k->exec + 1);
+            rt_objtab_resolve(o, &e);
+            rt_obj_settle(p->rt, o);
+        }
+        free(k);
+    }
     while (p->deferred) {
         RtPlanDeferred *d = p->deferred;
         p->deferred = d->next;
@@ -1008,6 +1029,69 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
 
 static int rt_plan_wait_inputs(DaftRtPlan *p, int64_t deadline);
 
+/* Output o of received execution exec as it will be returned: an execution the plan broke
+ * at or before fails as a whole (daft_rt_plan_result). */
+static DaftValue rt_plan_output_copy(DaftRtPlan *p, uint64_t exec, int o)
+{
+    DaftValue v = daft_value_none();
+    const DaftValue *r = &rt_plan_rec(p, exec)[o];
+    if (p->broken && exec >= p->doomed_from && r->kind != DAFT_V_ERROR)
+        return daft_value_error("%s (plan '%s' cannot run)", p->why, p->plan->name);
+    if (daft_value_copy(&v, r))
+        v = daft_value_error("plan '%s': out of memory copying an output", p->plan->name);
+    return v;
+}
+
+/* Resolves the promises of the execution just received. */
+static void rt_plan_keep_promises(DaftRtPlan *p)
+{
+    uint64_t exec = p->received - 1;
+    for (RtPlanPromise **at = &p->promises; *at;) {
+        RtPlanPromise *k = *at;
+        if (k->exec != exec) {
+            at = &k->next;
+            continue;
+        }
+        *at = k->next;
+        RtObj *o = rt_objtab_find(&p->rt->refs, k->ref);
+        if (o && !o->has_value) {
+            DaftValue v = rt_plan_output_copy(p, exec, k->out);
+            rt_objtab_resolve(o, &v);
+            rt_obj_settle(p->rt, o);
+        }
+        free(k);
+    }
+}
+
+int daft_rt_plan_output_ref(DaftRt *rt, DaftRtPlan *p, uint64_t exec, int out, DaftRef *ref)
+{
+    if (exec < p->returned || exec >= p->submitted || out < 0 || out >= p->plan->noutputs) {
+        rt_set_err(rt, "plan '%s': no output %d of execution %llu to refer to", p->name, out,
+                   (unsigned long long)exec + 1);
+        return DAFT_EINVAL;
+    }
+    RtPlanPromise *k = exec < p->received ? NULL : calloc(1, sizeof *k);
+    DaftRef r = {rt->next_ref++, 0};
+    RtObj *o = rt_objtab_add(&rt->refs, r.id);
+    if (!o || (exec >= p->received && !k)) {
+        free(k);
+        if (o)
+            rt_objtab_del(&rt->refs, r.id);
+        return DAFT_ENOMEM;
+    }
+    o->owner = 0; /* (the driver's own: nothing to fetch or free elsewhere) */
+    o->method = -1;
+    if (!k) {
+        DaftValue v = rt_plan_output_copy(p, exec, out);
+        rt_objtab_resolve(o, &v);
+    } else {
+        *k = (RtPlanPromise){exec, r.id, out, p->promises};
+        p->promises = k;
+    }
+    *ref = r;
+    return 0;
+}
+
 /* Receives the outputs of the oldest execution still running. */
 static int rt_plan_receive(DaftRtPlan *p, int64_t deadline)
 {
@@ -1039,6 +1123,7 @@ static int rt_plan_receive(DaftRtPlan *p, int64_t deadline)
     }
     p->got = 0;
     p->received++;
+    rt_plan_keep_promises(p);
     return 0;
 }
 
@@ -1092,6 +1177,7 @@ static void rt_plan_drain(DaftRtPlan *p)
         }
         p->got = 0;
         p->received++;
+        rt_plan_keep_promises(p);
     }
 }
 

@@ -144,9 +144,6 @@ static int exec_fetch(GenLoaded *L, double timeout_s)
         }
     GenExec *x = exec_at(L, L->fetched);
     x->outs = outs;
-    x->seen = calloc((size_t)n + 1, sizeof *x->seen);
-    if (!x->seen)
-        daft_gen_fatal("out of memory");
     L->fetched++;
     if (x->live == 0) /* (its Refs were all released before it finished) */
         exec_free_outs(L, x);
@@ -167,7 +164,7 @@ static void loaded_drop(GenLoaded *L)
 
 static void loaded_free(GenLoaded *L)
 {
-    for (uint64_t e = L->base; e < L->fetched; e++)
+    for (uint64_t e = L->base; e < L->submitted; e++) /* (not received: its `seen` only) */
         exec_free_outs(L, exec_at(L, e));
     free(L->ex);
     free(L->key);
@@ -764,22 +761,31 @@ static GenLoaded *load(DaftGenSchedule *s, Bind *b)
     return L;
 }
 
-/* The value of a plan input: a compiled schedule's result Ref gives its value (owned,
- * true: fetched here, waiting for that execution); any other value, a task's Ref among
- * them, is borrowed as it is (false): the runtime writes a Ref's value once it is ready
- * without holding up the call, and submitting only reads the rest (a deep copy of a large
- * tensor would cost as much as sending it). */
+/* The value of a plan input: any value, a task's Ref among them, is borrowed as it is
+ * (false): the runtime writes a Ref's value once it is ready without holding up the call,
+ * and submitting only reads the rest (a deep copy of a large tensor would cost as much as
+ * sending it). A compiled schedule's result Ref gives its value when this driver has it
+ * (owned, true), else a runtime Ref that gets it when its execution is received (owned,
+ * true: released after the submit), so the call does not wait for that execution either. */
 static bool input_value(const DaftValue *v, DaftValue *out)
 {
-    if (gen_is_handle(v)) {
-        if (gen_handle_get(v, -1, out, false) != 0 && out->kind != DAFT_V_ERROR) {
-            daft_value_free(out);
-            *out = daft_value_error("invalid Ref");
-        }
+    if (!gen_is_handle(v)) {
+        *out = *v;
+        return false;
+    }
+    Handle *h = h_find(v->as.ref.id);
+    DaftRef r;
+    if (h && h->exec >= h->L->fetched && h->L->rp &&
+        daft_rt_plan_output_ref(daft_gen_rt(), h->L->rp, h->exec, h->out, &r) == 0) {
+        exec_at(h->L, h->exec)->seen[h->out] = true; /* (passed on: its error goes on there) */
+        *out = daft_value_ref(r);
         return true;
     }
-    *out = *v;
-    return false;
+    if (gen_handle_get(v, -1, out, false) != 0 && out->kind != DAFT_V_ERROR) {
+        daft_value_free(out);
+        *out = daft_value_error("invalid Ref");
+    }
+    return true;
 }
 
 int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs, DaftValue *out)
@@ -839,16 +845,21 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
             break;
     exec_reserve(L);
     int rc = daft_rt_plan_submit(rt, L->rp, inputs, p->ninputs, -1);
-    for (int i = 0; i < p->ninputs; i++)
+    for (int i = 0; i < p->ninputs; i++) {
+        if (owned[i] && inputs[i].kind == DAFT_V_REF)
+            daft_rt_release(rt, inputs[i].as.ref); /* (the plan holds it until written) */
         if (owned[i])
             daft_value_free(&inputs[i]);
+    }
     free(inputs);
     free(owned);
     bind_free(&b, s->nparams);
     if (rc != 0)
         daft_gen_fatal("schedule '%s': %s", s->name, daft_rt_last_error(rt));
     uint64_t e = L->submitted++;
-    *exec_at(L, e) = (GenExec){.live = p->noutputs};
+    *exec_at(L, e) = (GenExec){.live = p->noutputs, .seen = calloc((size_t)p->noutputs + 1, sizeof(bool))};
+    if (!exec_at(L, e)->seen)
+        daft_gen_fatal("out of memory");
     bool single = p->noutputs == 1 && p->outputs[0].name && strcmp(p->outputs[0].name, "result") == 0;
     if (!single)
         daft_gen_list_new(out, p->noutputs);

@@ -325,20 +325,34 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
     if (fail_v.kind == DAFT_V_NONE) {
         /* inputs in plan order; Ref arguments give their values (composition): a task's Ref
          * goes to the runtime as it is, which writes its value once ready (the call does not
-         * wait for it); a compiled schedule's result Ref is read here */
+         * wait for it); so does a compiled schedule's result Ref whose execution the runtime
+         * has not returned yet (daft_rt_plan_output_ref); one returned already is read here */
+        bool *release = calloc((size_t)plan->ninputs + 1, sizeof *release);
         DaftValue *in = calloc((size_t)plan->ninputs + 1, sizeof *in);
         for (int i = 0; i < plan->ninputs; i++) {
             in[i] = daft_value_none();
             for (int j = 0; j < sched->params.len && j < nargs; j++)
                 if (strcmp(sched->params.items[j]->name, plan->inputs[i].name) == 0) {
-                    if (args[j].kind == DAFT_V_REF && (args[j].as.ref.id & REPL_PLAN_REF_BIT)) {
+                    ReplRef *src = args[j].kind == DAFT_V_REF && (args[j].as.ref.id & REPL_PLAN_REF_BIT)
+                                       ? repl_ref_find(R, args[j].as.ref.id) : NULL;
+                    DaftRef fwd;
+                    if (src && !src->has_local && src->plan && src->plan->rt && src->exec >= src->plan->returned &&
+                        daft_rt_plan_output_ref(R->rt, src->plan->rt, (uint64_t)src->exec, src->out, &fwd) == 0) {
+                        src->observed = true; /* (passed on: its error goes on there) */
+                        in[i] = daft_value_ref(fwd);
+                        release[i] = true;
+                    } else if (args[j].kind == DAFT_V_REF && (args[j].as.ref.id & REPL_PLAN_REF_BIT)) {
                         int rc = repl_ref_get(R, args[j].as.ref, -1, &in[i]);
                         if (rc == -100)
                             snprintf(err, errcap, "interrupted (Ctrl-C)");
                         if (rc != 0) {
-                            for (int k = 0; k < i; k++)
+                            for (int k = 0; k < i; k++) {
+                                if (release[k])
+                                    daft_rt_release(R->rt, in[k].as.ref);
                                 daft_value_free(&in[k]);
+                            }
                             free(in);
+                            free(release);
                             if (!err[0])
                                 snprintf(err, errcap, "%s: cannot read argument '%s'", sched->name, plan->inputs[i].name);
                             return -1;
@@ -358,9 +372,13 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
                 break;
             }
         }
-        for (int i = 0; i < plan->ninputs; i++)
+        for (int i = 0; i < plan->ninputs; i++) {
+            if (release[i])
+                daft_rt_release(R->rt, in[i].as.ref); /* (the plan holds it until written) */
             daft_value_free(&in[i]);
+        }
         free(in);
+        free(release);
         if (rc == DAFT_ETIMEDOUT) {
             snprintf(err, errcap, "%s: interrupted (Ctrl-C) while waiting for a free execution slot", sched->name);
             return -1;
