@@ -37,7 +37,11 @@ mkdir "$tmp/corpus"
 cp "$here"/corpus/* "$tmp/corpus/"
 find "$here/regressions" -type f ! -name README.md ! -name '.*' -exec cp {} "$tmp/corpus/" \;
 
-"$fuzzer" -max_total_time="$mode" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
+# -timeout: a legitimate input may take seconds (regressions/scan_nested_comprehension.daft
+# unrolls the scan's full 2^20-element budget: ~2 s alone under ASan + coverage), and ctest
+# runs this beside other tests on a 2-core CI machine; 5 s failed there under load. The
+# hangs this catches are unbounded (2^40 unrolls), so 25 s (as replay uses) loses none.
+"$fuzzer" -max_total_time="$mode" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \
   -dict="$here/daft.dict" -print_final_stats=1 -artifact_prefix="$artifacts/" \
   "$tmp/corpus"
 rc=$?
