@@ -205,30 +205,29 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
     return 0;
 }
 
-bool rt_obj_fetch(DaftRt *rt, RtObj *o)
+static void rt_obj_send_fetch(DaftRt *rt, RtObj *o, RtActorRec *owner)
 {
-    if (o->has_value || o->state != RT_OBJ_READY || o->fetching)
-        return false;
     RtBuf *m = &rt->small;
     m->len = 0;
     rt_buf_u32(m, RT_M_FETCH);
     rt_buf_u64(m, o->id);
     o->fetching = true;
-    rt_drv_send(rt, rt_drv_actor(rt, o->owner), m);
+    rt_drv_send(rt, owner, m);
+}
+
+bool rt_obj_fetch(DaftRt *rt, RtObj *o)
+{
+    if (o->has_value || o->state != RT_OBJ_READY || o->fetching)
+        return false;
+    rt_obj_send_fetch(rt, o, rt_drv_actor(rt, o->owner));
     return true;
 }
 
 void rt_obj_prefetch(DaftRt *rt, RtObj *o)
 {
     RtActorRec *a = rt_drv_actor(rt, o->owner);
-    if (o->has_value || o->fetching || !a || a->dead)
-        return;
-    RtBuf *m = &rt->small;
-    m->len = 0;
-    rt_buf_u32(m, RT_M_FETCH);
-    rt_buf_u64(m, o->id);
-    o->fetching = true;
-    rt_drv_send(rt, a, m);
+    if (!o->has_value && !o->fetching && a && !a->dead)
+        rt_obj_send_fetch(rt, o, a);
 }
 
 int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
