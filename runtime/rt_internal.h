@@ -145,6 +145,7 @@ typedef struct RtRing {
     RtBell *bell;   /* writer side: the reader's doorbell to ring after a write, or NULL */
     RtBell *more_bells[RT_RING_MAX_READERS]; /* further readers' doorbells */
     uint32_t nmore;
+    uint32_t free_until; /* writer: slots before this sequence number are known free */
 } RtRing;
 
 /* One reader's view: its cursor index and a partly received chunked message. */
@@ -187,6 +188,8 @@ void rt_ring_consume(RtRingReader *rd);
 int rt_ring_read(RtRingReader *rd, RtBuf *msg, const RtWait *w);
 /* Blocks following w until reader rd has something unread: 0, DAFT_ETIMEDOUT or DAFT_EPEER. */
 int rt_ring_wait(RtRingReader *rd, const RtWait *w);
+/* Whether reader idx has a published chunk to read (what a waiting reader polls). */
+bool rt_ring_ready(RtRing *r, uint32_t idx);
 /* Number of published messages not yet consumed by reader idx. */
 uint32_t rt_ring_pending(const RtRing *r, uint32_t idx);
 

@@ -684,7 +684,7 @@ static bool rt_xplan_has_data(RtXPlan *p, RtXChan *c)
         struct pollfd pf = {c->fd, POLLIN, 0};
         return c->fd >= 0 && (c->rxb.len >= 4 || poll(&pf, 1, 0) > 0);
     }
-    return rt_ring_pending(&c->ring, c->rd.idx) > 0;
+    return rt_ring_ready(&c->ring, c->rd.idx);
 }
 
 /* Does member j's value matter to this collective? (broadcast: only the root's) */

@@ -1,5 +1,6 @@
-/* Ring buffer: empty/full, wrap-around, chunked messages, several readers, a writer killed
- * mid-message (the reader must get DAFT_EPEER, not hang), timeouts. */
+/* Ring buffer: empty/full, wrap-around, chunked messages, several readers (also in other
+ * processes, one slow), a writer killed mid-message (the reader must get DAFT_EPEER, not
+ * hang), timeouts. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -163,6 +164,72 @@ static void test_cross_process(void **st)
     rt_ring_destroy(&r);
 }
 
+/* Message i of test_cross_process_readers: i % 300 bytes (0 to 5 chunks of 64), each
+ * byte a function of i and its position, so a slot overwritten too early shows. */
+static size_t msg_len(uint32_t i) { return i % 300; }
+static uint8_t msg_byte(uint32_t i, size_t j) { return (uint8_t)(i * 7u + j * 13u); }
+
+/* Reads n messages as reader idx, one of them slow now and then; exits 0 if all are intact
+ * and in order. */
+static void check_reader(RtRing *r, uint32_t idx, uint32_t n, bool slow)
+{
+    RtRingReader rd;
+    rt_ring_reader_init(&rd, r, idx);
+    RtBuf m = {0};
+    RtWait w = rt_wait_for(20);
+    for (uint32_t i = 0; i < n; i++) {
+        if (slow && i % 97 == 0)
+            usleep(200);
+        if (rt_ring_read(&rd, &m, &w) != 1 || m.len != msg_len(i))
+            _exit(1);
+        for (size_t j = 0; j < m.len; j++)
+            if (m.p[j] != msg_byte(i, j))
+                _exit(2);
+    }
+    _exit(0);
+}
+
+/* One writer, two reader processes (one slow), a ring of 4 slots and messages of 0 to 5
+ * chunks, written whole, from pieces, and in place: every reader gets every message intact
+ * and in order. The writer may only reuse a slot that the slowest reader has passed, and a
+ * reader may only take a chunk once all of it is written. */
+static void test_cross_process_readers(void **st)
+{
+    (void)st;
+    enum { N = 20000 };
+    RtRing r;
+    assert_int_equal(rt_ring_create(&r, 4, 64, 2), 0);
+    pid_t kids[2];
+    for (uint32_t k = 0; k < 2; k++)
+        if ((kids[k] = fork()) == 0)
+            check_reader(&r, k, N, k == 1);
+    RtWait w = rt_wait_for(20);
+    uint8_t buf[300];
+    for (uint32_t i = 0; i < N; i++) {
+        size_t n = msg_len(i);
+        for (size_t j = 0; j < n; j++)
+            buf[j] = msg_byte(i, j);
+        if (i % 3 == 0 && n <= rt_ring_payload(&r)) {
+            uint8_t *slot;
+            assert_int_equal(rt_ring_reserve(&r, &slot, &w), 0);
+            memcpy(slot, buf, n);
+            rt_ring_commit(&r, n);
+        } else if (i % 3 == 1) {
+            RtPiece two[2] = {{buf, n / 3, NULL}, {buf + n / 3, n - n / 3, NULL}};
+            assert_int_equal(rt_ring_writev(&r, two, 2, &w), 0);
+        } else {
+            assert_int_equal(rt_ring_write(&r, buf, n, &w), 0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int status;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    rt_ring_destroy(&r);
+}
+
 static bool pidfd_alive(void *arg)
 {
     struct pollfd p = {*(int *)arg, POLLIN, 0};
@@ -219,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_several_readers),
         cmocka_unit_test(test_cross_process),
+        cmocka_unit_test(test_cross_process_readers),
         cmocka_unit_test(test_writer_killed_mid_write),
         cmocka_unit_test(test_bad_params),
     };
