@@ -201,6 +201,12 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
         rt_objtab_resolve(o, &e);
     }
     rt_trace_slice(&rt->trace, rt_method_name(rt, a->cls, method), "call", t0, rt_now_ns());
+    if (rt->stats.on) { /* (a Ref argument's value goes from its owner: a transfer, or a result) */
+        uint64_t bytes = 0;
+        for (int i = 0; i < nargs; i++)
+            bytes += rt_stats_value_bytes(&args[i]);
+        rt_stats_add(&rt->stats, RT_STAT_CALL, 0, 0, 0, actor, bytes, 0);
+    }
     *out = ref;
     return 0;
 }

@@ -693,6 +693,49 @@ static int rt_plan_await_conn(DaftRtPlan *p, int ch, int64_t deadline)
 }
 
 /* The driver keeps the ends it writes (inputs) and reads (outputs), nothing else. */
+static const char *rt_plan_end_name(const DaftRt *rt, const DaftRtPlan *p, int who)
+{
+    DaftActor a = rt_plan_actor_id(p, who);
+    return a == 0 ? "driver" : rt->actors[a]->name;
+}
+
+/* Appends to a label of RT_STAT_LABEL bytes (cut short if it must be). */
+static void rt_label_add(char *label, const char *fmt, const char *s)
+{
+    size_t n = strlen(label);
+    if (n < RT_STAT_LABEL - 1)
+        snprintf(label + n, RT_STAT_LABEL - n, fmt, s);
+}
+
+/* DAFT_STATS: names the plan's channels and groups, for the report at the end
+ * ("plan 'NAME' channel 1: A#1 -> B#2, driver (shm)"). */
+static void rt_plan_stats_labels(DaftRt *rt, const DaftRtPlan *p)
+{
+    const DaftPlan *plan = p->plan;
+    int n = plan->nchannels + plan->ngroups;
+    char (*labels)[RT_STAT_LABEL] = calloc((size_t)n + 1, sizeof *labels);
+    if (!labels)
+        return;
+    const char *tcp_or_shm = rt->mode == RT_MODE_TCP ? "tcp" : "shm";
+    for (int c = 0; c < plan->nchannels; c++) {
+        const DaftPlanChannel *ch = &plan->channels[c];
+        rt_fmt(labels[c], RT_STAT_LABEL, "plan '%s' channel %d: %s ->", p->name, c,
+               rt_plan_end_name(rt, p, ch->writer));
+        for (int r = 0; r < ch->nreaders; r++)
+            rt_label_add(labels[c], r ? ", %s" : " %s", rt_plan_end_name(rt, p, ch->readers[r]));
+        rt_label_add(labels[c], " (%s)", p->gpu_chan && p->gpu_chan[c] ? "nccl" : tcp_or_shm);
+    }
+    for (int g = 0; g < plan->ngroups; g++) {
+        const DaftPlanGroup *gr = &plan->groups[g];
+        char *l = labels[plan->nchannels + g];
+        rt_fmt(l, RT_STAT_LABEL, "plan '%s' group %d:", p->name, g);
+        for (int m = 0; m < gr->nmembers; m++)
+            rt_label_add(l, m ? ", %s" : " %s", rt_plan_end_name(rt, p, gr->members[m]));
+        rt_label_add(l, " (%s)", p->gpu_group && p->gpu_group[g] >= 0 ? "nccl" : tcp_or_shm);
+    }
+    rt_stats_plan(&rt->stats, p->id, plan->nchannels, plan->ngroups, labels);
+}
+
 static void rt_plan_driver_ends(DaftRt *rt, DaftRtPlan *p)
 {
     if (rt->mode == RT_MODE_TCP)
@@ -885,6 +928,8 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
         return rc == DAFT_ENOMEM ? rc : DAFT_EINVAL;
     }
     rt_plan_driver_ends(rt, p);
+    if (rt->stats.on)
+        rt_plan_stats_labels(rt, p);
     rt->plans[rt->nplans++] = p;
     rt_plans_accept(rt); /* (those already there; the others as they come) */
     if (p->unload_owed) /* refused while it was being sent: the next notices unload it */
@@ -988,7 +1033,20 @@ static int rt_plan_tcp_read(DaftRtPlan *p, int ch, int64_t deadline)
     }
 }
 
+static int rt_plan_read_value(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out);
+
+/* Reads one value for output channel ch, counting it (DAFT_STATS) with the time waited. */
 static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
+{
+    int64_t t0 = p->rt->stats.on ? rt_now_ns() : 0;
+    int rc = rt_plan_read_value(p, ch, deadline, out);
+    if (p->rt->stats.on && rc == 0)
+        rt_stats_add(&p->rt->stats, RT_STAT_READ, 0, p->id, (uint32_t)ch, 0,
+                     rt_stats_value_bytes(out), rt_now_ns() - t0);
+    return rc;
+}
+
+static int rt_plan_read_value(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
 {
     RtWait w = {deadline, rt_plan_alive, rt_plan_progress, p};
     for (;;) {
@@ -1174,6 +1232,9 @@ static void rt_plan_drain(DaftRtPlan *p)
             }
             if (rt_plan_try_output(p, ch, &rec[o]) <= 0)
                 return; /* nothing more yet (an error shows on the next blocking read) */
+            if (p->rt->stats.on)
+                rt_stats_add(&p->rt->stats, RT_STAT_READ, 0, p->id, (uint32_t)ch, 0,
+                             rt_stats_value_bytes(&rec[o]), 0);
         }
         p->got = 0;
         p->received++;
@@ -1217,11 +1278,15 @@ static int rt_plan_write_inputs(DaftRtPlan *p, uint64_t exec, const DaftValue *i
             return DAFT_ENOMEM;
         for (int k = 0; k < plan->inputs[i].nchannels && !rt_plan_exec_doomed(p, exec); k++) {
             int ch = plan->inputs[i].channels[k];
+            int64_t t0 = p->rt->stats.on ? rt_now_ns() : 0;
             if (p->mapped[ch] && p->rt->mode == RT_MODE_SHM)
                 rt_pmsg_ring_write(&p->rings[ch], &p->out, &w);
             for (int r = 0; p->mapped[ch] && p->wfds[ch] && r < p->pc[ch].nreaders; r++)
                 if (rt_tcp_send(p->wfds[ch][r], p->out.tx.p, p->out.tx.len, &w) == DAFT_EPEER)
                     rt_plan_alive(p);
+            if (p->rt->stats.on)
+                rt_stats_add(&p->rt->stats, RT_STAT_WRITE, 0, p->id, (uint32_t)ch, 0,
+                             rt_stats_value_bytes(&inputs[i]), rt_now_ns() - t0);
         }
     }
     return 0;

@@ -138,6 +138,7 @@ DaftRt *daft_rt_init(int *argc, char ***argv)
     rt->driver_pid = getpid();
     rt->next_ref = rt->next_xfer = 1;
     rt_objtab_init(&rt->refs);
+    rt_stats_init(&rt->stats); /* (before the transport: MPI ranks become actors there) */
     if (rt_init_bells(rt) || rt_init_transport(rt, argc, argv)) {
         rt_log("cannot start the runtime: %s", strerror(errno));
         daft_rt_shutdown(rt);
@@ -504,6 +505,7 @@ static void rt_stop_actors(DaftRt *rt)
             break;
         rt_drv_wait(rt, rt_now_ns() + 5000000);
     }
+    rt_drv_poll(rt); /* what they sent as they stopped (DAFT_STATS) */
     for (DaftActor i = 1; i <= rt->nactors; i++) {
         RtActorRec *a = rt->actors[i];
         if (!rt->mpi && a->proc.pid > 0 && !rt_launch_exited(&a->proc))
@@ -544,6 +546,9 @@ void daft_rt_shutdown(DaftRt *rt)
         rt_stop_actors(rt); /* (the tasks submitted finish first: their errors are known) */
     if (rt->is_driver)
         rt_objtab_foreach(&rt->refs, rt_report_unobserved, NULL);
+    if (rt->is_driver)
+        rt_stats_report(rt);
+    rt_stats_free(&rt->stats);
     for (DaftActor i = 1; i <= rt->nactors; i++)
         rt_free_actor(rt->actors[i]);
     free(rt->actors);

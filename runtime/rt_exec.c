@@ -644,6 +644,11 @@ static int rt_read_args(RtActorSelf *s, RtRd *r, RtArgs *a)
 void rt_exec_progress(void *self) { rt_drain(self); }
 
 RtTrace *rt_exec_trace(RtActorSelf *s) { return &s->rt->trace; }
+RtStats *rt_exec_stats(RtActorSelf *s, uint32_t *self)
+{
+    *self = s->id;
+    return &s->rt->stats;
+}
 
 const char *rt_exec_method_name(RtActorSelf *s, int method)
 {
@@ -860,6 +865,9 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
             rt_gpu_xfer_send(dest, &o->value, rt_gx_alive, s, e, sizeof e))
             rt_log("actor '%s': GPU transfer to actor %u over NCCL failed: %s", s->name, dest, e);
         rt_trace_slice(&s->rt->trace, "push (NCCL)", "write", t0, rt_now_ns());
+        if (s->rt->stats.on)
+            rt_stats_add(&s->rt->stats, RT_STAT_XFER, s->id, 0, RT_STAT_NCCL, dest,
+                         rt_stats_value_bytes(&o->value), rt_now_ns() - t0);
         return;
     }
     m->len = 0;
@@ -873,6 +881,10 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
     RtWait w = {-1, rt_push_alive, rt_push_progress, &pw};
     if (c && c->kind != RT_CHAN_NONE)
         rt_chan_sendv(c, m, &s->tx_sp, &w);
+    if (s->rt->stats.on && c && c->kind != RT_CHAN_NONE)
+        rt_stats_add(&s->rt->stats, RT_STAT_XFER, s->id, 0,
+                     c->kind == RT_CHAN_TCP ? RT_STAT_TCP : RT_STAT_SHM, dest,
+                     o && o->has_value ? rt_stats_value_bytes(&o->value) : 0, rt_now_ns() - t0);
     daft_value_free(&missing);
     s->tx_sp.n = 0;
     rt_trace_slice(&s->rt->trace, "push", "write", t0, rt_now_ns());
@@ -905,6 +917,12 @@ static void rt_stop(RtActorSelf *s)
     }
     rt_gpu_report(s->name);
     rt_trace_flush_part(&s->rt->trace);
+    if (s->rt->stats.on) { /* (the driver drains it after this process exits) */
+        RtBuf m = {0};
+        rt_stats_put(&s->rt->stats, &m);
+        rt_send_res(s, &m);
+        rt_buf_free(&m);
+    }
     _exit(0); /* no atexit handlers: they belong to the driver's program */
 }
 
@@ -1032,6 +1050,7 @@ void rt_actor_main(DaftRt *rt, DaftActor self, const char *name, RtChan *ctl, Rt
     rt_gpu_set_progress(rt_exec_progress, &s); /* polling GPU waits keep draining */
     rt_crash_setup();
     rt_trace_init(&rt->trace, (int)self, NULL);
+    rt_stats_restart(&rt->stats);
     for (;;) {
         bool did = rt_drain(&s) > 0;
         /* unloaded plans go first: their aborted NCCL communicators must not linger

@@ -370,6 +370,54 @@ void rt_trace_flush_part(RtTrace *t);
 void rt_trace_merge(RtTrace *t, int max_track);
 void rt_trace_free(RtTrace *t);
 
+/* ---------------------------------------------------------------- rt_stats.c */
+
+/* What a row counts. WRITE/READ: one end of a compiled plan's channel (index: the channel);
+ * COLL: a member's part in a compiled collective (index: its group); CALL: tasks the driver
+ * sent an actor (peer); RESULT: values an actor (peer) sent the driver; XFER: Ref values an
+ * actor (from) sent another (peer) over transport `index` (RtStatTransport). */
+typedef enum {
+    RT_STAT_WRITE, RT_STAT_READ, RT_STAT_COLL, RT_STAT_CALL, RT_STAT_RESULT, RT_STAT_XFER,
+    RT_STAT_NKINDS
+} RtStatKind;
+typedef enum { RT_STAT_SHM, RT_STAT_TCP, RT_STAT_NCCL } RtStatTransport;
+typedef enum { RT_STATS_OFF, RT_STATS_TABLE, RT_STATS_JSON } RtStatsMode;
+#define RT_STAT_LABEL 200
+
+typedef struct RtStatRow {
+    uint32_t kind, from, plan, index, peer; /* from, peer: actors (0: the driver) */
+    uint64_t n, bytes, ns; /* ns: WRITE time in the write; READ time waited for the value;
+                            * COLL time in the operation; XFER time in the send */
+} RtStatRow;
+
+typedef struct RtStatPlan {
+    uint32_t id;
+    int nchannels, ngroups;
+    char (*labels)[RT_STAT_LABEL]; /* channels, then groups */
+} RtStatPlan;
+
+typedef struct RtStats {
+    RtStatsMode on;
+    char path[4096];      /* RT_STATS_JSON: the file */
+    RtStatRow *rows;
+    int nrows, cap;
+    RtStatPlan *plans;    /* driver: the names of loaded plans' channels and groups */
+    int nplans;
+} RtStats;
+
+void rt_stats_init(RtStats *s);    /* reads DAFT_STATS */
+void rt_stats_restart(RtStats *s); /* an actor process: drops the driver's rows */
+void rt_stats_free(RtStats *s);
+uint64_t rt_stats_value_bytes(const DaftValue *v);
+void rt_stats_add(RtStats *s, RtStatKind kind, uint32_t from, uint32_t plan, uint32_t index,
+                  uint32_t peer, uint64_t bytes, int64_t ns);
+/* Actor side: RT_M_STATS and the rows; driver side: adds them (after the type). */
+void rt_stats_put(const RtStats *s, RtBuf *m);
+void rt_stats_take(RtStats *s, RtRd *r);
+/* Driver: names of plan `id`'s channels and groups (takes labels, malloc'd). */
+void rt_stats_plan(RtStats *s, uint32_t id, int nchannels, int ngroups, char (*labels)[RT_STAT_LABEL]);
+void rt_stats_report(const DaftRt *rt);
+
 /* ---------------------------------------------------------------- protocol (rt_proto) */
 
 typedef enum {
@@ -394,6 +442,7 @@ typedef enum {
                        * that do not begin with a read have nothing else to wait for) */
     RT_M_PLAN_FAILED, /* actor → driver: u32 plan id, u64 exec, str why: the actor could not
                        * load it (exec 0), or execution `exec` (1-based) failed there */
+    RT_M_STATS,       /* actor → driver, as it stops: its DAFT_STATS rows (rt_stats_put) */
 } RtMsgType;
 
 typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
@@ -463,6 +512,7 @@ struct DaftRt {
     char (*rank_addr)[64];
     char err[512];
     RtTrace trace;
+    RtStats stats;      /* DAFT_STATS: this process's counts (the driver's: everyone's) */
     char host[64];      /* TCP: address to listen on */
     int lfd;            /* TCP driver listening socket (-1 in SHM mode) */
     char laddr[64];
@@ -589,6 +639,8 @@ void rt_plans_send_owed_unloads(DaftRt *rt);
 void rt_plans_unload_all(DaftRt *rt);
 RtBell *rt_exec_bell(struct RtActorSelf *s);
 RtTrace *rt_exec_trace(struct RtActorSelf *s);
+/* DAFT_STATS counts and who counts them (this actor's id) */
+RtStats *rt_exec_stats(struct RtActorSelf *s, uint32_t *self);
 const char *rt_exec_method_name(struct RtActorSelf *s, int method);
 const char *rt_exec_actor_name(struct RtActorSelf *s);
 

@@ -75,6 +75,8 @@ static void rt_drv_on_done(DaftRt *rt, RtActorRec *a, RtRd *r)
         DaftValue v;
         if (rt_value_get(r, &v))
             v = daft_value_error("actor '%s': malformed completion message", a->name);
+        if (rt->stats.on)
+            rt_stats_add(&rt->stats, RT_STAT_RESULT, 0, 0, 0, a->id, rt_stats_value_bytes(&v), 0);
         rt_objtab_resolve(o, &v);
         daft_value_free(&v);
     }
@@ -91,6 +93,8 @@ static void rt_drv_on_value(DaftRt *rt, RtActorRec *a, RtRd *r)
     DaftValue v;
     if (rt_value_get(r, &v))
         v = daft_value_error("actor '%s': malformed value message", a->name);
+    if (rt->stats.on)
+        rt_stats_add(&rt->stats, RT_STAT_RESULT, 0, 0, 0, a->id, rt_stats_value_bytes(&v), 0);
     rt_objtab_resolve(o, &v);
     daft_value_free(&v);
 }
@@ -109,6 +113,7 @@ static void rt_drv_handle(DaftRt *rt, RtActorRec *a, RtBuf *m)
         rt_plan_failed_on(rt, id, a->name, exec, why);
         break;
     }
+    case RT_M_STATS: rt_stats_take(&rt->stats, &r); break;
     default: rt_log("actor '%s': unexpected message to the driver", a->name); break;
     }
 }

@@ -101,6 +101,8 @@ struct RtXPlan {
     uint64_t fail_at;      /* DAFT_TEST_FAIL_PLAN_RUN: execution (1-based) that fails; 0 none */
     uint64_t stop_at;      /* the driver's word: stop before this execution (1-based); 0 none */
     int graphs;            /* DAFT_GPU_GRAPHS=1 in a GPU actor: 1; 0 not yet known; -1 off */
+    int64_t ready_since;   /* DAFT_STATS: when the previous op ended (or the plan loaded):
+                            * a READ or COLLECTIVE op waited from then on */
 };
 
 enum { RT_OP_READ = 0, RT_OP_WRITE = 1, RT_OP_CALL = 2, RT_OP_COLL = 3, RT_OP_FREE = 4 };
@@ -525,6 +527,7 @@ RtXPlan *rt_xplan_load(struct RtActorSelf *s, DaftRt *rt, RtRd *r, int sock, cha
     p->self = s;
     p->tcp = rt->mode == RT_MODE_TCP;
     p->id = rt_rd_u32(r);
+    p->ready_since = rt->stats.on ? rt_now_ns() : 0;
     rt_rd_str(r, p->name, sizeof p->name);
     bool in_turn = rt_rd_u8(r) != 0;
     p->nslots = rt_rd_u32(r);
@@ -921,10 +924,30 @@ static bool rt_xio_alive(void *arg)
     return !a->p->stopped;
 }
 
+/* DAFT_STATS: op o is done; its last attempt began at t0. A READ counts the time since the
+ * previous op ended as waited for its value (an actor runs a plan's op as soon as it can),
+ * a COLLECTIVE the same time as spent in it (with the wait for the other members). */
+static void rt_xplan_count(RtXPlan *p, const RtXOp *o, RtStats *st, uint32_t self, int64_t t0)
+{
+    int64_t now = rt_now_ns(), waited = now - p->ready_since;
+    p->ready_since = now;
+    if (o->kind == RT_OP_READ)
+        rt_stats_add(st, RT_STAT_READ, self, p->id, (uint32_t)o->channel, 0,
+                     rt_stats_value_bytes(&p->slots[o->dst]), waited);
+    else if (o->kind == RT_OP_WRITE)
+        rt_stats_add(st, RT_STAT_WRITE, self, p->id, (uint32_t)o->channel, 0,
+                     rt_stats_value_bytes(&p->slots[o->src]), now - t0);
+    else if (o->kind == RT_OP_COLL)
+        rt_stats_add(st, RT_STAT_COLL, self, p->id, (uint32_t)o->channel, 0,
+                     rt_stats_value_bytes(&p->slots[o->src]), waited);
+}
+
 bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
 {
     bool did = false;
     RtTrace *tr = rt_exec_trace(s);
+    uint32_t self;
+    RtStats *st = rt_exec_stats(s, &self);
     RtXIoArg xa = {s, p};
     RtXIo io = {rt_xio_send, rt_xio_try_read, rt_xio_alive, &xa};
     if (p->nbusy)
@@ -953,7 +976,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             return true;
         }
         const RtXOp *o = &p->ops[p->pc];
-        int64_t t0 = tr->on ? rt_now_ns() : 0;
+        int64_t t0 = tr->on || st->on ? rt_now_ns() : 0;
         switch (o->kind) {
         case RT_OP_READ: {
             RtXChan *c = &p->chans[o->channel];
@@ -999,6 +1022,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
         }
         if (p->gpu)
             rt_xplan_note_gpu_failure(p);
+        if (st->on)
+            rt_xplan_count(p, o, st, self, t0);
         if (tr->on) /* one slice per op, named like the plan printer names them */
             rt_trace_slice(tr, o->kind == RT_OP_CALL ? rt_exec_method_name(s, o->method)
                                : o->kind == RT_OP_READ ? "read" : o->kind == RT_OP_WRITE ? "write"

@@ -6,7 +6,8 @@
 #   NAME.ll        golden `daftc --emit=ll -O0` (target lines removed)
 #   otherwise      compile with daftc (flags from a `// daftc-flags:` line), run the
 #                  executable with DAFT_DEVICE=cpu and the variables of a
-#                  `// daft-env: VAR=VALUE ...` line (which may set DAFT_DEVICE) and compare its stdout with
+#                  `// daft-env: VAR=VALUE ...` line (which may set DAFT_DEVICE; @tmp in it is
+#                  the test's scratch folder) and compare its stdout with
 #                  NAME.expected; NAME.stderr (optional) lists lines that must appear in
 #                  its stderr; NAME.exit (optional) the exit status (default 0);
 #                  NAME.check (optional) a sh script given the stdout file, for outputs
@@ -22,7 +23,7 @@ esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/daft-run.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 flags=$(sed -n 's|^// daftc-flags: ||p' "$src" | head -n 1)
-envs=$(sed -n 's|^// daft-env: ||p' "$src" | head -n 1)
+envs=$(sed -n 's|^// daft-env: ||p' "$src" | head -n 1 | sed "s|@tmp|$tmp|g")
 
 if [ -f "$exp.daftc" ]; then
   actual=$("$daftc" $flags "$src" -o "$tmp/prog" 2>&1; echo "exit: $?")
