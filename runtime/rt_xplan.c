@@ -924,10 +924,13 @@ static bool rt_xio_alive(void *arg)
     return !a->p->stopped;
 }
 
-/* DAFT_STATS: op o is done; its last attempt began at t0. A READ counts the time since the
- * previous op ended as waited for its value (an actor runs a plan's op as soon as it can),
- * a COLLECTIVE the same time as spent in it (with the wait for the other members). */
-static void rt_xplan_count(RtXPlan *p, const RtXOp *o, RtStats *st, uint32_t self, int64_t t0)
+/* DAFT_STATS: op o is done; its last attempt began at t0, when a COLLECTIVE's input had
+ * in_bytes (NCCL may reduce in place: afterwards its slot can be empty). A READ counts the
+ * time since the previous op ended as waited for its value (an actor runs a plan's op as
+ * soon as it can), a COLLECTIVE the same time as spent in it (with the wait for the other
+ * members). */
+static void rt_xplan_count(RtXPlan *p, const RtXOp *o, RtStats *st, uint32_t self, int64_t t0,
+                           uint64_t in_bytes)
 {
     int64_t now = rt_now_ns(), waited = now - p->ready_since;
     p->ready_since = now;
@@ -938,8 +941,7 @@ static void rt_xplan_count(RtXPlan *p, const RtXOp *o, RtStats *st, uint32_t sel
         rt_stats_add(st, RT_STAT_WRITE, self, p->id, (uint32_t)o->channel, 0,
                      rt_stats_value_bytes(&p->slots[o->src]), now - t0);
     else if (o->kind == RT_OP_COLL)
-        rt_stats_add(st, RT_STAT_COLL, self, p->id, (uint32_t)o->channel, 0,
-                     rt_stats_value_bytes(&p->slots[o->src]), waited);
+        rt_stats_add(st, RT_STAT_COLL, self, p->id, (uint32_t)o->channel, 0, in_bytes, waited);
 }
 
 bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
@@ -977,6 +979,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
         }
         const RtXOp *o = &p->ops[p->pc];
         int64_t t0 = tr->on || st->on ? rt_now_ns() : 0;
+        uint64_t in_bytes = st->on && o->kind == RT_OP_COLL ? rt_stats_value_bytes(&p->slots[o->src]) : 0;
         switch (o->kind) {
         case RT_OP_READ: {
             RtXChan *c = &p->chans[o->channel];
@@ -1023,7 +1026,7 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
         if (p->gpu)
             rt_xplan_note_gpu_failure(p);
         if (st->on)
-            rt_xplan_count(p, o, st, self, t0);
+            rt_xplan_count(p, o, st, self, t0, in_bytes);
         if (tr->on) /* one slice per op, named like the plan printer names them */
             rt_trace_slice(tr, o->kind == RT_OP_CALL ? rt_exec_method_name(s, o->method)
                                : o->kind == RT_OP_READ ? "read" : o->kind == RT_OP_WRITE ? "write"
