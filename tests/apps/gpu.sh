@@ -27,10 +27,13 @@ fail=0
 # +icoll runs the schedules that hold collectives interpreted (DAFT_SCHEDULE_COLLECTIVES):
 # their collectives then go over NCCL as interpreted collectives (SPEC 12); collective_one_gpu
 # (tests/run) runs them over NCCL on a communicator of one GPU actor; ref_input_gpu (tests/run)
-# gives a GPU tensor's Ref to a compiled schedule between GPU actors
+# gives a GPU tensor's Ref to a compiled schedule between GPU actors; collectives_shared_gpu
+# (tests/run) runs collectives between two actors sharing a GPU and a compiled allreduce over
+# a communicator of one rank whose input failed (the plan fails, the next call reloads it)
 for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_train_overlap:2 \
              dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 rl:4 collectives_gpu:2 \
-             tp_mlp+icoll:4 dp_train_overlap+icoll:2 dp_train_sharded+icoll:2 collective_one_gpu:1 ref_input_gpu:1; do
+             tp_mlp+icoll:4 dp_train_overlap+icoll:2 dp_train_sharded+icoll:2 collective_one_gpu:1 ref_input_gpu:1 \
+             collectives_shared_gpu:1; do
   app=${entry%%:*} need=${entry##*:}
   variant=
   case $app in *+*) variant=${app#*+} app=${app%%+*} ;; esac
