@@ -369,6 +369,8 @@ void rt_trace_flush_part(RtTrace *t);
 /* Driver side: merges the driver's events and parts 1..max_track into path. */
 void rt_trace_merge(RtTrace *t, int max_track);
 void rt_trace_free(RtTrace *t);
+/* Appends s as a JSON string body (quotes, backslashes and control bytes escaped). */
+void rt_json_str(RtBuf *b, const char *s);
 
 /* ---------------------------------------------------------------- rt_stats.c */
 

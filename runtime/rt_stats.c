@@ -333,17 +333,10 @@ static void rt_stats_table(FILE *f, const RtStatLine *lines, int n)
 
 static void rt_json_text(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    RtBuf b = {0};
+    rt_json_str(&b, s);
+    fprintf(f, "\"%.*s\"", (int)b.len, b.p ? (const char *)b.p : "");
+    rt_buf_free(&b);
 }
 
 static void rt_stats_json(FILE *f, const RtStatLine *lines, int n)

@@ -54,8 +54,7 @@ void rt_trace_init(RtTrace *t, int track, const char *name)
         rt_fmt(t->name, sizeof t->name, "%s", name);
 }
 
-/* Appends s as a JSON string body (quotes, backslashes and control bytes escaped). */
-static void rt_json_str(RtBuf *b, const char *s)
+void rt_json_str(RtBuf *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
