@@ -191,7 +191,8 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
         return DAFT_ENOMEM;
     o->owner = actor;
     o->method = method;
-    if (!a->dead) {
+    bool sent = !a->dead;
+    if (sent) {
         rt_drv_inflight_push(a, ref.id, method);
         rt_drv_sendv(rt, a, m, &rt->out_sp); /* a failure marks the actor dead and the Ref with it */
     }
@@ -201,12 +202,8 @@ int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args,
         rt_objtab_resolve(o, &e);
     }
     rt_trace_slice(&rt->trace, rt_method_name(rt, a->cls, method), "call", t0, rt_now_ns());
-    if (rt->stats.on) { /* (a Ref argument's value goes from its owner: a transfer, or a result) */
-        uint64_t bytes = 0;
-        for (int i = 0; i < nargs; i++)
-            bytes += rt_stats_value_bytes(&args[i]);
-        rt_stats_add(&rt->stats, RT_STAT_CALL, 0, 0, 0, actor, bytes, 0);
-    }
+    if (rt->stats.on && sent)
+        rt_stats_call(rt, actor, args, nargs);
     *out = ref;
     return 0;
 }

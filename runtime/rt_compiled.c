@@ -693,46 +693,86 @@ static int rt_plan_await_conn(DaftRtPlan *p, int ch, int64_t deadline)
 }
 
 /* The driver keeps the ends it writes (inputs) and reads (outputs), nothing else. */
-static const char *rt_plan_end_name(const DaftRt *rt, const DaftRtPlan *p, int who)
+static void rt_label_put(RtBuf *b, const char *s) { rt_buf_put(b, s, strlen(s)); }
+
+/* Appends the names of plan actors who[0..n) (DAFT_PLAN_DRIVER: "driver"), a long list
+ * shortened so that a line stays readable: "A#1, A#2, A#3, ..., A#12 (12 in all)". */
+static void rt_label_names(RtBuf *b, const DaftRt *rt, const DaftRtPlan *p, const int *who, int n)
 {
-    DaftActor a = rt_plan_actor_id(p, who);
-    return a == 0 ? "driver" : rt->actors[a]->name;
+    for (int i = 0; i < n; i++) {
+        if (n > 5 && i == 3) {
+            rt_label_put(b, ", ...");
+            i = n - 1;
+        }
+        DaftActor a = rt_plan_actor_id(p, who[i]);
+        if (i)
+            rt_label_put(b, ", ");
+        rt_label_put(b, a == 0 ? "driver" : rt->actors[a]->name);
+    }
+    if (n > 5) {
+        char all[32];
+        snprintf(all, sizeof all, " (%d in all)", n);
+        rt_label_put(b, all);
+    }
 }
 
-/* Appends to a label of RT_STAT_LABEL bytes (cut short if it must be). */
-static void rt_label_add(char *label, const char *fmt, const char *s)
+/* The label's text, NUL-terminated and taken from b (NULL when out of memory). */
+static char *rt_label_take(RtBuf *b)
 {
-    size_t n = strlen(label);
-    if (n < RT_STAT_LABEL - 1)
-        snprintf(label + n, RT_STAT_LABEL - n, fmt, s);
+    if (rt_buf_u8(b, 0)) {
+        rt_buf_free(b);
+        return NULL;
+    }
+    char *s = (char *)b->p;
+    *b = (RtBuf){0};
+    return s;
 }
 
-/* DAFT_STATS: names the plan's channels and groups, for the report at the end
- * ("plan 'NAME' channel 1: A#1 -> B#2, driver (shm)"). */
+/* DAFT_STATS: names the plan's channels and groups, for the report at the end, after the
+ * plan and the actors it was loaded for (a schedule called with other actors is another
+ * plan): "plan 'NAME' (A#1, B#2) channel 1: A#1 -> B#2, driver (shm)". */
 static void rt_plan_stats_labels(DaftRt *rt, const DaftRtPlan *p)
 {
     const DaftPlan *plan = p->plan;
     int n = plan->nchannels + plan->ngroups;
-    char (*labels)[RT_STAT_LABEL] = calloc((size_t)n + 1, sizeof *labels);
-    if (!labels)
+    char **labels = calloc((size_t)n + 1, sizeof *labels);
+    int *all = calloc((size_t)plan->nactors + 1, sizeof *all);
+    if (!labels || !all) {
+        free(labels);
+        free(all);
         return;
+    }
+    for (int i = 0; i < plan->nactors; i++)
+        all[i] = i;
     const char *tcp_or_shm = rt->mode == RT_MODE_TCP ? "tcp" : "shm";
-    for (int c = 0; c < plan->nchannels; c++) {
-        const DaftPlanChannel *ch = &plan->channels[c];
-        rt_fmt(labels[c], RT_STAT_LABEL, "plan '%s' channel %d: %s ->", p->name, c,
-               rt_plan_end_name(rt, p, ch->writer));
-        for (int r = 0; r < ch->nreaders; r++)
-            rt_label_add(labels[c], r ? ", %s" : " %s", rt_plan_end_name(rt, p, ch->readers[r]));
-        rt_label_add(labels[c], " (%s)", p->gpu_chan && p->gpu_chan[c] ? "nccl" : tcp_or_shm);
+    for (int k = 0; k < n; k++) {
+        bool group = k >= plan->nchannels;
+        RtBuf b = {0};
+        char head[128];
+        rt_fmt(head, sizeof head, "plan '%s' (", p->name);
+        rt_label_put(&b, head);
+        rt_label_names(&b, rt, p, all, plan->nactors);
+        if (!group) {
+            const DaftPlanChannel *ch = &plan->channels[k];
+            rt_fmt(head, sizeof head, ") channel %d: ", k);
+            rt_label_put(&b, head);
+            rt_label_names(&b, rt, p, &ch->writer, 1);
+            rt_label_put(&b, " -> ");
+            rt_label_names(&b, rt, p, ch->readers, ch->nreaders);
+            rt_fmt(head, sizeof head, " (%s)", p->gpu_chan && p->gpu_chan[k] ? "nccl" : tcp_or_shm);
+        } else {
+            int g = k - plan->nchannels;
+            rt_fmt(head, sizeof head, ") group %d: ", g);
+            rt_label_put(&b, head);
+            rt_label_names(&b, rt, p, plan->groups[g].members, plan->groups[g].nmembers);
+            rt_fmt(head, sizeof head, " (%s)", p->gpu_group && p->gpu_group[g] >= 0 ? "nccl" : tcp_or_shm);
+        }
+        rt_label_put(&b, head);
+        labels[k] = rt_label_take(&b);
+        if (!labels[k])
+            labels[k] = strdup("?");
     }
-    for (int g = 0; g < plan->ngroups; g++) {
-        const DaftPlanGroup *gr = &plan->groups[g];
-        char *l = labels[plan->nchannels + g];
-        rt_fmt(l, RT_STAT_LABEL, "plan '%s' group %d:", p->name, g);
-        for (int m = 0; m < gr->nmembers; m++)
-            rt_label_add(l, m ? ", %s" : " %s", rt_plan_end_name(rt, p, gr->members[m]));
-        rt_label_add(l, " (%s)", p->gpu_group && p->gpu_group[g] >= 0 ? "nccl" : tcp_or_shm);
-    }
+    free(all);
     rt_stats_plan(&rt->stats, p->id, plan->nchannels, plan->ngroups, labels);
 }
 
@@ -1041,7 +1081,7 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
     int64_t t0 = p->rt->stats.on ? rt_now_ns() : 0;
     int rc = rt_plan_read_value(p, ch, deadline, out);
     if (p->rt->stats.on && rc == 0)
-        rt_stats_add(&p->rt->stats, RT_STAT_READ, 0, p->id, (uint32_t)ch, 0,
+        rt_stats_add(&p->rt->stats, RT_STAT_READ, 0, p->id, (uint32_t)ch, 0, 1,
                      rt_stats_value_bytes(out), rt_now_ns() - t0);
     return rc;
 }
@@ -1233,7 +1273,7 @@ static void rt_plan_drain(DaftRtPlan *p)
             if (rt_plan_try_output(p, ch, &rec[o]) <= 0)
                 return; /* nothing more yet (an error shows on the next blocking read) */
             if (p->rt->stats.on)
-                rt_stats_add(&p->rt->stats, RT_STAT_READ, 0, p->id, (uint32_t)ch, 0,
+                rt_stats_add(&p->rt->stats, RT_STAT_READ, 0, p->id, (uint32_t)ch, 0, 1,
                              rt_stats_value_bytes(&rec[o]), 0);
         }
         p->got = 0;
@@ -1286,7 +1326,9 @@ static int rt_plan_write_inputs(DaftRtPlan *p, uint64_t exec, const DaftValue *i
                     rt_plan_alive(p);
             if (p->rt->stats.on)
                 rt_stats_add(&p->rt->stats, RT_STAT_WRITE, 0, p->id, (uint32_t)ch, 0,
-                             rt_stats_value_bytes(&inputs[i]), rt_now_ns() - t0);
+                             (uint64_t)p->pc[ch].nreaders,
+                             rt_stats_value_bytes(&inputs[i]) * (uint64_t)p->pc[ch].nreaders,
+                             rt_now_ns() - t0);
         }
     }
     return 0;

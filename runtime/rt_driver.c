@@ -443,6 +443,8 @@ int daft_rt_spawn(DaftRt *rt, int cls, const DaftValue *args, int nargs,
     }
     rc = rt_send_init(rt, a, args, nargs);
     rt_trace_slice(&rt->trace, "spawn", "driver", t0, rt_now_ns());
+    if (rt->stats.on && !rc) /* (the constructor's call) */
+        rt_stats_call(rt, a->id, args, nargs);
     *out = a->id;
     return rc;
 }

@@ -866,7 +866,7 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
             rt_log("actor '%s': GPU transfer to actor %u over NCCL failed: %s", s->name, dest, e);
         rt_trace_slice(&s->rt->trace, "push (NCCL)", "write", t0, rt_now_ns());
         if (s->rt->stats.on)
-            rt_stats_add(&s->rt->stats, RT_STAT_XFER, s->id, 0, RT_STAT_NCCL, dest,
+            rt_stats_add(&s->rt->stats, RT_STAT_XFER, s->id, 0, RT_STAT_NCCL, dest, 1,
                          rt_stats_value_bytes(&o->value), rt_now_ns() - t0);
         return;
     }
@@ -883,7 +883,7 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
         rt_chan_sendv(c, m, &s->tx_sp, &w);
     if (s->rt->stats.on && c && c->kind != RT_CHAN_NONE)
         rt_stats_add(&s->rt->stats, RT_STAT_XFER, s->id, 0,
-                     c->kind == RT_CHAN_TCP ? RT_STAT_TCP : RT_STAT_SHM, dest,
+                     c->kind == RT_CHAN_TCP ? RT_STAT_TCP : RT_STAT_SHM, dest, 1,
                      o && o->has_value ? rt_stats_value_bytes(&o->value) : 0, rt_now_ns() - t0);
     daft_value_free(&missing);
     s->tx_sp.n = 0;

@@ -384,18 +384,18 @@ typedef enum {
 } RtStatKind;
 typedef enum { RT_STAT_SHM, RT_STAT_TCP, RT_STAT_NCCL } RtStatTransport;
 typedef enum { RT_STATS_OFF, RT_STATS_TABLE, RT_STATS_JSON } RtStatsMode;
-#define RT_STAT_LABEL 200
 
 typedef struct RtStatRow {
     uint32_t kind, from, plan, index, peer; /* from, peer: actors (0: the driver) */
-    uint64_t n, bytes, ns; /* ns: WRITE time in the write; READ time waited for the value;
+    uint64_t n, bytes, ns; /* n: values delivered (a write to two readers: 2), calls;
+                            * ns: WRITE time in the write; READ time waited for the value;
                             * COLL time in the operation; XFER time in the send */
 } RtStatRow;
 
 typedef struct RtStatPlan {
     uint32_t id;
     int nchannels, ngroups;
-    char (*labels)[RT_STAT_LABEL]; /* channels, then groups */
+    char **labels;        /* channels, then groups */
 } RtStatPlan;
 
 typedef struct RtStats {
@@ -403,6 +403,8 @@ typedef struct RtStats {
     char path[4096];      /* RT_STATS_JSON: the file */
     RtStatRow *rows;
     int nrows, cap;
+    int *hash;            /* [hcap] row index + 1 by key, 0 empty */
+    int hcap;
     RtStatPlan *plans;    /* driver: the names of loaded plans' channels and groups */
     int nplans;
 } RtStats;
@@ -412,12 +414,13 @@ void rt_stats_restart(RtStats *s); /* an actor process: drops the driver's rows 
 void rt_stats_free(RtStats *s);
 uint64_t rt_stats_value_bytes(const DaftValue *v);
 void rt_stats_add(RtStats *s, RtStatKind kind, uint32_t from, uint32_t plan, uint32_t index,
-                  uint32_t peer, uint64_t bytes, int64_t ns);
+                  uint32_t peer, uint64_t count, uint64_t bytes, int64_t ns);
+void rt_stats_call(DaftRt *rt, uint32_t actor, const DaftValue *args, int nargs);
 /* Actor side: RT_M_STATS and the rows; driver side: adds them (after the type). */
 void rt_stats_put(const RtStats *s, RtBuf *m);
 void rt_stats_take(RtStats *s, RtRd *r);
-/* Driver: names of plan `id`'s channels and groups (takes labels, malloc'd). */
-void rt_stats_plan(RtStats *s, uint32_t id, int nchannels, int ngroups, char (*labels)[RT_STAT_LABEL]);
+/* Driver: names of plan `id`'s channels and groups (takes labels and its strings). */
+void rt_stats_plan(RtStats *s, uint32_t id, int nchannels, int ngroups, char **labels);
 void rt_stats_report(const DaftRt *rt);
 
 /* ---------------------------------------------------------------- protocol (rt_proto) */

@@ -76,7 +76,7 @@ static void rt_drv_on_done(DaftRt *rt, RtActorRec *a, RtRd *r)
         if (rt_value_get(r, &v))
             v = daft_value_error("actor '%s': malformed completion message", a->name);
         if (rt->stats.on)
-            rt_stats_add(&rt->stats, RT_STAT_RESULT, 0, 0, 0, a->id, rt_stats_value_bytes(&v), 0);
+            rt_stats_add(&rt->stats, RT_STAT_RESULT, 0, 0, 0, a->id, 1, rt_stats_value_bytes(&v), 0);
         rt_objtab_resolve(o, &v);
         daft_value_free(&v);
     }
@@ -94,7 +94,7 @@ static void rt_drv_on_value(DaftRt *rt, RtActorRec *a, RtRd *r)
     if (rt_value_get(r, &v))
         v = daft_value_error("actor '%s': malformed value message", a->name);
     if (rt->stats.on)
-        rt_stats_add(&rt->stats, RT_STAT_RESULT, 0, 0, 0, a->id, rt_stats_value_bytes(&v), 0);
+        rt_stats_add(&rt->stats, RT_STAT_RESULT, 0, 0, 0, a->id, 1, rt_stats_value_bytes(&v), 0);
     rt_objtab_resolve(o, &v);
     daft_value_free(&v);
 }

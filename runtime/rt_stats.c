@@ -36,8 +36,12 @@ void rt_stats_init(RtStats *s)
 void rt_stats_restart(RtStats *s)
 {
     free(s->rows);
-    for (int i = 0; i < s->nplans; i++)
+    free(s->hash);
+    for (int i = 0; i < s->nplans; i++) {
+        for (int k = 0; k < s->plans[i].nchannels + s->plans[i].ngroups; k++)
+            free(s->plans[i].labels[k]);
         free(s->plans[i].labels);
+    }
     free(s->plans);
     RtStatsMode on = s->on;
     char path[sizeof s->path];
@@ -67,38 +71,85 @@ uint64_t rt_stats_value_bytes(const DaftValue *v)
     }
 }
 
+static uint32_t rt_stats_hash(const RtStatRow *k)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the key's fields */
+    const uint32_t f[5] = {k->kind, k->from, k->plan, k->index, k->peer};
+    for (int i = 0; i < 5; i++)
+        h = (h ^ f[i]) * 16777619u;
+    return h;
+}
+
+static bool rt_stats_same(const RtStatRow *a, const RtStatRow *b)
+{
+    return a->kind == b->kind && a->from == b->from && a->plan == b->plan &&
+           a->index == b->index && a->peer == b->peer;
+}
+
+/* Places row i in the hash (open addressing; slots hold row index + 1). */
+static void rt_stats_hash_put(RtStats *s, int i)
+{
+    uint32_t m = (uint32_t)s->hcap - 1, h = rt_stats_hash(&s->rows[i]) & m;
+    while (s->hash[h])
+        h = (h + 1) & m;
+    s->hash[h] = i + 1;
+}
+
+/* The row of key's fields, made (with zero counts) if there is none yet; NULL when out of
+ * memory. A lookup per message, so hashed: a long program reloads plans and piles up rows. */
 static RtStatRow *rt_stats_row(RtStats *s, const RtStatRow *key)
 {
-    for (int i = 0; i < s->nrows; i++) {
-        RtStatRow *r = &s->rows[i];
-        if (r->kind == key->kind && r->from == key->from && r->plan == key->plan &&
-            r->index == key->index && r->peer == key->peer)
-            return r;
+    if (s->hcap) {
+        uint32_t m = (uint32_t)s->hcap - 1;
+        for (uint32_t h = rt_stats_hash(key) & m; s->hash[h]; h = (h + 1) & m)
+            if (rt_stats_same(&s->rows[s->hash[h] - 1], key))
+                return &s->rows[s->hash[h] - 1];
     }
     if (s->nrows == s->cap) {
         int cap = s->cap ? 2 * s->cap : 32;
         RtStatRow *rows = realloc(s->rows, (size_t)cap * sizeof *rows);
-        if (!rows)
+        int *hash = calloc((size_t)cap * 2, sizeof *hash);
+        if (!rows || !hash) {
+            if (rows)
+                s->rows = rows;
+            free(hash);
             return NULL;
+        }
         s->rows = rows;
         s->cap = cap;
+        free(s->hash);
+        s->hash = hash;
+        s->hcap = cap * 2;
+        for (int i = 0; i < s->nrows; i++)
+            rt_stats_hash_put(s, i);
     }
-    RtStatRow *r = &s->rows[s->nrows++];
+    RtStatRow *r = &s->rows[s->nrows];
     *r = *key;
     r->n = r->bytes = r->ns = 0;
+    rt_stats_hash_put(s, s->nrows++);
     return r;
 }
 
 void rt_stats_add(RtStats *s, RtStatKind kind, uint32_t from, uint32_t plan, uint32_t index,
-                  uint32_t peer, uint64_t bytes, int64_t ns)
+                  uint32_t peer, uint64_t count, uint64_t bytes, int64_t ns)
 {
     RtStatRow key = {kind, from, plan, index, peer, 0, 0, 0};
     RtStatRow *r = rt_stats_row(s, &key);
     if (!r)
         return;
-    r->n++;
+    r->n += count;
     r->bytes += bytes;
     r->ns += ns > 0 ? (uint64_t)ns : 0;
+}
+
+/* The driver sent actor a a call (or its constructor's) with these arguments: a Ref's value
+ * is not the driver's to send (it goes from its owner: a transfer, or a result). */
+void rt_stats_call(DaftRt *rt, uint32_t a, const DaftValue *args, int nargs)
+{
+    uint64_t bytes = 0;
+    for (int i = 0; i < nargs; i++)
+        bytes += rt_stats_value_bytes(&args[i]);
+    rt_stats_add(&rt->stats, RT_STAT_CALL, 0, 0, 0, a, 1, bytes, 0);
 }
 
 /* ---------------------------------------------------------------- actor -> driver */
@@ -144,12 +195,14 @@ void rt_stats_take(RtStats *s, RtRd *rd)
 
 /* ---------------------------------------------------------------- names (driver) */
 
-/* Records what plan `id` calls channel c (plan channels) and group g (collectives), for
- * naming rows at the end. labels: nchannels + ngroups strings of RT_STAT_LABEL bytes. */
-void rt_stats_plan(RtStats *s, uint32_t id, int nchannels, int ngroups, char (*labels)[RT_STAT_LABEL])
+/* Records what plan `id` calls its channels and groups, for naming rows at the end: labels
+ * holds nchannels + ngroups malloc'd strings (taken, with the array). */
+void rt_stats_plan(RtStats *s, uint32_t id, int nchannels, int ngroups, char **labels)
 {
     RtStatPlan *plans = realloc(s->plans, (size_t)(s->nplans + 1) * sizeof *plans);
     if (!plans) {
+        for (int k = 0; k < nchannels + ngroups; k++)
+            free(labels[k]);
         free(labels);
         return;
     }
@@ -176,9 +229,9 @@ static const char *rt_stats_label(const RtStats *s, uint32_t plan, uint32_t inde
 /* One line of the report: a name and what adds up under it. */
 typedef struct RtStatLine {
     int section;
-    uint32_t plan, index;        /* where it first came from: the report's order */
-    char name[RT_STAT_LABEL];
-    uint64_t n, bytes;           /* messages (values, calls) and their bytes */
+    uint32_t plan, index, peer;  /* where it first came from: the report's order */
+    char *name;
+    uint64_t n, bytes;           /* values delivered (calls) and their bytes */
     uint64_t ns, wait_ns;        /* writer's (or the operation's) time; readers' waits */
 } RtStatLine;
 
@@ -192,22 +245,35 @@ static const char *const rt_sec_json[RT_SEC_N] = {
     "channels", "collectives", "calls", "results", "transfers",
 };
 
-static RtStatLine *rt_stats_line(RtStatLine **lines, int *n, int section, const char *name,
-                                  const RtStatRow *r)
+typedef struct RtStatLines {
+    RtStatLine *v;
+    int n;
+} RtStatLines;
+
+/* The line of that name in that section, made (ordered by plan, index, peer) if there is
+ * none yet. */
+static RtStatLine *rt_stats_line(RtStatLines *ls, int section, const char *name,
+                                  uint32_t plan, uint32_t index, uint32_t peer)
 {
-    for (int i = 0; i < *n; i++)
-        if ((*lines)[i].section == section && !strcmp((*lines)[i].name, name))
-            return &(*lines)[i];
-    RtStatLine *l = realloc(*lines, (size_t)(*n + 1) * sizeof *l);
-    if (!l)
+    for (int i = 0; i < ls->n; i++)
+        if (ls->v[i].section == section && !strcmp(ls->v[i].name, name))
+            return &ls->v[i];
+    RtStatLine *v = realloc(ls->v, (size_t)(ls->n + 1) * sizeof *v);
+    char *copy = strdup(name);
+    if (!v || !copy) {
+        if (v)
+            ls->v = v;
+        free(copy);
         return NULL;
-    *lines = l;
-    l = &l[(*n)++];
+    }
+    ls->v = v;
+    RtStatLine *l = &v[ls->n++];
     memset(l, 0, sizeof *l);
     l->section = section;
-    l->plan = r->plan;
-    l->index = r->kind == RT_STAT_XFER ? r->from : r->index;
-    rt_fmt(l->name, sizeof l->name, "%s", name);
+    l->plan = plan;
+    l->index = index;
+    l->peer = peer;
+    l->name = copy;
     return l;
 }
 
@@ -218,50 +284,45 @@ static const char *rt_stats_actor(const DaftRt *rt, uint32_t a)
 
 static const char *const rt_transport_names[] = {"shm", "tcp", "nccl"};
 
-/* Which line row r adds to, and how. */
-static void rt_stats_fold(const DaftRt *rt, const RtStatRow *r, RtStatLine **lines, int *n)
+/* Adds row r to its line. */
+static void rt_stats_fold(const DaftRt *rt, const RtStatRow *r, RtStatLines *ls)
 {
-    char name[RT_STAT_LABEL];
+    char name[256];
+    const char *label = name;
     int sec;
-    const char *label;
+    uint32_t index = r->index, peer = r->peer;
     switch ((RtStatKind)r->kind) {
     case RT_STAT_WRITE:
     case RT_STAT_READ:
-        sec = RT_SEC_CHANNELS;
-        label = rt_stats_label(&rt->stats, r->plan, r->index, false);
-        rt_fmt(name, sizeof name, "%s", label ? label : "(unknown plan)");
-        break;
     case RT_STAT_COLL:
-        sec = RT_SEC_COLLECTIVES;
-        label = rt_stats_label(&rt->stats, r->plan, r->index, true);
-        rt_fmt(name, sizeof name, "%s", label ? label : "(unknown plan)");
+        sec = r->kind == RT_STAT_COLL ? RT_SEC_COLLECTIVES : RT_SEC_CHANNELS;
+        label = rt_stats_label(&rt->stats, r->plan, r->index, r->kind == RT_STAT_COLL);
+        if (!label)
+            label = "(a plan the driver did not name)";
         break;
     case RT_STAT_CALL:
         sec = RT_SEC_CALLS;
         rt_fmt(name, sizeof name, "driver -> %s", rt_stats_actor(rt, r->peer));
+        index = r->peer;
         break;
     case RT_STAT_RESULT:
         sec = RT_SEC_RESULTS;
         rt_fmt(name, sizeof name, "%s -> driver", rt_stats_actor(rt, r->peer));
+        index = r->peer;
         break;
     case RT_STAT_XFER:
         sec = RT_SEC_TRANSFERS;
         rt_fmt(name, sizeof name, "%s -> %s (%s)", rt_stats_actor(rt, r->from),
                rt_stats_actor(rt, r->peer), r->index < 3 ? rt_transport_names[r->index] : "?");
+        index = r->from;
         break;
     default: return;
     }
-    RtStatLine *l = rt_stats_line(lines, n, sec, name, r);
+    RtStatLine *l = rt_stats_line(ls, sec, label, r->plan, index, peer);
     if (!l)
         return;
-    if (r->kind == RT_STAT_READ) { /* the writer counts the messages; readers their waits */
+    if (r->kind == RT_STAT_READ) { /* the writer counts the values; readers their waits */
         l->wait_ns += r->ns;
-        return;
-    }
-    if (r->kind == RT_STAT_COLL) { /* every member counts each call: keep one member's count */
-        l->n = r->n > l->n ? r->n : l->n;
-        l->bytes += r->bytes;
-        l->ns += r->ns;
         return;
     }
     l->n += r->n;
@@ -269,7 +330,46 @@ static void rt_stats_fold(const DaftRt *rt, const RtStatRow *r, RtStatLine **lin
     l->ns += r->ns;
 }
 
-/* Sections in order; in one, plans in the order they were loaded, channels by number. */
+/* A plan's channels and groups all have lines, traffic or not, in the plan's order. */
+static void rt_stats_named_lines(const RtStats *s, RtStatLines *ls)
+{
+    for (int i = 0; i < s->nplans; i++) {
+        const RtStatPlan *p = &s->plans[i];
+        for (int k = 0; k < p->nchannels + p->ngroups; k++) {
+            bool group = k >= p->nchannels;
+            rt_stats_line(ls, group ? RT_SEC_COLLECTIVES : RT_SEC_CHANNELS, p->labels[k], p->id,
+                          (uint32_t)(group ? k - p->nchannels : k), 0);
+        }
+    }
+}
+
+/* Every member of a collective counts each call: one row per (plan, group) first, with the
+ * most calls a member counted, its members' bytes and times added (loads of one plan then
+ * add up like other rows). Returns the rows to fold (malloc'd), *n set. */
+static RtStatRow *rt_stats_members_merged(const RtStats *s, int *n)
+{
+    RtStatRow *rows = malloc((size_t)s->nrows * sizeof *rows + 1);
+    int m = 0;
+    for (int i = 0; rows && i < s->nrows; i++) {
+        const RtStatRow *r = &s->rows[i];
+        int k = m;
+        for (int j = 0; r->kind == RT_STAT_COLL && j < m && k == m; j++)
+            if (rows[j].kind == RT_STAT_COLL && rows[j].plan == r->plan && rows[j].index == r->index)
+                k = j;
+        if (k == m) {
+            rows[m++] = *r;
+            continue;
+        }
+        rows[k].n = r->n > rows[k].n ? r->n : rows[k].n;
+        rows[k].bytes += r->bytes;
+        rows[k].ns += r->ns;
+    }
+    *n = m;
+    return rows;
+}
+
+/* Sections in order; in one, plans in the order they were loaded, channels by number,
+ * actors by id. */
 static int rt_stats_line_cmp(const void *a, const void *b)
 {
     const RtStatLine *x = a, *y = b;
@@ -279,6 +379,8 @@ static int rt_stats_line_cmp(const void *a, const void *b)
         return x->plan < y->plan ? -1 : 1;
     if (x->index != y->index)
         return x->index < y->index ? -1 : 1;
+    if (x->peer != y->peer)
+        return x->peer < y->peer ? -1 : 1;
     return strcmp(x->name, y->name);
 }
 
@@ -294,39 +396,39 @@ static void rt_stats_bytes_str(uint64_t b, char *out, size_t cap)
         rt_fmt(out, cap, "%.2f GiB", b / (1024.0 * 1024 * 1024));
 }
 
-static void rt_stats_table(FILE *f, const RtStatLine *lines, int n)
+/* Numbers first, the name last: a name may be long (a plan of many actors), and the
+ * columns stay lined up whatever it is. */
+static void rt_stats_table(FILE *f, const RtStatLines *ls)
 {
+    static const char *const what[RT_SEC_N] = {"channel", "group", "to", "from", "between"};
     fprintf(f, "daft: statistics (DAFT_STATS); times in ms\n");
     for (int sec = 0; sec < RT_SEC_N; sec++) {
         bool any = false;
-        for (int i = 0; i < n; i++) {
-            const RtStatLine *l = &lines[i];
+        for (int i = 0; i < ls->n; i++) {
+            const RtStatLine *l = &ls->v[i];
             if (l->section != sec)
                 continue;
             if (!any) {
+                fprintf(f, "  %s\n", rt_sec_title[sec]);
                 if (sec == RT_SEC_CHANNELS)
-                    fprintf(f, "  %-58s %9s %11s %9s %13s\n", rt_sec_title[sec], "messages",
-                            "bytes", "writer ms", "readers wait");
-                else if (sec == RT_SEC_COLLECTIVES)
-                    fprintf(f, "  %-58s %9s %11s %9s\n", rt_sec_title[sec], "calls", "bytes",
-                            "ms");
-                else if (sec == RT_SEC_TRANSFERS)
-                    fprintf(f, "  %-58s %9s %11s %9s\n", rt_sec_title[sec], "values", "bytes",
-                            "ms");
+                    fprintf(f, "    %9s %11s %10s %13s  %s\n", "values", "bytes", "writer ms",
+                            "readers wait", what[sec]);
+                else if (sec == RT_SEC_COLLECTIVES || sec == RT_SEC_TRANSFERS)
+                    fprintf(f, "    %9s %11s %10s  %s\n",
+                            sec == RT_SEC_COLLECTIVES ? "calls" : "values", "bytes", "ms", what[sec]);
                 else
-                    fprintf(f, "  %-58s %9s %11s\n", rt_sec_title[sec],
-                            sec == RT_SEC_CALLS ? "calls" : "values", "bytes");
+                    fprintf(f, "    %9s %11s  %s\n", sec == RT_SEC_CALLS ? "calls" : "values",
+                            "bytes", what[sec]);
                 any = true;
             }
             char b[32];
             rt_stats_bytes_str(l->bytes, b, sizeof b);
-            fprintf(f, "    %-56s %9llu %11s", l->name, (unsigned long long)l->n, b);
+            fprintf(f, "    %9llu %11s", (unsigned long long)l->n, b);
             if (sec == RT_SEC_CHANNELS)
-                fprintf(f, " %9.3f %13.3f\n", l->ns / 1e6, l->wait_ns / 1e6);
+                fprintf(f, " %10.3f %13.3f", l->ns / 1e6, l->wait_ns / 1e6);
             else if (sec == RT_SEC_COLLECTIVES || sec == RT_SEC_TRANSFERS)
-                fprintf(f, " %9.3f\n", l->ns / 1e6);
-            else
-                fprintf(f, "\n");
+                fprintf(f, " %10.3f", l->ns / 1e6);
+            fprintf(f, "  %s\n", l->name);
         }
     }
 }
@@ -339,20 +441,20 @@ static void rt_json_text(FILE *f, const char *s)
     rt_buf_free(&b);
 }
 
-static void rt_stats_json(FILE *f, const RtStatLine *lines, int n)
+static void rt_stats_json(FILE *f, const RtStatLines *ls)
 {
     fprintf(f, "{");
     for (int sec = 0; sec < RT_SEC_N; sec++) {
         fprintf(f, "%s\n  \"%s\": [", sec ? "," : "", rt_sec_json[sec]);
         bool first = true;
-        for (int i = 0; i < n; i++) {
-            const RtStatLine *l = &lines[i];
+        for (int i = 0; i < ls->n; i++) {
+            const RtStatLine *l = &ls->v[i];
             if (l->section != sec)
                 continue;
             fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
             rt_json_text(f, l->name);
             fprintf(f, ", \"%s\": %llu, \"bytes\": %llu",
-                    sec == RT_SEC_CHANNELS ? "messages" : sec <= RT_SEC_CALLS ? "calls" : "values",
+                    sec == RT_SEC_CHANNELS ? "values" : sec <= RT_SEC_CALLS ? "calls" : "values",
                     (unsigned long long)l->n, (unsigned long long)l->bytes);
             if (sec == RT_SEC_CHANNELS)
                 fprintf(f, ", \"writer_ms\": %.6f, \"readers_wait_ms\": %.6f", l->ns / 1e6,
@@ -372,23 +474,28 @@ void rt_stats_report(const DaftRt *rt)
     const RtStats *s = &rt->stats;
     if (!s->on)
         return;
-    RtStatLine *lines = NULL;
-    int n = 0;
-    for (int i = 0; i < s->nrows; i++)
-        rt_stats_fold(rt, &s->rows[i], &lines, &n);
-    if (n)
-        qsort(lines, (size_t)n, sizeof *lines, rt_stats_line_cmp);
+    RtStatLines ls = {NULL, 0};
+    rt_stats_named_lines(s, &ls);
+    int nrows = 0;
+    RtStatRow *rows = rt_stats_members_merged(s, &nrows);
+    for (int i = 0; i < nrows; i++)
+        rt_stats_fold(rt, &rows[i], &ls);
+    free(rows);
+    if (ls.n)
+        qsort(ls.v, (size_t)ls.n, sizeof *ls.v, rt_stats_line_cmp);
     if (s->on == RT_STATS_TABLE) {
-        rt_stats_table(stderr, lines, n);
+        rt_stats_table(stderr, &ls);
     } else {
         FILE *f = fopen(s->path, "w");
         if (!f)
             rt_log("cannot write the statistics to '%s': %s", s->path, strerror(errno));
         else {
-            rt_stats_json(f, lines, n);
+            rt_stats_json(f, &ls);
             if (fclose(f))
                 rt_log("cannot write the statistics to '%s': %s", s->path, strerror(errno));
         }
     }
-    free(lines);
+    for (int i = 0; i < ls.n; i++)
+        free(ls.v[i].name);
+    free(ls.v);
 }

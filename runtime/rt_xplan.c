@@ -935,13 +935,15 @@ static void rt_xplan_count(RtXPlan *p, const RtXOp *o, RtStats *st, uint32_t sel
     int64_t now = rt_now_ns(), waited = now - p->ready_since;
     p->ready_since = now;
     if (o->kind == RT_OP_READ)
-        rt_stats_add(st, RT_STAT_READ, self, p->id, (uint32_t)o->channel, 0,
+        rt_stats_add(st, RT_STAT_READ, self, p->id, (uint32_t)o->channel, 0, 1,
                      rt_stats_value_bytes(&p->slots[o->dst]), waited);
-    else if (o->kind == RT_OP_WRITE)
-        rt_stats_add(st, RT_STAT_WRITE, self, p->id, (uint32_t)o->channel, 0,
-                     rt_stats_value_bytes(&p->slots[o->src]), now - t0);
-    else if (o->kind == RT_OP_COLL)
-        rt_stats_add(st, RT_STAT_COLL, self, p->id, (uint32_t)o->channel, 0, in_bytes, waited);
+    else if (o->kind == RT_OP_WRITE) { /* (to one reader, or to each: values delivered) */
+        const RtXChan *c = &p->chans[o->channel];
+        uint64_t to = o->reader >= 0 || !c->mapped ? 1 : p->tcp ? c->nw : rt_ring_nreaders(&c->ring);
+        rt_stats_add(st, RT_STAT_WRITE, self, p->id, (uint32_t)o->channel, 0, to,
+                     to * rt_stats_value_bytes(&p->slots[o->src]), now - t0);
+    } else if (o->kind == RT_OP_COLL)
+        rt_stats_add(st, RT_STAT_COLL, self, p->id, (uint32_t)o->channel, 0, 1, in_bytes, waited);
 }
 
 bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)

@@ -55,17 +55,21 @@ static void test_rows_add_up(void **st)
     (void)st;
     RtStats s = stats_on();
     for (int k = 0; k < 100; k++) /* more rows than the first allocation holds */
-        rt_stats_add(&s, RT_STAT_WRITE, 1, 7, (uint32_t)k, 0, 32, 1000);
-    rt_stats_add(&s, RT_STAT_WRITE, 1, 7, 3, 0, 32, 500);
-    rt_stats_add(&s, RT_STAT_READ, 2, 7, 3, 0, 32, -5); /* (a clock step back counts as 0) */
+        rt_stats_add(&s, RT_STAT_WRITE, 1, 7, (uint32_t)k, 0, 1, 32, 1000);
+    rt_stats_add(&s, RT_STAT_WRITE, 1, 7, 3, 0, 2, 64, 500); /* (to 2 readers) */
+    rt_stats_add(&s, RT_STAT_READ, 2, 7, 3, 0, 1, 32, -5); /* (a clock step back counts as 0) */
     assert_int_equal(s.nrows, 101);
     const RtStatRow *w = find(&s, RT_STAT_WRITE, 1, 3), *r = find(&s, RT_STAT_READ, 2, 3);
     assert_non_null(w);
-    assert_int_equal(w->n, 2);
-    assert_int_equal(w->bytes, 64);
+    assert_int_equal(w->n, 3);
+    assert_int_equal(w->bytes, 96);
     assert_int_equal(w->ns, 1500);
     assert_non_null(r);
     assert_int_equal(r->ns, 0);
+    for (int k = 0; k < 100; k++) /* each found again (hashed), none made twice */
+        rt_stats_add(&s, RT_STAT_WRITE, 1, 7, (uint32_t)k, 0, 1, 0, 0);
+    assert_int_equal(s.nrows, 101);
+    assert_int_equal(find(&s, RT_STAT_WRITE, 1, 99)->n, 2);
     rt_stats_free(&s);
     assert_int_equal(s.nrows, 0);
     assert_int_equal(s.on, RT_STATS_TABLE); /* (restart keeps the setting) */
@@ -77,9 +81,9 @@ static void test_put_take(void **st)
 {
     (void)st;
     RtStats actor = stats_on(), driver = stats_on();
-    rt_stats_add(&actor, RT_STAT_XFER, 3, 0, RT_STAT_TCP, 4, 64, 10);
-    rt_stats_add(&actor, RT_STAT_COLL, 3, 9, 0, 0, 16, 20);
-    rt_stats_add(&driver, RT_STAT_COLL, 3, 9, 0, 0, 16, 5);
+    rt_stats_add(&actor, RT_STAT_XFER, 3, 0, RT_STAT_TCP, 4, 1, 64, 10);
+    rt_stats_add(&actor, RT_STAT_COLL, 3, 9, 0, 0, 1, 16, 20);
+    rt_stats_add(&driver, RT_STAT_COLL, 3, 9, 0, 0, 1, 16, 5);
     RtBuf m = {0};
     rt_stats_put(&actor, &m);
     RtRd r = rt_rd(m.p, m.len);
