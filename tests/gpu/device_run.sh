@@ -19,9 +19,10 @@
 # 4 stages (the attribution runs of earlier sessions: `DAFT_DEVICE_STEPS=5a`);
 # 6 the per-operation GPU time of a W5 step (DAFT_GPU_PROFILE=1) on 1 and 2 GPUs and of W6's
 # resident form on one GPU, and the CPU time of a W7 TP = 4 worker at batch 32
-# (DAFT_GPU_PROFILE=host); 7 W3 (daft's bench_gpu_plan on 2 GPUs and the C peer
-# nccl_sendrecv; bench_gpu_plan again with DAFT_NCCL_PREPOST=0, receives posted only when
-# their control value came); 8 daft-repl's sessions (tests/repl) on GPUs. At the end every output is packed into $OUT/all.tgz.
+# (DAFT_GPU_PROFILE=host), and DAFT_STATS tables of W5 (every GPU) and W6 (4 stages);
+# 7 W3 (daft's bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv; bench_gpu_plan again
+# with DAFT_NCCL_PREPOST=0, receives posted only when their control value came); 8 daft-repl's
+# sessions (tests/repl) on GPUs. At the end every output is packed into $OUT/all.tgz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -192,6 +193,14 @@ if want 6; then
       2>&1 | grep -E "RESULT.*ms_per|host profile|^  " | grep -v "micro-batch" >>"$OUT/6-host-profile.txt"
     head -40 "$OUT/6-host-profile.txt"
   fi
+  # where W5 on every GPU and W6 on 4 stages wait: DAFT_STATS (SPEC 15.8) per channel and group
+  env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 DAFT_STATS=1 DAFT_APP_REPLICAS=$ngpu DAFT_APP_BATCH=256 \
+    DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=20 timeout -k 5 60 "$B/tests/apps/dp_train_overlap" \
+    2>&1 | grep -E "RESULT|statistics|^  " >>"$OUT/6-stats.txt"
+  [ "$ngpu" -ge 4 ] && env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 DAFT_STATS=1 DAFT_APP_STAGES=4 \
+    DAFT_APP_MICRO=64 DAFT_APP_MICRO_BATCHES=64 DAFT_APP_ITERS=10 timeout -k 5 60 "$B/tests/apps/pp_mlp" \
+    2>&1 | grep -E "RESULT|statistics|^  " | grep -v "micro-batch" >>"$OUT/6-stats.txt"
+  cat "$OUT/6-stats.txt"
 fi
 # 7 W3 (NCCL send/recv inside plans: 8 B round trip, 1 MiB and 256 MiB one way) with its C peer
 if want 7; then
