@@ -50,6 +50,7 @@ typedef struct RtActorSelf {
     RtChan *ctl, *res;
     int sock;              /* SHM: unix socket from the driver carrying channel fds */
     int lfd;               /* TCP: listening socket for peers' channels */
+    int64_t accept_at;     /* TCP: when rt_drain next tries to accept a peer (see there) */
     RtChan **out;          /* [peer] outbound channel to that peer (its own allocation: a
                             * send may wait while an ATTACH grows this array) */
     size_t out_cap;
@@ -448,7 +449,13 @@ static int rt_drain(RtActorSelf *s)
     }
     if (rc < 0)
         rt_actor_orphaned(s);
-    rt_accept_peers(s);
+    /* accept() is a system call that finds nothing almost every time, and a waiting actor
+     * drains in a loop: try every 200 us (a peer's connection waits in the backlog; a
+     * sleeping actor's poll wakes on it and tries at once, see rt_sleep) */
+    if (s->lfd >= 0 && rt_now_ns() >= s->accept_at) {
+        rt_accept_peers(s);
+        s->accept_at = rt_now_ns() + 200000;
+    }
     bool moved = false;
     for (int i = 0; i < s->nin; i++) {
         while (s->in[i].ch.kind != RT_CHAN_NONE && rt_chan_try_recv(&s->in[i].ch, &s->msg) > 0) {
@@ -511,6 +518,7 @@ static void rt_sleep(RtActorSelf *s, int64_t deadline_ns, bool in_task)
         for (int i = 0; s->ready && !in_task && i < s->nplans && n < 256; i++)
             n += rt_xplan_pollfds(s->plans[i], p + n, 256 - n);
         poll(p, (nfds_t)n, (int)(ns / 1000000) + 1);
+        s->accept_at = 0;
     }
     if (!rt_driver_alive(s))
         rt_actor_orphaned(s);

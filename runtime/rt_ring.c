@@ -188,7 +188,7 @@ static int rt_wait_step(_Atomic uint32_t *word, _Atomic uint32_t *waiters, uint3
 /* Waits until the writer may use one more slot. */
 static int rt_ring_wait_space(RtRing *r, uint32_t head, const RtWait *w)
 {
-    if ((int32_t)(r->free_until - head) > 0)
+    if (r->free_until - head - 1 < r->nslots) /* 0 < free_until - head <= nslots (u32) */
         return 0;
     uint32_t free_now = rt_ring_space(r, head);
     if (free_now) {
@@ -367,7 +367,10 @@ int rt_ring_wait(RtRingReader *rd, const RtWait *w)
             continue;
         }
         uint32_t snap = atomic_load(&r->hdr->head);
-        if (snap != atomic_load(&r->hdr->rd[rd->idx].cur))
+        /* head may trail the cursor (a chunk read before the writer published the head
+         * past it): sleep on the head then too, as its next publish changes it; looping
+         * instead would miss the deadline and a writer that died between the two stores */
+        if ((int32_t)(snap - atomic_load(&r->hdr->rd[rd->idx].cur)) > 0)
             continue;
         int rc = rt_wait_step(&r->hdr->head, &r->hdr->head_waiters, snap, w);
         if (rc)
