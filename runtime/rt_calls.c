@@ -233,6 +233,35 @@ void rt_obj_prefetch(DaftRt *rt, RtObj *o)
         rt_obj_send_fetch(rt, o, a);
 }
 
+/* SPEC 14.3: a get that waits long says for what, first after DAFT_WAIT_REPORT seconds
+ * (60), then every twice that: a method that never returns is never a silent hang. */
+static void rt_get_report(DaftRt *rt, const RtObj *o, int64_t waited_ns)
+{
+    double s = waited_ns / 1e9;
+    RtActorRec *a = rt_drv_actor(rt, o->owner);
+    if (!a) {
+        rt_log("get has waited %.3g s for a result of a compiled schedule", s);
+        return;
+    }
+    size_t ahead = 0;
+    bool found = false;
+    for (size_t i = 0; i < a->inflight_len && !found; i++) {
+        found = a->inflight[(a->inflight_head + i) % a->inflight_cap] == o->id;
+        ahead += !found;
+    }
+    const char *m = rt_method_name(rt, a->cls, o->method), *c = rt_class_name(rt, a->cls);
+    if (found && ahead)
+        rt_log("get has waited %.3g s for actor '%s' (%s) method '%s': %zu earlier call%s on that "
+               "actor %s not finished", s, a->name, c, m, ahead, ahead == 1 ? "" : "s",
+               ahead == 1 ? "is" : "are");
+    else if (found)
+        rt_log("get has waited %.3g s for actor '%s' (%s) method '%s': it is still running (or "
+               "waits for a compiled schedule's execution on that actor); the actor is alive",
+               s, a->name, c, m);
+    else
+        rt_log("get has waited %.3g s for actor '%s' (%s) method '%s'", s, a->name, c, m);
+}
+
 int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
 {
     *out = daft_value_none();
@@ -242,12 +271,18 @@ int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
         return DAFT_EINVAL;
     }
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
+    int64_t report_at = rt->wait_report_ns > 0 ? t0 + rt->wait_report_ns : -1;
     while (!o->has_value) {
         if (rt_obj_fetch(rt, o))
             continue;
-        if (deadline >= 0 && rt_now_ns() >= deadline) {
+        int64_t now = rt_now_ns();
+        if (deadline >= 0 && now >= deadline) {
             rt_set_err(rt, "get: timed out");
             return DAFT_ETIMEDOUT;
+        }
+        if (report_at >= 0 && now >= report_at) { /* (says the nominal time: 1, 3, 5... x) */
+            rt_get_report(rt, o, report_at - t0);
+            report_at += 2 * rt->wait_report_ns;
         }
         rt_drv_wait(rt, deadline);
     }

@@ -72,6 +72,7 @@ struct DaftRtPlan {
     RtBuf rx;
     DaftRt *rt;
     /* GPU data plane (rt_plan_gpu; the actor side is rt_xnccl.c) */
+    int64_t wait_t0, report_at; /* daft_rt_plan_result's wait: since, and when to say so */
     int gpu_ncomms;        /* NCCL communicators (0: none: everything on CPU transports) */
     int gpu_npairs;        /* the first gpu_npairs: point to point, two ranks each */
     bool in_turn;          /* executions take turns on the actors (rt_plan_needs_go) */
@@ -1015,8 +1016,30 @@ static void rt_plans_drain_others(DaftRtPlan *p);
 /* While the driver waits on a plan it keeps reading messages, and sends what it owes the
  * actors (death notices, unloads of plans an actor could not load): an actor may be unable
  * to finish this plan's execution without them (a push to a dead actor, a turn). */
+/* SPEC 14.3: a wait for a result that lasts says so (as rt_get_report). */
+static void rt_plan_wait_report(DaftRtPlan *p)
+{
+    int64_t now = rt_now_ns();
+    if (p->report_at <= 0 || now < p->report_at)
+        return;
+    int64_t waited = p->report_at - p->wait_t0; /* (nominal: 1, 3, 5... x DAFT_WAIT_REPORT) */
+    p->report_at += 2 * p->rt->wait_report_ns;
+    RtBuf who = {0};
+    for (int i = 0; i < p->plan->nactors; i++) {
+        if (i)
+            rt_label_put(&who, ", ");
+        rt_label_names(&who, p->rt, p, &i, 1);
+    }
+    char *names = rt_label_take(&who);
+    rt_log("compiled schedule '%s' has waited %.3g s for the results of its execution %llu; its "
+           "actors (%s) are alive", p->name, waited / 1e9,
+           (unsigned long long)p->returned + 1, names ? names : "?");
+    free(names);
+}
+
 static void rt_plan_progress(void *arg)
 {
+    rt_plan_wait_report(arg);
     rt_drv_poll(((DaftRtPlan *)arg)->rt);
     rt_drv_notices(((DaftRtPlan *)arg)->rt);
     rt_plans_drain_others(arg);
@@ -1592,7 +1615,10 @@ int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *
     }
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
     if (p->returned == p->received) {
+        p->wait_t0 = t0;
+        p->report_at = rt->wait_report_ns > 0 ? t0 + rt->wait_report_ns : 0;
         int rc = rt_plan_receive(p, deadline);
+        p->report_at = 0;
         if (rc == DAFT_ETIMEDOUT)
             rt_set_err(rt, "plan '%s': execution %llu has no result after %.3g s", plan->name,
                        (unsigned long long)p->returned, timeout_s);

@@ -139,6 +139,8 @@ DaftRt *daft_rt_init(int *argc, char ***argv)
     rt->next_ref = rt->next_xfer = 1;
     rt_objtab_init(&rt->refs);
     rt_stats_init(&rt->stats); /* (before the transport: MPI ranks become actors there) */
+    const char *wr = getenv("DAFT_WAIT_REPORT");
+    rt->wait_report_ns = (int64_t)((wr && *wr ? atof(wr) : 60.0) * 1e9);
     if (rt_init_bells(rt) || rt_init_transport(rt, argc, argv)) {
         rt_log("cannot start the runtime: %s", strerror(errno));
         daft_rt_shutdown(rt);

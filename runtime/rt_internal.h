@@ -528,6 +528,7 @@ struct DaftRt {
     struct DaftRtPlan *plan_loading; /* the plan whose PLAN_LOADs are being sent (not yet in plans) */
     uint32_t next_plan;
     bool sequence_plans; /* daft_rt_sequence_plans: every plan loaded takes turns */
+    int64_t wait_report_ns; /* DAFT_WAIT_REPORT: a driver wait this long says so (0: never) */
     bool started;
 };
 
