@@ -1383,6 +1383,13 @@ static int g_comm_start(RtGpuComm **out, const uint8_t id[RT_NCCL_ID_BYTES], int
     memcpy(&u, id, sizeof u);
     ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
     cfg.blocking = 0;
+    /* Connections at creation, when every member is known to be here, not at a collective's
+     * first call: NCCL makes those in the group end, on the host, waiting for every peer to
+     * make its part. A member that cannot take part in a plan's first collective (its input
+     * failed) would leave the others blocked there, out of reach of the driver's unload, and
+     * the plan's reload waiting for them (2 x H200, compiled allreduce with a failed input).
+     * (The user's own NCCL_RUNTIME_CONNECT wins; it is read at NCCL's first creation.) */
+    setenv("NCCL_RUNTIME_CONNECT", "0", 0);
     ncclResult_t r = ncclCommInitRankConfig(&c->comm, n, u, rank, &cfg);
     if (r != ncclSuccess && r != ncclInProgress) {
         gerr(err, cap, "ncclCommInitRankConfig failed: %s", ncclGetErrorString(r));
