@@ -17,7 +17,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 sed "s|\\\$REPL_TMP|$tmp|g" "$dir/$name.script" > "$tmp/script"
 file=$dir/$name.daft
 [ -f "$file" ] || file=
-DAFT_DEVICE=${DAFT_REPL_TEST_DEVICE:-cpu} DAFT_REPL_HISTORY= timeout 160 "$repl" --echo $file < "$tmp/script" > "$tmp/out" 2>&1
+# (the transcript is the session's own: no statistics table an exported DAFT_STATS would add)
+DAFT_DEVICE=${DAFT_REPL_TEST_DEVICE:-cpu} DAFT_REPL_HISTORY= DAFT_STATS= timeout 160 "$repl" --echo $file < "$tmp/script" > "$tmp/out" 2>&1
 status=$?
 sed "s|$tmp|\\\$REPL_TMP|g" "$tmp/out" > "$tmp/actual"
 echo "exit: $status" >> "$tmp/actual"
