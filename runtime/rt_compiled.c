@@ -1019,8 +1019,10 @@ static void rt_plans_drain_others(DaftRtPlan *p);
 /* SPEC 14.3: a wait for a result that lasts says so (as rt_get_report). */
 static void rt_plan_wait_report(DaftRtPlan *p)
 {
+    if (p->report_at <= 0) /* (not in daft_rt_plan_result's wait: no clock read) */
+        return;
     int64_t now = rt_now_ns();
-    if (p->report_at <= 0 || now < p->report_at)
+    if (now < p->report_at)
         return;
     int64_t waited = p->report_at - p->wait_t0; /* (nominal: 1, 3, 5... x DAFT_WAIT_REPORT) */
     p->report_at += 2 * p->rt->wait_report_ns;
