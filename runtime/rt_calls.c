@@ -120,15 +120,8 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
     }
     RtActorRec *owner = rt_drv_actor(rt, dep->owner);
     uint64_t xfer = rt->next_xfer++;
-    int rc = rt_link(rt, owner, a);
-    if (rc) { /* a peer is gone (or out of fds): the argument becomes that error, so the
-               * task message stays well formed. Give a just-killed owner's exit 200 ms to
-               * show, so that the error names the cause. */
-        for (int64_t end = rt_now_ns() + 200000000LL; !rt->mpi && !owner->dead && rt_now_ns() < end;) {
-            rt_drv_check_exits(rt);
-            if (!owner->dead)
-                usleep(1000);
-        }
+    int rc = rt_push_ref(rt, dep, owner, a, xfer);
+    if (rc) { /* the argument becomes that error, so the task message stays well formed */
         DaftValue e = daft_value_error("actor '%s' (%s): cannot pass Ref %llu to '%s'", owner->name,
                                        rt_class_name(rt, owner->cls), (unsigned long long)dep->id,
                                        a->name);
@@ -137,21 +130,36 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
         daft_value_free(&e);
         return rc;
     }
+    rt_buf_u8(m, RT_ARG_XFER);
+    rt_buf_u64(m, xfer);
+    return rt_buf_u32(m, owner->id);
+}
+
+int rt_push_ref(DaftRt *rt, const RtObj *dep, RtActorRec *owner, RtActorRec *to, uint64_t xfer)
+{
+    int rc = owner == to ? 0 : rt_link(rt, owner, to);
+    if (rc) { /* a peer is gone (or out of fds). Give a just-killed owner's exit 200 ms to
+               * show, so that the caller's error names the cause. */
+        for (int64_t end = rt_now_ns() + 200000000LL; !rt->mpi && !owner->dead && rt_now_ns() < end;) {
+            rt_drv_check_exits(rt);
+            if (!owner->dead)
+                usleep(1000);
+        }
+        return rc;
+    }
     RtBuf *p = &rt->small;
     p->len = 0;
     rt_buf_u32(p, RT_M_PUSH);
     rt_buf_u64(p, dep->id);
-    rt_buf_u32(p, a->id);
+    rt_buf_u32(p, to->id);
     rt_buf_u64(p, xfer);
     /* GPU actors on different GPUs of this node: a GPU tensor may move over NCCL directly
      * (rt_gpu.h, "Interpreted GPU transfers"); DAFT_GPU_XFER=host keeps the host copy */
     const char *gx = getenv("DAFT_GPU_XFER");
-    rt_buf_u8(p, owner->gpu >= 0 && a->gpu >= 0 && owner->gpu != a->gpu &&
+    rt_buf_u8(p, owner->gpu >= 0 && to->gpu >= 0 && owner->gpu != to->gpu &&
                      rt->mode == RT_MODE_SHM && !rt->mpi && !(gx && !strcmp(gx, "host")));
     rt_drv_send(rt, owner, p);
-    rt_buf_u8(m, RT_ARG_XFER);
-    rt_buf_u64(m, xfer);
-    return rt_buf_u32(m, owner->id);
+    return 0;
 }
 
 int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftValue *args, int nargs,

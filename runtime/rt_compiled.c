@@ -28,6 +28,7 @@ _Static_assert((int)DAFT_REDUCE_SUM == RT_REDUCE_SUM && (int)DAFT_REDUCE_MAX == 
 typedef struct RtPlanDeferred {
     uint64_t exec;
     DaftValue *inputs;  /* [ninputs], owned; Refs (each counted in its RtObj's users) */
+    uint8_t *direct;    /* [ninputs]: 1 where inputs[i] is a marker (rt_plan_push_input) */
     struct RtPlanDeferred *next;
 } RtPlanDeferred;
 
@@ -501,6 +502,16 @@ static void rt_plan_gpu_section(DaftRtPlan *p, RtBuf *m, int i)
     rt_buf_u8(m, !(pre && !strcmp(pre, "0")) && !(aw && !strcmp(aw, "1")));
 }
 
+/* The input the driver writes to channel c, or NULL. */
+static const DaftPlanInput *rt_channel_input(const DaftPlan *plan, int c)
+{
+    for (int i = 0; i < plan->ninputs; i++)
+        for (int k = 0; k < plan->inputs[i].nchannels; k++)
+            if (plan->inputs[i].channels[k] == c)
+                return &plan->inputs[i];
+    return NULL;
+}
+
 /* Sends actor i its program, then (fd first, as the actor expects) its channel ends. */
 static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
 {
@@ -541,7 +552,7 @@ static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
             return DAFT_EPEER;
         nends++;
         rt_buf_u32(m, (uint32_t)c);
-        rt_buf_u8(m, ridx >= 0);
+        rt_buf_u8(m, (uint8_t)((ridx >= 0) | (ch->writer == DAFT_PLAN_DRIVER) << 1));
         rt_buf_u32(m, ridx >= 0 ? (uint32_t)ridx : 0);
         rt_buf_u32(m, ch->writer == i ? (uint32_t)ch->nreaders : 0);
         for (int r = 0; ch->writer == i && r < ch->nreaders; r++) {
@@ -549,15 +560,21 @@ static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
             rt_buf_u32(m, id);
             rt_buf_str(m, id ? rt_drv_actor(rt, id)->addr : rt->laddr);
         }
-        /* what the writer must check each value against (plan channels only) */
-        const DaftPayload *pl = &ch->payload;
-        bool chk = ch->writer == i && c < plan->nchannels && rt_payload_checked(pl);
+        /* what the writer must check each value against (plan channels only), or the
+         * reader an input's value that comes from a Ref's owner (rt_plan_push_input) */
+        const DaftPlanInput *in = ch->writer == DAFT_PLAN_DRIVER ? rt_channel_input(plan, c) : NULL;
+        const DaftPayload *pl = in ? &in->payload : &ch->payload;
+        bool chk = (ch->writer == i || in) && c < plan->nchannels && rt_payload_checked(pl);
         rt_buf_u8(m, chk);
         if (chk) {
             char want[256], who[256], where[400];
             rt_payload_str(pl, want, sizeof want);
             rt_fmt(who, sizeof who, "actor '%s' (%s)", a->name, plan->actors[i].cls);
-            rt_fmt(where, sizeof where, "channel c%d of plan '%s' (%s)", c, plan->name, want);
+            if (in)
+                rt_fmt(where, sizeof where, "input '%s' of plan '%s'", in->name ? in->name : "?",
+                       plan->name);
+            else
+                rt_fmt(where, sizeof where, "channel c%d of plan '%s' (%s)", c, plan->name, want);
             rt_buf_u8(m, (uint8_t)pl->kind);
             rt_buf_u8(m, (uint8_t)pl->dtype);
             int rank = pl->rank > DAFT_PLAN_MAX_RANK ? -1 : pl->rank;
@@ -1374,10 +1391,11 @@ static void rt_plan_break_unwritten(DaftRtPlan *p, const char *why)
 
 /* ---------------------------------------------------------------- inputs that wait for Refs */
 
-static bool rt_inputs_have_refs(const DaftValue *inputs, int n)
+/* Are there Refs among the inputs whose values the driver must have (not markers)? */
+static bool rt_inputs_have_refs(const DaftValue *inputs, int n, const uint8_t *direct)
 {
     for (int i = 0; i < n; i++)
-        if (inputs[i].kind == DAFT_V_REF)
+        if (inputs[i].kind == DAFT_V_REF && !(direct && direct[i]))
             return true;
     return false;
 }
@@ -1385,38 +1403,100 @@ static bool rt_inputs_have_refs(const DaftValue *inputs, int n)
 static void rt_deferred_free(DaftRtPlan *p, RtPlanDeferred *d)
 {
     for (int i = 0; i < p->plan->ninputs; i++) {
-        RtObj *o = d->inputs[i].kind == DAFT_V_REF ? rt_objtab_find(&p->rt->refs, d->inputs[i].as.ref.id) : NULL;
+        RtObj *o = d->inputs[i].kind == DAFT_V_REF && !d->direct[i]
+                       ? rt_objtab_find(&p->rt->refs, d->inputs[i].as.ref.id) : NULL;
         if (o)
             rt_obj_unuse(p->rt, o);
         daft_value_free(&d->inputs[i]);
     }
     free(d->inputs);
+    free(d->direct);
     free(d);
 }
 
+/* ---------------------------------------------------------------- Ref inputs from their owners */
+
+/* Can input i's Ref go from its owner straight to the input's readers (SPEC 11.2)? Yes
+ * when the owner is a live actor whose value is not here anyway, the executions take
+ * turns (the owner then serves the push, queued before the GO, before its own part of
+ * this execution and of any later one), and no output is the input itself (the driver
+ * would need the value). */
+static RtObj *rt_plan_direct_ref(DaftRtPlan *p, int i, const DaftValue *v)
+{
+    if (v->kind != DAFT_V_REF || !p->in_turn)
+        return NULL;
+    RtObj *o = rt_obj_live(p->rt, v->as.ref.id);
+    RtActorRec *owner = o && o->owner ? rt_drv_actor(p->rt, o->owner) : NULL;
+    if (!owner || owner->dead || o->has_value || o->state == RT_OBJ_ERROR)
+        return NULL;
+    for (int k = 0; k < p->plan->noutputs; k++)
+        if (p->plan->outputs[k].input == i)
+            return NULL;
+    return o;
+}
+
+/* Was actor index `who` a reader of an earlier channel of input `in` than k? */
+static bool rt_input_read_before(const DaftRtPlan *p, const DaftPlanInput *in, int k, int who)
+{
+    for (int j = 0; j < k; j++)
+        if (rt_reader_index(&p->pc[in->channels[j]], who) >= 0)
+            return true;
+    return false;
+}
+
+/* Asks the owner of o, input i's Ref, to send its value to each of the input's readers, and
+ * returns what the channels carry in its place: the marker DAFT_V_REF {transfer id, owner}
+ * (rt_xplan.c), or the error that tells the readers why no value comes. */
+static DaftValue rt_plan_push_input(DaftRtPlan *p, int i, RtObj *o)
+{
+    DaftRt *rt = p->rt;
+    const DaftPlanInput *in = &p->plan->inputs[i];
+    RtActorRec *owner = rt_drv_actor(rt, o->owner);
+    uint64_t xfer = rt->next_xfer++;
+    o->observed = true; /* (its error, if any, goes on in the execution's outputs) */
+    for (int k = 0; k < in->nchannels; k++) {
+        const DaftPlanChannel *ch = &p->pc[in->channels[k]];
+        for (int r = 0; r < ch->nreaders; r++) {
+            RtActorRec *to = rt_drv_actor(rt, rt_plan_actor_id(p, ch->readers[r]));
+            if (!to || rt_input_read_before(p, in, k, ch->readers[r]))
+                continue;
+            if (rt_push_ref(rt, o, owner, to, xfer))
+                return daft_value_error("actor '%s' (%s): cannot pass Ref %llu to '%s'", owner->name,
+                                        rt_class_name(rt, owner->cls), (unsigned long long)o->id,
+                                        to->name);
+        }
+    }
+    return daft_value_ref((DaftRef){xfer, owner->id});
+}
+
 /* Queues a copy of execution exec's inputs; each Ref among them stays alive until then. */
-static int rt_plan_defer(DaftRtPlan *p, uint64_t exec, const DaftValue *inputs)
+static int rt_plan_defer(DaftRtPlan *p, uint64_t exec, const DaftValue *inputs,
+                         const uint8_t *direct)
 {
     int n = p->plan->ninputs;
     RtPlanDeferred *d = calloc(1, sizeof *d), **end = &p->deferred;
     DaftValue *in = calloc((size_t)n + 1, sizeof *in);
-    bool bad = !d || !in;
+    uint8_t *dir = calloc((size_t)n + 1, 1);
+    bool bad = !d || !in || !dir;
     for (int i = 0; i < n && !bad; i++)
         bad = daft_value_copy(&in[i], &inputs[i]) != 0;
     if (bad) {
         for (int i = 0; in && i < n; i++)
             daft_value_free(&in[i]);
         free(in);
+        free(dir);
         free(d);
         return DAFT_ENOMEM;
     }
+    if (direct)
+        memcpy(dir, direct, (size_t)n);
     for (int i = 0; i < n; i++)
-        if (in[i].kind == DAFT_V_REF) { /* (checked at submit) */
+        if (in[i].kind == DAFT_V_REF && !dir[i]) { /* (checked at submit) */
             RtObj *o = rt_objtab_find(&p->rt->refs, in[i].as.ref.id);
             o->users++;
             o->observed = true; /* (its error, if any, goes on in the execution's outputs) */
         }
-    *d = (RtPlanDeferred){exec, in, NULL};
+    *d = (RtPlanDeferred){exec, in, dir, NULL};
     while (*end)
         end = &(*end)->next;
     *end = d;
@@ -1428,7 +1508,7 @@ static bool rt_deferred_ready(DaftRtPlan *p, const RtPlanDeferred *d)
 {
     bool ready = true;
     for (int i = 0; i < p->plan->ninputs; i++) {
-        if (d->inputs[i].kind != DAFT_V_REF)
+        if (d->inputs[i].kind != DAFT_V_REF || d->direct[i])
             continue;
         RtObj *o = rt_objtab_find(&p->rt->refs, d->inputs[i].as.ref.id);
         if (!o->has_value) {
@@ -1454,6 +1534,10 @@ static void rt_deferred_write(DaftRtPlan *p, const RtPlanDeferred *d)
     }
     for (int i = 0; i < n; i++) {
         const DaftValue *v = &d->inputs[i];
+        if (d->direct[i]) { /* a marker: its readers check the value (rt_xplan.c) */
+            vals[i] = *v;
+            continue;
+        }
         if (v->kind == DAFT_V_REF)
             v = &rt_objtab_find(&p->rt->refs, v->as.ref.id)->value;
         if (!rt_payload_fits(&plan->inputs[i].payload, v)) {
@@ -1578,30 +1662,54 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
     }
     if (rt_plan_grow(p))
         return DAFT_ENOMEM;
-    /* Refs among the inputs, or an earlier execution still waiting for its own: the
+    /* Ref inputs that their owners send straight to the readers: markers in their place */
+    DaftValue *marked = NULL;
+    uint8_t *direct = NULL;
+    if (rt_inputs_have_refs(inputs, ninputs, NULL)) {
+        marked = calloc((size_t)ninputs, sizeof *marked);
+        direct = calloc((size_t)ninputs, 1);
+        if (!marked || !direct) {
+            free(marked);
+            free(direct);
+            return DAFT_ENOMEM;
+        }
+        for (int i = 0; i < ninputs; i++) {
+            RtObj *o = rt_plan_direct_ref(p, i, &inputs[i]);
+            marked[i] = o ? rt_plan_push_input(p, i, o) : inputs[i]; /* (else borrowed) */
+            direct[i] = o != NULL;
+        }
+        inputs = marked;
+    }
+    /* Refs the driver must have, or an earlier execution still waiting for its own: the
      * inputs are written later (rt_plan_write_deferred), the GO now, so that the execution
      * keeps its turn among the actors' other work. */
-    bool defer = p->deferred || rt_inputs_have_refs(inputs, ninputs);
+    bool defer = p->deferred || rt_inputs_have_refs(inputs, ninputs, direct);
     DaftValue *rec = rt_plan_rec(p, p->submitted);
     for (int o = 0; o < plan->noutputs; o++) {
         daft_value_free(&rec[o]);
-        if (plan->outputs[o].input >= 0 && !defer)
+        if (plan->outputs[o].input >= 0 && !defer) /* (never a marker: rt_plan_direct_ref) */
             daft_value_copy(&rec[o], &inputs[plan->outputs[o].input]);
     }
     /* A Ref input's value is asked for before the GO, so that its owner serves it before
      * this execution, which waits for it there when the owner takes part (plans take turns) */
     for (int i = 0; i < ninputs; i++)
-        if (inputs[i].kind == DAFT_V_REF)
+        if (inputs[i].kind == DAFT_V_REF && !(direct && direct[i]))
             rt_obj_prefetch(rt, rt_objtab_find(&rt->refs, inputs[i].as.ref.id));
     /* GO first: an actor that waits for it before reading must not leave the driver blocked
      * writing an input larger than the channel's ring */
     rt_plan_send_go(p);
-    int rc = defer ? rt_plan_defer(p, p->submitted, inputs) : rt_plan_write_inputs(p, p->submitted, inputs);
+    int rc = defer ? rt_plan_defer(p, p->submitted, inputs, direct)
+                   : rt_plan_write_inputs(p, p->submitted, inputs);
     if (rc)
         rt_plan_break_unwritten(p, "out of memory writing an input");
     p->submitted++;
     if (defer)
         rt_plan_write_deferred(p);
+    for (int i = 0; marked && i < ninputs; i++)
+        if (direct[i]) /* (the others are the caller's) */
+            daft_value_free(&marked[i]);
+    free(marked);
+    free(direct);
     rt_trace_slice(&rt->trace, plan->name, "submit", t0, rt_now_ns());
     return rc;
 }

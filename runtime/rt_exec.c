@@ -593,7 +593,7 @@ static bool rt_gx_alive(void *arg, DaftActor peer)
 }
 
 /* Waits for transfer `xfer` from `owner`; on the owner's death returns its message. */
-static void rt_take_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out)
+void rt_exec_take_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out)
 {
     for (;;) {
         rt_gpu_xfer_take(owner, xfer, &s->xfers, rt_gx_alive, s); /* NCCL: receive it */
@@ -641,7 +641,7 @@ static int rt_read_args(RtActorSelf *s, RtRd *r, RtArgs *a)
         } else if (tag == RT_ARG_XFER) {
             uint64_t xfer = rt_rd_u64(r);
             DaftActor owner = rt_rd_u32(r);
-            rt_take_xfer(s, xfer, owner, &a->v[i]);
+            rt_exec_take_xfer(s, xfer, owner, &a->v[i]);
         } else {
             return DAFT_EPROTO;
         }
@@ -858,6 +858,19 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
     DaftActor dest = rt_rd_u32(r);
     uint64_t xfer = rt_rd_u64(r);
     bool nccl = r->off < r->len && rt_rd_u8(r); /* both GPU actors: may go over NCCL */
+    if (dest == s->id) { /* a plan input of its own (rt_xplan.c): kept aside, as sent */
+        RtObj *o = rt_objtab_find(&s->objs, ref), *x = rt_objtab_add(&s->xfers, xfer);
+        DaftValue v = daft_value_none();
+        if (o && o->has_value)
+            daft_value_copy(&v, &o->value);
+        else
+            v = daft_value_error("actor '%s': Ref %llu is no longer held", s->name,
+                                 (unsigned long long)ref);
+        if (x)
+            rt_objtab_resolve(x, &v);
+        daft_value_free(&v);
+        return;
+    }
     if (rt_dead_msg(s, dest))
         return;
     RtPushWait pw = {s, dest};

@@ -320,6 +320,12 @@ bool rt_obj_fetch(DaftRt *rt, RtObj *o);
  * Ref input, the FETCH keeps the call's place on the owner: asked for later, it would be
  * served after that execution on the owner (plans take turns), which waits for it. */
 void rt_obj_prefetch(DaftRt *rt, RtObj *o);
+/* Driver: asks dep's owner to send its value to actor `to` as transfer `xfer` (queued behind
+ * the owner's earlier work; to == owner: kept aside on the owner under that id). Nonzero
+ * when no channel owner -> to could be made (a peer died, or no fds): nothing was sent. */
+struct RtActorRec;
+int rt_push_ref(DaftRt *rt, const RtObj *dep, struct RtActorRec *owner, struct RtActorRec *to,
+                uint64_t xfer);
 void rt_obj_unuse(DaftRt *rt, RtObj *o);
 /* Driver: the entry of a Ref the program still holds, or NULL. A released entry stays until
  * no plan input needs it and, when nobody observed it, its value is known: then an error
@@ -629,6 +635,9 @@ bool rt_payload_fits(const struct DaftPayload *p, const DaftValue *v);
 void rt_exec_invoke(struct RtActorSelf *s, int method, const DaftValue *args, uint32_t n,
                     DaftValue *out);
 void rt_exec_progress(void *self);
+/* Waits for transfer `xfer` of a Ref's value from actor `owner` (a PUSH the driver queued
+ * there; owner == this actor: kept aside by it); the owner's death gives its message. */
+void rt_exec_take_xfer(struct RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out);
 /* Receives one fd sent with SCM_RIGHTS on a unix socket; -1 on failure. */
 int rt_recv_fd_sock(int sock);
 /* rt_calls.c: sends one fd with SCM_RIGHTS. */

@@ -39,7 +39,9 @@ typedef struct RtXCheck {
 
 typedef struct RtXChan {
     bool mapped, is_reader;
-    RtXCheck *chk;    /* writer end of a typed plan channel; NULL: nothing to check */
+    RtXCheck *chk;    /* writer end of a typed plan channel, or reader end of a typed input
+                       * (for a Ref's value that comes from its owner); NULL: no check */
+    bool from_driver; /* the driver writes it: an input may come as a Ref marker */
     RtRing ring;      /* SHM */
     RtRingReader rd;
     int fd;           /* TCP reader end: the writer's connection (-1 until it says hello) */
@@ -426,7 +428,8 @@ static uint64_t rt_xplan_run_failure_injected(const RtXPlan *p)
 static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock, uint32_t *taken)
 {
     uint32_t ch = rt_rd_u32(r);
-    bool reader = rt_rd_u8(r);
+    uint8_t flags = rt_rd_u8(r); /* 1: this end reads, 2: the driver writes */
+    bool reader = flags & 1;
     uint32_t ridx = rt_rd_u32(r), nbells = rt_rd_u32(r);
     if (r->bad || ch >= p->nchans || p->chans[ch].mapped || nbells > RT_RING_MAX_READERS)
         return DAFT_EPROTO;
@@ -455,6 +458,7 @@ static int rt_xplan_read_end(DaftRt *rt, RtXPlan *p, RtRd *r, int sock, uint32_t
         return DAFT_EPROTO;
     c->mapped = true;
     c->is_reader = reader;
+    c->from_driver = flags & 2;
     c->ridx = ridx;
     if (p->tcp)
         return reader ? 0 : rt_xplan_dial(p, c, ch, (const char(*)[64])addrs, nbells);
@@ -677,6 +681,30 @@ static DaftValue rt_xplan_misfit(struct RtActorSelf *s, const RtXPlan *p, const 
     return daft_value_error("%s: %s %s does not fit %s", k->who,
                             from && from->kind == RT_OP_COLL ? "collective result" : "value", got,
                             k->where);
+}
+
+/* An input the driver sent as a marker, DAFT_V_REF {transfer id, owner}: the Ref's value
+ * comes straight from its owner (SPEC 11.2), which the driver asked to send it before this
+ * execution's GO; it is checked against the input's static payload here, where it
+ * arrives, as the driver checks the values it writes itself. */
+static void rt_xplan_take_ref_input(struct RtActorSelf *s, RtXPlan *p, RtXChan *c, DaftValue *slot)
+{
+    DaftRef m = slot->as.ref;
+    if (!c->from_driver) { /* (only the driver sends markers: data types hold no Refs) */
+        *slot = daft_value_error("plan '%s': a Ref on a channel between actors", p->name);
+        return;
+    }
+    DaftValue v;
+    rt_exec_take_xfer(s, m.id, m.owner, &v);
+    const RtXCheck *k = c->chk;
+    if (k && !rt_payload_fits(&k->pl, &v)) {
+        char want[256], got[256];
+        rt_payload_str(&k->pl, want, sizeof want);
+        rt_value_payload_str(&v, got, sizeof got);
+        daft_value_free(&v);
+        v = daft_value_error("%s: expected %s, got %s", k->where, want, got);
+    }
+    *slot = v;
 }
 
 static bool rt_xplan_has_data(RtXPlan *p, RtXChan *c)
@@ -992,6 +1020,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             }
             if (!c->mapped || !c->is_reader || rt_xplan_try_read(p, c, &p->slots[o->dst]) <= 0)
                 return did;
+            if (p->slots[o->dst].kind == DAFT_V_REF)
+                rt_xplan_take_ref_input(s, p, c, &p->slots[o->dst]);
             break;
         }
         case RT_OP_WRITE: {
