@@ -22,7 +22,8 @@
 # (DAFT_GPU_PROFILE=host), and DAFT_STATS tables of W5 (every GPU) and W6 (4 stages);
 # 7 W3 (daft's bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv; bench_gpu_plan again
 # with DAFT_NCCL_PREPOST=0, receives posted only when their control value came); 8 daft-repl's
-# sessions (tests/repl) on GPUs. At the end every output is packed into $OUT/all.tgz.
+# sessions (tests/repl) on GPUs; 9 (4 GPUs) an A/B of NCCL settings against the missed W7 and
+# W5 targets. At the end every output is packed into $OUT/all.tgz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -40,7 +41,7 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7 8} # a subset, e.g. "2 3" to repeat steps of a call cut short
+STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7 8 9} # a subset, e.g. "2 3" to repeat steps of a call cut short
 want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 want 1 && stamp "1 test_gpu_rt, test_std_cuda" &&
@@ -230,6 +231,28 @@ if want 8; then
     if DAFT_REPL_TEST_DEVICE=gpu timeout -k 5 150 sh tests/repl/run-one.sh "$repl" "$name" \
         >>"$OUT/8-repl.txt" 2>&1; then echo "PASS repl/$name"; else echo "FAIL repl/$name"; fi
   done | tee -a "$OUT/8-repl.txt"
+fi
+# 9 A/B of NCCL settings against the missed 4-GPU targets, interleaved over three rounds
+# (one run each, the C peer in every round): W7 TP = 4 batch 32 with communicators that
+# connect lazily (NCCL_RUNTIME_CONNECT=1, NCCL's default; daft sets 0, SPEC 11.5) and with
+# NCCL's CTA policy "efficiency" (NCCL_CTA_POLICY=1: fewest CTAs, for overlap); W5 on 4 GPUs
+# with each. Lines tagged "ab=NAME" in 9-ab.txt.
+if want 9 && [ "$ngpu" -ge 4 ]; then
+  stamp "9 A/B: NCCL_RUNTIME_CONNECT, NCCL_CTA_POLICY (W7 TP 4 batch 32, W5 4 GPUs)"
+  DAFT_TXT=$OUT/9-ab.txt
+  for r in 1 2 3; do
+    for ab in default NCCL_RUNTIME_CONNECT=1 NCCL_CTA_POLICY=1; do
+      v=; [ "$ab" = default ] || v=$ab
+      echo "ab=$ab round=$r" >>"$DAFT_TXT"
+      daft tp_mlp $v DAFT_APP_TP=4 DAFT_APP_BATCH=32 DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=100
+      daft dp_train_overlap $v DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 \
+        DAFT_APP_ITERS=20
+    done
+    echo "ab=peer round=$r" >>"$DAFT_TXT"
+    timeout -k 5 60 "$B/bench/peers/tp_mlp" -n 4 -iters 5 -reps 3 2>>"$OUT/9-ab.err" |
+      grep -E '^(RESULT.*TP=4, batch 32|FAILED)' | tee -a "$DAFT_TXT"
+  done
+  DAFT_TXT=$OUT/3-daft.txt
 fi
 stamp "done"
 # a device call brings back only a few files: everything as one archive as well
