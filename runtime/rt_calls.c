@@ -120,7 +120,7 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
     }
     RtActorRec *owner = rt_drv_actor(rt, dep->owner);
     uint64_t xfer = rt->next_xfer++;
-    int rc = rt_push_ref(rt, dep, owner, a, xfer);
+    int rc = rt_push_ref(rt, dep, owner, a, xfer, true);
     if (rc) { /* the argument becomes that error, so the task message stays well formed */
         DaftValue e = daft_value_error("actor '%s' (%s): cannot pass Ref %llu to '%s'", owner->name,
                                        rt_class_name(rt, owner->cls), (unsigned long long)dep->id,
@@ -135,7 +135,8 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
     return rt_buf_u32(m, owner->id);
 }
 
-int rt_push_ref(DaftRt *rt, const RtObj *dep, RtActorRec *owner, RtActorRec *to, uint64_t xfer)
+int rt_push_ref(DaftRt *rt, const RtObj *dep, RtActorRec *owner, RtActorRec *to, uint64_t xfer,
+                bool nccl_ok)
 {
     int rc = owner == to ? 0 : rt_link(rt, owner, to);
     if (rc) { /* a peer is gone (or out of fds). Give a just-killed owner's exit 200 ms to
@@ -156,7 +157,7 @@ int rt_push_ref(DaftRt *rt, const RtObj *dep, RtActorRec *owner, RtActorRec *to,
     /* GPU actors on different GPUs of this node: a GPU tensor may move over NCCL directly
      * (rt_gpu.h, "Interpreted GPU transfers"); DAFT_GPU_XFER=host keeps the host copy */
     const char *gx = getenv("DAFT_GPU_XFER");
-    rt_buf_u8(p, owner->gpu >= 0 && to->gpu >= 0 && owner->gpu != to->gpu &&
+    rt_buf_u8(p, nccl_ok && owner->gpu >= 0 && to->gpu >= 0 && owner->gpu != to->gpu &&
                      rt->mode == RT_MODE_SHM && !rt->mpi && !(gx && !strcmp(gx, "host")));
     rt_drv_send(rt, owner, p);
     return 0;

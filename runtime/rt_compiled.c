@@ -1423,7 +1423,7 @@ static void rt_deferred_free(DaftRtPlan *p, RtPlanDeferred *d)
  * would need the value). */
 static RtObj *rt_plan_direct_ref(DaftRtPlan *p, int i, const DaftValue *v)
 {
-    if (v->kind != DAFT_V_REF || !p->in_turn)
+    if (v->kind != DAFT_V_REF || !p->in_turn || p->broken)
         return NULL;
     RtObj *o = rt_obj_live(p->rt, v->as.ref.id);
     RtActorRec *owner = o && o->owner ? rt_drv_actor(p->rt, o->owner) : NULL;
@@ -1446,13 +1446,17 @@ static bool rt_input_read_before(const DaftRtPlan *p, const DaftPlanInput *in, i
 
 /* Asks the owner of o, input i's Ref, to send its value to each of the input's readers, and
  * returns what the channels carry in its place: the marker DAFT_V_REF {transfer id, owner}
- * (rt_xplan.c), or the error that tells the readers why no value comes. */
+ * (rt_xplan.c), or the error that tells the readers why no value comes. The value goes
+ * over shared memory or TCP, never NCCL: a first NCCL transfer between two actors waits,
+ * on the sender, for the receiver to join their communicator, which it does only when it
+ * reads the input; the owner's pushes come before its own part of the execution, which
+ * a reader may wait for before its read (a deadlock; found in review). */
 static DaftValue rt_plan_push_input(DaftRtPlan *p, int i, RtObj *o)
 {
     DaftRt *rt = p->rt;
     const DaftPlanInput *in = &p->plan->inputs[i];
     RtActorRec *owner = rt_drv_actor(rt, o->owner);
-    uint64_t xfer = rt->next_xfer++;
+    uint64_t xfer = rt_xfer_for_plan(p->id, rt->next_xfer++);
     o->observed = true; /* (its error, if any, goes on in the execution's outputs) */
     for (int k = 0; k < in->nchannels; k++) {
         const DaftPlanChannel *ch = &p->pc[in->channels[k]];
@@ -1460,7 +1464,7 @@ static DaftValue rt_plan_push_input(DaftRtPlan *p, int i, RtObj *o)
             RtActorRec *to = rt_drv_actor(rt, rt_plan_actor_id(p, ch->readers[r]));
             if (!to || rt_input_read_before(p, in, k, ch->readers[r]))
                 continue;
-            if (rt_push_ref(rt, o, owner, to, xfer))
+            if (rt_push_ref(rt, o, owner, to, xfer, false))
                 return daft_value_error("actor '%s' (%s): cannot pass Ref %llu to '%s'", owner->name,
                                         rt_class_name(rt, owner->cls), (unsigned long long)o->id,
                                         to->name);

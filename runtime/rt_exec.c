@@ -58,6 +58,8 @@ typedef struct RtActorSelf {
     int nin, in_cap;
     RtObjTab objs;         /* my results, by Ref id */
     RtObjTab xfers;        /* values received from peers, by transfer id */
+    uint32_t plan_seen;    /* the highest plan id loaded here (ids grow): an older plan not
+                            * in `plans` is gone, and so are its inputs' transfers */
     char **dead;           /* [actor] its death message, NULL while alive */
     size_t dead_cap;
     RtBuf *queue;          /* control messages waiting to run */
@@ -254,6 +256,8 @@ static void rt_handle_plan_load(RtActorSelf *s, RtRd *r)
     char err[256];
     RtRd peek = *r;
     uint32_t id = rt_rd_u32(&peek);
+    if (id > s->plan_seen)
+        s->plan_seen = id;
     RtXPlan *p = NULL;
     if (s->nplans == s->plans_cap) {
         int n = s->plans_cap ? s->plans_cap * 2 : 4;
@@ -387,6 +391,49 @@ static void rt_park_plan_conn(RtActorSelf *s, RtPeerIn *p, const uint32_t ids[3]
     rt_match_plan_conns(s);
 }
 
+static bool rt_plan_live(const RtActorSelf *s, uint32_t id)
+{
+    for (int i = 0; i < s->nplans; i++)
+        if (rt_xplan_id(s->plans[i]) == id)
+            return true;
+    return false;
+}
+
+/* Keeps a transferred value until it is taken, unless it is an input of a plan already
+ * gone from here (rt_forget_plan_xfers dropped the others): nobody would take it. */
+static void rt_file_value(RtActorSelf *s, uint64_t xfer, DaftValue *v)
+{
+    uint32_t plan = rt_xfer_plan(xfer);
+    RtObj *o = plan && plan <= s->plan_seen && !rt_plan_live(s, plan) ? NULL
+                                                                        : rt_objtab_add(&s->xfers, xfer);
+    if (o)
+        rt_objtab_resolve(o, v);
+    daft_value_free(v);
+}
+
+typedef struct RtPlanXfers {
+    uint32_t plan;
+    uint64_t *ids;
+    size_t n, cap;
+} RtPlanXfers;
+
+static void rt_note_plan_xfer(RtObj *o, void *arg)
+{
+    RtPlanXfers *x = arg;
+    if (rt_xfer_plan(o->id) == x->plan && !rt_grow((void **)&x->ids, &x->cap, x->n + 1, sizeof *x->ids))
+        x->ids[x->n++] = o->id;
+}
+
+/* Plan `plan` is gone from here: the values sent for its inputs that it never read go. */
+static void rt_forget_plan_xfers(RtActorSelf *s, uint32_t plan)
+{
+    RtPlanXfers x = {plan, NULL, 0, 0};
+    rt_objtab_foreach(&s->xfers, rt_note_plan_xfer, &x);
+    for (size_t i = 0; i < x.n; i++)
+        rt_objtab_del(&s->xfers, x.ids[i]);
+    free(x.ids);
+}
+
 static void rt_file_xfer(RtActorSelf *s, RtPeerIn *p, RtBuf *m)
 {
     RtRd r = rt_rd(m->p, m->len);
@@ -419,10 +466,7 @@ static void rt_file_xfer(RtActorSelf *s, RtPeerIn *p, RtBuf *m)
     DaftValue v;
     if (rt_value_get(&r, &v))
         v = daft_value_error("actor '%s': malformed transfer from actor %u", s->name, p->peer);
-    RtObj *o = rt_objtab_add(&s->xfers, xfer);
-    if (o)
-        rt_objtab_resolve(o, &v);
-    daft_value_free(&v);
+    rt_file_value(s, xfer, &v);
 }
 
 static void rt_accept_peers(RtActorSelf *s)
@@ -592,25 +636,32 @@ static bool rt_gx_alive(void *arg, DaftActor peer)
     return !rt_dead_msg(s, peer);
 }
 
+bool rt_exec_xfer_ready(RtActorSelf *s, uint64_t xfer, DaftActor owner)
+{
+    return rt_objtab_find(&s->xfers, xfer) || rt_dead_msg(s, owner);
+}
+
+bool rt_exec_try_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out)
+{
+    rt_gpu_xfer_take(owner, xfer, &s->xfers, rt_gx_alive, s); /* NCCL: receive it */
+    RtObj *o = rt_objtab_find(&s->xfers, xfer);
+    if (o) {
+        *out = o->value;
+        o->value = daft_value_none();
+        rt_objtab_del(&s->xfers, xfer);
+        return true;
+    }
+    const char *dead = rt_dead_msg(s, owner);
+    if (dead)
+        *out = daft_value_error("%s", dead);
+    return dead != NULL;
+}
+
 /* Waits for transfer `xfer` from `owner`; on the owner's death returns its message. */
 void rt_exec_take_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out)
 {
-    for (;;) {
-        rt_gpu_xfer_take(owner, xfer, &s->xfers, rt_gx_alive, s); /* NCCL: receive it */
-        RtObj *o = rt_objtab_find(&s->xfers, xfer);
-        if (o) {
-            *out = o->value;
-            o->value = daft_value_none();
-            rt_objtab_del(&s->xfers, xfer);
-            return;
-        }
-        const char *dead = rt_dead_msg(s, owner);
-        if (dead) {
-            *out = daft_value_error("%s", dead);
-            return;
-        }
+    while (!rt_exec_try_xfer(s, xfer, owner, out))
         rt_idle(s, -1, true);
-    }
 }
 
 static int rt_read_args(RtActorSelf *s, RtRd *r, RtArgs *a)
@@ -859,16 +910,14 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
     uint64_t xfer = rt_rd_u64(r);
     bool nccl = r->off < r->len && rt_rd_u8(r); /* both GPU actors: may go over NCCL */
     if (dest == s->id) { /* a plan input of its own (rt_xplan.c): kept aside, as sent */
-        RtObj *o = rt_objtab_find(&s->objs, ref), *x = rt_objtab_add(&s->xfers, xfer);
+        RtObj *o = rt_objtab_find(&s->objs, ref);
         DaftValue v = daft_value_none();
         if (o && o->has_value)
             daft_value_copy(&v, &o->value);
         else
             v = daft_value_error("actor '%s': Ref %llu is no longer held", s->name,
                                  (unsigned long long)ref);
-        if (x)
-            rt_objtab_resolve(x, &v);
-        daft_value_free(&v);
+        rt_file_value(s, xfer, &v);
         return;
     }
     if (rt_dead_msg(s, dest))
@@ -1013,6 +1062,7 @@ static void rt_reap_plans(RtActorSelf *s)
     for (int i = 0; i < s->nplans; i++) {
         if (rt_xplan_stopped(s->plans[i])) {
             rt_forget_turns(s, rt_xplan_id(s->plans[i]), SIZE_MAX);
+            rt_forget_plan_xfers(s, rt_xplan_id(s->plans[i]));
             rt_xplan_free(s->plans[i]);
         } else {
             s->plans[k++] = s->plans[i];

@@ -321,11 +321,12 @@ bool rt_obj_fetch(DaftRt *rt, RtObj *o);
  * served after that execution on the owner (plans take turns), which waits for it. */
 void rt_obj_prefetch(DaftRt *rt, RtObj *o);
 /* Driver: asks dep's owner to send its value to actor `to` as transfer `xfer` (queued behind
- * the owner's earlier work; to == owner: kept aside on the owner under that id). Nonzero
- * when no channel owner -> to could be made (a peer died, or no fds): nothing was sent. */
+ * the owner's earlier work; to == owner: kept aside on the owner under that id), over NCCL
+ * between GPU actors on different GPUs if nccl_ok. Nonzero when no channel owner -> to could
+ * be made (a peer died, or no fds): nothing was sent. */
 struct RtActorRec;
 int rt_push_ref(DaftRt *rt, const RtObj *dep, struct RtActorRec *owner, struct RtActorRec *to,
-                uint64_t xfer);
+                uint64_t xfer, bool nccl_ok);
 void rt_obj_unuse(DaftRt *rt, RtObj *o);
 /* Driver: the entry of a Ref the program still holds, or NULL. A released entry stays until
  * no plan input needs it and, when nobody observed it, its value is known: then an error
@@ -638,6 +639,22 @@ void rt_exec_progress(void *self);
 /* Waits for transfer `xfer` of a Ref's value from actor `owner` (a PUSH the driver queued
  * there; owner == this actor: kept aside by it); the owner's death gives its message. */
 void rt_exec_take_xfer(struct RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out);
+/* The same without waiting: true with *out once the value (or the owner's death) is here;
+ * rt_exec_xfer_ready says whether it is, taking nothing. */
+bool rt_exec_try_xfer(struct RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue *out);
+bool rt_exec_xfer_ready(struct RtActorSelf *s, uint64_t xfer, DaftActor owner);
+/* Transfer ids of a compiled plan's Ref inputs (rt_compiled.c) carry the plan's id: a reader
+ * drops the values sent for a plan it no longer runs (executions that will not run after a
+ * failure never read theirs). Other transfers' ids are small counts. */
+#define RT_XFER_PLAN_BIT (1ull << 63)
+static inline uint64_t rt_xfer_for_plan(uint32_t plan, uint64_t n)
+{
+    return RT_XFER_PLAN_BIT | (uint64_t)(plan & 0x7fffffffu) << 32 | (n & 0xffffffffu);
+}
+static inline uint32_t rt_xfer_plan(uint64_t xfer)
+{
+    return xfer & RT_XFER_PLAN_BIT ? (uint32_t)(xfer >> 32) & 0x7fffffffu : 0;
+}
 /* Receives one fd sent with SCM_RIGHTS on a unix socket; -1 on failure. */
 int rt_recv_fd_sock(int sock);
 /* rt_calls.c: sends one fd with SCM_RIGHTS. */

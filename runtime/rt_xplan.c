@@ -103,6 +103,8 @@ struct RtXPlan {
     uint64_t fail_at;      /* DAFT_TEST_FAIL_PLAN_RUN: execution (1-based) that fails; 0 none */
     uint64_t stop_at;      /* the driver's word: stop before this execution (1-based); 0 none */
     int graphs;            /* DAFT_GPU_GRAPHS=1 in a GPU actor: 1; 0 not yet known; -1 off */
+    bool awaiting_ref;     /* the READ at pc read a Ref marker (rt_xplan_take_ref_input): its
+                            * value has not come yet from its owner */
     int64_t ready_since;   /* DAFT_STATS: when the previous op ended (or the plan loaded):
                             * a READ or COLLECTIVE op waited from then on */
 };
@@ -683,19 +685,21 @@ static DaftValue rt_xplan_misfit(struct RtActorSelf *s, const RtXPlan *p, const 
                             k->where);
 }
 
-/* An input the driver sent as a marker, DAFT_V_REF {transfer id, owner}: the Ref's value
- * comes straight from its owner (SPEC 11.2), which the driver asked to send it before this
- * execution's GO; it is checked against the input's static payload here, where it
- * arrives, as the driver checks the values it writes itself. */
-static void rt_xplan_take_ref_input(struct RtActorSelf *s, RtXPlan *p, RtXChan *c, DaftValue *slot)
+/* An input the driver sent as a marker, DAFT_V_REF {transfer id, owner}, in *slot: the
+ * Ref's value comes straight from its owner (SPEC 11.2), which the driver asked to send it
+ * before this execution's GO. False while it has not come (the READ waits as for any
+ * input: a plan stopped meanwhile goes on no further). It is checked against the input's
+ * static payload here, where it arrives, as the driver checks the values it writes. */
+static bool rt_xplan_take_ref_input(struct RtActorSelf *s, RtXPlan *p, RtXChan *c, DaftValue *slot)
 {
     DaftRef m = slot->as.ref;
     if (!c->from_driver) { /* (only the driver sends markers: data types hold no Refs) */
         *slot = daft_value_error("plan '%s': a Ref on a channel between actors", p->name);
-        return;
+        return true;
     }
     DaftValue v;
-    rt_exec_take_xfer(s, m.id, m.owner, &v);
+    if (!rt_exec_try_xfer(s, m.id, m.owner, &v))
+        return false;
     const RtXCheck *k = c->chk;
     if (k && !rt_payload_fits(&k->pl, &v)) {
         char want[256], got[256];
@@ -705,6 +709,7 @@ static void rt_xplan_take_ref_input(struct RtActorSelf *s, RtXPlan *p, RtXChan *
         v = daft_value_error("%s: expected %s, got %s", k->where, want, got);
     }
     *slot = v;
+    return true;
 }
 
 static bool rt_xplan_has_data(RtXPlan *p, RtXChan *c)
@@ -921,6 +926,10 @@ bool rt_xplan_ready(RtXPlan *p)
     }
     if (o->kind != RT_OP_READ)
         return true;
+    if (p->awaiting_ref) {
+        DaftRef m = p->slots[o->dst].as.ref;
+        return rt_exec_xfer_ready(p->self, m.id, m.owner);
+    }
     return rt_xplan_has_data(p, &p->chans[o->channel]);
 }
 
@@ -1018,10 +1027,13 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
                     return did;
                 break;
             }
-            if (!c->mapped || !c->is_reader || rt_xplan_try_read(p, c, &p->slots[o->dst]) <= 0)
+            if (!p->awaiting_ref &&
+                (!c->mapped || !c->is_reader || rt_xplan_try_read(p, c, &p->slots[o->dst]) <= 0))
                 return did;
-            if (p->slots[o->dst].kind == DAFT_V_REF)
-                rt_xplan_take_ref_input(s, p, c, &p->slots[o->dst]);
+            p->awaiting_ref = p->slots[o->dst].kind == DAFT_V_REF &&
+                              !rt_xplan_take_ref_input(s, p, c, &p->slots[o->dst]);
+            if (p->awaiting_ref)
+                return did;
             break;
         }
         case RT_OP_WRITE: {

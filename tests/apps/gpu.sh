@@ -27,15 +27,15 @@ fail=0
 # +icoll runs the schedules that hold collectives interpreted (DAFT_SCHEDULE_COLLECTIVES):
 # their collectives then go over NCCL as interpreted collectives (SPEC 12); collective_one_gpu
 # (tests/run) runs them over NCCL on a communicator of one GPU actor; ref_input_gpu (tests/run)
-# gives a GPU tensor's Ref to a compiled schedule between GPU actors, ref_input_nccl (tests/run)
-# between GPUs: its DAFT_STATS table must show the tensor going W#2 -> W#3 over NCCL (and to
-# W#4, on W#2's GPU, over shared memory), never through the driver; collectives_shared_gpu
+# gives a GPU tensor's Ref to a compiled schedule between GPU actors, ref_input_2gpu (tests/run)
+# between GPUs: its DAFT_STATS table must show the tensor going W#2 -> W#3 (another GPU) and
+# W#2 -> W#4 straight, never through the driver; collectives_shared_gpu
 # (tests/run) runs collectives between two actors sharing a GPU and a compiled allreduce over
 # a communicator of one rank whose input failed (the plan fails, the next call reloads it)
 for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_train_overlap:2 \
              dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 rl:4 collectives_gpu:2 \
              tp_mlp+icoll:4 dp_train_overlap+icoll:2 dp_train_sharded+icoll:2 collective_one_gpu:1 ref_input_gpu:1 \
-             ref_input_nccl:2 \
+             ref_input_2gpu:2 \
              collectives_shared_gpu:1; do
   app=${entry%%:*} need=${entry##*:}
   variant=
@@ -47,7 +47,7 @@ for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_tr
   [ "$variant" = stages2 ] && vars="DAFT_APP_STAGES=2"
   [ "$variant" = icoll ] && vars="DAFT_SCHEDULE_COLLECTIVES=interpreted"
   errwant=
-  [ "$expect" = ref_input_nccl ] && vars="DAFT_STATS=1" errwant='W#2 -> W#3 (nccl)'
+  [ "$expect" = ref_input_2gpu ] && vars="DAFT_STATS=1" errwant='W#2 -> W#3 (shm)'
   exe=$BUILD/tests/apps/$app
   name=$expect${variant:+ ($variant)}
   expfile=$here/$expect.expected

@@ -13,7 +13,7 @@ trap 'rm -rf "$stage"' EXIT
 for f in tests/gpu/test_gpu_rt tests/gpu/test_std_cuda tests/gpu/bench_gpu_plan \
          bench/peers/tp_mlp bench/peers/nccl_sendrecv bench/peers/nccl_allreduce \
          tests/apps/tp_mlp tests/apps/pp_mlp tests/apps/pd_transfer tests/apps/dp_train_overlap tests/apps/dp_train_sharded \
-         tests/apps/rl tests/apps/collectives_gpu tests/apps/collective_one_gpu tests/apps/ref_input_gpu tests/apps/ref_input_nccl \
+         tests/apps/rl tests/apps/collectives_gpu tests/apps/collective_one_gpu tests/apps/ref_input_gpu tests/apps/ref_input_2gpu \
          tests/apps/collectives_shared_gpu \
          runtime/libdaftgpu.so \
          compiler/daft-repl; do
