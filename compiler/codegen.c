@@ -428,6 +428,7 @@ static LLVMValueRef rt(Cg *cg, const char *name) {
         {"daft_gen_get_take", 1, "PVDV"},
         {"daft_gen_wait", 1, "PVLDV"},
         {"daft_gen_check_nargs", 1, "PII"},
+        {"daft_gen_check_tensor_arg", 1, "PVPPP"},
         {"daft_gen_error", 1, "PV"},
         {"daft_gen_error_msg", 1, "PP"},
     };
@@ -464,6 +465,19 @@ static LLVMValueRef const_bytes(Cg *cg, const char *bytes, size_t len, const cha
 }
 
 static LLVMValueRef const_str(Cg *cg, const char *s) { return const_bytes(cg, s, strlen(s), ".str"); }
+
+static LLVMValueRef const_i64s(Cg *cg, const int64_t *v, unsigned n, const char *name) {
+    LLVMValueRef e[66];
+    for (unsigned i = 0; i < n && i < 66; i++)
+        e[i] = ci64(cg, v[i]);
+    LLVMValueRef a = LLVMConstArray(cg->t_i64, e, n < 66 ? n : 66);
+    LLVMValueRef g = LLVMAddGlobal(cg->m, LLVMTypeOf(a), name);
+    LLVMSetInitializer(g, a);
+    LLVMSetGlobalConstant(g, true);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddr(g, true);
+    return LLVMConstBitCast(g, cg->t_i8p);
+}
 
 static LLVMBasicBlockRef new_bb(Cg *cg, const char *name) {
     return LLVMAppendBasicBlockInContext(cg->ctx, cg->f->fn, name);
@@ -2454,6 +2468,24 @@ static void emit_field_zeros(Cg *cg, ClassInfo *ci, LLVMValueRef state) {
     }
 }
 
+/* A tensor parameter with a dtype or a shape: the argument, which another process made, is
+ * checked against it when the method starts (SPEC 5.5: a value less precise than its
+ * parameter gets a run-time check), so a static shape the body relies on holds. */
+static void check_tensor_arg(Cg *cg, LLVMValueRef arg, const DaftType *ty, const char *name) {
+    if (ty->dtype >= DAFT_DT_COUNT && ty->rank < 0)
+        return; /* bare `tensor`: anything goes */
+    int64_t spec[2 + 64];
+    int rank = ty->rank >= 0 && ty->rank <= 64 ? ty->rank : -1;
+    spec[0] = ty->dtype < DAFT_DT_COUNT ? (int64_t)ty->dtype : -1;
+    spec[1] = rank;
+    for (int i = 0; i < rank; i++)
+        spec[2 + i] = ty->dims[i];
+    LLVMValueRef args[5] = {cg->f->ctxv, arg,
+                            const_i64s(cg, spec, (unsigned)(2 + (rank > 0 ? rank : 0)), ".shape"),
+                            const_str(cg, name ? name : "?"), const_str(cg, tystr(cg, ty))};
+    check_status(cg, call_rt(cg, "daft_gen_check_tensor_arg", args, 5));
+}
+
 /* DaftMethodFn wrapper (ctx, state, args, nargs, out) -> typed call; for init (fi may be
  * NULL: a class without init) the DaftInitFn (ctx, state, args, nargs), which also gives
  * the fields their zero values first. */
@@ -2486,6 +2518,8 @@ static LLVMValueRef emit_wrapper(Cg *cg, ClassInfo *ci, FnInfo *fi, bool is_init
             DaftType *pty = d->params.items[i]->ty;
             LLVMValueRef idx = ci32(cg, i);
             LLVMValueRef a = LLVMBuildInBoundsGEP2(cg->b, cg->t_val, args, &idx, 1, "");
+            if (pty && pty->kind == DAFT_TY_TENSOR)
+                check_tensor_arg(cg, a, pty, d->params.items[i]->name);
             cargs[k++] = ty_scalar(pty) ? unbox_checked(cg, a, pty) : a;
         }
         if (fi->kind == FN_EXTERN_METHOD) {

@@ -61,6 +61,8 @@ static void dump_shape(const DaftNode *n, FILE *out) {
             fputs("<error>", out);
         else if (d->kind == DAFT_N_DIM_ANY)
             fputc('?', out);
+        else if (d->kind == DAFT_N_NAME)
+            fputs(d->name, out);
         else
             fprintf(out, "%lld", (long long)d->ival);
     }

@@ -435,6 +435,7 @@ dims
 
 dim
     : "integer literal"         { $$ = mk(p, DAFT_N_INT_LIT, @$); $$->ival = $1.ival; }
+    | "identifier"              { $$ = mk_named(p, DAFT_N_NAME, @$, $1, @1); } /* a constant */
     | "?"                       { $$ = mk(p, DAFT_N_DIM_ANY, @$); }
     ;
 

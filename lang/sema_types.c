@@ -142,6 +142,29 @@ static DaftType *scalar_named(Sema *S, const char *name) {
     return NULL;
 }
 
+/* A dimension written as a name: `tensor<f32, [HIDDEN, 4]>` with `const HIDDEN: i64 = ...`
+ * (a constant's value is known at compile time, so the shape stays static). */
+static int64_t constant_dim(Sema *S, DaftNode *d) {
+    DaftNode *c = sema_global(S, d->name);
+    int64_t v = 0;
+    if (!c || c->kind != DAFT_N_CONST || !sema_const_int(S, c->value, &v)) {
+        DaftDiag *e = daft_error(S->diags, d->span, "tensor dimension '%s' must be an integer constant", d->name);
+        if (c)
+            sema_note_decl(S, e, c);
+        else
+            daft_note(S->diags, e, d->span, "'%s' is not declared; write a number, '?' or a 'const'", d->name);
+        return DAFT_DIM_DYNAMIC;
+    }
+    d->decl = c;
+    if (v < 0) {
+        DaftDiag *e = daft_error(S->diags, d->span, "tensor dimension must not be negative ('%s' is %lld)",
+                                 d->name, (long long)v);
+        sema_note_decl(S, e, c);
+        return DAFT_DIM_DYNAMIC;
+    }
+    return v;
+}
+
 DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
     if (!tn)
         return S->t_void;
@@ -201,7 +224,9 @@ DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
                 else if (d->kind == DAFT_N_INT_LIT) {
                     daft_error(S->diags, d->span, "tensor dimension must not be negative");
                     ty->dims[i] = DAFT_DIM_DYNAMIC;
-                } else
+                } else if (d->kind == DAFT_N_NAME)
+                    ty->dims[i] = constant_dim(S, d);
+                else
                     ty->dims[i] = DAFT_DIM_DYNAMIC;
             }
         }

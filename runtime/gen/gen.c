@@ -855,6 +855,38 @@ int daft_gen_check_nargs(DaftActorCtx *ctx, int nargs, int expected)
     return daft_gen_errorf(ctx, "called with %d arguments, expected %d", nargs, expected);
 }
 
+static bool tensor_fits(const DaftValue *v, const int64_t *spec)
+{
+    if (v->kind != DAFT_V_TENSOR)
+        return false;
+    const DaftTensor *t = &v->as.tensor;
+    if ((spec[0] >= 0 && (int64_t)t->dtype != spec[0]) || (spec[1] >= 0 && t->rank != spec[1]))
+        return false;
+    for (int64_t i = 0; i < spec[1]; i++)
+        if (spec[2 + i] != DAFT_DIM_DYNAMIC && t->dims[i] != spec[2 + i])
+            return false;
+    return true;
+}
+
+int daft_gen_check_tensor_arg(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
+                              const char *param, const char *want)
+{
+    if (v->kind == DAFT_V_ERROR || tensor_fits(v, spec))
+        return 0;
+    char got[64 + DAFT_MAX_RANK * 24];
+    if (v->kind == DAFT_V_TENSOR) {
+        const DaftTensor *t = &v->as.tensor;
+        int n = snprintf(got, sizeof got, "tensor<%s, [", daft_rt_dtype_name(t->dtype));
+        for (int i = 0; i < t->rank && n > 0 && (size_t)n < sizeof got; i++)
+            n += snprintf(got + n, sizeof got - (size_t)n, i ? ", %lld" : "%lld", (long long)t->dims[i]);
+        if (n > 0 && (size_t)n < sizeof got)
+            snprintf(got + n, sizeof got - (size_t)n, "]>");
+    } else {
+        daft_value_format(v, got, sizeof got);
+    }
+    return daft_gen_errorf(ctx, "argument '%s': expected %s, got %s", param, want, got);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void print_help(const char *argv0, const DaftGenProgram *prog)
