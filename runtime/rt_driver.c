@@ -584,5 +584,6 @@ void daft_rt_shutdown(DaftRt *rt)
     rt_splices_free(&rt->out_sp);
     rt_buf_free(&rt->small);
     rt_buf_free(&rt->frees_due);
+    rt_buf_free(&rt->lost_due);
     free(rt);
 }

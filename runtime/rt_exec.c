@@ -219,9 +219,11 @@ static void rt_handle_attach(RtActorSelf *s, RtRd *r)
         }
         return;
     }
-    /* TCP: we dial the consumer and introduce ourselves. */
+    /* TCP: we dial the consumer and introduce ourselves. DAFT_TEST_FAIL_CONNECT=NAME (tests
+     * only): actor NAME's connections to its peers fail, as to an unreachable host. */
     RtChan *c = rt_out_chan(s, peer);
-    int fd = rt_tcp_connect(addr, rt_now_ns() + 10000000000LL);
+    const char *inject = getenv("DAFT_TEST_FAIL_CONNECT");
+    int fd = inject && !strcmp(inject, s->name) ? -1 : rt_tcp_connect(addr, rt_now_ns() + 10000000000LL);
     if (!c || fd < 0) {
         rt_log("actor '%s': cannot connect to actor %u at %s", s->name, peer, addr);
         return;
@@ -303,6 +305,8 @@ static void rt_plan_go(RtActorSelf *s, RtXPlan *p)
     rt_xplan_go(p);
 }
 
+static void rt_file_value(RtActorSelf *s, uint64_t xfer, DaftValue *v);
+
 /* Files a control message: notices act now, everything else waits its turn. */
 static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
 {
@@ -314,6 +318,17 @@ static void rt_file_ctl(RtActorSelf *s, RtBuf *m)
     }
     if (type == RT_M_DEAD) {
         rt_handle_dead(s, &r);
+        return;
+    }
+    if (type == RT_M_XFER_LOST) { /* a value that will not come: its reason in its place */
+        rt_rd_u32(&r); /* (the owner: named in the text) */
+        uint64_t xfer = rt_rd_u64(&r);
+        char why[600];
+        rt_rd_str(&r, why, sizeof why);
+        DaftValue e = daft_value_error("%s", why);
+        if (!r.bad)
+            rt_file_value(s, xfer, &e);
+        daft_value_free(&e);
         return;
     }
     if (type == RT_M_PLAN_LOAD) { /* now, not queued: it takes fds off the socket in order */
@@ -926,6 +941,16 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
     RtChan *c = rt_out_chan(s, dest);
     RtObj *o = rt_objtab_find(&s->objs, ref);
     RtBuf *m = &s->tx;
+    if (!c || c->kind == RT_CHAN_NONE) { /* the reader waits for it: it must hear why not */
+        m->len = 0;
+        rt_buf_u32(m, RT_M_XFER_LOST);
+        rt_buf_u32(m, dest);
+        rt_buf_u64(m, xfer);
+        rt_buf_str(m, s->rt->mode == RT_MODE_TCP ? "no connection to it (see the log: the connection failed)"
+                                                 : "no channel to it (see the log)");
+        rt_send_res(s, m);
+        return;
+    }
     if (nccl && c && c->kind != RT_CHAN_NONE && o && o->has_value &&
         rt_gpu_xfer_header(dest, xfer, &o->value, m)) {
         int64_t t0 = rt_now_ns();

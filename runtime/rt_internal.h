@@ -455,6 +455,10 @@ typedef enum {
     RT_M_PLAN_FAILED, /* actor → driver: u32 plan id, u64 exec, str why: the actor could not
                        * load it (exec 0), or execution `exec` (1-based) failed there */
     RT_M_STATS,       /* actor → driver, as it stops: its DAFT_STATS rows (rt_stats_put) */
+    RT_M_XFER_LOST,   /* actor → driver: u32 dest, u64 xfer, str why: a PUSH found no channel
+                       * to dest (a TCP connection that failed); driver → dest: u32 owner,
+                       * u64 xfer, str text: that transfer will not come (its value: an
+                       * error with that text) */
 } RtMsgType;
 
 typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
@@ -520,6 +524,8 @@ struct DaftRt {
     bool notices_due;   /* death notices wait until no send is in progress */
     RtBuf frees_due;    /* FREEs of Refs settled meanwhile (in a send's progress hook, as a
                          * completion arrives): owner u32, id u64 each; sent with the notices */
+    RtBuf lost_due;     /* RT_M_XFER_LOST notices for readers, sent with the notices: each a
+                         * u32 reader, then the message as sent (u32 length, bytes) */
     int *rank_fd;       /* MPI driver: [rank] connection from that worker rank, -1 if used */
     char (*rank_addr)[64];
     char err[512];

@@ -99,6 +99,34 @@ static void rt_drv_on_value(DaftRt *rt, RtActorRec *a, RtRd *r)
     daft_value_free(&v);
 }
 
+/* Actor a could not send transfer `xfer` to its reader: the reader, which waits for it,
+ * gets the reason in its place (a reader never waits for a value that cannot come). */
+static void rt_drv_on_xfer_lost(DaftRt *rt, RtActorRec *a, RtRd *r)
+{
+    DaftActor dest = rt_rd_u32(r);
+    uint64_t xfer = rt_rd_u64(r);
+    char why[400];
+    rt_rd_str(r, why, sizeof why);
+    RtActorRec *d = rt_drv_actor(rt, dest);
+    if (r->bad || !d || d->dead)
+        return;
+    char text[600];
+    rt_fmt(text, sizeof text, "actor '%s' (%s) cannot send a Ref's value to actor '%s': %s", a->name,
+           rt_class_name(rt, a->cls), d->name, why);
+    RtBuf m = {0};
+    rt_buf_u32(&m, RT_M_XFER_LOST);
+    rt_buf_u32(&m, a->id);
+    rt_buf_u64(&m, xfer);
+    rt_buf_str(&m, text);
+    /* sent with the notices: this may be read while a send waits for room (no nested send) */
+    rt_buf_u32(&rt->lost_due, dest);
+    rt_buf_u32(&rt->lost_due, (uint32_t)m.len);
+    rt_buf_put(&rt->lost_due, m.p, m.len);
+    rt_buf_free(&m);
+    rt->notices_due = true;
+    rt_drv_notices(rt);
+}
+
 static void rt_drv_handle(DaftRt *rt, RtActorRec *a, RtBuf *m)
 {
     RtRd r = rt_rd(m->p, m->len);
@@ -114,6 +142,7 @@ static void rt_drv_handle(DaftRt *rt, RtActorRec *a, RtBuf *m)
         break;
     }
     case RT_M_STATS: rt_stats_take(&rt->stats, &r); break;
+    case RT_M_XFER_LOST: rt_drv_on_xfer_lost(rt, a, &r); break;
     default: rt_log("actor '%s': unexpected message to the driver", a->name); break;
     }
 }
@@ -307,6 +336,19 @@ void rt_drv_notices(DaftRt *rt)
                 rt_drv_send(rt, rt->actors[i], &m);
         rt_buf_free(&m);
     }
+    RtBuf lost = rt->lost_due; /* (the same) */
+    rt->lost_due = (RtBuf){0};
+    for (RtRd r = rt_rd(lost.p, lost.len); r.len - r.off >= 8;) {
+        RtActorRec *a = rt_drv_actor(rt, rt_rd_u32(&r));
+        uint32_t n = rt_rd_u32(&r);
+        const void *body = rt_rd_bytes(&r, n);
+        if (!body)
+            break;
+        RtBuf m = {(uint8_t *)body, n, n};
+        if (a && !a->dead)
+            rt_drv_send(rt, a, &m);
+    }
+    rt_buf_free(&lost);
     RtBuf due = rt->frees_due; /* (more may be queued while these are sent) */
     rt->frees_due = (RtBuf){0};
     for (RtRd r = rt_rd(due.p, due.len); r.len - r.off >= 12;) {
