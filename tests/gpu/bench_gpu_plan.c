@@ -3,6 +3,9 @@
  * prints the ratios. Prints RESULT lines like the peers:
  *   W3 daft_plan "2 GPUs, N B" stream_GBps  (pipelined A->B transfers of N bytes over NCCL)
  *   W3 daft_plan "2 GPUs, 8 B" rtt_host_us   (driver -> A -> B -> A -> driver, GPU synced; host clock)
+ *   W3 daft_plan "2 GPUs, 8 B" rtt_actor_us  (A -> B -> A as A's host sees it: its clock when
+ *        the execution starts on A, then when A's GPU has B's answer; the C peer's rtt_host_us
+ *        is the same span of its rank 0, which has no driver before and after it)
  *   W4 daft_plan "2 GPUs, 536870912 B f32" busbw_GBps (allreduce in a plan, pipelined)
  * -n4: W4 over 4 GPUs only; -rtt: the round trip only (e.g. under DAFT_GPU_PROFILE=host,
  * whose per-actor report then holds nothing else). */
@@ -124,6 +127,43 @@ int main(int argc, char **argv)
             }
             qsort(ts, (size_t)iters, sizeof *ts, cmp_d);
             result("W3", "2 GPUs, 8 B", "rtt_host_us", ts[iters / 2]);
+            free(ts);
+            daft_rt_plan_unload(rt, p);
+            daft_plan_free(plan);
+        }
+        /* the same round trip timed by A: a.mk_timed -> b.relay -> a.sink_timed (synced) */
+        {
+            DaftGraph *g = daft_graph_new("rtt_actor");
+            int a = daft_graph_add_actor(g, "a", "G", 1, 0, 0);
+            int b = daft_graph_add_actor(g, "b", "G", 1, 0, 1);
+            int x = daft_graph_add_input(g, "x", daft_payload_scalar(DAFT_PAY_I64));
+            int64_t dims[1] = {2};
+            DaftCommHint h = {0}, th = {DAFT_COMM_NCCL, NULL, false};
+            DaftGraphArg a1[2] = {daft_arg_value(x), daft_arg_i64(8)};
+            int t = daft_graph_add_task(g, a, "mk_timed", a1, 2, gh_tensor(1, dims), th);
+            DaftGraphArg a2[1] = {daft_arg_value(t)};
+            int u = daft_graph_add_task(g, b, "relay", a2, 1, gh_tensor(1, dims), th);
+            DaftGraphArg a3[1] = {daft_arg_value(u)};
+            int y = daft_graph_add_task(g, a, "sink_timed", a3, 1, daft_payload_scalar(DAFT_PAY_I64), h);
+            daft_graph_add_output(g, "y", y);
+            DaftPlan *plan = gh_build(g, 2);
+            DaftRtPlan *p;
+            if (daft_rt_plan_load(rt, plan, acts, 2, &p)) {
+                fprintf(stderr, "load: %s\n", daft_rt_last_error(rt));
+                return 1;
+            }
+            int iters = 1000;
+            double *ts = malloc(sizeof(double) * (size_t)iters);
+            for (int i = -100; i < iters; i++) {
+                DaftValue in[1] = {daft_value_i64(i)}, out;
+                daft_rt_plan_submit(rt, p, in, 1, 60);
+                daft_rt_plan_result(rt, p, 60, &out, 1);
+                if (i >= 0)
+                    ts[i] = out.kind == DAFT_V_I64 ? out.as.i64 / 1e3 : 1e9;
+                daft_value_free(&out);
+            }
+            qsort(ts, (size_t)iters, sizeof *ts, cmp_d);
+            result("W3", "2 GPUs, 8 B", "rtt_actor_us", ts[iters / 2]);
             free(ts);
             daft_rt_plan_unload(rt, p);
             daft_plan_free(plan);

@@ -13,7 +13,7 @@
 #include <time.h>
 
 enum { M_PRODUCE, M_CONSUME, M_OPS, M_MK, M_SINK, M_RELAY, M_DEV, M_ONDEV, M_NX, M_NCCLID, M_COLL, M_STALL,
-       M_NMETHODS };
+       M_MK_TIMED, M_SINK_TIMED, M_NMETHODS };
 
 static int ga_fail(DaftActorCtx *ctx, DaftValue *v)
 {
@@ -104,6 +104,34 @@ static int ga_sink(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftV
             return ga_fail(ctx, &e);
     }
     *out = daft_value_i64(a[1].as.i64);
+    return 0;
+}
+
+static int64_t ga_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* mk_timed(x, bytes): mk, and the actor's clock as it starts (its state: one i64) */
+static int ga_mk_timed(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    *(int64_t *)st = ga_now_ns();
+    return ga_mk(ctx, st, a, n, out);
+}
+
+/* sink_timed(t) -> i64 ns since this actor's last mk_timed, once the GPU has t (synced):
+ * a round trip A -> B -> A as A's host sees it, as the C peer times its ping-pong */
+static int ga_sink_timed(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftValue *out)
+{
+    (void)n;
+    if (a[0].kind == DAFT_V_ERROR)
+        return daft_raise(ctx, "%s", a[0].as.error.msg);
+    DaftValue e = daft_value_none();
+    if (daft_ctx_gpu_sync(ctx, &e))
+        return ga_fail(ctx, &e);
+    *out = daft_value_i64(ga_now_ns() - *(int64_t *)st);
     return 0;
 }
 
@@ -293,6 +321,7 @@ static const DaftMethodDesc ga_methods[M_NMETHODS] = {
     [M_DEV] = {"dev", ga_dev},             [M_ONDEV] = {"ondev", ga_ondev},
     [M_NX] = {"nx", ga_nx},                [M_NCCLID] = {"ncclid", ga_ncclid},
     [M_COLL] = {"coll", ga_coll},          [M_STALL] = {"stall", ga_stall},
+    [M_MK_TIMED] = {"mk_timed", ga_mk_timed}, [M_SINK_TIMED] = {"sink_timed", ga_sink_timed},
 };
 static const DaftClassDesc ga_class = {"G", 8, NULL, NULL, ga_methods, M_NMETHODS};
 
