@@ -454,14 +454,18 @@ static LLVMValueRef call_rt(Cg *cg, const char *name, LLVMValueRef *args, unsign
 static LLVMValueRef ci32(Cg *cg, long long v) { return LLVMConstInt(cg->t_i32, (unsigned long long)v, true); }
 static LLVMValueRef ci64(Cg *cg, long long v) { return LLVMConstInt(cg->t_i64, (unsigned long long)v, true); }
 
-static LLVMValueRef const_bytes(Cg *cg, const char *bytes, size_t len, const char *name) {
-    LLVMValueRef s = LLVMConstStringInContext(cg->ctx, bytes, (unsigned)len, false);
-    LLVMValueRef g = LLVMAddGlobal(cg->m, LLVMTypeOf(s), name);
-    LLVMSetInitializer(g, s);
+/* A private constant global holding `init`, as an i8*. */
+static LLVMValueRef const_global(Cg *cg, LLVMValueRef init, const char *name) {
+    LLVMValueRef g = LLVMAddGlobal(cg->m, LLVMTypeOf(init), name);
+    LLVMSetInitializer(g, init);
     LLVMSetGlobalConstant(g, true);
     LLVMSetLinkage(g, LLVMPrivateLinkage);
     LLVMSetUnnamedAddr(g, true);
     return LLVMConstBitCast(g, cg->t_i8p);
+}
+
+static LLVMValueRef const_bytes(Cg *cg, const char *bytes, size_t len, const char *name) {
+    return const_global(cg, LLVMConstStringInContext(cg->ctx, bytes, (unsigned)len, false), name);
 }
 
 static LLVMValueRef const_str(Cg *cg, const char *s) { return const_bytes(cg, s, strlen(s), ".str"); }
@@ -470,13 +474,7 @@ static LLVMValueRef const_i64s(Cg *cg, const int64_t *v, unsigned n, const char 
     LLVMValueRef e[66];
     for (unsigned i = 0; i < n && i < 66; i++)
         e[i] = ci64(cg, v[i]);
-    LLVMValueRef a = LLVMConstArray(cg->t_i64, e, n < 66 ? n : 66);
-    LLVMValueRef g = LLVMAddGlobal(cg->m, LLVMTypeOf(a), name);
-    LLVMSetInitializer(g, a);
-    LLVMSetGlobalConstant(g, true);
-    LLVMSetLinkage(g, LLVMPrivateLinkage);
-    LLVMSetUnnamedAddr(g, true);
-    return LLVMConstBitCast(g, cg->t_i8p);
+    return const_global(cg, LLVMConstArray(cg->t_i64, e, n < 66 ? n : 66), name);
 }
 
 static LLVMBasicBlockRef new_bb(Cg *cg, const char *name) {
