@@ -428,7 +428,7 @@ static LLVMValueRef rt(Cg *cg, const char *name) {
         {"daft_gen_get_take", 1, "PVDV"},
         {"daft_gen_wait", 1, "PVLDV"},
         {"daft_gen_check_nargs", 1, "PII"},
-        {"daft_gen_check_tensor_arg", 1, "PVPPP"},
+        {"daft_gen_check_tensor", 1, "PVPPP"},
         {"daft_gen_error", 1, "PV"},
         {"daft_gen_error_msg", 1, "PP"},
     };
@@ -476,6 +476,7 @@ static LLVMValueRef const_i64s(Cg *cg, const int64_t *v, unsigned n, const char 
         e[i] = ci64(cg, v[i]);
     return const_global(cg, LLVMConstArray(cg->t_i64, e, n < 66 ? n : 66), name);
 }
+
 
 static LLVMBasicBlockRef new_bb(Cg *cg, const char *name) {
     return LLVMAppendBasicBlockInContext(cg->ctx, cg->f->fn, name);
@@ -546,6 +547,44 @@ static void check_status(Cg *cg, LLVMValueRef st) {
 }
 
 /* Raises (actor) or reports fatally (driver) a fixed message when cond is true. */
+/* Does tensor type `to` say more than `from` (a dtype, a rank or a static dimension that
+ * `from` leaves open)? Sema made sure the two are consistent. NULL from: it says nothing. */
+static bool tensor_more_precise(const DaftType *to, const DaftType *from) {
+    if (!to || to->kind != DAFT_TY_TENSOR || (to->dtype >= DAFT_DT_COUNT && to->rank < 0))
+        return false;
+    if (!from || from->kind != DAFT_TY_TENSOR)
+        return !from;
+    if (to->dtype < DAFT_DT_COUNT && from->dtype >= DAFT_DT_COUNT)
+        return true;
+    if (to->rank < 0)
+        return false;
+    if (from->rank < 0)
+        return true;
+    for (int i = 0; i < to->rank && i < from->rank; i++)
+        if (to->dims[i] != DAFT_DIM_DYNAMIC && from->dims[i] == DAFT_DIM_DYNAMIC)
+            return true;
+    return false;
+}
+
+/* The run-time check of SPEC 5.5: a boxed value of static type `from` used where tensor type
+ * `to` is expected, when `to` says more; `what` names the use ("argument 'x'"). A shape the
+ * code relies on then holds (a method's argument comes from another process: from = NULL). */
+static void check_tensor(Cg *cg, LLVMValueRef v, const DaftType *to, const DaftType *from,
+                         const char *what) {
+    if (!v || !tensor_more_precise(to, from))
+        return;
+    int64_t spec[2 + DAFT_MAX_RANK];
+    int rank = to->rank >= 0 && to->rank <= DAFT_MAX_RANK ? to->rank : -1;
+    spec[0] = to->dtype < DAFT_DT_COUNT ? (int64_t)to->dtype : -1;
+    spec[1] = rank;
+    for (int i = 0; i < rank; i++)
+        spec[2 + i] = to->dims[i];
+    LLVMValueRef args[5] = {cg->f->ctxv ? cg->f->ctxv : LLVMConstNull(cg->t_i8p), v,
+                            const_i64s(cg, spec, (unsigned)(2 + (rank > 0 ? rank : 0)), ".shape"),
+                            const_str(cg, what), const_str(cg, tystr(cg, to))};
+    check_status(cg, call_rt(cg, "daft_gen_check_tensor", args, 5));
+}
+
 static void raise_if(Cg *cg, LLVMValueRef cond, const char *msg) {
     LLVMBasicBlockRef fail = new_bb(cg, "raise"), ok = new_bb(cg, "ok");
     LLVMBuildCondBr(cg->b, cond, fail, ok);
@@ -1302,6 +1341,10 @@ static CgVal emit_direct_call(Cg *cg, DaftNode *call, FnInfo *fi, bool with_stat
         } else {
             bool keep_refs = (pty && pty->kind == DAFT_TY_REF) || (decl->kind == DAFT_N_SCHEDULE && decl->is_compiled);
             CgVal v = emit_boxed_as(cg, args[i], pty, keep_refs);
+            if (!(args[i]->ty && args[i]->ty->kind == DAFT_TY_REF)) /* (a Ref: checked where it goes) */
+                check_tensor(cg, v.v, pty, args[i]->ty,
+                             daft_arena_printf(cg->mod->arena, "argument '%s' of '%s'",
+                                               decl->params.items[i]->name, fi->display));
             cargs[k++] = v.v ? v.v : LLVMConstNull(cg->t_valp);
         }
     }
@@ -1952,6 +1995,10 @@ static void emit_return(Cg *cg, DaftNode *s) {
                 if (ll && ll->kind == LOC_OWNED && !refs && x.boxed)
                     x.temp = true; /* the item itself, or a temporary made from it */
             }
+            if (x.boxed && !(v->ty && v->ty->kind == DAFT_TY_REF))
+                check_tensor(cg, x.v, f->ret_ty, l ? l->ty : v->ty,
+                             daft_arena_printf(cg->mod->arena, "result of '%s'",
+                                               f->info ? f->info->display : "?"));
             if (x.v)
                 move_or_copy(cg, f->retp, x);
         }
@@ -1989,6 +2036,7 @@ static void emit_let(Cg *cg, DaftNode *s) {
     CgVal v = emit_boxed_as(cg, s->value, ty, ty->kind == DAFT_TY_REF);
     if (!v.v)
         return;
+    check_tensor(cg, v.v, ty, s->value->ty, daft_arena_printf(cg->mod->arena, "'%s'", s->name));
     assign_boxed(cg, l->ptr, v);
 }
 
@@ -2095,6 +2143,11 @@ static void emit_assign(Cg *cg, DaftNode *s) {
     if (!v.v)
         return;
     v = boxed_of(cg, v, s->value->ty);
+    if (op == DAFT_OP_NONE)
+        check_tensor(cg, v.v, p.ty, s->value->ty,
+                     s->target->kind == DAFT_N_NAME && s->target->name
+                         ? daft_arena_printf(cg->mod->arena, "assignment to '%s'", s->target->name)
+                         : "assignment");
     assign_boxed(cg, p.ptr, v);
 }
 
@@ -2466,23 +2519,6 @@ static void emit_field_zeros(Cg *cg, ClassInfo *ci, LLVMValueRef state) {
     }
 }
 
-/* A tensor parameter with a dtype or a shape: the argument, which another process made, is
- * checked against it when the method starts (SPEC 5.5: a value less precise than its
- * parameter gets a run-time check), so a static shape the body relies on holds. */
-static void check_tensor_arg(Cg *cg, LLVMValueRef arg, const DaftType *ty, const char *name) {
-    if (ty->dtype >= DAFT_DT_COUNT && ty->rank < 0)
-        return; /* bare `tensor`: anything goes */
-    int64_t spec[2 + 64];
-    int rank = ty->rank >= 0 && ty->rank <= 64 ? ty->rank : -1;
-    spec[0] = ty->dtype < DAFT_DT_COUNT ? (int64_t)ty->dtype : -1;
-    spec[1] = rank;
-    for (int i = 0; i < rank; i++)
-        spec[2 + i] = ty->dims[i];
-    LLVMValueRef args[5] = {cg->f->ctxv, arg,
-                            const_i64s(cg, spec, (unsigned)(2 + (rank > 0 ? rank : 0)), ".shape"),
-                            const_str(cg, name ? name : "?"), const_str(cg, tystr(cg, ty))};
-    check_status(cg, call_rt(cg, "daft_gen_check_tensor_arg", args, 5));
-}
 
 /* DaftMethodFn wrapper (ctx, state, args, nargs, out) -> typed call; for init (fi may be
  * NULL: a class without init) the DaftInitFn (ctx, state, args, nargs), which also gives
@@ -2516,8 +2552,8 @@ static LLVMValueRef emit_wrapper(Cg *cg, ClassInfo *ci, FnInfo *fi, bool is_init
             DaftType *pty = d->params.items[i]->ty;
             LLVMValueRef idx = ci32(cg, i);
             LLVMValueRef a = LLVMBuildInBoundsGEP2(cg->b, cg->t_val, args, &idx, 1, "");
-            if (pty && pty->kind == DAFT_TY_TENSOR)
-                check_tensor_arg(cg, a, pty, d->params.items[i]->name);
+            check_tensor(cg, a, pty, NULL,
+                         daft_arena_printf(cg->mod->arena, "argument '%s'", d->params.items[i]->name));
             cargs[k++] = ty_scalar(pty) ? unbox_checked(cg, a, pty) : a;
         }
         if (fi->kind == FN_EXTERN_METHOD) {

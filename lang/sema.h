@@ -126,6 +126,9 @@ void sema_global_add(Sema *S, DaftNode *decl, const char *name);
 void sema_scope_push(Sema *S);
 void sema_scope_pop(Sema *S);
 DaftNode *sema_local(Sema *S, const char *name);
+/* A tensor dimension written as a name (`tensor<f32, [HIDDEN]>`, `shape = [HIDDEN]`): the
+ * value of the integer constant it names, or DAFT_DIM_DYNAMIC after an error. */
+int64_t sema_constant_dim(Sema *S, DaftNode *d);
 void sema_declare_local(Sema *S, DaftNode *decl); /* reports redefinition; assigns slot */
 void sema_declare_param(Sema *S, DaftNode *decl); /* no redefinition check */
 DaftSpan sema_end_span(DaftSpan s); /* the last character of a span */

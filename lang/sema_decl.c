@@ -157,10 +157,34 @@ static bool is_data_type(const DaftType *t) {
     }
 }
 
+/* A tensor dimension in a parameter's or result's type that names a parameter: dimensions
+ * are constants, so `fn f(n: i64, x: tensor<f32, [n]>)` would read a global `n`, not the
+ * parameter (or nothing): said rather than silently taken. */
+static void dims_name_no_param(Sema *S, DaftNode *fn, const DaftNode *tn) {
+    if (!tn)
+        return;
+    if (tn->kind == DAFT_N_TYPE_LIST || tn->kind == DAFT_N_TYPE_REF)
+        dims_name_no_param(S, fn, tn->type);
+    if (tn->kind == DAFT_N_TYPE_TENSOR || tn->kind == DAFT_N_TYPE_NAME)
+        for (int i = 0; tn->has_shape && i < tn->args.len; i++) {
+            const DaftNode *d = tn->args.items[i];
+            for (int j = 0; d && d->kind == DAFT_N_NAME && j < fn->params.len; j++) {
+                const DaftNode *q = fn->params.items[j];
+                if (q->name && d->name && strcmp(q->name, d->name) == 0) {
+                    DaftDiag *e = daft_error(S->diags, d->span,
+                                             "tensor dimension '%s' must be an integer constant, not a parameter",
+                                             d->name);
+                    daft_note(S->diags, e, q->name_span, "'%s' declared here", q->name);
+                }
+            }
+        }
+}
+
 static void check_params(Sema *S, DaftNode *fn) {
     for (int i = 0; i < fn->params.len; i++) {
         DaftNode *p = fn->params.items[i];
         p->ty = sema_resolve_type(S, p->type);
+        dims_name_no_param(S, fn, p->type);
         for (int j = 0; j < i; j++) {
             DaftNode *q = fn->params.items[j];
             if (p->name && q->name && strcmp(p->name, q->name) == 0) {
@@ -174,6 +198,7 @@ static void check_params(Sema *S, DaftNode *fn) {
 
 void sema_fn_signature(Sema *S, DaftNode *fn) {
     check_params(S, fn);
+    dims_name_no_param(S, fn, fn->type);
     fn->ty = fn->type ? sema_resolve_type(S, fn->type) : S->t_void;
 }
 
@@ -365,8 +390,9 @@ static const char *shape_str(Sema *S, const DaftNode *list) {
     const char *s = "";
     for (int i = 0; i < list->items.len; i++) {
         const DaftNode *d = list->items.items[i];
-        s = d->kind == DAFT_N_INT_LIT ? daft_arena_printf(S->arena, "%s%s%lld", s, i ? ", " : "", (long long)d->ival)
-                                      : daft_arena_printf(S->arena, "%s%s?", s, i ? ", " : "");
+        s = d->kind == DAFT_N_INT_LIT || d->kind == DAFT_N_NAME
+                ? daft_arena_printf(S->arena, "%s%s%lld", s, i ? ", " : "", (long long)d->ival)
+                : daft_arena_printf(S->arena, "%s%s?", s, i ? ", " : "");
     }
     return daft_arena_printf(S->arena, "[%s]", s);
 }
@@ -463,7 +489,14 @@ static void hint_attr(Sema *S, DaftNode *attr, DaftNode *m, DaftNode *actor) {
                     d->ty = S->t_i64;
                     continue;
                 }
-                daft_error(S->diags, d->span, "a hinted dimension must be an integer literal or '?'");
+                if (d->kind == DAFT_N_NAME && d->name) { /* a constant: its value, as a literal's */
+                    int64_t c = sema_constant_dim(S, d);
+                    d->ty = S->t_i64;
+                    d->ival = c;
+                    ok &= c != DAFT_DIM_DYNAMIC;
+                    continue;
+                }
+                daft_error(S->diags, d->span, "a hinted dimension must be an integer, a constant or '?'");
                 ok = false;
             }
             v->ty = sema_list_of(S, S->t_i64);
@@ -475,7 +508,8 @@ static void hint_attr(Sema *S, DaftNode *attr, DaftNode *m, DaftNode *actor) {
                 bool match = eff->rank == v->items.len;
                 for (int i = 0; match && i < v->items.len; i++) {
                     DaftNode *d = v->items.items[i];
-                    if (d->kind == DAFT_N_INT_LIT && eff->dims[i] != DAFT_DIM_DYNAMIC && eff->dims[i] != d->ival)
+                    if ((d->kind == DAFT_N_INT_LIT || d->kind == DAFT_N_NAME) && eff->dims[i] != DAFT_DIM_DYNAMIC &&
+                        eff->dims[i] != d->ival)
                         match = false;
                 }
                 if (!match) {

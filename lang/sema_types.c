@@ -142,17 +142,20 @@ static DaftType *scalar_named(Sema *S, const char *name) {
     return NULL;
 }
 
-/* A dimension written as a name: `tensor<f32, [HIDDEN, 4]>` with `const HIDDEN: i64 = ...`
- * (a constant's value is known at compile time, so the shape stays static). */
-static int64_t constant_dim(Sema *S, DaftNode *d) {
-    DaftNode *c = sema_global(S, d->name);
+int64_t sema_constant_dim(Sema *S, DaftNode *d) {
+    DaftNode *local = sema_local(S, d->name);
+    DaftNode *c = local ? local : sema_global(S, d->name);
     int64_t v = 0;
-    if (!c || c->kind != DAFT_N_CONST || !sema_const_int(S, c->value, &v)) {
-        DaftDiag *e = daft_error(S->diags, d->span, "tensor dimension '%s' must be an integer constant", d->name);
-        if (c)
-            sema_note_decl(S, e, c);
-        else
-            daft_note(S->diags, e, d->span, "'%s' is not declared; write a number, '?' or a 'const'", d->name);
+    if (c && c->kind == DAFT_N_CONST && !sema_const_int(S, c->value, &v) && c->ty && sema_is_int(c->ty))
+        return DAFT_DIM_DYNAMIC; /* (its value's own error stands) */
+    if (!c) {
+        daft_error(S->diags, d->span, "tensor dimension '%s' is not a declared constant", d->name);
+        return DAFT_DIM_DYNAMIC;
+    }
+    if (c->kind != DAFT_N_CONST || !sema_const_int(S, c->value, &v)) {
+        DaftDiag *e = local ? daft_error(S->diags, d->span, "tensor dimension '%s' must be an integer constant, not a variable", d->name)
+                            : daft_error(S->diags, d->span, "tensor dimension '%s' must be an integer constant", d->name);
+        sema_note_decl(S, e, c);
         return DAFT_DIM_DYNAMIC;
     }
     d->decl = c;
@@ -214,7 +217,10 @@ DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
             break;
         }
         ty = sema_tensor_of(S, dt);
-        if (tn->has_shape) {
+        if (tn->has_shape && tn->args.len > DAFT_TENSOR_MAX_RANK) {
+            daft_error(S->diags, tn->args.items[DAFT_TENSOR_MAX_RANK]->span,
+                       "a tensor has at most %d dimensions", DAFT_TENSOR_MAX_RANK);
+        } else if (tn->has_shape) {
             ty->rank = tn->args.len;
             ty->dims = daft_arena_alloc(S->arena, sizeof(int64_t) * (size_t)(tn->args.len + 1));
             for (int i = 0; i < tn->args.len; i++) {
@@ -225,7 +231,7 @@ DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
                     daft_error(S->diags, d->span, "tensor dimension must not be negative");
                     ty->dims[i] = DAFT_DIM_DYNAMIC;
                 } else if (d->kind == DAFT_N_NAME)
-                    ty->dims[i] = constant_dim(S, d);
+                    ty->dims[i] = sema_constant_dim(S, d);
                 else
                     ty->dims[i] = DAFT_DIM_DYNAMIC;
             }

@@ -213,11 +213,12 @@ int daft_gen_take_value(DaftActorCtx *ctx, DaftValue *v, const char *symbol, Daf
 
 /* Argument count check of a method wrapper. */
 int daft_gen_check_nargs(DaftActorCtx *ctx, int nargs, int expected);
-/* The run-time check of a tensor parameter more precise than its argument may be (SPEC 5.5):
- * spec = {dtype (a DaftRtDtype, -1: any), rank (-1: any), dims (DAFT_DIM_DYNAMIC: any)...};
- * `want` renders it. Errors pass (they propagate without the method running). */
-int daft_gen_check_tensor_arg(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
-                              const char *param, const char *want);
+/* The run-time check of a value used where a tensor type more precise than its own is
+ * expected (SPEC 5.5: an argument, a result, a typed `let`, an assignment): spec = {dtype (a
+ * DaftRtDtype, -1: any), rank (-1: any), dims (DAFT_DIM_DYNAMIC: any)...}; `want` renders it,
+ * `what` names the use ("argument 'x'"). Error values pass (they propagate as they are). */
+int daft_gen_check_tensor(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
+                          const char *what, const char *want);
 
 /* ---------------------------------------------------------------- compiled schedules
  *

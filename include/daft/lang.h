@@ -160,6 +160,7 @@ int daft_dtype_size(DaftDType dt);
 bool daft_dtype_parse(const char *name, DaftDType *out);
 
 #define DAFT_DIM_DYNAMIC (-1)  /* a "?" dimension */
+#define DAFT_TENSOR_MAX_RANK 8 /* as the runtime's DAFT_MAX_RANK */
 
 typedef struct DaftNode DaftNode;
 

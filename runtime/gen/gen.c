@@ -868,8 +868,8 @@ static bool tensor_fits(const DaftValue *v, const int64_t *spec)
     return true;
 }
 
-int daft_gen_check_tensor_arg(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
-                              const char *param, const char *want)
+int daft_gen_check_tensor(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
+                          const char *what, const char *want)
 {
     if (v->kind == DAFT_V_ERROR || tensor_fits(v, spec))
         return 0;
@@ -884,7 +884,7 @@ int daft_gen_check_tensor_arg(DaftActorCtx *ctx, const DaftValue *v, const int64
     } else {
         daft_value_format(v, got, sizeof got);
     }
-    return daft_gen_errorf(ctx, "argument '%s': expected %s, got %s", param, want, got);
+    return daft_gen_errorf(ctx, "%s: expected %s, got %s", what, want, got);
 }
 
 /* ---------------------------------------------------------------- main */
