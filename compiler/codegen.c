@@ -1341,8 +1341,8 @@ static CgVal emit_direct_call(Cg *cg, DaftNode *call, FnInfo *fi, bool with_stat
         } else {
             bool keep_refs = (pty && pty->kind == DAFT_TY_REF) || (decl->kind == DAFT_N_SCHEDULE && decl->is_compiled);
             CgVal v = emit_boxed_as(cg, args[i], pty, keep_refs);
-            if (!(args[i]->ty && args[i]->ty->kind == DAFT_TY_REF)) /* (a Ref: checked where it goes) */
-                check_tensor(cg, v.v, pty, args[i]->ty,
+            if (fi->kind == FN_METHOD && !(args[i]->ty && args[i]->ty->kind == DAFT_TY_REF))
+                check_tensor(cg, v.v, pty, args[i]->ty, /* (functions: in their prologue) */
                              daft_arena_printf(cg->mod->arena, "argument '%s' of '%s'",
                                                decl->params.items[i]->name, fi->display));
             cargs[k++] = v.v ? v.v : LLVMConstNull(cg->t_valp);
@@ -2481,6 +2481,12 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
         } else {
             add_local(cg, p, LOC_BORROWED, v, p->ty);
         }
+        /* a function's or schedule's tensor arguments are checked here, where every caller
+         * (generated code, daft-repl) passes through; methods check theirs in the wrapper
+         * (tasks) or at the call (on self) */
+        if (fi->kind == FN_USER || fi->kind == FN_SCHED)
+            check_tensor(cg, v, p->ty, NULL,
+                         daft_arena_printf(cg->mod->arena, "argument '%s' of '%s'", p->name, fi->display));
     }
     if (!ty_void(fi->ret)) {
         f.retp = LLVMGetParam(fi->fn, k++);

@@ -200,6 +200,32 @@ char *repl_format(Repl *R, const DaftValue *v, bool top) {
 static bool eval(Ev *E, Frame *F, DaftNode *e, DaftValue *out);
 static Flow exec(Ev *E, Frame *F, DaftNode *s);
 
+/* SPEC 5.5's run-time check of a tensor type (a dtype, a static shape) where a value is used
+ * as one: what daftc's programs check (compiler/codegen.c check_tensor), said the same way. */
+static bool tensor_fits_type(Ev *E, const DaftValue *v, const DaftType *t, const char *what_fmt,
+                             const char *name, const char *of) {
+    if (!t || t->kind != DAFT_TY_TENSOR || v->kind != DAFT_V_TENSOR)
+        return true; /* (errors and Refs pass; other kinds: sema's) */
+    const DaftTensor *x = &v->as.tensor;
+    bool ok = t->dtype >= DAFT_DT_COUNT || (int)x->dtype == (int)t->dtype;
+    if (ok && t->rank >= 0) {
+        ok = x->rank == t->rank;
+        for (int i = 0; ok && i < t->rank; i++)
+            ok = t->dims[i] == DAFT_DIM_DYNAMIC || t->dims[i] == x->dims[i];
+    }
+    if (ok)
+        return true;
+    char got[64 + DAFT_MAX_RANK * 24];
+    int n = snprintf(got, sizeof got, "tensor<%s, [", daft_rt_dtype_name(x->dtype));
+    for (int i = 0; i < x->rank && n > 0 && (size_t)n < sizeof got; i++)
+        n += snprintf(got + n, sizeof got - (size_t)n, i ? ", %lld" : "%lld", (long long)x->dims[i]);
+    if (n > 0 && (size_t)n < sizeof got)
+        snprintf(got + n, sizeof got - (size_t)n, "]>");
+    char what[300];
+    snprintf(what, sizeof what, what_fmt, name ? name : "?", of ? of : "?");
+    return fail(E, "%s: expected %s, got %s", what, daft_type_str(E->mod->arena, t), got);
+}
+
 static bool eval_as(Ev *E, Frame *F, DaftNode *e, const DaftType *t, DaftValue *out) {
     if (!eval(E, F, e, out))
         return false;
@@ -786,6 +812,11 @@ static bool call_body(Ev *E, DaftNode *decl, DaftValue *args, int n, DaftValue *
         return fail(E, "'%s' has no body", decl->name);
     if (E->depth >= MAX_DEPTH)
         return fail(E, "call depth limit (%d) reached in '%s'", MAX_DEPTH, decl->name);
+    for (int i = 0; i < n && i < decl->params.len; i++) {
+        const DaftNode *p = decl->params.items[i];
+        if (!tensor_fits_type(E, &args[i], p->ty, "argument '%s' of '%s'", p->name, decl->name))
+            return false;
+    }
     Frame G = {0};
     G.ret = daft_value_none();
     for (int i = 0; i < n && i < decl->params.len; i++) {
@@ -799,7 +830,8 @@ static bool call_body(Ev *E, DaftNode *decl, DaftValue *args, int n, DaftValue *
     E->depth--;
     if (fl != FLOW_ERROR)
         E->where = saved;
-    bool ok = fl != FLOW_ERROR;
+    bool ok = fl != FLOW_ERROR &&
+              tensor_fits_type(E, &G.ret, decl->ty, "result of '%s'%.0s", decl->name, NULL);
     if (ok) {
         *out = G.ret;
         G.ret = daft_value_none();
@@ -1197,6 +1229,10 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
         DaftValue v = daft_value_none();
         if (!eval_as(E, F, s->value, s->ty, &v))
             return FLOW_ERROR;
+        if (!tensor_fits_type(E, &v, s->ty, "'%s'%.0s", s->name, NULL)) {
+            daft_value_free(&v);
+            return FLOW_ERROR;
+        }
         DaftValue *d = slot(F, s->slot);
         daft_value_free(d);
         *d = v;
@@ -1206,7 +1242,12 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
         DaftValue v = daft_value_none();
         if (!eval_as(E, F, s->value, s->target ? s->target->ty : NULL, &v))
             return FLOW_ERROR;
-        DaftValue *d = lvalue(E, F, s->target);
+        bool named = s->target && s->target->kind == DAFT_N_NAME && s->target->name;
+        bool fits = (s->op != DAFT_OP_ASSIGN && s->op != DAFT_OP_NONE) ||
+                    tensor_fits_type(E, &v, s->target ? s->target->ty : NULL,
+                                     named ? "assignment to '%s'%.0s" : "assignment%.0s%.0s",
+                                     named ? s->target->name : NULL, NULL);
+        DaftValue *d = fits ? lvalue(E, F, s->target) : NULL;
         if (!d) {
             daft_value_free(&v);
             return FLOW_ERROR;
