@@ -466,6 +466,24 @@ static int take_posted(RtXNccl *g, RtXNChan *c, uint32_t ch, DaftValue *slot)
     return 1;
 }
 
+/* Why now: the next execution starts only with its GO, which the driver may send only once
+ * it has this execution's result (a round trip, W3); a receive posted then (~12 us of CPU) lay
+ * on the round trip's path, before this actor could answer. Posted now, it waits on the GPU
+ * (held: joins leave it out, and an unload aborts it with the communicators).
+ * DAFT_NCCL_PREPOST_NEXT=0 posts it when the execution starts, as before. */
+void rt_xnccl_prepost_next(RtXNccl *g, uint32_t ch)
+{
+    if (!g || ch >= g->nchans || g->failed)
+        return;
+    RtXNChan *c = &g->chans[ch];
+    const char *e = getenv("DAFT_NCCL_PREPOST_NEXT");
+    if (!prepost_chan(g, c) || c->posted || (e && !strcmp(e, "0")))
+        return;
+    c->post = static_tensor(c);
+    recv_into(g, c, &c->post, true); /* (a failure is reported when the control comes) */
+    c->posted = true;
+}
+
 int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot)
 {
     RtXNChan *c = &g->chans[ch];

@@ -35,6 +35,9 @@ void rt_xnccl_write(RtXNccl *g, const RtXIo *io, uint32_t ch, int32_t target, co
 /* READ: 1 and the value (a GPU tensor being received, in stream order) in *slot; 0 if the
  * control value has not arrived yet (pre-posting: the receive is posted by the first call). */
 int rt_xnccl_try_read(RtXNccl *g, const RtXIo *io, uint32_t ch, DaftValue *slot);
+/* An execution ended and the next one begins with a read of NCCL channel ch: its receive is
+ * posted now (held), when it pre-posts (static shape), not when that execution starts. */
+void rt_xnccl_prepost_next(RtXNccl *g, uint32_t ch);
 /* Unit tests: run against this GPU table instead of the process's (a fake one). */
 void rt_xnccl_use_ops(RtXNccl *g, const RtGpuOps *ops);
 /* COLLECTIVE over an NCCL group: the member's result (an error value on failure). */

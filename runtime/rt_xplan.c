@@ -1082,6 +1082,10 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             p->pc = 0;
             p->go_taken = false;
             p->execs++;
+            const RtXOp *first = &p->ops[0];
+            if (first->kind == RT_OP_READ && rt_xnccl_chan(p->gpu, (uint32_t)first->channel) &&
+                !p->stopped && !(p->stop_at && p->execs + 1 >= p->stop_at))
+                rt_xnccl_prepost_next(p->gpu, (uint32_t)first->channel);
             if (p->sequenced)
                 rt_exec_plan_turn_done(p->self, p->id);
             return true;
