@@ -87,6 +87,8 @@ struct RtXNccl {
     uint32_t ngroups;
     bool failed;
     bool prepost;       /* DAFT_NCCL_PREPOST: static-shape receives posted before the control */
+    bool prepost_next;  /* and a program's first one as the previous execution ends
+                         * (unless DAFT_NCCL_PREPOST_NEXT=0; read once, at load) */
     DaftTensor scratch; /* pre-posting, writer: sent in place of a value that is not a tensor */
     char err[400];
     DaftValue tmp;
@@ -182,6 +184,8 @@ RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, si
         bad = g->group_comm[i] >= (int32_t)g->ncomms;
     }
     g->prepost = bad ? false : rt_rd_u8(r) != 0;
+    const char *next = getenv("DAFT_NCCL_PREPOST_NEXT");
+    g->prepost_next = !(next && !strcmp(next, "0"));
     if (bad || r->bad) {
         rt_fmt(err, cap, "malformed GPU section");
         rt_xnccl_free(g);
@@ -476,8 +480,7 @@ void rt_xnccl_prepost_next(RtXNccl *g, uint32_t ch)
     if (!g || ch >= g->nchans || g->failed)
         return;
     RtXNChan *c = &g->chans[ch];
-    const char *e = getenv("DAFT_NCCL_PREPOST_NEXT");
-    if (!prepost_chan(g, c) || c->posted || (e && !strcmp(e, "0")))
+    if (!g->prepost_next || !prepost_chan(g, c) || c->posted)
         return;
     c->post = static_tensor(c);
     recv_into(g, c, &c->post, true); /* (a failure is reported when the control comes) */
