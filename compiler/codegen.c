@@ -571,16 +571,23 @@ static bool tensor_more_precise(const DaftType *to, const DaftType *from) {
  * code relies on then holds (a method's argument comes from another process: from = NULL). */
 static void check_tensor(Cg *cg, LLVMValueRef v, const DaftType *to, const DaftType *from,
                          const char *what) {
+    int64_t depth = 0; /* a list's items are checked, however deep (`[[tensor<f32, [4]>]]`) */
+    while (to && to->kind == DAFT_TY_LIST) {
+        to = to->elem;
+        from = from && from->kind == DAFT_TY_LIST ? from->elem : from;
+        depth++;
+    }
     if (!v || !tensor_more_precise(to, from))
         return;
-    int64_t spec[2 + DAFT_MAX_RANK];
+    int64_t spec[3 + DAFT_MAX_RANK];
     int rank = to->rank >= 0 && to->rank <= DAFT_MAX_RANK ? to->rank : -1;
-    spec[0] = to->dtype < DAFT_DT_COUNT ? (int64_t)to->dtype : -1;
-    spec[1] = rank;
+    spec[0] = depth;
+    spec[1] = to->dtype < DAFT_DT_COUNT ? (int64_t)to->dtype : -1;
+    spec[2] = rank;
     for (int i = 0; i < rank; i++)
-        spec[2 + i] = to->dims[i];
+        spec[3 + i] = to->dims[i];
     LLVMValueRef args[5] = {cg->f->ctxv ? cg->f->ctxv : LLVMConstNull(cg->t_i8p), v,
-                            const_i64s(cg, spec, (unsigned)(2 + (rank > 0 ? rank : 0)), ".shape"),
+                            const_i64s(cg, spec, (unsigned)(3 + (rank > 0 ? rank : 0)), ".shape"),
                             const_str(cg, what), const_str(cg, tystr(cg, to))};
     check_status(cg, call_rt(cg, "daft_gen_check_tensor", args, 5));
 }

@@ -190,6 +190,9 @@ DAFT_API int daft_value_format(const DaftValue *v, char *buf, size_t cap);
 /* Element size in bytes, name ("f32", ...), or 0 / NULL for an invalid dtype. */
 DAFT_API size_t daft_rt_dtype_size(DaftRtDtype dt);
 DAFT_API const char *daft_rt_dtype_name(DaftRtDtype dt);
+/* A tensor's type as daft writes it, "tensor<f32, [4, 8]>", like snprintf (SPEC 5.5's
+ * messages). */
+DAFT_API int daft_tensor_type_format(const DaftTensor *t, char *buf, size_t cap);
 DAFT_API int64_t daft_tensor_numel(const DaftTensor *t);
 DAFT_API size_t daft_tensor_nbytes(const DaftTensor *t);
 

@@ -29,6 +29,17 @@ const char *daft_rt_dtype_name(DaftRtDtype dt)
     return (unsigned)dt < DAFT_RT_DTYPE_COUNT ? rt_dtypes[dt].name : NULL;
 }
 
+int daft_tensor_type_format(const DaftTensor *t, char *buf, size_t cap)
+{
+    const char *dt = daft_rt_dtype_name(t->dtype);
+    int n = snprintf(buf, cap, "tensor<%s, [", dt ? dt : "?");
+    for (int i = 0; i < t->rank && i < DAFT_MAX_RANK; i++)
+        n += snprintf(buf && (size_t)n < cap ? buf + n : NULL, (size_t)n < cap ? cap - (size_t)n : 0,
+                      i ? ", %lld" : "%lld", (long long)t->dims[i]);
+    n += snprintf(buf && (size_t)n < cap ? buf + n : NULL, (size_t)n < cap ? cap - (size_t)n : 0, "]>");
+    return n;
+}
+
 int64_t daft_tensor_numel(const DaftTensor *t)
 {
     int64_t n = 1;

@@ -868,23 +868,43 @@ static bool tensor_fits(const DaftValue *v, const int64_t *spec)
     return true;
 }
 
+#define ITEM_PATH_CAP 160
+
+/* The tensors `depth` lists deep in v (path: the items' indexes so far, "[2][0]") against
+ * spec's type. */
+static int check_tensor_items(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
+                              int64_t depth, const char *what, const char *want, char *path,
+                              size_t len)
+{
+    if (v->kind == DAFT_V_ERROR || v->kind == DAFT_V_REF)
+        return 0; /* (a Ref's value is checked where it is used) */
+    if (depth > 0) {
+        for (size_t i = 0; v->kind == DAFT_V_LIST && i < v->as.list.len; i++) {
+            int n = snprintf(path + len, ITEM_PATH_CAP - len, "[%zu]", i);
+            size_t at = n > 0 && len + (size_t)n < ITEM_PATH_CAP ? len + (size_t)n : len;
+            if (check_tensor_items(ctx, &v->as.list.items[i], spec, depth - 1, what, want, path, at))
+                return -1;
+            path[len] = '\0';
+        }
+        return 0;
+    }
+    if (tensor_fits(v, spec))
+        return 0;
+    char got[64 + DAFT_MAX_RANK * 24];
+    if (v->kind == DAFT_V_TENSOR)
+        daft_tensor_type_format(&v->as.tensor, got, sizeof got);
+    else
+        daft_value_format(v, got, sizeof got);
+    return daft_gen_errorf(ctx, "%s%s%s: expected %s, got %s", what, *path ? " item " : "", path,
+                           want, got);
+}
+
+/* spec: { list depth, dtype or -1, rank or -1, dims } (codegen.c check_tensor) */
 int daft_gen_check_tensor(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
                           const char *what, const char *want)
 {
-    if (v->kind == DAFT_V_ERROR || v->kind == DAFT_V_REF || tensor_fits(v, spec))
-        return 0; /* (a Ref's value is checked where it is used) */
-    char got[64 + DAFT_MAX_RANK * 24];
-    if (v->kind == DAFT_V_TENSOR) {
-        const DaftTensor *t = &v->as.tensor;
-        int n = snprintf(got, sizeof got, "tensor<%s, [", daft_rt_dtype_name(t->dtype));
-        for (int i = 0; i < t->rank && n > 0 && (size_t)n < sizeof got; i++)
-            n += snprintf(got + n, sizeof got - (size_t)n, i ? ", %lld" : "%lld", (long long)t->dims[i]);
-        if (n > 0 && (size_t)n < sizeof got)
-            snprintf(got + n, sizeof got - (size_t)n, "]>");
-    } else {
-        daft_value_format(v, got, sizeof got);
-    }
-    return daft_gen_errorf(ctx, "%s: expected %s, got %s", what, want, got);
+    char path[ITEM_PATH_CAP] = "";
+    return check_tensor_items(ctx, v, spec + 1, spec[0], what, want, path, 0);
 }
 
 /* ---------------------------------------------------------------- main */

@@ -200,12 +200,23 @@ char *repl_format(Repl *R, const DaftValue *v, bool top) {
 static bool eval(Ev *E, Frame *F, DaftNode *e, DaftValue *out);
 static Flow exec(Ev *E, Frame *F, DaftNode *s);
 
-/* SPEC 5.5's run-time check of a tensor type (a dtype, a static shape) where a value is used
- * as one: what daftc's programs check (compiler/codegen.c check_tensor), said the same way. */
-static bool tensor_fits_type(Ev *E, const DaftValue *v, const DaftType *t, const char *what_fmt,
-                             const char *name, const char *of) {
+/* The tensor in v, or the tensors `t` says v's lists hold, however deep, against t's tensor
+ * type; NULL, or the first that does not fit, with its items' indexes in path ("[2][0]"). */
+static const DaftTensor *tensor_misfit(const DaftValue *v, const DaftType *t, char *path,
+                                       size_t len, size_t cap) {
+    if (t && t->kind == DAFT_TY_LIST) {
+        for (size_t i = 0; v->kind == DAFT_V_LIST && i < v->as.list.len; i++) {
+            int n = snprintf(path + len, cap - len, "[%zu]", i);
+            size_t at = n > 0 && len + (size_t)n < cap ? len + (size_t)n : len;
+            const DaftTensor *bad = tensor_misfit(&v->as.list.items[i], t->elem, path, at, cap);
+            if (bad)
+                return bad;
+            path[len] = '\0';
+        }
+        return NULL;
+    }
     if (!t || t->kind != DAFT_TY_TENSOR || v->kind != DAFT_V_TENSOR)
-        return true; /* (errors and Refs pass; other kinds: sema's) */
+        return NULL; /* (errors and Refs pass; other kinds: sema's) */
     const DaftTensor *x = &v->as.tensor;
     bool ok = t->dtype >= DAFT_DT_COUNT || (int)x->dtype == (int)t->dtype;
     if (ok && t->rank >= 0) {
@@ -213,17 +224,26 @@ static bool tensor_fits_type(Ev *E, const DaftValue *v, const DaftType *t, const
         for (int i = 0; ok && i < t->rank; i++)
             ok = t->dims[i] == DAFT_DIM_DYNAMIC || t->dims[i] == x->dims[i];
     }
-    if (ok)
+    return ok ? NULL : x;
+}
+
+/* SPEC 5.5's run-time check of a tensor type (a dtype, a static shape) where a value is used
+ * as one, also inside lists: what daftc's programs check (compiler/codegen.c check_tensor),
+ * said the same way. */
+static bool tensor_fits_type(Ev *E, const DaftValue *v, const DaftType *t, const char *what_fmt,
+                             const char *name, const char *of) {
+    char path[160] = "";
+    const DaftTensor *x = tensor_misfit(v, t, path, 0, sizeof path);
+    if (!x)
         return true;
+    while (t && t->kind == DAFT_TY_LIST)
+        t = t->elem;
     char got[64 + DAFT_MAX_RANK * 24];
-    int n = snprintf(got, sizeof got, "tensor<%s, [", daft_rt_dtype_name(x->dtype));
-    for (int i = 0; i < x->rank && n > 0 && (size_t)n < sizeof got; i++)
-        n += snprintf(got + n, sizeof got - (size_t)n, i ? ", %lld" : "%lld", (long long)x->dims[i]);
-    if (n > 0 && (size_t)n < sizeof got)
-        snprintf(got + n, sizeof got - (size_t)n, "]>");
+    daft_tensor_type_format(x, got, sizeof got);
     char what[300];
     snprintf(what, sizeof what, what_fmt, name ? name : "?", of ? of : "?");
-    return fail(E, "%s: expected %s, got %s", what, daft_type_str(E->mod->arena, t), got);
+    return fail(E, "%s%s%s: expected %s, got %s", what, *path ? " item " : "", path,
+                daft_type_str(E->mod->arena, t), got);
 }
 
 static bool eval_as(Ev *E, Frame *F, DaftNode *e, const DaftType *t, DaftValue *out) {

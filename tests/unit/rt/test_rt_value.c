@@ -122,6 +122,28 @@ static void test_copy_equal_format(void **st)
     assert_int_equal(v.kind, DAFT_V_NONE);
 }
 
+/* SPEC 5.5's messages: the type as daft writes it, truncated like snprintf. */
+static void test_tensor_type_format(void **st)
+{
+    (void)st;
+    DaftTensor t = {0};
+    t.dtype = DAFT_RT_BF16;
+    t.rank = 3;
+    t.dims[0] = 4;
+    t.dims[1] = 1;
+    t.dims[2] = 123456789012LL;
+    char buf[64];
+    assert_int_equal(daft_tensor_type_format(&t, buf, sizeof buf), 34);
+    assert_string_equal(buf, "tensor<bf16, [4, 1, 123456789012]>");
+    char small[10];
+    assert_int_equal(daft_tensor_type_format(&t, small, sizeof small), 34);
+    assert_string_equal(small, "tensor<bf");
+    assert_int_equal(daft_tensor_type_format(&t, NULL, 0), 34);
+    t.rank = 0;
+    daft_tensor_type_format(&t, buf, sizeof buf);
+    assert_string_equal(buf, "tensor<bf16, []>");
+}
+
 static void test_bad_tensor(void **st)
 {
     (void)st;
@@ -147,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_all_kinds),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_copy_equal_format),
+        cmocka_unit_test(test_tensor_type_format),
         cmocka_unit_test(test_bad_tensor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
