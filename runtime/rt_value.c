@@ -31,13 +31,15 @@ const char *daft_rt_dtype_name(DaftRtDtype dt)
 
 int daft_tensor_type_format(const DaftTensor *t, char *buf, size_t cap)
 {
+    /* composed in a local buffer: the caller's may be tiny or NULL */
+    char tmp[32 + DAFT_MAX_RANK * 24];
     const char *dt = daft_rt_dtype_name(t->dtype);
-    int n = snprintf(buf, cap, "tensor<%s, [", dt ? dt : "?");
-    for (int i = 0; i < t->rank && i < DAFT_MAX_RANK; i++)
-        n += snprintf(buf && (size_t)n < cap ? buf + n : NULL, (size_t)n < cap ? cap - (size_t)n : 0,
-                      i ? ", %lld" : "%lld", (long long)t->dims[i]);
-    n += snprintf(buf && (size_t)n < cap ? buf + n : NULL, (size_t)n < cap ? cap - (size_t)n : 0, "]>");
-    return n;
+    size_t n = (size_t)snprintf(tmp, sizeof tmp, "tensor<%s, [", dt ? dt : "?");
+    for (int i = 0; i < t->rank && i < DAFT_MAX_RANK && n < sizeof tmp; i++)
+        n += (size_t)snprintf(tmp + n, sizeof tmp - n, i ? ", %lld" : "%lld", (long long)t->dims[i]);
+    if (n < sizeof tmp)
+        snprintf(tmp + n, sizeof tmp - n, "]>");
+    return snprintf(buf, cap, "%s", tmp);
 }
 
 int64_t daft_tensor_numel(const DaftTensor *t)
