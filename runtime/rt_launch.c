@@ -7,6 +7,7 @@
 #include "rt_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -17,6 +18,20 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+
+/* An actor reads nothing from the driver's standard input, and must not move it: a child
+ * that ends through exit() (a C method, a fatal error) has the C library set the offset of a
+ * seekable stdin, which it shares with the driver, back to where its copy of the driver's
+ * stdio buffer stood, and daft-repl would read its script again. */
+static void detach_stdin(void)
+{
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0)
+        return;
+    dup2(null, STDIN_FILENO); /* (dup2 clears O_CLOEXEC on the copy) */
+    if (null != STDIN_FILENO)
+        close(null);
+}
 
 int rt_launch_fork(RtProc *p, void (*child_main)(void *arg), void *arg)
 {
@@ -30,6 +45,7 @@ int rt_launch_fork(RtProc *p, void (*child_main)(void *arg), void *arg)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) /* the parent died before prctl took effect */
             _exit(127);
+        detach_stdin();
         child_main(arg);
         _exit(0);
     }
