@@ -16,7 +16,10 @@
  *     temporary an owned slot holding an intermediate result; freed at the end of the
  *             statement that created it, or moved (memcpy + kind = NONE) into a variable, a
  *             field, a list or the result.
- *   Storing a borrowed value into a variable deep-copies it (daft_gen_copy). In driver code
+ *   Storing a borrowed value into a variable deep-copies it (daft_gen_copy). Lists are
+ *   values (SPEC.md §5.3), copied lazily: a parameter or loop variable that the body writes
+ *   into (`xs[i] = v`) is copied first, and a method on self that may write fields gets a
+ *   copy of each argument that may be borrowed from a field. In driver code
  *   a value may hold Refs: copies count them and frees drop them (daft_gen_drop), and a
  *   Ref is released with the last value holding it. Moves keep the count: `return local`,
  *   `return local_list[i]`, `xs = xs + [temporary]` (appended in place) and get of a
@@ -191,6 +194,7 @@ typedef struct FnInfo {
     LLVMValueRef wrapper;
     DaftType *ret;       /* result type (NULL/void: none) */
     const char *display; /* "Class.method", "main" */
+    bool writes_fields;  /* methods: may write a field of self (mark_field_writers) */
 } FnInfo;
 
 struct ClassInfo {
@@ -818,12 +822,78 @@ static bool any_node(const DaftNode *n, bool (*pred)(const DaftNode *, const voi
     return false;
 }
 
-static bool assigns_decl(const DaftNode *n, const void *decl) {
-    return n->kind == DAFT_N_ASSIGN && n->target && n->target->kind == DAFT_N_NAME && n->target->decl == decl;
+/* The variable or field an assignment target writes into: `xs[i][j] = v` writes into xs. */
+static const DaftNode *target_root(const DaftNode *t) {
+    while (t && t->kind == DAFT_N_INDEX)
+        t = t->lhs;
+    return t;
 }
 
-/* True when `name` (a decl) is the target of an assignment somewhere under n. */
-static bool assigns_to(const DaftNode *n, const DaftNode *decl) { return any_node(n, assigns_decl, decl); }
+static bool writes_decl(const DaftNode *n, const void *decl) {
+    const DaftNode *t = n->kind == DAFT_N_ASSIGN ? target_root(n->target) : NULL;
+    return t && t->kind == DAFT_N_NAME && t->decl == decl;
+}
+
+/* True when the variable `decl` or one of its items is assigned somewhere under n: a
+ * borrowed list must then be copied first, lists being values (SPEC 5.3). */
+static bool writes_to(const DaftNode *n, const DaftNode *decl) { return any_node(n, writes_decl, decl); }
+
+static bool writes_field(const DaftNode *n, const void *unused) {
+    (void)unused;
+    const DaftNode *t = n->kind == DAFT_N_ASSIGN ? target_root(n->target) : NULL;
+    return t && t->kind == DAFT_N_FIELD_ACCESS;
+}
+
+/* Is n a call of a method on self that may write fields? */
+static bool calls_field_writer(const DaftNode *n, const void *cgp) {
+    const Cg *cg = cgp;
+    if (n->kind != DAFT_N_CALL || !n->callee || n->callee->kind != DAFT_N_FIELD_ACCESS ||
+        !n->callee->lhs || n->callee->lhs->kind != DAFT_N_SELF)
+        return false;
+    const DaftNode *decl = n->decl ? n->decl : n->callee->decl;
+    const FnInfo *fi = decl ? map_get(&cg->fn_of, decl) : NULL;
+    return fi && fi->writes_fields;
+}
+
+/* Marks the methods of ci that may write a field of self, directly or through the methods
+ * they call on self (a fixpoint: calls may be recursive). A value borrowed from a field
+ * must not be seen by such a call, which could replace or change it under the borrower. */
+static void mark_field_writers(Cg *cg, ClassInfo *ci) {
+    for (int i = 0; i < ci->nmethods; i++)
+        ci->methods[i]->writes_fields = any_node(ci->methods[i]->decl->body, writes_field, NULL);
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = 0; i < ci->nmethods; i++) {
+            FnInfo *fi = ci->methods[i];
+            if (!fi->writes_fields && any_node(fi->decl->body, calls_field_writer, cg))
+                changed = fi->writes_fields = true;
+        }
+    }
+}
+
+/* Do a and b name the same variable or the same field of self? */
+static bool same_place(const DaftNode *a, const DaftNode *b) {
+    if (a->kind == DAFT_N_NAME && b->kind == DAFT_N_NAME)
+        return a->decl && a->decl == b->decl;
+    return a->kind == DAFT_N_FIELD_ACCESS && b->kind == DAFT_N_FIELD_ACCESS &&
+           a->lhs->kind == DAFT_N_SELF && b->lhs->kind == DAFT_N_SELF && a->name && b->name &&
+           strcmp(a->name, b->name) == 0;
+}
+
+static bool replaces_place(const DaftNode *n, const void *iter) {
+    if (n->kind != DAFT_N_ASSIGN || !n->target)
+        return false;
+    return same_place(target_root(n->target), target_root(iter));
+}
+
+/* Does the body of a loop over iter (a variable or a field of self, or items of one)
+ * replace it or one of its items: by an assignment, or by calling a method that may write
+ * fields when iter is a field? */
+static bool replaces(Cg *cg, const DaftNode *body, const DaftNode *iter) {
+    const DaftNode *r = target_root(iter);
+    return any_node(body, replaces_place, iter) ||
+           (r->kind == DAFT_N_FIELD_ACCESS && any_node(body, calls_field_writer, cg));
+}
 
 /* ---------------------------------------------------------------- expressions */
 
@@ -1327,7 +1397,27 @@ static CgVal emit_uniform_call(Cg *cg, DaftNode *call, DaftNode *fn) {
     return result_of(cg, out, call->ty);
 }
 
-/* A direct call of a generated function (fn, schedule, method on self). */
+/* May boxed value v of expression e be a field of self, or borrowed from one? Only an
+ * owned local (or an item of one) and a temporary certainly are not. */
+static bool may_alias_field(Cg *cg, const DaftNode *e, CgVal v) {
+    if (!v.boxed || v.temp)
+        return false;
+    const DaftNode *r = target_root(e);
+    const Local *l = r && r->kind == DAFT_N_NAME && r->decl ? map_get(&cg->f->locals, r->decl) : NULL;
+    return !l || l->kind != LOC_OWNED;
+}
+
+static CgVal copy_to_temp(Cg *cg, CgVal v) {
+    LLVMValueRef t = new_temp(cg);
+    LLVMValueRef args[2] = {t, v.v};
+    call_rt(cg, "daft_gen_copy", args, 2);
+    return (CgVal){t, true, true};
+}
+
+/* A direct call of a generated function (fn, schedule, method on self). A boxed argument
+ * is passed borrowed: the callee copies a parameter it writes into (emit_fn_body), and a
+ * method that may write fields gets its own copy of an argument that may be borrowed from
+ * a field, which it would otherwise see change (`self.m(self.xs)`; SPEC 5.3). */
 static CgVal emit_direct_call(Cg *cg, DaftNode *call, FnInfo *fi, bool with_state) {
     DaftNode *decl = fi->decl;
     int n = decl->params.len;
@@ -1352,6 +1442,8 @@ static CgVal emit_direct_call(Cg *cg, DaftNode *call, FnInfo *fi, bool with_stat
                 check_tensor(cg, v.v, pty, args[i]->ty, /* (functions: in their prologue) */
                              daft_arena_printf(cg->mod->arena, "argument '%s' of '%s'",
                                                decl->params.items[i]->name, fi->display));
+            if (with_state && fi->writes_fields && v.v && may_alias_field(cg, args[i], v))
+                v = copy_to_temp(cg, v);
             cargs[k++] = v.v ? v.v : LLVMConstNull(cg->t_valp);
         }
     }
@@ -1734,6 +1826,7 @@ typedef struct LoopSrc {
     LLVMValueRef list;    /* list: the DaftValue */
     DaftType *elem;       /* list: item type */
     LLVMValueRef count;   /* i64: number of items */
+    bool copy_items;      /* list: the variable holds a copy of each item, not a pointer */
 } LoopSrc;
 
 static LoopSrc loop_prepare(Cg *cg, DaftNode *iter, const DaftType *var_ty) {
@@ -1785,6 +1878,8 @@ static void loop_run(Cg *cg, LoopSrc *s, DaftNode *var_decl, LoopBody body, void
         var = add_local(cg, var_decl, LOC_SCALAR, new_scalar_slot(cg, t, var_decl->name), (DaftType *)s->it);
     else if (ty_scalar(s->elem))
         var = add_local(cg, var_decl, LOC_SCALAR, new_scalar_slot(cg, lty(cg, s->elem), var_decl->name), s->elem);
+    else if (s->copy_items)
+        var = add_local(cg, var_decl, LOC_OWNED, new_owned_slot(cg, var_decl->name), s->elem);
     else
         var = add_local(cg, var_decl, LOC_INDIRECT, new_scalar_slot(cg, cg->t_valp, var_decl->name), s->elem);
     LLVMBasicBlockRef head = new_bb(cg, "for.head"), bodyb = new_bb(cg, "for.body"),
@@ -1799,7 +1894,12 @@ static void loop_run(Cg *cg, LoopSrc *s, DaftNode *var_decl, LoopBody body, void
     } else {
         LLVMValueRef items = LLVMBuildLoad2(cg->b, cg->t_valp, val_word_ptr(cg, s->list, 0, cg->t_valp), "items");
         LLVMValueRef item = LLVMBuildInBoundsGEP2(cg->b, cg->t_val, items, &cur, 1, "item");
-        LLVMBuildStore(cg->b, var->kind == LOC_SCALAR ? unbox_fast(cg, item, s->elem) : item, var->ptr);
+        if (var->kind == LOC_OWNED) {
+            LLVMValueRef args[2] = {var->ptr, item};
+            call_rt(cg, free_fn(cg), &var->ptr, 1);
+            call_rt(cg, "daft_gen_copy", args, 2);
+        } else
+            LLVMBuildStore(cg->b, var->kind == LOC_SCALAR ? unbox_fast(cg, item, s->elem) : item, var->ptr);
     }
     f->loops[f->nloops++] = (Loop){done, latch};
     body(cg, data);
@@ -1852,6 +1952,8 @@ static CgVal emit_comprehension(Cg *cg, DaftNode *e) {
     LoopSrc src = loop_prepare(cg, e->iter, NULL);
     if (!src.ok)
         return cg_void;
+    if (!src.is_range && replaces(cg, e, e->iter)) /* a method replacing the field it reads */
+        src.list = copy_to_temp(cg, (CgVal){src.list, true, false}).v;
     d.out = new_temp(cg);
     LLVMValueRef args[2] = {d.out, src.count};
     call_rt(cg, "daft_gen_list_new", args, 2);
@@ -2086,14 +2188,6 @@ static bool place_of(Cg *cg, DaftNode *t, Place *p) {
     return false;
 }
 
-/* Do a and b name the same variable or the same field of self? */
-static bool same_place(const DaftNode *a, const DaftNode *b) {
-    if (a->kind == DAFT_N_NAME && b->kind == DAFT_N_NAME)
-        return a->decl && a->decl == b->decl;
-    return a->kind == DAFT_N_FIELD_ACCESS && b->kind == DAFT_N_FIELD_ACCESS &&
-           a->lhs->kind == DAFT_N_SELF && b->lhs->kind == DAFT_N_SELF && a->name && b->name &&
-           strcmp(a->name, b->name) == 0;
-}
 
 /* `xs = xs + e` on lists: e's items appended to xs in place. Rebuilding xs would copy
  * every item it holds (each tensor, on its device) at every append. Returns false when s
@@ -2200,29 +2294,14 @@ static void emit_while(Cg *cg, DaftNode *s) {
 
 static void for_body(Cg *cg, void *data) { emit_stmt(cg, data); }
 
-static bool replaces_place(const DaftNode *n, const void *iter) {
-    if (n->kind != DAFT_N_ASSIGN || !n->target)
-        return false;
-    const DaftNode *t = n->target;
-    while (t->kind == DAFT_N_INDEX)
-        t = t->lhs;
-    return same_place(t, iter);
-}
-
-/* Does an assignment under n replace iter (a variable or a field of self) or one of its
- * items? */
-static bool replaces(const DaftNode *n, const DaftNode *iter) { return any_node(n, replaces_place, iter); }
-
 static void emit_for(Cg *cg, DaftNode *s) {
     LoopSrc src = loop_prepare(cg, s->iter, s->ty);
-    if (src.ok && !src.is_range && replaces(s->body, s->iter)) {
-        /* The loop variable points into the list; a body that replaces the list or its
-         * items would leave it pointing at freed values: loop over a copy. */
-        LLVMValueRef copy = new_temp(cg);
-        LLVMValueRef args[2] = {copy, src.list};
-        call_rt(cg, "daft_gen_copy", args, 2);
-        src.list = copy;
-    }
+    /* x[i] = v in the body writes into the loop variable's own copy of the item */
+    src.copy_items = writes_to(s->body, s);
+    /* The loop variable points into the list; a body that replaces the list or its items
+     * would leave it pointing at freed values: loop over a copy. */
+    if (src.ok && !src.is_range && replaces(cg, s->body, s->iter))
+        src.list = copy_to_temp(cg, (CgVal){src.list, true, false}).v;
     loop_run(cg, &src, s, for_body, s->body);
 }
 
@@ -2480,7 +2559,7 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
             LLVMValueRef slot = LLVMBuildAlloca(f.ab, lty(cg, p->ty), p->name);
             LLVMBuildStore(f.ab, v, slot);
             add_local(cg, p, LOC_SCALAR, slot, p->ty);
-        } else if (d->body && assigns_to(d->body, p) && !(fi->kind == FN_SCHED && d->is_compiled)) {
+        } else if (d->body && writes_to(d->body, p) && !(fi->kind == FN_SCHED && d->is_compiled)) {
             LLVMValueRef slot = new_owned_slot(cg, p->name);
             LLVMValueRef args[2] = {slot, v};
             call_rt(cg, "daft_gen_copy", args, 2);
@@ -2677,6 +2756,7 @@ static void collect(Cg *cg) {
                     }
                 }
             }
+            mark_field_writers(cg, ci);
             ci->state_ty = LLVMStructCreateNamed(cg->ctx, daft_arena_printf(cg->mod->arena, "state.%s", it->name));
             LLVMStructSetBody(ci->state_ty, ftys, (unsigned)ci->nfields, false);
             free(ftys);
