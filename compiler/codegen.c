@@ -967,6 +967,14 @@ static int field_index(Cg *cg, ClassInfo *ci, const DaftNode *fa) {
     return -1;
 }
 
+/* Does a field of type t start unset (DAFT_V_NONE) instead of with its zero value? A
+ * tensor field whose static shape an empty tensor of shape [0] does not fit: reading it
+ * before it was assigned is an error (SPEC.md §8.2). */
+static bool field_starts_unset(const DaftType *t) {
+    return t && t->kind == DAFT_TY_TENSOR && t->rank >= 0 &&
+           !(t->rank == 1 && (t->dims[0] == 0 || t->dims[0] == DAFT_DIM_DYNAMIC));
+}
+
 /* Address of self.field. */
 static LLVMValueRef field_ptr(Cg *cg, DaftNode *fa, DaftType **ty) {
     FnCtx *f = cg->f;
@@ -2053,6 +2061,12 @@ static CgVal emit_expr(Cg *cg, DaftNode *e) {
             return cg_void;
         if (ty_scalar(fty))
             return (CgVal){convert_scalar(cg, LLVMBuildLoad2(cg->b, lty(cg, fty), p, e->name), fty, e->ty), false, false};
+        if (field_starts_unset(fty)) {
+            LLVMValueRef unset = LLVMBuildICmp(cg->b, LLVMIntEQ, LLVMBuildLoad2(cg->b, cg->t_i32, val_kind_ptr(cg, p), ""),
+                                               ci32(cg, DAFT_V_NONE), "unset");
+            raise_if(cg, unset, daft_arena_printf(cg->mod->arena, "field '%s' of %s read before it was assigned",
+                                                  e->name, cg->f->cls->actor->name));
+        }
         return (CgVal){p, true, false};
     }
     case DAFT_N_INDEX: {
@@ -2589,7 +2603,8 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
 }
 
 /* Stores each boxed field's zero value (SPEC.md §8.2): "", [], an empty tensor. The
- * runtime zero-fills the state, which already is the zero of every scalar. */
+ * runtime zero-fills the state, which already is the zero of every scalar, and DAFT_V_NONE
+ * (an unset field, field_starts_unset). */
 static void emit_field_zeros(Cg *cg, ClassInfo *ci, LLVMValueRef state) {
     LLVMValueRef st = LLVMBuildBitCast(cg->b, state, LLVMPointerType(ci->state_ty, 0), "");
     for (int i = 0; i < ci->nfields; i++) {
@@ -2603,7 +2618,7 @@ static void emit_field_zeros(Cg *cg, ClassInfo *ci, LLVMValueRef state) {
         } else if (t->kind == DAFT_TY_LIST) {
             LLVMValueRef args[2] = {p, ci64(cg, 0)};
             call_rt(cg, "daft_gen_list_new", args, 2);
-        } else if (t->kind == DAFT_TY_TENSOR) {
+        } else if (t->kind == DAFT_TY_TENSOR && !field_starts_unset(t)) {
             int dt = t->dtype < DAFT_DT_COUNT ? (int)t->dtype : (int)DAFT_DT_F32;
             LLVMValueRef args[2] = {p, ci32(cg, dt)};
             call_rt(cg, "daft_gen_empty_tensor", args, 2);
