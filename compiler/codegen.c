@@ -1535,35 +1535,55 @@ static LLVMValueRef timeout_arg(Cg *cg, DaftNode *call, int pos) {
     return emit_scalar_as(cg, t, &f64);
 }
 
+/* print(a, b, ...) (SPEC.md §10.7). Every argument is evaluated before anything of the
+ * line is written: an argument may print itself (a function that prints), and the line
+ * buffer of daft_gen_print_* is one. An argument that may be borrowed from a field is
+ * copied when a later one calls a method that may write fields, so each shows its value
+ * when it was evaluated. */
+static CgVal emit_print(Cg *cg, DaftNode *call) {
+    int n = call->args.len;
+    CgVal *vals = calloc((size_t)n + 1, sizeof *vals);
+    for (int i = 0; i < n; i++) {
+        DaftNode *a = call->args.items[i];
+        if (a->kind == DAFT_N_NAMED_ARG)
+            continue;
+        vals[i] = emit_expr(cg, a);
+        bool later_writes = false;
+        for (int j = i + 1; j < n; j++)
+            later_writes |= any_node(call->args.items[j], calls_field_writer, cg);
+        if (vals[i].v && later_writes && may_alias_field(cg, a, vals[i]))
+            vals[i] = copy_to_temp(cg, vals[i]);
+    }
+    int first = 1;
+    call_rt(cg, "daft_gen_print_begin", &cg->f->ctxv, 1);
+    for (int i = 0; i < n; i++) {
+        DaftNode *a = call->args.items[i];
+        CgVal v = vals[i];
+        if (!v.v)
+            continue;
+        LLVMValueRef args[2] = {v.v, ci32(cg, first)};
+        if (v.boxed) {
+            call_rt(cg, "daft_gen_print_value", args, 2);
+        } else {
+            switch (a->ty->kind) {
+            case DAFT_TY_BOOL: args[0] = LLVMBuildZExt(cg->b, v.v, cg->t_i32, ""); call_rt(cg, "daft_gen_print_bool", args, 2); break;
+            case DAFT_TY_I32: args[0] = LLVMBuildSExt(cg->b, v.v, cg->t_i64, ""); call_rt(cg, "daft_gen_print_i64", args, 2); break;
+            case DAFT_TY_I64: call_rt(cg, "daft_gen_print_i64", args, 2); break;
+            case DAFT_TY_F32: call_rt(cg, "daft_gen_print_f32", args, 2); break;
+            default: call_rt(cg, "daft_gen_print_f64", args, 2); break;
+            }
+        }
+        first = 0;
+    }
+    call_rt(cg, "daft_gen_print_end", NULL, 0);
+    free(vals);
+    return cg_void;
+}
+
 static CgVal emit_builtin(Cg *cg, DaftNode *call, const char *name) {
     DaftNode *a0 = positional_arg(call, 0);
-    if (strcmp(name, "print") == 0) {
-        int first = 1;
-        call_rt(cg, "daft_gen_print_begin", &cg->f->ctxv, 1);
-        for (int i = 0; i < call->args.len; i++) {
-            DaftNode *a = call->args.items[i];
-            if (a->kind == DAFT_N_NAMED_ARG)
-                continue;
-            CgVal v = emit_expr(cg, a);
-            if (!v.v)
-                continue;
-            LLVMValueRef args[2] = {v.v, ci32(cg, first)};
-            if (v.boxed) {
-                call_rt(cg, "daft_gen_print_value", args, 2);
-            } else {
-                switch (a->ty->kind) {
-                case DAFT_TY_BOOL: args[0] = LLVMBuildZExt(cg->b, v.v, cg->t_i32, ""); call_rt(cg, "daft_gen_print_bool", args, 2); break;
-                case DAFT_TY_I32: args[0] = LLVMBuildSExt(cg->b, v.v, cg->t_i64, ""); call_rt(cg, "daft_gen_print_i64", args, 2); break;
-                case DAFT_TY_I64: call_rt(cg, "daft_gen_print_i64", args, 2); break;
-                case DAFT_TY_F32: call_rt(cg, "daft_gen_print_f32", args, 2); break;
-                default: call_rt(cg, "daft_gen_print_f64", args, 2); break;
-                }
-            }
-            first = 0;
-        }
-        call_rt(cg, "daft_gen_print_end", NULL, 0);
-        return cg_void;
-    }
+    if (strcmp(name, "print") == 0)
+        return emit_print(cg, call);
     if (!a0) {
         cg_err(cg, call->span, "codegen: %s() needs an argument", name);
         return cg_void;

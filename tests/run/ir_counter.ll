@@ -74,7 +74,6 @@ body:                                             ; preds = %entry
   store i32 0, i32* %kind.p, align 4
   call void @daft_gen_drop(%DaftValue* %tmp)
   store i64 38654705669, i64* @daft_gen_where, align 8
-  call void @daft_gen_print_begin(i8* %ctx)
   %arg = getelementptr inbounds %DaftValue, %DaftValue* %args, i32 0
   %kind.p1 = getelementptr inbounds %DaftValue, %DaftValue* %arg, i32 0, i32 0
   store i32 1, i32* %kind.p1, align 4
@@ -109,6 +108,7 @@ fail6:                                            ; preds = %ok
 
 ok7:                                              ; preds = %ok
   %6 = load i64, i64* %unboxed, align 8
+  call void @daft_gen_print_begin(i8* %ctx)
   call void @daft_gen_print_i64(i64 %6, i32 1)
   call void @daft_gen_print_end()
   call void @daft_gen_drop(%DaftValue* %tmp3)
@@ -199,11 +199,11 @@ declare void @daft_gen_spawn(%DaftValue*, i32, %DaftValue*, i32, i32, i32)
 
 declare void @daft_gen_drop(%DaftValue*)
 
-declare void @daft_gen_print_begin(i8*)
-
 declare void @daft_gen_call(%DaftValue*, %DaftValue*, i32, %DaftValue*, i32)
 
 declare i32 @daft_gen_get_take(i8*, %DaftValue*, double, %DaftValue*)
+
+declare void @daft_gen_print_begin(i8*)
 
 declare void @daft_gen_print_i64(i64, i32)
 
