@@ -101,7 +101,8 @@ _Static_assert(offsetof(DaftValue, as.list.items) == 8, "DaftValue list items");
 _Static_assert(offsetof(DaftValue, as.list.len) == 16, "DaftValue list len");
 _Static_assert(sizeof(DaftValue) % 8 == 0, "DaftValue size");
 _Static_assert(sizeof(int) == 4 && sizeof(DaftKind) == 4, "ints");
-_Static_assert(DAFT_OP_ADD == 1 && DAFT_OP_EQ == 6 && DAFT_OP_NE == 7, "daft_gen_binop codes");
+_Static_assert(DAFT_OP_ADD == 1 && DAFT_OP_EQ == 6 && DAFT_OP_NE == 7 && DAFT_OP_LT == 8 &&
+               DAFT_OP_LE == 9 && DAFT_OP_GT == 10 && DAFT_OP_GE == 11, "daft_gen_binop codes");
 
 /* ---------------------------------------------------------------- small containers */
 
@@ -1103,7 +1104,8 @@ static CgVal emit_binary_values(Cg *cg, DaftNode *e, const DaftType *res, DaftOp
             LLVMValueRef y = emit_scalar_as(cg, rhs, t);
             return (CgVal){emit_compare(cg, op, x, y, t), false, false};
         }
-        if (op != DAFT_OP_EQ && op != DAFT_OP_NE) {
+        bool strs = lhs->ty && lhs->ty->kind == DAFT_TY_STR; /* ordered bytewise (SPEC 6.4) */
+        if (op != DAFT_OP_EQ && op != DAFT_OP_NE && !strs) {
             cg_err(cg, e->span, "codegen: ordering comparison of %s is not supported", tystr(cg, lhs->ty));
             return cg_void;
         }

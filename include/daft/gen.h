@@ -114,7 +114,8 @@ void daft_gen_list_new(DaftValue *out, int64_t len);
 /* len() of a list, str or tensor (first dimension); an error for anything else. */
 int daft_gen_len(DaftActorCtx *ctx, const DaftValue *v, int64_t *out);
 /* Operators on boxed values: op is the DaftOp code of daft/lang.h (+ on str and lists,
- * == and != on everything). Writes the result to *out (a bool for comparisons). */
+ * == and != on everything, < <= > >= on strs, bytewise). Writes the result to *out (a bool
+ * for comparisons). */
 int daft_gen_binop(DaftActorCtx *ctx, int op, const DaftValue *a, const DaftValue *b,
                    DaftValue *out);
 /* A string from bytes (literals). */

@@ -355,7 +355,17 @@ int daft_gen_len(DaftActorCtx *ctx, const DaftValue *v, int64_t *out)
 }
 
 /* Operator codes of daft/lang.h's DAFT_OPS (kept in step by a test of codegen). */
-enum { OP_ADD = 1, OP_EQ = 6, OP_NE = 7 };
+enum { OP_ADD = 1, OP_EQ = 6, OP_NE = 7, OP_LT = 8, OP_LE = 9, OP_GT = 10, OP_GE = 11 };
+
+/* Orders two strs bytewise, a shorter prefix first (SPEC.md §6.4): <0, 0 or >0. */
+static int str_order(const DaftValue *a, const DaftValue *b)
+{
+    size_t n = a->as.str.len < b->as.str.len ? a->as.str.len : b->as.str.len;
+    int c = n ? memcmp(a->as.str.ptr, b->as.str.ptr, n) : 0;
+    if (c)
+        return c;
+    return a->as.str.len < b->as.str.len ? -1 : a->as.str.len > b->as.str.len;
+}
 
 int daft_gen_binop(DaftActorCtx *ctx, int op, const DaftValue *a, const DaftValue *b,
                    DaftValue *out)
@@ -363,6 +373,11 @@ int daft_gen_binop(DaftActorCtx *ctx, int op, const DaftValue *a, const DaftValu
     if (op == OP_EQ || op == OP_NE) {
         bool eq = daft_value_equal(a, b);
         *out = daft_value_bool(op == OP_EQ ? eq : !eq);
+        return 0;
+    }
+    if (op >= OP_LT && op <= OP_GE && a->kind == DAFT_V_STR && b->kind == DAFT_V_STR) {
+        int c = str_order(a, b);
+        *out = daft_value_bool(op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0);
         return 0;
     }
     if (op == OP_ADD && a->kind == DAFT_V_STR && b->kind == DAFT_V_STR) {
