@@ -475,12 +475,38 @@ void daft_gen_print_bool(int v, int first)
     line_put(v ? "true" : "false", v ? 4 : 5);
 }
 
-void daft_gen_print_value(const DaftValue *v, int first)
+/* Does v, or a list inside it, hold an actor handle? */
+static bool holds_actor(const DaftValue *v, int depth)
 {
-    put_sep(first);
+    if (v->kind == DAFT_V_ACTOR)
+        return true;
+    if (v->kind != DAFT_V_LIST || depth >= 32 || !v->as.list.items)
+        return false;
+    for (size_t i = 0; i < v->as.list.len; i++)
+        if (holds_actor(&v->as.list.items[i], depth + 1))
+            return true;
+    return false;
+}
+
+/* Writes v as print shows it. Actors print as their names, which daft_std_format_value
+ * does not know, also inside lists ([W#1, W#2]); such a list holds only actors or lists of
+ * them, so its items need no quoting. */
+static void put_value(const DaftValue *v, int depth)
+{
     if (v->kind == DAFT_V_ACTOR) {
-        const DaftClassDesc *c = actor_class(v->as.actor);
-        line_printf("%s#%u", c ? c->name : "actor", v->as.actor);
+        char name[160];
+        const char *p = gen_actor_name(v->as.actor, name, sizeof name);
+        line_put(p, strlen(p));
+        return;
+    }
+    if (v->kind == DAFT_V_LIST && holds_actor(v, depth)) {
+        line_put("[", 1);
+        for (size_t i = 0; i < v->as.list.len; i++) {
+            if (i)
+                line_put(", ", 2);
+            put_value(&v->as.list.items[i], depth + 1);
+        }
+        line_put("]", 1);
         return;
     }
     int n = daft_std_format_value(v, NULL, 0);
@@ -492,6 +518,12 @@ void daft_gen_print_value(const DaftValue *v, int first)
     daft_std_format_value(v, buf, (size_t)n + 1);
     line_put(buf, (size_t)n);
     free(buf);
+}
+
+void daft_gen_print_value(const DaftValue *v, int first)
+{
+    put_sep(first);
+    put_value(v, 0);
 }
 
 void daft_gen_print_end(void)
