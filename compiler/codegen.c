@@ -230,6 +230,7 @@ typedef struct FnCtx {
     ClassInfo *cls;
     LLVMBasicBlockRef entry, ret_bb;
     LLVMValueRef status;
+    LLVMValueRef saved_where; /* driver code: the caller's daft_gen_where, put back at the exit */
     LLVMBuilderRef ab;   /* allocas and their initialisation, in the entry block */
     ValVec owned;        /* every owned slot: freed at the exit */
     ValVec temps;        /* live temporaries (a stack with marks) */
@@ -782,6 +783,8 @@ static void end_fn(Cg *cg) {
         LLVMValueRef a = f->owned.v[i];
         call_rt(cg, free_fn(cg), &a, 1);
     }
+    if (f->saved_where)
+        LLVMBuildStore(cg->b, f->saved_where, cg->where);
     LLVMBuildRet(cg->b, LLVMBuildLoad2(cg->b, cg->t_i32, f->status, "st"));
     LLVMDisposeBuilder(f->ab);
     for (size_t i = 0; i < f->locals.cap; i++)
@@ -2341,6 +2344,13 @@ static void emit_for(Cg *cg, DaftNode *s) {
     loop_run(cg, &src, s, for_body, s->body);
 }
 
+/* extern i64 daft_gen_where: the position of the driver statement being run. */
+static LLVMValueRef where_global(Cg *cg) {
+    if (!cg->where)
+        cg->where = LLVMAddGlobal(cg->m, cg->t_i64, "daft_gen_where");
+    return cg->where;
+}
+
 static void emit_stmt(Cg *cg, DaftNode *s) {
     if (!s)
         return;
@@ -2349,9 +2359,7 @@ static void emit_stmt(Cg *cg, DaftNode *s) {
     di_set_loc(cg, s->span);
     if (!cg->f->in_actor && s->span.begin.line > 0 && s->kind != DAFT_N_BLOCK) {
         /* the driver statement being run, for error reports (daft_gen_where) */
-        if (!cg->where)
-            cg->where = LLVMAddGlobal(cg->m, cg->t_i64, "daft_gen_where");
-        LLVMBuildStore(cg->b, ci64(cg, ((long long)s->span.begin.line << 32) | s->span.begin.col), cg->where);
+        LLVMBuildStore(cg->b, ci64(cg, ((long long)s->span.begin.line << 32) | s->span.begin.col), where_global(cg));
     }
     size_t mark = temp_mark(cg);
     switch (s->kind) {
@@ -2579,6 +2587,10 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
     f.ret_ty = fi->ret;
     f.cls = fi->cls;
     f.in_actor = fi->kind == FN_METHOD;
+    /* A driver function's statements move daft_gen_where; its caller's position comes back
+     * when it returns, for an error raised later in the caller's statement (SPEC 14.4). */
+    if (!f.in_actor && d->body)
+        f.saved_where = LLVMBuildLoad2(f.ab, cg->t_i64, where_global(cg), "where");
     unsigned k = 0;
     f.ctxv = LLVMGetParam(fi->fn, k++);
     LLVMSetValueName2(f.ctxv, "ctx", 3);

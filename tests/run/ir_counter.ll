@@ -48,6 +48,7 @@ define internal i32 @daft.fn.main(i8* %ctx) {
 entry:
   %status = alloca i32, align 4
   store i32 0, i32* %status, align 4
+  %where = load i64, i64* @daft_gen_where, align 8
   %a = alloca %DaftValue, align 8
   %0 = getelementptr inbounds %DaftValue, %DaftValue* %a, i32 0, i32 0
   store i32 0, i32* %0, align 4
@@ -89,6 +90,7 @@ exit:                                             ; preds = %ok7, %fail6, %fail
   call void @daft_gen_drop(%DaftValue* %tmp)
   call void @daft_gen_drop(%DaftValue* %tmp2)
   call void @daft_gen_drop(%DaftValue* %tmp3)
+  store i64 %where, i64* @daft_gen_where, align 8
   %st = load i32, i32* %status, align 4
   ret i32 %st
 
