@@ -157,8 +157,9 @@ bool sema_is_int(const DaftType *ty);
 bool sema_is_float(const DaftType *ty);
 bool sema_is_numeric(const DaftType *ty);
 bool sema_contains_error(const DaftType *ty);
-/* Assignability: `to` accepts a value of type `from`. allow_ref: a Ref<T> (at any depth of
- * lists) may stand for a T. bound: binding of bare `tensor` (SEMA_DT_ANY), or NULL. */
+/* Assignability: `to` accepts a value of type `from`. allow_ref: a top-level Ref<T> may
+ * stand for a T (a task's or compiled schedule's argument); a Ref inside a list may not
+ * (SPEC 8.4). bound: binding of bare `tensor` (SEMA_DT_ANY), or NULL. */
 bool sema_assignable(const DaftType *to, const DaftType *from, bool allow_ref, int *bound);
 DaftType *sema_subst_any(Sema *S, DaftType *ty, int bound);
 DaftType *sema_strip_refs(Sema *S, DaftType *ty);

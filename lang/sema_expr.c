@@ -431,6 +431,9 @@ static void check_args(Sema *S, DaftNode *call, CallSig *sig) {
                                      sema_tstr(S, a->ty), sema_tstr(S, shown));
             if (!sig->allow_ref)
                 note_get(S, d, a->span, a->ty);
+            else if (a->ty->kind == DAFT_TY_LIST && a->ty->elem && a->ty->elem->kind == DAFT_TY_REF)
+                daft_note(S->diags, d, a->span, "only a Ref passed as a whole argument is resolved, not the Refs in a "
+                                                "list; use 'get(...)' to wait for their values");
             daft_note(S->diags, d, p->name_span, "passing argument to parameter '%s' here", p->name);
         }
     }

@@ -400,11 +400,13 @@ bool sema_coerce(Sema *S, DaftNode *e, DaftType *to, bool allow_ref, int *bound)
     } else if (sema_is_numeric(to) && sema_is_untyped_const(e) && from->kind != to->kind) {
         return sema_adapt_literal(S, e, to);
     }
-    /* Element-wise adaptation of list literals: [1, 2] where [f32] is expected. */
+    /* Element-wise adaptation of list literals: [1, 2] where [f32] is expected. The items
+     * never take Refs: only a whole argument is resolved (SPEC 8.4), so [r1, r2] is a
+     * [Ref<T>], not a [T], and a task would get the Refs' ids as values. */
     if (to->kind == DAFT_TY_LIST && e->kind == DAFT_N_LIST && to->elem) {
         bool ok = true;
         for (int i = 0; i < e->items.len; i++)
-            ok = sema_coerce(S, e->items.items[i], to->elem, allow_ref, bound) && ok;
+            ok = sema_coerce(S, e->items.items[i], to->elem, false, bound) && ok;
         if (ok && e->items.len == 0)
             e->ty = to;
         else if (ok && !sema_contains_error(e->ty))
