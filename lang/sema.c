@@ -340,6 +340,7 @@ bool daft_check(DaftModule *mod, DaftDiagEngine *diags) {
     sema_collect(&S, mod->program);
     sema_signatures(&S, mod->program);
     sema_bodies(&S, mod->program);
+    sema_driver_functions(&S);
     sema_compiled_recursion(&S, mod->program);
 
     bool ok = diags->error_count == errors_before && diags->error_count == 0;
@@ -353,5 +354,6 @@ bool daft_check(DaftModule *mod, DaftDiagEngine *diags) {
     free(S.locals);
     free(S.info);
     free(S.modules);
+    free(S.calls);
     return ok;
 }

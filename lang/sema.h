@@ -66,6 +66,11 @@ typedef struct SemaInfo {
     const char *module;       /* std decls: module path, e.g. "std.tensor" */
     DaftNode *module_program; /* Import: the loaded module's Program node */
     DaftType *var_ty;         /* For/Comprehension: the loop variable's type */
+    /* Fn: why it is a driver function (SPEC 4.3): the first driver-only operation in its body
+     * (driver_op, at driver_at), or the first call of a driver function (driver_via). */
+    const char *driver_op;
+    DaftNode *driver_via;
+    DaftSpan driver_at;
 } SemaInfo;
 
 typedef struct SemaSym {
@@ -78,6 +83,13 @@ typedef struct SemaLocal {
     DaftNode *decl;
     int depth;
 } SemaLocal;
+
+/* A call of a user fn from a fn or method body: the edges along which being a driver
+ * function spreads, and the calls from actor code it forbids. */
+typedef struct SemaCall {
+    DaftNode *caller, *callee;
+    DaftSpan at;
+} SemaCall;
 
 typedef struct SemaLoadedModule {
     const char *path;
@@ -104,6 +116,9 @@ typedef struct Sema {
 
     SemaLoadedModule *modules;
     int nmodules;
+
+    SemaCall *calls;
+    int ncalls, ccap;
 
     /* current body */
     SemaCtx ctx;
@@ -190,6 +205,8 @@ void sema_check_const(Sema *S, DaftNode *c);
 DaftNode *sema_actor_member(const DaftNode *actor, const char *name);
 int64_t sema_actor_resource(Sema *S, const DaftNode *actor, const char *name, DaftNode **where);
 void sema_fn_signature(Sema *S, DaftNode *fn);
+/* After the bodies: which fns are driver functions, and the calls of them from actor code. */
+void sema_driver_functions(Sema *S);
 
 /* sema_std.c */
 const char *sema_std_text(const char *path, size_t *len);

@@ -670,3 +670,47 @@ void sema_bodies(Sema *S, DaftNode *program) {
         }
     }
 }
+
+/* ---------------------------------------------------------------- driver functions */
+
+static bool is_driver_fn(Sema *S, DaftNode *fn) {
+    SemaInfo *in = sema_info(S, fn);
+    return in->driver_op || in->driver_via;
+}
+
+/* SPEC 4.3: a plain fn whose body uses a driver-only operation, directly or through the fns
+ * it calls, is a driver function; actor code calling one would run spawn or get inside an
+ * actor, which has no driver to ask. The bodies recorded the operations and the calls; being a
+ * driver function spreads backwards along the calls until nothing changes. */
+void sema_driver_functions(Sema *S) {
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = 0; i < S->ncalls; i++) {
+            SemaCall *c = &S->calls[i];
+            if (c->caller->kind != DAFT_N_FN || is_driver_fn(S, c->caller) || !is_driver_fn(S, c->callee))
+                continue;
+            SemaInfo *in = sema_info(S, c->caller);
+            in->driver_via = c->callee;
+            in->driver_at = c->at;
+            changed = true;
+        }
+    }
+    for (int i = 0; i < S->ncalls; i++) {
+        SemaCall *c = &S->calls[i];
+        if (c->caller->kind != DAFT_N_METHOD || !is_driver_fn(S, c->callee))
+            continue;
+        DaftDiag *d = daft_error(S->diags, c->at, "cannot call driver function '%s' from actor code", c->callee->name);
+        /* the chain of calls down to the operation (acyclic: a fn is marked only through a
+         * fn marked before it) */
+        for (DaftNode *f = c->callee;;) {
+            SemaInfo *in = sema_info(S, f);
+            if (!in->driver_via) {
+                daft_note(S->diags, d, in->driver_at, "'%s' is only allowed in driver code, which makes '%s' a driver function",
+                          in->driver_op, f->name);
+                break;
+            }
+            daft_note(S->diags, d, in->driver_at, "'%s' calls driver function '%s' here", f->name, in->driver_via->name);
+            f = in->driver_via;
+        }
+    }
+}

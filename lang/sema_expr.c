@@ -11,6 +11,7 @@
  * std.collective) are errors (SPEC 4.3). */
 #include "sema.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static DaftType *expr(Sema *S, DaftNode *e, bool range_ok);
@@ -530,7 +531,16 @@ static void named_values(Sema *S, DaftNode *call) {
     }
 }
 
+/* A driver-only operation: an error in actor code; in a plain fn it makes the fn a driver
+ * function, which actor code may not call (SPEC 4.3; sema_driver_functions). */
 static bool driver_only(Sema *S, DaftSpan at, const char *op) {
+    if (S->ctx == SEMA_CTX_DRIVER && S->fn && S->fn->kind == DAFT_N_FN) {
+        SemaInfo *in = sema_info(S, S->fn);
+        if (!in->driver_op && !in->driver_via) {
+            in->driver_op = op;
+            in->driver_at = at;
+        }
+    }
     if (S->ctx != SEMA_CTX_METHOD)
         return false;
     daft_error(S->diags, at, "'%s' is only allowed in driver code", op);
@@ -744,6 +754,18 @@ static DaftType *method_call(Sema *S, DaftNode *call) {
     return fa->ty;
 }
 
+/* Calls between user fns and from methods to fns, for sema_driver_functions. */
+static void record_call(Sema *S, DaftNode *callee, DaftSpan at) {
+    if (!S->fn || (S->fn->kind != DAFT_N_FN && S->fn->kind != DAFT_N_METHOD))
+        return;
+    if (S->ncalls == S->ccap) {
+        S->ccap = S->ccap ? S->ccap * 2 : 32;
+        S->calls = realloc(S->calls, sizeof(SemaCall) * (size_t)S->ccap);
+    }
+    SemaCall c = {S->fn, callee, at};
+    S->calls[S->ncalls++] = c;
+}
+
 static DaftType *call_expr(Sema *S, DaftNode *call) {
     DaftNode *c = call->callee;
     if (c->kind == DAFT_N_FIELD_ACCESS) {
@@ -775,6 +797,8 @@ static DaftType *call_expr(Sema *S, DaftNode *call) {
         call->decl = d;
         if (d->kind == DAFT_N_SCHEDULE)
             driver_only(S, c->span, c->name);
+        else
+            record_call(S, d, c->span);
         named_not_allowed(S, call, c->name, NULL);
         bool compiled = d->kind == DAFT_N_SCHEDULE && d->is_compiled;
         CallSig sig = {d->kind == DAFT_N_FN ? "function" : "schedule", c->name, &d->params, d, compiled, -1, -1, -1};
