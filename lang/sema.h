@@ -189,6 +189,8 @@ DaftType *sema_expr(Sema *S, DaftNode *e, DaftType *expected);
 DaftType *sema_expr_range_ok(Sema *S, DaftNode *e);
 /* Evaluates an integer constant expression; false (without a report) if not constant. */
 bool sema_const_int(Sema *S, DaftNode *e, int64_t *out);
+/* The same, folding in the integer type `ty` (i32 or i64): false also when a value leaves it. */
+bool sema_const_int_typed(Sema *S, DaftNode *e, const DaftType *ty, int64_t *out);
 const char *sema_callee_name(Sema *S, const DaftNode *call);
 DaftType *sema_iter_elem(Sema *S, DaftNode *iter); /* element type of a range or list */
 

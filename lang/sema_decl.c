@@ -331,7 +331,7 @@ void sema_check_const(Sema *S, DaftNode *c) {
     }
     if (S->diags->error_count == errors_before && !sema_is_error(c->ty) && sema_is_int(c->ty)) {
         int64_t v;
-        if (!sema_const_int(S, c->value, &v))
+        if (!sema_const_int_typed(S, c->value, c->ty, &v))
             daft_error(S->diags, c->value->span, "integer overflow or division by zero in constant expression");
     }
     S->ctx = saved_ctx;

@@ -54,7 +54,19 @@ const char *sema_callee_name(Sema *S, const DaftNode *call) {
 
 /* ---------------------------------------------------------------- constants */
 
-static bool const_int(Sema *S, DaftNode *e, int64_t *out, int depth) {
+static bool const_int_at(Sema *S, DaftNode *e, int64_t *out, int depth, int64_t lo, int64_t hi);
+
+/* Folds an integer constant expression whose every value must lie in [lo, hi]: the range of
+ * its type, so that an i32 constant that wraps is an overflow as an i64 one is (SPEC 4.1).
+ * The operands of an i32 expression are all i32 (no implicit conversions), so checking each
+ * intermediate result is folding in i32. */
+static bool const_int(Sema *S, DaftNode *e, int64_t *out, int depth, int64_t lo, int64_t hi) {
+    if (!const_int_at(S, e, out, depth, lo, hi))
+        return false;
+    return *out >= lo && *out <= hi;
+}
+
+static bool const_int_at(Sema *S, DaftNode *e, int64_t *out, int depth, int64_t lo, int64_t hi) {
     if (!e || depth > 64)
         return false;
     switch (e->kind) {
@@ -65,18 +77,18 @@ static bool const_int(Sema *S, DaftNode *e, int64_t *out, int depth) {
         DaftNode *d = sema_local(S, e->name) ? NULL : sema_global(S, e->name);
         if (!d || d->kind != DAFT_N_CONST)
             return false;
-        return const_int(S, d->value, out, depth + 1);
+        return const_int(S, d->value, out, depth + 1, lo, hi);
     }
     case DAFT_N_UNARY: {
         int64_t v;
-        if (e->op != DAFT_OP_NEG || !const_int(S, e->lhs, &v, depth + 1) || v == INT64_MIN)
+        if (e->op != DAFT_OP_NEG || !const_int(S, e->lhs, &v, depth + 1, lo, hi) || v == INT64_MIN)
             return false;
         *out = -v;
         return true;
     }
     case DAFT_N_BINARY: {
         int64_t a, b;
-        if (!const_int(S, e->lhs, &a, depth + 1) || !const_int(S, e->rhs, &b, depth + 1))
+        if (!const_int(S, e->lhs, &a, depth + 1, lo, hi) || !const_int(S, e->rhs, &b, depth + 1, lo, hi))
             return false;
         switch (e->op) {
         case DAFT_OP_ADD: return !__builtin_add_overflow(a, b, out);
@@ -100,7 +112,13 @@ static bool const_int(Sema *S, DaftNode *e, int64_t *out, int depth) {
     }
 }
 
-bool sema_const_int(Sema *S, DaftNode *e, int64_t *out) { return const_int(S, e, out, 0); }
+bool sema_const_int(Sema *S, DaftNode *e, int64_t *out) { return const_int(S, e, out, 0, INT64_MIN, INT64_MAX); }
+
+bool sema_const_int_typed(Sema *S, DaftNode *e, const DaftType *ty, int64_t *out) {
+    if (ty && ty->kind == DAFT_TY_I32)
+        return const_int(S, e, out, 0, INT32_MIN, INT32_MAX);
+    return sema_const_int(S, e, out);
+}
 
 /* ---------------------------------------------------------------- names */
 
