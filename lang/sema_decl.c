@@ -270,8 +270,12 @@ void sema_signatures(Sema *S, DaftNode *program) {
             if (d->name && strcmp(d->name, "main") == 0 && sema_global(S, "main") == d) {
                 if (d->params.len > 0)
                     daft_error(S->diags, d->params.items[0]->span, "'main' must not take parameters");
-                if (d->type && !sema_is_error(d->ty) && !sema_is_int(d->ty))
-                    daft_error(S->diags, d->type->span, "'main' must return nothing or an integer, not '%s'", sema_tstr(S, d->ty));
+                /* SPEC 4.1: the result is the process exit status, an i32 as C's */
+                if (d->type && !sema_is_error(d->ty) && d->ty->kind != DAFT_TY_I32) {
+                    DaftDiag *e = daft_error(S->diags, d->type->span, "'main' must return nothing or 'i32', not '%s'",
+                                             sema_tstr(S, d->ty));
+                    daft_note(S->diags, e, d->type->span, "the result of 'main' is the process exit status");
+                }
             }
             break;
         default: break;
