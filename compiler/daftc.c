@@ -207,6 +207,7 @@ static bool compile_file(const Options *opt, DaftSourceSet *sources, DaftDiagEng
     if (!parsed)
         return false;
 
+    mod.executable = !opt->check_only && opt->emit == EMIT_EXE;
     if (!daft_check(&mod, diags))
         return false;
     if (opt->check_only)

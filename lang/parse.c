@@ -161,6 +161,7 @@ bool daft_parse(DaftArena *arena, DaftSource *src, DaftDiagEngine *diags, DaftMo
     out->arena = arena;
     out->source = src;
     out->program = p->program;
+    out->executable = false;
 
     if (src->size > (size_t)INT_MAX - 2) {
         daft_error(diags, whole, "source file is too large (limit %d bytes)", INT_MAX - 2);

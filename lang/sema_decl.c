@@ -258,7 +258,25 @@ static void actor_signature(Sema *S, DaftNode *a) {
     }
 }
 
+/* SPEC 2.1, 4.1: a program without main is valid (--check, --emit), but an executable starts
+ * at main; without this check it would be built and do nothing. */
+static void require_main(Sema *S) {
+    DaftNode *m = sema_global(S, "main");
+    const char *path = S->mod->source ? S->mod->source->path : "the program";
+    if (!m) {
+        daft_error(S->diags, daft_span_none(), "'%s' has no 'main': an executable needs 'fn main()' or 'fn main() -> i32'",
+                   path);
+    } else if (m->kind != DAFT_N_FN || m->is_extern) {
+        const char *what = m->kind == DAFT_N_FN ? "extern function" : sema_decl_what(m);
+        daft_error(S->diags, m->kind == DAFT_N_IMPORT ? m->span : m->name_span,
+                   "an executable needs 'fn main()' or 'fn main() -> i32'; this 'main' is %s %s",
+                   strchr("aeiou", what[0]) ? "an" : "a", what);
+    }
+}
+
 void sema_signatures(Sema *S, DaftNode *program) {
+    if (S->mod->executable)
+        require_main(S);
     for (int i = 0; i < program->items.len; i++) {
         DaftNode *d = program->items.items[i];
         switch (d->kind) {

@@ -313,6 +313,8 @@ typedef struct DaftModule {
     DaftArena *arena;
     DaftSource *source;
     DaftNode *program;     /* DAFT_N_PROGRAM, never NULL after daft_parse (may be partial) */
+    bool executable;       /* to be built into an executable: daft_check requires main
+                            * (SPEC 4.1); daft_parse sets false, daftc sets it */
 } DaftModule;
 
 /* Limits that keep every later recursive pass over the AST safe: brackets ( [ { nest at
