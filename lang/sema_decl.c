@@ -79,12 +79,14 @@ void sema_collect(Sema *S, DaftNode *program) {
         } else if (!name) {
             continue;
         }
-        if (d->kind != DAFT_N_IMPORT && sema_builtin(name)) {
-            daft_error(S->diags, where, "'%s' is a built-in function and cannot be redefined", name);
-            continue;
-        }
+        /* SPEC 2.3: a class named like a type is a type name first (str, i32 are also
+         * conversions) */
         if (d->kind == DAFT_N_ACTOR && is_type_keyword(name)) {
             daft_error(S->diags, where, "'%s' is a built-in type name", name);
+            continue;
+        }
+        if (d->kind != DAFT_N_IMPORT && sema_builtin(name)) {
+            daft_error(S->diags, where, "'%s' is a built-in function and cannot be redefined", name);
             continue;
         }
         DaftNode *prev = sema_global(S, name);
