@@ -80,13 +80,16 @@ void sema_collect(Sema *S, DaftNode *program) {
             continue;
         }
         /* SPEC 2.3: a class named like a type is a type name first (str, i32 are also
-         * conversions) */
+         * conversions); a top-level name would replace a built-in function in the whole file,
+         * so only locals (parameters, let, loop variables) may shadow one. */
         if (d->kind == DAFT_N_ACTOR && is_type_keyword(name)) {
             daft_error(S->diags, where, "'%s' is a built-in type name", name);
             continue;
         }
-        if (d->kind != DAFT_N_IMPORT && sema_builtin(name)) {
-            daft_error(S->diags, where, "'%s' is a built-in function and cannot be redefined", name);
+        if (sema_builtin(name)) {
+            DaftDiag *e = daft_error(S->diags, where, "'%s' is a built-in function and cannot be redefined", name);
+            daft_note(S->diags, e, where, "only a local variable or parameter may shadow a built-in function; rename this %s",
+                      d->kind == DAFT_N_IMPORT ? "alias" : sema_decl_what(d));
             continue;
         }
         DaftNode *prev = sema_global(S, name);
