@@ -2661,6 +2661,25 @@ static void emit_field_zeros(Cg *cg, ClassInfo *ci, LLVMValueRef state) {
 }
 
 
+/* The type of a method's @hint, as sema resolved it (shape = [...] included); NULL without. */
+static const DaftType *hint_type(const DaftNode *d) {
+    for (int i = 0; d && i < d->attrs.len; i++) {
+        const DaftNode *at = d->attrs.items[i];
+        if (at->name && strcmp(at->name, "hint") == 0)
+            return at->ty;
+    }
+    return NULL;
+}
+
+/* SPEC 9.1: a hint may say more than the result type (a dtype, static dimensions); the result
+ * is checked against it as the method returns, in the wrapper, so that tasks and compiled
+ * plans alike (a plan's channel has the hint's type) never carry a value the hint denies. */
+static void check_hint(Cg *cg, const FnInfo *fi, LLVMValueRef out) {
+    const DaftType *h = hint_type(fi->decl);
+    if (h && out && fi->ret && !ty_scalar(fi->ret))
+        check_tensor(cg, out, h, fi->ret, "result");
+}
+
 /* DaftMethodFn wrapper (ctx, state, args, nargs, out) -> typed call; for init (fi may be
  * NULL: a class without init) the DaftInitFn (ctx, state, args, nargs), which also gives
  * the fields their zero values first. */
@@ -2703,6 +2722,7 @@ static LLVMValueRef emit_wrapper(Cg *cg, ClassInfo *ci, FnInfo *fi, bool is_init
                 box_into(cg, out, r.v, fi->ret);
             else if (r.v)
                 move_or_copy(cg, out, r);
+            check_hint(cg, fi, out);
             free(cargs);
             end_fn(cg);
             return w;
@@ -2718,6 +2738,8 @@ static LLVMValueRef emit_wrapper(Cg *cg, ClassInfo *ci, FnInfo *fi, bool is_init
         check_status(cg, st);
         if (rslot && out)
             box_into(cg, out, LLVMBuildLoad2(cg->b, lty(cg, fi->ret), rslot, ""), fi->ret);
+        else
+            check_hint(cg, fi, out);
         free(cargs);
     }
     end_fn(cg);

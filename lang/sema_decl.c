@@ -424,10 +424,28 @@ static const char *shape_str(Sema *S, const DaftNode *list) {
     return daft_arena_printf(S->arena, "[%s]", s);
 }
 
+/* The hint's type with the static dimensions of `shape = [...]` (already checked to agree with
+ * it): what the result must fit at run time, as the planner reads it too. */
+static DaftType *hint_with_shape(Sema *S, DaftType *ht, const DaftNode *shape) {
+    if (!ht || ht->kind != DAFT_TY_TENSOR)
+        return ht;
+    DaftType *t = sema_tensor_of(S, ht->dtype);
+    t->rank = shape->items.len;
+    t->dims = daft_arena_alloc(S->arena, sizeof(int64_t) * (size_t)(t->rank ? t->rank : 1));
+    for (int i = 0; i < t->rank; i++) {
+        const DaftNode *d = shape->items.items[i];
+        t->dims[i] = d->kind == DAFT_N_DIM_ANY ? DAFT_DIM_DYNAMIC : d->ival;
+        if (t->dims[i] == DAFT_DIM_DYNAMIC && ht->rank == t->rank)
+            t->dims[i] = ht->dims[i];
+    }
+    return t;
+}
+
 static void hint_attr(Sema *S, DaftNode *attr, DaftNode *m, DaftNode *actor) {
     DaftType *rt = m->ty ? m->ty : S->t_void;
     DaftNode *result_at = m->type;
     DaftType *eff = rt;
+    DaftType *hint_ty = NULL; /* the hint's type, once it is known to fit the result */
     DaftNode *type_arg = NULL;
     if (rt->kind == DAFT_TY_VOID) {
         DaftDiag *d = daft_error(S->diags, attr->span, "@hint on '%s', which returns nothing", m->name);
@@ -471,6 +489,7 @@ static void hint_attr(Sema *S, DaftNode *attr, DaftNode *m, DaftNode *actor) {
             continue;
         }
         eff = ht->rank >= 0 ? ht : rt;
+        hint_ty = ht;
     }
     if (!type_arg)
         daft_error(S->diags, attr->span, "@hint needs the result type as its first argument, e.g. '@hint(%s, ...)'",
@@ -548,10 +567,17 @@ static void hint_attr(Sema *S, DaftNode *attr, DaftNode *m, DaftNode *actor) {
                                              shape_str(S, v), ts);
                     if (result_at)
                         daft_note(S->diags, d, type_arg ? type_arg->span : result_at->span, "result type is declared here");
+                    hint_ty = NULL;
+                } else {
+                    hint_ty = hint_with_shape(S, hint_ty, v);
                 }
+            } else if (ok) {
+                hint_ty = hint_with_shape(S, hint_ty, v);
             }
         }
     }
+    /* codegen checks each result against it (SPEC 9.1) */
+    attr->ty = hint_ty;
 }
 
 static void inflight_attr(Sema *S, DaftNode *attr) {
