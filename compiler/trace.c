@@ -213,6 +213,14 @@ static void add_param_actors(Tracer *T, const DaftNode *p, const TVal *arg) {
     }
 }
 
+TList *trace_list_new(Tracer *T, int n) {
+    TList *l = plan_alloc(T->A, sizeof(TList));
+    memset(l, 0, sizeof *l);
+    l->len = n;
+    l->items = plan_alloc(T->A, sizeof(TVal) * (size_t)(n ? n : 1));
+    return l;
+}
+
 static TVal data_input(Tracer *T, const DaftNode *p, const DaftNode *ty, const char *name) {
     TVal v = {0};
     v.kind = TV_REF;
@@ -220,6 +228,18 @@ static TVal data_input(Tracer *T, const DaftNode *p, const DaftNode *ty, const c
     v.decl = p;
     v.id = daft_graph_add_input(T->g, name, trace_payload_of_type(T, ty));
     return v;
+}
+
+/* SPEC 11.3 rule 1: a list-typed data parameter passed whole to a method is one more input of
+ * the plan, named after the parameter, holding the list (its items stay inputs of their own
+ * for the body's item-wise uses); made once, at the first such use, so that plans of bodies
+ * that use the list item-wise only are as they were. */
+int trace_whole_input(Tracer *T, TList *l) {
+    if (!l->whole) {
+        const DaftNode *p = l->param;
+        l->whole = data_input(T, p, p->type, p->name).id + 1;
+    }
+    return l->whole - 1;
 }
 
 static TVal bind_param(Tracer *T, const DaftNode *p, const TVal *arg) {
@@ -230,9 +250,8 @@ static TVal bind_param(Tracer *T, const DaftNode *p, const TVal *arg) {
         int n = arg->kind == TV_LIST ? arg->list->len : 0;
         TVal l = {0};
         l.kind = TV_LIST;
-        l.list = plan_alloc(T->A, sizeof(TList));
-        l.list->len = n;
-        l.list->items = plan_alloc(T->A, sizeof(TVal) * (size_t)(n ? n : 1));
+        l.list = trace_list_new(T, n);
+        l.list->param = p;
         for (int i = 0; i < n; i++)
             l.list->items[i] = data_input(T, p, p->type->type, plan_printf(T->A, "%s[%d]", p->name, i));
         return l;
@@ -503,9 +522,7 @@ static TVal runtime_arg(Tracer *T, const DaftNode *p, const DaftGraphActor *as, 
         T->actors[v.id].label = as[0].name;
         return v;
     }
-    v.list = plan_alloc(T->A, sizeof(TList));
-    v.list->len = n;
-    v.list->items = plan_alloc(T->A, sizeof(TVal) * (size_t)(n ? n : 1));
+    v.list = trace_list_new(T, n);
     for (int i = 0; i < n; i++) {
         if (!as)
             continue;             /* a data list: only its length matters */

@@ -135,9 +135,7 @@ static TVal tv_bool(bool b) {
 static TVal tv_list(Tracer *T, int n) {
     TVal v = {0};
     v.kind = TV_LIST;
-    v.list = plan_alloc(T->A, sizeof(TList));
-    v.list->len = n;
-    v.list->items = plan_alloc(T->A, sizeof(TVal) * (size_t)(n ? n : 1));
+    v.list = trace_list_new(T, n);
     return v;
 }
 
@@ -489,9 +487,16 @@ static bool method_arg(Tracer *T, const DaftNode *at, const TVal *v, DaftGraphAr
     case TV_BOOL: out->konst.kind = DAFT_CONST_BOOL; out->konst.i = v->i; return true;
     case TV_FLOAT: out->konst.kind = DAFT_CONST_F64; out->konst.f = v->f; return true;
     case TV_STR: out->konst.kind = DAFT_CONST_STR; out->konst.s = v->s; return true;
+    case TV_LIST:
+        if (v->list->param) { /* a list-typed data parameter, whole */
+            out->value = trace_whole_input(T, v->list);
+            return true;
+        }
+        /* fall through */
     default:
         tfail(T, at->span, daft_span_none(), NULL,
-              "cannot pass this value to a method in a compiled schedule: only Refs, inputs and constants");
+              "cannot pass this value to a method in a compiled schedule: only Refs produced in the "
+              "schedule, data parameters and trace-time constants");
         return false;
     }
 }

@@ -38,6 +38,10 @@ typedef struct TVal {
 struct TList {
     int len;
     TVal *items;
+    /* a list-typed data parameter's items (trace mode): the Param, and the graph input
+     * holding the whole list, made when the body first passes the list whole (+1; 0: none) */
+    const DaftNode *param;
+    int whole;
 };
 
 /* An actor the tracer knows: spawned statically in driver code, or given by the runtime. */
@@ -97,6 +101,10 @@ typedef struct Tracer {
     int nunknown, cap_unknown;
 } Tracer;
 
+/* A list of n items (not set), of no parameter. */
+TList *trace_list_new(Tracer *T, int n);
+/* The graph input holding the whole list of a list-typed data parameter (l->param set). */
+int trace_whole_input(Tracer *T, TList *l);
 TVal trace_eval(Tracer *T, TScope *sc, const DaftNode *e);
 void trace_block(Tracer *T, TScope *sc, const DaftNode *block);
 void trace_bind(Tracer *T, TScope *sc, const char *name, TVal v);

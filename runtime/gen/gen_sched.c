@@ -279,6 +279,11 @@ typedef struct Bind {
     char **inputs;          /* plan input names: "x", "xs[1]" */
     int ninputs, icap;
     const DaftValue **invals;
+    /* list-typed data parameters, whole: a plan whose body passes one to a method has an
+     * input of that name after all the others (trace.c trace_whole_input) */
+    char **wnames;
+    const DaftValue **wvals;
+    int nwhole, wcap;
     int64_t *key;
     int nkey, kcap;
     /* per parameter: the actors bound (for daft_trace_schedule) */
@@ -336,8 +341,21 @@ static void bind_input(Bind *b, const char *name, const DaftValue *v)
     b->invals[b->ninputs++] = v;
 }
 
+static void bind_whole(Bind *b, const char *name, const DaftValue *v)
+{
+    int c = b->wcap;
+    b->wnames = xgrow(b->wnames, &c, b->nwhole + 1, sizeof *b->wnames);
+    b->wvals = xgrow(b->wvals, &b->wcap, b->nwhole + 1, sizeof *b->wvals);
+    b->wnames[b->nwhole] = xstrdup(name);
+    b->wvals[b->nwhole++] = v;
+}
+
 static void bind_free(Bind *b, int nparams)
 {
+    for (int i = 0; i < b->nwhole; i++)
+        free(b->wnames[i]);
+    free(b->wnames);
+    free(b->wvals);
     for (int i = 0; i < b->n; i++)
         free(b->names[i]);
     for (int i = 0; i < b->ninputs; i++)
@@ -407,6 +425,7 @@ static void bind_call(DaftGenSchedule *s, const DaftValue *args, Bind *b)
                 snprintf(name, sizeof name, "%s[%zu]", pn, j);
                 bind_input(b, name, &v->as.list.items[j]);
             }
+            bind_whole(b, pn, v);
             b->npactors[i] = (int)v->as.list.len;
         } else {
             bind_input(b, pn, v);
@@ -421,12 +440,27 @@ static const char *class_name_of(DaftActor a)
     return p && ci >= 0 && ci < p->nclasses ? p->classes[ci].name : "?";
 }
 
+/* The value of the plan's input i for this call, NULL if the call has none of its name:
+ * the inputs bound in order, then whole lists. */
+static const DaftValue *plan_input(const DaftPlan *p, int i, const Bind *b)
+{
+    const char *name = p->inputs[i].name;
+    if (!name)
+        return NULL;
+    if (i < b->ninputs)
+        return strcmp(name, b->inputs[i]) == 0 ? b->invals[i] : NULL;
+    for (int j = 0; j < b->nwhole; j++)
+        if (strcmp(name, b->wnames[j]) == 0)
+            return b->wvals[j];
+    return NULL;
+}
+
 /* A plan fits a call whose actors have its actors' names and classes, and are placed where
  * they were placed explicitly (`on gpu(i)`, `on node(n)`): a plan made for two actors on two
  * GPUs joins them over NCCL, which two actors placed on one GPU cannot use. */
 static bool template_fits(const DaftPlan *p, const Bind *b)
 {
-    if (p->nactors != b->n || p->ninputs != b->ninputs)
+    if (p->nactors != b->n || p->ninputs < b->ninputs || p->ninputs > b->ninputs + b->nwhole)
         return false;
     for (int i = 0; i < b->n; i++) {
         int gpu, node;
@@ -436,8 +470,8 @@ static bool template_fits(const DaftPlan *p, const Bind *b)
             (gpu >= 0 && p->actors[i].place.gpu != gpu) || (node >= 0 && p->actors[i].place.node != node))
             return false;
     }
-    for (int i = 0; i < b->ninputs; i++)
-        if (!p->inputs[i].name || strcmp(p->inputs[i].name, b->inputs[i]) != 0)
+    for (int i = 0; i < p->ninputs; i++)
+        if (!plan_input(p, i, b))
             return false;
     return true;
 }
@@ -838,7 +872,7 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     if (!inputs || !owned)
         daft_gen_fatal("out of memory");
     for (int i = 0; i < p->ninputs; i++)
-        owned[i] = input_value(b.invals[i], &inputs[i]);
+        owned[i] = input_value(plan_input(p, i, &b), &inputs[i]);
     /* Executions whose results nobody holds any more are received as they complete. */
     while (L->fetched < L->submitted && exec_at(L, L->fetched)->live == 0)
         if (exec_fetch(L, 0) == DAFT_ETIMEDOUT)

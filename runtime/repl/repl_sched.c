@@ -305,6 +305,25 @@ static DaftValue death_error(Repl *R, DaftActor h, const DaftPlanActor *pa) {
     return v;
 }
 
+/* The argument a plan input reads (trace.c's names): a parameter's ("x"; a list-typed data
+ * parameter passed whole to a method: "xs"), or an item of a list-typed one ("xs[2]"). */
+static const DaftValue *input_arg(const DaftNode *sched, const DaftValue *args, int nargs, const char *name) {
+    for (int j = 0; name && j < sched->params.len && j < nargs; j++) {
+        const char *pn = sched->params.items[j]->name;
+        size_t n = strlen(pn);
+        if (strncmp(name, pn, n) != 0)
+            continue;
+        if (name[n] == '\0')
+            return &args[j];
+        char *end;
+        unsigned long k = name[n] == '[' ? strtoul(name + n + 1, &end, 10) : 0;
+        if (name[n] == '[' && end[0] == ']' && end[1] == '\0' && args[j].kind == DAFT_V_LIST &&
+            k < args[j].as.list.len)
+            return &args[j].as.list.items[k];
+    }
+    return NULL;
+}
+
 int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, const DaftNode *sched,
                        const DaftValue *args, int nargs, const DaftType *ret_ty, DaftValue *out, char *err,
                        size_t errcap) {
@@ -331,36 +350,36 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
         DaftValue *in = calloc((size_t)plan->ninputs + 1, sizeof *in);
         for (int i = 0; i < plan->ninputs; i++) {
             in[i] = daft_value_none();
-            for (int j = 0; j < sched->params.len && j < nargs; j++)
-                if (strcmp(sched->params.items[j]->name, plan->inputs[i].name) == 0) {
-                    ReplRef *src = args[j].kind == DAFT_V_REF && (args[j].as.ref.id & REPL_PLAN_REF_BIT)
-                                       ? repl_ref_find(R, args[j].as.ref.id) : NULL;
-                    DaftRef fwd;
-                    if (src && !src->has_local && src->plan && src->plan->rt && src->exec >= src->plan->returned &&
-                        daft_rt_plan_output_ref(R->rt, src->plan->rt, (uint64_t)src->exec, src->out, &fwd) == 0) {
-                        src->observed = true; /* (passed on: its error goes on there) */
-                        in[i] = daft_value_ref(fwd);
-                        release[i] = true;
-                    } else if (args[j].kind == DAFT_V_REF && (args[j].as.ref.id & REPL_PLAN_REF_BIT)) {
-                        int rc = repl_ref_get(R, args[j].as.ref, -1, &in[i]);
-                        if (rc == -100)
-                            snprintf(err, errcap, "interrupted (Ctrl-C)");
-                        if (rc != 0) {
-                            for (int k = 0; k < i; k++) {
-                                if (release[k])
-                                    daft_rt_release(R->rt, in[k].as.ref);
-                                daft_value_free(&in[k]);
-                            }
-                            free(in);
-                            free(release);
-                            if (!err[0])
-                                snprintf(err, errcap, "%s: cannot read argument '%s'", sched->name, plan->inputs[i].name);
-                            return -1;
+            const DaftValue *arg = input_arg(sched, args, nargs, plan->inputs[i].name);
+            if (arg) {
+                ReplRef *src = arg->kind == DAFT_V_REF && (arg->as.ref.id & REPL_PLAN_REF_BIT)
+                                   ? repl_ref_find(R, arg->as.ref.id) : NULL;
+                DaftRef fwd;
+                if (src && !src->has_local && src->plan && src->plan->rt && src->exec >= src->plan->returned &&
+                    daft_rt_plan_output_ref(R->rt, src->plan->rt, (uint64_t)src->exec, src->out, &fwd) == 0) {
+                    src->observed = true; /* (passed on: its error goes on there) */
+                    in[i] = daft_value_ref(fwd);
+                    release[i] = true;
+                } else if (arg->kind == DAFT_V_REF && (arg->as.ref.id & REPL_PLAN_REF_BIT)) {
+                    int rc = repl_ref_get(R, arg->as.ref, -1, &in[i]);
+                    if (rc == -100)
+                        snprintf(err, errcap, "interrupted (Ctrl-C)");
+                    if (rc != 0) {
+                        for (int k = 0; k < i; k++) {
+                            if (release[k])
+                                daft_rt_release(R->rt, in[k].as.ref);
+                            daft_value_free(&in[k]);
                         }
-                    } else {
-                        daft_value_copy(&in[i], &args[j]);
+                        free(in);
+                        free(release);
+                        if (!err[0])
+                            snprintf(err, errcap, "%s: cannot read argument '%s'", sched->name, plan->inputs[i].name);
+                        return -1;
                     }
+                } else {
+                    daft_value_copy(&in[i], arg);
                 }
+            }
         }
         int rc;
         for (;;) {
