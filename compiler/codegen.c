@@ -1381,10 +1381,14 @@ static CgVal emit_uniform_call(Cg *cg, DaftNode *call, DaftNode *fn) {
             LLVMValueRef dst = LLVMBuildInBoundsGEP2(cg->b, cg->t_val, arr2, &idx, 1, "");
             DaftNode *v = named[i];
             if (v->kind == DAFT_N_NAME && (!v->decl || v->decl->kind == DAFT_N_IMPORT)) {
-                LLVMValueRef sa[3] = {dst, const_bytes(cg, v->name, strlen(v->name), ".str"),
+                /* made in a temporary, which owns it: freed with the statement's
+                 * temporaries, or at the exit when the statement is a return (the
+                 * argument array itself is not an owned slot) */
+                LLVMValueRef str = new_temp(cg);
+                LLVMValueRef sa[3] = {str, const_bytes(cg, v->name, strlen(v->name), ".str"),
                                       ci64(cg, (long long)strlen(v->name))};
                 call_rt(cg, "daft_gen_str", sa, 3);
-                vec_push(&cg->f->temps, dst); /* freed with the statement's temporaries */
+                LLVMBuildStore(cg->b, LLVMBuildLoad2(cg->b, cg->t_val, str, ""), dst);
             } else {
                 CgVal x = boxed_of(cg, emit_expr(cg, v), v->ty);
                 if (x.v)
