@@ -6,7 +6,8 @@
  *   i64 / f64 scalars; reducescatter: the same, then member r keeps the r-th of n equal
  *   parts along dimension 0; allgather: tensors concatenated along dimension 0 (other
  *   values: a list of the n inputs); broadcast: the root's value.
- * An error input makes the result that error (errors flow through collectives too). */
+ * An error input makes the result that error (errors flow through collectives too; a
+ * broadcast's only the root's). */
 #define _GNU_SOURCE
 #include "rt_internal.h"
 
@@ -201,8 +202,10 @@ static DaftValue rt_gather(const DaftValue *v, int n)
 
 DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me)
 {
+    /* the first failed input it reads, in rank order: a broadcast reads only the root's
+     * (SPEC 12; the others have not even been sent, but this member's own is here) */
     for (int r = 0; r < n; r++)
-        if (v[r].kind == DAFT_V_ERROR) {
+        if (v[r].kind == DAFT_V_ERROR && (kind != RT_COLL_BROADCAST || r == root)) {
             DaftValue e;
             daft_value_copy(&e, &v[r]);
             return e;
