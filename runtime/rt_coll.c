@@ -7,11 +7,13 @@
  *   parts along dimension 0; allgather: tensors concatenated along dimension 0 (other
  *   values: a list of the n inputs); broadcast: the root's value.
  * An error input makes the result that error (errors flow through collectives too; a
- * broadcast's only the root's). */
+ * broadcast's only the root's). Errors made here start with `who`, "actor 'W#1' (W) method
+ * 'collective'", as those of interpreted collectives do. */
 #define _GNU_SOURCE
 #include "rt_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,23 +93,11 @@ static double rt_combine(int reduce, double acc, double x)
     }
 }
 
-static bool rt_same_shape(const DaftTensor *a, const DaftTensor *b)
-{
-    if (a->dtype != b->dtype || a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
-/* Elementwise reduction of n tensors (i64 tensors reduce exactly in int64). */
+/* Elementwise reduction of n tensors (i64 tensors reduce exactly in int64), checked by
+ * rt_coll_check first. */
 static DaftValue rt_reduce_tensors(const DaftValue *v, int n, int reduce)
 {
     const DaftTensor *t0 = &v[0].as.tensor;
-    for (int r = 1; r < n; r++)
-        if (v[r].kind != DAFT_V_TENSOR || !rt_same_shape(t0, &v[r].as.tensor))
-            return daft_value_error("collective: members' tensors differ in dtype or shape");
     DaftValue out = daft_value_tensor(t0->dtype, t0->rank, t0->dims, NULL);
     if (out.kind != DAFT_V_TENSOR)
         return out;
@@ -131,15 +121,16 @@ static DaftValue rt_reduce_tensors(const DaftValue *v, int n, int reduce)
     return out;
 }
 
-static DaftValue rt_reduce(const DaftValue *v, int n, int reduce)
+static DaftValue rt_reduce(const char *who, const char *fn, const DaftValue *v, int n, int reduce)
 {
     if (v[0].kind == DAFT_V_TENSOR)
         return rt_reduce_tensors(v, n, reduce);
     if (v[0].kind != DAFT_V_I64 && v[0].kind != DAFT_V_F64)
-        return daft_value_error("collective: cannot reduce values of this kind");
+        return daft_value_error("%s: %s: cannot reduce values of this kind", who, fn);
     for (int r = 1; r < n; r++)
         if (v[r].kind != v[0].kind)
-            return daft_value_error("collective: members' values differ in kind");
+            return daft_value_error("%s: %s: members' values differ in kind: rank %d's is not "
+                                    "rank 0's", who, fn, r);
     if (v[0].kind == DAFT_V_I64) {
         int64_t acc = v[0].as.i64;
         for (int r = 1; r < n; r++) {
@@ -200,38 +191,103 @@ static DaftValue rt_gather(const DaftValue *v, int n)
     return out;
 }
 
-DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me)
+static void rt_shape_str(const DaftTensor *t, char *buf, size_t cap)
 {
-    /* the first failed input it reads, in rank order: a broadcast reads only the root's
-     * (SPEC 12; the others have not even been sent, but this member's own is here) */
-    for (int r = 0; r < n; r++)
-        if (v[r].kind == DAFT_V_ERROR && (kind != RT_COLL_BROADCAST || r == root)) {
-            DaftValue e;
-            daft_value_copy(&e, &v[r]);
-            return e;
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < t->rank && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
+    if (k < cap)
+        snprintf(buf + k, cap - k, "]");
+}
+
+/* The checks of an interpreted collective (gen_coll.c), with its texts, so that a compiled
+ * schedule's collective fails the same way (SPEC 11.5, 14.1): tensors of one dtype, and one
+ * shape (allgather: but for dimension 0). NONE when the inputs fit. Only tensor inputs
+ * are checked: other values (scalars, allowed in plans) are checked where they are used. */
+static DaftValue rt_coll_check(const char *who, const char *fn, int kind, const DaftValue *v, int n)
+{
+    if (v[0].kind != DAFT_V_TENSOR)
+        return daft_value_none();
+    const DaftTensor *t0 = &v[0].as.tensor;
+    if (kind == RT_COLL_ALLGATHER && t0->rank < 1)
+        return daft_value_error("%s: allgather: inputs must have at least one dimension", who);
+    char s1[160], s2[160];
+    for (int r = 1; r < n; r++) {
+        if (v[r].kind != DAFT_V_TENSOR)
+            return daft_value_error("%s: %s: input of rank %d is not a tensor", who, fn, r);
+        const DaftTensor *t = &v[r].as.tensor;
+        if (t->dtype != t0->dtype)
+            return daft_value_error("%s: %s: dtypes differ: rank 0 has %s, rank %d has %s", who, fn,
+                                    daft_rt_dtype_name(t0->dtype), r, daft_rt_dtype_name(t->dtype));
+        bool same = t->rank == t0->rank;
+        for (int d = kind == RT_COLL_ALLGATHER ? 1 : 0; same && d < t->rank; d++)
+            same = t->dims[d] == t0->dims[d];
+        if (!same) {
+            rt_shape_str(t0, s1, sizeof s1);
+            rt_shape_str(t, s2, sizeof s2);
+            return daft_value_error("%s: %s: shapes differ: rank 0 has %s, rank %d has %s", who, fn,
+                                    s1, r, s2);
         }
-    switch (kind) {
-    case RT_COLL_ALLREDUCE: return rt_reduce(v, n, reduce);
-    case RT_COLL_ALLGATHER: return rt_gather(v, n);
-    case RT_COLL_BROADCAST: {
-        DaftValue out;
+    }
+    if (kind == RT_COLL_REDUCESCATTER && (t0->rank < 1 || t0->dims[0] % n)) {
+        rt_shape_str(t0, s1, sizeof s1);
+        return daft_value_error("%s: reducescatter: dimension 0 of %s is not divisible by the "
+                                "group size %d", who, s1, n);
+    }
+    return daft_value_none();
+}
+
+/* The first failed input the operation reads, in rank order (a broadcast reads only the
+ * root's: SPEC 12), or NULL. */
+static const DaftValue *rt_coll_failed(int kind, int root, const DaftValue *v, int n)
+{
+    for (int r = 0; r < n; r++)
+        if (v[r].kind == DAFT_V_ERROR && (kind != RT_COLL_BROADCAST || r == root))
+            return &v[r];
+    return NULL;
+}
+
+static const char *rt_coll_name(int kind)
+{
+    static const char *const names[] = {"allreduce", "allgather", "reducescatter", "broadcast"};
+    return kind >= 0 && kind <= RT_COLL_BROADCAST ? names[kind] : "collective";
+}
+
+DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me,
+                          const char *who)
+{
+    const char *fn = rt_coll_name(kind);
+    DaftValue out;
+    const DaftValue *failed = rt_coll_failed(kind, root, v, n);
+    if (failed) {
+        daft_value_copy(&out, failed);
+        return out;
+    }
+    if (kind == RT_COLL_BROADCAST) {
         if (root < 0 || root >= n)
-            return daft_value_error("broadcast: root %d is not a member", root);
+            return daft_value_error("%s: broadcast: root %d is not a member", who, root);
         daft_value_copy(&out, &v[root]);
         return out;
     }
+    out = rt_coll_check(who, fn, kind, v, n);
+    if (out.kind != DAFT_V_NONE)
+        return out;
+    switch (kind) {
+    case RT_COLL_ALLREDUCE: return rt_reduce(who, fn, v, n, reduce);
+    case RT_COLL_ALLGATHER: return rt_gather(v, n);
     case RT_COLL_REDUCESCATTER: {
-        DaftValue sum = rt_reduce(v, n, reduce);
-        if (sum.kind != DAFT_V_TENSOR || sum.as.tensor.rank < 1 || sum.as.tensor.dims[0] % n) {
+        DaftValue sum = rt_reduce(who, fn, v, n, reduce);
+        if (sum.kind != DAFT_V_TENSOR) {
+            if (sum.kind == DAFT_V_ERROR)
+                return sum;
             daft_value_free(&sum);
-            return daft_value_error("reducescatter: needs tensors whose first dimension divides "
-                                    "by the %d members", n);
+            return daft_value_error("%s: reducescatter: needs tensors of at least one dimension", who);
         }
         int64_t rows = sum.as.tensor.dims[0] / n;
         DaftValue part = rt_slice0(&sum.as.tensor, rows * me, rows);
         daft_value_free(&sum);
         return part;
     }
-    default: return daft_value_error("unknown collective %d", kind);
+    default: return daft_value_error("%s: unknown collective %d", who, kind);
     }
 }

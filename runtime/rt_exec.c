@@ -730,6 +730,7 @@ const char *rt_exec_method_name(RtActorSelf *s, int method)
 }
 
 const char *rt_exec_actor_name(RtActorSelf *s) { return s->name; }
+const char *rt_exec_actor_class(RtActorSelf *s) { return rt_class_name(s->rt, s->cls); }
 
 RtBell *rt_exec_bell(RtActorSelf *s)
 {

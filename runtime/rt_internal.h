@@ -681,13 +681,15 @@ RtTrace *rt_exec_trace(struct RtActorSelf *s);
 RtStats *rt_exec_stats(struct RtActorSelf *s, uint32_t *self);
 const char *rt_exec_method_name(struct RtActorSelf *s, int method);
 const char *rt_exec_actor_name(struct RtActorSelf *s);
+const char *rt_exec_actor_class(struct RtActorSelf *s);
 
 /* rt_coll.c: CPU collectives. Kinds and reductions are numbered as in daft/plan.h
  * (checked in rt_compiled.c). */
 enum { RT_COLL_ALLREDUCE = 0, RT_COLL_ALLGATHER, RT_COLL_REDUCESCATTER, RT_COLL_BROADCAST };
 enum { RT_REDUCE_SUM = 0, RT_REDUCE_MAX, RT_REDUCE_MIN, RT_REDUCE_AVG };
 /* Member `me`'s result of collective `kind` over inputs v[0..n) (by rank). */
-DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me);
+DaftValue rt_coll_compute(int kind, int reduce, int root, const DaftValue *v, int n, int me,
+                          const char *who);
 
 /* rt_gcoll.c: interpreted collectives over NCCL on a GPU actor (daft_ctx_nccl_*). The
  * table of the actor's communicators is created on first use; alive(arg) drains the

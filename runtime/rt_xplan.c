@@ -768,9 +768,12 @@ static int rt_coll_host_copy(const DaftValue *v, DaftValue *host)
 
 /* This member's result of a CPU collective over the values by rank (its own is `mine`):
  * computed on host copies, and put on this actor's GPU when its own value was there. */
-static DaftValue rt_xplan_coll_compute(RtXPlan *p, const RtXOp *o, const RtXGroup *g,
-                                       const DaftValue *mine)
+static DaftValue rt_xplan_coll_compute(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o,
+                                       const RtXGroup *g, const DaftValue *mine)
 {
+    char who[200]; /* its errors read like an interpreted collective's (SPEC 14.1) */
+    snprintf(who, sizeof who, "actor '%s' (%s) method 'collective'", rt_exec_actor_name(s),
+             rt_exec_actor_class(s));
     DaftValue mine_host, h;
     int bad = rt_coll_host_copy(mine, &mine_host);
     for (uint32_t j = 0; j < g->n; j++)
@@ -786,7 +789,7 @@ static DaftValue rt_xplan_coll_compute(RtXPlan *p, const RtXOp *o, const RtXGrou
     DaftValue out = bad ? daft_value_error("plan '%s': collective: a GPU tensor could not be "
                                            "copied to the host", p->name)
                         : rt_coll_compute(o->method & 0xff, o->method >> 8, o->reader,
-                                          p->coll_vals, (int)g->n, (int)g->me);
+                                          p->coll_vals, (int)g->n, (int)g->me, who);
     p->coll_vals[g->me] = saved;
     if (mine_host.kind != DAFT_V_NONE)
         rt_gpu_tensor_upload(&out);
@@ -813,7 +816,7 @@ static bool rt_xplan_coll(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
     }
     if (!rt_xplan_collect(p, o))
         return false;
-    DaftValue out = rt_xplan_coll_compute(p, o, g, &p->slots[o->src]);
+    DaftValue out = rt_xplan_coll_compute(s, p, o, g, &p->slots[o->src]);
     for (uint32_t j = 0; j < g->n; j++)
         if (j != g->me)
             daft_value_free(&p->coll_vals[j]);
