@@ -334,7 +334,8 @@ typedef struct DaftSpawnOpts {
  * initialises MPI for bootstrap only. argc/argv may be NULL. Returns NULL (after printing
  * the cause to stderr) on failure. */
 DAFT_API DaftRt *daft_rt_init(int *argc, char ***argv);
-/* Stops every actor (running their fini), waits for their processes (SIGKILL after 2 s),
+/* Waits for the tasks submitted (up to 5 s, SPEC 15.7), then stops every actor (running
+ * their fini) and waits for their processes (SIGKILL after 2 s; 20 s with a GPU actor),
  * writes the trace if DAFT_TRACE is set and frees everything: no processes, shared-memory
  * segments or sockets remain. Safe on NULL. */
 DAFT_API void daft_rt_shutdown(DaftRt *rt);

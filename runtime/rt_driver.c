@@ -519,6 +519,27 @@ static void rt_stop_actors(DaftRt *rt)
     }
 }
 
+/* Tasks submitted to a live actor and not finished (the driver's fetches included: they
+ * end soon after). */
+static bool rt_tasks_running(const DaftRt *rt)
+{
+    for (DaftActor i = 1; i <= rt->nactors; i++)
+        if (!rt->actors[i]->dead && rt->actors[i]->inflight_len > 0)
+            return true;
+    return false;
+}
+
+/* SPEC 15.7: the tasks already submitted finish before the actors are told to stop, so
+ * that their errors can be reported and what they print is not lost; for up to 5 s, as
+ * compiled executions get (gen_sched_shutdown), so that a task that never ends does not
+ * hold the program. */
+static void rt_wait_tasks(DaftRt *rt)
+{
+    int64_t deadline = rt_now_ns() + 5000000000LL;
+    while (rt_tasks_running(rt) && rt_now_ns() < deadline)
+        rt_drv_wait(rt, deadline);
+}
+
 static void rt_free_actor(RtActorRec *a)
 {
     if (a->ctl.fd == a->res.fd)
@@ -546,8 +567,10 @@ void daft_rt_shutdown(DaftRt *rt)
         return;
     if (rt->is_driver)
         rt_plans_unload_all(rt);
-    if (rt->is_driver && rt->nactors)
-        rt_stop_actors(rt); /* (the tasks submitted finish first: their errors are known) */
+    if (rt->is_driver && rt->nactors) {
+        rt_wait_tasks(rt);
+        rt_stop_actors(rt); /* (an actor finishes what it has before it stops) */
+    }
     if (rt->is_driver)
         rt_objtab_foreach(&rt->refs, rt_report_unobserved, NULL);
     if (rt->is_driver)

@@ -424,9 +424,11 @@ static void trial_hang(int trial, uint64_t seed)
     }
     fu_note_ports(&b);
     t0 = fu_now_ns();
-    daft_rt_shutdown(j.rt); /* the stuck actor never reads STOP: killed after 2 s */
+    /* the stuck task is waited for 5 s (SPEC 15.7), then the actor, which never reads STOP,
+     * is killed after 2 s more */
+    daft_rt_shutdown(j.rt);
     ms = (fu_now_ns() - t0) / 1000000;
-    FU_CHECK(ms < 4000, "shutdown took %lld ms", (long long)ms);
+    FU_CHECK(ms >= 6900 && ms < 10000, "shutdown took %lld ms", (long long)ms);
     free_graphs();
     fu_end(&b);
 }
