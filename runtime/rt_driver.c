@@ -435,8 +435,17 @@ int daft_rt_spawn(DaftRt *rt, int cls, const DaftValue *args, int nargs,
     RtActorRec *a = rt_new_actor(rt, cls, opts);
     if (!a)
         return DAFT_ENOMEM;
+    int node = opts ? opts->node : -1;
+    if (!rt->mpi && node > 0) { /* SPEC 10.1: the actor is dead, its calls say why */
+        char why[96];
+        rt_fmt(why, sizeof why, "no node %d: without MPI the program runs on one machine, node 0",
+               node);
+        rt_drv_never_started(rt, a, why);
+        *out = a->id;
+        return 0;
+    }
     int64_t t0 = rt_now_ns();
-    int rc = rt->mpi ? rt_launch_rank(rt, a, opts ? opts->node : -1) : rt_launch_local(rt, a);
+    int rc = rt->mpi ? rt_launch_rank(rt, a, node) : rt_launch_local(rt, a);
     if (rc) {
         rt_set_err(rt, "spawn %s: cannot start the actor process (%s)", a->name,
                    rc == DAFT_ESYS ? strerror(errno) : "no hello from it");

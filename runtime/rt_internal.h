@@ -565,6 +565,9 @@ void rt_drv_wait_but(DaftRt *rt, int64_t deadline_ns, const struct DaftRtPlan *b
 /* Records an actor's death: its pending Refs become errors naming the actor, the method
  * it was running and the cause; the other actors are told (see rt_drv_notices). */
 void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause);
+/* Records that an actor was never started (a placement that cannot be satisfied): it is
+ * dead, and its death reads "actor 'W#1' (W) could not start: <cause>" (SPEC 10.1). */
+void rt_drv_never_started(DaftRt *rt, RtActorRec *a, const char *cause);
 /* Sends pending death notices (only when no send is in progress). */
 void rt_drv_notices(DaftRt *rt);
 /* Checks local actor processes for exit (pidfd) and handles deaths. */

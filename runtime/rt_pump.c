@@ -280,6 +280,8 @@ static void rt_mark_lost(RtObj *o, void *arg)
     rt_objtab_resolve(o, &e);
 }
 
+static void rt_drv_dead_settle(DaftRt *rt, RtActorRec *a);
+
 void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause)
 {
     if (a->dead)
@@ -297,6 +299,21 @@ void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause)
                rt_plan_name(rt, atomic_load(&rt->bells[a->id].cur_plan)), cause);
     else
         rt_fmt(a->death, sizeof a->death, "actor '%s' (%s) died: %s", a->name, cls, cause);
+    rt_drv_dead_settle(rt, a);
+}
+
+void rt_drv_never_started(DaftRt *rt, RtActorRec *a, const char *cause)
+{
+    a->dead = true;
+    rt_fmt(a->death, sizeof a->death, "actor '%s' (%s) could not start: %s", a->name,
+           rt_class_name(rt, a->cls), cause);
+    rt_drv_dead_settle(rt, a);
+}
+
+/* What follows an actor's death (a->death says why): its pending Refs, and the Refs that
+ * depend on them, hold the death. */
+static void rt_drv_dead_settle(DaftRt *rt, RtActorRec *a)
+{
     uint64_t id;
     int m;
     bool first = true;

@@ -1041,7 +1041,7 @@ static bool eval_spawn(Ev *E, Frame *F, DaftNode *e, DaftValue *out) {
     }
     /* A `gpus = 1` class gets the next free GPU unless placed (`on gpu(i)`, `on cpu`). */
     int spawn_gpu = on_cpu ? -1 : gpu >= 0 ? gpu : rc->gpus > 0 ? DAFT_SPAWN_ANY_GPU : -1;
-    DaftSpawnOpts opts = {NULL, -1, spawn_gpu};
+    DaftSpawnOpts opts = {NULL, node, spawn_gpu}; /* (a node the runtime cannot use: dead, SPEC 10.1) */
     DaftActor h = 0;
     repl_flush();
     /* Actor processes are forked from this one: they must not take the REPL's Ctrl-C. */
