@@ -421,7 +421,7 @@ static LLVMValueRef rt(Cg *cg, const char *name) {
         {"daft_gen_take_tensor", 1, "PPPV"},
         {"daft_gen_take_str", 1, "PPPV"},
         {"daft_gen_take_value", 1, "PVPV"},
-        {"daft_gen_peek", 0, "PVV"},
+        {"daft_gen_peek", 0, "PVVP"},
         {"daft_gen_fail", 1, "PV"},
         {"daft_gen_to_str", 0, "VVI"},
         {"daft_gen_index_error", 1, "PLL"},
@@ -1665,8 +1665,8 @@ static CgVal emit_builtin(Cg *cg, DaftNode *call, const char *name) {
         if (!v.v || !v.boxed)
             return strcmp(name, "is_error") == 0 ? (CgVal){LLVMConstInt(cg->t_i1, 0, false), false, false} : cg_void;
         LLVMValueRef out = new_temp(cg);
-        LLVMValueRef args[3] = {cg->f->ctxv, v.v, out};
-        call_rt(cg, "daft_gen_peek", args, 3);
+        LLVMValueRef args[4] = {cg->f->ctxv, v.v, out, const_bytes(cg, name, strlen(name), ".str")};
+        call_rt(cg, "daft_gen_peek", args, 4);
         LLVMValueRef is_err = LLVMBuildICmp(cg->b, LLVMIntEQ, LLVMBuildLoad2(cg->b, cg->t_i32, val_kind_ptr(cg, out), ""),
                                             ci32(cg, DAFT_V_ERROR), "is_error");
         if (strcmp(name, "is_error") == 0)

@@ -378,6 +378,10 @@ DAFT_API int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftVal
  * (still waking on peer death). Returns 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (unknown or
  * released Ref). */
 DAFT_API int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out);
+/* daft_rt_get for the driver operation `op` ("is_error", "error_text", ...), which the
+ * report of a wait that lasts (DAFT_WAIT_REPORT, SPEC 14.3) and the errors name. */
+DAFT_API int daft_rt_get_for(DaftRt *rt, DaftRef ref, double timeout_s, const char *op,
+                             DaftValue *out);
 /* Waits until at least num_returns of refs[0..n) are ready (value or error) or the timeout
  * expires; ready[i] (may be NULL) is set to 1 for each ready Ref, 0 otherwise. Returns the
  * number of ready Refs (possibly < num_returns after a timeout) or a negative code. */

@@ -242,14 +242,16 @@ void rt_obj_prefetch(DaftRt *rt, RtObj *o)
         rt_obj_send_fetch(rt, o, a);
 }
 
-/* SPEC 14.3: a get that waits long says for what, first after DAFT_WAIT_REPORT seconds
- * (60), then every twice that: a method that never returns is never a silent hang. */
-static void rt_get_report(DaftRt *rt, const RtObj *o, int64_t waited_ns)
+/* SPEC 14.3: a driver operation (op: get, is_error, error_text, wait) that waits long says
+ * for what, first after DAFT_WAIT_REPORT seconds (60), then every twice that: a method that
+ * never returns is never a silent hang. `also` follows the method's name ("" or a note). */
+static void rt_wait_report(DaftRt *rt, const char *op, const RtObj *o, int64_t waited_ns,
+                           const char *also)
 {
     double s = waited_ns / 1e9;
     RtActorRec *a = rt_drv_actor(rt, o->owner);
     if (!a) {
-        rt_log("get has waited %.3g s for a result of a compiled schedule", s);
+        rt_log("%s has waited %.3g s for a result of a compiled schedule%s", op, s, also);
         return;
     }
     size_t ahead = 0;
@@ -260,44 +262,65 @@ static void rt_get_report(DaftRt *rt, const RtObj *o, int64_t waited_ns)
     }
     const char *m = rt_method_name(rt, a->cls, o->method), *c = rt_class_name(rt, a->cls);
     if (found && ahead)
-        rt_log("get has waited %.3g s for actor '%s' (%s) method '%s': %zu earlier call%s on that "
-               "actor %s not finished", s, a->name, c, m, ahead, ahead == 1 ? "" : "s",
-               ahead == 1 ? "is" : "are");
+        rt_log("%s has waited %.3g s for actor '%s' (%s) method '%s'%s: %zu earlier call%s on "
+               "that actor %s not finished", op, s, a->name, c, m, also, ahead,
+               ahead == 1 ? "" : "s", ahead == 1 ? "is" : "are");
     else if (found)
-        rt_log("get has waited %.3g s for actor '%s' (%s) method '%s': it is still running (or "
+        rt_log("%s has waited %.3g s for actor '%s' (%s) method '%s'%s: it is still running (or "
                "waits for a compiled schedule's execution on that actor); the actor is alive",
-               s, a->name, c, m);
+               op, s, a->name, c, m, also);
     else
-        rt_log("get has waited %.3g s for actor '%s' (%s) method '%s'", s, a->name, c, m);
+        rt_log("%s has waited %.3g s for actor '%s' (%s) method '%s'%s", op, s, a->name, c, m, also);
+}
+
+/* When a wait that began at t0 next reports (-1: never). */
+static int64_t rt_report_first(const DaftRt *rt, int64_t t0)
+{
+    return rt->wait_report_ns > 0 ? t0 + rt->wait_report_ns : -1;
 }
 
 int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out)
 {
+    return daft_rt_get_for(rt, ref, timeout_s, "get", out);
+}
+
+int daft_rt_get_for(DaftRt *rt, DaftRef ref, double timeout_s, const char *op, DaftValue *out)
+{
     *out = daft_value_none();
     RtObj *o = rt->is_driver ? rt_obj_live(rt, ref.id) : NULL;
     if (!o) {
-        rt_set_err(rt, "get: Ref %llu is unknown or released", (unsigned long long)ref.id);
+        rt_set_err(rt, "%s: Ref %llu is unknown or released", op, (unsigned long long)ref.id);
         return DAFT_EINVAL;
     }
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
-    int64_t report_at = rt->wait_report_ns > 0 ? t0 + rt->wait_report_ns : -1;
+    int64_t report_at = rt_report_first(rt, t0);
     while (!o->has_value) {
         if (rt_obj_fetch(rt, o))
             continue;
         int64_t now = rt_now_ns();
         if (deadline >= 0 && now >= deadline) {
-            rt_set_err(rt, "get: timed out");
+            rt_set_err(rt, "%s: timed out", op);
             return DAFT_ETIMEDOUT;
         }
         if (report_at >= 0 && now >= report_at) { /* (says the nominal time: 1, 3, 5... x) */
-            rt_get_report(rt, o, report_at - t0);
+            rt_wait_report(rt, op, o, report_at - t0, "");
             report_at += 2 * rt->wait_report_ns;
         }
         rt_drv_wait(rt, deadline);
     }
-    rt_trace_slice(&rt->trace, "get", "driver", t0, rt_now_ns());
+    rt_trace_slice(&rt->trace, op, "driver", t0, rt_now_ns());
     o->observed = true;
     return daft_value_copy(out, &o->value);
+}
+
+/* wait's report names the first Ref not ready, and how many are not. */
+static void rt_wait_report_many(DaftRt *rt, const RtObj *first, int pending, int64_t waited_ns)
+{
+    char also[64] = "";
+    if (pending > 1)
+        rt_fmt(also, sizeof also, " (and %d other Ref%s not ready)", pending - 1,
+                 pending == 2 ? "" : "s");
+    rt_wait_report(rt, "wait", first, waited_ns, also);
 }
 
 int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double timeout_s,
@@ -308,9 +331,11 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
     if (num_returns > n)
         num_returns = n;
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
+    int64_t report_at = rt_report_first(rt, t0);
     int count;
     for (;;) {
         count = 0;
+        const RtObj *first = NULL; /* the first Ref not ready: the report names it */
         for (int i = 0; i < n; i++) {
             RtObj *o = rt_obj_live(rt, refs[i].id);
             bool r = o && o->state != RT_OBJ_PENDING; /* (not observed: an error stays unseen) */
@@ -321,9 +346,14 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
             if (ready)
                 ready[i] = r;
             count += r;
+            first = first || r ? first : o;
         }
         if (count >= num_returns || (deadline >= 0 && rt_now_ns() >= deadline))
             break;
+        if (report_at >= 0 && rt_now_ns() >= report_at) {
+            rt_wait_report_many(rt, first, n - count, report_at - t0);
+            report_at += 2 * rt->wait_report_ns;
+        }
         rt_drv_wait(rt, deadline);
     }
     rt_trace_slice(&rt->trace, "wait", "driver", t0, rt_now_ns());

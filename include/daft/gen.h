@@ -172,9 +172,9 @@ void daft_gen_empty_tensor(DaftValue *out, int dt);
 
 /* is_error(r) / error_text(r) / fail(msg) / str(x) (SPEC.md §10.5, §6.2). daft_gen_peek
  * waits for a Ref (any other value is copied) and stores its value or its error in *out,
- * never failing. daft_gen_fail raises msg (a str value). daft_gen_to_str renders a value
- * as print does. */
-void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out);
+ * never failing; op ("is_error", "error_text") names it in the report of a long wait.
+ * daft_gen_fail raises msg (a str value). daft_gen_to_str renders a value as print does. */
+void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out, const char *op);
 int daft_gen_fail(DaftActorCtx *ctx, const DaftValue *msg);
 void daft_gen_to_str(DaftValue *out, const DaftValue *v, int is_f32);
 

@@ -774,7 +774,7 @@ void daft_gen_empty_tensor(DaftValue *out, int dt)
     *out = daft_value_tensor((DaftRtDtype)dt, 1, dims, NULL);
 }
 
-void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out)
+void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out, const char *op)
 {
     if (v->kind != DAFT_V_REF || ctx || !daft_gen_ctx.rt) {
         daft_gen_copy(out, v);
@@ -787,7 +787,7 @@ void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out)
         }
         return;
     }
-    int rc = daft_rt_get(daft_gen_ctx.rt, v->as.ref, -1, out);
+    int rc = daft_rt_get_for(daft_gen_ctx.rt, v->as.ref, -1, op, out);
     if (rc != 0) {
         daft_value_free(out);
         *out = daft_value_error("%s", daft_rt_last_error(daft_gen_ctx.rt));
