@@ -100,13 +100,33 @@ static int rt_accept_ranks(DaftRt *rt)
     return 0;
 }
 
+/* SPEC 17: a variable's value must be one of `known` (an empty value counts as unset, so
+ * the default); anything else is a start-up error, not a silent default. */
+static bool rt_env_ok(const char *var, const char *const *known, const char *list)
+{
+    const char *v = getenv(var);
+    if (!v || !*v)
+        return true;
+    for (; *known; known++)
+        if (strcmp(v, *known) == 0)
+            return true;
+    rt_log("%s=%s is not known (%s)", var, v, list);
+    return false;
+}
+
+static bool rt_env_check(void)
+{
+    static const char *const devices[] = {"cpu", "gpu", NULL};
+    static const char *const transports[] = {"auto", "shm", "tcp", NULL};
+    bool dev = rt_env_ok("DAFT_DEVICE", devices, "cpu, gpu");
+    return rt_env_ok("DAFT_TRANSPORT", transports, "auto, shm, tcp") && dev;
+}
+
 static int rt_init_transport(DaftRt *rt, int *argc, char ***argv)
 {
-    const char *tr = getenv("DAFT_TRANSPORT");
+    const char *tr = getenv("DAFT_TRANSPORT"); /* auto: shm on this one host (MPI: TCP) */
     if (tr && strcmp(tr, "tcp") == 0)
         rt->mode = RT_MODE_TCP;
-    else if (tr && *tr && strcmp(tr, "shm") != 0)
-        rt_log("DAFT_TRANSPORT=%s is not known (shm, tcp): using shm", tr);
     if (rt_mpi_detect()) {
         rt->mpi = true;
         rt->mode = RT_MODE_TCP;
@@ -130,6 +150,8 @@ static int rt_init_transport(DaftRt *rt, int *argc, char ***argv)
 DaftRt *daft_rt_init(int *argc, char ***argv)
 {
     rt_tune_malloc();
+    if (!rt_env_check())
+        return NULL;
     DaftRt *rt = calloc(1, sizeof *rt);
     if (!rt)
         return NULL;
