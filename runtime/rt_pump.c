@@ -316,17 +316,16 @@ static void rt_drv_dead_settle(DaftRt *rt, RtActorRec *a)
 {
     uint64_t id;
     int m;
-    bool first = true;
+    /* the tasks queued behind the running one hold the death as it is, with no suffix: a
+     * task of another actor given one of their Refs before the death learns of it from that
+     * actor's own notice (the bare text), so any suffix would depend on timing (SPEC 14.1) */
     while (rt_drv_inflight_pop(a, &id, &m)) {
         RtObj *o = rt_objtab_find(&rt->refs, id);
         if (o && !o->has_value) {
-            DaftValue e = first ? daft_value_error("%s", a->death)
-                                : daft_value_error("%s ('%s' never ran)", a->death,
-                                                   rt_method_name(rt, a->cls, m));
+            DaftValue e = daft_value_error("%s", a->death);
             rt_objtab_resolve(o, &e);
             rt_obj_settle(rt, o);
         }
-        first = false;
     }
     RtLost l = {a->id, a->death, rt};
     rt_objtab_foreach(&rt->refs, rt_mark_lost, &l);
