@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -177,38 +178,79 @@ static void cmd_refs(Repl *R) {
         fprintf(R->out, "(no refs)\n");
 }
 
-/* ACTOR: a binding holding an actor, NAME[i] of a binding holding a list, or Class#n. */
-static DaftActor find_actor(Repl *R, const char *spec) {
-    for (int h = 1; h < R->nactors_cap; h++)
-        if (R->actors[h] && strcmp(R->actors[h]->name, spec) == 0)
-            return (DaftActor)h;
+/* A :kill argument, parsed strictly: a wrong guess at what the user meant would SIGKILL a
+ * real actor, so anything but NAME, NAME[DIGITS] or Class#DIGITS is rejected. */
+typedef struct {
     char name[256];
-    long idx = -1;
-    snprintf(name, sizeof name, "%s", spec);
-    char *br = strchr(name, '[');
-    if (br) {
-        idx = strtol(br + 1, NULL, 10);
-        *br = 0;
+    long idx; /* -1: no [i] */
+} ActorSpec;
+
+static bool is_ident_start(char c) { return isalpha((unsigned char)c) || c == '_'; }
+static bool is_ident_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+
+/* Reads DIGITS at *p into *out (no sign, no overflow); false if there are none. */
+static bool parse_index(const char **p, long *out) {
+    const char *s = *p;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    long v = 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        if (v > (LONG_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (*s - '0');
     }
+    *out = v;
+    *p = s;
+    return true;
+}
+
+static bool parse_actor_spec(const char *spec, ActorSpec *as) {
+    const char *s = spec;
+    if (!is_ident_start(*s))
+        return false;
+    while (is_ident_char(*s))
+        s++;
+    as->idx = -1;
+    if (*s == '#') { /* Class#n: a runtime name */
+        s++;
+        long n;
+        if (!parse_index(&s, &n))
+            return false;
+    } else if (*s == '[') {
+        s++;
+        if (!parse_index(&s, &as->idx) || *s++ != ']')
+            return false;
+    }
+    if (*s || (size_t)(s - spec) >= sizeof as->name)
+        return false;
+    size_t n = as->idx >= 0 ? (size_t)(strchr(spec, '[') - spec) : strlen(spec);
+    memcpy(as->name, spec, n);
+    as->name[n] = 0;
+    return true;
+}
+
+/* The actor ACTOR names (a binding holding an actor, NAME[i] of a binding holding a list, or
+ * Class#n), or 0. */
+static DaftActor find_actor(Repl *R, const ActorSpec *as) {
+    if (as->idx < 0)
+        for (int h = 1; h < R->nactors_cap; h++)
+            if (R->actors[h] && strcmp(R->actors[h]->name, as->name) == 0)
+                return (DaftActor)h;
     for (int i = 0; i < R->nbinds; i++) {
-        if (strcmp(R->binds[i].name, name) != 0)
+        if (strcmp(R->binds[i].name, as->name) != 0)
             continue;
         const DaftValue *v = &R->binds[i].val;
-        if (idx >= 0 && v->kind == DAFT_V_LIST && (size_t)idx < v->as.list.len)
-            v = &v->as.list.items[idx];
-        if (v->kind == DAFT_V_ACTOR)
-            return v->as.actor;
+        if (as->idx >= 0) {
+            if (v->kind != DAFT_V_LIST || (size_t)as->idx >= v->as.list.len)
+                return 0;
+            v = &v->as.list.items[as->idx];
+        }
+        return v->kind == DAFT_V_ACTOR ? v->as.actor : 0;
     }
     return 0;
 }
 
-static void cmd_kill(Repl *R, const char *spec) {
-    DaftActor h = spec ? find_actor(R, spec) : 0;
-    if (!h) {
-        fprintf(stderr, "daft-repl: error: no actor '%s' (name a binding, 'ws[1]' or 'Worker#2'; see :actors)\n",
-                spec ? spec : "");
-        return;
-    }
+static void kill_actor(Repl *R, DaftActor h) {
     ReplActor *a = repl_actor(R, h);
     if (!daft_rt_actor_alive(R->rt, h)) {
         fprintf(R->out, "%s is already dead\n", a->name);
@@ -226,6 +268,30 @@ static void cmd_kill(Repl *R, const char *spec) {
         nanosleep(&ts, NULL);
     }
     fprintf(R->out, "killed %s\n", a->name);
+}
+
+static const char *kill_usage = "usage: :kill ACTOR (a binding, 'ws[1]' or 'Worker#2'; see :actors)";
+
+static void cmd_kill(Repl *R, const char *args) {
+    const char *p = args;
+    char *spec = word(&p);
+    ActorSpec as;
+    if (!spec || *skip_ws(p)) {
+        fprintf(stderr, "daft-repl: error: %s\n", kill_usage);
+    } else if (!parse_actor_spec(spec, &as)) {
+        fprintf(stderr,
+                "daft-repl: error: bad actor '%s': write a binding, NAME[N] with N an integer, or a name like "
+                "'Worker#2'\n",
+                spec);
+    } else {
+        DaftActor h = find_actor(R, &as);
+        if (!h)
+            fprintf(stderr, "daft-repl: error: no actor '%s' (name a binding, 'ws[1]' or 'Worker#2'; see :actors)\n",
+                    spec);
+        else
+            kill_actor(R, h);
+    }
+    free(spec);
 }
 
 static void cmd_plan(Repl *R, const char *args, bool dot) {
@@ -299,7 +365,11 @@ bool repl_command(Repl *R, const char *line) {
     } else if (!strcmp(cmd, "help") || !strcmp(cmd, "h") || !strcmp(cmd, "?")) {
         fputs(help_text, R->out);
     } else if (!strcmp(cmd, "quit") || !strcmp(cmd, "q") || !strcmp(cmd, "exit")) {
-        go_on = false;
+        /* a stray argument is more likely a typo than a wish to end the session */
+        if (*rest)
+            fprintf(stderr, "daft-repl: error: usage: :quit (no arguments)\n");
+        else
+            go_on = false;
     } else if (!strcmp(cmd, "actors")) {
         cmd_actors(R);
     } else if (!strcmp(cmd, "refs")) {
@@ -311,9 +381,7 @@ bool repl_command(Repl *R, const char *line) {
     } else if (!strcmp(cmd, "trace")) {
         cmd_trace(R, rest);
     } else if (!strcmp(cmd, "kill")) {
-        char *spec = word(&rest);
-        cmd_kill(R, spec);
-        free(spec);
+        cmd_kill(R, rest);
     } else if (!strcmp(cmd, "load")) {
         char *file = word(&rest);
         if (!file)
