@@ -207,6 +207,9 @@ char *repl_input_read(ReplInput *in);
 void repl_input_free(ReplInput *in);
 /* True when `text` is complete (balanced brackets and ends with ';' or '}'). */
 bool repl_input_complete(const char *text);
+/* Where the code of `text` ends: just past its last byte that is not space or comment (0
+ * when it is all space and comments). */
+size_t repl_code_end(const char *text);
 
 /* small helpers (repl_main.c) */
 char *repl_strdup(const char *s);

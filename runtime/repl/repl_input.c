@@ -27,31 +27,65 @@ struct ReplInput {
 
 /* ---------------------------------------------------------------- completeness */
 
+/* The end of the comment starting at p (just past it: the newline of a // comment stays),
+ * or NULL when p starts no comment. An open block comment ends at the end of the text. */
+static const char *skip_comment(const char *p) {
+    if (p[0] == '/' && p[1] == '/')
+        return p + strcspn(p, "\n");
+    if (p[0] == '/' && p[1] == '*') {
+        const char *e = strstr(p + 2, "*/");
+        return e ? e + 2 : p + strlen(p);
+    }
+    return NULL;
+}
+
+/* The end of the string literal starting at p (just past its closing quote, or at the end
+ * of its line when it has none: strings are single-line, SPEC §2.4). */
+static const char *skip_string(const char *p, bool *closed) {
+    for (p++; *p && *p != '"' && *p != '\n'; p++)
+        if (*p == '\\' && p[1] && p[1] != '\n')
+            p++;
+    *closed = *p == '"';
+    return *closed ? p + 1 : p;
+}
+
+size_t repl_code_end(const char *t) {
+    size_t end = 0;
+    for (const char *p = t; *p;) {
+        const char *e = skip_comment(p);
+        if (e) {
+            p = e;
+            continue;
+        }
+        bool closed = true;
+        e = *p == '"' ? skip_string(p, &closed) : p + 1;
+        if (!isspace((unsigned char)*p))
+            end = (size_t)(e - t);
+        p = e;
+    }
+    return end;
+}
+
 bool repl_input_complete(const char *t) {
     int depth = 0, braces = 0;
     char last = 0;
     for (const char *p = t; *p; p++) {
-        if (p[0] == '/' && p[1] == '/') {
-            while (*p && *p != '\n')
-                p++;
-            if (!*p)
-                break;
-            continue;
-        }
-        if (p[0] == '/' && p[1] == '*') {
-            const char *e = strstr(p + 2, "*/");
-            if (!e)
+        const char *e = skip_comment(p);
+        if (e) {
+            if (p[1] == '*' && !strstr(p + 2, "*/"))
                 return false; /* an open comment */
-            p = e + 1;
+            if (!*e)
+                break;
+            p = e - 1; /* the loop's p++ moves to e */
             continue;
         }
         if (*p == '"') {
-            for (p++; *p && *p != '"' && *p != '\n'; p++)
-                if (*p == '\\' && p[1])
-                    p++;
-            if (*p != '"')
+            bool closed;
+            e = skip_string(p, &closed);
+            if (!closed)
                 return false;
             last = '"';
+            p = e - 1;
             continue;
         }
         if (*p == '(' || *p == '[' || *p == '{') {

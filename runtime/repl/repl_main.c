@@ -175,13 +175,17 @@ int repl_main(int argc, char **argv) {
                 break;
             continue;
         }
+        /* an input of comments only does nothing */
+        size_t n = repl_code_end(text);
+        if (!n) {
+            free(text);
+            continue;
+        }
         R->input_no++;
-        /* an input ended early (empty line, end of input) gets its ';' */
-        size_t n = strlen(text);
-        while (n && isspace((unsigned char)text[n - 1]))
-            n--;
-        if (n && text[n - 1] != ';' && text[n - 1] != '}') {
-            char *t2 = repl_printf("%.*s;\n", (int)n, text);
+        /* an input ended early (empty line, end of input) gets its ';', where its code ends:
+         * after a trailing comment it would be commented out */
+        if (text[n - 1] != ';' && text[n - 1] != '}') {
+            char *t2 = repl_printf("%.*s;%s", (int)n, text, text + n);
             free(text);
             text = t2;
         }
