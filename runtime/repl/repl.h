@@ -208,8 +208,8 @@ void repl_input_free(ReplInput *in);
 /* True when `text` is complete (balanced brackets and ends with ';' or '}'). */
 bool repl_input_complete(const char *text);
 /* Where the code of `text` ends: just past its last byte that is not space or comment (0
- * when it is all space and comments). */
-size_t repl_code_end(const char *text);
+ * when it is all space and comments); *open_string when a string literal is unterminated. */
+size_t repl_code_end(const char *text, bool *open_string);
 
 /* small helpers (repl_main.c) */
 char *repl_strdup(const char *s);

@@ -49,8 +49,9 @@ static const char *skip_string(const char *p, bool *closed) {
     return *closed ? p + 1 : p;
 }
 
-size_t repl_code_end(const char *t) {
+size_t repl_code_end(const char *t, bool *open_string) {
     size_t end = 0;
+    *open_string = false;
     for (const char *p = t; *p;) {
         const char *e = skip_comment(p);
         if (e) {
@@ -59,6 +60,7 @@ size_t repl_code_end(const char *t) {
         }
         bool closed = true;
         e = *p == '"' ? skip_string(p, &closed) : p + 1;
+        *open_string |= !closed;
         if (!isspace((unsigned char)*p))
             end = (size_t)(e - t);
         p = e;
@@ -82,8 +84,10 @@ bool repl_input_complete(const char *t) {
         if (*p == '"') {
             bool closed;
             e = skip_string(p, &closed);
+            /* an unterminated string cannot go on on the next line: the input is over (and
+             * the lexer reports it), rather than swallowing every later line */
             if (!closed)
-                return false;
+                return true;
             last = '"';
             p = e - 1;
             continue;

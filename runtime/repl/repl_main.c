@@ -176,15 +176,17 @@ int repl_main(int argc, char **argv) {
             continue;
         }
         /* an input of comments only does nothing */
-        size_t n = repl_code_end(text);
+        bool open_string;
+        size_t n = repl_code_end(text, &open_string);
         if (!n) {
             free(text);
             continue;
         }
         R->input_no++;
         /* an input ended early (empty line, end of input) gets its ';', where its code ends:
-         * after a trailing comment it would be commented out */
-        if (text[n - 1] != ';' && text[n - 1] != '}') {
+         * after a trailing comment it would be commented out (and after an unterminated
+         * string it would only show up in that error's snippet) */
+        if (text[n - 1] != ';' && text[n - 1] != '}' && !open_string) {
             char *t2 = repl_printf("%.*s;%s", (int)n, text, text + n);
             free(text);
             text = t2;
