@@ -80,7 +80,13 @@ typedef struct ReplBinding {
     char *name;
     char *type;            /* as source, e.g. "[Worker]" */
     DaftValue val;
+    /* the input whose `let` made it, and its name there (line/col counted from that
+     * input's first line): "declared here" notes point at it, not at the REPL's wrapper */
+    char *origin;
+    DaftSpan origin_span;
 } ReplBinding;
+
+void repl_binding_free(ReplBinding *b);
 
 /* One loaded plan (compiled schedule for one actor set). */
 typedef struct ReplPlan {

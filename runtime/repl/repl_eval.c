@@ -1362,20 +1362,6 @@ static void remap(DaftDiag *d, int chunk, int shown, int shown_lines) {
         remap(&d->notes[i], chunk, shown, shown_lines);
 }
 
-static void filter_diags(DaftDiagEngine *eng, int chunk, int shown, int shown_lines) {
-    int k = 0;
-    for (int i = 0; i < eng->len; i++) {
-        if (eng->diags[i].severity == DAFT_SEV_WARNING) {
-            free_diag(&eng->diags[i]);
-            eng->warning_count--;
-            continue;
-        }
-        remap(&eng->diags[i], chunk, shown, shown_lines);
-        eng->diags[k++] = eng->diags[i];
-    }
-    eng->len = k;
-}
-
 static const char *binding_type(DaftArena *A, const DaftType *t) {
     if (!t || t->kind == DAFT_TY_ERROR || t->kind == DAFT_TY_VOID || t->kind == DAFT_TY_RANGE ||
         t->kind == DAFT_TY_MODULE)
@@ -1388,22 +1374,28 @@ static const char *binding_type(DaftArena *A, const DaftType *t) {
     return out;
 }
 
-static void bind(Repl *R, const char *name, const char *type, DaftValue *v) {
-    for (int i = 0; i < R->nbinds; i++)
-        if (strcmp(R->binds[i].name, name) == 0) {
-            free(R->binds[i].type);
-            R->binds[i].type = repl_strdup(type);
-            daft_value_free(&R->binds[i].val);
-            R->binds[i].val = *v;
-            *v = daft_value_none();
-            return;
-        }
-    R->binds = realloc(R->binds, sizeof *R->binds * (size_t)(R->nbinds + 1));
-    R->binds[R->nbinds].name = repl_strdup(name);
-    R->binds[R->nbinds].type = repl_strdup(type);
-    R->binds[R->nbinds].val = *v;
+/* Binds `name` (replacing a binding of that name) to *v, which it takes; origin/at: the
+ * input that made it and the name's place in it. */
+static void bind(Repl *R, const char *name, const char *type, DaftValue *v, const char *origin, DaftSpan at) {
+    int i = 0;
+    while (i < R->nbinds && strcmp(R->binds[i].name, name) != 0)
+        i++;
+    if (i == R->nbinds) {
+        R->binds = realloc(R->binds, sizeof *R->binds * (size_t)(R->nbinds + 1));
+        memset(&R->binds[i], 0, sizeof R->binds[i]);
+        R->binds[i].name = repl_strdup(name);
+        R->binds[i].val = daft_value_none();
+        R->nbinds++;
+    }
+    ReplBinding *b = &R->binds[i];
+    free(b->type);
+    b->type = repl_strdup(type);
+    daft_value_free(&b->val);
+    b->val = *v;
     *v = daft_value_none();
-    R->nbinds++;
+    free(b->origin);
+    b->origin = repl_strdup(origin);
+    b->origin_span = at;
 }
 
 static void report(Ev *E, int shown_file, const char *shown_path) {
@@ -1440,12 +1432,70 @@ typedef struct Checked {
     DaftModule mod;
     DaftNode *sched;
     int chunk_file, shown_file;
+    int *param_col; /* where binding i's name is written in the wrapper's header line */
 } Checked;
 
 static void checked_free(Checked *C) {
+    free(C->param_col);
     daft_arena_free(C->arena);
     daft_diag_free(&C->diags);
     daft_source_set_free(&C->sources);
+}
+
+/* A note at the wrapper's header (line 1 of the chunk) about a binding (a parameter of
+ * __repl) is moved to the input whose `let` made it; false for one about __repl itself. */
+static bool remap_header_note(Repl *R, Checked *C, DaftDiag *n) {
+    for (int i = 0; i < R->nbinds; i++) {
+        int col = C->param_col[i];
+        if (n->span.begin.col < col || n->span.begin.col >= col + (int)strlen(R->binds[i].name))
+            continue;
+        if (!R->binds[i].origin)
+            return false;
+        const char *o = R->binds[i].origin;
+        DaftSource *src = daft_source_from_string(&C->sources, "<repl>", o, strlen(o));
+        n->span = R->binds[i].origin_span;
+        n->span.file = src->id;
+        return true;
+    }
+    return false;
+}
+
+/* The user never sees the wrapper: notes quoting it are moved or dropped, and an error
+ * about __repl itself (a `return` with a value, which is an error for a schedule without
+ * a result type) gets words that make sense at the prompt. */
+static void hide_wrapper(Repl *R, Checked *C, DaftDiag *d) {
+    int k = 0;
+    for (int i = 0; i < d->note_count; i++) {
+        DaftDiag *n = &d->notes[i];
+        bool header = n->span.file == C->chunk_file && n->span.begin.line == 1;
+        if (header && !remap_header_note(R, C, n)) {
+            free_diag(n);
+            continue;
+        }
+        d->notes[k++] = *n;
+    }
+    d->note_count = k;
+    if (strstr(d->message, "'__repl'") && strstr(d->message, "cannot return a value")) {
+        free(d->message);
+        d->message = repl_strdup("'return' at the prompt cannot return a value: it only ends the input "
+                                 "(to show a value, enter the expression on its own)");
+    }
+}
+
+static void filter_diags(Repl *R, Checked *C, int shown_lines) {
+    DaftDiagEngine *eng = &C->diags;
+    int k = 0;
+    for (int i = 0; i < eng->len; i++) {
+        if (eng->diags[i].severity == DAFT_SEV_WARNING) {
+            free_diag(&eng->diags[i]);
+            eng->warning_count--;
+            continue;
+        }
+        hide_wrapper(R, C, &eng->diags[i]);
+        remap(&eng->diags[i], C->chunk_file, C->shown_file, shown_lines);
+        eng->diags[k++] = eng->diags[i];
+    }
+    eng->len = k;
 }
 
 static bool check_input(Repl *R, const char *text, size_t len, Checked *C) {
@@ -1457,8 +1507,12 @@ static bool check_input(Repl *R, const char *text, size_t len, Checked *C) {
     char *head = NULL;
     size_t hl = 0, hc = 0;
     sb_add(&head, &hl, &hc, "schedule __repl(", 16);
+    C->param_col = calloc((size_t)R->nbinds + 1, sizeof *C->param_col);
     for (int i = 0; i < R->nbinds; i++) {
-        char *p = repl_printf("%s%s: %s", i ? ", " : "", R->binds[i].name, R->binds[i].type);
+        char *p = repl_printf("%s: %s", R->binds[i].name, R->binds[i].type);
+        if (i)
+            sb_add(&head, &hl, &hc, ", ", 2);
+        C->param_col[i] = (int)hl + 1;
         sb_add(&head, &hl, &hc, p, strlen(p));
         free(p);
     }
@@ -1498,7 +1552,7 @@ static bool check_input(Repl *R, const char *text, size_t len, Checked *C) {
             daft_error(&C->diags, daft_span_none(), "cannot read the input");
         ok = C->diags.error_count == 0 && daft_check(&C->mod, &C->diags) && C->sched;
     }
-    filter_diags(&C->diags, C->chunk_file, C->shown_file, count_lines(text, len));
+    filter_diags(R, C, count_lines(text, len));
     if (!ok || C->diags.error_count) {
         repl_flush();
         daft_diag_print(&C->diags, stderr, DAFT_DIAG_TEXT);
@@ -1600,7 +1654,10 @@ bool repl_eval_input(Repl *R, const char *text, size_t len) {
         const char *ty = binding_type(C.arena, s->ty);
         if (v->kind == DAFT_V_NONE || !ty)
             continue;
-        bind(R, s->name, ty, v);
+        DaftSpan at = s->name_span;
+        at.begin.line--; /* from the wrapped input to the input as typed */
+        at.end.line--;
+        bind(R, s->name, ty, v, text, at);
     }
     frame_free(&F);
     free(E.err);

@@ -197,9 +197,7 @@ bool repl_load(Repl *R, const char *path) {
         } else {
             fprintf(R->out, "note: dropped '%s' (its type %s is not declared by %s)\n", R->binds[i].name,
                     R->binds[i].type, path);
-            free(R->binds[i].name);
-            free(R->binds[i].type);
-            daft_value_free(&R->binds[i].val);
+            repl_binding_free(&R->binds[i]);
         }
     }
     R->nbinds = k;

@@ -63,13 +63,17 @@ static void usage(FILE *f) {
           f);
 }
 
+void repl_binding_free(ReplBinding *b) {
+    free(b->name);
+    free(b->type);
+    free(b->origin);
+    daft_value_free(&b->val);
+}
+
 static void free_session(Repl *R) {
     repl_plans_free(R);
-    for (int i = 0; i < R->nbinds; i++) {
-        free(R->binds[i].name);
-        free(R->binds[i].type);
-        daft_value_free(&R->binds[i].val);
-    }
+    for (int i = 0; i < R->nbinds; i++)
+        repl_binding_free(&R->binds[i]);
     free(R->binds);
     for (int i = 0; i < R->nrefs; i++) {
         free(R->refs[i].producer);
