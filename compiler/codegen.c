@@ -2995,31 +2995,39 @@ static void setup_debug_info(Cg *cg) {
                       LLVMValueAsMetadata(LLVMConstInt(cg->t_i32, 4, false)));
 }
 
+/* The object is made in memory and written with daft_output_*: LLVMTargetMachineEmitToFile
+ * aborts the process ("LLVM ERROR: IO failure") when the write fails. */
 static bool write_output(Cg *cg) {
     const CgOptions *opt = cg->opt;
-    char *err = NULL;
+    const char *data;
+    size_t size;
+    char *ir = NULL, *err = NULL;
+    LLVMMemoryBufferRef obj = NULL;
     if (opt->output == CG_OUT_LL) {
-        char *ir = LLVMPrintModuleToString(cg->m);
-        FILE *out = opt->output_path ? fopen(opt->output_path, "w") : stdout;
-        if (!out) {
-            cg_err(cg, daft_span_none(), "cannot write '%s'", opt->output_path);
-            LLVMDisposeMessage(ir);
+        ir = LLVMPrintModuleToString(cg->m);
+        data = ir;
+        size = strlen(ir);
+    } else {
+        if (LLVMTargetMachineEmitToMemoryBuffer(cg->tm, cg->m, LLVMObjectFile, &err, &obj)) {
+            cg_err(cg, daft_span_none(), "codegen: cannot make object '%s': %s", opt->output_path,
+                   err ? err : "?");
+            LLVMDisposeMessage(err);
             return false;
         }
-        fputs(ir, out);
-        if (out != stdout)
-            fclose(out);
-        else
-            fflush(stdout);
+        data = LLVMGetBufferStart(obj);
+        size = LLVMGetBufferSize(obj);
+    }
+    FILE *out = daft_output_open(opt->output_path, cg->diags);
+    bool ok = out != NULL;
+    if (ok) {
+        fwrite(data, 1, size, out);
+        ok = daft_output_close(out, opt->output_path, cg->diags);
+    }
+    if (ir)
         LLVMDisposeMessage(ir);
-        return true;
-    }
-    if (LLVMTargetMachineEmitToFile(cg->tm, cg->m, (char *)opt->output_path, LLVMObjectFile, &err)) {
-        cg_err(cg, daft_span_none(), "codegen: cannot write object '%s': %s", opt->output_path, err ? err : "?");
-        LLVMDisposeMessage(err);
-        return false;
-    }
-    return true;
+    if (obj)
+        LLVMDisposeMemoryBuffer(obj);
+    return ok;
 }
 
 bool cg_emit(DaftModule *mod, const CgOptions *opt, DaftDiagEngine *diags) {

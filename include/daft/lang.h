@@ -116,6 +116,15 @@ void daft_note(DaftDiagEngine *eng, DaftDiag *parent, DaftSpan span, const char 
 void daft_diag_print(DaftDiagEngine *eng, FILE *out, DaftDiagFormat format);
 void daft_diag_clear(DaftDiagEngine *eng);
 
+/* Output files of the tools (dumps, IR, objects). Write errors (a full disk, a closed
+ * pipe) only show at fflush/fclose, so every output must be closed with
+ * daft_output_close, which reports them as "cannot write 'PATH': REASON".
+ * daft_output_open returns `path` opened for writing, or stdout when path is NULL; NULL
+ * after reporting an error. */
+FILE *daft_output_open(const char *path, DaftDiagEngine *diags);
+/* Flushes `out` and closes it (stdout is only flushed); false after reporting an error. */
+bool daft_output_close(FILE *out, const char *path, DaftDiagEngine *diags);
+
 /* ---------------------------------------------------------------- types */
 
 #define DAFT_TYPE_KINDS(X) \
