@@ -175,18 +175,21 @@ static bool emit_plan(const Options *opt, const DaftModule *mod, DaftDiagEngine 
     DaftTraceResult res;
     bool ok = daft_trace_program(mod, diags, &topt, &res);
     if (ok) {
-        FILE *out = opt->output ? fopen(opt->output, "w") : stdout;
-        if (!out) {
-            daft_error(diags, daft_span_none(), "cannot write '%s': %s", opt->output, strerror(errno));
-            ok = false;
-        } else {
+        FILE *out = daft_output_open(opt->output, diags);
+        ok = out != NULL;
+        if (ok) {
             daft_plan_print_all(res.plans, res.nplans, res.skips, res.nskips, out, fmt);
-            if (out != stdout)
-                fclose(out);
+            ok = daft_output_close(out, opt->output, diags);
         }
     }
     daft_trace_result_free(&res);
     return ok;
+}
+
+/* --emit=ast: the syntax tree (as far as it parsed), to standard output. */
+static bool emit_ast(const DaftModule *mod, DaftDiagEngine *diags) {
+    daft_ast_dump(mod->program, stdout);
+    return daft_output_close(stdout, NULL, diags);
 }
 
 /* The pipeline. Diagnostics are collected in `diags` and printed by the caller. */
@@ -200,10 +203,8 @@ static bool compile_file(const Options *opt, DaftSourceSet *sources, DaftDiagEng
 
     DaftModule mod;
     bool parsed = daft_parse(arena, src, diags, &mod);
-    if (opt->emit == EMIT_AST) {
-        daft_ast_dump(mod.program, stdout);
-        return parsed;
-    }
+    if (opt->emit == EMIT_AST)
+        return emit_ast(&mod, diags) && parsed;
     if (!parsed)
         return false;
 
@@ -250,11 +251,21 @@ static bool compile_file(const Options *opt, DaftSourceSet *sources, DaftDiagEng
     return ok;
 }
 
+/* The exit status, made 1 when standard output could not be written (--help, --version
+ * and JSON diagnostics are written there): §18.1, any error exits 1. A run that failed
+ * already has said why (dumps to stdout report their own write errors). */
+static int finish(int status) {
+    if (status != 0 || (fflush(stdout) == 0 && !ferror(stdout)))
+        return status;
+    fprintf(stderr, "daftc: error: cannot write to standard output: %s\n", strerror(errno));
+    return 1;
+}
+
 int main(int argc, char **argv) {
     Options opt;
     int status = parse_options(argc, argv, &opt);
     if (status >= 0)
-        return status;
+        return finish(status);
 
     DaftSourceSet sources = {0};
     DaftDiagEngine diags;
@@ -268,5 +279,5 @@ int main(int argc, char **argv) {
     daft_arena_free(arena);
     daft_diag_free(&diags);
     daft_source_set_free(&sources);
-    return ok && diags.error_count == 0 ? 0 : 1;
+    return finish(ok && diags.error_count == 0 ? 0 : 1);
 }
