@@ -186,10 +186,13 @@ static bool emit_plan(const Options *opt, const DaftModule *mod, DaftDiagEngine 
     return ok;
 }
 
-/* --emit=ast: the syntax tree (as far as it parsed), to standard output. */
-static bool emit_ast(const DaftModule *mod, DaftDiagEngine *diags) {
-    daft_ast_dump(mod->program, stdout);
-    return daft_output_close(stdout, NULL, diags);
+/* --emit=ast: the syntax tree (as far as it parsed), to -o FILE or standard output. */
+static bool emit_ast(const Options *opt, const DaftModule *mod, DaftDiagEngine *diags) {
+    FILE *out = daft_output_open(opt->output, diags);
+    if (!out)
+        return false;
+    daft_ast_dump(mod->program, out);
+    return daft_output_close(out, opt->output, diags);
 }
 
 /* The pipeline. Diagnostics are collected in `diags` and printed by the caller. */
@@ -204,7 +207,7 @@ static bool compile_file(const Options *opt, DaftSourceSet *sources, DaftDiagEng
     DaftModule mod;
     bool parsed = daft_parse(arena, src, diags, &mod);
     if (opt->emit == EMIT_AST)
-        return emit_ast(&mod, diags) && parsed;
+        return emit_ast(opt, &mod, diags) && parsed;
     if (!parsed)
         return false;
 
