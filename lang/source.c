@@ -33,11 +33,14 @@ DaftSource *daft_source_load(DaftSourceSet *set, const char *path) {
         return NULL;
     size_t cap = 4096, size = 0;
     char *buf = malloc(cap);
+    int read_errno = 0; /* fread's reason, e.g. EISDIR for a directory (fopen accepts one) */
     for (;;) {
         size_t n = fread(buf + size, 1, cap - size - 1, f);
         size += n;
-        if (n == 0)
+        if (n == 0) {
+            read_errno = errno;
             break;
+        }
         if (cap - size - 1 == 0) {
             cap *= 2;
             buf = realloc(buf, cap);
@@ -48,7 +51,7 @@ DaftSource *daft_source_load(DaftSourceSet *set, const char *path) {
         fclose(f);
     if (failed) {
         free(buf);
-        errno = EIO;
+        errno = read_errno ? read_errno : EIO;
         return NULL;
     }
     buf[size] = '\0';
