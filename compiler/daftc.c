@@ -100,6 +100,15 @@ static bool is_kernel_file(const char *a) {
     return false;
 }
 
+/* After FILE.daft only kernel files may follow: say which rule `a` breaks. */
+static int second_input_error(const char *a) {
+    size_t n = strlen(a);
+    if (n > 5 && strcmp(a + n - 5, ".daft") == 0)
+        return usage_error("more than one input file ('%s')", a);
+    return usage_error("unsupported input file type '%s' (inputs after FILE.daft are kernels: "
+                       ".c, .cu, .o, .a or .so)", a);
+}
+
 /* Returns -1 when options are complete, else the exit status to end with. */
 static int parse_options(int argc, char **argv, Options *opt) {
     memset(opt, 0, sizeof(*opt));
@@ -115,6 +124,11 @@ static int parse_options(int argc, char **argv, Options *opt) {
             return 0;
         } else if (strcmp(a, "--check") == 0) {
             opt->check_only = true;
+        } else if (strcmp(a, "--emit") == 0) {
+            return usage_error("%s", "missing value for '--emit' (write --emit=ast, plan, ll or obj)");
+        } else if (strcmp(a, "--diagnostics-format") == 0) {
+            return usage_error("%s", "missing value for '--diagnostics-format' (write "
+                                     "--diagnostics-format=text or json)");
         } else if (strncmp(a, "--emit=", 7) == 0) {
             if (!parse_emit(a + 7, &opt->emit))
                 return usage_error("unknown --emit kind '%s' (expected ast, plan, ll or obj)", a + 7);
@@ -147,7 +161,7 @@ static int parse_options(int argc, char **argv, Options *opt) {
                 return usage_error("too many kernel files ('%s')", a);
             opt->extra[opt->nextra++] = a;
         } else if (opt->input) {
-            return usage_error("more than one input file ('%s')", a);
+            return second_input_error(a);
         } else {
             opt->input = a;
         }
