@@ -48,7 +48,7 @@ typedef struct Options {
 enum { EXIT_USAGE = 2 };
 
 static void print_usage(FILE *out) {
-    fputs("usage: daftc [options] FILE.daft [KERNELS.c|.cu|.o|.a ...]\n"
+    fputs("usage: daftc [options] FILE.daft [KERNELS.c|.cu|.o|.a|.so ...]\n"
           "\n"
           "Compiles a daft program (actors, futures and tasks) into a native executable.\n"
           "\n"
@@ -58,17 +58,20 @@ static void print_usage(FILE *out) {
           "  --emit-plan[=text|json|dot]\n"
           "                            print the per-actor channel plan of every compiled\n"
           "                            schedule whose actor set is static\n"
-          "  -o FILE                   output file (default: a.out, or stdout for dumps)\n"
+          "  -o FILE                   output file (default: a.out; FILE.o for --emit=obj;\n"
+          "                            standard output for dumps)\n"
           "  -O0, -O2                  optimisation level (default -O2)\n"
           "  -g                        emit debug information (.daft lines in gdb)\n"
-          "  KERNELS.c, .cu, .o, .a    user kernels for extern methods, like `link \"file\";`\n"
-          "\n"
-          "environment: CC (C compiler and linker, default cc), DAFT_LIBDIR (directory of\n"
-          "libdaftrt.a and friends), DAFT_LINK_FLAGS (extra link arguments)\n"
           "  --diagnostics-format=text|json\n"
           "                            how to print errors and warnings (default text)\n"
-          "  --help                    show this help\n"
-          "  --version                 show the version\n",
+          "  -h, --help                show this help\n"
+          "  --version                 show the version\n"
+          "\n"
+          "KERNELS.c, .cu, .o, .a, .so: user kernels for extern methods, like `link \"file\";`\n"
+          "(they must exist, with --check too).\n"
+          "\n"
+          "environment: CC (C compiler and linker, default cc), DAFT_LIBDIR (directory of\n"
+          "libdaftrt.a and friends), DAFT_LINK_FLAGS (extra link arguments)\n",
           out);
 }
 
@@ -218,15 +221,20 @@ static bool compile_file(const Options *opt, DaftSourceSet *sources, DaftDiagEng
         return false;
     }
 
+    /* Missing kernel files are errors in every mode; a full compile finds them when it
+     * links (link_prepare), after the program's own diagnostics. */
+    bool full = !opt->check_only && opt->emit == EMIT_EXE;
+    bool kernels_ok = full || link_check_files(opt->extra, opt->nextra, diags);
+
     DaftModule mod;
     bool parsed = daft_parse(arena, src, diags, &mod);
     if (opt->emit == EMIT_AST)
-        return emit_ast(opt, &mod, diags) && parsed;
+        return emit_ast(opt, &mod, diags) && parsed && kernels_ok;
     if (!parsed)
         return false;
 
-    mod.executable = !opt->check_only && opt->emit == EMIT_EXE;
-    if (!daft_check(&mod, diags))
+    mod.executable = full;
+    if (!daft_check(&mod, diags) || !kernels_ok)
         return false;
     if (opt->check_only)
         return true;

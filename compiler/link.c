@@ -542,6 +542,17 @@ static void check_signatures(LinkJob *job, const Libs *L, char **csrcs, int ncsr
     }
 }
 
+bool link_check_files(const char *const *paths, int n, DaftDiagEngine *diags) {
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        if (!file_exists(paths[i])) {
+            daft_error(diags, daft_span_none(), "cannot find linked file '%s'", paths[i]);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 bool link_prepare(DaftModule *mod, const char *const *extra, int nextra, LinkJob *job, DaftDiagEngine *diags) {
     snprintf(job->tmpdir, sizeof job->tmpdir, "%s/daftc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(job->tmpdir)) {

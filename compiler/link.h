@@ -30,6 +30,10 @@ typedef struct LinkJob {
     int opt_level;
 } LinkJob;
 
+/* Reports each of the kernel files named on the command line that does not exist, as
+ * link_prepare would, for the modes that stop before it (--check, --emit). */
+bool link_check_files(const char *const *paths, int n, DaftDiagEngine *diags);
+
 /* Compiles the user's kernels and checks the extern symbols. `extra` are C/CUDA sources
  * or objects given on the command line. Returns false after reporting. */
 bool link_prepare(DaftModule *mod, const char *const *extra, int nextra, LinkJob *job,

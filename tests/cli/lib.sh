@@ -2,6 +2,7 @@
 # its stderr and stdout, then "exit: N", with WANT (a string of lines); failures are
 # counted and the script ends with `finish`. $tmp is a scratch folder, removed at exit.
 daftc=$1
+case $daftc in /*) ;; *) daftc=$PWD/$daftc ;; esac
 ok=tests/cli/ok.daft
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/daft-cli.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
