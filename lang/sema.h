@@ -168,6 +168,8 @@ DaftType *sema_actor_type(Sema *S, DaftNode *actor);
 DaftType *sema_resolve_type(Sema *S, DaftNode *tnode);
 const char *sema_tstr(Sema *S, const DaftType *ty);
 bool sema_is_error(const DaftType *ty);
+/* Data types (SPEC 5.4): scalars, tensors and lists of data types. */
+bool sema_is_data_type(const DaftType *t);
 bool sema_is_int(const DaftType *ty);
 bool sema_is_float(const DaftType *ty);
 bool sema_is_numeric(const DaftType *ty);

@@ -147,21 +147,6 @@ DaftSpan sema_symbol_span(Sema *S, const DaftNode *decl) {
     return r;
 }
 
-/* Data types (SPEC 5.4): scalars, tensors and lists of data types. */
-static bool is_data_type(const DaftType *t) {
-    if (sema_is_error(t))
-        return true;
-    switch (t->kind) {
-    case DAFT_TY_LIST: return !t->elem || is_data_type(t->elem);
-    case DAFT_TY_REF:
-    case DAFT_TY_ACTOR:
-    case DAFT_TY_COMM:
-    case DAFT_TY_RANGE:
-    case DAFT_TY_MODULE: return false;
-    default: return true;
-    }
-}
-
 /* A tensor dimension in a parameter's or result's type that names a parameter: dimensions
  * are constants, so `fn f(n: i64, x: tensor<f32, [n]>)` would read a global `n`, not the
  * parameter (or nothing): said rather than silently taken. */
@@ -235,7 +220,7 @@ static void actor_signature(Sema *S, DaftNode *a) {
         }
         if (m->kind == DAFT_N_FIELD) {
             m->ty = sema_resolve_type(S, m->type);
-            if (!is_data_type(m->ty))
+            if (!sema_is_data_type(m->ty))
                 daft_error(S->diags, m->type ? m->type->span : m->span, "field '%s' has type '%s', which is not a data type",
                            m->name, sema_tstr(S, m->ty));
             continue;
@@ -246,11 +231,11 @@ static void actor_signature(Sema *S, DaftNode *a) {
         extern_binding(S, m, "method");
         for (int k = 0; k < m->params.len; k++) {
             DaftNode *p = m->params.items[k];
-            if (!is_data_type(p->ty))
+            if (!sema_is_data_type(p->ty))
                 daft_error(S->diags, p->type ? p->type->span : p->span, "parameter '%s' has type '%s', which is not a data type",
                            p->name, sema_tstr(S, p->ty));
         }
-        if (m->type && !is_data_type(m->ty))
+        if (m->type && !sema_is_data_type(m->ty))
             daft_error(S->diags, m->type->span, "the result of method '%s' has type '%s', which is not a data type", m->name,
                        sema_tstr(S, m->ty));
         if (strcmp(m->name, "init") == 0 && m->type) {
@@ -659,7 +644,7 @@ static void compiled_params(Sema *S, DaftNode *sc) {
     for (int i = 0; i < sc->params.len; i++) {
         DaftNode *p = sc->params.items[i];
         DaftType *t = p->ty;
-        if (sema_is_error(t) || is_data_type(t))
+        if (sema_is_error(t) || sema_is_data_type(t))
             continue;
         DaftType *e = t;
         while (e->kind == DAFT_TY_LIST && e->elem)

@@ -53,6 +53,21 @@ DaftType *sema_ref_of(Sema *S, DaftType *elem) {
     return t;
 }
 
+/* Data types (SPEC 5.4): scalars, tensors and lists of data types. */
+bool sema_is_data_type(const DaftType *t) {
+    if (sema_is_error(t))
+        return true;
+    switch (t->kind) {
+    case DAFT_TY_LIST: return !t->elem || sema_is_data_type(t->elem);
+    case DAFT_TY_REF:
+    case DAFT_TY_ACTOR:
+    case DAFT_TY_COMM:
+    case DAFT_TY_RANGE:
+    case DAFT_TY_MODULE: return false;
+    default: return true;
+    }
+}
+
 DaftType *sema_list_of(Sema *S, DaftType *elem) {
     if (elem && sema_is_error(elem))
         return S->t_error;
@@ -168,6 +183,17 @@ int64_t sema_constant_dim(Sema *S, DaftNode *d) {
     return v;
 }
 
+/* A written Ref<T>: T must be a data type (SPEC 5.3), so Ref<W>, Ref<Comm> and Ref<Ref<T>>
+ * are errors at T (sema_ref_of would silently make Ref<Ref<T>> a Ref<T>). */
+static DaftType *resolve_ref_type(Sema *S, DaftNode *tn) {
+    DaftType *e = sema_resolve_type(S, tn->type);
+    if (sema_is_data_type(e))
+        return sema_ref_of(S, e);
+    daft_error(S->diags, tn->type->span, "a Ref cannot hold '%s', which is not a data type (a "
+               "scalar, a tensor or a list of them)", sema_tstr(S, e));
+    return S->t_error;
+}
+
 DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
     if (!tn)
         return S->t_void;
@@ -238,11 +264,9 @@ DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
         }
         break;
     }
-    case DAFT_N_TYPE_REF: {
-        DaftType *e = sema_resolve_type(S, tn->type);
-        ty = sema_ref_of(S, e);
+    case DAFT_N_TYPE_REF:
+        ty = resolve_ref_type(S, tn);
         break;
-    }
     case DAFT_N_TYPE_LIST: {
         DaftType *e = sema_resolve_type(S, tn->type);
         ty = sema_list_of(S, e);
