@@ -17,6 +17,7 @@ typedef struct CS {
     Sema *S;
     DaftNode *sched;
     int quiet; /* inside a condition, index or loop bound: the construct reports */
+    bool misplaced_return; /* reported: the missing final return is the same mistake */
 } CS;
 
 static Dyn walk(CS *c, DaftNode *e);
@@ -320,8 +321,10 @@ static void stmt(CS *c, DaftNode *s, bool last_of_body) {
         break;
     }
     case DAFT_N_RETURN:
-        if (!last_of_body)
+        if (!last_of_body && !c->misplaced_return) {
             daft_error(S->diags, s->span, "a compiled schedule must end with its only 'return'");
+            c->misplaced_return = true;
+        }
         if (s->value) {
             walk(c, s->value);
             DaftType *t = s->value->ty;
@@ -358,7 +361,7 @@ static void stmt(CS *c, DaftNode *s, bool last_of_body) {
 }
 
 void sema_compiled_check(Sema *S, DaftNode *sched) {
-    CS c = {S, sched, 0};
+    CS c = {S, sched, 0, false};
     DaftType *r = sched->ty;
     bool refs = r && (r->kind == DAFT_TY_REF || (r->kind == DAFT_TY_LIST && r->elem && r->elem->kind == DAFT_TY_REF));
     if (!sema_is_error(r) && !refs) {
@@ -367,7 +370,7 @@ void sema_compiled_check(Sema *S, DaftNode *sched) {
         (void)d;
     }
     block(&c, sched->body, true);
-    if (!sema_is_error(r) && refs && sched->body) {
+    if (!sema_is_error(r) && refs && sched->body && !c.misplaced_return) {
         int n = sched->body->items.len;
         if (n == 0 || sched->body->items.items[n - 1]->kind != DAFT_N_RETURN)
             daft_error(S->diags, sema_end_span(sched->body->span), "a compiled schedule must end with its only 'return'");

@@ -66,6 +66,12 @@ static bool jumps(const DaftNode *s) {
 
 static void stmt(Sema *S, DaftNode *s);
 
+/* A `return` followed by code in a compiled schedule is an error of its own (sema_compiled:
+ * it must end with its only return); the code after it gets no follow-on warnings. */
+static bool compiled_return(const Sema *S, const DaftNode *s) {
+    return s->kind == DAFT_N_RETURN && S->fn && S->fn->kind == DAFT_N_SCHEDULE && S->fn->is_compiled;
+}
+
 static void cond_bool(Sema *S, DaftNode *c) {
     DaftType *t = sema_expr(S, c, S->t_bool);
     if (sema_is_error(t) || t->kind == DAFT_TY_BOOL)
@@ -274,16 +280,21 @@ void sema_block(Sema *S, DaftNode *block, bool new_scope) {
     }
     if (new_scope)
         sema_scope_push(S);
-    bool warned = false;
+    bool warned = false, quiet_dead = false;
     for (int i = 0; i < block->items.len; i++) {
         DaftNode *s = block->items.items[i];
         if (!s)
             continue;
-        if (!warned && i > 0 && block->items.items[i - 1] && jumps(block->items.items[i - 1])) {
-            daft_warning(S->diags, s->span, "code will never be executed");
+        DaftNode *prev = i > 0 ? block->items.items[i - 1] : NULL;
+        if (!warned && prev && jumps(prev)) {
+            quiet_dead = compiled_return(S, prev);
+            if (!quiet_dead)
+                daft_warning(S->diags, s->span, "code will never be executed");
             warned = true;
         }
         stmt(S, s);
+        if (quiet_dead && s->kind == DAFT_N_LET)
+            sema_info(S, s)->read = true; /* no "never consumed" either */
     }
     if (new_scope)
         sema_scope_pop(S);
