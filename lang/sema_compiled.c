@@ -377,41 +377,83 @@ void sema_compiled_check(Sema *S, DaftNode *sched) {
     }
 }
 
-/* Compiled schedules are inlined into their callers when traced: recursion cannot unroll. */
-static bool reaches(Sema *S, DaftNode *from, DaftNode *target, DaftNode *n, int depth);
+/* Compiled schedules are inlined into their callers when traced: recursion cannot unroll.
+ * A cycle is reported once, at its first schedule, naming the others and the calls. */
+#define MAX_CYCLE 64
 
-static bool scan(Sema *S, DaftNode *n, DaftNode *target, int depth) {
+typedef struct Cycle {
+    DaftNode *calls[MAX_CYCLE]; /* the calls from the first schedule back to it */
+    int n;
+} Cycle;
+
+static bool scan(Sema *S, DaftNode *n, DaftNode *target, Cycle *cy, int depth);
+
+/* A call of a compiled schedule: the end of the cycle, or a schedule to search further. */
+static bool scan_call(Sema *S, DaftNode *call, DaftNode *target, Cycle *cy, int depth) {
+    if (cy->n == MAX_CYCLE)
+        return false;
+    cy->calls[cy->n++] = call;
+    if (call->decl == target)
+        return true;
+    SemaInfo *in = sema_info(S, call->decl);
+    if (!in->state) {
+        in->state = 1;
+        if (scan(S, call->decl->body, target, cy, depth + 1))
+            return true;
+    }
+    cy->n--;
+    return false;
+}
+
+static bool scan(Sema *S, DaftNode *n, DaftNode *target, Cycle *cy, int depth) {
     if (!n || depth > 4096)
         return false;
-    if (n->kind == DAFT_N_CALL && n->decl && n->decl->kind == DAFT_N_SCHEDULE && n->decl->is_compiled) {
-        if (n->decl == target)
-            return true;
-        SemaInfo *in = sema_info(S, n->decl);
-        if (!in->state) {
-            in->state = 1;
-            if (reaches(S, n->decl, target, n->decl->body, depth + 1))
-                return true;
-        }
-    }
+    if (n->kind == DAFT_N_CALL && n->decl && n->decl->kind == DAFT_N_SCHEDULE && n->decl->is_compiled &&
+        scan_call(S, n, target, cy, depth))
+        return true;
     DaftNode *kids[] = {n->value, n->target, n->lhs, n->rhs, n->callee, n->cond, n->then, n->els, n->iter, n->body};
     for (size_t i = 0; i < sizeof kids / sizeof *kids; i++)
-        if (scan(S, kids[i], target, depth + 1))
+        if (scan(S, kids[i], target, cy, depth + 1))
             return true;
     for (int i = 0; i < n->items.len; i++)
-        if (scan(S, n->items.items[i], target, depth + 1))
+        if (scan(S, n->items.items[i], target, cy, depth + 1))
             return true;
     for (int i = 0; i < n->args.len; i++)
-        if (scan(S, n->args.items[i], target, depth + 1))
+        if (scan(S, n->args.items[i], target, cy, depth + 1))
             return true;
     return false;
 }
 
-static bool reaches(Sema *S, DaftNode *from, DaftNode *target, DaftNode *n, int depth) {
-    (void)from;
-    return scan(S, n, target, depth);
+static void report_cycle(Sema *S, DaftNode *sc, const Cycle *cy) {
+    if (cy->n == 1) {
+        daft_error(S->diags, sc->name_span, "compiled schedule '%s' calls itself; the tracer cannot unroll recursion",
+                   sc->name);
+        return;
+    }
+    char via[256] = "";
+    for (int i = 0; i + 1 < cy->n; i++) {
+        size_t len = strlen(via);
+        snprintf(via + len, sizeof via - len, "%s'%s'", i ? ", " : "", cy->calls[i]->decl->name);
+    }
+    DaftDiag *d = daft_error(S->diags, sc->name_span,
+                             "compiled schedule '%s' calls itself through %s; the tracer cannot unroll recursion",
+                             sc->name, via);
+    for (int i = 0; i < cy->n; i++) {
+        const DaftNode *caller = i ? cy->calls[i - 1]->decl : sc;
+        daft_note(S->diags, d, cy->calls[i]->span, "'%s' calls '%s' here", caller->name, cy->calls[i]->decl->name);
+    }
+}
+
+static bool in_cycle(const Cycle *cy, const DaftNode *sched) {
+    for (int i = 0; i < cy->n; i++)
+        if (cy->calls[i]->decl == sched)
+            return true;
+    return false;
 }
 
 void sema_compiled_recursion(Sema *S, DaftNode *program) {
+    Cycle done[8]; /* cycles reported: their other schedules are not reported again */
+    int ndone = 0;
     for (int i = 0; i < program->items.len; i++) {
         DaftNode *sc = program->items.items[i];
         if (sc->kind != DAFT_N_SCHEDULE || !sc->is_compiled || !sc->body)
@@ -420,7 +462,16 @@ void sema_compiled_recursion(Sema *S, DaftNode *program) {
         for (int j = 0; j < program->items.len; j++)
             if (program->items.items[j]->kind == DAFT_N_SCHEDULE)
                 sema_info(S, program->items.items[j])->state = 0;
-        if (reaches(S, sc, sc, sc->body, 0))
-            daft_error(S->diags, sc->name_span, "compiled schedule '%s' calls itself; the tracer cannot unroll recursion", sc->name);
+        Cycle cy = {.n = 0};
+        if (!scan(S, sc->body, sc, &cy, 0))
+            continue;
+        bool seen = false;
+        for (int k = 0; k < ndone && !seen; k++)
+            seen = in_cycle(&done[k], sc);
+        if (seen)
+            continue;
+        report_cycle(S, sc, &cy);
+        if (ndone < (int)(sizeof done / sizeof *done))
+            done[ndone++] = cy;
     }
 }
