@@ -78,8 +78,10 @@ static void syntax_error(DaftParser *p, DaftSpan span, const char *fmt, const ch
     p->syntax_errors++;
     daft_error(p->diags, span, fmt, arg);
 }
-static DaftNode *binary(DaftParser *p, DaftLoc loc, DaftOp op, DaftNode *lhs, DaftNode *rhs) {
+static DaftNode *binary(DaftParser *p, DaftLoc loc, DaftLoc op_loc, DaftOp op, DaftNode *lhs,
+                        DaftNode *rhs) {
     DaftNode *n = mk(p, DAFT_N_BINARY, loc);
+    n->name_span = SP(op_loc); /* diagnostics about the operator point at it */
     n->op = op;
     n->lhs = lhs;
     n->rhs = rhs;
@@ -495,18 +497,18 @@ expr
 
 or_expr
     : and_expr
-    | or_expr "||" and_expr     { $$ = binary(p, @$, DAFT_OP_OR, $1, $3); }
+    | or_expr "||" and_expr     { $$ = binary(p, @$, @2, DAFT_OP_OR, $1, $3); }
     ;
 
 and_expr
     : cmp_expr
-    | and_expr "&&" cmp_expr    { $$ = binary(p, @$, DAFT_OP_AND, $1, $3); }
+    | and_expr "&&" cmp_expr    { $$ = binary(p, @$, @2, DAFT_OP_AND, $1, $3); }
     ;
 
 cmp_expr
     : range_expr
     | range_expr cmp_op range_expr
-                                { $$ = binary(p, @$, $2, $1, $3); }
+                                { $$ = binary(p, @$, @2, $2, $1, $3); }
     ;
 
 cmp_op
@@ -525,15 +527,15 @@ range_expr
 
 add_expr
     : mul_expr
-    | add_expr "+" mul_expr     { $$ = binary(p, @$, DAFT_OP_ADD, $1, $3); }
-    | add_expr "-" mul_expr     { $$ = binary(p, @$, DAFT_OP_SUB, $1, $3); }
+    | add_expr "+" mul_expr     { $$ = binary(p, @$, @2, DAFT_OP_ADD, $1, $3); }
+    | add_expr "-" mul_expr     { $$ = binary(p, @$, @2, DAFT_OP_SUB, $1, $3); }
     ;
 
 mul_expr
     : unary
-    | mul_expr "*" unary        { $$ = binary(p, @$, DAFT_OP_MUL, $1, $3); }
-    | mul_expr "/" unary        { $$ = binary(p, @$, DAFT_OP_DIV, $1, $3); }
-    | mul_expr "%" unary        { $$ = binary(p, @$, DAFT_OP_MOD, $1, $3); }
+    | mul_expr "*" unary        { $$ = binary(p, @$, @2, DAFT_OP_MUL, $1, $3); }
+    | mul_expr "/" unary        { $$ = binary(p, @$, @2, DAFT_OP_DIV, $1, $3); }
+    | mul_expr "%" unary        { $$ = binary(p, @$, @2, DAFT_OP_MOD, $1, $3); }
     ;
 
 /* unary = ( "-" | "!" ) unary | postfix, with the prefix operators collected first so

@@ -192,8 +192,14 @@ static DaftType *name_expr(Sema *S, DaftNode *e) {
 
 static const char *op_str(DaftOp op) { return daft_op_name(op); }
 
+/* Errors about a binary operator point at the operator, as clang does: with a long chain
+ * `1 + 1 + ... + "s"` the start of the left operand says nothing. */
+static DaftSpan op_span(const DaftNode *e) {
+    return e->name_span.file >= 0 && e->name_span.begin.line ? e->name_span : e->span;
+}
+
 static void invalid_operands(Sema *S, DaftNode *e, DaftType *l, DaftType *r) {
-    DaftDiag *d = daft_error(S->diags, e->span, "invalid operands to '%s': '%s' and '%s'", op_str(e->op),
+    DaftDiag *d = daft_error(S->diags, op_span(e), "invalid operands to '%s': '%s' and '%s'", op_str(e->op),
                              sema_tstr(S, l), sema_tstr(S, r));
     if (sema_is_numeric(l) && sema_is_numeric(r) && l->kind != r->kind)
         daft_note(S->diags, d, e->span, "convert one side with %s(...)",
@@ -262,9 +268,9 @@ static DaftType *binary(Sema *S, DaftNode *e) {
                 return set(e, l);
         }
         if (l->kind == DAFT_TY_TENSOR || r->kind == DAFT_TY_TENSOR) {
-            DaftDiag *d = daft_error(S->diags, e->span, "invalid operands to '%s': '%s' and '%s'", op_str(e->op),
+            DaftDiag *d = daft_error(S->diags, op_span(e), "invalid operands to '%s': '%s' and '%s'", op_str(e->op),
                                      sema_tstr(S, l), sema_tstr(S, r));
-            daft_note(S->diags, d, e->span, "tensors have no operators: use std.tensor, e.g. 'T.add(a, b)', 'T.mul(a, 0.5)'");
+            daft_note(S->diags, d, op_span(e), "tensors have no operators: use std.tensor, e.g. 'T.add(a, b)', 'T.mul(a, 0.5)'");
             return set(e, S->t_error);
         }
         invalid_operands(S, e, l, r);

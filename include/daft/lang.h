@@ -231,7 +231,7 @@ bool daft_type_equal(const DaftType *a, const DaftType *b);
     X(DAFT_N_NAME, "Name")                /* name */ \
     X(DAFT_N_SELF, "Self") \
     X(DAFT_N_UNARY, "Unary")              /* op; lhs */ \
-    X(DAFT_N_BINARY, "Binary")            /* op; lhs; rhs */ \
+    X(DAFT_N_BINARY, "Binary")            /* op (at name_span); lhs; rhs */ \
     X(DAFT_N_RANGE, "Range")              /* lhs: start; rhs: end (exclusive) */ \
     X(DAFT_N_CALL, "Call")                /* callee (Name, or Field for methods and module functions); args */ \
     X(DAFT_N_FIELD_ACCESS, "FieldAccess") /* lhs: object; name: field */ \
