@@ -77,6 +77,16 @@ STD_RNG_FN float std_rng_uniform(const uint32_t key[2], uint64_t i)
     return (float)(x[i & 3] >> 8) * 0x1p-24f;
 }
 
+/* rand into bf16 / f16: the f32 value rounded to nearest even (the 16-bit pattern h), except
+ * that a value rounding up to 1.0 (bf16 0x3F80, f16 0x3C00) becomes the dtype's largest value
+ * below 1 (0x3F7F = 1 - 2^-8, 0x3BFF = 1 - 2^-11), so that rand stays in [0, 1). */
+STD_RNG_FN uint16_t std_rng_uniform_half(uint16_t h, int is_bf16)
+{
+    if (is_bf16)
+        return h == 0x3F80u ? (uint16_t)0x3F7Fu : h;
+    return h == 0x3C00u ? (uint16_t)0x3BFFu : h;
+}
+
 /* ln(n * 2^-32) for n in [1, 2^32], from + - * / only (see std.h for the formula). */
 STD_RNG_FN double std_rng_ln_u(uint64_t n)
 {

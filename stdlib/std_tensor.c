@@ -281,9 +281,11 @@ static int std_random(const char *fn, bool normal, const DaftValue *args, int na
             if (dt == DAFT_RT_F32)
                 ((float *)t->data)[e] = x;
             else if (dt == DAFT_RT_BF16)
-                ((uint16_t *)t->data)[e] = std_f32_to_bf16(x);
+                ((uint16_t *)t->data)[e] = normal ? std_f32_to_bf16(x)
+                                                  : std_rng_uniform_half(std_f32_to_bf16(x), 1);
             else
-                ((uint16_t *)t->data)[e] = std_f32_to_f16(x);
+                ((uint16_t *)t->data)[e] = normal ? std_f32_to_f16(x)
+                                                  : std_rng_uniform_half(std_f32_to_f16(x), 0);
         }
     }
     return 0;

@@ -121,7 +121,9 @@
  *      cos/sin: quadrant q = x1 >> 30, θ = ((x1 & 0x3FFFFFFF) * 2^-30) * π/2 in [0, π/2);
  *             Taylor series of sin θ to θ^19 and cos θ to θ^20, then rotated by q.
  *    The results agree with libm's to about 1e-15 relative before the rounding to f32.
- *  bf16 / f16 results are the f32 values rounded to nearest-even.
+ *  bf16 / f16 results are the f32 values rounded to nearest-even; for rand, a value that
+ *    rounds up to 1.0 is stored as the dtype's largest value below 1 (bf16 1 - 2^-8, f16
+ *    1 - 2^-11), so that rand stays in [0, 1) (std_rng_uniform_half).
  *
  * ---------------------------------------------------------------- printing
  *

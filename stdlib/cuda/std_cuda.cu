@@ -305,8 +305,16 @@ __global__ void std_k_rand(void *dst, int dt, int64_t n, uint32_t k0, uint32_t k
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             int64_t i = 4 * j + e;
-            if (i < n) /* same value as std_rng_uniform(key, i) */
-                std_d_store_float(dst, dt, i, __fmul_rn((float)(x[e] >> 8), 0x1p-24f));
+            if (i >= n)
+                continue;
+            /* same value as std_rng_uniform(key, i); in bf16 / f16 never rounded up to 1 */
+            float v = __fmul_rn((float)(x[e] >> 8), 0x1p-24f);
+            if (dt == DAFT_RT_F32)
+                ((float *)dst)[i] = v;
+            else if (dt == DAFT_RT_BF16)
+                ((uint16_t *)dst)[i] = std_rng_uniform_half(std_d_f32_to_bf16(v), 1);
+            else
+                ((uint16_t *)dst)[i] = std_rng_uniform_half(std_d_f32_to_f16(v), 0);
         }
     }
 }

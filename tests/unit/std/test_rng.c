@@ -196,6 +196,37 @@ static void test_randn_half_dtypes(void **state)
     daft_value_free(&f);
 }
 
+/* rand in bf16 / f16 stays in [0, 1): the f32 value rounded to nearest even, except that a
+ * value that would round up to 1.0 is the dtype's largest value below 1 (bf16 0x3F7F =
+ * 1 - 2^-8, f16 0x3BFF = 1 - 2^-11). With 100000 samples about 200 (bf16) and 25 (f16) f32
+ * values are >= 1 - 2^-9 (resp. 1 - 2^-12), which round to 1.0: they must be clamped. */
+static void test_rand_half_below_one(void **state)
+{
+    (void)state;
+    const int64_t n = 100000;
+    DaftValue f = gen(daft_std_tensor_rand, t_shape(1, n), 1);
+    const char *names[2] = { "bf16", "f16" };
+    for (int k = 0; k < 2; k++) {
+        DaftValue args[3] = { t_shape(1, n), daft_value_i64(1), daft_value_str(names[k]) };
+        DaftValue h = t_ok(daft_std_tensor_rand, args, 3);
+        int clamped = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float x = ((float *)f.as.tensor.data)[i];
+            uint16_t near = k == 0 ? std_f32_to_bf16(x) : std_f32_to_f16(x);
+            uint16_t one = k == 0 ? 0x3F80 : 0x3C00, below = k == 0 ? 0x3F7F : 0x3BFF;
+            uint16_t got = ((uint16_t *)h.as.tensor.data)[i];
+            float g = k == 0 ? std_bf16_to_f32(got) : std_f16_to_f32(got);
+            assert_true(g >= 0.0f && g < 1.0f);
+            assert_int_equal(got, near == one ? below : near);
+            clamped += near == one;
+        }
+        assert_true(clamped > 0); /* the case is exercised */
+        daft_value_free(&h);
+        t_free_all(args, 3);
+    }
+    daft_value_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_randn_statistics),
         cmocka_unit_test(test_half_conversions),
         cmocka_unit_test(test_randn_half_dtypes),
+        cmocka_unit_test(test_rand_half_below_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
