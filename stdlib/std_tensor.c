@@ -154,11 +154,15 @@ static float *std_half_widen(const DaftTensor *t, int64_t n)
     return f;
 }
 
-/* dt is in the set `dtypes`, else std_unsupported. */
+/* dt is in the set `dtypes`, else an error: for the float-only operations (mse_grad,
+ * sgd_update) the text the GPU gives too, naming the dtypes that are supported. */
 static int std_check_dtype(const char *fn, DaftRtDtype dt, unsigned dtypes, DaftValue *out)
 {
     if ((unsigned)dt < 32 && (dtypes >> (unsigned)dt & 1u))
         return 0;
+    if (dtypes == STD_DT_FLOAT)
+        return std_fail(out, fn, "tensor<%s> is not supported (f32, bf16, f16 only)",
+                        std_dtype_name(dt));
     return std_unsupported(fn, dt, out);
 }
 

@@ -154,7 +154,7 @@ static int g_create(const char *fn, const DaftValue *args, int nargs, DaftValue 
     if (!rc && nargs == (rnd ? 3 : 2))
         rc = parse_dtype(fn, &args[nargs - 1], &dt, out);
     if (!rc && rnd && dt != DAFT_RT_F32 && dt != DAFT_RT_BF16 && dt != DAFT_RT_F16)
-        return fail(out, fn, "tensor<%s> is not supported (f32, bf16, f16 only)", dname(dt));
+        return fail(out, fn, "dtype must be f32, bf16 or f16, got %s", dname(dt)); /* as the CPU */
     if (rc || (rc = new_gpu(fn, dt, rank, dims, out)))
         return rc;
     int64_t n = rtg_numel(&out->as.tensor);

@@ -61,7 +61,11 @@ static void test_messages(void **state)
     DaftValue k11[] = { l };
     t_err(daft_std_tensor_zeros, k11, 1, "zeros: shape item 1 must be an i64, got f64");
     t_err(daft_std_tensor_mse_grad, (DaftValue[]){ dt[1], dt[1] }, 2,
-          "mse_grad: tensor<i64> is not supported");
+          "mse_grad: tensor<i64> is not supported (f32, bf16, f16 only)");
+    /* the text names the dtypes that work, as the GPU's does (no "on the CPU": integer
+     * tensors are not supported on the GPU either) */
+    t_err(daft_std_tensor_sgd_update, (DaftValue[]){ dt[1], dt[1], daft_value_f64(0.5) }, 3,
+          "sgd_update: tensor<i64> is not supported (f32, bf16, f16 only)");
 
     /* slice and concat */
     DaftValue s1[] = { sh[0], daft_value_i64(2), daft_value_i64(0), daft_value_i64(1) };
