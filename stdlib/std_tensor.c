@@ -899,11 +899,13 @@ int daft_std_tensor_to_gpu(DaftActorCtx *ctx, const DaftValue *args, int nargs, 
     if ((!dev || strcmp(dev, "cpu") != 0) && (daft_ctx_gpu(ctx) >= 0 || std_on_gpu(args, nargs)))
         return daft_rt_gpu_std("to_gpu", ctx, args, nargs, out);
     if (!dev || strcmp(dev, "cpu") != 0) {
+        /* no GPU here: the GPU runtime says why ("no GPU: built without CUDA ..." in a build
+         * without CUDA; in one with CUDA, that this process (the driver, a gpus = 0 actor)
+         * has no GPU) */
         int rc = std_check_nargs("to_gpu", args, nargs, 1, 1, out);
         if (rc)
             return rc;
-        return std_fail(out, "to_gpu",
-                        "no GPU: built without CUDA (set DAFT_DEVICE=cpu to run on the CPU)");
+        return daft_rt_gpu_std("to_gpu", ctx, args, nargs, out);
     }
     return std_copy_op("to_gpu", args, nargs, out);
 }

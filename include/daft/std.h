@@ -83,7 +83,9 @@
  * to_gpu(t)                    daft_std_tensor_to_gpu  in a build without CUDA: a copy
  *                              when DAFT_DEVICE=cpu (CPU-only mode is explicit), otherwise
  *                              the error "to_gpu: no GPU: built without CUDA (set
- *                              DAFT_DEVICE=cpu to run on the CPU)"
+ *                              DAFT_DEVICE=cpu to run on the CPU)"; with CUDA, in a
+ *                              process without a GPU, the GPU runtime's error ("to_gpu:
+ *                              no GPU in this process (...)")
  * shape(t)                     daft_std_tensor_shape  list of i64
  * numel(t)                     daft_std_tensor_numel  i64
  * dtype(t)                     daft_std_tensor_dtype  str: "f32", "bf16", "f16", "i32", "i64"
