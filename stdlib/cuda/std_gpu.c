@@ -101,14 +101,30 @@ static int nargs_ok(const char *fn, int nargs, int lo, int hi, DaftValue *out)
 /* shape list [, more...] and trailing dtype (str or i64) */
 static int parse_shape(const char *fn, const DaftValue *v, int *rank, int64_t *dims, DaftValue *out)
 {
-    if (v->kind != DAFT_V_LIST || v->as.list.len > DAFT_MAX_RANK)
+    /* the CPU's texts (std_arg_shape, std_check_shape) */
+    if (v->kind != DAFT_V_LIST)
         return fail(out, fn, "shape must be a list of at most %d integers", DAFT_MAX_RANK);
+    if (v->as.list.len > DAFT_MAX_RANK)
+        return fail(out, fn, "shape has %zu dimensions; at most %d are supported",
+                    v->as.list.len, DAFT_MAX_RANK);
     *rank = (int)v->as.list.len;
+    bool neg = false;
     for (int i = 0; i < *rank; i++) {
         const DaftValue *d = &v->as.list.items[i];
-        if (d->kind != DAFT_V_I64 || d->as.i64 < 0)
-            return fail(out, fn, "shape dimensions must be integers >= 0");
+        if (d->kind != DAFT_V_I64)
+            return fail(out, fn, "shape item %d must be an i64", i);
         dims[i] = d->as.i64;
+        neg |= dims[i] < 0;
+    }
+    if (neg) {
+        char s[200];
+        size_t n = 0;
+        n += (size_t)snprintf(s + n, sizeof s - n, "[");
+        for (int i = 0; i < *rank && n < sizeof s; i++)
+            n += (size_t)snprintf(s + n, sizeof s - n, "%s%lld", i ? ", " : "", (long long)dims[i]);
+        if (n < sizeof s)
+            snprintf(s + n, sizeof s - n, "]");
+        return fail(out, fn, "negative dimension in shape %s", s);
     }
     return 0;
 }
@@ -351,7 +367,7 @@ static int g_mse(const char *fn, const DaftValue *args, int nargs, DaftValue *ou
         return rc;
     int64_t n = rtg_numel(a);
     if (n == 0)
-        return fail(out, fn, "empty tensors");
+        return fail(out, fn, "the mean of an empty tensor is undefined"); /* as the CPU */
     if ((rc = new_gpu(fn, DAFT_RT_F32, 1, one, out)))
         return rc;
     rc = std_cuda_mse_loss_f32(a->dtype, n, a->data, b->data, out->as.tensor.data, S());
@@ -373,7 +389,7 @@ static int g_reduce(const char *fn, const DaftValue *args, int nargs, DaftValue 
         return rc;
     int64_t n = rtg_numel(a);
     if (!sum && n == 0)
-        return fail(out, fn, "empty tensors");
+        return fail(out, fn, "the mean of an empty tensor is undefined"); /* as the CPU */
     char e[256];
     if ((rc = daft_gpu_ops()->sync(e, sizeof e))) /* finish communication into a first */
         return fail(out, fn, "%s", e);
