@@ -193,6 +193,8 @@ DAFT_API const char *daft_rt_dtype_name(DaftRtDtype dt);
 /* A tensor's type as daft writes it, "tensor<f32, [4, 8]>", like snprintf (SPEC 5.5's
  * messages). */
 DAFT_API int daft_tensor_type_format(const DaftTensor *t, char *buf, size_t cap);
+/* Its shape alone, "[4, 8]", like snprintf (collectives' messages). */
+DAFT_API int daft_tensor_shape_format(const DaftTensor *t, char *buf, size_t cap);
 DAFT_API int64_t daft_tensor_numel(const DaftTensor *t);
 DAFT_API size_t daft_tensor_nbytes(const DaftTensor *t);
 

@@ -191,15 +191,6 @@ static DaftValue rt_gather(const DaftValue *v, int n)
     return out;
 }
 
-static void rt_shape_str(const DaftTensor *t, char *buf, size_t cap)
-{
-    size_t k = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < t->rank && k < cap; i++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
-    if (k < cap)
-        snprintf(buf + k, cap - k, "]");
-}
-
 /* The checks of an interpreted collective (gen_coll.c), with its texts, so that a compiled
  * schedule's collective fails the same way (SPEC 11.5, 14.1): tensors of one dtype, and one
  * shape (allgather: but for dimension 0). NONE when the inputs fit. Only tensor inputs
@@ -223,14 +214,14 @@ static DaftValue rt_coll_check(const char *who, const char *fn, int kind, const 
         for (int d = kind == RT_COLL_ALLGATHER ? 1 : 0; same && d < t->rank; d++)
             same = t->dims[d] == t0->dims[d];
         if (!same) {
-            rt_shape_str(t0, s1, sizeof s1);
-            rt_shape_str(t, s2, sizeof s2);
+            daft_tensor_shape_format(t0, s1, sizeof s1);
+            daft_tensor_shape_format(t, s2, sizeof s2);
             return daft_value_error("%s: %s: shapes differ: rank 0 has %s, rank %d has %s", who, fn,
                                     s1, r, s2);
         }
     }
     if (kind == RT_COLL_REDUCESCATTER && (t0->rank < 1 || t0->dims[0] % n)) {
-        rt_shape_str(t0, s1, sizeof s1);
+        daft_tensor_shape_format(t0, s1, sizeof s1);
         return daft_value_error("%s: reducescatter: dimension 0 of %s is not divisible by the "
                                 "group size %d", who, s1, n);
     }

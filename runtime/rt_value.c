@@ -29,17 +29,24 @@ const char *daft_rt_dtype_name(DaftRtDtype dt)
     return (unsigned)dt < DAFT_RT_DTYPE_COUNT ? rt_dtypes[dt].name : NULL;
 }
 
-int daft_tensor_type_format(const DaftTensor *t, char *buf, size_t cap)
+int daft_tensor_shape_format(const DaftTensor *t, char *buf, size_t cap)
 {
     /* composed in a local buffer: the caller's may be tiny or NULL */
-    char tmp[32 + DAFT_MAX_RANK * 24];
-    const char *dt = daft_rt_dtype_name(t->dtype);
-    size_t n = (size_t)snprintf(tmp, sizeof tmp, "tensor<%s, [", dt ? dt : "?");
+    char tmp[8 + DAFT_MAX_RANK * 24];
+    size_t n = (size_t)snprintf(tmp, sizeof tmp, "[");
     for (int i = 0; i < t->rank && i < DAFT_MAX_RANK && n < sizeof tmp; i++)
         n += (size_t)snprintf(tmp + n, sizeof tmp - n, i ? ", %lld" : "%lld", (long long)t->dims[i]);
     if (n < sizeof tmp)
-        snprintf(tmp + n, sizeof tmp - n, "]>");
+        snprintf(tmp + n, sizeof tmp - n, "]");
     return snprintf(buf, cap, "%s", tmp);
+}
+
+int daft_tensor_type_format(const DaftTensor *t, char *buf, size_t cap)
+{
+    char shape[8 + DAFT_MAX_RANK * 24];
+    const char *dt = daft_rt_dtype_name(t->dtype);
+    daft_tensor_shape_format(t, shape, sizeof shape);
+    return snprintf(buf, cap, "tensor<%s, %s>", dt ? dt : "?", shape);
 }
 
 int64_t daft_tensor_numel(const DaftTensor *t)

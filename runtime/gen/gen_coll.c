@@ -405,15 +405,6 @@ COLL_FN(broadcast, DAFT_COLL_BROADCAST)
 
 /* ---------------------------------------------------------------- the member's task */
 
-static void shape_str(const DaftTensor *t, char *buf, size_t cap)
-{
-    size_t k = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < t->rank && k < cap; i++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
-    if (k < cap)
-        snprintf(buf + k, cap - k, "]");
-}
-
 #define REDUCE_LOOP(T)                                                  \
     do {                                                                \
         T *a = acc;                                                     \
@@ -502,8 +493,8 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
         for (int d = kind == DAFT_COLL_ALLGATHER ? 1 : 0; same && d < t->rank; d++)
             same = t->dims[d] == t0->dims[d];
         if (!same) {
-            shape_str(t0, s1, sizeof s1);
-            shape_str(t, s2, sizeof s2);
+            daft_tensor_shape_format(t0, s1, sizeof s1);
+            daft_tensor_shape_format(t, s2, sizeof s2);
             return daft_raise(ctx, "%s: shapes differ: rank 0 has %s, rank %d has %s", fn, s1, i, s2);
         }
     }
@@ -547,7 +538,7 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
         return 0;
     }
     if (t0->rank < 1 || t0->dims[0] % size != 0) {
-        shape_str(t0, s1, sizeof s1);
+        daft_tensor_shape_format(t0, s1, sizeof s1);
         daft_value_free(&acc);
         return daft_raise(ctx, "reducescatter: dimension 0 of %s is not divisible by the group size %d", s1, size);
     }

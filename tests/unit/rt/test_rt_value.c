@@ -142,6 +142,9 @@ static void test_tensor_type_format(void **st)
     t.rank = 0;
     daft_tensor_type_format(&t, buf, sizeof buf);
     assert_string_equal(buf, "tensor<bf16, []>");
+    t.rank = 2;
+    assert_int_equal(daft_tensor_shape_format(&t, buf, sizeof buf), 6);
+    assert_string_equal(buf, "[4, 1]");
 }
 
 static void test_bad_tensor(void **st)
