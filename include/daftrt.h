@@ -195,6 +195,14 @@ DAFT_API const char *daft_rt_dtype_name(DaftRtDtype dt);
 DAFT_API int daft_tensor_type_format(const DaftTensor *t, char *buf, size_t cap);
 /* Its shape alone, "[4, 8]", like snprintf (collectives' messages). */
 DAFT_API int daft_tensor_shape_format(const DaftTensor *t, char *buf, size_t cap);
+/* The checks of a collective's inputs, one per member in rank order, that interpreted and
+ * compiled collectives share with their texts (SPEC 12, 14.1): every input a tensor, of one
+ * dtype and one shape (allgather: but for dimension 0, and at least one dimension;
+ * reducescatter: dimension 0 divisible by n). kind is DaftCollKind's (daft/plan.h) allreduce,
+ * allgather or reducescatter; fn its name. 0 when they fit, else -1 and "<fn>: <cause>" in
+ * err. */
+DAFT_API int daft_coll_check_inputs(int kind, const char *fn, const DaftValue *v, int n, char *err,
+                                    size_t cap);
 DAFT_API int64_t daft_tensor_numel(const DaftTensor *t);
 DAFT_API size_t daft_tensor_nbytes(const DaftTensor *t);
 

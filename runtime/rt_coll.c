@@ -191,41 +191,56 @@ static DaftValue rt_gather(const DaftValue *v, int n)
     return out;
 }
 
-/* The checks of an interpreted collective (gen_coll.c), with its texts, so that a compiled
- * schedule's collective fails the same way (SPEC 11.5, 14.1): tensors of one dtype, and one
- * shape (allgather: but for dimension 0). NONE when the inputs fit. Only tensor inputs
- * are checked: other values (scalars, allowed in plans) are checked where they are used. */
-static DaftValue rt_coll_check(const char *who, const char *fn, int kind, const DaftValue *v, int n)
+int daft_coll_check_inputs(int kind, const char *fn, const DaftValue *v, int n, char *err,
+                           size_t cap)
 {
-    if (v[0].kind != DAFT_V_TENSOR)
-        return daft_value_none();
+    for (int r = 0; r < n; r++)
+        if (v[r].kind != DAFT_V_TENSOR) {
+            snprintf(err, cap, "%s: input of rank %d is not a tensor", fn, r);
+            return -1;
+        }
     const DaftTensor *t0 = &v[0].as.tensor;
-    if (kind == RT_COLL_ALLGATHER && t0->rank < 1)
-        return daft_value_error("%s: allgather: inputs must have at least one dimension", who);
+    if (kind == RT_COLL_ALLGATHER && t0->rank < 1) {
+        snprintf(err, cap, "%s: inputs must have at least one dimension", fn);
+        return -1;
+    }
     char s1[160], s2[160];
     for (int r = 1; r < n; r++) {
-        if (v[r].kind != DAFT_V_TENSOR)
-            return daft_value_error("%s: %s: input of rank %d is not a tensor", who, fn, r);
         const DaftTensor *t = &v[r].as.tensor;
-        if (t->dtype != t0->dtype)
-            return daft_value_error("%s: %s: dtypes differ: rank 0 has %s, rank %d has %s", who, fn,
-                                    daft_rt_dtype_name(t0->dtype), r, daft_rt_dtype_name(t->dtype));
+        if (t->dtype != t0->dtype) {
+            snprintf(err, cap, "%s: dtypes differ: rank 0 has %s, rank %d has %s", fn,
+                     daft_rt_dtype_name(t0->dtype), r, daft_rt_dtype_name(t->dtype));
+            return -1;
+        }
         bool same = t->rank == t0->rank;
         for (int d = kind == RT_COLL_ALLGATHER ? 1 : 0; same && d < t->rank; d++)
             same = t->dims[d] == t0->dims[d];
         if (!same) {
             daft_tensor_shape_format(t0, s1, sizeof s1);
             daft_tensor_shape_format(t, s2, sizeof s2);
-            return daft_value_error("%s: %s: shapes differ: rank 0 has %s, rank %d has %s", who, fn,
-                                    s1, r, s2);
+            snprintf(err, cap, "%s: shapes differ: rank 0 has %s, rank %d has %s", fn, s1, r, s2);
+            return -1;
         }
     }
     if (kind == RT_COLL_REDUCESCATTER && (t0->rank < 1 || t0->dims[0] % n)) {
         daft_tensor_shape_format(t0, s1, sizeof s1);
-        return daft_value_error("%s: reducescatter: dimension 0 of %s is not divisible by the "
-                                "group size %d", who, s1, n);
+        snprintf(err, cap, "%s: dimension 0 of %s is not divisible by the group size %d", fn, s1, n);
+        return -1;
     }
-    return daft_value_none();
+    return 0;
+}
+
+/* A compiled schedule's collective fails as an interpreted one does (SPEC 11.5, 14.1): NONE
+ * when the inputs fit. Only tensor inputs are checked: other values (scalars, allowed in
+ * plans) are checked where they are used. */
+static DaftValue rt_coll_check(const char *who, const char *fn, int kind, const DaftValue *v, int n)
+{
+    if (v[0].kind != DAFT_V_TENSOR)
+        return daft_value_none();
+    char why[480];
+    if (!daft_coll_check_inputs(kind, fn, v, n, why, sizeof why))
+        return daft_value_none();
+    return daft_value_error("%s: %s", who, why);
 }
 
 /* The first failed input the operation reads, in rank order (a broadcast reads only the

@@ -481,23 +481,9 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
     }
     if (nv != size)
         return daft_raise(ctx, "%s: %d inputs for %d ranks", fn, nv, size);
-    char s1[160], s2[160];
-    if (kind == DAFT_COLL_ALLGATHER && t0->rank < 1)
-        return daft_raise(ctx, "allgather: inputs must have at least one dimension");
-    for (int i = 1; i < nv; i++) {
-        const DaftTensor *t = &vs[i].as.tensor;
-        if (t->dtype != t0->dtype)
-            return daft_raise(ctx, "%s: dtypes differ: rank 0 has %s, rank %d has %s", fn,
-                              daft_rt_dtype_name(t0->dtype), i, daft_rt_dtype_name(t->dtype));
-        bool same = t->rank == t0->rank;
-        for (int d = kind == DAFT_COLL_ALLGATHER ? 1 : 0; same && d < t->rank; d++)
-            same = t->dims[d] == t0->dims[d];
-        if (!same) {
-            daft_tensor_shape_format(t0, s1, sizeof s1);
-            daft_tensor_shape_format(t, s2, sizeof s2);
-            return daft_raise(ctx, "%s: shapes differ: rank 0 has %s, rank %d has %s", fn, s1, i, s2);
-        }
-    }
+    char why[480];
+    if (daft_coll_check_inputs((int)kind, fn, vs, nv, why, sizeof why))
+        return daft_raise(ctx, "%s", why);
     size_t esz = daft_rt_dtype_size(t0->dtype);
     if (kind == DAFT_COLL_ALLGATHER) {
         int64_t dims[DAFT_MAX_RANK];
@@ -536,11 +522,6 @@ static int gen_coll_host(DaftActorCtx *ctx, const DaftValue *args, int nargs, Da
     if (kind == DAFT_COLL_ALLREDUCE) {
         *out = acc;
         return 0;
-    }
-    if (t0->rank < 1 || t0->dims[0] % size != 0) {
-        daft_tensor_shape_format(t0, s1, sizeof s1);
-        daft_value_free(&acc);
-        return daft_raise(ctx, "reducescatter: dimension 0 of %s is not divisible by the group size %d", s1, size);
     }
     int64_t dims[DAFT_MAX_RANK];
     memcpy(dims, t0->dims, sizeof dims);
