@@ -393,6 +393,8 @@ typedef struct CallSig {
     int min_args;            /* -1: all params required */
     int bound;               /* dtype binding of bare tensors */
     int scalar_b;            /* std add/mul: index of the parameter that also takes i64/f64 */
+    bool bind_dtypes;        /* std functions: bare tensor parameters share one dtype
+                              * (T.add(a, b)); elsewhere a bare tensor takes any (SPEC 5.5) */
 } CallSig;
 
 static int positional_count(DaftNode *call) {
@@ -450,7 +452,8 @@ static void check_args(Sema *S, DaftNode *call, CallSig *sig) {
             if (a->ty->kind == DAFT_TY_I64 || a->ty->kind == DAFT_TY_F64)
                 continue;
         }
-        if (!sema_coerce(S, a, pt, sig->allow_ref, &sig->bound) || t->kind == DAFT_TY_VOID) {
+        if (!sema_coerce(S, a, pt, sig->allow_ref, sig->bind_dtypes ? &sig->bound : NULL) ||
+            t->kind == DAFT_TY_VOID) {
             DaftType *shown = sema_subst_any(S, pt, sig->bound);
             DaftDiag *d = daft_error(S->diags, a->span, "cannot use a value of type '%s' where '%s' is expected",
                                      sema_tstr(S, a->ty), sema_tstr(S, shown));
@@ -703,7 +706,8 @@ static DaftType *module_call(Sema *S, DaftNode *call, DaftNode *imp) {
     named_not_allowed(S, call, shown, sema_std_named_args(module, fn->name));
     named_values(S, call);
     CallSig sig = {"function", shown, &fn->params, fn, false, sema_std_min_args(module, fn), -1,
-                   sema_std_scalar_operand(module, fn, 1) ? 1 : -1};
+                   sema_std_scalar_operand(module, fn, 1) ? 1 : -1,
+                   module && strncmp(module, "std.", 4) == 0};
     check_args(S, call, &sig);
     fa->ty = sema_subst_any(S, fn->ty, sig.bound);
     for (int i = 0; i < call->args.len; i++) {
@@ -771,7 +775,7 @@ static DaftType *method_call(Sema *S, DaftNode *call) {
     if (!direct)
         driver_only(S, fa->span, daft_arena_printf(S->arena, "%s.%s", cls->name, m->name));
     named_not_allowed(S, call, shown, NULL);
-    CallSig sig = {"method", shown, &m->params, m, !direct, -1, -1, -1};
+    CallSig sig = {"method", shown, &m->params, m, !direct, -1, -1, -1, false};
     check_args(S, call, &sig);
     DaftType *r = m->ty ? m->ty : S->t_void;
     fa->ty = direct ? r : sema_ref_of(S, r);
@@ -825,7 +829,8 @@ static DaftType *call_expr(Sema *S, DaftNode *call) {
             record_call(S, d, c->span);
         named_not_allowed(S, call, c->name, NULL);
         bool compiled = d->kind == DAFT_N_SCHEDULE && d->is_compiled;
-        CallSig sig = {d->kind == DAFT_N_FN ? "function" : "schedule", c->name, &d->params, d, compiled, -1, -1, -1};
+        CallSig sig = {d->kind == DAFT_N_FN ? "function" : "schedule", c->name, &d->params, d, compiled,
+                       -1, -1, -1, false};
         check_args(S, call, &sig);
         DaftType *r = d->ty ? d->ty : S->t_void;
         c->ty = r;
@@ -885,7 +890,7 @@ static DaftType *spawn_expr(Sema *S, DaftNode *e) {
     static DaftNodeList none;
     named_not_allowed(S, e, daft_arena_printf(S->arena, "spawn %s", cls->name), NULL);
     CallSig sig = {"spawn", daft_arena_printf(S->arena, "spawn %s", cls->name), init ? &init->params : &none,
-                   init ? init : cls, false, -1, -1, -1};
+                   init ? init : cls, false, -1, -1, -1, false};
     check_args(S, e, &sig);
     /* placements */
     DaftNode *seen[3] = {NULL, NULL, NULL};
