@@ -272,18 +272,21 @@ DaftValue *gen_resolve_handles(const DaftValue *args, int nargs)
 
 /* ---------------------------------------------------------------- binding a call */
 
+/* Names with borrowed values, in order: a call's plan inputs. */
+typedef struct Named {
+    char **names;
+    const DaftValue **vals;
+    int n, cap;
+} Named;
+
 typedef struct Bind {
     DaftActor *actors;      /* distinct actors in order of first appearance */
     char **names;           /* plan actor names: "a", "workers[2]" */
     int n, cap;
-    char **inputs;          /* plan input names: "x", "xs[1]" */
-    int ninputs, icap;
-    const DaftValue **invals;
+    Named inputs;           /* plan inputs: "x", "xs[1]" */
     /* list-typed data parameters, whole: a plan whose body passes one to a method has an
      * input of that name after all the others (trace.c trace_whole_input) */
-    char **wnames;
-    const DaftValue **wvals;
-    int nwhole, wcap;
+    Named whole;
     int64_t *key;
     int nkey, kcap;
     /* per parameter: the actors bound (for daft_trace_schedule) */
@@ -332,42 +335,35 @@ static void bind_actor(Bind *b, const char *name, DaftActor a)
     b->names[b->n++] = xstrdup(name);
 }
 
-static void bind_input(Bind *b, const char *name, const DaftValue *v)
+static void named_push(Named *nv, const char *name, const DaftValue *v)
 {
-    int c = b->icap;
-    b->inputs = xgrow(b->inputs, &c, b->ninputs + 1, sizeof *b->inputs);
-    b->invals = xgrow(b->invals, &b->icap, b->ninputs + 1, sizeof *b->invals);
-    b->inputs[b->ninputs] = xstrdup(name);
-    b->invals[b->ninputs++] = v;
+    int c = nv->cap;
+    nv->names = xgrow(nv->names, &c, nv->n + 1, sizeof *nv->names);
+    nv->vals = xgrow(nv->vals, &nv->cap, nv->n + 1, sizeof *nv->vals);
+    nv->names[nv->n] = xstrdup(name);
+    nv->vals[nv->n++] = v;
 }
 
-static void bind_whole(Bind *b, const char *name, const DaftValue *v)
+static void named_free(Named *nv)
 {
-    int c = b->wcap;
-    b->wnames = xgrow(b->wnames, &c, b->nwhole + 1, sizeof *b->wnames);
-    b->wvals = xgrow(b->wvals, &b->wcap, b->nwhole + 1, sizeof *b->wvals);
-    b->wnames[b->nwhole] = xstrdup(name);
-    b->wvals[b->nwhole++] = v;
+    for (int i = 0; i < nv->n; i++)
+        free(nv->names[i]);
+    free(nv->names);
+    free(nv->vals);
 }
 
 static void bind_free(Bind *b, int nparams)
 {
-    for (int i = 0; i < b->nwhole; i++)
-        free(b->wnames[i]);
-    free(b->wnames);
-    free(b->wvals);
+    named_free(&b->whole);
+    named_free(&b->inputs);
     for (int i = 0; i < b->n; i++)
         free(b->names[i]);
-    for (int i = 0; i < b->ninputs; i++)
-        free(b->inputs[i]);
     for (int i = 0; i < nparams && b->pactors; i++)
         free(b->pactors[i]);
     free(b->pactors);
     free(b->npactors);
     free(b->names);
     free(b->actors);
-    free(b->inputs);
-    free(b->invals);
     free(b->key);
 }
 
@@ -423,12 +419,12 @@ static void bind_call(DaftGenSchedule *s, const DaftValue *args, Bind *b)
             key_push(b, (int64_t)v->as.list.len);
             for (size_t j = 0; j < v->as.list.len; j++) {
                 snprintf(name, sizeof name, "%s[%zu]", pn, j);
-                bind_input(b, name, &v->as.list.items[j]);
+                named_push(&b->inputs, name, &v->as.list.items[j]);
             }
-            bind_whole(b, pn, v);
+            named_push(&b->whole, pn, v);
             b->npactors[i] = (int)v->as.list.len;
         } else {
-            bind_input(b, pn, v);
+            named_push(&b->inputs, pn, v);
         }
     }
 }
@@ -447,11 +443,11 @@ static const DaftValue *plan_input(const DaftPlan *p, int i, const Bind *b)
     const char *name = p->inputs[i].name;
     if (!name)
         return NULL;
-    if (i < b->ninputs)
-        return strcmp(name, b->inputs[i]) == 0 ? b->invals[i] : NULL;
-    for (int j = 0; j < b->nwhole; j++)
-        if (strcmp(name, b->wnames[j]) == 0)
-            return b->wvals[j];
+    if (i < b->inputs.n)
+        return strcmp(name, b->inputs.names[i]) == 0 ? b->inputs.vals[i] : NULL;
+    for (int j = 0; j < b->whole.n; j++)
+        if (strcmp(name, b->whole.names[j]) == 0)
+            return b->whole.vals[j];
     return NULL;
 }
 
@@ -460,7 +456,7 @@ static const DaftValue *plan_input(const DaftPlan *p, int i, const Bind *b)
  * GPUs joins them over NCCL, which two actors placed on one GPU cannot use. */
 static bool template_fits(const DaftPlan *p, const Bind *b)
 {
-    if (p->nactors != b->n || p->ninputs < b->ninputs || p->ninputs > b->ninputs + b->nwhole)
+    if (p->nactors != b->n || p->ninputs < b->inputs.n || p->ninputs > b->inputs.n + b->whole.n)
         return false;
     for (int i = 0; i < b->n; i++) {
         int gpu, node;
