@@ -409,6 +409,9 @@ DAFT_API void daft_rt_release(DaftRt *rt, DaftRef ref);
 DAFT_API int daft_rt_kill(DaftRt *rt, DaftActor actor);
 /* True while the actor's process is alive and its constructor has not failed. */
 DAFT_API bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor);
+/* Why an actor is not alive: its death text or its init's error (SPEC 14.1), valid until
+ * the runtime is freed; NULL while it is alive (driver only). */
+DAFT_API const char *daft_rt_actor_failure(DaftRt *rt, DaftActor actor);
 /* The CUDA ordinal of the actor's GPU, -1 (a CPU actor, DAFT_DEVICE=cpu), or -2 where the
  * driver does not know it (MPI mode: the actor's rank places it). */
 DAFT_API int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor);

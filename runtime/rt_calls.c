@@ -444,6 +444,20 @@ bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor)
     return !a->dead && !a->init_failed;
 }
 
+const char *daft_rt_actor_failure(DaftRt *rt, DaftActor actor)
+{
+    if (daft_rt_actor_alive(rt, actor))
+        return NULL;
+    RtActorRec *a = rt_drv_actor(rt, actor);
+    if (!a)
+        return "no such actor";
+    if (a->dead && a->death[0])
+        return a->death;
+    if (a->init_failed && a->init_error[0])
+        return a->init_error;
+    return a->init_failed ? "its init failed" : "it died";
+}
+
 int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor)
 {
     if (rt->mpi)

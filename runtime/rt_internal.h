@@ -490,6 +490,7 @@ typedef struct RtActorRec {
                         * none free (the actor fails to start); see rt_gpu.h */
     bool dead, init_failed;
     char death[256];   /* "actor 'w1' (Worker) died while running 'step': killed by ..." */
+    char init_error[256]; /* init_failed: its init's error ("actor 'w1' (Worker) method 'init': ...") */
     RtChan ctl;        /* driver → actor */
     RtChan res;        /* actor → driver */
     int sock;          /* SHM: unix socket carrying channel fds; -1 otherwise */

@@ -64,11 +64,22 @@ static void rt_drv_on_done(DaftRt *rt, RtActorRec *a, RtRd *r)
     int method = 0;
     if (!rt_drv_inflight_pop(a, &head, &method) || head != ref)
         rt_log("actor '%s': completion of Ref %llu out of order", a->name, (unsigned long long)ref);
-    if (method == -1 && status == RT_DONE_ERROR)
-        a->init_failed = true;
     RtObj *o = rt_objtab_find(&rt->refs, ref);
+    if (method == -1 && status == RT_DONE_ERROR) {
+        a->init_failed = true;
+        if (!o) { /* (the init Ref, which the program never sees: its text is kept for
+                   * daft_rt_actor_failure) */
+            DaftValue v;
+            if (!rt_value_get(r, &v)) {
+                if (v.kind == DAFT_V_ERROR && v.as.error.msg)
+                    rt_fmt(a->init_error, sizeof a->init_error, "%s", v.as.error.msg);
+                daft_value_free(&v);
+            }
+            return;
+        }
+    }
     if (!o)
-        return; /* released meanwhile (or the init Ref, which the program never sees) */
+        return; /* released meanwhile */
     if (status == RT_DONE_STORED) {
         o->state = RT_OBJ_READY;
     } else {

@@ -159,9 +159,11 @@ int daft_std_collective_init(DaftActorCtx *ctx, const DaftValue *args, int nargs
                 return fail(out, "collective.init: %s appears twice (the actors must be distinct)",
                             gen_actor_name(it->as.actor, b1, sizeof b1));
             }
-        if (!daft_rt_actor_alive(rt, ms[i])) {
+        const char *why = daft_rt_actor_failure(rt, ms[i]);
+        if (why) {
             free(ms);
-            return fail(out, "collective.init: %s is not alive", gen_actor_name(it->as.actor, b1, sizeof b1));
+            return fail(out, "collective.init: %s is not alive (%s)", gen_actor_name(it->as.actor, b1, sizeof b1),
+                        why);
         }
         if (gen_coll_method_of(ms[i]) < 0) {
             free(ms);
