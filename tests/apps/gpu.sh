@@ -19,7 +19,8 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 echo "tests/apps/gpu.sh: ${ngpu:-0} GPUs; DAFT_GPU_LIB=$DAFT_GPU_LIB"
 fail=0
 # name[/expected][+variant] and GPUs needed (one per actor); dp_train_overlap/dp_train_overlap_timed
-# is the run with DAFT_APP_TIMING=1 (its losses kept on the GPU), RESULT lines not compared;
+# is the run with DAFT_APP_TIMING=1 (its losses kept on the GPU), RESULT lines not compared
+# (dp_train_sharded/dp_train_overlap_timed: the same timed training, the optimizer sharded);
 # tp_mlp+tp2 and pp_mlp+stages2 run over 2 GPUs (TP = 2, 2 stages), with the same expected
 # output (the sharded and the pipelined model compute the unsharded model's values)
 # collectives_gpu is tests/run's program (interpreted and compiled collectives between GPU
@@ -33,7 +34,7 @@ fail=0
 # (tests/run) runs collectives between two actors sharing a GPU and a compiled allreduce over
 # a communicator of one rank whose input failed (the plan fails, the next call reloads it)
 for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_train_overlap:2 \
-             dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 rl:4 collectives_gpu:2 \
+             dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 dp_train_sharded/dp_train_overlap_timed:2 rl:4 collectives_gpu:2 \
              tp_mlp+icoll:4 dp_train_overlap+icoll:2 dp_train_sharded+icoll:2 collective_one_gpu:1 ref_input_gpu:1 \
              ref_input_2gpu:2 \
              collectives_shared_gpu:1; do
@@ -50,6 +51,7 @@ for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_tr
   [ "$expect" = ref_input_2gpu ] && vars="DAFT_STATS=1" errwant='W#2 -> W#3 (shm)'
   exe=$BUILD/tests/apps/$app
   name=$expect${variant:+ ($variant)}
+  [ "$app" = dp_train_sharded ] && [ "$expect" != "$app" ] && name="$app ($expect)"
   expfile=$here/$expect.expected
   [ -f "$expfile" ] || expfile=$here/../run/$expect.expected
   if [ "${ngpu:-0}" -lt "$need" ]; then echo "SKIP $name: needs $need GPUs"; continue; fi

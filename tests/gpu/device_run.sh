@@ -83,7 +83,7 @@ want 3 && for n in 1 2 4; do
   daft dp_train_overlap DAFT_APP_REPLICAS=$n DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=20
 done
 want 3 && [ "$ngpu" -ge 4 ] && # the optimizer sharded (ZeRO-1): reducescatter + allgather
-  daft dp_train_sharded DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=5
+  daft dp_train_sharded DAFT_APP_REPLICAS=4 DAFT_APP_BATCH=256 DAFT_APP_STEPS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=20
 want 3 && for s in 1 2 4; do
   [ "$ngpu" -ge $s ] || continue
   for m in 16 64; do
