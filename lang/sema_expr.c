@@ -467,6 +467,13 @@ static void check_args(Sema *S, DaftNode *call, CallSig *sig) {
     }
 }
 
+/* op, dtype and backend take a bare word, not an expression (named_values): a rejected one is
+ * not checked as an expression, which would report the word itself ('f32' must be called). */
+static bool named_word(const DaftNode *a) {
+    return a->value && a->value->kind == DAFT_N_NAME &&
+           (strcmp(a->name, "op") == 0 || strcmp(a->name, "dtype") == 0 || strcmp(a->name, "backend") == 0);
+}
+
 static void named_not_allowed(Sema *S, DaftNode *call, const char *name, const char *const *allowed) {
     for (int i = 0; i < call->args.len; i++) {
         DaftNode *a = call->args.items[i];
@@ -500,7 +507,7 @@ static void named_not_allowed(Sema *S, DaftNode *call, const char *name, const c
                 daft_note(S->diags, d, a->name_span, "did you mean '%s'?", sug);
         }
         a->ty = S->t_error;
-        if (a->value)
+        if (a->value && !named_word(a))
             sema_expr(S, a->value, NULL);
     }
 }
