@@ -1085,6 +1085,36 @@ static const DaftType *wider(const DaftType *a, const DaftType *b) {
     return &i64;
 }
 
+/* May boxed value v of expression e be a field of self, or borrowed from one? Only an
+ * owned local (or an item of one) and a temporary certainly are not. */
+static bool may_alias_field(Cg *cg, const DaftNode *e, CgVal v) {
+    if (!v.boxed || v.temp)
+        return false;
+    const DaftNode *r = target_root(e);
+    const Local *l = r && r->kind == DAFT_N_NAME && r->decl ? map_get(&cg->f->locals, r->decl) : NULL;
+    return !l || l->kind != LOC_OWNED;
+}
+
+static CgVal copy_to_temp(Cg *cg, CgVal v) {
+    LLVMValueRef t = new_temp(cg);
+    LLVMValueRef args[2] = {t, v.v};
+    call_rt(cg, "daft_gen_copy", args, 2);
+    return (CgVal){t, true, true};
+}
+
+/* Operands are evaluated left to right, each to the value it has then (SPEC 6): an operand
+ * that may be borrowed from a field is copied when a later one (later[0..nlater), NULLs
+ * skipped) calls a method that may write fields, which would otherwise change it or free it
+ * under the borrow (`self.xs + self.m()` with m replacing xs). */
+static CgVal keep_operand(Cg *cg, const DaftNode *e, CgVal v, DaftNode *const *later, int nlater) {
+    if (!v.v || !may_alias_field(cg, e, v))
+        return v;
+    for (int j = 0; j < nlater; j++)
+        if (later[j] && any_node(later[j], calls_field_writer, cg))
+            return copy_to_temp(cg, v);
+    return v;
+}
+
 /* op applied to boxed operands through daft_gen_binop. */
 static CgVal emit_boxed_binop(Cg *cg, DaftOp op, CgVal a, CgVal b, const DaftType *lt,
                               const DaftType *rt_, const DaftType *res) {
@@ -1112,6 +1142,7 @@ static CgVal emit_binary_values(Cg *cg, DaftNode *e, const DaftType *res, DaftOp
             cg_err(cg, e->span, "codegen: ordering comparison of %s is not supported", tystr(cg, lhs->ty));
             return cg_void;
         }
+        a = keep_operand(cg, lhs, a, &rhs, 1);
         CgVal b = emit_expr(cg, rhs);
         return emit_boxed_binop(cg, op, a, b, lhs->ty, rhs->ty, res);
     }
@@ -1127,6 +1158,7 @@ static CgVal emit_binary_values(Cg *cg, DaftNode *e, const DaftType *res, DaftOp
         }
         return (CgVal){r, false, false};
     }
+    a = keep_operand(cg, lhs, a, &rhs, 1);
     CgVal b = emit_expr(cg, rhs);
     return emit_boxed_binop(cg, op, a, b, lhs->ty, rhs->ty, res);
 }
@@ -1192,7 +1224,7 @@ static LLVMValueRef build_arg_array(Cg *cg, DaftNode **args, DaftNodeList *param
             continue;
         }
         DaftType *pty = params && i < params->len ? params->items[i]->ty : NULL;
-        CgVal v = emit_expr(cg, args[i]);
+        CgVal v = keep_operand(cg, args[i], emit_expr(cg, args[i]), args + i + 1, n - i - 1);
         if (!v.v) {
             LLVMBuildStore(cg->b, ci32(cg, DAFT_V_NONE), val_kind_ptr(cg, slot));
             continue;
@@ -1316,7 +1348,7 @@ static CgVal emit_kernel_call(Cg *cg, DaftNode *call, const DaftNode *d) {
         } else if (ty_scalar(pty)) {
             vals[i] = emit_scalar_as(cg, args[i], pty);
         } else {
-            CgVal v = emit_boxed_as(cg, args[i], pty, false);
+            CgVal v = keep_operand(cg, args[i], emit_boxed_as(cg, args[i], pty, false), args + i + 1, n - i - 1);
             vals[i] = v.v ? v.v : LLVMConstNull(cg->t_valp);
         }
     }
@@ -1414,23 +1446,6 @@ static CgVal emit_uniform_call(Cg *cg, DaftNode *call, DaftNode *fn) {
     return result_of(cg, out, call->ty);
 }
 
-/* May boxed value v of expression e be a field of self, or borrowed from one? Only an
- * owned local (or an item of one) and a temporary certainly are not. */
-static bool may_alias_field(Cg *cg, const DaftNode *e, CgVal v) {
-    if (!v.boxed || v.temp)
-        return false;
-    const DaftNode *r = target_root(e);
-    const Local *l = r && r->kind == DAFT_N_NAME && r->decl ? map_get(&cg->f->locals, r->decl) : NULL;
-    return !l || l->kind != LOC_OWNED;
-}
-
-static CgVal copy_to_temp(Cg *cg, CgVal v) {
-    LLVMValueRef t = new_temp(cg);
-    LLVMValueRef args[2] = {t, v.v};
-    call_rt(cg, "daft_gen_copy", args, 2);
-    return (CgVal){t, true, true};
-}
-
 /* A direct call of a generated function (fn, schedule, method on self). A boxed argument
  * is passed borrowed: the callee copies a parameter it writes into (emit_fn_body), and a
  * method that may write fields gets its own copy of an argument that may be borrowed from
@@ -1461,6 +1476,8 @@ static CgVal emit_direct_call(Cg *cg, DaftNode *call, FnInfo *fi, bool with_stat
                                                decl->params.items[i]->name, fi->display));
             if (with_state && fi->writes_fields && v.v && may_alias_field(cg, args[i], v))
                 v = copy_to_temp(cg, v);
+            else
+                v = keep_operand(cg, args[i], v, args + i + 1, n - i - 1);
             cargs[k++] = v.v ? v.v : LLVMConstNull(cg->t_valp);
         }
     }
@@ -1556,12 +1573,7 @@ static CgVal emit_print(Cg *cg, DaftNode *call) {
         DaftNode *a = call->args.items[i];
         if (a->kind == DAFT_N_NAMED_ARG)
             continue;
-        vals[i] = emit_expr(cg, a);
-        bool later_writes = false;
-        for (int j = i + 1; j < n; j++)
-            later_writes |= any_node(call->args.items[j], calls_field_writer, cg);
-        if (vals[i].v && later_writes && may_alias_field(cg, a, vals[i]))
-            vals[i] = copy_to_temp(cg, vals[i]);
+        vals[i] = keep_operand(cg, a, emit_expr(cg, a), call->args.items + i + 1, n - i - 1);
     }
     int first = 1;
     call_rt(cg, "daft_gen_print_begin", &cg->f->ctxv, 1);
