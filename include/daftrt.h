@@ -412,6 +412,13 @@ DAFT_API bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor);
 /* Why an actor is not alive: its death text or its init's error (SPEC 14.1), valid until
  * the runtime is freed; NULL while it is alive (driver only). */
 DAFT_API const char *daft_rt_actor_failure(DaftRt *rt, DaftActor actor);
+/* SPEC 14.3's report of a driver wait that lasts, for callers that wait in steps of their
+ * own (daft-gen's wait over compiled-schedule results and Refs): names ref's method and
+ * actor as get's report does; `also` follows the method's name ("" or a note). */
+DAFT_API void daft_rt_report_wait(DaftRt *rt, const char *op, DaftRef ref, double waited_s, const char *also);
+/* The seconds after which a driver wait first reports (DAFT_WAIT_REPORT), then every twice
+ * that; 0: never. */
+DAFT_API double daft_rt_wait_report_s(const DaftRt *rt);
 /* The CUDA ordinal of the actor's GPU, -1 (a CPU actor, DAFT_DEVICE=cpu), or -2 where the
  * driver does not know it (MPI mode: the actor's rank places it). */
 DAFT_API int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor);

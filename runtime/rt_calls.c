@@ -273,6 +273,18 @@ static void rt_wait_report(DaftRt *rt, const char *op, const RtObj *o, int64_t w
         rt_log("%s has waited %.3g s for actor '%s' (%s) method '%s'%s", op, s, a->name, c, m, also);
 }
 
+void daft_rt_report_wait(DaftRt *rt, const char *op, DaftRef ref, double waited_s, const char *also)
+{
+    RtObj *o = rt->is_driver ? rt_obj_live(rt, ref.id) : NULL;
+    if (o)
+        rt_wait_report(rt, op, o, (int64_t)(waited_s * 1e9), also ? also : "");
+}
+
+double daft_rt_wait_report_s(const DaftRt *rt)
+{
+    return rt->wait_report_ns > 0 ? rt->wait_report_ns / 1e9 : 0.0;
+}
+
 /* When a wait that began at t0 next reports (-1: never). */
 static int64_t rt_report_first(const DaftRt *rt, int64_t t0)
 {

@@ -654,6 +654,36 @@ int daft_gen_get_take(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, D
     return gen_get(ctx, v, timeout_s, out, true);
 }
 
+static double gen_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* SPEC 14.3: a wait over compiled-schedule results and Refs that lasts says what it waits
+ * for, as daft_rt_wait does for Refs alone: the first item not ready, and how many are not. */
+static void gen_wait_report(const DaftValue *items, const uint8_t *ready, size_t len, double waited_s)
+{
+    size_t first = len, pending = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!ready[i]) {
+            pending++;
+            if (first == len)
+                first = i;
+        }
+    if (first == len)
+        return;
+    char also[64] = "";
+    if (pending > 1)
+        snprintf(also, sizeof also, " (and %zu other Ref%s not ready)", pending - 1, pending == 2 ? "" : "s");
+    if (gen_is_handle(&items[first]))
+        fprintf(stderr, "daft: wait has waited %.3g s for a result of compiled schedule '%s'%s: its "
+                        "execution has not finished\n", waited_s, gen_handle_schedule(&items[first]), also);
+    else
+        daft_rt_report_wait(daft_gen_ctx.rt, "wait", items[first].as.ref, waited_s, also);
+}
+
 int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double timeout_s,
                   DaftValue *out)
 {
@@ -693,7 +723,8 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
                 ridx[nr] = i;
                 rr[nr++] = rs[i];
             }
-        double waited = 0;
+        double waited = 0, t0 = gen_now_s(), every = daft_rt_wait_report_s(daft_gen_ctx.rt);
+        double report_at = every > 0 ? every : -1; /* (seconds since t0: 1, 3, 5... x every) */
         for (;;) {
             int64_t k = 0;
             for (size_t i = 0; i < len; i++)
@@ -721,6 +752,11 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
             if (k >= n || last)
                 break;
             waited += step;
+            double since = gen_now_s() - t0;
+            if (report_at >= 0 && since >= report_at) {
+                gen_wait_report(refs->as.list.items, ready, len, report_at);
+                report_at += 2 * every;
+            }
         }
         free(rr);
         free(rready);

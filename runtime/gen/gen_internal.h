@@ -79,6 +79,8 @@ bool gen_ref_unshared(const DaftValue *v);
 int gen_handle_ready(const DaftValue *v);
 /* The actor that produced the handle's value (the writer of its output channel), or 0. */
 DaftActor gen_handle_producer(const DaftValue *v);
+/* The compiled schedule whose execution gives the handle's value ("?" when released). */
+const char *gen_handle_schedule(const DaftValue *v);
 void gen_handle_release(const DaftValue *v);
 /* Copies of args with every plan handle replaced by its value (fatal on error). */
 DaftValue *gen_resolve_handles(const DaftValue *args, int nargs);

@@ -224,6 +224,12 @@ int gen_handle_ready(const DaftValue *v)
     return 1; /* (ready is not observed: an error in it stays unseen) */
 }
 
+const char *gen_handle_schedule(const DaftValue *v)
+{
+    Handle *h = h_find(v->as.ref.id);
+    return h && h->L->plan->name ? h->L->plan->name : "?";
+}
+
 DaftActor gen_handle_producer(const DaftValue *v)
 {
     Handle *h = h_find(v->as.ref.id);
