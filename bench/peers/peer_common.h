@@ -38,6 +38,16 @@ int peer_run(int nranks, PeerMain fn, int argc, char **argv, int timeout_s);
 #define PNC(x) peer_check_nccl((x), #x, __FILE__, __LINE__)
 void peer_check_cuda(cudaError_t e, const char *what, const char *file, int line);
 void peer_check_nccl(ncclResult_t r, const char *what, const char *file, int line);
+/* A std_cuda call inside a function of a rank that returns int (with `ctx` in scope): on
+ * failure prints rank, call and cause and returns 1 (std_cuda_last_error, std_cuda.h). */
+#define SC(x)                                                                           \
+    do {                                                                                \
+        if ((x)) {                                                                      \
+            fprintf(stderr, "rank %d: %s: %s\n", ctx->rank, #x, std_cuda_last_error()); \
+            return 1;                                                                   \
+        }                                                                               \
+    } while (0)
+
 
 /* A barrier over NCCL (allreduce of one float on ctx->stream, then a stream sync). */
 void peer_barrier(PeerCtx *ctx);

@@ -34,14 +34,6 @@
 #include "peer_common.h"
 #include "std_cuda.h"
 
-#define SC(x)                                                                           \
-    do {                                                                                \
-        if ((x)) {                                                                      \
-            fprintf(stderr, "rank %d: %s: %s\n", ctx->rank, #x, std_cuda_last_error()); \
-            return 1;                                                                   \
-        }                                                                               \
-    } while (0)
-
 typedef struct Model {
     int64_t h, shard, layers;
     float **w;   /* this rank's shard of each layer */
