@@ -30,6 +30,16 @@ static bool is_structural(const DaftType *t) {
     return t && (t->kind == DAFT_TY_ACTOR || t->kind == DAFT_TY_COMM);
 }
 
+/* A list whose items (however deep) are Refs, actors or Comms: its shape is known when
+ * tracing, so `+` on two of them is traced (concatenated), not computed at run time. */
+static bool is_ref_list(const DaftType *t) {
+    if (!t || t->kind != DAFT_TY_LIST)
+        return false;
+    while (t && t->kind == DAFT_TY_LIST && t->elem)
+        t = t->elem;
+    return t && (t->kind == DAFT_TY_REF || t->kind == DAFT_TY_ACTOR || t->kind == DAFT_TY_COMM);
+}
+
 static const char *span_text(Sema *S, DaftSpan sp) {
     DaftSourceSet *set = S->diags->sources;
     if (!set || sp.file < 0 || sp.file >= set->len || sp.begin.line != sp.end.line)
@@ -68,6 +78,8 @@ static bool static_len(CS *c, DaftNode *e) {
         return false;
     case DAFT_N_INDEX:
         return is_structural(e->ty) && !walk(c, e->lhs).dyn;
+    case DAFT_N_BINARY: /* a concatenation of lists whose lengths are known */
+        return e->op == DAFT_OP_ADD && is_ref_list(e->ty) && static_len(c, e->lhs) && static_len(c, e->rhs);
     default:
         return false;
     }
@@ -243,6 +255,8 @@ static Dyn walk(CS *c, DaftNode *e) {
             }
             return STATIC;
         }
+        if (e->op == DAFT_OP_ADD && is_ref_list(e->ty))
+            return join(a, b);
         if (a.dyn)
             return compute_on(c, e->lhs, a);
         if (b.dyn)
