@@ -651,12 +651,14 @@ static void compiled_params(Sema *S, DaftNode *sc) {
             e = e->elem;
         if (e->kind == DAFT_TY_ACTOR || e->kind == DAFT_TY_COMM)
             continue;
+        if (e->kind == DAFT_TY_REF && e->elem && sema_is_data_type(e->elem))
+            continue; /* Refs: only from another compiled schedule, which traces it inline (sema_expr) */
         DaftDiag *d = daft_error(S->diags, p->type ? p->type->span : p->span,
                                  "parameter '%s' of compiled schedule '%s' cannot have type '%s'", p->name, sc->name,
                                  sema_tstr(S, t));
         daft_note(S->diags, d, p->span,
-                  "a compiled schedule takes actors, lists of actors, Comms and data inputs; a data parameter of type "
-                  "T also accepts a Ref<T> argument");
+                  "a compiled schedule takes actors, lists of actors, Comms, data inputs and (called from another "
+                  "compiled schedule only) Refs; a data parameter of type T also accepts a Ref<T> argument");
     }
 }
 

@@ -512,6 +512,27 @@ static void named_not_allowed(Sema *S, DaftNode *call, const char *name, const c
     }
 }
 
+/* A compiled schedule with a Ref parameter (SPEC 11.3 rule 8) is traced inline into the
+ * compiled schedule that calls it; driver code has no Refs of that kind to give it. */
+static void refs_only_inline(Sema *S, DaftNode *call, DaftNode *sc) {
+    if (S->fn && S->fn->kind == DAFT_N_SCHEDULE && S->fn->is_compiled)
+        return;
+    for (int i = 0; i < sc->params.len; i++) {
+        DaftNode *p = sc->params.items[i];
+        const DaftType *t = p->ty;
+        while (t && t->kind == DAFT_TY_LIST && t->elem)
+            t = t->elem;
+        if (!t || t->kind != DAFT_TY_REF)
+            continue;
+        DaftDiag *d = daft_error(S->diags, call->callee->span,
+                                 "compiled schedule '%s' takes Refs: it can only be called from another compiled schedule",
+                                 sc->name);
+        daft_note(S->diags, d, p->span, "parameter '%s' has type '%s'; a compiled schedule that calls '%s' traces it inline",
+                  p->name, sema_tstr(S, p->ty), sc->name);
+        return;
+    }
+}
+
 /* Named arguments with meaning: timeout (get, wait), op (reductions), root (broadcast). */
 static void named_values(Sema *S, DaftNode *call) {
     for (int i = 0; i < call->args.len; i++) {
@@ -839,6 +860,8 @@ static DaftType *call_expr(Sema *S, DaftNode *call) {
         CallSig sig = {d->kind == DAFT_N_FN ? "function" : "schedule", c->name, &d->params, d, compiled,
                        -1, -1, -1, false};
         check_args(S, call, &sig);
+        if (compiled)
+            refs_only_inline(S, call, d);
         DaftType *r = d->ty ? d->ty : S->t_void;
         c->ty = r;
         return c->ty;
