@@ -63,12 +63,16 @@ if want 2; then
   grep -E '^(PASS|FAIL|SKIP)' "$OUT/2-apps-graphs.txt"
 fi
 
-# daft APP ENV...: one run of an application example, its RESULT lines kept
+# daft APP ENV...: one run of an application example, its RESULT lines kept; with DAFT_TAG
+# set their program reads daft_$DAFT_TAG (runs outside the figures, such as interpreted
+# collectives and A/B settings: bench/plot_scaling.py leaves daft_* programs out)
 DAFT_TXT=$OUT/3-daft.txt
+DAFT_TAG=
 daft() {
   local app=$1; shift
   env DAFT_APP_HIDDEN=4096 DAFT_APP_TIMING=1 "$@" timeout -k 5 60 "$B/tests/apps/$app" \
-    2>>"$OUT/3-daft.err" | grep -E '^(RESULT|FAILED)' | tee -a "$DAFT_TXT"
+    2>>"$OUT/3-daft.err" | grep -E '^(RESULT|FAILED)' |
+    sed "${DAFT_TAG:+s/^\(RESULT\t[^\t]*\t\)daft\t/\1daft_$DAFT_TAG\t/}" | tee -a "$DAFT_TXT"
 }
 want 3 && stamp "3 daft W7 W5 W6"
 want 3 && for n in 1 2 4; do
@@ -93,7 +97,7 @@ done
 # the schedules that hold collectives run interpreted: each collective a task over NCCL
 # (SPEC 12), against the compiled rows above
 if want 3 && [ "$ngpu" -ge 2 ]; then
-  DAFT_TXT=$OUT/3-icoll.txt
+  DAFT_TXT=$OUT/3-icoll.txt DAFT_TAG=icoll
   echo "interpreted collectives (DAFT_SCHEDULE_COLLECTIVES=interpreted), not compiled plans:" >"$DAFT_TXT"
   for n in 2 4; do
     [ "$ngpu" -ge $n ] || continue
@@ -102,7 +106,7 @@ if want 3 && [ "$ngpu" -ge 2 ]; then
     daft tp_mlp DAFT_SCHEDULE_COLLECTIVES=interpreted DAFT_APP_TP=$n DAFT_APP_BATCH=256 DAFT_APP_FORWARDS=1 \
       DAFT_APP_WARMUP=3 DAFT_APP_ITERS=30
   done
-  DAFT_TXT=$OUT/3-daft.txt
+  DAFT_TXT=$OUT/3-daft.txt DAFT_TAG=
 fi
 
 want 4 && stamp "4 peers"
@@ -239,7 +243,7 @@ fi
 # with each. Lines tagged "ab=NAME" in 9-ab.txt.
 if want 9 && [ "$ngpu" -ge 4 ]; then
   stamp "9 A/B: NCCL_RUNTIME_CONNECT, NCCL_CTA_POLICY (W7 TP 4 batch 32, W5 4 GPUs)"
-  DAFT_TXT=$OUT/9-ab.txt
+  DAFT_TXT=$OUT/9-ab.txt DAFT_TAG=ab
   for r in 1 2 3; do
     for ab in default NCCL_RUNTIME_CONNECT=1 NCCL_CTA_POLICY=1; do
       v=; [ "$ab" = default ] || v=$ab
@@ -252,7 +256,7 @@ if want 9 && [ "$ngpu" -ge 4 ]; then
     timeout -k 5 60 "$B/bench/peers/tp_mlp" -n 4 -iters 5 -reps 3 2>>"$OUT/9-ab.err" |
       grep -E '^(RESULT.*TP=4, batch 32|FAILED)' | tee -a "$DAFT_TXT"
   done
-  DAFT_TXT=$OUT/3-daft.txt
+  DAFT_TXT=$OUT/3-daft.txt DAFT_TAG=
 fi
 stamp "done"
 # a device call brings back only a few files: everything as one archive as well
