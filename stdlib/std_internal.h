@@ -13,6 +13,7 @@
 
 #include "daft/std.h"
 #include "daftrt.h"
+#include "std_texts.h"
 
 /* The largest CPU tensor, in bytes: far beyond any real use, and below what allocators
  * (and AddressSanitizer's) accept, so absurd shapes fail with a message, not an abort. */
@@ -28,11 +29,8 @@ int std_fail_nomem(DaftValue *out, const char *fn, size_t bytes);
 
 const char *std_kind_name(DaftKind k);
 size_t std_dtype_size(DaftRtDtype dt);   /* 0 for an invalid dtype */
-const char *std_dtype_name(DaftRtDtype dt); /* "?" for an invalid dtype */
 bool std_dtype_is_float(DaftRtDtype dt);
-
-/* "[2, 3]" into buf (truncated to cap). */
-void std_fmt_shape(int rank, const int64_t *dims, char *buf, size_t cap);
+/* (std_dtype_name, std_fmt_shape: std_texts.h, shared with the GPU operations) */
 /* "tensor<f32, [2, 3]>" (or the kind's name for a non-tensor) into buf. */
 void std_fmt_type(const DaftValue *v, char *buf, size_t cap);
 

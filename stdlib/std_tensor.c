@@ -341,16 +341,9 @@ static int std_matmul(const char *fn, const DaftValue *args, int nargs, DaftValu
         (rc = std_arg_tensor(fn, args, 0, &a, NULL, out)) ||
         (rc = std_arg_tensor(fn, args, 1, &b, NULL, out)))
         return rc;
-    char sa[160], sb[160];
-    std_fmt_shape(a->rank, a->dims, sa, sizeof sa);
-    std_fmt_shape(b->rank, b->dims, sb, sizeof sb);
-    if (a->rank != 2 || b->rank != 2)
-        return std_fail(out, fn, "expects 2-D tensors, got %s x %s", sa, sb);
-    if (a->dtype != b->dtype)
-        return std_fail(out, fn, "dtypes differ: tensor<%s> x tensor<%s>",
-                        std_dtype_name(a->dtype), std_dtype_name(b->dtype));
-    if (a->dims[1] != b->dims[0])
-        return std_fail(out, fn, "inner dimensions differ: %s x %s", sa, sb);
+    char why[400];
+    if (!std_text_matmul(a, b, why, sizeof why))
+        return std_fail(out, fn, "%s", why);
     int64_t dims[2] = { a->dims[0], b->dims[1] };
     if ((rc = std_check_dtype(fn, a->dtype, STD_DT_ARITH, out)) ||
         (rc = std_new_tensor(fn, a->dtype, 2, dims, out, &c)))

@@ -58,30 +58,9 @@ size_t std_dtype_size(DaftRtDtype dt)
     }
 }
 
-const char *std_dtype_name(DaftRtDtype dt)
-{
-    static const char *const names[] = { "f32", "bf16", "f16", "i32", "i64" };
-    /* compare as unsigned: a corrupted enum may hold a negative value */
-    return (unsigned)dt < DAFT_RT_DTYPE_COUNT ? names[dt] : "?";
-}
-
 bool std_dtype_is_float(DaftRtDtype dt)
 {
     return dt == DAFT_RT_F32 || dt == DAFT_RT_BF16 || dt == DAFT_RT_F16;
-}
-
-void std_fmt_shape(int rank, const int64_t *dims, char *buf, size_t cap)
-{
-    size_t n = 0;
-    if (cap == 0)
-        return;
-    buf[0] = '\0';
-    int r = rank < 0 ? 0 : rank > DAFT_MAX_RANK ? DAFT_MAX_RANK : rank;
-    n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "[");
-    for (int i = 0; i < r && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)dims[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
 }
 
 void std_fmt_type(const DaftValue *v, char *buf, size_t cap)
@@ -278,18 +257,8 @@ int std_copy_tensor(const char *fn, const DaftTensor *src, DaftValue *out)
 
 int std_same_shape(const char *fn, const DaftTensor *a, const DaftTensor *b, DaftValue *out)
 {
-    bool same = a->dtype == b->dtype && a->rank == b->rank;
-    for (int i = 0; same && i < a->rank; i++)
-        same = a->dims[i] == b->dims[i];
-    if (same)
-        return 0;
-    char sa[160], sb[160];
-    std_fmt_shape(a->rank, a->dims, sa, sizeof sa);
-    std_fmt_shape(b->rank, b->dims, sb, sizeof sb);
-    if (a->dtype != b->dtype)
-        return std_fail(out, fn, "dtypes differ: tensor<%s, %s> and tensor<%s, %s>",
-                        std_dtype_name(a->dtype), sa, std_dtype_name(b->dtype), sb);
-    return std_fail(out, fn, "shapes differ: %s and %s", sa, sb);
+    char why[400];
+    return std_text_same_shape(a, b, why, sizeof why) ? 0 : std_fail(out, fn, "%s", why);
 }
 
 int std_one_tensor(const char *fn, const DaftValue *args, int nargs, const DaftTensor **a,

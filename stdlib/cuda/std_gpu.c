@@ -12,6 +12,7 @@
 #include "../../runtime/rt_gpu.h"
 #include "../../runtime/rt_gpu_graph.h"
 #include "std_cuda.h"
+#include "../std_texts.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,12 +86,8 @@ static int arg_tensor(const char *fn, const DaftValue *args, int nargs, int i, c
 
 static int same_shape(const char *fn, const DaftTensor *a, const DaftTensor *b, DaftValue *out)
 {
-    if (a->dtype != b->dtype)
-        return fail(out, fn, "dtypes differ: %s and %s", dname(a->dtype), dname(b->dtype));
-    bool ok = a->rank == b->rank;
-    for (int i = 0; ok && i < a->rank; i++)
-        ok = a->dims[i] == b->dims[i];
-    return ok ? 0 : fail(out, fn, "shapes differ");
+    char why[400];
+    return std_text_same_shape(a, b, why, sizeof why) ? 0 : fail(out, fn, "%s", why);
 }
 
 static int nargs_ok(const char *fn, int nargs, int lo, int hi, DaftValue *out)
@@ -192,14 +189,9 @@ static int g_matmul(const char *fn, const DaftValue *args, int nargs, DaftValue 
     if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &a, out)) ||
         (rc = arg_tensor(fn, args, nargs, 1, &b, out)))
         return rc;
-    if (a->dtype != b->dtype)
-        return fail(out, fn, "dtypes differ: %s and %s", dname(a->dtype), dname(b->dtype));
-    if (a->rank != 2 || b->rank != 2)
-        return fail(out, fn, "operands must be 2-D tensors");
-    if (a->dims[1] != b->dims[0])
-        return fail(out, fn, "inner dimensions differ: [%lld, %lld] x [%lld, %lld]",
-                    (long long)a->dims[0], (long long)a->dims[1], (long long)b->dims[0],
-                    (long long)b->dims[1]);
+    char why[400];
+    if (!std_text_matmul(a, b, why, sizeof why))
+        return fail(out, fn, "%s", why);
     int64_t d[2] = {a->dims[0], b->dims[1]};
     if ((rc = new_gpu(fn, a->dtype, 2, d, out)))
         return rc;

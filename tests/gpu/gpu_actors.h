@@ -256,6 +256,25 @@ static int ga_ops(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVa
     BOTH("linear_weight_grad", daft_std_tensor_linear_weight_grad, 2, gwg, cwg, 1e-5);
     DaftValue gig[2] = {g[2], g[1]}, cig[2] = {c[2], c[1]};
     BOTH("linear_input_grad", daft_std_tensor_linear_input_grad, 2, gig, cig, 1e-5);
+    /* a mismatch reads the same on the GPU as on the CPU (std_texts.h) */
+#define ERRS(name, fn, na, gargs, cargs)                                                          \
+    do {                                                                                          \
+        fn(ctx, gargs, na, &go);                                                                  \
+        fn(NULL, cargs, na, &co);                                                                 \
+        const char *gt = go.kind == DAFT_V_ERROR ? go.as.error.msg : "(no error)";                \
+        const char *ct = co.kind == DAFT_V_ERROR ? co.as.error.msg : "(no error)";                \
+        if (go.kind != DAFT_V_ERROR || co.kind != DAFT_V_ERROR || strcmp(gt, ct) != 0) {          \
+            fprintf(stderr, "ops %s: the GPU's error text '%s' is not the CPU's '%s'\n", name, gt, ct); \
+            bad++;                                                                                \
+        }                                                                                         \
+        daft_value_free(&go);                                                                     \
+        daft_value_free(&co);                                                                     \
+    } while (0)
+    DaftValue gsh[2] = {g[0], g[2]}, csh[2] = {c[0], c[2]}; /* [64, 96] and [64, 48] */
+    ERRS("add of two shapes", daft_std_tensor_add, 2, gsh, csh);
+    ERRS("mul of two shapes", daft_std_tensor_mul, 2, gsh, csh);
+    DaftValue gin[2] = {g[0], g[0]}, cin[2] = {c[0], c[0]}; /* [64, 96] x [64, 96] */
+    ERRS("matmul's inner dimensions", daft_std_tensor_matmul, 2, gin, cin);
     BOTH("to_cpu", daft_std_tensor_to_cpu, 1, g, c, 0); /* go is CPU: compared as error */
     for (int i = 0; i < 3; i++) {
         daft_value_free(&g[i]);

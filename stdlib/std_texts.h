@@ -1,0 +1,26 @@
+/* std_texts.h — the texts of std.tensor's dtype and shape checks, one copy for the CPU
+ * operations (libdaftstd) and the GPU ones (libdaftgpu, which takes no symbol from the
+ * program that loads it, so it compiles std_texts.c in as well): a mismatch reads the same
+ * wherever the tensors are (SPEC 5.5's texts, the user trial's "GPU texts differ"). */
+#ifndef DAFT_STD_TEXTS_H
+#define DAFT_STD_TEXTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daftrt.h"
+
+const char *std_dtype_name(DaftRtDtype dt); /* "?" for an invalid dtype */
+/* "[2, 3]" (truncated to cap). */
+void std_fmt_shape(int rank, const int64_t *dims, char *buf, size_t cap);
+
+/* Whether an elementwise operation may combine a and b (same dtype and shape); when not,
+ * msg gets why: "dtypes differ: tensor<f32, [2]> and tensor<i32, [2]>" or "shapes differ:
+ * [2] and [3]". */
+bool std_text_same_shape(const DaftTensor *a, const DaftTensor *b, char *msg, size_t cap);
+/* Whether matmul may multiply a by b (2-D, same dtype, a's columns = b's rows); when not,
+ * msg gets why. */
+bool std_text_matmul(const DaftTensor *a, const DaftTensor *b, char *msg, size_t cap);
+
+#endif /* DAFT_STD_TEXTS_H */
