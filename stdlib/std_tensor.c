@@ -176,15 +176,6 @@ static int std_new_like(const char *fn, const DaftTensor *a, unsigned dtypes, Da
     return std_new_tensor(fn, a->dtype, a->rank, a->dims, out, c);
 }
 
-static int std_need_2d(const char *fn, const char *what, const DaftTensor *t, DaftValue *out)
-{
-    if (t->rank == 2)
-        return 0;
-    char s[160];
-    std_fmt_shape(t->rank, t->dims, s, sizeof s);
-    return std_fail(out, fn, "%s must be a 2-D tensor, got shape %s", what, s);
-}
-
 /* Loops for integer GEMM: C[i][j] = sum_p A(i,p) B(p,j), wrapping. */
 #define STD_GEMM_LOOP(T, UT)                                                         \
     do {                                                                             \
@@ -374,23 +365,11 @@ int daft_std_tensor_linear_backward(DaftActorCtx *ctx, const DaftValue *args, in
     if ((rc = std_check_nargs(fn, args, nargs, 3, 3, out)) ||
         (rc = std_arg_tensor(fn, args, 0, &x, NULL, out)) ||
         (rc = std_arg_tensor(fn, args, 1, &w, NULL, out)) ||
-        (rc = std_arg_tensor(fn, args, 2, &gy, NULL, out)) ||
-        (rc = std_need_2d(fn, "x", x, out)) || (rc = std_need_2d(fn, "w", w, out)) ||
-        (rc = std_need_2d(fn, "gy", gy, out)))
+        (rc = std_arg_tensor(fn, args, 2, &gy, NULL, out)))
         return rc;
-    if (x->dtype != w->dtype || x->dtype != gy->dtype)
-        return std_fail(out, fn, "dtypes differ: x tensor<%s>, w tensor<%s>, gy tensor<%s>",
-                        std_dtype_name(x->dtype), std_dtype_name(w->dtype),
-                        std_dtype_name(gy->dtype));
-    if (x->dims[1] != w->dims[0] || gy->dims[0] != x->dims[0] || gy->dims[1] != w->dims[1]) {
-        char sx[160], sw[160], sg[160];
-        std_fmt_shape(2, x->dims, sx, sizeof sx);
-        std_fmt_shape(2, w->dims, sw, sizeof sw);
-        std_fmt_shape(2, gy->dims, sg, sizeof sg);
-        return std_fail(out, fn,
-                        "shapes do not fit x [b, in], w [in, out], gy [b, out]: "
-                        "x %s, w %s, gy %s", sx, sw, sg);
-    }
+    char why[400];
+    if (!std_text_linear_backward(x, w, gy, why, sizeof why))
+        return std_fail(out, fn, "%s", why);
     if ((rc = std_check_dtype(fn, x->dtype, STD_DT_ARITH, out)))
         return rc;
     int64_t b = x->dims[0], in = x->dims[1], o = w->dims[1];
@@ -438,19 +417,12 @@ static int std_one_product(const char *fn, const DaftValue *args, int nargs, con
     int rc;
     if ((rc = std_check_nargs(fn, args, nargs, 2, 2, out)) ||
         (rc = std_arg_tensor(fn, args, 0, &a0, NULL, out)) ||
-        (rc = std_arg_tensor(fn, args, 1, &a1, NULL, out)) ||
-        (rc = std_need_2d(fn, n0, a0, out)) || (rc = std_need_2d(fn, n1, a1, out)))
+        (rc = std_arg_tensor(fn, args, 1, &a1, NULL, out)))
         return rc;
-    if (a0->dtype != a1->dtype)
-        return std_fail(out, fn, "dtypes differ: %s tensor<%s>, %s tensor<%s>", n0,
-                        std_dtype_name(a0->dtype), n1, std_dtype_name(a1->dtype));
+    char why[400];
+    if (!std_text_product(a0, n0, a1, n1, t0, t1, fit, why, sizeof why))
+        return std_fail(out, fn, "%s", why);
     int64_t m = a0->dims[t0 ? 1 : 0], k = a0->dims[t0 ? 0 : 1], n = a1->dims[t1 ? 0 : 1];
-    if (a1->dims[t1 ? 1 : 0] != k) {
-        char s0[160], s1[160];
-        std_fmt_shape(2, a0->dims, s0, sizeof s0);
-        std_fmt_shape(2, a1->dims, s1, sizeof s1);
-        return std_fail(out, fn, "shapes do not fit %s: %s %s, %s %s", fit, n0, s0, n1, s1);
-    }
     if ((rc = std_check_dtype(fn, a0->dtype, STD_DT_ARITH, out)))
         return rc;
     int64_t dr[2] = { m, n };

@@ -58,3 +58,52 @@ bool std_text_matmul(const DaftTensor *a, const DaftTensor *b, char *msg, size_t
         return true;
     return false;
 }
+
+bool std_text_2d(const char *what, const DaftTensor *t, char *msg, size_t cap)
+{
+    if (t->rank == 2)
+        return true;
+    char s[160];
+    std_fmt_shape(t->rank, t->dims, s, sizeof s);
+    snprintf(msg, cap, "%s must be a 2-D tensor, got shape %s", what, s);
+    return false;
+}
+
+bool std_text_product(const DaftTensor *a0, const char *n0, const DaftTensor *a1, const char *n1, bool t0,
+                      bool t1, const char *fit, char *msg, size_t cap)
+{
+    if (!std_text_2d(n0, a0, msg, cap) || !std_text_2d(n1, a1, msg, cap))
+        return false;
+    if (a0->dtype != a1->dtype) {
+        snprintf(msg, cap, "dtypes differ: %s tensor<%s>, %s tensor<%s>", n0, std_dtype_name(a0->dtype), n1,
+                 std_dtype_name(a1->dtype));
+        return false;
+    }
+    if (a1->dims[t1 ? 1 : 0] == a0->dims[t0 ? 0 : 1])
+        return true;
+    char s0[160], s1[160];
+    std_fmt_shape(2, a0->dims, s0, sizeof s0);
+    std_fmt_shape(2, a1->dims, s1, sizeof s1);
+    snprintf(msg, cap, "shapes do not fit %s: %s %s, %s %s", fit, n0, s0, n1, s1);
+    return false;
+}
+
+bool std_text_linear_backward(const DaftTensor *x, const DaftTensor *w, const DaftTensor *gy, char *msg,
+                              size_t cap)
+{
+    if (!std_text_2d("x", x, msg, cap) || !std_text_2d("w", w, msg, cap) || !std_text_2d("gy", gy, msg, cap))
+        return false;
+    if (x->dtype != w->dtype || x->dtype != gy->dtype) {
+        snprintf(msg, cap, "dtypes differ: x tensor<%s>, w tensor<%s>, gy tensor<%s>", std_dtype_name(x->dtype),
+                 std_dtype_name(w->dtype), std_dtype_name(gy->dtype));
+        return false;
+    }
+    if (x->dims[1] == w->dims[0] && gy->dims[0] == x->dims[0] && gy->dims[1] == w->dims[1])
+        return true;
+    char sx[160], sw[160], sg[160];
+    std_fmt_shape(2, x->dims, sx, sizeof sx);
+    std_fmt_shape(2, w->dims, sw, sizeof sw);
+    std_fmt_shape(2, gy->dims, sg, sizeof sg);
+    snprintf(msg, cap, "shapes do not fit x [b, in], w [in, out], gy [b, out]: x %s, w %s, gy %s", sx, sw, sg);
+    return false;
+}

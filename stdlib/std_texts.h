@@ -22,5 +22,14 @@ bool std_text_same_shape(const DaftTensor *a, const DaftTensor *b, char *msg, si
 /* Whether matmul may multiply a by b (2-D, same dtype, a's columns = b's rows); when not,
  * msg gets why. */
 bool std_text_matmul(const DaftTensor *a, const DaftTensor *b, char *msg, size_t cap);
+/* Whether t (the argument named what) is 2-D; when not, msg gets why. */
+bool std_text_2d(const char *what, const DaftTensor *t, char *msg, size_t cap);
+/* Whether op(a0) @ op(a1) fits (linear_weight_grad, linear_input_grad: both 2-D, one dtype, the
+ * inner dimensions equal); n0 / n1 name the arguments, fit describes the shapes that fit. */
+bool std_text_product(const DaftTensor *a0, const char *n0, const DaftTensor *a1, const char *n1, bool t0,
+                      bool t1, const char *fit, char *msg, size_t cap);
+/* Whether linear_backward's x [b, in], w [in, out] and gy [b, out] fit. */
+bool std_text_linear_backward(const DaftTensor *x, const DaftTensor *w, const DaftTensor *gy, char *msg,
+                              size_t cap);
 
 #endif /* DAFT_STD_TEXTS_H */

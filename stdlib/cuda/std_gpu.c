@@ -208,19 +208,18 @@ static int g_matmul(const char *fn, const DaftValue *args, int nargs, DaftValue 
 
 /* One of linear_backward's two products alone, as it computes it: op(a0) @ op(a1), op
  * transposing where t0 / t1 say (linear_weight_grad: x^T @ gy; linear_input_grad: gy @ w^T). */
-static int g_one_product(const char *fn, const DaftValue *args, int nargs, int t0, int t1,
-                         const char *fit, DaftValue *out)
+static int g_one_product(const char *fn, const DaftValue *args, int nargs, const char *n0, const char *n1,
+                         int t0, int t1, const char *fit, DaftValue *out)
 {
     const DaftTensor *a0 = NULL, *a1 = NULL;
     int rc;
     if ((rc = nargs_ok(fn, nargs, 2, 2, out)) || (rc = arg_tensor(fn, args, nargs, 0, &a0, out)) ||
         (rc = arg_tensor(fn, args, nargs, 1, &a1, out)))
         return rc;
-    if (a0->rank != 2 || a1->rank != 2 || a0->dtype != a1->dtype)
-        return fail(out, fn, "shapes or dtypes do not match %s", fit);
+    char why[400];
+    if (!std_text_product(a0, n0, a1, n1, t0, t1, fit, why, sizeof why))
+        return fail(out, fn, "%s", why);
     int64_t m = a0->dims[t0 ? 1 : 0], k = a0->dims[t0 ? 0 : 1], n = a1->dims[t1 ? 0 : 1];
-    if (a1->dims[t1 ? 1 : 0] != k)
-        return fail(out, fn, "shapes or dtypes do not match %s", fit);
     int64_t dr[2] = {m, n};
     if ((rc = new_gpu(fn, a0->dtype, 2, dr, out)))
         return rc;
@@ -239,10 +238,9 @@ static int g_linear_backward(const char *fn, const DaftValue *args, int nargs, D
     if ((rc = nargs_ok(fn, nargs, 3, 3, out)) || (rc = arg_tensor(fn, args, nargs, 0, &x, out)) ||
         (rc = arg_tensor(fn, args, nargs, 1, &w, out)) || (rc = arg_tensor(fn, args, nargs, 2, &gy, out)))
         return rc;
-    if (x->rank != 2 || w->rank != 2 || gy->rank != 2 || x->dims[1] != w->dims[0] ||
-        gy->dims[0] != x->dims[0] || gy->dims[1] != w->dims[1] || x->dtype != w->dtype ||
-        x->dtype != gy->dtype)
-        return fail(out, fn, "shapes or dtypes do not match x [b,i], w [i,o], gy [b,o]");
+    char why[400];
+    if (!std_text_linear_backward(x, w, gy, why, sizeof why))
+        return fail(out, fn, "%s", why);
     DaftValue gx, gw;
     int64_t dx[2] = {x->dims[0], x->dims[1]}, dw[2] = {w->dims[0], w->dims[1]};
     if ((rc = new_gpu(fn, x->dtype, 2, dx, &gx))) {
@@ -556,9 +554,9 @@ static int std_call(const char *fn, const DaftValue *args, int nargs, DaftValue 
     if (!strcmp(fn, "linear_backward"))
         return g_linear_backward(fn, args, nargs, out);
     if (!strcmp(fn, "linear_weight_grad"))
-        return g_one_product(fn, args, nargs, 1, 0, "x [b,i], gy [b,o]", out);
+        return g_one_product(fn, args, nargs, "x", "gy", 1, 0, "x [b, in], gy [b, out]", out);
     if (!strcmp(fn, "linear_input_grad"))
-        return g_one_product(fn, args, nargs, 0, 1, "gy [b,o], w [i,o]", out);
+        return g_one_product(fn, args, nargs, "gy", "w", 0, 1, "gy [b, out], w [in, out]", out);
     if (!strcmp(fn, "add"))
         return g_binop(fn, STD_CUDA_ADD, args, nargs, out);
     if (!strcmp(fn, "mul"))

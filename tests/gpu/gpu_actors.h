@@ -275,6 +275,10 @@ static int ga_ops(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVa
     ERRS("mul of two shapes", daft_std_tensor_mul, 2, gsh, csh);
     DaftValue gin[2] = {g[0], g[0]}, cin[2] = {c[0], c[0]}; /* [64, 96] x [64, 96] */
     ERRS("matmul's inner dimensions", daft_std_tensor_matmul, 2, gin, cin);
+    ERRS("linear_weight_grad's shapes", daft_std_tensor_linear_weight_grad, 2, gm, cm); /* x [64, 96], gy [96, 48] */
+    ERRS("linear_input_grad's shapes", daft_std_tensor_linear_input_grad, 2, gsh, csh);  /* gy, w */
+    DaftValue gbk[3] = {g[0], g[0], g[0]}, cbk[3] = {c[0], c[0], c[0]};
+    ERRS("linear_backward's shapes", daft_std_tensor_linear_backward, 3, gbk, cbk);
     BOTH("to_cpu", daft_std_tensor_to_cpu, 1, g, c, 0); /* go is CPU: compared as error */
     for (int i = 0; i < 3; i++) {
         daft_value_free(&g[i]);
