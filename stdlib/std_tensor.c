@@ -614,15 +614,10 @@ int daft_std_tensor_slice(DaftActorCtx *ctx, const DaftValue *args, int nargs, D
         (rc = std_arg_i64(fn, args, 2, &start, out)) ||
         (rc = std_arg_i64(fn, args, 3, &end, out)))
         return rc;
-    if (dim < -(int64_t)a->rank || dim >= a->rank)
-        return std_fail(out, fn, "dim %lld is out of range for a rank-%d tensor",
-                        (long long)dim, a->rank);
-    if (dim < 0)
-        dim += a->rank;
-    if (start < 0 || start > end || end > a->dims[dim])
-        return std_fail(out, fn, "range %lld..%lld is out of bounds for dimension %lld of size %lld",
-                        (long long)start, (long long)end, (long long)dim,
-                        (long long)a->dims[dim]);
+    char why[400];
+    if (!std_text_dim(&dim, a->rank, why, sizeof why) ||
+        !std_text_slice_range(a, dim, start, end, why, sizeof why))
+        return std_fail(out, fn, "%s", why);
     int64_t dims[DAFT_MAX_RANK];
     memcpy(dims, a->dims, sizeof dims);
     dims[dim] = end - start;
@@ -673,27 +668,15 @@ int daft_std_tensor_concat(DaftActorCtx *ctx, const DaftValue *args, int nargs, 
             return rc;
     }
     const DaftTensor *t0 = &items[0].as.tensor;
-    if (dim < -(int64_t)t0->rank || dim >= t0->rank)
-        return std_fail(out, fn, "dim %lld is out of range for a rank-%d tensor",
-                        (long long)dim, t0->rank);
-    if (dim < 0)
-        dim += t0->rank;
+    char why[400];
+    if (!std_text_dim(&dim, t0->rank, why, sizeof why))
+        return std_fail(out, fn, "%s", why);
     int64_t dims[DAFT_MAX_RANK];
     memcpy(dims, t0->dims, sizeof dims);
     for (size_t k = 1; k < len; k++) {
         const DaftTensor *t = &items[k].as.tensor;
-        bool fits = t->dtype == t0->dtype && t->rank == t0->rank;
-        for (int i = 0; fits && i < t0->rank; i++)
-            fits = i == dim || t->dims[i] == t0->dims[i];
-        if (!fits) {
-            char s0[160], sk[160];
-            std_fmt_shape(t0->rank, t0->dims, s0, sizeof s0);
-            std_fmt_shape(t->rank, t->dims, sk, sizeof sk);
-            return std_fail(out, fn,
-                            "item %zu tensor<%s, %s> does not fit item 0 tensor<%s, %s> "
-                            "along dim %lld", k, std_dtype_name(t->dtype), sk,
-                            std_dtype_name(t0->dtype), s0, (long long)dim);
-        }
+        if (!std_text_concat_item(t0, t, k, dim, why, sizeof why))
+            return std_fail(out, fn, "%s", why);
         if (__builtin_add_overflow(dims[dim], t->dims[dim], &dims[dim]))
             return std_fail(out, fn, "the concatenated dimension overflows");
     }

@@ -107,3 +107,39 @@ bool std_text_linear_backward(const DaftTensor *x, const DaftTensor *w, const Da
     snprintf(msg, cap, "shapes do not fit x [b, in], w [in, out], gy [b, out]: x %s, w %s, gy %s", sx, sw, sg);
     return false;
 }
+
+bool std_text_dim(int64_t *dim, int rank, char *msg, size_t cap)
+{
+    if (*dim < -(int64_t)rank || *dim >= rank) {
+        snprintf(msg, cap, "dim %lld is out of range for a rank-%d tensor", (long long)*dim, rank);
+        return false;
+    }
+    if (*dim < 0)
+        *dim += rank;
+    return true;
+}
+
+bool std_text_slice_range(const DaftTensor *a, int64_t dim, int64_t start, int64_t end, char *msg, size_t cap)
+{
+    if (start >= 0 && start <= end && end <= a->dims[dim])
+        return true;
+    snprintf(msg, cap, "range %lld..%lld is out of bounds for dimension %lld of size %lld", (long long)start,
+             (long long)end, (long long)dim, (long long)a->dims[dim]);
+    return false;
+}
+
+bool std_text_concat_item(const DaftTensor *t0, const DaftTensor *t, size_t k, int64_t dim, char *msg,
+                          size_t cap)
+{
+    bool fits = t->dtype == t0->dtype && t->rank == t0->rank;
+    for (int i = 0; fits && i < t0->rank; i++)
+        fits = i == dim || t->dims[i] == t0->dims[i];
+    if (fits)
+        return true;
+    char s0[160], sk[160];
+    std_fmt_shape(t0->rank, t0->dims, s0, sizeof s0);
+    std_fmt_shape(t->rank, t->dims, sk, sizeof sk);
+    snprintf(msg, cap, "item %zu tensor<%s, %s> does not fit item 0 tensor<%s, %s> along dim %lld", k,
+             std_dtype_name(t->dtype), sk, std_dtype_name(t0->dtype), s0, (long long)dim);
+    return false;
+}

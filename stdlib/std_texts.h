@@ -28,6 +28,14 @@ bool std_text_2d(const char *what, const DaftTensor *t, char *msg, size_t cap);
  * inner dimensions equal); n0 / n1 name the arguments, fit describes the shapes that fit. */
 bool std_text_product(const DaftTensor *a0, const char *n0, const DaftTensor *a1, const char *n1, bool t0,
                       bool t1, const char *fit, char *msg, size_t cap);
+/* Whether dim names a dimension of a rank-`rank` tensor (negative: from the end; *dim becomes
+ * 0..rank-1). */
+bool std_text_dim(int64_t *dim, int rank, char *msg, size_t cap);
+/* Whether slice(a, dim, start, end) is in bounds (dim already checked by std_text_dim). */
+bool std_text_slice_range(const DaftTensor *a, int64_t dim, int64_t start, int64_t end, char *msg, size_t cap);
+/* Whether concat's item k fits item 0 along dim (same dtype and rank, other dimensions equal). */
+bool std_text_concat_item(const DaftTensor *t0, const DaftTensor *t, size_t k, int64_t dim, char *msg,
+                          size_t cap);
 /* Whether linear_backward's x [b, in], w [in, out] and gy [b, out] fit. */
 bool std_text_linear_backward(const DaftTensor *x, const DaftTensor *w, const DaftTensor *gy, char *msg,
                               size_t cap);

@@ -399,13 +399,9 @@ static int g_slice(const char *fn, const DaftValue *args, int nargs, DaftValue *
         if (args[i].kind != DAFT_V_I64)
             return fail(out, fn, "dim, start and end must be integers");
     int64_t dim = args[1].as.i64, st = args[2].as.i64, en = args[3].as.i64;
-    if (dim < 0)
-        dim += a->rank;
-    if (dim < 0 || dim >= a->rank)
-        return fail(out, fn, "dimension %lld out of range for rank %d", (long long)args[1].as.i64, a->rank);
-    if (st < 0 || st > en || en > a->dims[dim])
-        return fail(out, fn, "range %lld..%lld out of bounds for size %lld", (long long)st,
-                    (long long)en, (long long)a->dims[dim]);
+    char why[400];
+    if (!std_text_dim(&dim, a->rank, why, sizeof why) || !std_text_slice_range(a, dim, st, en, why, sizeof why))
+        return fail(out, fn, "%s", why);
     int64_t d[DAFT_MAX_RANK];
     memcpy(d, a->dims, sizeof d);
     d[dim] = en - st;
@@ -431,9 +427,10 @@ static int g_concat(const char *fn, const DaftValue *args, int nargs, DaftValue 
     const DaftTensor *t0 = NULL;
     if ((rc = arg_tensor(fn, items, count, 0, &t0, out)))
         return rc;
-    int64_t dim = args[1].as.i64 < 0 ? args[1].as.i64 + t0->rank : args[1].as.i64;
-    if (dim < 0 || dim >= t0->rank)
-        return fail(out, fn, "dimension out of range");
+    int64_t dim = args[1].as.i64;
+    char why[400];
+    if (!std_text_dim(&dim, t0->rank, why, sizeof why))
+        return fail(out, fn, "%s", why);
     const int64_t **sd = calloc((size_t)count, sizeof *sd);
     const void **srcs = calloc((size_t)count, sizeof *srcs);
     int64_t d[DAFT_MAX_RANK];
@@ -443,11 +440,8 @@ static int g_concat(const char *fn, const DaftValue *args, int nargs, DaftValue 
         const DaftTensor *t;
         if ((rc = arg_tensor(fn, items, count, k, &t, out)))
             break;
-        bool ok = t->dtype == t0->dtype && t->rank == t0->rank;
-        for (int i = 0; ok && i < t->rank; i++)
-            ok = i == dim || t->dims[i] == t0->dims[i];
-        if (!ok)
-            rc = fail(out, fn, "tensors differ in dtype, rank or a dimension other than %lld", (long long)dim);
+        if (!std_text_concat_item(t0, t, (size_t)k, dim, why, sizeof why))
+            rc = fail(out, fn, "%s", why);
         else {
             sd[k] = t->dims;
             srcs[k] = t->data;

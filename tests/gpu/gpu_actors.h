@@ -279,6 +279,18 @@ static int ga_ops(DaftActorCtx *ctx, void *st, const DaftValue *a, int n, DaftVa
     ERRS("linear_input_grad's shapes", daft_std_tensor_linear_input_grad, 2, gsh, csh);  /* gy, w */
     DaftValue gbk[3] = {g[0], g[0], g[0]}, cbk[3] = {c[0], c[0], c[0]};
     ERRS("linear_backward's shapes", daft_std_tensor_linear_backward, 3, gbk, cbk);
+    DaftValue gsb[4] = {g[0], daft_value_i64(-1), daft_value_i64(10), daft_value_i64(200)};
+    DaftValue csb[4] = {c[0], daft_value_i64(-1), daft_value_i64(10), daft_value_i64(200)};
+    ERRS("slice out of bounds", daft_std_tensor_slice, 4, gsb, csb);
+    DaftValue gl2 = daft_value_list(2), cl2 = daft_value_list(2); /* [64, 96] then [64, 48] */
+    daft_value_copy(&gl2.as.list.items[0], &g[0]);
+    daft_value_copy(&gl2.as.list.items[1], &g[2]);
+    daft_value_copy(&cl2.as.list.items[0], &c[0]);
+    daft_value_copy(&cl2.as.list.items[1], &c[2]);
+    DaftValue gcb[2] = {gl2, daft_value_i64(0)}, ccb[2] = {cl2, daft_value_i64(0)};
+    ERRS("concat of misfits", daft_std_tensor_concat, 2, gcb, ccb);
+    daft_value_free(&gl2);
+    daft_value_free(&cl2);
     BOTH("to_cpu", daft_std_tensor_to_cpu, 1, g, c, 0); /* go is CPU: compared as error */
     for (int i = 0; i < 3; i++) {
         daft_value_free(&g[i]);
