@@ -1010,7 +1010,10 @@ static LLVMValueRef list_item_ptr(Cg *cg, LLVMValueRef list, LLVMValueRef idx) {
     return LLVMBuildInBoundsGEP2(cg->b, cg->t_val, items, &idx, 1, "item");
 }
 
-/* Address of an indexable element: returns the item pointer; *elem its type. */
+static CgVal keep_operand(Cg *cg, const DaftNode *e, CgVal v, DaftNode *const *later, int nlater);
+
+/* Address of an indexable element, read (an assignment's target is place_of's): returns the
+ * item pointer; *elem its type. */
 static LLVMValueRef index_ptr(Cg *cg, DaftNode *e, DaftType **elem) {
     DaftType *lt = e->lhs->ty;
     if (!lt || lt->kind != DAFT_TY_LIST) {
@@ -1019,6 +1022,7 @@ static LLVMValueRef index_ptr(Cg *cg, DaftNode *e, DaftType **elem) {
     }
     CgVal l = emit_expr(cg, e->lhs);
     DaftType i64 = {.kind = DAFT_TY_I64};
+    l = keep_operand(cg, e->lhs, l, &e->rhs, 1); /* `self.xs[self.m()]`: the list before m */
     LLVMValueRef idx = emit_scalar_as(cg, e->rhs, &i64);
     if (!l.v)
         return NULL;
@@ -2204,11 +2208,18 @@ static void emit_let(Cg *cg, DaftNode *s) {
     assign_boxed(cg, l->ptr, v);
 }
 
-/* The storage an assignment writes: scalar slot or boxed pointer. */
+/* The storage an assignment writes: scalar slot or boxed pointer. A list item
+ * (`self.ll[i][j] = v`) is found when it is written (place_ptr), from its root's storage and
+ * its indices, which place_of evaluates (left to right, once): the value, evaluated in
+ * between, may call a method that replaces the list, whose items a pointer taken before
+ * would have left behind (freed). */
 typedef struct Place {
     LLVMValueRef ptr;
     DaftType *ty;
     bool scalar;
+    DaftNode *root;     /* a list item: the local or field it is in, */
+    LLVMValueRef *idx;  /* and its indices, outermost list's first */
+    int nidx;
 } Place;
 
 static bool place_of(Cg *cg, DaftNode *t, Place *p) {
@@ -2232,10 +2243,32 @@ static bool place_of(Cg *cg, DaftNode *t, Place *p) {
             return p->ptr != NULL;
         }
         break;
-    case DAFT_N_INDEX:
-        p->ptr = index_ptr(cg, t, &p->ty);
+    case DAFT_N_INDEX: {
         p->scalar = false; /* list items are boxed */
-        return p->ptr != NULL;
+        const DaftNode *r = target_root(t);
+        int n = 0;
+        for (const DaftNode *i = t; i->kind == DAFT_N_INDEX; i = i->lhs)
+            if (!i->lhs->ty || i->lhs->ty->kind != DAFT_TY_LIST) {
+                cg_err(cg, i->span, "codegen: indexing a value of type %s is not supported", tystr(cg, i->lhs->ty));
+                return false;
+            } else
+                n++;
+        if (!(r->kind == DAFT_N_NAME || (r->kind == DAFT_N_FIELD_ACCESS && r->lhs && r->lhs->kind == DAFT_N_SELF))) {
+            p->ptr = index_ptr(cg, t, &p->ty); /* an item of a temporary */
+            return p->ptr != NULL;
+        }
+        p->root = (DaftNode *)r;
+        p->nidx = n;
+        p->idx = daft_arena_alloc(cg->mod->arena, sizeof *p->idx * (size_t)n);
+        p->ty = t->lhs->ty->elem;
+        DaftNode **chain = daft_arena_alloc(cg->mod->arena, sizeof *chain * (size_t)n);
+        for (DaftNode *i = t; i->kind == DAFT_N_INDEX; i = i->lhs)
+            chain[--n] = i; /* (outermost list's index first: the order they are written in) */
+        DaftType i64 = {.kind = DAFT_TY_I64};
+        for (int k = 0; k < p->nidx; k++)
+            p->idx[k] = emit_scalar_as(cg, chain[k]->rhs, &i64);
+        return true;
+    }
     default:
         break;
     }
@@ -2243,6 +2276,16 @@ static bool place_of(Cg *cg, DaftNode *t, Place *p) {
     return false;
 }
 
+/* The storage of place p now: a list item is looked up in its lists as they are (bounds
+ * checked again). */
+static LLVMValueRef place_ptr(Cg *cg, const Place *p) {
+    if (!p->root)
+        return p->ptr;
+    LLVMValueRef v = emit_expr(cg, p->root).v;
+    for (int k = 0; v && k < p->nidx; k++)
+        v = list_item_ptr(cg, v, p->idx[k]);
+    return v;
+}
 
 /* `xs = xs + e` on lists: e's items appended to xs in place. Rebuilding xs would copy
  * every item it holds (each tensor, on its device) at every append. Returns false when s
@@ -2254,6 +2297,10 @@ static bool emit_list_append(Cg *cg, DaftNode *s, const Place *p) {
         return false;
     DaftNode *items = s->value->rhs;
     if (!items->ty || items->ty->kind != DAFT_TY_LIST)
+        return false;
+    /* `self.xs = self.xs + self.m()`: m may replace xs, which is then read before it
+     * (SPEC 6), as the general path does */
+    if (s->target->kind == DAFT_N_FIELD_ACCESS && any_node(items, calls_field_writer, cg))
         return false;
     CgVal v = emit_boxed_as(cg, items, NULL, false);
     if (!v.v)
@@ -2274,7 +2321,8 @@ static void emit_assign(Cg *cg, DaftNode *s) {
     if (p.scalar || item_scalar) {
         LLVMValueRef v;
         if (op != DAFT_OP_NONE) {
-            LLVMValueRef old = p.scalar ? LLVMBuildLoad2(cg->b, lty(cg, p.ty), p.ptr, "") : unbox_fast(cg, p.ptr, p.ty);
+            LLVMValueRef old = p.scalar ? LLVMBuildLoad2(cg->b, lty(cg, p.ty), p.ptr, "")
+                                        : unbox_fast(cg, place_ptr(cg, &p), p.ty);
             /* the operand of the stored type: x += e is x = x op e in x's type */
             DaftNode tgt = *s->target;
             tgt.ty = p.ty;
@@ -2288,12 +2336,12 @@ static void emit_assign(Cg *cg, DaftNode *s) {
         if (p.scalar)
             LLVMBuildStore(cg->b, v, p.ptr);
         else
-            box_into(cg, p.ptr, v, p.ty);
+            box_into(cg, place_ptr(cg, &p), v, p.ty);
         return;
     }
     CgVal v;
     if (op != DAFT_OP_NONE)
-        v = emit_binary_values(cg, s, p.ty, op, s->target, (CgVal){p.ptr, true, false}, s->value);
+        v = emit_binary_values(cg, s, p.ty, op, s->target, (CgVal){place_ptr(cg, &p), true, false}, s->value);
     else
         v = emit_boxed_as(cg, s->value, p.ty, p.ty && p.ty->kind == DAFT_TY_REF);
     if (!v.v)
@@ -2304,7 +2352,7 @@ static void emit_assign(Cg *cg, DaftNode *s) {
                      s->target->kind == DAFT_N_NAME && s->target->name
                          ? daft_arena_printf(cg->mod->arena, "assignment to '%s'", s->target->name)
                          : "assignment");
-    assign_boxed(cg, p.ptr, v);
+    assign_boxed(cg, place_ptr(cg, &p), v);
 }
 
 static void emit_if(Cg *cg, DaftNode *s) {
