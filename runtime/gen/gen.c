@@ -723,8 +723,9 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
                 ridx[nr] = i;
                 rr[nr++] = rs[i];
             }
-        double waited = 0, t0 = gen_now_s(), every = daft_rt_wait_report_s(daft_gen_ctx.rt);
+        double t0 = gen_now_s(), every = daft_rt_wait_report_s(daft_gen_ctx.rt);
         double report_at = every > 0 ? every : -1; /* (seconds since t0: 1, 3, 5... x every) */
+        int got = nr ? -1 : 0; /* how many of rr were ready at the last look (-1: none yet) */
         for (;;) {
             int64_t k = 0;
             for (size_t i = 0; i < len; i++)
@@ -733,25 +734,27 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
                     k += ready[i];
                 }
             int64_t want = n - k;
-            bool last = timeout_s >= 0 && waited >= timeout_s;
+            /* the timeout is of the clock: a step may end early, or take longer */
+            bool last = timeout_s >= 0 && gen_now_s() - t0 >= timeout_s;
             const double step = 0.005;
-            if (nr) {
-                int got = daft_rt_wait(daft_gen_ctx.rt, rr, (int)nr,
-                                       want > 0 ? (int)(want < (int64_t)nr ? want : (int64_t)nr) : 0,
-                                       want > 0 && !last ? step : 0, rready);
+            if (nr && got < (int)nr) {
+                got = daft_rt_wait(daft_gen_ctx.rt, rr, (int)nr,
+                                   want > 0 ? (int)(want < (int64_t)nr ? want : (int64_t)nr) : 0,
+                                   want > 0 && !last ? step : 0, rready);
                 if (got < 0)
                     daft_gen_fatal("wait: %s", daft_rt_last_error(daft_gen_ctx.rt));
-                for (size_t j = 0; j < nr; j++) {
+                for (size_t j = 0; j < nr; j++)
                     ready[ridx[j]] = rready[j];
-                    k += rready[j];
-                }
-            } else if (k < n && !last) {
+            }
+            k += got > 0 ? got : 0;
+            if (k >= n || last)
+                break;
+            if (got == (int)nr) {
+                /* only handles are left to wait for (daft_rt_wait, returning at once,
+                 * would make this a busy loop) */
                 struct timespec ts = {0, 5000000};
                 nanosleep(&ts, NULL);
             }
-            if (k >= n || last)
-                break;
-            waited += step;
             double since = gen_now_s() - t0;
             if (report_at >= 0 && since >= report_at) {
                 gen_wait_report(refs->as.list.items, ready, len, report_at);
