@@ -468,10 +468,15 @@ static void check_args(Sema *S, DaftNode *call, CallSig *sig) {
 }
 
 /* op, dtype and backend take a bare word, not an expression (named_values): a rejected one is
- * not checked as an expression, which would report the word itself ('f32' must be called). */
-static bool named_word(const DaftNode *a) {
-    return a->value && a->value->kind == DAFT_N_NAME &&
-           (strcmp(a->name, "op") == 0 || strcmp(a->name, "dtype") == 0 || strcmp(a->name, "backend") == 0);
+ * not checked as an expression, which would report the word itself ('f32' must be called).
+ * A variable's name is still checked, which marks it read ('dtype = d' uses d). */
+static bool named_word(Sema *S, const DaftNode *a) {
+    if (!a->value || a->value->kind != DAFT_N_NAME ||
+        !(strcmp(a->name, "op") == 0 || strcmp(a->name, "dtype") == 0 || strcmp(a->name, "backend") == 0))
+        return false;
+    const DaftNode *d = sema_lookup(S, a->value->name);
+    return !d || !(d->kind == DAFT_N_LET || d->kind == DAFT_N_PARAM || d->kind == DAFT_N_CONST ||
+                   d->kind == DAFT_N_FOR || d->kind == DAFT_N_COMPREHENSION);
 }
 
 static void named_not_allowed(Sema *S, DaftNode *call, const char *name, const char *const *allowed) {
@@ -507,7 +512,7 @@ static void named_not_allowed(Sema *S, DaftNode *call, const char *name, const c
                 daft_note(S->diags, d, a->name_span, "did you mean '%s'?", sug);
         }
         a->ty = S->t_error;
-        if (a->value && !named_word(a))
+        if (a->value && !named_word(S, a))
             sema_expr(S, a->value, NULL);
     }
 }
