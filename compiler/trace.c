@@ -448,6 +448,10 @@ static bool plan_call(Tracer *T, const TCall *c, const DaftTraceOptions *opt, Da
 }
 
 static const char *skip_reason(const Tracer *T, const DaftNode *sched) {
+    const DaftNode *r = daft_schedule_ref_param(sched);
+    if (r) /* (only other compiled schedules can call it: main's calls of those include it) */
+        return plan_printf(T->A, "it takes Refs (parameter '%s'): it is traced inline into the compiled "
+                                 "schedules that call it", r->name);
     for (int i = 0; i < T->nunknown; i++)
         if (T->unknown_calls[i] == sched)
             return "its actor arguments are not known statically (spawned in a loop or branch, "

@@ -41,3 +41,14 @@ void daft_node_list_push(DaftArena *arena, DaftNodeList *list, DaftNode *node) {
     }
     list->items[list->len++] = node;
 }
+
+const DaftNode *daft_schedule_ref_param(const DaftNode *sc) {
+    for (int i = 0; sc && i < sc->params.len; i++) {
+        const DaftType *t = sc->params.items[i]->ty;
+        while (t && t->kind == DAFT_TY_LIST && t->elem)
+            t = t->elem;
+        if (t && t->kind == DAFT_TY_REF)
+            return sc->params.items[i];
+    }
+    return NULL;
+}

@@ -522,20 +522,14 @@ static void named_not_allowed(Sema *S, DaftNode *call, const char *name, const c
 static void refs_only_inline(Sema *S, DaftNode *call, DaftNode *sc) {
     if (S->fn && S->fn->kind == DAFT_N_SCHEDULE && S->fn->is_compiled)
         return;
-    for (int i = 0; i < sc->params.len; i++) {
-        DaftNode *p = sc->params.items[i];
-        const DaftType *t = p->ty;
-        while (t && t->kind == DAFT_TY_LIST && t->elem)
-            t = t->elem;
-        if (!t || t->kind != DAFT_TY_REF)
-            continue;
-        DaftDiag *d = daft_error(S->diags, call->callee->span,
-                                 "compiled schedule '%s' takes Refs: it can only be called from another compiled schedule",
-                                 sc->name);
-        daft_note(S->diags, d, p->span, "parameter '%s' has type '%s'; a compiled schedule that calls '%s' traces it inline",
-                  p->name, sema_tstr(S, p->ty), sc->name);
+    const DaftNode *p = daft_schedule_ref_param(sc);
+    if (!p)
         return;
-    }
+    DaftDiag *d = daft_error(S->diags, call->callee->span,
+                             "compiled schedule '%s' takes Refs: it can only be called from another compiled schedule",
+                             sc->name);
+    daft_note(S->diags, d, p->span, "parameter '%s' has type '%s'; a compiled schedule that calls '%s' traces it inline",
+              p->name, sema_tstr(S, p->ty), sc->name);
 }
 
 /* Named arguments with meaning: timeout (get, wait), op (reductions), root (broadcast). */

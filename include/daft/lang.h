@@ -343,6 +343,11 @@ bool daft_parse(DaftArena *arena, DaftSource *src, DaftDiagEngine *diags, DaftMo
  * compiled schedules. Annotates the AST (ty, decl, slot). Returns false on any error. */
 bool daft_check(DaftModule *mod, DaftDiagEngine *diags);
 
+/* The first parameter of schedule `sc` that holds Refs (`Ref<T>`, `[Ref<T>]`...), or NULL
+ * (types from daft_check). A compiled schedule with one is only traced inline into the
+ * compiled schedules that call it (SPEC 11.2): it has no plan of its own. */
+const DaftNode *daft_schedule_ref_param(const DaftNode *sc);
+
 /* Writes a readable, stable tree dump (daftc --emit=ast). */
 void daft_ast_dump(const DaftNode *node, FILE *out);
 

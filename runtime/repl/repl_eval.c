@@ -1697,6 +1697,13 @@ bool repl_plan_command(Repl *R, const char *name, FILE *out, DaftPlanFormat fmt)
         checked_free(&C);
         return false;
     }
+    const DaftNode *ref_param = daft_schedule_ref_param(sched);
+    if (ref_param) { /* (a plan of its own would read its Refs from the driver, which has none) */
+        fprintf(stderr, "daft-repl: error: '%s' takes Refs (parameter '%s'): it has no plan of its own; it is "
+                        "traced inline into the compiled schedules that call it\n", name, ref_param->name);
+        checked_free(&C);
+        return false;
+    }
     int n = sched->params.len;
     DaftValue *args = calloc((size_t)n + 1, sizeof *args);
     bool have = true;
