@@ -413,9 +413,14 @@ DAFT_API bool daft_rt_actor_alive(DaftRt *rt, DaftActor actor);
  * the runtime is freed; NULL while it is alive (driver only). */
 DAFT_API const char *daft_rt_actor_failure(DaftRt *rt, DaftActor actor);
 /* SPEC 14.3's report of a driver wait that lasts, for callers that wait in steps of their
- * own (daft-gen's wait over compiled-schedule results and Refs): names ref's method and
- * actor as get's report does; `also` follows the method's name ("" or a note). */
+ * own (daft-gen's wait over compiled-schedule results and Refs; daft-repl's waits, which
+ * wake for Ctrl-C): names ref's method and actor as get's report does; `also` follows the
+ * method's name ("" or a note). */
 DAFT_API void daft_rt_report_wait(DaftRt *rt, const char *op, DaftRef ref, double waited_s, const char *also);
+/* The same for a result of compiled schedule `schedule` that a wait over several Refs waits
+ * for: "wait has waited 60 s for a result of compiled schedule 'NAME'...". */
+DAFT_API void daft_rt_report_wait_schedule(DaftRt *rt, const char *op, const char *schedule, double waited_s,
+                                           const char *also);
 /* The seconds after which a driver wait first reports (DAFT_WAIT_REPORT), then every twice
  * that; 0: never. */
 DAFT_API double daft_rt_wait_report_s(const DaftRt *rt);
@@ -498,6 +503,10 @@ DAFT_API int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inp
  * execution submitted). */
 DAFT_API int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *outputs,
                                  int noutputs);
+/* SPEC 14.3's report of a wait for p's next result that lasts, for callers that wait in
+ * steps of their own (daft-repl): "compiled schedule 'NAME' has waited 60 s for the results of
+ * its execution 5; its actors (A#1, B#2) are alive". */
+DAFT_API void daft_rt_plan_report_wait(DaftRtPlan *p, double waited_s);
 /* A Ref (of the driver's own) that stands for output `out` of execution `exec` (0-based,
  * submitted and not yet returned) and gets a copy of it once the execution is received, so
  * that it can be another plan's input without waiting (daft_rt_plan_submit). Released with

@@ -280,6 +280,14 @@ void daft_rt_report_wait(DaftRt *rt, const char *op, DaftRef ref, double waited_
         rt_wait_report(rt, op, o, (int64_t)(waited_s * 1e9), also ? also : "");
 }
 
+void daft_rt_report_wait_schedule(DaftRt *rt, const char *op, const char *schedule, double waited_s,
+                                  const char *also)
+{
+    (void)rt;
+    rt_log("%s has waited %.3g s for a result of compiled schedule '%s'%s: its execution has not finished", op,
+           waited_s, schedule, also ? also : "");
+}
+
 double daft_rt_wait_report_s(const DaftRt *rt)
 {
     return rt->wait_report_ns > 0 ? rt->wait_report_ns / 1e9 : 0.0;

@@ -1034,15 +1034,8 @@ static void rt_plans_drain_others(DaftRtPlan *p);
  * actors (death notices, unloads of plans an actor could not load): an actor may be unable
  * to finish this plan's execution without them (a push to a dead actor, a turn). */
 /* SPEC 14.3: a wait for a result that lasts says so (as rt_get_report). */
-static void rt_plan_wait_report(DaftRtPlan *p)
+static void rt_plan_report(DaftRtPlan *p, int64_t waited)
 {
-    if (p->report_at <= 0) /* (not in daft_rt_plan_result's wait: no clock read) */
-        return;
-    int64_t now = rt_now_ns();
-    if (now < p->report_at)
-        return;
-    int64_t waited = p->report_at - p->wait_t0; /* (nominal: 1, 3, 5... x DAFT_WAIT_REPORT) */
-    p->report_at += 2 * p->rt->wait_report_ns;
     RtBuf who = {0};
     for (int i = 0; i < p->plan->nactors; i++) {
         if (i)
@@ -1054,6 +1047,24 @@ static void rt_plan_wait_report(DaftRtPlan *p)
            "actors (%s) are alive", p->name, waited / 1e9,
            (unsigned long long)p->returned + 1, names ? names : "?");
     free(names);
+}
+
+static void rt_plan_wait_report(DaftRtPlan *p)
+{
+    if (p->report_at <= 0) /* (not in daft_rt_plan_result's wait: no clock read) */
+        return;
+    int64_t now = rt_now_ns();
+    if (now < p->report_at)
+        return;
+    int64_t waited = p->report_at - p->wait_t0; /* (nominal: 1, 3, 5... x DAFT_WAIT_REPORT) */
+    p->report_at += 2 * p->rt->wait_report_ns;
+    rt_plan_report(p, waited);
+}
+
+void daft_rt_plan_report_wait(DaftRtPlan *p, double waited_s)
+{
+    if (p)
+        rt_plan_report(p, (int64_t)(waited_s * 1e9));
 }
 
 static void rt_plan_progress(void *arg)

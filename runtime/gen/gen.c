@@ -678,8 +678,7 @@ static void gen_wait_report(const DaftValue *items, const uint8_t *ready, size_t
     if (pending > 1)
         snprintf(also, sizeof also, " (and %zu other Ref%s not ready)", pending - 1, pending == 2 ? "" : "s");
     if (gen_is_handle(&items[first]))
-        fprintf(stderr, "daft: wait has waited %.3g s for a result of compiled schedule '%s'%s: its "
-                        "execution has not finished\n", waited_s, gen_handle_schedule(&items[first]), also);
+        daft_rt_report_wait_schedule(daft_gen_ctx.rt, "wait", gen_handle_schedule(&items[first]), waited_s, also);
     else
         daft_rt_report_wait(daft_gen_ctx.rt, "wait", items[first].as.ref, waited_s, also);
 }

@@ -168,6 +168,13 @@ void repl_ref_set_local(Repl *R, uint64_t id, DaftValue *v);
  * Returns 0 and the value (or an error value) in *out, DAFT_ETIMEDOUT, or -100 when
  * interrupted, DAFT_EINVAL for an unknown Ref. */
 int repl_ref_get(Repl *R, DaftRef r, double timeout_s, DaftValue *out);
+/* repl_ref_get for driver operation op (get, is_error, error_text), which names it when the
+ * wait lasts (SPEC 14.3). */
+int repl_ref_get_for(Repl *R, DaftRef r, double timeout_s, const char *op, DaftValue *out);
+/* A wait in slices that began at t0 reports now (DAFT_WAIT_REPORT, then every twice that):
+ * the seconds it has waited (nominal), or 0 when it does not; *report_at (0 at first) keeps
+ * the time of its next report. */
+double repl_wait_report_due(Repl *R, double t0, double *report_at);
 /* 1 ready, 0 pending (no waiting). */
 int repl_ref_ready(Repl *R, DaftRef r);
 void repl_refs_collect(Repl *R);  /* release Refs no binding holds (once ready) */

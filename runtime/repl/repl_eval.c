@@ -543,9 +543,10 @@ static char *ref_what(Repl *R, DaftRef r) {
 }
 
 /* get() of a value: Refs are waited for; lists item by item; an error value raises. */
-static bool get_value(Ev *E, const DaftValue *v, double timeout, DaftValue *out, bool raise) {
+/* op: the driver operation that waits (get, is_error, error_text), for its report (SPEC 14.3). */
+static bool get_value(Ev *E, const DaftValue *v, double timeout, DaftValue *out, bool raise, const char *op) {
     if (v->kind == DAFT_V_REF) {
-        int rc = repl_ref_get(E->R, v->as.ref, timeout, out);
+        int rc = repl_ref_get_for(E->R, v->as.ref, timeout, op, out);
         if (rc == -100)
             return fail(E, "get: interrupted (Ctrl-C); the task keeps running and the Ref stays valid");
         if (rc == DAFT_ETIMEDOUT) {
@@ -566,7 +567,7 @@ static bool get_value(Ev *E, const DaftValue *v, double timeout, DaftValue *out,
     if (v->kind == DAFT_V_LIST) {
         *out = daft_value_list(v->as.list.len);
         for (size_t i = 0; i < v->as.list.len; i++)
-            if (!get_value(E, &v->as.list.items[i], timeout, &out->as.list.items[i], raise)) {
+            if (!get_value(E, &v->as.list.items[i], timeout, &out->as.list.items[i], raise, op)) {
                 daft_value_free(out);
                 return false;
             }
@@ -594,6 +595,29 @@ static bool timeout_of(Ev *E, Frame *F, DaftNode *call, int pos, double *t) {
 static char *format_print_arg(Repl *R, const DaftValue *v, const DaftType *t) {
     (void)t;
     return repl_format(R, v, true);
+}
+
+/* SPEC 14.3: a wait that lasts names the first of its Refs not ready, as a compiled program's
+ * (daft_gen_wait) does. */
+static void wait_report(Repl *R, const DaftValue *refs, const int *ready, double waited) {
+    size_t len = refs->as.list.len, first = len, pending = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!ready[i]) {
+            pending++;
+            if (first == len)
+                first = i;
+        }
+    if (first == len)
+        return;
+    char also[64] = "";
+    if (pending > 1)
+        snprintf(also, sizeof also, " (and %zu other Ref%s not ready)", pending - 1, pending == 2 ? "" : "s");
+    DaftRef r = refs->as.list.items[first].as.ref;
+    ReplRef *rf = r.id & REPL_PLAN_REF_BIT ? repl_ref_find(R, r.id) : NULL;
+    if (rf && rf->plan)
+        daft_rt_report_wait_schedule(R->rt, "wait", rf->plan->schedule, waited, also);
+    else if (!(r.id & REPL_PLAN_REF_BIT))
+        daft_rt_report_wait(R->rt, "wait", r, waited, also);
 }
 
 static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue *out) {
@@ -634,7 +658,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
     bool ok = true;
     if (strcmp(name, "get") == 0) {
         double t;
-        ok = timeout_of(E, F, call, 1, &t) && get_value(E, &v, t, out, true);
+        ok = timeout_of(E, F, call, 1, &t) && get_value(E, &v, t, out, true, "get");
         if (ok)
             coerce(out, call->ty);
     } else if (strcmp(name, "wait") == 0) {
@@ -654,7 +678,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
             ok = fail(E, "wait: n = %lld but only %zu refs", (long long)n, v.as.list.len);
         if (ok) {
             size_t len = v.as.list.len;
-            double deadline = t < 0 ? -1 : repl_now() + t;
+            double t0 = repl_now(), deadline = t < 0 ? -1 : t0 + t, report_at = 0, waited;
             int *ready = calloc(len + 1, sizeof(int));
             for (;;) {
                 int cnt = 0;
@@ -682,6 +706,8 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
                     struct timespec ts = {0, 2 * 1000000};
                     nanosleep(&ts, NULL);
                 }
+                if ((waited = repl_wait_report_due(R, t0, &report_at)) > 0)
+                    wait_report(R, &v, ready, waited);
             }
             if (ok) {
                 size_t cnt = 0;
@@ -697,7 +723,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
         }
     } else if (strcmp(name, "is_error") == 0 || strcmp(name, "error_text") == 0) {
         DaftValue r = daft_value_none();
-        ok = get_value(E, &v, -1, &r, false);
+        ok = get_value(E, &v, -1, &r, false, name);
         if (ok) {
             bool is_err = r.kind == DAFT_V_ERROR;
             if (name[0] == 'i')
@@ -890,7 +916,7 @@ static bool method_call(Ev *E, Frame *F, DaftNode *call, DaftNode *decl, DaftVal
         if (args[i].kind != DAFT_V_REF || !(args[i].as.ref.id & REPL_PLAN_REF_BIT))
             continue;
         DaftValue v = daft_value_none();
-        if (!get_value(E, &args[i], -1, &v, false)) {
+        if (!get_value(E, &args[i], -1, &v, false, "get")) {
             free_args(args, n);
             daft_value_free(&err);
             return false;
@@ -935,7 +961,7 @@ static bool method_call(Ev *E, Frame *F, DaftNode *call, DaftNode *decl, DaftVal
         /* the checker typed the call as the value itself (as codegen does): get it now */
         DaftValue r = *out;
         *out = daft_value_none();
-        bool ok = get_value(E, &r, -1, out, true);
+        bool ok = get_value(E, &r, -1, out, true, "get");
         daft_value_free(&r);
         return ok;
     }

@@ -44,9 +44,30 @@ void repl_ref_set_local(Repl *R, uint64_t id, DaftValue *v) {
     rf->plan = NULL;
 }
 
+/* SPEC 14.3: a wait that lasts is never silent. The waits here go in slices (Ctrl-C), each
+ * a fresh wait of the runtime's that would report only after DAFT_WAIT_REPORT of its own:
+ * they report themselves, at DAFT_WAIT_REPORT, then every twice that. */
+double repl_wait_report_due(Repl *R, double t0, double *report_at) {
+    double every = daft_rt_wait_report_s(R->rt);
+    if (every <= 0)
+        return 0;
+    if (*report_at <= 0)
+        *report_at = t0 + every;
+    if (repl_now() < *report_at)
+        return 0;
+    double waited = *report_at - t0; /* (nominal: 1, 3, 5... x every) */
+    *report_at += 2 * every;
+    return waited;
+}
+
 int repl_ref_get(Repl *R, DaftRef r, double timeout_s, DaftValue *out) {
+    return repl_ref_get_for(R, r, timeout_s, "get", out);
+}
+
+int repl_ref_get_for(Repl *R, DaftRef r, double timeout_s, const char *op, DaftValue *out) {
     *out = daft_value_none();
-    double deadline = timeout_s < 0 ? -1 : repl_now() + timeout_s;
+    double t0 = repl_now(), report_at = 0, waited;
+    double deadline = timeout_s < 0 ? -1 : t0 + timeout_s;
     if (r.id & REPL_PLAN_REF_BIT) {
         ReplRef *rf = repl_ref_find(R, r.id);
         if (!rf)
@@ -66,13 +87,15 @@ int repl_ref_get(Repl *R, DaftRef r, double timeout_s, DaftValue *out) {
             }
             if (deadline >= 0 && repl_now() >= deadline)
                 return DAFT_ETIMEDOUT;
+            if ((waited = repl_wait_report_due(R, t0, &report_at)) > 0 && rf->plan->rt)
+                daft_rt_plan_report_wait(rf->plan->rt, waited);
         }
     }
     for (;;) {
         double slice = SLICE_S;
         if (deadline >= 0 && deadline - repl_now() < slice)
             slice = deadline - repl_now() > 0 ? deadline - repl_now() : 0;
-        int rc = daft_rt_get(R->rt, r, slice, out);
+        int rc = daft_rt_get_for(R->rt, r, slice, op, out);
         if (rc != DAFT_ETIMEDOUT)
             return rc;
         if (repl_interrupted) {
@@ -81,6 +104,8 @@ int repl_ref_get(Repl *R, DaftRef r, double timeout_s, DaftValue *out) {
         }
         if (deadline >= 0 && repl_now() >= deadline)
             return DAFT_ETIMEDOUT;
+        if ((waited = repl_wait_report_due(R, t0, &report_at)) > 0)
+            daft_rt_report_wait(R->rt, op, r, waited, NULL);
     }
 }
 

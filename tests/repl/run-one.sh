@@ -8,7 +8,8 @@
 # script is run with REPL_TMP replaced by a scratch directory). NAME.anywhere (optional)
 # lists lines whose place in the transcript is a race (another process's standard error, a
 # note printed when the driver happens to learn something): each must appear, and they are
-# taken out before the comparison. UPDATE=1 rewrites NAME.expected.
+# taken out before the comparison. NAME.env (optional) holds VAR=VALUE lines set in the
+# session's environment. UPDATE=1 rewrites NAME.expected.
 set -u
 repl=$1 name=$2
 dir=tests/repl
@@ -18,7 +19,9 @@ sed "s|\\\$REPL_TMP|$tmp|g" "$dir/$name.script" > "$tmp/script"
 file=$dir/$name.daft
 [ -f "$file" ] || file=
 # (the transcript is the session's own: no statistics table an exported DAFT_STATS would add)
-DAFT_DEVICE=${DAFT_REPL_TEST_DEVICE:-cpu} DAFT_REPL_HISTORY= DAFT_STATS= timeout 160 "$repl" --echo $file < "$tmp/script" > "$tmp/out" 2>&1
+vars=
+[ -f "$dir/$name.env" ] && vars=$(cat "$dir/$name.env")
+env $vars DAFT_DEVICE=${DAFT_REPL_TEST_DEVICE:-cpu} DAFT_REPL_HISTORY= DAFT_STATS= timeout 160 "$repl" --echo $file < "$tmp/script" > "$tmp/out" 2>&1
 status=$?
 sed "s|$tmp|\\\$REPL_TMP|g" "$tmp/out" > "$tmp/actual"
 echo "exit: $status" >> "$tmp/actual"
