@@ -2693,7 +2693,11 @@ static void emit_fn_body(Cg *cg, FnInfo *fi) {
     /* (when that runs the body interpreted, a Ref given for a data parameter stays a Ref:
      * the body may only pass data parameters on to tasks and collectives, SPEC 11.3, which
      * take Refs, so nothing waits for it here) */
-    if (fi->kind == FN_SCHED && d->is_compiled)
+    /* One that takes Refs has no plan of its own (SPEC 11.2): a compiled caller traces it
+     * inline; only an interpreted caller (DAFT_SCHEDULE_COLLECTIVES=interpreted, a plan that
+     * cannot load) calls this function, and its Refs, produced in that caller, could not be
+     * a plan's inputs (a collective over them, a Ref returned as it is). */
+    if (fi->kind == FN_SCHED && d->is_compiled && !daft_schedule_ref_param(d))
         emit_compiled_dispatch(cg, fi);
     if (d->body)
         emit_block(cg, d->body);
