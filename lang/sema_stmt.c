@@ -137,6 +137,20 @@ static void assign_stmt(Sema *S, DaftNode *s) {
         }
     } else if (tg->kind == DAFT_N_FIELD_ACCESS || tg->kind == DAFT_N_INDEX) {
         tt = sema_expr(S, tg, NULL);
+        const DaftNode *r = tg;
+        while (r->kind == DAFT_N_INDEX && r->lhs)
+            r = r->lhs;
+        /* `XS[0] = 5` or `f()[0] = 5` would write into a copy of the constant's value, or into
+         * a temporary, and do nothing */
+        if (r->kind == DAFT_N_NAME && r->decl && r->decl->kind == DAFT_N_CONST) {
+            DaftDiag *x = daft_error(S->diags, tg->span, "cannot assign to an item of %s '%s'",
+                                     sema_decl_what(r->decl), r->name);
+            sema_note_decl(S, x, r->decl);
+            tt = S->t_error;
+        } else if (r->kind != DAFT_N_NAME && r->kind != DAFT_N_FIELD_ACCESS && !sema_is_error(r->ty)) {
+            daft_error(S->diags, r->span, "expression is not assignable");
+            tt = S->t_error;
+        }
     } else {
         sema_expr(S, tg, NULL);
         daft_error(S->diags, tg->span, "expression is not assignable");
