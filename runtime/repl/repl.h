@@ -155,8 +155,9 @@ const ReplClass *repl_class(Repl *R, const char *name);
 
 /* repl_eval.c: runs one input (statements). Returns false after an error was printed. */
 bool repl_eval_input(Repl *R, const char *text, size_t len);
-/* The display form of a value (print's form; actors by name, Refs with their state). */
-char *repl_format(Repl *R, const DaftValue *v, bool top);
+/* The display form of a value (print's form; actors by name, Refs with their state). NUL-terminated;
+   a str may hold NUL bytes itself, so *len (when given) is the form's length in bytes. */
+char *repl_format(Repl *R, const DaftValue *v, bool top, size_t *len);
 
 /* repl_refs.c */
 void repl_ref_note(Repl *R, DaftRef r, const char *producer, const char *type, ReplPlan *plan,

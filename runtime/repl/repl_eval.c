@@ -187,11 +187,13 @@ static void fmt_into(Repl *R, const DaftValue *v, bool top, char **b, size_t *le
     free(s);
 }
 
-char *repl_format(Repl *R, const DaftValue *v, bool top) {
+char *repl_format(Repl *R, const DaftValue *v, bool top, size_t *out_len) {
     char *b = NULL;
     size_t len = 0, cap = 0;
     sb_add(&b, &len, &cap, "", 0);
     fmt_into(R, v, top, &b, &len, &cap, 0);
+    if (out_len)
+        *out_len = len;
     return b;
 }
 
@@ -592,10 +594,6 @@ static bool timeout_of(Ev *E, Frame *F, DaftNode *call, int pos, double *t) {
     return true;
 }
 
-static char *format_print_arg(Repl *R, const DaftValue *v, const DaftType *t) {
-    (void)t;
-    return repl_format(R, v, true);
-}
 
 /* SPEC 14.3: a wait that lasts names the first of its Refs not ready, as a compiled program's
  * (daft_gen_wait) does. */
@@ -637,10 +635,11 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
                 free(line);
                 return false;
             }
-            char *s = format_print_arg(R, &v, a->ty);
+            size_t n;
+            char *s = repl_format(R, &v, true, &n);
             if (k++)
                 sb_add(&line, &len, &cap, " ", 1);
-            sb_add(&line, &len, &cap, s, strlen(s));
+            sb_add(&line, &len, &cap, s, n);
             free(s);
             daft_value_free(&v);
         }
@@ -745,14 +744,16 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
             ok = fail(E, "len() of a %s", kind_str(v.kind));
     } else if (strcmp(name, "str") == 0) {
         char *s;
+        size_t n;
         if (v.kind == DAFT_V_F64 && tk(a0->ty) == DAFT_TY_F32) {
             char b[64];
             snprintf(b, sizeof b, "%g", (double)(float)v.as.f64);
             s = repl_strdup(b);
+            n = strlen(s);
         } else {
-            s = repl_format(R, &v, true);
+            s = repl_format(R, &v, true, &n);
         }
-        *out = daft_value_str(s);
+        *out = daft_value_strn(s, n);
         free(s);
     } else if (!strcmp(name, "i32") || !strcmp(name, "i64") || !strcmp(name, "f32") || !strcmp(name, "f64")) {
         if (name[0] == 'f') {
@@ -1627,27 +1628,32 @@ bool repl_eval_input(Repl *R, const char *text, size_t len) {
             ok = eval(&E, &F, s->value, &v);
             if (ok && v.kind != DAFT_V_NONE) {
                 coerce(&v, s->value->ty);
-                char *str = repl_format(R, &v, true);
+                size_t n;
+                char *str = repl_format(R, &v, true, &n);
                 if (v.kind == DAFT_V_F64 && tk(s->value->ty) == DAFT_TY_F32) {
                     free(str);
                     str = repl_printf("%g", (double)(float)v.as.f64);
+                    n = strlen(str);
                 }
                 if (tk(s->value->ty) == DAFT_TY_COMM && v.kind == DAFT_V_LIST && v.as.list.len >= 1) {
                     /* [id, members...] (gen.h): shown as Comm#id over its members */
                     DaftValue ms = {.kind = DAFT_V_LIST};
                     ms.as.list.items = v.as.list.items + 1;
                     ms.as.list.len = v.as.list.len - 1;
-                    char *m = repl_format(R, &ms, true);
+                    char *m = repl_format(R, &ms, true, NULL);
                     free(str);
                     str = repl_printf("Comm#%lld over %s", (long long)v.as.list.items[0].as.i64, m);
+                    n = strlen(str);
                     free(m);
                 }
                 if (v.kind == DAFT_V_TENSOR) {
                     char *t = repl_printf("%s (on cpu)", str);
                     free(str);
                     str = t;
+                    n = strlen(str);
                 }
-                fprintf(R->out, "%s\n", str);
+                fwrite(str, 1, n, R->out);
+                fputc('\n', R->out);
                 fflush(R->out);
                 free(str);
             }
