@@ -207,9 +207,12 @@ ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, c
         }
         aa[i] = own[i];
     }
+    int ndiag0 = diags->len;
     DaftGraph *g = daft_trace_schedule(mod, sched, aa, na, diags, 0);
     if (!g) {
-        snprintf(err, errcap, "cannot trace compiled schedule '%s' for these actors", sched->name);
+        /* the trace's first error is the call's run-time error, as in a daftc program (SPEC 11.3) */
+        snprintf(err, errcap, "schedule '%s': %s", sched->name,
+                 diags->len > ndiag0 ? diags->diags[ndiag0].message : "trace failed");
         goto fail;
     }
     DaftPlanOptions po;
@@ -221,7 +224,7 @@ ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, c
     char perr[512] = "";
     if (daft_plan_build(g, &po, &plan, perr, sizeof perr) != 0) {
         daft_graph_free(g);
-        snprintf(err, errcap, "cannot plan compiled schedule '%s': %s", sched->name, perr);
+        snprintf(err, errcap, "schedule '%s': cannot plan: %s", sched->name, perr);
         goto fail;
     }
     daft_graph_free(g);
