@@ -785,8 +785,11 @@ int daft_gen_index_error(DaftActorCtx *ctx, int64_t index, int64_t len)
 
 int daft_gen_f2i(DaftActorCtx *ctx, double v, int bits, int64_t *out)
 {
-    double lim = bits == 32 ? 2147483648.0 : 9223372036854775808.0;
-    if (!(v > -lim - 1.0 && v < lim)) { /* also NaN */
+    /* The values that truncate into range (SPEC 6.2), as exact doubles: (-2^31 - 1, 2^31) and
+     * [-2^63, 2^63) (-2^63 - 1 is -2^63 in a double, so the 64-bit lower bound is inclusive). */
+    bool fits = bits == 32 ? v > -2147483649.0 && v < 2147483648.0
+                           : v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+    if (!fits) { /* also NaN */
         *out = 0;
         return daft_gen_errorf(ctx, "i%d: value %g is out of range", bits, v);
     }

@@ -763,8 +763,10 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
             bool is32 = name[1] == '3';
             if (v.kind == DAFT_V_F64) {
                 double d = v.as.f64;
-                double lim = is32 ? 2147483648.0 : 9223372036854775808.0;
-                if (isnan(d) || d >= lim || d < -lim)
+                /* truncated toward zero, so i32 takes (-2^31 - 1, 2^31) and i64 [-2^63, 2^63) (SPEC 6.2) */
+                bool fits = is32 ? d > -2147483649.0 && d < 2147483648.0
+                                 : d >= -9223372036854775808.0 && d < 9223372036854775808.0;
+                if (!fits) /* also NaN */
                     ok = fail(E, "%s: value %g is out of range", name, d);
                 else
                     *out = daft_value_i64((int64_t)d);
