@@ -148,6 +148,10 @@ extern volatile sig_atomic_t repl_interrupted;
 
 /* repl_main.c */
 int repl_main(int argc, char **argv);
+/* The main thread's stack that the interpreter's nested calls may use (repl_eval.c): repl_main
+ * raises the stack's soft limit to it where the hard limit allows. */
+#define REPL_STACK_WANTED ((size_t)64 << 20)
+void repl_raise_stack_limit(void);
 
 /* repl_load.c */
 bool repl_load(Repl *R, const char *path);

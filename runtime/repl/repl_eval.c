@@ -13,9 +13,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
-
-#define MAX_DEPTH 200
 
 typedef enum { FLOW_NORMAL, FLOW_BREAK, FLOW_CONTINUE, FLOW_RETURN, FLOW_ERROR } Flow;
 
@@ -33,8 +32,35 @@ typedef struct Ev {
     DaftSpan where;       /* innermost statement being run */
     DaftSpan err_where;
     int depth;
+    const char *stack_top; /* the stack pointer where the input's evaluation began */
     int chunk_file;       /* the wrapped input's source id */
 } Ev;
+
+/* How deep interpreted calls may nest: as deep as the REPL's stack allows, leaving a quarter of
+ * it for one call's own expressions and the runtime calls below it. A daftc program recurses
+ * natively as deep as its stack goes; a fixed small limit here made such programs fail only at
+ * the prompt. repl_main raises the stack's soft limit for this (repl_raise_stack_limit). */
+static size_t stack_budget(void) {
+    static size_t budget;
+    if (!budget) {
+        struct rlimit rl;
+        size_t lim = (size_t)8 << 20;
+        if (getrlimit(RLIMIT_STACK, &rl) == 0)
+            lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > REPL_STACK_WANTED ? REPL_STACK_WANTED
+                                                                                    : (size_t)rl.rlim_cur;
+        budget = lim / 4 * 3;
+    }
+    return budget;
+}
+
+static bool stack_used_up(const Ev *E) {
+    /* frame addresses, not locals' (AddressSanitizer may keep locals on a heap "fake stack") */
+    const char *here = __builtin_frame_address(0);
+    if (!E->stack_top)
+        return false;
+    size_t used = E->stack_top > here ? (size_t)(E->stack_top - here) : (size_t)(here - E->stack_top);
+    return used > stack_budget();
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -859,8 +885,9 @@ static void free_args(DaftValue *args, int n) {
 static bool call_body(Ev *E, DaftNode *decl, DaftValue *args, int n, DaftValue *out) {
     if (!decl->body)
         return fail(E, "'%s' has no body", decl->name);
-    if (E->depth >= MAX_DEPTH)
-        return fail(E, "call depth limit (%d) reached in '%s'", MAX_DEPTH, decl->name);
+    if (stack_used_up(E))
+        return fail(E, "call depth limit reached in '%s': %d nested calls use up the REPL's stack", decl->name,
+                    E->depth);
     for (int i = 0; i < n && i < decl->params.len; i++) {
         const DaftNode *p = decl->params.items[i];
         if (!tensor_fits_type(E, &args[i], p->ty, "argument '%s' of '%s'", p->name, decl->name))
@@ -1603,6 +1630,7 @@ bool repl_eval_input(Repl *R, const char *text, size_t len) {
         return false;
     Ev E;
     memset(&E, 0, sizeof E);
+    E.stack_top = __builtin_frame_address(0);
     E.R = R;
     E.mod = &C.mod;
     E.diags = &C.diags;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 volatile sig_atomic_t repl_interrupted;
@@ -108,7 +109,19 @@ static void free_session(Repl *R) {
     free(R->text);
 }
 
+/* The kernel grows the main thread's stack up to the soft limit in force when it grows (and keeps
+ * at least 128 MiB free below it for that), so raising the limit now lets the interpreter nest
+ * calls about as deep as a daftc program does. The REPL's own threads are sized already. */
+void repl_raise_stack_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= REPL_STACK_WANTED)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > REPL_STACK_WANTED ? REPL_STACK_WANTED : rl.rlim_max;
+    setrlimit(RLIMIT_STACK, &rl);
+}
+
 int repl_main(int argc, char **argv) {
+    repl_raise_stack_limit();
     Repl session;
     Repl *R = &session;
     memset(R, 0, sizeof *R);
