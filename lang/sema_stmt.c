@@ -166,7 +166,10 @@ static void assign_stmt(Sema *S, DaftNode *s) {
         }
         return;
     }
-    bool ok = sema_is_numeric(tt) && (sema_coerce(S, s->value, tt, false, NULL) && s->value->ty->kind == tt->kind) &&
+    /* lv op= e is lv = lv op e (SPEC 7), so += also concatenates strs and lists (SPEC 6.3) */
+    bool concat = s->op == DAFT_OP_ADD && (tt->kind == DAFT_TY_STR || tt->kind == DAFT_TY_LIST);
+    bool ok = (sema_is_numeric(tt) || concat) &&
+              (sema_coerce(S, s->value, tt, false, NULL) && s->value->ty->kind == tt->kind) &&
               !(s->op == DAFT_OP_MOD && sema_is_float(tt));
     if (!ok) {
         DaftDiag *d = daft_error(S->diags, s->span, "invalid operands to '%s=': '%s' and '%s'",
