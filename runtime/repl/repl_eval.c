@@ -1315,6 +1315,11 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
         return FLOW_NORMAL;
     }
     case DAFT_N_ASSIGN: {
+        /* the target's indexes first, left to right, then the value (SPEC 7, as daftc's code):
+         * evaluating the value cannot move the target, as no expression assigns */
+        DaftValue *d = lvalue(E, F, s->target);
+        if (!d)
+            return FLOW_ERROR;
         DaftValue v = daft_value_none();
         if (!eval_as(E, F, s->value, s->target ? s->target->ty : NULL, &v))
             return FLOW_ERROR;
@@ -1323,8 +1328,7 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
                     tensor_fits_type(E, &v, s->target ? s->target->ty : NULL,
                                      named ? "assignment to '%s'%.0s" : "assignment%.0s%.0s",
                                      named ? s->target->name : NULL, NULL);
-        DaftValue *d = fits ? lvalue(E, F, s->target) : NULL;
-        if (!d) {
+        if (!fits) {
             daft_value_free(&v);
             return FLOW_ERROR;
         }
