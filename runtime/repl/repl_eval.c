@@ -1020,7 +1020,15 @@ static bool eval_call(Ev *E, Frame *F, DaftNode *e, DaftValue *out) {
         int n = decl->params.len;
         DaftValue *args = calloc((size_t)n + 1, sizeof *args);
         bool ok = eval_args(E, F, e, &decl->params, args, n);
-        if (ok && decl->kind == DAFT_N_SCHEDULE && decl->is_compiled) {
+        bool compiled = decl->kind == DAFT_N_SCHEDULE && decl->is_compiled;
+        /* a compiled schedule checks its tensor parameters before its plan's inputs (SPEC 14.1),
+         * as call_body does for the others; a Ref's value is checked by its plan's readers */
+        for (int i = 0; ok && compiled && i < n; i++) {
+            const DaftNode *p = decl->params.items[i];
+            if (args[i].kind != DAFT_V_REF)
+                ok = tensor_fits_type(E, &args[i], p->ty, "argument '%s' of '%s'", p->name, decl->name);
+        }
+        if (ok && compiled) {
             char err[1024] = "";
             double t0 = repl_now();
             int rc = repl_call_compiled(E->R, E->mod, E->diags, decl, args, n, e->ty, out, err, sizeof err);
