@@ -904,10 +904,11 @@ static bool call_body(Ev *E, DaftNode *decl, DaftValue *args, int n, DaftValue *
     E->depth++;
     Flow fl = exec(E, &G, decl->body);
     E->depth--;
-    if (fl != FLOW_ERROR)
-        E->where = saved;
+    /* the result is checked at the 'return' that gave it, as daftc's code reports it (SPEC 14.4) */
     bool ok = fl != FLOW_ERROR &&
               tensor_fits_type(E, &G.ret, decl->ty, "result of '%s'%.0s", decl->name, NULL);
+    if (ok)
+        E->where = saved;
     if (ok) {
         *out = G.ret;
         G.ret = daft_value_none();
