@@ -2376,11 +2376,21 @@ static void emit_if(Cg *cg, DaftNode *s) {
     LLVMPositionBuilderAtEnd(cg->b, done);
 }
 
+/* extern i64 daft_gen_where: the position of the driver statement being run. */
+static LLVMValueRef where_global(Cg *cg) {
+    if (!cg->where)
+        cg->where = LLVMAddGlobal(cg->m, cg->t_i64, "daft_gen_where");
+    return cg->where;
+}
+
 static void emit_while(Cg *cg, DaftNode *s) {
     LLVMBasicBlockRef head = new_bb(cg, "while.head"), body = new_bb(cg, "while.body"),
                       done = new_bb(cg, "while.end");
     LLVMBuildBr(cg->b, head);
     LLVMPositionBuilderAtEnd(cg->b, head);
+    if (!cg->f->in_actor && s->span.begin.line > 0)
+        /* the condition runs again after the body's statements moved daft_gen_where */
+        LLVMBuildStore(cg->b, ci64(cg, ((long long)s->span.begin.line << 32) | s->span.begin.col), where_global(cg));
     DaftType b = {.kind = DAFT_TY_BOOL};
     size_t mark = temp_mark(cg);
     LLVMValueRef c = emit_scalar_as(cg, s->cond, &b);
@@ -2408,12 +2418,6 @@ static void emit_for(Cg *cg, DaftNode *s) {
     loop_run(cg, &src, s, for_body, s->body);
 }
 
-/* extern i64 daft_gen_where: the position of the driver statement being run. */
-static LLVMValueRef where_global(Cg *cg) {
-    if (!cg->where)
-        cg->where = LLVMAddGlobal(cg->m, cg->t_i64, "daft_gen_where");
-    return cg->where;
-}
 
 static void emit_stmt(Cg *cg, DaftNode *s) {
     if (!s)

@@ -1370,6 +1370,7 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
         for (int refs_since = E->R->nrefs, refs_next = refs_since;;) {
             if (!check_interrupt(E))
                 return FLOW_ERROR;
+            E->where = s->span; /* the condition runs again after the body's statements */
             DaftValue c = daft_value_none();
             if (!eval(E, F, s->cond, &c))
                 return FLOW_ERROR;
