@@ -559,6 +559,9 @@ int rt_drv_send(DaftRt *rt, RtActorRec *a, const RtBuf *m);
 int rt_drv_sendv(DaftRt *rt, RtActorRec *a, const RtBuf *m, const RtSplices *sp);
 /* Reads and handles every available message from every actor; returns how many. */
 int rt_drv_poll(DaftRt *rt);
+/* rt_drv_poll, then the deaths of actors that exited: what a wait whose deadline has come takes
+ * before it gives up, so that a result or a death that has already happened is seen. */
+void rt_drv_take(DaftRt *rt);
 /* Handles deaths, then sleeps until a message may have arrived, deadline or one slice. */
 void rt_drv_wait(DaftRt *rt, int64_t deadline_ns);
 /* The same, while the caller reads plan busy's outputs (rt_plans_drain leaves them). */

@@ -204,6 +204,13 @@ void rt_drv_check_exits(DaftRt *rt)
     }
 }
 
+void rt_drv_take(DaftRt *rt)
+{
+    rt_drv_notices(rt);
+    rt_drv_poll(rt);
+    rt_drv_check_exits(rt);
+}
+
 void rt_drv_wait(DaftRt *rt, int64_t deadline_ns) { rt_drv_wait_but(rt, deadline_ns, NULL); }
 
 void rt_drv_wait_but(DaftRt *rt, int64_t deadline_ns, const struct DaftRtPlan *busy)
