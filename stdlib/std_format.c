@@ -11,7 +11,7 @@
 #include "std_internal.h"
 
 /* Nesting depth beyond which a list prints as "[...]" (no unbounded recursion). */
-#define STD_FMT_MAX_DEPTH 32
+#define STD_FMT_MAX_DEPTH DAFT_STD_FMT_MAX_DEPTH
 
 typedef struct StdOut {
     char *buf;

@@ -174,6 +174,9 @@ DAFT_API const DaftStdFn *daft_std_functions(size_t *count);
 /* Number of tensor elements `print` shows before "...". */
 #define DAFT_STD_PRINT_ELEMS 6
 
+/* The list nesting that print shows: a list nested deeper prints as "[...]" (SPEC 10.7). */
+#define DAFT_STD_FMT_MAX_DEPTH 32
+
 /* Formats v as daft's print shows it (see "printing" above) into buf, at most cap bytes
  * including the NUL (buf may be NULL when cap is 0); returns the length the full text
  * has, like snprintf, so a caller can size a buffer and call again. */

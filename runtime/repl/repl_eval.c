@@ -183,7 +183,11 @@ static void fmt_into(Repl *R, const DaftValue *v, bool top, char **b, size_t *le
         sb_add(b, len, cap, tmp, strlen(tmp));
         return;
     }
-    if (v->kind == DAFT_V_LIST && depth < 32) {
+    if (v->kind == DAFT_V_LIST && depth >= DAFT_STD_FMT_MAX_DEPTH) {
+        sb_add(b, len, cap, "[...]", 5); /* as daftc's print (daft_std_format_value) */
+        return;
+    }
+    if (v->kind == DAFT_V_LIST) {
         sb_add(b, len, cap, "[", 1);
         for (size_t i = 0; i < v->as.list.len; i++) {
             if (i)
