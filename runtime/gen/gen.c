@@ -700,7 +700,9 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
             daft_gen_fatal("wait(): item %zu is not a Ref", i);
         rs[i] = refs->as.list.items[i].as.ref;
     }
-    if (n < 0 || n > (int64_t)len)
+    if (n < 0) /* (SPEC 10.4: 0 <= n <= len(refs)) */
+        return daft_gen_errorf(ctx, "wait: n = %lld is negative", (long long)n);
+    if (n > (int64_t)len)
         return daft_gen_errorf(ctx, "wait: n = %lld but only %zu refs", (long long)n, len);
     size_t nhandles = 0;
     for (size_t i = 0; i < len; i++)

@@ -703,7 +703,9 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
         ok = ok && timeout_of(E, F, call, 2, &t);
         if (ok && v.kind != DAFT_V_LIST)
             ok = fail(E, "wait: expected a list of Refs");
-        if (ok && (n < 0 || (size_t)n > v.as.list.len))
+        if (ok && n < 0)
+            ok = fail(E, "wait: n = %lld is negative", (long long)n);
+        if (ok && (size_t)n > v.as.list.len)
             ok = fail(E, "wait: n = %lld but only %zu refs", (long long)n, v.as.list.len);
         if (ok) {
             size_t len = v.as.list.len;
