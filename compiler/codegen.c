@@ -435,6 +435,7 @@ static LLVMValueRef rt(Cg *cg, const char *name) {
         {"daft_gen_wait", 1, "PVLDV"},
         {"daft_gen_check_nargs", 1, "PII"},
         {"daft_gen_check_tensor", 1, "PVPPP"},
+        {"daft_gen_check_tensor_append", 1, "PVVPPP"},
         {"daft_gen_error", 1, "PV"},
         {"daft_gen_error_msg", 1, "PP"},
     };
@@ -575,8 +576,9 @@ static bool tensor_more_precise(const DaftType *to, const DaftType *from) {
 /* The run-time check of SPEC 5.5: a boxed value of static type `from` used where tensor type
  * `to` is expected, when `to` says more; `what` names the use ("argument 'x'"). A shape the
  * code relies on then holds (a method's argument comes from another process: from = NULL). */
-static void check_tensor(Cg *cg, LLVMValueRef v, const DaftType *to, const DaftType *from,
-                         const char *what) {
+/* check_tensor of v, or with append (the list v's items are appended to) of `append + v`. */
+static void check_tensor_in(Cg *cg, LLVMValueRef append, LLVMValueRef v, const DaftType *to, const DaftType *from,
+                            const char *what) {
     int64_t depth = 0; /* a list's items are checked, however deep (`[[tensor<f32, [4]>]]`) */
     while (to && to->kind == DAFT_TY_LIST) {
         to = to->elem;
@@ -592,10 +594,19 @@ static void check_tensor(Cg *cg, LLVMValueRef v, const DaftType *to, const DaftT
     spec[2] = rank;
     for (int i = 0; i < rank; i++)
         spec[3 + i] = to->dims[i];
-    LLVMValueRef args[5] = {cg->f->ctxv ? cg->f->ctxv : LLVMConstNull(cg->t_i8p), v,
-                            const_i64s(cg, spec, (unsigned)(3 + (rank > 0 ? rank : 0)), ".shape"),
-                            const_str(cg, what), const_str(cg, tystr(cg, to))};
+    LLVMValueRef ctx = cg->f->ctxv ? cg->f->ctxv : LLVMConstNull(cg->t_i8p);
+    LLVMValueRef sp = const_i64s(cg, spec, (unsigned)(3 + (rank > 0 ? rank : 0)), ".shape");
+    if (append) {
+        LLVMValueRef args[6] = {ctx, append, v, sp, const_str(cg, what), const_str(cg, tystr(cg, to))};
+        check_status(cg, call_rt(cg, "daft_gen_check_tensor_append", args, 6));
+        return;
+    }
+    LLVMValueRef args[5] = {ctx, v, sp, const_str(cg, what), const_str(cg, tystr(cg, to))};
     check_status(cg, call_rt(cg, "daft_gen_check_tensor", args, 5));
+}
+
+static void check_tensor(Cg *cg, LLVMValueRef v, const DaftType *to, const DaftType *from, const char *what) {
+    check_tensor_in(cg, NULL, v, to, from, what);
 }
 
 static void raise_if(Cg *cg, LLVMValueRef cond, const char *msg) {
@@ -2287,15 +2298,20 @@ static LLVMValueRef place_ptr(Cg *cg, const Place *p) {
     return v;
 }
 
-/* `xs = xs + e` on lists: e's items appended to xs in place. Rebuilding xs would copy
- * every item it holds (each tensor, on its device) at every append. Returns false when s
- * is not such a statement. */
+/* `xs = xs + e` and `xs += e` on lists: e's items appended to xs in place. Rebuilding xs
+ * would copy every item it holds (each tensor, on its device) at every append. Returns false
+ * when s is not such a statement. */
 static bool emit_list_append(Cg *cg, DaftNode *s, const Place *p) {
-    if (!p->ty || p->ty->kind != DAFT_TY_LIST || s->op != DAFT_OP_ASSIGN ||
-        s->value->kind != DAFT_N_BINARY || s->value->op != DAFT_OP_ADD ||
-        !same_place(s->target, s->value->lhs))
+    if (!p->ty || p->ty->kind != DAFT_TY_LIST)
         return false;
-    DaftNode *items = s->value->rhs;
+    DaftNode *items;
+    if (s->op == DAFT_OP_ADD)
+        items = s->value;
+    else if (s->op == DAFT_OP_ASSIGN && s->value->kind == DAFT_N_BINARY && s->value->op == DAFT_OP_ADD &&
+             same_place(s->target, s->value->lhs))
+        items = s->value->rhs;
+    else
+        return false;
     if (!items->ty || items->ty->kind != DAFT_TY_LIST)
         return false;
     /* `self.xs = self.xs + self.m()`: m may replace xs, which is then read before it
@@ -2305,6 +2321,11 @@ static bool emit_list_append(Cg *cg, DaftNode *s, const Place *p) {
     CgVal v = emit_boxed_as(cg, items, NULL, false);
     if (!v.v)
         return true;
+    /* the check of the assignment (SPEC 5.5), on the new items before they go in */
+    check_tensor_in(cg, p->ptr, v.v, p->ty, items->ty,
+                    s->target->kind == DAFT_N_NAME && s->target->name
+                        ? daft_arena_printf(cg->mod->arena, "assignment to '%s'", s->target->name)
+                        : "assignment");
     LLVMValueRef args[3] = {p->ptr, v.v, ci32(cg, v.temp)};
     call_rt(cg, "daft_gen_list_extend", args, 3);
     return true;

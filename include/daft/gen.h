@@ -222,6 +222,10 @@ int daft_gen_check_nargs(DaftActorCtx *ctx, int nargs, int expected);
  * `what` names the use ("argument 'x'"). Error values pass (they propagate as they are). */
 int daft_gen_check_tensor(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
                           const char *what, const char *want);
+/* daft_gen_check_tensor of `target + items` for an append in place (`xs += e`, `xs = xs + e`),
+ * made on items before they go in; a misfit is named by its index in the whole list. */
+int daft_gen_check_tensor_append(DaftActorCtx *ctx, const DaftValue *target, const DaftValue *items,
+                                 const int64_t *spec, const char *what, const char *want);
 
 /* ---------------------------------------------------------------- compiled schedules
  *

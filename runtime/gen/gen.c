@@ -989,6 +989,23 @@ static int check_tensor_items(DaftActorCtx *ctx, const DaftValue *v, const int64
                            want, got);
 }
 
+/* The check of daft_gen_check_tensor for `target + items` (spec as there, for target's list
+ * type), made on items alone before they are appended in place: target's items were checked
+ * as they went in, and a misfit is named by its index in the whole list. */
+int daft_gen_check_tensor_append(DaftActorCtx *ctx, const DaftValue *target, const DaftValue *items,
+                                 const int64_t *spec, const char *what, const char *want)
+{
+    size_t base = target->kind == DAFT_V_LIST ? target->as.list.len : 0;
+    char path[ITEM_PATH_CAP];
+    for (size_t i = 0; spec[0] > 0 && items->kind == DAFT_V_LIST && i < items->as.list.len; i++) {
+        int n = snprintf(path, sizeof path, "[%zu]", base + i);
+        size_t at = n > 0 && (size_t)n < sizeof path ? (size_t)n : 0;
+        if (check_tensor_items(ctx, &items->as.list.items[i], spec + 1, spec[0] - 1, what, want, path, at))
+            return -1;
+    }
+    return 0;
+}
+
 /* spec: { list depth, dtype or -1, rank or -1, dims } (codegen.c check_tensor) */
 int daft_gen_check_tensor(DaftActorCtx *ctx, const DaftValue *v, const int64_t *spec,
                           const char *what, const char *want)

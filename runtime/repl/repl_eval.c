@@ -7,6 +7,7 @@
  * of the evaluator (Ev.err), reported once with the statement position; nothing exits. */
 #include "repl.h"
 
+#include <daft/gen.h>
 #include <daft/std.h>
 
 #include <math.h>
@@ -234,13 +235,14 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s);
 
 /* The tensor in v, or the tensors `t` says v's lists hold, however deep, against t's tensor
  * type; NULL, or the first that does not fit, with its items' indexes in path ("[2][0]"). */
+/* first: the index of v's first item (v's items are appended to a list of that length) */
 static const DaftTensor *tensor_misfit(const DaftValue *v, const DaftType *t, char *path,
-                                       size_t len, size_t cap) {
+                                       size_t len, size_t cap, size_t first) {
     if (t && t->kind == DAFT_TY_LIST) {
         for (size_t i = 0; v->kind == DAFT_V_LIST && i < v->as.list.len; i++) {
-            int n = snprintf(path + len, cap - len, "[%zu]", i);
+            int n = snprintf(path + len, cap - len, "[%zu]", first + i);
             size_t at = n > 0 && len + (size_t)n < cap ? len + (size_t)n : len;
-            const DaftTensor *bad = tensor_misfit(&v->as.list.items[i], t->elem, path, at, cap);
+            const DaftTensor *bad = tensor_misfit(&v->as.list.items[i], t->elem, path, at, cap, 0);
             if (bad)
                 return bad;
             path[len] = '\0';
@@ -262,10 +264,10 @@ static const DaftTensor *tensor_misfit(const DaftValue *v, const DaftType *t, ch
 /* SPEC 5.5's run-time check of a tensor type (a dtype, a static shape) where a value is used
  * as one, also inside lists: what daftc's programs check (compiler/codegen.c check_tensor),
  * said the same way. */
-static bool tensor_fits_type(Ev *E, const DaftValue *v, const DaftType *t, const char *what_fmt,
+static bool tensor_fits_from(Ev *E, const DaftValue *v, const DaftType *t, size_t first, const char *what_fmt,
                              const char *name, const char *of) {
     char path[160] = "";
-    const DaftTensor *x = tensor_misfit(v, t, path, 0, sizeof path);
+    const DaftTensor *x = tensor_misfit(v, t, path, 0, sizeof path, first);
     if (!x)
         return true;
     while (t && t->kind == DAFT_TY_LIST)
@@ -276,6 +278,11 @@ static bool tensor_fits_type(Ev *E, const DaftValue *v, const DaftType *t, const
     snprintf(what, sizeof what, what_fmt, name ? name : "?", of ? of : "?");
     return fail(E, "%s%s%s: expected %s, got %s", what, *path ? " item " : "", path,
                 daft_type_str(E->mod->arena, t), got);
+}
+
+static bool tensor_fits_type(Ev *E, const DaftValue *v, const DaftType *t, const char *what_fmt,
+                             const char *name, const char *of) {
+    return tensor_fits_from(E, v, t, 0, what_fmt, name, of);
 }
 
 static bool eval_as(Ev *E, Frame *F, DaftNode *e, const DaftType *t, DaftValue *out) {
@@ -1346,6 +1353,17 @@ static Flow exec(Ev *E, Frame *F, DaftNode *s) {
         if (!fits) {
             daft_value_free(&v);
             return FLOW_ERROR;
+        }
+        if (s->op == DAFT_OP_ADD && d->kind == DAFT_V_LIST && v.kind == DAFT_V_LIST) {
+            /* xs += e appends in place (a copy of xs per append made loops quadratic), after the
+             * assignment's check (SPEC 5.5) of the new items: xs's own went in checked */
+            fits = tensor_fits_from(E, &v, s->target->ty, d->as.list.len,
+                                    named ? "assignment to '%s'%.0s" : "assignment%.0s%.0s",
+                                    named ? s->target->name : NULL, NULL);
+            if (fits)
+                daft_gen_list_extend(d, &v, 1);
+            daft_value_free(&v);
+            return fits ? FLOW_NORMAL : FLOW_ERROR;
         }
         if (s->op != DAFT_OP_ASSIGN && s->op != DAFT_OP_NONE) {
             DaftValue r = daft_value_none();
