@@ -161,6 +161,13 @@ static void rt_drv_handle(DaftRt *rt, RtActorRec *a, RtBuf *m)
 /* The transport broke: find out why (local: the exit status), then record the death. */
 static void rt_drv_lost(DaftRt *rt, RtActorRec *a)
 {
+    /* the results it sent before it died still count (a send to it may find it dead while
+     * its completions wait unread: they are not lost, and its death was in a later task) */
+    int rc;
+    while ((rc = rt_chan_try_recv(&a->res, &rt->msg)) > 0 && !a->dead)
+        rt_drv_handle(rt, a, &rt->msg);
+    if (a->dead)
+        return;
     char cause[128] = "connection lost";
     if (!rt->mpi) {
         rt_launch_reap(&a->proc, 500000000LL);
