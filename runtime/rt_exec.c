@@ -180,6 +180,16 @@ int rt_recv_fd_sock(int sock)
     return fd;
 }
 
+/* A shared-memory channel's reader points at the ring beside it: after the entries move
+ * (the array grows, or drops those handed to plans) it must point at the ring's new place,
+ * or the actor reads freed memory once it has more than 8 peers. */
+static void rt_in_moved(RtActorSelf *s)
+{
+    for (int i = 0; i < s->nin; i++)
+        if (s->in[i].ch.kind == RT_CHAN_SHM)
+            s->in[i].ch.rd.ring = &s->in[i].ch.ring;
+}
+
 static RtPeerIn *rt_add_in(RtActorSelf *s)
 {
     if (s->nin == s->in_cap) {
@@ -189,6 +199,7 @@ static RtPeerIn *rt_add_in(RtActorSelf *s)
             return NULL;
         s->in = p;
         s->in_cap = n;
+        rt_in_moved(s);
     }
     RtPeerIn *p = &s->in[s->nin++];
     memset(p, 0, sizeof *p);
@@ -529,6 +540,7 @@ static int rt_drain(RtActorSelf *s)
             if (s->in[i].ch.kind != RT_CHAN_NONE)
                 s->in[k++] = s->in[i];
         s->nin = k;
+        rt_in_moved(s);
     }
     return n;
 }
