@@ -57,6 +57,8 @@ static int rt_link(DaftRt *rt, RtActorRec *from, RtActorRec *to)
 {
     if (to->id < from->out_cap && from->out_ok[to->id])
         return 0;
+    if (from->dead || to->dead) /* (a channel made now would be one more for each call) */
+        return DAFT_EPEER;
     if (to->id >= from->out_cap) {
         size_t n = (size_t)to->id * 2 + 8;
         uint8_t *p = realloc(from->out_ok, n);
