@@ -114,12 +114,33 @@ static bool rt_env_ok(const char *var, const char *const *known, const char *lis
     return false;
 }
 
+/* A number of seconds >= 0, the whole value (a typo such as "1m" read as 1, or "abc" as
+ * 0, would silently turn the reports of long waits off). */
+static bool rt_env_seconds(const char *var, double dflt, double *out)
+{
+    const char *v = getenv(var);
+    *out = dflt;
+    if (!v || !*v)
+        return true;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno || !(d >= 0 && d <= 1e9)) {
+        rt_log("%s=%s is not a number of seconds (0: never)", var, v);
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
 static bool rt_env_check(void)
 {
     static const char *const devices[] = {"cpu", "gpu", NULL};
     static const char *const transports[] = {"auto", "shm", "tcp", NULL};
+    double wr;
     bool dev = rt_env_ok("DAFT_DEVICE", devices, "cpu, gpu");
-    return rt_env_ok("DAFT_TRANSPORT", transports, "auto, shm, tcp") && dev;
+    bool rep = rt_env_seconds("DAFT_WAIT_REPORT", 60.0, &wr);
+    return rt_env_ok("DAFT_TRANSPORT", transports, "auto, shm, tcp") && dev && rep;
 }
 
 static int rt_init_transport(DaftRt *rt, int *argc, char ***argv)
@@ -161,8 +182,9 @@ DaftRt *daft_rt_init(int *argc, char ***argv)
     rt->next_ref = rt->next_xfer = 1;
     rt_objtab_init(&rt->refs);
     rt_stats_init(&rt->stats); /* (before the transport: MPI ranks become actors there) */
-    const char *wr = getenv("DAFT_WAIT_REPORT");
-    rt->wait_report_ns = (int64_t)((wr && *wr ? atof(wr) : 60.0) * 1e9);
+    double wr;
+    rt_env_seconds("DAFT_WAIT_REPORT", 60.0, &wr); /* (checked above) */
+    rt->wait_report_ns = (int64_t)(wr * 1e9);
     if (rt_init_bells(rt) || rt_init_transport(rt, argc, argv)) {
         rt_log("cannot start the runtime: %s", strerror(errno));
         daft_rt_shutdown(rt);
