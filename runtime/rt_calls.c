@@ -468,8 +468,10 @@ int daft_rt_kill(DaftRt *rt, DaftActor actor)
     RtActorRec *a = rt_check_actor(rt, actor, "kill");
     if (!a || a->proc.pid <= 0)
         return DAFT_EINVAL;
-    if (!a->dead && !a->proc.exited)
+    if (!a->dead && !a->proc.exited) {
         kill(a->proc.pid, SIGKILL);
+        a->kill_sent = true;
+    }
     return 0;
 }
 

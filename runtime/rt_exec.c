@@ -853,8 +853,18 @@ static void rt_store_result(RtActorSelf *s, uint64_t ref, DaftValue *v)
     daft_value_free(v);
 }
 
+/* Tells the driver (through the bells page) that a task has begun: if the actor dies, the
+ * driver can then tell a death in that task from one while it waited for it. */
+static void rt_task_begun(RtActorSelf *s)
+{
+    RtBell *b = rt_exec_bell(s);
+    if (b)
+        atomic_fetch_add_explicit(&b->tasks_begun, 1, memory_order_relaxed);
+}
+
 static void rt_run_task(RtActorSelf *s, RtRd *r)
 {
+    rt_task_begun(s);
     uint64_t ref = rt_rd_u64(r);
     uint32_t method = rt_rd_u32(r);
     const RtClass *c = &s->rt->classes[s->cls];
@@ -883,6 +893,7 @@ static void rt_run_init(RtActorSelf *s, RtRd *r)
     s->cls = (int)rt_rd_u32(r);
     rt_rd_str(r, s->name, sizeof s->name);
     uint64_t ref = rt_rd_u64(r);
+    rt_task_begun(s);
     if (s->cls < 0 || s->cls >= s->rt->nclasses) {
         rt_log("actor '%s': unknown class %d (register the same classes in every process)",
                s->name, s->cls);

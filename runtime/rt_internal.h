@@ -110,7 +110,8 @@ typedef struct RtBell {
     _Atomic uint32_t sleepers;
     _Atomic uint32_t cur_method; /* compiled mode: method index + 1 being run, 0 if none */
     _Atomic uint32_t cur_plan;   /* ... and the plan it belongs to (for death messages) */
-    char pad[RT_CACHE_LINE - 16];
+    _Atomic uint32_t tasks_begun; /* interpreted tasks (init included) the actor has begun */
+    char pad[RT_CACHE_LINE - 20];
 } RtBell;
 
 void rt_bell_ring(RtBell *b);
@@ -489,6 +490,7 @@ typedef struct RtActorRec {
     int gpu;           /* its GPU: -1 none (CPU actor), >= 0 CUDA ordinal, -3 wanted but
                         * none free (the actor fails to start); see rt_gpu.h */
     bool dead, init_failed;
+    bool kill_sent;    /* daft_rt_kill: every call sent so far was sent before its death */
     char death[256];   /* "actor 'w1' (Worker) died while running 'step': killed by ..." */
     char init_error[256]; /* init_failed: its init's error ("actor 'w1' (Worker) method 'init': ...") */
     RtChan ctl;        /* driver → actor */
@@ -501,6 +503,7 @@ typedef struct RtActorRec {
     uint64_t *inflight; /* ref ids of submitted tasks not yet DONE, in order */
     int *inflight_m;    /* their method indices (-1 init, -2 push/fetch: not a task) */
     size_t inflight_head, inflight_len, inflight_cap;
+    uint32_t tasks_done; /* completions received (against its bell's tasks_begun) */
 } RtActorRec;
 
 struct RtActorSelf; /* actor-side state, rt_exec.c */

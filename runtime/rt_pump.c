@@ -62,6 +62,7 @@ static void rt_drv_on_done(DaftRt *rt, RtActorRec *a, RtRd *r)
     int status = rt_rd_u8(r);
     uint64_t head = 0;
     int method = 0;
+    a->tasks_done++;
     if (!rt_drv_inflight_pop(a, &head, &method) || head != ref)
         rt_log("actor '%s': completion of Ref %llu out of order", a->name, (unsigned long long)ref);
     RtObj *o = rt_objtab_find(&rt->refs, ref);
@@ -313,8 +314,14 @@ void rt_drv_dead(DaftRt *rt, RtActorRec *a, const char *cause)
         return;
     a->dead = true;
     const char *cls = rt_class_name(rt, a->cls);
-    uint32_t cm = rt->bells && !rt->mpi ? atomic_load(&rt->bells[a->id].cur_method) : 0;
-    if (a->inflight_len)
+    RtBell *b = rt->bells && !rt->mpi ? &rt->bells[a->id] : NULL;
+    uint32_t cm = b ? atomic_load(&b->cur_method) : 0;
+    /* it was running the oldest task the driver has not seen end only if it had begun it:
+     * a call sent to an actor that was idle (killed while the driver did not look) did not
+     * kill it. A kill of the driver's own (daft-repl's :kill) came after every call it had
+     * sent: it stopped the first of them, begun or about to be. */
+    if (a->inflight_len &&
+        (!b || a->kill_sent || atomic_load(&b->tasks_begun) != a->tasks_done))
         rt_fmt(a->death, sizeof a->death, "actor '%s' (%s) died while running '%s': %s", a->name,
                cls, rt_method_name(rt, a->cls, a->inflight_m[a->inflight_head]), cause);
     else if (cm) /* it was inside a method of a compiled plan */

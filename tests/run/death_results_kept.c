@@ -1,5 +1,6 @@
-/* death_results_kept.c — an actor that kills itself, and a driver that waits for that
- * without the runtime's help (so the runtime learns of the death only when it next sends). */
+/* death_results_kept.c (death_idle_text's too) — an actor that kills itself or is killed,
+ * and a driver that waits for that without the runtime's help (so the runtime learns of
+ * the death only when it next sends or waits). */
 #include <daft/gen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,4 +54,10 @@ int64_t t_wait_dead(DaftActorCtx *ctx, int64_t pid)
         usleep(1000);
     }
     return 0;
+}
+
+int64_t t_kill(DaftActorCtx *ctx, int64_t pid)
+{
+    (void)ctx;
+    return kill((pid_t)pid, SIGKILL);
 }
