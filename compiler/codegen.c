@@ -433,6 +433,7 @@ static LLVMValueRef rt(Cg *cg, const char *name) {
         {"daft_gen_get", 1, "PVDV"},
         {"daft_gen_get_take", 1, "PVDV"},
         {"daft_gen_wait", 1, "PVLDV"},
+        {"daft_gen_check_timeout", 1, "PDI"},
         {"daft_gen_check_nargs", 1, "PII"},
         {"daft_gen_check_tensor", 1, "PVPPP"},
         {"daft_gen_check_tensor_append", 1, "PVVPPP"},
@@ -1566,14 +1567,19 @@ static DaftNode *positional_arg(DaftNode *call, int k) {
     return NULL;
 }
 
-static LLVMValueRef timeout_arg(Cg *cg, DaftNode *call, int pos) {
+/* The runtime takes a negative timeout for none: a given one is checked first, so that a
+ * computed timeout that went negative (a deadline passed) is an error, not a wait forever. */
+static LLVMValueRef timeout_arg(Cg *cg, DaftNode *call, int pos, bool is_wait) {
     DaftNode *t = named_arg(call, "timeout");
     if (!t)
         t = positional_arg(call, pos);
     if (!t)
         return LLVMConstReal(cg->t_f64, -1);
     DaftType f64 = {.kind = DAFT_TY_F64};
-    return emit_scalar_as(cg, t, &f64);
+    LLVMValueRef v = emit_scalar_as(cg, t, &f64);
+    LLVMValueRef args[3] = {cg->f->ctxv, v, ci32(cg, is_wait)};
+    check_status(cg, call_rt(cg, "daft_gen_check_timeout", args, 3));
+    return v;
 }
 
 /* print(a, b, ...) (SPEC.md §10.7). Every argument is evaluated before anything of the
@@ -1683,7 +1689,7 @@ static CgVal emit_builtin(Cg *cg, DaftNode *call, const char *name) {
         if (!v.boxed) /* get of a plain value is the value */
             return (CgVal){convert_scalar(cg, v.v, a0->ty, call->ty), false, false};
         LLVMValueRef out = new_temp(cg);
-        LLVMValueRef args[4] = {cg->f->ctxv, v.v, timeout_arg(cg, call, 1), out};
+        LLVMValueRef args[4] = {cg->f->ctxv, v.v, timeout_arg(cg, call, 1, false), out};
         check_status(cg, call_rt(cg, get_fn(v), args, 4));
         return result_of(cg, out, call->ty);
     }
@@ -1741,7 +1747,7 @@ static CgVal emit_builtin(Cg *cg, DaftNode *call, const char *name) {
         if (!v.v)
             return cg_void;
         LLVMValueRef out = new_temp(cg);
-        LLVMValueRef args[5] = {cg->f->ctxv, v.v, n, timeout_arg(cg, call, 2), out};
+        LLVMValueRef args[5] = {cg->f->ctxv, v.v, n, timeout_arg(cg, call, 2, true), out};
         check_status(cg, call_rt(cg, "daft_gen_wait", args, 5));
         if (call->ty && ty_scalar(call->ty)) {
             LLVMValueRef len = LLVMBuildLoad2(cg->b, cg->t_i64, val_word_ptr(cg, out, 1, cg->t_i64), "");

@@ -153,6 +153,8 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
  * take (a temporary), else copied. */
 void daft_gen_list_extend(DaftValue *target, DaftValue *items, int take);
 int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out);
+/* A `timeout =` given to get or wait (is_wait): an error unless it is >= 0 (SPEC 10.3). */
+int daft_gen_check_timeout(DaftActorCtx *ctx, double timeout_s, int32_t is_wait);
 /* get of a temporary Ref (released right after): a compiled schedule's result is moved
  * out instead of copied. */
 int daft_gen_get_take(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out);

@@ -644,6 +644,14 @@ static int gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, Daft
     return 0;
 }
 
+int daft_gen_check_timeout(DaftActorCtx *ctx, double timeout_s, int32_t is_wait)
+{
+    if (timeout_s >= 0) /* (NaN fails too) */
+        return 0;
+    return daft_gen_errorf(ctx, "%s: timeout must be a number of seconds >= 0, not %g",
+                           is_wait ? "wait" : "get", isnan(timeout_s) ? NAN : timeout_s);
+}
+
 int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out)
 {
     return gen_get(ctx, v, timeout_s, out, false);

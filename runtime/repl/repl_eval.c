@@ -616,7 +616,7 @@ static bool get_value(Ev *E, const DaftValue *v, double timeout, DaftValue *out,
     return true;
 }
 
-static bool timeout_of(Ev *E, Frame *F, DaftNode *call, int pos, double *t) {
+static bool timeout_of(Ev *E, Frame *F, DaftNode *call, int pos, const char *what, double *t) {
     DaftNode *n = named(call, "timeout");
     if (!n)
         n = positional(call, pos);
@@ -628,6 +628,9 @@ static bool timeout_of(Ev *E, Frame *F, DaftNode *call, int pos, double *t) {
         return false;
     *t = num_f(&v);
     daft_value_free(&v);
+    if (!(*t >= 0)) /* (the runtime takes a negative one for none: a wait forever) */
+        return fail(E, "%s: timeout must be a number of seconds >= 0, not %g", what,
+                    isnan(*t) ? NAN : *t); /* (not "-nan") */
     return true;
 }
 
@@ -694,7 +697,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
     bool ok = true;
     if (strcmp(name, "get") == 0) {
         double t;
-        ok = timeout_of(E, F, call, 1, &t) && get_value(E, &v, t, out, true, "get");
+        ok = timeout_of(E, F, call, 1, "get", &t) && get_value(E, &v, t, out, true, "get");
         if (ok)
             coerce(out, call->ty);
     } else if (strcmp(name, "wait") == 0) {
@@ -707,7 +710,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
             num_i(&nv, &n);
             daft_value_free(&nv);
         }
-        ok = ok && timeout_of(E, F, call, 2, &t);
+        ok = ok && timeout_of(E, F, call, 2, "wait", &t);
         if (ok && v.kind != DAFT_V_LIST)
             ok = fail(E, "wait: expected a list of Refs");
         if (ok && n < 0)
