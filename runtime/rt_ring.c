@@ -169,10 +169,12 @@ static uint32_t rt_ring_space(RtRing *r, uint32_t head)
 static int rt_wait_step(_Atomic uint32_t *word, _Atomic uint32_t *waiters, uint32_t snap,
                         const RtWait *w)
 {
-    if (w && w->deadline_ns >= 0 && rt_now_ns() >= w->deadline_ns)
-        return DAFT_ETIMEDOUT;
+    /* the peer first: a poll (a deadline already passed) must see a death too, or a
+     * wait made of polls, as wait() on a compiled schedule's result, never would */
     if (w && w->alive && !w->alive(w->arg))
         return DAFT_EPEER;
+    if (w && w->deadline_ns >= 0 && rt_now_ns() >= w->deadline_ns)
+        return DAFT_ETIMEDOUT;
     if (w && w->progress)
         w->progress(w->arg);
     /* A caller with a progress hook also waits for its own inbound channels: keep the
