@@ -2239,6 +2239,8 @@ typedef struct Place {
     int nidx;
 } Place;
 
+static LLVMValueRef place_ptr(Cg *cg, const Place *p);
+
 static bool place_of(Cg *cg, DaftNode *t, Place *p) {
     memset(p, 0, sizeof *p);
     switch (t->kind) {
@@ -2284,7 +2286,10 @@ static bool place_of(Cg *cg, DaftNode *t, Place *p) {
         DaftType i64 = {.kind = DAFT_TY_I64};
         for (int k = 0; k < p->nidx; k++)
             p->idx[k] = emit_scalar_as(cg, chain[k]->rhs, &i64);
-        return true;
+        /* the indices are checked against the lists now, before the value is evaluated
+         * (SPEC 7: an index out of range is reported before the value runs); the item is
+         * looked up again where it is written */
+        return place_ptr(cg, p) != NULL;
     }
     default:
         break;
@@ -2327,12 +2332,13 @@ static bool emit_list_append(Cg *cg, DaftNode *s, const Place *p) {
     CgVal v = emit_boxed_as(cg, items, NULL, false);
     if (!v.v)
         return true;
+    LLVMValueRef dst = place_ptr(cg, p); /* (a list item: found now, after the items) */
     /* the check of the assignment (SPEC 5.5), on the new items before they go in */
-    check_tensor_in(cg, p->ptr, v.v, p->ty, items->ty,
+    check_tensor_in(cg, dst, v.v, p->ty, items->ty,
                     s->target->kind == DAFT_N_NAME && s->target->name
                         ? daft_arena_printf(cg->mod->arena, "assignment to '%s'", s->target->name)
                         : "assignment");
-    LLVMValueRef args[3] = {p->ptr, v.v, ci32(cg, v.temp)};
+    LLVMValueRef args[3] = {dst, v.v, ci32(cg, v.temp)};
     call_rt(cg, "daft_gen_list_extend", args, 3);
     return true;
 }
