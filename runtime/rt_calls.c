@@ -343,13 +343,32 @@ int daft_rt_get_for(DaftRt *rt, DaftRef ref, double timeout_s, const char *op, D
     return daft_value_copy(out, &o->value);
 }
 
+/* The note on the others not ready after wait's first ("" when there are none). */
+static void rt_wait_also(size_t pending, char *also, size_t cap)
+{
+    also[0] = 0;
+    if (pending > 1)
+        rt_fmt(also, cap, " (and %zu other Ref%s not ready)", pending - 1, pending == 2 ? "" : "s");
+}
+
+size_t daft_rt_wait_pending(const uint8_t *ready, size_t n, char *also, size_t cap)
+{
+    size_t first = n, pending = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!ready[i]) {
+            pending++;
+            if (first == n)
+                first = i;
+        }
+    rt_wait_also(pending, also, cap);
+    return first;
+}
+
 /* wait's report names the first Ref not ready, and how many are not. */
 static void rt_wait_report_many(DaftRt *rt, const RtObj *first, int pending, int64_t waited_ns)
 {
-    char also[64] = "";
-    if (pending > 1)
-        rt_fmt(also, sizeof also, " (and %d other Ref%s not ready)", pending - 1,
-                 pending == 2 ? "" : "s");
+    char also[64];
+    rt_wait_also((size_t)pending, also, sizeof also);
     rt_wait_report(rt, "wait", first, waited_ns, also);
 }
 

@@ -673,18 +673,10 @@ static double gen_now_s(void)
  * for, as daft_rt_wait does for Refs alone: the first item not ready, and how many are not. */
 static void gen_wait_report(const DaftValue *items, const uint8_t *ready, size_t len, double waited_s)
 {
-    size_t first = len, pending = 0;
-    for (size_t i = 0; i < len; i++)
-        if (!ready[i]) {
-            pending++;
-            if (first == len)
-                first = i;
-        }
+    char also[64];
+    size_t first = daft_rt_wait_pending(ready, len, also, sizeof also);
     if (first == len)
         return;
-    char also[64] = "";
-    if (pending > 1)
-        snprintf(also, sizeof also, " (and %zu other Ref%s not ready)", pending - 1, pending == 2 ? "" : "s");
     if (gen_is_handle(&items[first]))
         daft_rt_report_wait_schedule(daft_gen_ctx.rt, "wait", gen_handle_schedule(&items[first]), waited_s, also);
     else

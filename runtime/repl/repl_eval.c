@@ -637,19 +637,12 @@ static bool timeout_of(Ev *E, Frame *F, DaftNode *call, int pos, const char *wha
 
 /* SPEC 14.3: a wait that lasts names the first of its Refs not ready, as a compiled program's
  * (daft_gen_wait) does. */
-static void wait_report(Repl *R, const DaftValue *refs, const int *ready, double waited) {
-    size_t len = refs->as.list.len, first = len, pending = 0;
-    for (size_t i = 0; i < len; i++)
-        if (!ready[i]) {
-            pending++;
-            if (first == len)
-                first = i;
-        }
+static void wait_report(Repl *R, const DaftValue *refs, const uint8_t *ready, double waited) {
+    size_t len = refs->as.list.len;
+    char also[64];
+    size_t first = daft_rt_wait_pending(ready, len, also, sizeof also);
     if (first == len)
         return;
-    char also[64] = "";
-    if (pending > 1)
-        snprintf(also, sizeof also, " (and %zu other Ref%s not ready)", pending - 1, pending == 2 ? "" : "s");
     DaftRef r = refs->as.list.items[first].as.ref;
     ReplRef *rf = r.id & REPL_PLAN_REF_BIT ? repl_ref_find(R, r.id) : NULL;
     if (rf && rf->plan)
@@ -720,7 +713,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
         if (ok) {
             size_t len = v.as.list.len;
             double t0 = repl_now(), deadline = t < 0 ? -1 : t0 + t, report_at = 0, waited;
-            int *ready = calloc(len + 1, sizeof(int));
+            uint8_t *ready = calloc(len + 1, 1);
             for (;;) {
                 int cnt = 0;
                 for (size_t i = 0; i < len; i++) {
