@@ -1136,12 +1136,16 @@ static void rt_crash_backtrace(int sig)
 
 static void rt_crash_setup(void)
 {
+    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    /* (not the driver's crash report, inherited by fork: an actor's crash is its death, which
+     * the driver reports) */
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        signal(sigs[i], SIG_DFL);
     const char *e = getenv("DAFT_ACTOR_BACKTRACE");
     if (!e || !*e || !strcmp(e, "0"))
         return;
     void *warm[1];
     backtrace(warm, 1);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         signal(sigs[i], rt_crash_backtrace);
 }

@@ -37,6 +37,7 @@ typedef struct DaftGenCtx {
     int raised;
     char raise_msg[1024];
     int in_fatal;                 /* daft_gen_fatal entries: only the first shuts down plans */
+    char *crash_stack;            /* the driver's signal stack (gen_crash_setup) */
 
     /* gen_sched.c */
     struct GenLoaded *loaded;
