@@ -3,7 +3,7 @@
  * and NCCL, one process per GPU.
  *
  *   tp_mlp -n TP [-batches 32,256] [-hidden 4096] [-layers 8] [-iters K] [-reps R]
- *          [-check 1] [-graph 1] [-timeout S]
+ *          [-check 1] [-graph 1] [-vote 1] [-timeout S]
  *
  * Model: layers × (Linear(hidden -> hidden), no bias, then ReLU), fp32. Layer l's weight
  * is W_l = randn([hidden, hidden], seed 1000 + l) * sqrt(2 / hidden), y = x @ W_l (std's
@@ -27,9 +27,21 @@
  * capturing a compiled plan's iteration (GPU data plane issue, item 7). Rank 0 checks that
  * a replay gives the same bytes as a plain forward. A capture that fails is reported and
  * its figure left out.
+ *
+ * -vote 1 (default): the graph replays again, each launch preceded by a vote of all ranks
+ * through shared memory (every rank says whether its launch may go; each waits for all):
+ * `ms_per_forward_graph_vote`. daft's graphs are speculative per actor (SPEC §15.5), so a
+ * compiled iteration captured whole with its NCCL calls would need such an agreement before
+ * every launch; this is what the agreement costs on top of the graph.
  */
+#include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "peer_common.h"
 #include "std_cuda.h"
@@ -127,10 +139,50 @@ static int capture(PeerCtx *ctx, const Model *m, int64_t b, const float *xin, fl
     return 0;
 }
 
+/* The ranks' votes, in shared memory named after the launcher (the ranks' common parent).
+ * Round k: each rank adds 1 to `arrived` and its refusal to `refused[k % 2]`, then waits
+ * until all nranks have arrived for round k; the round's slot is cleared by the last to
+ * arrive at round k + 1, which no rank reads before then. */
+typedef struct Votes {
+    _Atomic uint64_t arrived;
+    _Atomic uint64_t refused[2];
+} Votes;
+
+static Votes *votes_open(PeerCtx *ctx)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/daft-tp-mlp-votes-%d", (int)getppid());
+    int fd = shm_open(name, O_CREAT | O_RDWR, 0600);
+    if (fd < 0 || ftruncate(fd, sizeof(Votes)) != 0) {
+        fprintf(stderr, "rank %d: shm_open %s failed\n", ctx->rank, name);
+        return NULL;
+    }
+    Votes *v = mmap(NULL, sizeof(Votes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    peer_barrier(ctx); /* every rank has it mapped before it goes */
+    if (ctx->rank == 0)
+        shm_unlink(name);
+    return v == MAP_FAILED ? NULL : v;
+}
+
+/* Round k's vote: true when no rank refused. */
+static bool votes_agree(Votes *v, int nranks, uint64_t k, bool refuse)
+{
+    atomic_fetch_add(&v->refused[k % 2], refuse ? 1 : 0);
+    uint64_t mine = atomic_fetch_add(&v->arrived, 1) + 1;
+    if (mine == (k + 1) * (uint64_t)nranks)
+        atomic_store(&v->refused[(k + 1) % 2], 0);
+    while (atomic_load(&v->arrived) < (k + 1) * (uint64_t)nranks)
+        ;
+    return atomic_load(&v->refused[k % 2]) == 0;
+}
+
 /* Median over reps of (time of iters back-to-back forwards, or graph replays when exec is
- * set, on this rank's stream) / iters, in ms; every repetition starts at a barrier. */
+ * set, each after a vote when votes is set, on this rank's stream) / iters, in ms; every
+ * repetition starts at a barrier. */
 static double timed(PeerCtx *ctx, const Model *m, int64_t b, const float *x0, float *x, float *y,
-                    float *g, cudaGraphExec_t exec, int iters, int reps)
+                    float *g, cudaGraphExec_t exec, Votes *votes, uint64_t *round, int iters,
+                    int reps)
 {
     cudaEvent_t e0, e1;
     PCU(cudaEventCreate(&e0));
@@ -140,6 +192,8 @@ static double timed(PeerCtx *ctx, const Model *m, int64_t b, const float *x0, fl
         peer_barrier(ctx);
         PCU(cudaEventRecord(e0, ctx->stream));
         for (int i = 0; i < iters; i++) {
+            if (votes && !votes_agree(votes, ctx->nranks, (*round)++, false))
+                return -1.0; /* (no rank refuses here) */
             if (exec)
                 PCU(cudaGraphLaunch(exec, ctx->stream));
             else if (forward(ctx, m, b, x0, x, y, g))
@@ -177,6 +231,11 @@ static int run(PeerCtx *ctx)
     int reps = (int)peer_arg_ll(ctx->argc, ctx->argv, "-reps", 9);
     int check = (int)peer_arg_ll(ctx->argc, ctx->argv, "-check", 1);
     int graph = (int)peer_arg_ll(ctx->argc, ctx->argv, "-graph", 1);
+    int vote = graph ? (int)peer_arg_ll(ctx->argc, ctx->argv, "-vote", 1) : 0;
+    Votes *votes = vote ? votes_open(ctx) : NULL;
+    uint64_t round = 0;
+    if (vote && !votes)
+        return 1;
     const char *batches = peer_arg_str(ctx->argc, ctx->argv, "-batches", "32,256");
     if (m.h % ctx->nranks) {
         fprintf(stderr, "tp_mlp: hidden %lld is not divisible by TP %d\n", (long long)m.h,
@@ -246,7 +305,7 @@ static int run(PeerCtx *ctx)
         for (int i = 0; i < 3; i++)
             if (forward(ctx, &m, b, x0, x, y, g))
                 return 1;
-        double med = timed(ctx, &m, b, x0, x, y, g, NULL, iters, reps);
+        double med = timed(ctx, &m, b, x0, x, y, g, NULL, NULL, NULL, iters, reps);
         if (med < 0)
             return 1;
         char cfg[96];
@@ -292,11 +351,18 @@ static int run(PeerCtx *ctx)
             }
             free(plain);
             free(replay);
-            double gmed = timed(ctx, &m, b, x0, x, y, g, exec, iters, reps);
+            double gmed = timed(ctx, &m, b, x0, x, y, g, exec, NULL, NULL, iters, reps);
             if (gmed < 0)
                 return 1;
             if (ctx->rank == 0)
                 peer_result("W7", "tp_mlp", cfg, "ms_per_forward_graph", gmed);
+            if (votes) {
+                double vmed = timed(ctx, &m, b, x0, x, y, g, exec, votes, &round, iters, reps);
+                if (vmed < 0)
+                    return 1;
+                if (ctx->rank == 0)
+                    peer_result("W7", "tp_mlp", cfg, "ms_per_forward_graph_vote", vmed);
+            }
             PCU(cudaGraphExecDestroy(exec));
         }
         PCU(cudaFree(x));
@@ -311,6 +377,8 @@ static int run(PeerCtx *ctx)
     }
     free(m.w);
     free(m.wf);
+    if (votes)
+        munmap(votes, sizeof *votes);
     std_cuda_thread_release();
     return failed;
 }
