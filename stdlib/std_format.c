@@ -4,6 +4,7 @@
  * length like snprintf's and callers can size a buffer exactly.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,18 @@ static void std_put_quoted(StdOut *o, const char *s, size_t len)
     std_puts(o, "\"");
 }
 
+int daft_std_format_float(double v, char *buf, size_t cap)
+{
+    return isnan(v) ? snprintf(buf, cap, "nan") : snprintf(buf, cap, "%g", v);
+}
+
+static void std_put_float(StdOut *o, double v)
+{
+    char b[40];
+    daft_std_format_float(v, b, sizeof b);
+    std_puts(o, b);
+}
+
 static void std_put_tensor(StdOut *o, const DaftTensor *t)
 {
     DaftValue err = { 0 };
@@ -83,12 +96,12 @@ static void std_put_tensor(StdOut *o, const DaftTensor *t)
         if (i)
             std_puts(o, ", ");
         switch (t->dtype) {
-        case DAFT_RT_F32: std_putf(o, "%g", (double)((const float *)t->data)[i]); break;
+        case DAFT_RT_F32: std_put_float(o, (double)((const float *)t->data)[i]); break;
         case DAFT_RT_BF16:
-            std_putf(o, "%g", (double)std_bf16_to_f32(((const uint16_t *)t->data)[i]));
+            std_put_float(o, (double)std_bf16_to_f32(((const uint16_t *)t->data)[i]));
             break;
         case DAFT_RT_F16:
-            std_putf(o, "%g", (double)std_f16_to_f32(((const uint16_t *)t->data)[i]));
+            std_put_float(o, (double)std_f16_to_f32(((const uint16_t *)t->data)[i]));
             break;
         case DAFT_RT_I32: std_putf(o, "%" PRId32, ((const int32_t *)t->data)[i]); break;
         default: std_putf(o, "%" PRId64, ((const int64_t *)t->data)[i]); break;
@@ -104,7 +117,7 @@ static void std_put_value(StdOut *o, const DaftValue *v, int depth)
     switch (v->kind) {
     case DAFT_V_NONE: std_puts(o, "none"); break;
     case DAFT_V_I64: std_putf(o, "%" PRId64, v->as.i64); break;
-    case DAFT_V_F64: std_putf(o, "%g", v->as.f64); break;
+    case DAFT_V_F64: std_put_float(o, v->as.f64); break;
     case DAFT_V_BOOL: std_puts(o, v->as.b ? "true" : "false"); break;
     case DAFT_V_STR:
         if (!v->as.str.ptr)

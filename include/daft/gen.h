@@ -125,7 +125,7 @@ void daft_gen_str(DaftValue *out, const char *bytes, int64_t len);
 
 /* print(a, b, c) (SPEC.md §10.7): daft_gen_print_begin, one call per argument, then
  * daft_gen_print_end, which writes the whole line at once. Arguments are separated by one
- * space; f32 and f64 print with %g; boxed values as daft_std_format_value renders them,
+ * space; f32 and f64 as daft_std_format_float writes them; boxed values as daft_std_format_value renders them,
  * actors as their name (Class#n). In actor code the line is prefixed with "[Class#n] ".
  * The line buffer is one per process: the generated code evaluates every argument (which
  * may print) before daft_gen_print_begin. */

@@ -182,6 +182,12 @@ DAFT_API const DaftStdFn *daft_std_functions(size_t *count);
  * has, like snprintf, so a caller can size a buffer and call again. */
 DAFT_API int daft_std_format_value(const DaftValue *v, char *buf, size_t cap);
 
+/* A float as print shows it: C's %g, except that every NaN is "nan". Which sign a NaN gets
+ * is up to the arithmetic that made it (x86's 0.0 / 0.0 gives a negative NaN, LLVM's constant
+ * folding and CUDA a positive one), so %g would print "-nan" or "nan" for the same program
+ * depending on -O0/-O2, daftc or daft-repl, CPU or GPU (SPEC 10.7). Returns as snprintf. */
+DAFT_API int daft_std_format_float(double v, char *buf, size_t cap);
+
 /* ---- the functions (see the table above) */
 #define DAFT_STD_DECL(sym) \
     DAFT_API int sym(DaftActorCtx *ctx, const DaftValue *args, int nargs, DaftValue *out);

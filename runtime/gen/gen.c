@@ -533,14 +533,15 @@ void daft_gen_print_i64(int64_t v, int first)
 
 void daft_gen_print_f64(double v, int first)
 {
+    char b[40];
     put_sep(first);
-    line_printf("%g", v);
+    daft_std_format_float(v, b, sizeof b);
+    line_put(b, strlen(b));
 }
 
 void daft_gen_print_f32(float v, int first)
 {
-    put_sep(first);
-    line_printf("%g", (double)v);
+    daft_gen_print_f64((double)v, first);
 }
 
 void daft_gen_print_bool(int v, int first)
@@ -920,7 +921,7 @@ void daft_gen_to_str(DaftValue *out, const DaftValue *v, int is_f32)
 {
     char buf[64];
     if (v->kind == DAFT_V_F64) {
-        snprintf(buf, sizeof buf, "%g", is_f32 ? (double)(float)v->as.f64 : v->as.f64);
+        daft_std_format_float(is_f32 ? (double)(float)v->as.f64 : v->as.f64, buf, sizeof buf);
         *out = daft_value_str(buf);
         return;
     }

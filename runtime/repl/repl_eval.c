@@ -782,7 +782,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
         size_t n;
         if (v.kind == DAFT_V_F64 && tk(a0->ty) == DAFT_TY_F32) {
             char b[64];
-            snprintf(b, sizeof b, "%g", (double)(float)v.as.f64);
+            daft_std_format_float((double)(float)v.as.f64, b, sizeof b);
             s = repl_strdup(b);
             n = strlen(s);
         } else {
@@ -1696,7 +1696,9 @@ bool repl_eval_input(Repl *R, const char *text, size_t len) {
                 char *str = repl_format(R, &v, true, &n);
                 if (v.kind == DAFT_V_F64 && tk(s->value->ty) == DAFT_TY_F32) {
                     free(str);
-                    str = repl_printf("%g", (double)(float)v.as.f64);
+                    char b[40];
+                    daft_std_format_float((double)(float)v.as.f64, b, sizeof b);
+                    str = repl_strdup(b);
                     n = strlen(str);
                 }
                 if (tk(s->value->ty) == DAFT_TY_COMM && v.kind == DAFT_V_LIST && v.as.list.len >= 1) {

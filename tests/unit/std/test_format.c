@@ -28,6 +28,17 @@ static void test_scalars(void **state)
     expect_fmt(&v, "1.23457e+08");
     v = daft_value_f64(-INFINITY);
     expect_fmt(&v, "-inf");
+    /* every NaN is "nan", whatever its sign bit (SPEC 10.7) */
+    v = daft_value_f64(-NAN);
+    assert_true(signbit(v.as.f64));
+    expect_fmt(&v, "nan");
+    v = daft_value_f64(NAN);
+    expect_fmt(&v, "nan");
+    char b[8];
+    assert_int_equal(daft_std_format_float(-NAN, b, sizeof b), 3);
+    assert_string_equal(b, "nan");
+    assert_int_equal(daft_std_format_float(-0.0, b, sizeof b), 2);
+    assert_string_equal(b, "-0");
     v = daft_value_bool(true);
     expect_fmt(&v, "true");
     v = daft_value_bool(false);
@@ -90,6 +101,13 @@ static void test_tensors(void **state)
     expect_fmt(&e, "tensor<bf16, [2]> [1, -3]");
     DaftValue f = t_tensor(DAFT_RT_F16, 1, (int64_t[]){ 2 }, (uint16_t[]){ 0x3C00, 0x3800 });
     expect_fmt(&f, "tensor<f16, [2]> [1, 0.5]");
+    /* NaNs of each float dtype, negative ones included, are "nan" (SPEC 10.7) */
+    DaftValue fn = t_f32(1, (int64_t[]){ 3 }, (float[]){ -NAN, NAN, -INFINITY });
+    expect_fmt(&fn, "tensor<f32, [3]> [nan, nan, -inf]");
+    DaftValue bn = t_tensor(DAFT_RT_BF16, 1, (int64_t[]){ 2 }, (uint16_t[]){ 0xFFC0, 0x7FC0 });
+    expect_fmt(&bn, "tensor<bf16, [2]> [nan, nan]");
+    DaftValue hn = t_tensor(DAFT_RT_F16, 1, (int64_t[]){ 2 }, (uint16_t[]){ 0xFE00, 0x7E00 });
+    expect_fmt(&hn, "tensor<f16, [2]> [nan, nan]");
     DaftValue g = t_f32(2, (int64_t[]){ 0, 4 }, NULL);
     expect_fmt(&g, "tensor<f32, [0, 4]> []");
     DaftValue h = t_f32(0, NULL, (float[]){ 2.5f });
@@ -105,7 +123,7 @@ static void test_tensors(void **state)
     bad.as.tensor.rank = 1;
     bad.as.tensor.dims[0] = 5;
     expect_fmt(&bad, "<invalid tensor: tensor: tensor has no data>");
-    DaftValue all[] = { a, b, c, d, e, f, g, h, l };
+    DaftValue all[] = { a, b, c, d, e, f, fn, bn, hn, g, h, l };
     t_free_all(all, NELEMS(all));
 }
 
