@@ -403,6 +403,14 @@ DAFT_API int daft_rt_poll(DaftRt *rt);
 /* Drops the driver's hold on ref: the owner frees the value once every already submitted
  * task that uses it has taken it. Getting it afterwards returns DAFT_EINVAL. */
 DAFT_API void daft_rt_release(DaftRt *rt, DaftRef ref);
+/* SPEC 14.2's unobserved errors, each said at most once: daft_rt_error_observed notes that the
+ * program looked at v (an error: get, is_error, error_text); daft_rt_warn_unobserved says
+ * `daft: warning: unobserved error: MSG` unless an error of the same root cause was observed
+ * or said before (the same death or failure stops every task and execution after it, each
+ * with the note "(cannot run 'M')" or "(plan 'P' cannot run)"). For daft-gen's and daft-repl's
+ * compiled-schedule results; task Refs do this in the runtime. rt may be NULL (just says it). */
+DAFT_API void daft_rt_error_observed(DaftRt *rt, const DaftValue *v);
+DAFT_API void daft_rt_warn_unobserved(DaftRt *rt, const char *msg);
 /* Sends SIGKILL to an actor process (REPL "kill", tests). Its death is then handled like
  * any other. Returns 0, or DAFT_EINVAL for an unknown actor or in MPI mode (the driver
  * does not own remote processes). */

@@ -340,6 +340,7 @@ int daft_rt_get_for(DaftRt *rt, DaftRef ref, double timeout_s, const char *op, D
     }
     rt_trace_slice(&rt->trace, op, "driver", t0, rt_now_ns());
     o->observed = true;
+    daft_rt_error_observed(rt, &o->value);
     return daft_value_copy(out, &o->value);
 }
 
@@ -448,13 +449,63 @@ RtObj *rt_obj_live(DaftRt *rt, uint64_t id)
     return o && !o->released ? o : NULL;
 }
 
+/* An error's root cause: its text without the note of what could not run because of it
+ * ("... (cannot run 'v')", "... (plan 's' cannot run)"), which the same death or failure
+ * gives every task and execution it stops; as an FNV-1a hash. */
+static uint64_t rt_error_root_hash(const char *msg)
+{
+    size_t n = strlen(msg);
+    const char *open = n && msg[n - 1] == ')' ? strrchr(msg, '(') : NULL;
+    if (open && open > msg && open[-1] == ' ' &&
+        (!strncmp(open, "(cannot run '", 13) ||
+         (!strncmp(open, "(plan '", 7) && n >= 13 && !strcmp(msg + n - 13, "' cannot run)"))))
+        n = (size_t)(open - 1 - msg);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)msg[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Notes the root cause; true when it was new. */
+static bool rt_error_note_seen(DaftRt *rt, const char *msg)
+{
+    uint64_t h = rt_error_root_hash(msg);
+    for (size_t i = 0; i < rt->nerrors_seen; i++)
+        if (rt->errors_seen[i] == h)
+            return false;
+    if (rt->nerrors_seen == rt->errors_seen_cap) {
+        size_t cap = rt->errors_seen_cap ? 2 * rt->errors_seen_cap : 16;
+        uint64_t *n = realloc(rt->errors_seen, cap * sizeof *n);
+        if (!n)
+            return true; /* (not noted: at worst a later copy is said again) */
+        rt->errors_seen = n;
+        rt->errors_seen_cap = cap;
+    }
+    rt->errors_seen[rt->nerrors_seen++] = h;
+    return true;
+}
+
+void daft_rt_error_observed(DaftRt *rt, const DaftValue *v)
+{
+    if (rt && v && v->kind == DAFT_V_ERROR)
+        rt_error_note_seen(rt, v->as.error.msg ? v->as.error.msg : "?");
+}
+
+void daft_rt_warn_unobserved(DaftRt *rt, const char *msg)
+{
+    if (!msg)
+        msg = "?";
+    if (!rt || rt_error_note_seen(rt, msg))
+        rt_log("warning: unobserved error: %s", msg);
+}
+
 /* SPEC 14.2: an error that nobody looked at is said before it goes. */
-void rt_obj_report_unobserved(RtObj *o)
+void rt_obj_report_unobserved(DaftRt *rt, RtObj *o)
 {
     if (o->observed || !o->has_value || o->value.kind != DAFT_V_ERROR)
         return;
     o->observed = true;
-    rt_log("warning: unobserved error: %s", o->value.as.error.msg ? o->value.as.error.msg : "?");
+    daft_rt_warn_unobserved(rt, o->value.as.error.msg);
 }
 
 void rt_obj_settle(DaftRt *rt, RtObj *o)
@@ -463,7 +514,7 @@ void rt_obj_settle(DaftRt *rt, RtObj *o)
         return; /* (a plan's execution still waits to send its value as an input) */
     if (!o->observed && o->state == RT_OBJ_PENDING)
         return; /* its completion may still bring an error to report */
-    rt_obj_report_unobserved(o);
+    rt_obj_report_unobserved(rt, o);
     rt_obj_forget(rt, o);
 }
 

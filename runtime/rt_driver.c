@@ -610,8 +610,7 @@ static void rt_free_actor(RtActorRec *a)
 
 static void rt_report_unobserved(RtObj *o, void *arg)
 {
-    (void)arg;
-    rt_obj_report_unobserved(o);
+    rt_obj_report_unobserved(arg, o);
 }
 
 void daft_rt_shutdown(DaftRt *rt)
@@ -625,13 +624,14 @@ void daft_rt_shutdown(DaftRt *rt)
         rt_stop_actors(rt); /* (an actor finishes what it has before it stops) */
     }
     if (rt->is_driver)
-        rt_objtab_foreach(&rt->refs, rt_report_unobserved, NULL);
+        rt_objtab_foreach(&rt->refs, rt_report_unobserved, rt);
     if (rt->is_driver)
         rt_stats_report(rt);
     rt_stats_free(&rt->stats);
     for (DaftActor i = 1; i <= rt->nactors; i++)
         rt_free_actor(rt->actors[i]);
     free(rt->actors);
+    free(rt->errors_seen);
     if (rt->is_driver)
         rt_trace_merge(&rt->trace, (int)rt->nactors);
     rt_trace_free(&rt->trace);

@@ -334,7 +334,7 @@ void rt_obj_unuse(DaftRt *rt, RtObj *o);
  * in it is reported (`daft: warning: unobserved error: ...`) and the entry goes. */
 RtObj *rt_obj_live(DaftRt *rt, uint64_t id);
 void rt_obj_settle(DaftRt *rt, RtObj *o);
-void rt_obj_report_unobserved(RtObj *o);
+void rt_obj_report_unobserved(DaftRt *rt, RtObj *o);
 
 /* ---------------------------------------------------------------- rt_launch.c */
 
@@ -546,6 +546,10 @@ struct DaftRt {
     uint32_t next_plan;
     bool sequence_plans; /* daft_rt_sequence_plans: every plan loaded takes turns */
     int64_t wait_report_ns; /* DAFT_WAIT_REPORT: a driver wait this long says so (0: never) */
+    /* root causes of the errors the program observed or was told of (SPEC 14.2: each error is
+     * reported at most once), as hashes of their texts (daft_rt_warn_unobserved) */
+    uint64_t *errors_seen;
+    size_t nerrors_seen, errors_seen_cap;
     bool started;
 };
 

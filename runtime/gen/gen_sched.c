@@ -101,8 +101,7 @@ static void exec_free_outs(GenLoaded *L, GenExec *x)
     for (int o = 0; x->outs && o < L->plan->noutputs; o++) {
         if (x->outs[o].kind == DAFT_V_ERROR && !(x->seen && x->seen[o])) {
             fflush(stdout);
-            fprintf(stderr, "daft: warning: unobserved error: %s\n",
-                    x->outs[o].as.error.msg ? x->outs[o].as.error.msg : "?");
+            daft_rt_warn_unobserved(daft_gen_rt(), x->outs[o].as.error.msg);
         }
         daft_value_free(&x->outs[o]);
     }
@@ -203,6 +202,7 @@ int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool ta
             return DAFT_ETIMEDOUT;
     DaftValue *res = &exec_at(L, exec)->outs[o];
     exec_at(L, exec)->seen[o] = true;
+    daft_rt_error_observed(daft_gen_rt(), res);
     if (take && res->kind != DAFT_V_ERROR && gen_ref_unshared(v)) { /* (an error may be reported to other gets) */
         *out = *res;
         *res = daft_value_error("the result of this execution was already taken by get");

@@ -73,12 +73,15 @@ int repl_ref_get_for(Repl *R, DaftRef r, double timeout_s, const char *op, DaftV
         if (!rf)
             return DAFT_EINVAL;
         rf->observed = true;
+        daft_rt_error_observed(R->rt, &rf->local);
         if (rf->has_local)
             return daft_value_copy(out, &rf->local) == 0 ? 0 : DAFT_ENOMEM;
         if (!rf->plan)
             return DAFT_EINVAL;
         for (;;) {
             int rc = repl_plan_output(R, rf->plan, rf->exec, rf->out, SLICE_S, out);
+            if (rc == 0)
+                daft_rt_error_observed(R->rt, out);
             if (rc != DAFT_ETIMEDOUT)
                 return rc;
             if (repl_interrupted) {
@@ -185,7 +188,7 @@ static void collect(Repl *R, int since, bool binds, const DaftValue *slots, int 
                                    ? &rf->plan->results[rf->exec * rf->plan->plan->noutputs + rf->out]
                                    : NULL;
                 if (res && res->kind == DAFT_V_ERROR && !rf->observed) /* (SPEC 14.2) */
-                    fprintf(stderr, "daft: warning: unobserved error: %s\n", res->as.error.msg);
+                    daft_rt_warn_unobserved(R->rt, res->as.error.msg);
                 if (res && res != &rf->local)
                     daft_value_free(res);
             }
@@ -216,7 +219,7 @@ void repl_refs_report_end(Repl *R) {
         int rc = rf->has_local ? daft_value_copy(&v, &rf->local)
                                : repl_plan_output(R, rf->plan, rf->exec, rf->out, left > 0 ? left : 0, &v);
         if (rc == 0 && v.kind == DAFT_V_ERROR)
-            fprintf(stderr, "daft: warning: unobserved error: %s\n", v.as.error.msg);
+            daft_rt_warn_unobserved(R->rt, v.as.error.msg);
         rf->observed = true;
         daft_value_free(&v);
     }
