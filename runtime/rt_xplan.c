@@ -892,6 +892,10 @@ static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
         daft_value_free(&p->slots[o->dst]);
         p->slots[o->dst] = out;
     } else {
+        /* no op reads the result (the schedule dropped it, or the method returns nothing): its
+         * error would reach nobody, where a plain schedule's dropped Ref reports it (SPEC 14.2) */
+        if (out.kind == DAFT_V_ERROR)
+            rt_log("warning: unobserved error: %s", out.as.error.msg ? out.as.error.msg : "?");
         daft_value_free(&out);
     }
 }
