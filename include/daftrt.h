@@ -532,6 +532,10 @@ DAFT_API bool daft_rt_plan_broken(const DaftRtPlan *p);
 /* Stops the plan on every live member and frees it (pending results are dropped). Safe on
  * NULL. daft_rt_shutdown unloads every plan still loaded. */
 DAFT_API void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p);
+/* The same at the end of a program, once every output was received: each live member first
+ * finishes the executions submitted so far (its calls whose results feed no output, which
+ * may still be queued, run too), then stops the plan. A broken plan is unloaded at once. */
+DAFT_API void daft_rt_plan_finish(DaftRt *rt, DaftRtPlan *p);
 
 #ifdef __cplusplus
 }

@@ -1786,17 +1786,30 @@ static void rt_plan_send_unload(DaftRt *rt, DaftRtPlan *p)
     rt_plan_send_unload_from(rt, p, p->broken && p->broken_from ? p->broken_from + 1 : 0);
 }
 
-void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p)
+/* Tells the members to stop the plan from execution `from` on (0: at once), and frees it. */
+static void rt_plan_unload_from(DaftRt *rt, DaftRtPlan *p, uint64_t from)
 {
     if (!p)
         return;
-    rt_plan_send_unload_from(rt, p, 0); /* nobody reads its outputs any more */
+    rt_plan_send_unload_from(rt, p, from);
     for (int i = 0; i < rt->nplans; i++)
         if (rt->plans[i] == p) {
             rt->plans[i] = rt->plans[--rt->nplans];
             break;
         }
     rt_plan_free(p);
+}
+
+void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p)
+{
+    rt_plan_unload_from(rt, p, 0); /* nobody reads its outputs any more */
+}
+
+void daft_rt_plan_finish(DaftRt *rt, DaftRtPlan *p)
+{
+    /* (executions count from 1 on the members: the first one not to run) */
+    if (p)
+        rt_plan_unload_from(rt, p, p->broken ? 0 : p->submitted + 1);
 }
 
 void rt_plans_unload_all(DaftRt *rt)

@@ -542,8 +542,10 @@ static void rt_stop_actors(DaftRt *rt)
     rt_buf_u32(&m, RT_M_STOP);
     bool gpu = false;
     for (DaftActor i = 1; i <= rt->nactors; i++) {
-        if (!rt->actors[i]->dead)
+        if (!rt->actors[i]->dead) {
             rt_drv_send(rt, rt->actors[i], &m);
+            rt->actors[i]->stop_sent = true;
+        }
         gpu |= rt->actors[i]->gpu >= 0;
     }
     rt_buf_free(&m);

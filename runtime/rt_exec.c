@@ -546,9 +546,24 @@ static int rt_drain(RtActorSelf *s)
 }
 
 /* The oldest queued message may run: no execution whose GO came before it is unfinished. */
+/* The driver's STOP comes once every output it waits for arrived, but a plan's calls that
+ * feed no output may still be queued here: the plans the driver let finish (their last
+ * execution set, daft_rt_plan_finish) run those first. */
+static bool rt_stop_waits_for_plans(const RtActorSelf *s)
+{
+    RtRd r = rt_rd(s->queue[s->qhead].p, s->queue[s->qhead].len);
+    if (rt_rd_u32(&r) != RT_M_STOP)
+        return false;
+    for (int i = 0; i < s->nplans; i++)
+        if (rt_xplan_owes_executions(s->plans[i]))
+            return true;
+    return false;
+}
+
 static bool rt_task_ready(const RtActorSelf *s)
 {
-    return s->qlen && (!s->nturns || s->turns[0].at > s->queue_at[s->qhead]);
+    return s->qlen && (!s->nturns || s->turns[0].at > s->queue_at[s->qhead]) &&
+           !rt_stop_waits_for_plans(s);
 }
 
 static bool rt_plans_ready(RtActorSelf *s)

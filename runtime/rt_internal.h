@@ -491,6 +491,7 @@ typedef struct RtActorRec {
                         * none free (the actor fails to start); see rt_gpu.h */
     bool dead, init_failed;
     bool kill_sent;    /* daft_rt_kill: every call sent so far was sent before its death */
+    bool stop_sent;    /* told to stop (teardown): exiting normally then is no news to others */
     char death[256];   /* "actor 'w1' (Worker) died while running 'step': killed by ..." */
     char init_error[256]; /* init_failed: its init's error ("actor 'w1' (Worker) method 'init': ...") */
     RtChan ctl;        /* driver → actor */
@@ -630,6 +631,8 @@ bool rt_xplan_stopped(const RtXPlan *p);
 /* The driver unloads a plan that failed on another actor from execution `exec` (1-based;
  * 0: at once): the executions before it still complete here. */
 void rt_xplan_stop_at(RtXPlan *p, uint64_t exec);
+/* Told to stop at a later execution (rt_xplan_stop_at), it has executions before it to run. */
+bool rt_xplan_owes_executions(const RtXPlan *p);
 /* The plan failed on this actor by itself: stops it, and owes the driver why. */
 void rt_xplan_fail(RtXPlan *p, const char *why);
 /* Why the plan failed on this actor by itself (rt_xplan_fail, or an NCCL operation whose

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 RtActorRec *rt_drv_actor(DaftRt *rt, DaftActor id)
 {
@@ -375,6 +376,12 @@ void rt_drv_notices(DaftRt *rt)
         if (!dead->dead || dead->notice_sent)
             continue;
         dead->notice_sent = true;
+        /* an actor that stopped when told to at the end is not dead to the others, which
+         * may still run plan executions that need it no more (its normal exit would stop
+         * them: rt_exec.c's rt_handle_dead) */
+        if (dead->stop_sent && !rt->mpi && dead->proc.exited && WIFEXITED(dead->proc.status) &&
+            WEXITSTATUS(dead->proc.status) == 0)
+            continue;
         RtBuf m = {0};
         rt_buf_u32(&m, RT_M_DEAD);
         rt_buf_u32(&m, d);

@@ -130,6 +130,11 @@ void rt_xplan_stop_at(RtXPlan *p, uint64_t exec)
         p->stop_at = exec;
 }
 
+bool rt_xplan_owes_executions(const RtXPlan *p)
+{
+    return !p->stopped && p->stop_at && p->execs + 1 < p->stop_at;
+}
+
 static void rt_xplan_owe_failure(RtXPlan *p, const char *why)
 {
     if (p->failure_owed || p->failure_told)

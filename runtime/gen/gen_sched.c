@@ -921,7 +921,9 @@ void gen_sched_shutdown(void)
         for (int64_t end = gen_now_ms() + 5000, left; L->rp && L->fetched < L->submitted;)
             if ((left = end - gen_now_ms()) <= 0 || exec_fetch(L, (double)left / 1000.0) == DAFT_ETIMEDOUT)
                 break;
-        if (L->rp && daft_gen_rt())
+        if (L->rp && daft_gen_rt() && L->fetched == L->submitted)
+            daft_rt_plan_finish(daft_gen_rt(), L->rp); /* (calls that feed no output run too) */
+        else if (L->rp && daft_gen_rt())
             daft_rt_plan_unload(daft_gen_rt(), L->rp);
         loaded_free(L);
     }

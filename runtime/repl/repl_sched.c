@@ -438,7 +438,17 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
 void repl_plans_free(Repl *R) {
     for (ReplPlan *p = R->plans, *n; p; p = n) {
         n = p->next;
-        if (p->rt)
+        /* SPEC 15.7: the executions still running finish first, for up to 5 s, and then also
+         * their calls that feed no output (daft_rt_plan_finish) */
+        double deadline = repl_now() + 5.0;
+        while (p->rt && p->returned < p->submitted && repl_now() < deadline) {
+            DaftValue v;
+            if (repl_plan_output(R, p, p->returned, 0, 0.1, &v) == 0)
+                daft_value_free(&v);
+        }
+        if (p->rt && p->returned == p->submitted)
+            daft_rt_plan_finish(R->rt, p->rt);
+        else if (p->rt)
             daft_rt_plan_unload(R->rt, p->rt);
         for (int64_t i = 0; i < p->returned * p->plan->noutputs; i++)
             daft_value_free(&p->results[i]);
