@@ -1,0 +1,246 @@
+/* ce_probe.c — does an allreduce on the copy engines slow W5's GEMMs less than NCCL's?
+ *
+ *   ce_probe [-n GPUS] [-mb 64] [-gemms 8] [-m 1024] [-hidden 4096] [-ops 20] [-reps 5] [-prio 0]
+ *
+ * W5 on 4 GPUs stays at 1.13-1.14 x DDP against a target of 1.25 x; the eighteenth session's
+ * dp_probe found the C program of the same schedule no faster, and NCCL's kernels sharing the
+ * SMs with the backward's GEMMs one of the two costs (bench/RESULTS.md). An allreduce whose data
+ * moves on the copy engines (peer copies over NVLink) and whose SMs do only the additions would
+ * leave the GEMMs their SMs. Before such an allreduce is built between daft's actor processes
+ * (IPC buffers, stream memory operations), this probe measures what it could give, in one
+ * process driving every GPU:
+ *   - K GEMMs ([m, hidden] x [hidden, hidden], fp32, the W5 layer's shape) on a compute stream;
+ *   - `ops` allreduces of `mb` MiB on a second stream: NCCL's (ncclAllReduce, sum, f32), or the
+ *     copy-engine pattern: each GPU pulls its chunk from every other (cudaMemcpyPeerAsync),
+ *     adds them (one elementwise kernel each), and pulls every other reduced chunk back;
+ *   - each alone, then GEMMs and allreduces started together on every GPU.
+ * The copy-engine pattern is timed for its traffic and its kernels only: the GPUs do not wait
+ * for one another between its steps, so its values are not an allreduce's (a real one needs a
+ * flag per step and peer, which would add latency but no traffic).
+ * -prio 1 gives the allreduce stream the highest priority, so that the additions run between
+ * the GEMMs' blocks instead of after them.
+ * RESULT lines (ms, median over reps, the slowest GPU): gemms_alone, nccl_alone, ce_alone,
+ * gemms_with_nccl, nccl_with_gemms, gemms_with_ce, ce_with_gemms.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peer_common.h"
+#include "std_cuda.h"
+
+#define MAX_GPUS 8
+
+typedef struct Gpu {
+    cudaStream_t compute, comm;
+    ncclComm_t nccl;
+    float *x, *w, *y;     /* the GEMM's operands */
+    float *g, *scratch;   /* the gradient, and one chunk per peer */
+} Gpu;
+
+typedef struct Probe {
+    int n;
+    int64_t m, h, elems, chunk;
+    int gemms, ops, prio;
+    Gpu gpu[MAX_GPUS];
+} Probe;
+
+static int check_std(int rc, const char *what)
+{
+    if (rc)
+        fprintf(stderr, "ce_probe: %s: %s\n", what, std_cuda_last_error());
+    return rc;
+}
+
+static int setup(Probe *p)
+{
+    int devs[MAX_GPUS];
+    ncclComm_t comms[MAX_GPUS];
+    for (int d = 0; d < p->n; d++)
+        devs[d] = d;
+    PNC(ncclCommInitAll(comms, p->n, devs));
+    for (int d = 0; d < p->n; d++) {
+        Gpu *g = &p->gpu[d];
+        PCU(cudaSetDevice(d));
+        for (int j = 0; j < p->n; j++)
+            if (j != d) {
+                cudaError_t e = cudaDeviceEnablePeerAccess(j, 0);
+                if (e != cudaSuccess && e != cudaErrorPeerAccessAlreadyEnabled)
+                    PCU(e);
+            }
+        cudaGetLastError();
+        g->nccl = comms[d];
+        PCU(cudaStreamCreateWithFlags(&g->compute, cudaStreamNonBlocking));
+        int least, greatest;
+        PCU(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+        PCU(cudaStreamCreateWithPriority(&g->comm, cudaStreamNonBlocking, p->prio ? greatest : 0));
+        PCU(cudaMalloc((void **)&g->x, (size_t)(p->m * p->h) * sizeof(float)));
+        PCU(cudaMalloc((void **)&g->w, (size_t)(p->h * p->h) * sizeof(float)));
+        PCU(cudaMalloc((void **)&g->y, (size_t)(p->m * p->h) * sizeof(float)));
+        PCU(cudaMalloc((void **)&g->g, (size_t)p->elems * sizeof(float)));
+        PCU(cudaMalloc((void **)&g->scratch, (size_t)(p->chunk * p->n) * sizeof(float)));
+        if (check_std(std_cuda_randn(g->x, DAFT_RT_F32, p->m * p->h, 1 + d, g->compute), "randn") ||
+            check_std(std_cuda_randn(g->w, DAFT_RT_F32, p->h * p->h, 100 + d, g->compute), "randn") ||
+            check_std(std_cuda_ones(g->g, DAFT_RT_F32, p->elems, g->compute), "ones"))
+            return 1;
+        PCU(cudaStreamSynchronize(g->compute));
+    }
+    return 0;
+}
+
+static int enqueue_gemms(Probe *p, int d)
+{
+    Gpu *g = &p->gpu[d];
+    for (int k = 0; k < p->gemms; k++)
+        if (check_std(std_cuda_linear_forward(DAFT_RT_F32, p->m, p->h, p->h, g->x, g->w, g->y,
+                                              g->compute), "linear_forward"))
+            return 1;
+    return 0;
+}
+
+static int enqueue_nccl(Probe *p)
+{
+    for (int k = 0; k < p->ops; k++) {
+        PNC(ncclGroupStart());
+        for (int d = 0; d < p->n; d++)
+            PNC(ncclAllReduce(p->gpu[d].g, p->gpu[d].g, (size_t)p->elems, ncclFloat, ncclSum,
+                              p->gpu[d].nccl, p->gpu[d].comm));
+        PNC(ncclGroupEnd());
+    }
+    return 0;
+}
+
+/* GPU d's part of one copy-engine allreduce: pull chunk d from each peer, add, pull back. */
+static int enqueue_ce_one(Probe *p, int d)
+{
+    Gpu *g = &p->gpu[d];
+    size_t bytes = (size_t)p->chunk * sizeof(float);
+    float *mine = g->g + (size_t)d * (size_t)p->chunk;
+    for (int j = 0; j < p->n; j++)
+        if (j != d)
+            PCU(cudaMemcpyPeerAsync(g->scratch + (size_t)j * (size_t)p->chunk, d,
+                                    p->gpu[j].g + (size_t)d * (size_t)p->chunk, j, bytes, g->comm));
+    for (int j = 0; j < p->n; j++)
+        if (j != d &&
+            check_std(std_cuda_add(DAFT_RT_F32, p->chunk, mine, g->scratch + (size_t)j * (size_t)p->chunk,
+                                   mine, g->comm), "add"))
+            return 1;
+    for (int j = 0; j < p->n; j++)
+        if (j != d)
+            PCU(cudaMemcpyPeerAsync(g->g + (size_t)j * (size_t)p->chunk, d,
+                                    p->gpu[j].g + (size_t)j * (size_t)p->chunk, j, bytes, g->comm));
+    return 0;
+}
+
+enum { GEMMS = 1, NCCL = 2, CE = 4 };
+
+/* One round of `what` on every GPU, all started together; the slowest GPU's times (ms) of
+ * its GEMM stream and of its allreduce stream from the common start. */
+static int round_of(Probe *p, int what, double *gemm_ms, double *comm_ms)
+{
+    cudaEvent_t start[MAX_GPUS], gend[MAX_GPUS], cend[MAX_GPUS];
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        PCU(cudaDeviceSynchronize());
+        PCU(cudaEventCreate(&start[d]));
+        PCU(cudaEventCreate(&gend[d]));
+        PCU(cudaEventCreate(&cend[d]));
+    }
+    for (int d = 0; d < p->n; d++) { /* (a spin of the start would skew: each GPU's own) */
+        PCU(cudaSetDevice(d));
+        PCU(cudaEventRecord(start[d], p->gpu[d].compute));
+        PCU(cudaStreamWaitEvent(p->gpu[d].comm, start[d], 0));
+    }
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        if ((what & GEMMS) && enqueue_gemms(p, d))
+            return 1;
+    }
+    if ((what & NCCL) && enqueue_nccl(p))
+        return 1;
+    for (int k = 0; (what & CE) && k < p->ops; k++)
+        for (int d = 0; d < p->n; d++) {
+            PCU(cudaSetDevice(d));
+            if (enqueue_ce_one(p, d))
+                return 1;
+        }
+    *gemm_ms = *comm_ms = 0.0;
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        PCU(cudaEventRecord(gend[d], p->gpu[d].compute));
+        PCU(cudaEventRecord(cend[d], p->gpu[d].comm));
+    }
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        PCU(cudaEventSynchronize(gend[d]));
+        PCU(cudaEventSynchronize(cend[d]));
+        float a, b;
+        PCU(cudaEventElapsedTime(&a, start[d], gend[d]));
+        PCU(cudaEventElapsedTime(&b, start[d], cend[d]));
+        if (a > *gemm_ms)
+            *gemm_ms = a;
+        if (b > *comm_ms)
+            *comm_ms = b;
+        cudaEventDestroy(start[d]);
+        cudaEventDestroy(gend[d]);
+        cudaEventDestroy(cend[d]);
+    }
+    return 0;
+}
+
+static void result(const Probe *p, const char *metric, double *v, int reps)
+{
+    char cfg[96];
+    snprintf(cfg, sizeof cfg, "%d GPUs, %lld MiB x %d, %d GEMMs [%lld, %lld]%s", p->n,
+             (long long)(p->elems * 4 >> 20), p->ops, p->gemms, (long long)p->m, (long long)p->h,
+             p->prio ? ", priority" : "");
+    peer_result("W5", "ce_probe", cfg, metric, peer_median(v, reps));
+}
+
+int main(int argc, char **argv)
+{
+    Probe p;
+    memset(&p, 0, sizeof p);
+    int have = 0;
+    cudaGetDeviceCount(&have);
+    p.n = (int)peer_arg_ll(argc, argv, "-n", have < 2 ? have : 2);
+    int64_t mb = peer_arg_ll(argc, argv, "-mb", 64);
+    p.gemms = (int)peer_arg_ll(argc, argv, "-gemms", 8);
+    p.m = peer_arg_ll(argc, argv, "-m", 1024);
+    p.h = peer_arg_ll(argc, argv, "-hidden", 4096);
+    p.ops = (int)peer_arg_ll(argc, argv, "-ops", 20);
+    int reps = (int)peer_arg_ll(argc, argv, "-reps", 5);
+    p.prio = (int)peer_arg_ll(argc, argv, "-prio", 0);
+    if (p.n < 2 || p.n > MAX_GPUS || p.n > have || reps < 1 || reps > 64 || mb < 1) {
+        fprintf(stderr, "ce_probe: needs 2..%d GPUs (%d here), reps 1..64, mb >= 1\n", MAX_GPUS, have);
+        return 1;
+    }
+    p.chunk = (mb << 20) / 4 / p.n;
+    p.elems = p.chunk * p.n;
+    if (setup(&p))
+        return 1;
+    static const struct { int what; const char *gemm, *comm; } runs[] = {
+        {GEMMS, "gemms_alone", NULL},
+        {NCCL, NULL, "nccl_alone"},
+        {CE, NULL, "ce_alone"},
+        {GEMMS | NCCL, "gemms_with_nccl", "nccl_with_gemms"},
+        {GEMMS | CE, "gemms_with_ce", "ce_with_gemms"},
+    };
+    double warm_g, warm_c;
+    if (round_of(&p, GEMMS | NCCL | CE, &warm_g, &warm_c))
+        return 1;
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        double g[64], c[64];
+        for (int k = 0; k < reps; k++)
+            if (round_of(&p, runs[r].what, &g[k], &c[k]))
+                return 1;
+        if (runs[r].gemm)
+            result(&p, runs[r].gemm, g, reps);
+        if (runs[r].comm)
+            result(&p, runs[r].comm, c, reps);
+    }
+    for (int d = 0; d < p.n; d++)
+        ncclCommDestroy(p.gpu[d].nccl);
+    std_cuda_thread_release();
+    return 0;
+}
