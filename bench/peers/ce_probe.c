@@ -1,6 +1,7 @@
 /* ce_probe.c — does an allreduce on the copy engines slow W5's GEMMs less than NCCL's?
  *
  *   ce_probe [-n GPUS] [-mb 64] [-gemms 8] [-m 1024] [-hidden 4096] [-ops 20] [-reps 5] [-prio 0]
+ *            [-sync 1]
  *
  * W5 on 4 GPUs stays at 1.13-1.14 x DDP against a target of 1.25 x; the eighteenth session's
  * dp_probe found the C program of the same schedule no faster, and NCCL's kernels sharing the
@@ -14,14 +15,17 @@
  *     copy-engine pattern: each GPU pulls its chunk from every other (cudaMemcpyPeerAsync),
  *     adds them (one elementwise kernel each), and pulls every other reduced chunk back;
  *   - each alone, then GEMMs and allreduces started together on every GPU.
- * The copy-engine pattern is timed for its traffic and its kernels only: the GPUs do not wait
- * for one another between its steps, so its values are not an allreduce's (a real one needs a
- * flag per step and peer, which would add latency but no traffic).
+ * -sync 0 times the copy-engine pattern for its traffic and kernels only: the GPUs do not wait
+ * for one another between its steps, so its values are not an allreduce's. -sync 1 (default)
+ * makes it one: each step waits for the peers' previous step (CUDA events across the GPUs, what
+ * flags in memory would be between processes), and the gradients, ones at the start, must hold
+ * n^ops at the end (checked on every GPU).
  * -prio 1 gives the allreduce stream the highest priority, so that the additions run between
  * the GEMMs' blocks instead of after them.
  * RESULT lines (ms, median over reps, the slowest GPU): gemms_alone, nccl_alone, ce_alone,
  * gemms_with_nccl, nccl_with_gemms, gemms_with_ce, ce_with_gemms.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +40,13 @@ typedef struct Gpu {
     ncclComm_t nccl;
     float *x, *w, *y;     /* the GEMM's operands */
     float *g, *scratch;   /* the gradient, and one chunk per peer */
+    cudaEvent_t reduced, done; /* -sync 1: its chunk is reduced; its pulls are done */
 } Gpu;
 
 typedef struct Probe {
     int n;
     int64_t m, h, elems, chunk;
-    int gemms, ops, prio;
+    int gemms, ops, prio, sync;
     Gpu gpu[MAX_GPUS];
 } Probe;
 
@@ -79,6 +84,8 @@ static int setup(Probe *p)
         PCU(cudaMalloc((void **)&g->y, (size_t)(p->m * p->h) * sizeof(float)));
         PCU(cudaMalloc((void **)&g->g, (size_t)p->elems * sizeof(float)));
         PCU(cudaMalloc((void **)&g->scratch, (size_t)(p->chunk * p->n) * sizeof(float)));
+        PCU(cudaEventCreateWithFlags(&g->reduced, cudaEventDisableTiming));
+        PCU(cudaEventCreateWithFlags(&g->done, cudaEventDisableTiming));
         if (check_std(std_cuda_randn(g->x, DAFT_RT_F32, p->m * p->h, 1 + d, g->compute), "randn") ||
             check_std(std_cuda_randn(g->w, DAFT_RT_F32, p->h * p->h, 100 + d, g->compute), "randn") ||
             check_std(std_cuda_ones(g->g, DAFT_RT_F32, p->elems, g->compute), "ones"))
@@ -110,26 +117,73 @@ static int enqueue_nccl(Probe *p)
     return 0;
 }
 
-/* GPU d's part of one copy-engine allreduce: pull chunk d from each peer, add, pull back. */
-static int enqueue_ce_one(Probe *p, int d)
+/* Makes GPU d's allreduce stream wait for event `which` of every other GPU (-sync 1). */
+static int wait_peers(Probe *p, int d, size_t which)
 {
-    Gpu *g = &p->gpu[d];
-    size_t bytes = (size_t)p->chunk * sizeof(float);
-    float *mine = g->g + (size_t)d * (size_t)p->chunk;
     for (int j = 0; j < p->n; j++)
-        if (j != d)
-            PCU(cudaMemcpyPeerAsync(g->scratch + (size_t)j * (size_t)p->chunk, d,
-                                    p->gpu[j].g + (size_t)d * (size_t)p->chunk, j, bytes, g->comm));
-    for (int j = 0; j < p->n; j++)
-        if (j != d &&
-            check_std(std_cuda_add(DAFT_RT_F32, p->chunk, mine, g->scratch + (size_t)j * (size_t)p->chunk,
-                                   mine, g->comm), "add"))
-            return 1;
-    for (int j = 0; j < p->n; j++)
-        if (j != d)
-            PCU(cudaMemcpyPeerAsync(g->g + (size_t)j * (size_t)p->chunk, d,
-                                    p->gpu[j].g + (size_t)j * (size_t)p->chunk, j, bytes, g->comm));
+        if (j != d && p->sync)
+            PCU(cudaStreamWaitEvent(p->gpu[d].comm, *(cudaEvent_t *)((char *)&p->gpu[j] + which), 0));
     return 0;
+}
+
+/* One copy-engine allreduce, every GPU: pull chunk d from each peer into scratch and add;
+ * then pull every other GPU's reduced chunk. With -sync 1 a GPU pulls a peer's chunk only
+ * after that peer finished the previous allreduce (its `done`), and a reduced chunk only once
+ * its owner reduced it (`reduced`). */
+static int enqueue_ce_one(Probe *p)
+{
+    size_t bytes = (size_t)p->chunk * sizeof(float), c = (size_t)p->chunk;
+    for (int d = 0; d < p->n; d++) {
+        Gpu *g = &p->gpu[d];
+        float *mine = g->g + (size_t)d * c;
+        PCU(cudaSetDevice(d));
+        if (wait_peers(p, d, offsetof(Gpu, done)))
+            return 1;
+        for (int j = 0; j < p->n; j++)
+            if (j != d)
+                PCU(cudaMemcpyPeerAsync(g->scratch + (size_t)j * c, d, p->gpu[j].g + (size_t)d * c, j,
+                                        bytes, g->comm));
+        for (int j = 0; j < p->n; j++)
+            if (j != d && check_std(std_cuda_add(DAFT_RT_F32, p->chunk, mine, g->scratch + (size_t)j * c,
+                                                 mine, g->comm), "add"))
+                return 1;
+        PCU(cudaEventRecord(g->reduced, g->comm));
+    }
+    for (int d = 0; d < p->n; d++) {
+        Gpu *g = &p->gpu[d];
+        PCU(cudaSetDevice(d));
+        if (wait_peers(p, d, offsetof(Gpu, reduced)))
+            return 1;
+        for (int j = 0; j < p->n; j++)
+            if (j != d)
+                PCU(cudaMemcpyPeerAsync(g->g + (size_t)j * c, d, p->gpu[j].g + (size_t)j * c, j, bytes,
+                                        g->comm));
+        PCU(cudaEventRecord(g->done, g->comm));
+    }
+    return 0;
+}
+
+/* -sync 1: after `ops` allreduces of ones every element is n^ops on every GPU. */
+static int check_sums(Probe *p, int ops)
+{
+    double want = 1.0;
+    for (int k = 0; k < ops; k++)
+        want *= p->n;
+    float *h = malloc((size_t)p->elems * sizeof(float));
+    int bad = 0;
+    for (int d = 0; d < p->n && h; d++) {
+        PCU(cudaSetDevice(d));
+        PCU(cudaMemcpy(h, p->gpu[d].g, (size_t)p->elems * sizeof(float), cudaMemcpyDeviceToHost));
+        for (int64_t i = 0; i < p->elems; i++)
+            if ((double)h[i] != want) {
+                fprintf(stderr, "ce_probe: GPU %d element %lld is %g, not %g\n", d, (long long)i,
+                        (double)h[i], want);
+                bad = 1;
+                break;
+            }
+    }
+    free(h);
+    return bad || !h;
 }
 
 enum { GEMMS = 1, NCCL = 2, CE = 4 };
@@ -159,11 +213,8 @@ static int round_of(Probe *p, int what, double *gemm_ms, double *comm_ms)
     if ((what & NCCL) && enqueue_nccl(p))
         return 1;
     for (int k = 0; (what & CE) && k < p->ops; k++)
-        for (int d = 0; d < p->n; d++) {
-            PCU(cudaSetDevice(d));
-            if (enqueue_ce_one(p, d))
-                return 1;
-        }
+        if (enqueue_ce_one(p))
+            return 1;
     *gemm_ms = *comm_ms = 0.0;
     for (int d = 0; d < p->n; d++) {
         PCU(cudaSetDevice(d));
@@ -191,9 +242,9 @@ static int round_of(Probe *p, int what, double *gemm_ms, double *comm_ms)
 static void result(const Probe *p, const char *metric, double *v, int reps)
 {
     char cfg[96];
-    snprintf(cfg, sizeof cfg, "%d GPUs, %lld MiB x %d, %d GEMMs [%lld, %lld]%s", p->n,
+    snprintf(cfg, sizeof cfg, "%d GPUs, %lld MiB x %d, %d GEMMs [%lld, %lld]%s%s", p->n,
              (long long)(p->elems * 4 >> 20), p->ops, p->gemms, (long long)p->m, (long long)p->h,
-             p->prio ? ", priority" : "");
+             p->prio ? ", priority" : "", p->sync ? "" : ", unsynchronised");
     peer_result("W5", "ce_probe", cfg, metric, peer_median(v, reps));
 }
 
@@ -211,6 +262,7 @@ int main(int argc, char **argv)
     p.ops = (int)peer_arg_ll(argc, argv, "-ops", 20);
     int reps = (int)peer_arg_ll(argc, argv, "-reps", 5);
     p.prio = (int)peer_arg_ll(argc, argv, "-prio", 0);
+    p.sync = (int)peer_arg_ll(argc, argv, "-sync", 1);
     if (p.n < 2 || p.n > MAX_GPUS || p.n > have || reps < 1 || reps > 64 || mb < 1) {
         fprintf(stderr, "ce_probe: needs 2..%d GPUs (%d here), reps 1..64, mb >= 1\n", MAX_GPUS, have);
         return 1;
@@ -227,6 +279,14 @@ int main(int argc, char **argv)
         {GEMMS | CE, "gemms_with_ce", "ce_with_gemms"},
     };
     double warm_g, warm_c;
+    if (p.sync) { /* the allreduce is one: check it first, on ones */
+        int ops = p.ops;
+        p.ops = 3;
+        if (round_of(&p, CE, &warm_g, &warm_c) || check_sums(&p, 3))
+            return 1;
+        p.ops = ops;
+        printf("ce_probe: the copy-engine allreduce gives %d^3 on every GPU: ok\n", p.n);
+    }
     if (round_of(&p, GEMMS | NCCL | CE, &warm_g, &warm_c))
         return 1;
     for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
