@@ -24,7 +24,19 @@
  * the GEMMs' blocks instead of after them.
  * RESULT lines (ms, median over reps, the slowest GPU): gemms_alone, nccl_alone, ce_alone,
  * gemms_with_nccl, nccl_with_gemms, gemms_with_ce, ce_with_gemms.
+ *
+ *   ce_probe -mode step [-n GPUS] [-hidden 4096] [-batch 256] [-layers 8] [-steps 20] [-reps 3]
+ *
+ * W5's training step itself (dp_probe's `daft` order: forward, MSE gradient, then from the last
+ * layer down its weight gradient, that gradient's allreduce on the second stream, its input
+ * gradient; the SGD updates after the backward), data parallel over the GPUs, with NCCL's
+ * allreduce (`step_nccl`), the copy-engine one (`step_ce`), and none (`step_compute`, the
+ * bound): samples/s, median of reps. A layer's copy-engine allreduce waits for every GPU's
+ * weight gradient of that layer, and a GPU overwrites a gradient only once the others have
+ * pulled it (events across the GPUs). Each prints the final MSE on GPU 0: the three train the
+ * same model from the same start and must agree closely.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +260,219 @@ static void result(const Probe *p, const char *metric, double *v, int reps)
     peer_result("W5", "ce_probe", cfg, metric, peer_median(v, reps));
 }
 
+/* ---------------------------------------------------------------- -mode step */
+
+#define MAXL 16
+
+typedef struct Replica {
+    float *w[MAXL], *g[MAXL], *gz[MAXL], *acts[MAXL + 1], *gy, *x0, *target;
+    cudaEvent_t wg_done[MAXL], ar_done[MAXL];
+} Replica;
+
+typedef struct Step {
+    int64_t h, b, layers;
+    Replica r[MAXL];
+} Step;
+
+enum { STEP_COMPUTE, STEP_NCCL, STEP_CE };
+
+static int step_init_weights(Probe *p, Step *t)
+{
+    float scale = sqrtf(2.0f / (float)t->h);
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        for (int64_t l = 0; l < t->layers; l++) {
+            float *w = t->r[d].w[l];
+            if (check_std(std_cuda_randn(w, DAFT_RT_F32, t->h * t->h, 1000 + l, p->gpu[d].compute), "randn") ||
+                check_std(std_cuda_binop_scalar(STD_CUDA_MUL, DAFT_RT_F32, t->h * t->h, w, scale, 0, w,
+                                                p->gpu[d].compute), "mul"))
+                return 1;
+        }
+        PCU(cudaStreamSynchronize(p->gpu[d].compute));
+    }
+    return 0;
+}
+
+static int step_setup(Probe *p, Step *t)
+{
+    size_t mat = (size_t)(t->h * t->h) * sizeof(float), act = (size_t)(t->b * t->h) * sizeof(float);
+    p->chunk = t->h * t->h / p->n;
+    p->elems = t->h * t->h;
+    for (int d = 0; d < p->n; d++) {
+        Replica *r = &t->r[d];
+        Gpu *g = &p->gpu[d];
+        PCU(cudaSetDevice(d));
+        PCU(cudaFree(g->g)); /* (the GEMM probe's buffers: the gradients are per layer here) */
+        PCU(cudaFree(g->scratch));
+        PCU(cudaMalloc((void **)&g->scratch, (size_t)(p->chunk * p->n) * sizeof(float)));
+        for (int64_t l = 0; l < t->layers; l++) {
+            PCU(cudaMalloc((void **)&r->w[l], mat));
+            PCU(cudaMalloc((void **)&r->g[l], mat));
+            PCU(cudaMalloc((void **)&r->gz[l], act));
+            PCU(cudaMalloc((void **)&r->acts[l + 1], act));
+            PCU(cudaEventCreateWithFlags(&r->wg_done[l], cudaEventDisableTiming));
+            PCU(cudaEventCreateWithFlags(&r->ar_done[l], cudaEventDisableTiming));
+        }
+        PCU(cudaMalloc((void **)&r->gy, act));
+        PCU(cudaMalloc((void **)&r->x0, act));
+        PCU(cudaMalloc((void **)&r->target, act));
+        if (check_std(std_cuda_randn(r->x0, DAFT_RT_F32, t->b * t->h, 5000 + d, g->compute), "randn") ||
+            check_std(std_cuda_randn(r->target, DAFT_RT_F32, t->b * t->h, 99 + d, g->compute), "randn"))
+            return 1;
+        r->acts[0] = r->x0;
+    }
+    return 0;
+}
+
+/* Layer l's allreduce (sum) of every replica's gradient, after each one's weight gradient. */
+static int step_allreduce(Probe *p, Step *t, int how, int64_t l)
+{
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        for (int j = 0; j < p->n; j++)
+            if (j == d || how == STEP_CE) /* (NCCL waits for the others itself) */
+                PCU(cudaStreamWaitEvent(p->gpu[d].comm, t->r[j].wg_done[l], 0));
+        p->gpu[d].g = t->r[d].g[l];
+    }
+    if (how == STEP_NCCL) {
+        PNC(ncclGroupStart());
+        for (int d = 0; d < p->n; d++)
+            PNC(ncclAllReduce(t->r[d].g[l], t->r[d].g[l], (size_t)p->elems, ncclFloat, ncclSum,
+                              p->gpu[d].nccl, p->gpu[d].comm));
+        PNC(ncclGroupEnd());
+    } else if (enqueue_ce_one(p)) {
+        return 1;
+    }
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        PCU(cudaEventRecord(t->r[d].ar_done[l], p->gpu[d].comm));
+    }
+    return 0;
+}
+
+static int step_once(Probe *p, Step *t, int how)
+{
+    int64_t L = t->layers, hb = t->h * t->b;
+    for (int d = 0; d < p->n; d++) { /* forward, MSE gradient */
+        Replica *r = &t->r[d];
+        cudaStream_t cs = p->gpu[d].compute;
+        PCU(cudaSetDevice(d));
+        for (int64_t l = 0; l < L; l++)
+            if (check_std(std_cuda_linear_forward(DAFT_RT_F32, t->b, t->h, t->h, r->acts[l], r->w[l],
+                                                  r->acts[l + 1], cs), "linear_forward") ||
+                check_std(std_cuda_relu(DAFT_RT_F32, hb, r->acts[l + 1], r->acts[l + 1], cs), "relu"))
+                return 1;
+        if (check_std(std_cuda_mse_grad(DAFT_RT_F32, hb, r->acts[L], r->target, r->gy, cs), "mse_grad"))
+            return 1;
+    }
+    for (int64_t l = L - 1; l >= 0; l--) {
+        for (int d = 0; d < p->n; d++) {
+            Replica *r = &t->r[d];
+            cudaStream_t cs = p->gpu[d].compute;
+            PCU(cudaSetDevice(d));
+            if (check_std(std_cuda_relu_backward(DAFT_RT_F32, hb, r->acts[l + 1], r->gy, r->gz[l], cs),
+                          "relu_backward"))
+                return 1;
+            for (int j = 0; how == STEP_CE && j < p->n; j++) /* the others pulled it last step */
+                if (j != d)
+                    PCU(cudaStreamWaitEvent(cs, t->r[j].ar_done[l], 0));
+            if (check_std(std_cuda_gemm(DAFT_RT_F32, 1, 0, t->h, t->h, t->b, r->acts[l], r->gz[l], r->g[l],
+                                        cs), "weight grad"))
+                return 1;
+            PCU(cudaEventRecord(how == STEP_COMPUTE ? r->ar_done[l] : r->wg_done[l], cs));
+        }
+        if (how != STEP_COMPUTE && step_allreduce(p, t, how, l))
+            return 1;
+        for (int d = 0; l > 0 && d < p->n; d++) {
+            Replica *r = &t->r[d];
+            PCU(cudaSetDevice(d));
+            if (check_std(std_cuda_gemm(DAFT_RT_F32, 0, 1, t->b, t->h, t->h, r->gz[l], r->w[l], r->gy,
+                                        p->gpu[d].compute), "input grad"))
+                return 1;
+        }
+    }
+    for (int d = 0; d < p->n; d++) { /* updates, the mean gradient's (sum / n) */
+        Replica *r = &t->r[d];
+        cudaStream_t cs = p->gpu[d].compute;
+        PCU(cudaSetDevice(d));
+        for (int64_t l = L - 1; l >= 0; l--) {
+            PCU(cudaStreamWaitEvent(cs, r->ar_done[l], 0));
+            if (check_std(std_cuda_sgd_update(DAFT_RT_F32, t->h * t->h, r->w[l], r->g[l], 1e-3 / p->n,
+                                              r->w[l], cs), "sgd_update"))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int step_sync_all(Probe *p)
+{
+    for (int d = 0; d < p->n; d++) {
+        PCU(cudaSetDevice(d));
+        PCU(cudaDeviceSynchronize());
+    }
+    return 0;
+}
+
+static int step_run(Probe *p, Step *t, int how, int steps, int reps, const char *metric)
+{
+    if (step_init_weights(p, t))
+        return 1;
+    for (int i = 0; i < 3; i++)
+        if (step_once(p, t, how))
+            return 1;
+    double per[64];
+    for (int k = 0; k < reps; k++) {
+        if (step_sync_all(p))
+            return 1;
+        double t0 = peer_now();
+        for (int i = 0; i < steps; i++)
+            if (step_once(p, t, how))
+                return 1;
+        if (step_sync_all(p))
+            return 1;
+        per[k] = (double)p->n * (double)t->b * steps / (peer_now() - t0);
+    }
+    Replica *r = &t->r[0];
+    double loss = 0.0;
+    PCU(cudaSetDevice(0));
+    for (int64_t l = 0; l < t->layers; l++)
+        if (check_std(std_cuda_linear_forward(DAFT_RT_F32, t->b, t->h, t->h, r->acts[l], r->w[l],
+                                              r->acts[l + 1], p->gpu[0].compute), "linear_forward") ||
+            check_std(std_cuda_relu(DAFT_RT_F32, t->b * t->h, r->acts[l + 1], r->acts[l + 1],
+                                    p->gpu[0].compute), "relu"))
+            return 1;
+    if (check_std(std_cuda_mse_loss_sync(DAFT_RT_F32, t->b * t->h, r->acts[t->layers], r->target, &loss,
+                                         p->gpu[0].compute), "mse_loss"))
+        return 1;
+    char cfg[96];
+    snprintf(cfg, sizeof cfg, "%d GPUs, hidden %lld, batch %lld per GPU, %lld layers", p->n,
+             (long long)t->h, (long long)t->b, (long long)t->layers);
+    peer_result("W5", "ce_probe", cfg, metric, peer_median(per, reps));
+    printf("ce_probe %s: final MSE on GPU 0 after %d steps: %.9g\n", metric, 3 + reps * steps, loss);
+    return 0;
+}
+
+static int step_mode(Probe *p, int argc, char **argv)
+{
+    static Step t;
+    t.h = peer_arg_ll(argc, argv, "-hidden", 4096);
+    t.b = peer_arg_ll(argc, argv, "-batch", 256);
+    t.layers = peer_arg_ll(argc, argv, "-layers", 8);
+    int steps = (int)peer_arg_ll(argc, argv, "-steps", 20);
+    int reps = (int)peer_arg_ll(argc, argv, "-reps", 3);
+    if (t.layers < 1 || t.layers > MAXL || reps < 1 || reps > 64 || (t.h * t.h) % p->n) {
+        fprintf(stderr, "ce_probe: -mode step needs 1..%d layers, 1..64 reps\n", MAXL);
+        return 1;
+    }
+    p->sync = 1;
+    if (step_setup(p, &t))
+        return 1;
+    return step_run(p, &t, STEP_COMPUTE, steps, reps, "step_compute_samples_per_s") ||
+           step_run(p, &t, STEP_NCCL, steps, reps, "step_nccl_samples_per_s") ||
+           step_run(p, &t, STEP_CE, steps, reps, "step_ce_samples_per_s");
+}
+
 int main(int argc, char **argv)
 {
     Probe p;
@@ -271,6 +496,8 @@ int main(int argc, char **argv)
     p.elems = p.chunk * p.n;
     if (setup(&p))
         return 1;
+    if (!strcmp(peer_arg_str(argc, argv, "-mode", "gemm"), "step"))
+        return step_mode(&p, argc, argv);
     static const struct { int what; const char *gemm, *comm; } runs[] = {
         {GEMMS, "gemms_alone", NULL},
         {NCCL, NULL, "nccl_alone"},
