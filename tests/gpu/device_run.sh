@@ -23,7 +23,8 @@
 # 7 W3 (daft's bench_gpu_plan on 2 GPUs and the C peer nccl_sendrecv; bench_gpu_plan again
 # with DAFT_NCCL_PREPOST=0, receives posted only when their control value came); 8 daft-repl's
 # sessions (tests/repl) on GPUs; 9 (4 GPUs) an A/B of NCCL settings against the missed W7 and
-# W5 targets. At the end every output is packed into $OUT/all.tgz.
+# W5 targets; 10 W5's step with a copy-engine allreduce against NCCL's (bench/peers/ce_probe,
+# dp_probe). At the end every output is packed into $OUT/all.tgz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -41,7 +42,7 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7 8 9} # a subset, e.g. "2 3" to repeat steps of a call cut short
+STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7 8 9 10} # a subset, e.g. "2 3" to repeat steps of a call cut short
 want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 want 1 && stamp "1 test_gpu_rt, test_std_cuda" &&
@@ -257,6 +258,18 @@ if want 9 && [ "$ngpu" -ge 4 ]; then
       grep -E '^(RESULT.*TP=4, batch 32|FAILED)' | tee -a "$DAFT_TXT"
   done
   DAFT_TXT=$OUT/3-daft.txt DAFT_TAG=
+fi
+# 10 W5's step with an allreduce on the copy engines against NCCL's (bench/RESULTS.md,
+# nineteenth session): ce_probe -mode step (one process driving every GPU: NCCL, copy engines,
+# none) and dp_probe (one process per GPU, dp_train_overlap's order), three rounds, all GPUs.
+if want 10 && [ "$ngpu" -ge 2 ]; then
+  stamp "10 W5 step: copy-engine allreduce (ce_probe) against NCCL (dp_probe), $ngpu GPUs"
+  for r in 1 2 3; do
+    timeout -k 5 120 "$B/bench/peers/ce_probe" -mode step -n "$ngpu" -steps 20 -reps 3 2>&1 |
+      sed "s/^/round=$r /" | tee -a "$OUT/10-ce.txt"
+    timeout -k 5 120 "$B/bench/peers/dp_probe" -n "$ngpu" -variants compute,daft -steps 20 -reps 3 \
+      2>&1 | grep -E '^(RESULT|dp_probe)' | sed "s/^/round=$r /" | tee -a "$OUT/10-ce.txt"
+  done
 fi
 stamp "done"
 # a device call brings back only a few files: everything as one archive as well
