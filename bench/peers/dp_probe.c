@@ -29,17 +29,38 @@
  *             the forward of layer l waits for (the later layers' gathers overlap the forward)
  *   sym:V     variant V with the gradients in ncclMemAlloc memory registered as symmetric
  *             windows (NCCL_WIN_COLL_SYMMETRIC)
+ *   ce        daft's order with each allreduce on the copy engines instead of NCCL's kernels
+ *             (bench/peers/ce_probe measured the pattern in one process): every rank maps the
+ *             others' gradients (CUDA IPC), pulls its chunk of a layer's gradient from each,
+ *             adds them and scales by 1/R, then pulls every other reduced chunk back. Steps
+ *             are ordered by counters in device memory that a rank writes into its peers'
+ *             memory and waits for in its own (stream memory operations): "my gradient of
+ *             this allreduce is ready", "my chunk is reduced", "I pulled yours" (a gradient
+ *             is overwritten by the next step only after every peer pulled it).
  * Figure: samples/s = R * batch * steps / seconds, median of -reps timed runs, each from a
  * barrier to the end of every stream. Rank 0 also prints the final MSE of each variant
  * (every variant trains the same model from the same start: they must agree closely).
  */
+#include <cuda.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "peer_common.h"
 #include "std_cuda.h"
 
 #define MAXL 64
+#define MAXR 8
+
+/* ce: what a rank maps of the others, and its counters (see the ce variant above) */
+enum { CE_READY, CE_REDUCED, CE_PULLED, CE_KINDS };
+typedef struct Ce {
+    float *scratch;                  /* one chunk per peer */
+    uint32_t *flags;                 /* [kind][peer]: the last sequence number it wrote here */
+    float *peer_g[MAXR][MAXL];       /* the peers' gradients, mapped */
+    uint32_t *peer_flags[MAXR];      /* the peers' counters, mapped */
+    uint32_t seq, last[MAXL];        /* allreduces issued; layer l's last one */
+} Ce;
 
 typedef struct Net {
     int64_t h, b, layers;
@@ -56,12 +77,14 @@ typedef struct Net {
     cudaStream_t cs, ns;
     cudaEvent_t wg_done[MAXL], ar_done[MAXL];
     int pending;                 /* deferred updates of the previous step are owed */
+    Ce ce;
 } Net;
 
 typedef struct Variant {
     int compute_only, ar_only, defer, low;  /* low: layers below it reversed (lowK) */
     int zero;                               /* reducescatter, own rows, allgather */
     int chunks;                             /* chunkC: layer 0's gradient in C row blocks */
+    int ce;                                 /* allreduces on the copy engines */
     ncclComm_t comm;
 } Variant;
 
@@ -139,10 +162,130 @@ static int weight_grad_chunked(PeerCtx *ctx, Net *n, const Variant *v)
     return 0;
 }
 
+static int ce_announce(PeerCtx *ctx, Net *n, int kind, uint32_t seq)
+{
+    for (int j = 0; j < ctx->nranks; j++)
+        if (j != ctx->rank &&
+            cuStreamWriteValue32((CUstream)n->ns,
+                                 (CUdeviceptr)(n->ce.peer_flags[j] + kind * MAXR + ctx->rank), seq, 0)) {
+            fprintf(stderr, "rank %d: cuStreamWriteValue32 failed\n", ctx->rank);
+            return 1;
+        }
+    return 0;
+}
+
+static int ce_wait(PeerCtx *ctx, Net *n, cudaStream_t s, int kind, int peer, uint32_t seq)
+{
+    if (cuStreamWaitValue32((CUstream)s, (CUdeviceptr)(n->ce.flags + kind * MAXR + peer), seq,
+                            CU_STREAM_WAIT_VALUE_GEQ)) {
+        fprintf(stderr, "rank %d: cuStreamWaitValue32 failed\n", ctx->rank);
+        return 1;
+    }
+    return 0;
+}
+
+/* Layer l's allreduce (average) on the copy engines, on the communication stream. */
+static int ce_allreduce(PeerCtx *ctx, Net *n, int64_t l)
+{
+    int R = ctx->nranks, me = ctx->rank;
+    int64_t chunk = n->h * n->h / R;
+    size_t bytes = (size_t)chunk * sizeof(float);
+    float *mine = n->g[l] + (size_t)me * (size_t)chunk;
+    uint32_t seq = ++n->ce.seq;
+    n->ce.last[l] = seq;
+    if (ce_announce(ctx, n, CE_READY, seq))
+        return 1;
+    for (int j = 0; j < R; j++) {
+        if (j == me)
+            continue;
+        if (ce_wait(ctx, n, n->ns, CE_READY, j, seq))
+            return 1;
+        PCU(cudaMemcpyAsync(n->ce.scratch + (size_t)j * (size_t)chunk,
+                            n->ce.peer_g[j][l] + (size_t)me * (size_t)chunk, bytes,
+                            cudaMemcpyDeviceToDevice, n->ns));
+    }
+    for (int j = 0; j < R; j++)
+        if (j != me)
+            SC(std_cuda_add(DAFT_RT_F32, chunk, mine, n->ce.scratch + (size_t)j * (size_t)chunk, mine,
+                            n->ns));
+    SC(std_cuda_binop_scalar(STD_CUDA_MUL, DAFT_RT_F32, chunk, mine, 1.0 / R, 0, mine, n->ns));
+    if (ce_announce(ctx, n, CE_REDUCED, seq))
+        return 1;
+    for (int j = 0; j < R; j++) {
+        if (j == me)
+            continue;
+        if (ce_wait(ctx, n, n->ns, CE_REDUCED, j, seq))
+            return 1;
+        PCU(cudaMemcpyAsync(n->g[l] + (size_t)j * (size_t)chunk,
+                            n->ce.peer_g[j][l] + (size_t)j * (size_t)chunk, bytes,
+                            cudaMemcpyDeviceToDevice, n->ns));
+    }
+    return ce_announce(ctx, n, CE_PULLED, seq);
+}
+
+/* ce: every rank maps the others' gradients and counters (handles through an allgather). */
+static int ce_setup(PeerCtx *ctx, Net *n)
+{
+    int R = ctx->nranks, L = (int)n->layers;
+    if (R > MAXR) {
+        fprintf(stderr, "rank %d: ce: at most %d ranks\n", ctx->rank, MAXR);
+        return 1;
+    }
+    memset(&n->ce, 0, sizeof n->ce);
+    PCU(cudaMalloc((void **)&n->ce.scratch, (size_t)(n->h * n->h) * sizeof(float)));
+    PCU(cudaMalloc((void **)&n->ce.flags, CE_KINDS * MAXR * sizeof(uint32_t)));
+    PCU(cudaMemset(n->ce.flags, 0, CE_KINDS * MAXR * sizeof(uint32_t)));
+    size_t per = (size_t)(L + 1) * sizeof(cudaIpcMemHandle_t);
+    cudaIpcMemHandle_t *all = malloc(per * (size_t)R);
+    char *dev;
+    PCU(cudaMalloc((void **)&dev, per * (size_t)R));
+    cudaIpcMemHandle_t *mine = all + (size_t)ctx->rank * (size_t)(L + 1);
+    for (int l = 0; l < L; l++)
+        PCU(cudaIpcGetMemHandle(&mine[l], n->g[l]));
+    PCU(cudaIpcGetMemHandle(&mine[L], n->ce.flags));
+    PCU(cudaMemcpy(dev + per * (size_t)ctx->rank, mine, per, cudaMemcpyHostToDevice));
+    PNC(ncclAllGather(dev + per * (size_t)ctx->rank, dev, per, ncclChar, ctx->comm, n->cs));
+    PCU(cudaStreamSynchronize(n->cs));
+    PCU(cudaMemcpy(all, dev, per * (size_t)R, cudaMemcpyDeviceToHost));
+    PCU(cudaFree(dev));
+    for (int j = 0; j < R; j++) {
+        if (j == ctx->rank)
+            continue;
+        cudaIpcMemHandle_t *h = all + (size_t)j * (size_t)(L + 1);
+        for (int l = 0; l < L; l++)
+            PCU(cudaIpcOpenMemHandle((void **)&n->ce.peer_g[j][l], h[l], cudaIpcMemLazyEnablePeerAccess));
+        PCU(cudaIpcOpenMemHandle((void **)&n->ce.peer_flags[j], h[L], cudaIpcMemLazyEnablePeerAccess));
+    }
+    free(all);
+    peer_barrier(ctx); /* every rank mapped every other before any writes a counter */
+    return 0;
+}
+
+/* ce: unmaps the peers once none of them uses this rank's memory any more. */
+static int ce_teardown(PeerCtx *ctx, Net *n)
+{
+    PCU(cudaDeviceSynchronize());
+    peer_barrier(ctx);
+    for (int j = 0; j < ctx->nranks; j++) {
+        if (j == ctx->rank)
+            continue;
+        for (int64_t l = 0; l < n->layers; l++)
+            PCU(cudaIpcCloseMemHandle(n->ce.peer_g[j][l]));
+        PCU(cudaIpcCloseMemHandle(n->ce.peer_flags[j]));
+    }
+    peer_barrier(ctx);
+    PCU(cudaFree(n->ce.scratch));
+    PCU(cudaFree(n->ce.flags));
+    return 0;
+}
+
 static int weight_grad_and_allreduce(PeerCtx *ctx, Net *n, const Variant *v, int64_t l)
 {
     if (l == 0 && v->chunks > 1 && !v->compute_only)
         return weight_grad_chunked(ctx, n, v);
+    for (int j = 0; v->ce && n->ce.last[l] && j < ctx->nranks; j++) /* every peer pulled it */
+        if (j != ctx->rank && ce_wait(ctx, n, n->cs, CE_PULLED, j, n->ce.last[l]))
+            return 1;
     SC(std_cuda_gemm(DAFT_RT_F32, 1, 0, n->h, n->h, n->b, n->acts[l], n->gz[l], n->g[l], n->cs));
     if (v->compute_only) {
         PCU(cudaEventRecord(n->ar_done[l], n->cs));
@@ -150,7 +293,10 @@ static int weight_grad_and_allreduce(PeerCtx *ctx, Net *n, const Variant *v, int
     }
     PCU(cudaEventRecord(n->wg_done[l], n->cs));
     PCU(cudaStreamWaitEvent(n->ns, n->wg_done[l], 0));
-    if (v->zero)
+    if (v->ce) {
+        if (ce_allreduce(ctx, n, l))
+            return 1;
+    } else if (v->zero)
         PNC(ncclReduceScatter(n->g[l], n->gs[l], (size_t)own_elems(ctx, n), ncclFloat, ncclAvg,
                               v->comm, n->ns));
     else
@@ -405,6 +551,8 @@ static int run(PeerCtx *ctx)
             v.chunks = atoi(base + 5);
         else if (!strcmp(base, "zero"))
             v.zero = 1;
+        else if (!strcmp(base, "ce") && !sym)
+            v.ce = 1;
         else if (!strcmp(base, "defer"))
             v.defer = 1;
         else if (!strncmp(base, "low", 3) && atoi(base + 3) >= 1 && atoi(base + 3) <= n.layers) {
@@ -415,12 +563,12 @@ static int run(PeerCtx *ctx)
                 printf("dp_probe: unknown variant '%s'\n", tok);
             continue;
         }
-        if (alloc_comm_bufs(ctx, &n, &v, sym))
+        if (alloc_comm_bufs(ctx, &n, &v, sym) || (v.ce && ce_setup(ctx, &n)))
             return 1;
         double fig = 0, loss = 0;
         if (run_variant(ctx, &n, &v, steps, reps, &fig, &loss))
             return 1;
-        if (free_comm_bufs(ctx, &n, &v, sym))
+        if ((v.ce && ce_teardown(ctx, &n)) || free_comm_bufs(ctx, &n, &v, sym))
             return 1;
         if (ctx->rank == 0) {
             char cfg[96];

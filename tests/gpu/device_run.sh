@@ -261,13 +261,14 @@ if want 9 && [ "$ngpu" -ge 4 ]; then
 fi
 # 10 W5's step with an allreduce on the copy engines against NCCL's (bench/RESULTS.md,
 # nineteenth session): ce_probe -mode step (one process driving every GPU: NCCL, copy engines,
-# none) and dp_probe (one process per GPU, dp_train_overlap's order), three rounds, all GPUs.
+# none) and dp_probe (one process per GPU, dp_train_overlap's order, NCCL's allreduce and the
+# copy-engine one between processes: `ce`), three rounds, all GPUs.
 if want 10 && [ "$ngpu" -ge 2 ]; then
   stamp "10 W5 step: copy-engine allreduce (ce_probe) against NCCL (dp_probe), $ngpu GPUs"
   for r in 1 2 3; do
     timeout -k 5 120 "$B/bench/peers/ce_probe" -mode step -n "$ngpu" -steps 20 -reps 3 2>&1 |
       sed "s/^/round=$r /" | tee -a "$OUT/10-ce.txt"
-    timeout -k 5 120 "$B/bench/peers/dp_probe" -n "$ngpu" -variants compute,daft -steps 20 -reps 3 \
+    timeout -k 5 120 "$B/bench/peers/dp_probe" -n "$ngpu" -variants compute,daft,ce -steps 20 -reps 3 \
       2>&1 | grep -E '^(RESULT|dp_probe)' | sed "s/^/round=$r /" | tee -a "$OUT/10-ce.txt"
   done
 fi
