@@ -151,7 +151,7 @@ ref() {
     awk -F'\t' '$2 != "daft_plan" { peer[$1 "|" $3 "|" $4] = $5; pn[$1 "|" $3 "|" $4] = $2 }
                 $2 == "daft_plan" { d[++n] = $0 }
                 END { for (i = 1; i <= n; i++) { split(d[i], f, "\t");
-                        # (daft's round trip timed on actor A compares with the peer's rank 0)
+                        # (the round trip of daft timed on actor A compares with rank 0 of the peer)
                         k = f[1] "|" f[3] "|" (f[4] == "rtt_actor_us" ? "rtt_host_us" : f[4]);
                         if (k in peer && peer[k] + 0 > 0)
                           printf "    %-4s %-26s %-12s daft %10.4g  %-15s %10.4g  ratio %.3f%s\n", f[1], f[3], f[4], f[5], pn[k], peer[k], f[5] / peer[k],
