@@ -237,8 +237,8 @@ static void consider(Best *b, const char *target, const char *cand, DaftNode *de
 
 static bool decl_matches(const DaftNode *d, int what) {
     switch (d->kind) {
-    case DAFT_N_ACTOR:
-        return what & (SEMA_SUGGEST_TYPE | SEMA_SUGGEST_VALUE);
+    case DAFT_N_ACTOR: /* never for a value: a class there is an error of its own */
+        return what & SEMA_SUGGEST_TYPE;
     case DAFT_N_FN:
     case DAFT_N_SCHEDULE:
         return what & (SEMA_SUGGEST_CALLABLE | SEMA_SUGGEST_VALUE);

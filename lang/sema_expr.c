@@ -122,7 +122,20 @@ bool sema_const_int_typed(Sema *S, DaftNode *e, const DaftType *ty, int64_t *out
 
 /* ---------------------------------------------------------------- names */
 
+/* Inside a method, a bare field or method name is the commonest slip (members are only
+ * reached through 'self.'): say so instead of suggesting an unrelated global. */
+static bool undeclared_member(Sema *S, DaftNode *e) {
+    DaftNode *m = S->actor ? sema_actor_member(S->actor, e->name) : NULL;
+    if (!m)
+        return false;
+    DaftDiag *d = daft_error(S->diags, e->span, "use of undeclared name '%s'; did you mean 'self.%s'?", e->name, e->name);
+    daft_note(S->diags, d, m->name_span, "%s '%s' of actor '%s' declared here", sema_decl_what(m), m->name, S->actor->name);
+    return true;
+}
+
 static void undeclared(Sema *S, DaftNode *e, int what) {
+    if (undeclared_member(S, e))
+        return;
     DaftNode *sd = sema_suggest_decl(S, e->name, what);
     const char *sug = sema_suggest(S, e->name, what);
     DaftDiag *d = daft_error(S->diags, e->span, "use of undeclared name '%s'", e->name);
