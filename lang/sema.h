@@ -187,6 +187,10 @@ bool sema_adapt_literal(Sema *S, DaftNode *e, DaftType *to);
 bool sema_coerce(Sema *S, DaftNode *e, DaftType *to, bool allow_ref, int *bound);
 
 /* sema_expr.c */
+/* A note on a value that is a Ref (or a list of Refs) where its value was needed, and only
+ * when the value would fit `to` (NULL: any): 'get' in driver code, an actor method in a
+ * compiled schedule. */
+void sema_note_ref_value(Sema *S, DaftDiag *d, DaftSpan span, const DaftType *from, const DaftType *to);
 DaftType *sema_expr(Sema *S, DaftNode *e, DaftType *expected);
 DaftType *sema_expr_range_ok(Sema *S, DaftNode *e);
 /* Evaluates an integer constant expression; false (without a report) if not constant. */

@@ -21,10 +21,22 @@ static DaftType *set(DaftNode *e, DaftType *t) {
     return t;
 }
 
-static void note_get(Sema *S, DaftDiag *d, DaftSpan span, const DaftType *ty) {
-    if (ty && !sema_is_error(ty) &&
-        (ty->kind == DAFT_TY_REF || (ty->kind == DAFT_TY_LIST && ty->elem && ty->elem->kind == DAFT_TY_REF)))
+void sema_note_ref_value(Sema *S, DaftDiag *d, DaftSpan span, const DaftType *from, const DaftType *to) {
+    if (!from || sema_is_error(from))
+        return;
+    if (from->kind != DAFT_TY_REF && !(from->kind == DAFT_TY_LIST && from->elem && from->elem->kind == DAFT_TY_REF))
+        return;
+    /* Only where waiting would help: [Ref<i64>] for [Ref<tensor>] is not about get. */
+    if (to && !sema_assignable(to, sema_strip_refs(S, (DaftType *)from), false, NULL))
+        return;
+    if (S->ctx == SEMA_CTX_COMPILED) /* get is not allowed there (SPEC 11.3) */
+        daft_note(S->diags, d, span, "a Ref's value is only known when the schedule runs: move this computation into an actor method");
+    else
         daft_note(S->diags, d, span, "use 'get(...)' to wait for the value of a Ref");
+}
+
+static void note_get(Sema *S, DaftDiag *d, DaftSpan span, const DaftType *ty) {
+    sema_note_ref_value(S, d, span, ty, NULL);
 }
 
 DaftSpan sema_end_span(DaftSpan s) {
@@ -305,6 +317,24 @@ static DaftType *unary(Sema *S, DaftNode *e) {
 
 /* ---------------------------------------------------------------- lists */
 
+/* With a declared element type, an element that cannot be one is reported against it, not
+ * against whichever element came first ('[1, "two"]' for '[i64]' is wrong at "two"). */
+static bool list_items_fit(Sema *S, DaftNode *e, DaftType *want) {
+    for (int i = 0; i < e->items.len; i++) {
+        DaftNode *it = e->items.items[i];
+        if (sema_is_untyped_const(it) && sema_is_numeric(want))
+            continue; /* adapted (and range-checked) when the list is coerced */
+        /* Refs among the items are the whole list's error (SPEC 8.4), reported by the caller
+         * with its notes. */
+        if (sema_assignable(want, it->ty, false, NULL) || sema_assignable(want, sema_strip_refs(S, it->ty), false, NULL))
+            continue;
+        daft_error(S->diags, it->span, "cannot use a value of type '%s' where '%s' is expected", sema_tstr(S, it->ty),
+                   sema_tstr(S, want));
+        return false;
+    }
+    return true;
+}
+
 static DaftType *list_expr(Sema *S, DaftNode *e, DaftType *expected) {
     if (e->items.len == 0) {
         if (expected && expected->kind == DAFT_TY_LIST)
@@ -319,6 +349,8 @@ static DaftType *list_expr(Sema *S, DaftNode *e, DaftType *expected) {
             err = true;
     }
     if (err)
+        return set(e, S->t_error);
+    if (want && !list_items_fit(S, e, want))
         return set(e, S->t_error);
     /* The element type: the first element that is not an untyped constant. */
     DaftNode *first = NULL;
@@ -471,7 +503,7 @@ static void check_args(Sema *S, DaftNode *call, CallSig *sig) {
             DaftDiag *d = daft_error(S->diags, a->span, "cannot use a value of type '%s' where '%s' is expected",
                                      sema_tstr(S, a->ty), sema_tstr(S, shown));
             if (!sig->allow_ref)
-                note_get(S, d, a->span, a->ty);
+                sema_note_ref_value(S, d, a->span, a->ty, shown);
             else if (a->ty->kind == DAFT_TY_LIST && a->ty->elem && a->ty->elem->kind == DAFT_TY_REF)
                 daft_note(S->diags, d, a->span, "only a Ref passed as a whole argument is resolved, not the Refs in a "
                                                 "list; use 'get(...)' to wait for their values");

@@ -9,10 +9,8 @@ DaftType *sema_iter_elem(Sema *S, DaftNode *iter);
 static void note_get_if_ref(Sema *S, DaftDiag *d, DaftSpan span, const DaftType *from, const DaftType *to) {
     if (!from || sema_is_error(from))
         return;
-    bool ref = from->kind == DAFT_TY_REF || (from->kind == DAFT_TY_LIST && from->elem && from->elem->kind == DAFT_TY_REF);
-    if (ref && sema_assignable(to, sema_strip_refs(S, (DaftType *)from), false, NULL))
-        daft_note(S->diags, d, span, "use 'get(...)' to wait for the value of a Ref");
-    else if (sema_is_numeric(from) && sema_is_numeric(to))
+    sema_note_ref_value(S, d, span, from, to);
+    if (sema_is_numeric(from) && sema_is_numeric(to))
         daft_note(S->diags, d, span, "use %s(...) to convert", sema_tstr(S, to));
 }
 
