@@ -112,10 +112,14 @@ void sema_scope_pop(Sema *S) {
         (void)v;
         if (is_ref) {
             DaftDiag *w = daft_warning(S->diags, d->name_span, "Ref '%s' is never consumed", d->name);
-            daft_note(S->diags, w, d->name_span,
-                      "pass it to 'get' to wait for the value (errors surface there), or name it "
-                      "'_%s' to discard it",
-                      d->name);
+            if (S->ctx == SEMA_CTX_COMPILED) /* no get there (SPEC 11.3) */
+                daft_note(S->diags, w, d->name_span, "pass it to a method or return it, or name it '_%s' to discard it",
+                          d->name);
+            else
+                daft_note(S->diags, w, d->name_span,
+                          "pass it to 'get' to wait for the value (errors surface there), or name it "
+                          "'_%s' to discard it",
+                          d->name);
         } else if (in->written) {
             daft_warning(S->diags, d->name_span, "variable '%s' set but not used", d->name);
         } else {

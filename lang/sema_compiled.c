@@ -22,6 +22,10 @@ typedef struct CS {
 
 static Dyn walk(CS *c, DaftNode *e);
 
+static bool returns_refs(const DaftType *t) {
+    return t && (t->kind == DAFT_TY_REF || (t->kind == DAFT_TY_LIST && t->elem && t->elem->kind == DAFT_TY_REF));
+}
+
 static const Dyn STATIC = {false, NULL};
 
 static bool is_structural(const DaftType *t) {
@@ -342,8 +346,7 @@ static void stmt(CS *c, DaftNode *s, bool last_of_body) {
         if (s->value) {
             walk(c, s->value);
             DaftType *t = s->value->ty;
-            bool refs = t && (t->kind == DAFT_TY_REF || (t->kind == DAFT_TY_LIST && t->elem && t->elem->kind == DAFT_TY_REF));
-            if (t && !sema_is_error(t) && !refs)
+            if (t && !sema_is_error(t) && !returns_refs(t))
                 daft_error(S->diags, s->value->span, "a compiled schedule must return Refs produced by its tasks");
         }
         break;
@@ -377,14 +380,15 @@ static void stmt(CS *c, DaftNode *s, bool last_of_body) {
 void sema_compiled_check(Sema *S, DaftNode *sched) {
     CS c = {S, sched, 0, false};
     DaftType *r = sched->ty;
-    bool refs = r && (r->kind == DAFT_TY_REF || (r->kind == DAFT_TY_LIST && r->elem && r->elem->kind == DAFT_TY_REF));
+    bool refs = returns_refs(r);
     if (!sema_is_error(r) && !refs) {
         DaftDiag *d = daft_error(S->diags, sched->type ? sched->type->span : sched->name_span,
                                  "compiled schedule '%s' must return a Ref or a list of Refs", sched->name);
         (void)d;
     }
     block(&c, sched->body, true);
-    if (!sema_is_error(r) && refs && sched->body && !c.misplaced_return) {
+    /* A body that does not end in a return already has 'missing return' (sema_stmt.c). */
+    if (!sema_is_error(r) && refs && sched->body && !c.misplaced_return && sema_block_terminates(sched->body)) {
         int n = sched->body->items.len;
         if (n == 0 || sched->body->items.items[n - 1]->kind != DAFT_N_RETURN)
             daft_error(S->diags, sema_end_span(sched->body->span), "a compiled schedule must end with its only 'return'");

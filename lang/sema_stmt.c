@@ -237,7 +237,9 @@ static void expr_stmt(Sema *S, DaftNode *s) {
                 shown = daft_arena_printf(S->arena, "%s.%s", v->callee->lhs->ty->actor_class->name, v->decl->name);
             DaftDiag *d = daft_warning(S->diags, v->span, "Ref returned by '%s' is never used", shown);
             daft_note(S->diags, d, v->span,
-                      "pass it to 'get' to wait for the value (errors surface there), or write 'let _ = ...' to discard it");
+                      S->ctx == SEMA_CTX_COMPILED
+                          ? "pass it to a method or return it, or write 'let _ = ...' to discard it"
+                          : "pass it to 'get' to wait for the value (errors surface there), or write 'let _ = ...' to discard it");
         }
         return;
     }
