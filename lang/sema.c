@@ -104,7 +104,7 @@ void sema_scope_pop(Sema *S) {
         if (d->kind != DAFT_N_LET || is_discard_name(d->name))
             continue;
         SemaInfo *in = sema_info(S, d);
-        if (in->read || sema_is_error(d->ty))
+        if (in->read || in->quiet_unused || sema_is_error(d->ty))
             continue;
         DaftNode *v = d->value;
         bool is_ref = d->ty && d->ty->kind == DAFT_TY_REF && d->ty->elem &&
@@ -145,6 +145,8 @@ void sema_declare_local(Sema *S, DaftNode *decl) {
             if (strcmp(S->locals[i].name, name) == 0) {
                 DaftDiag *d = daft_error(S->diags, decl->name_span, "redefinition of '%s'", name);
                 daft_note(S->diags, d, S->locals[i].decl->name_span, "previous definition is here");
+                /* the uses after it may have meant either: no 'unused' for the first */
+                sema_info(S, S->locals[i].decl)->quiet_unused = 1;
                 break;
             }
         }

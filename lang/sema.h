@@ -63,6 +63,7 @@ typedef struct SemaInfo {
     unsigned static_len : 1;  /* compiled schedules: list length known at trace time */
     unsigned state : 2;       /* consts/modules: 0 unchecked, 1 in progress, 2 done */
     unsigned is_std : 1;      /* a declaration from a std module */
+    unsigned quiet_unused : 1; /* a local already in an error (its initializer, a redefinition) */
     const char *module;       /* std decls: module path, e.g. "std.tensor" */
     DaftNode *module_program; /* Import: the loaded module's Program node */
     DaftType *var_ty;         /* For/Comprehension: the loop variable's type */

@@ -90,7 +90,10 @@ static void let_stmt(Sema *S, DaftNode *s) {
             DaftDiag *d = daft_error(S->diags, s->value->span, "cannot use a value of type '%s' where '%s' is expected",
                                      sema_tstr(S, s->value->ty), sema_tstr(S, decl_t));
             note_get_if_ref(S, d, s->value->span, s->value->ty, decl_t);
+            sema_info(S, s)->quiet_unused = 1; /* clang: an invalid declaration is not 'unused' */
         }
+        if (sema_is_error(t))
+            sema_info(S, s)->quiet_unused = 1;
         s->ty = decl_t;
     } else if (sema_is_error(t)) {
         s->ty = S->t_error;
