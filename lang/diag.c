@@ -195,9 +195,11 @@ static void print_snippet(FILE *out, DaftSource *src, DaftSpan span) {
     fputs(from > 0 ? "   " : "", out);
     print_line_part(out, line, from, col, 1, ' ');
     fputc('^', out);
+    /* the caret covers the whole character at the column, which may be several bytes */
+    int first = col < len ? utf8_len((const unsigned char *)line + col, len - col) : 1;
     int tilde_end = end < len ? end : len;
-    if (col + 1 < tilde_end)
-        print_line_part(out, line, col + 1, tilde_end, 1, '~');
+    if (col + (first > 0 ? first : 1) < tilde_end)
+        print_line_part(out, line, col + (first > 0 ? first : 1), tilde_end, 1, '~');
     fputc('\n', out);
 }
 

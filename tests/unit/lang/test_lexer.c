@@ -266,7 +266,10 @@ static void test_invalid_characters(void **state) {
     assert_span(l->diags.diags[0].span, 1, 2, 1, 3);
     assert_span(l->spans[1], 1, 5, 1, 6);
     assert_string_equal(l->diags.diags[1].message, "invalid byte 0xff in source");
-    assert_string_equal(l->diags.diags[2].message, "invalid byte 0xc3 in source");
+    /* UTF-8 text is named as the character it is, over its bytes */
+    assert_string_equal(l->diags.diags[2].message, "invalid character '\xc3\xa9' (U+00E9) in source; only strings "
+                                                   "and comments may hold non-ASCII text");
+    assert_span(l->diags.diags[2].span, 1, 12, 1, 14);
     assert_string_equal(l->diags.diags[3].message, "invalid byte 0x01 in source");
     assert_span(l->spans[3], 1, 14, 1, 15);
     lexed_free(l);
