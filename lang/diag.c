@@ -218,6 +218,22 @@ static void print_text_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
 
 /* ---------------------------------------------------------------- JSON output */
 
+/* A UTF-8 character as JSON \u escapes of its code point (a surrogate pair past U+FFFF), so
+ * that the output stays ASCII and decodes to the text; other bytes are \u00XX, as before. */
+static bool utf8_json(FILE *out, const unsigned char *s) {
+    int n = utf8_len(s, 4);
+    unsigned cp = s[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++)
+        cp = cp << 6 | (s[i] & 0x3F);
+    if (cp < 0x80 || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return false; /* overlong or out of range: not text */
+    if (cp >= 0x10000)
+        fprintf(out, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
+    else
+        fprintf(out, "\\u%04x", cp);
+    return true;
+}
+
 static void json_string(FILE *out, const char *s) {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -225,6 +241,8 @@ static void json_string(FILE *out, const char *s) {
             fprintf(out, "\\%c", *p);
         else if (*p == '\n')
             fputs("\\n", out);
+        else if (*p >= 0x80 && utf8_len(p, 4) > 1 && utf8_json(out, p))
+            p += utf8_len(p, 4) - 1;
         else if (*p < 0x20 || *p >= 0x7f)
             fprintf(out, "\\u%04x", *p);
         else
