@@ -152,6 +152,9 @@ typedef struct DaftParser {
     bool cur_lex_error, prev_lex_error; /* a lexical error came with this token */
     bool eof_in_comment;                /* an unterminated comment ran to end of file */
     int last_error_line, tokens_since_error;
+    /* the '{' reported as unclosed (its index in brackets and position; line 0: none): the
+     * rest of the file is inside it for the parser, so nothing more is reported there */
+    int unclosed_index, unclosed_line, unclosed_col;
     int syntax_errors;
 } DaftParser;
 

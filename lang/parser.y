@@ -764,6 +764,42 @@ static const char *after_what(int first) {
     }
 }
 
+/* Tokens that only start a top-level declaration: met where a statement is expected, the
+ * block before them was not closed. */
+static bool starts_declaration(int t) {
+    return t == T_FN || t == T_ACTOR || t == T_SCHEDULE || t == T_COMPILED || t == T_IMPORT || t == T_LINK ||
+           t == T_CONST || t == T_EXTERN || t == T_AT;
+}
+
+static bool inside_reported_unclosed(const DaftParser *p) {
+    if (p->unclosed_line == 0 || p->depth_before_cur <= p->unclosed_index)
+        return false;
+    const DaftLoc *l = &p->brackets[p->unclosed_index].loc;
+    return l->first_line == p->unclosed_line && l->first_column == p->unclosed_col;
+}
+
+static int line_indent(DaftParser *p, int line) {
+    int len, n = 0;
+    const char *text = daft_source_line(p->src, line, &len);
+    while (text && n < len && (text[n] == ' ' || text[n] == '\t'))
+        n++;
+    return n;
+}
+
+/* A declaration keyword where a statement (or, in an actor, a member) was expected, on a
+ * later line and indented no deeper than the line of the enclosing '{': that '{' was not
+ * closed. (Deeper, or on the same line, it is a declaration nested on purpose.) */
+static bool at_missing_brace(DaftParser *p, const DaftBracket *open, const bool *E, int cur) {
+    if (!open || open->token != T_LBRACE || !starts_declaration(cur))
+        return false;
+    if (p->cur_loc.first_line <= open->loc.first_line ||
+        p->cur_loc.first_column - 1 > line_indent(p, open->loc.first_line))
+        return false;
+    if (E[T_LET])
+        return true;
+    return E[T_FN] && E[T_AT] && !E[T_ACTOR] && cur != T_FN && cur != T_EXTERN && cur != T_AT;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, DaftParser *p) {
     (void)scanner;
     if (p->fatal)
@@ -805,7 +841,18 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, DaftPar
         closer_expected = EXP(closer);
     }
 
-    if ((cur == T_RPAREN || cur == T_RBRACKET || cur == T_RBRACE) && p->cur_unmatched) {
+    if (inside_reported_unclosed(p)) {
+        p->last_error_line = p->cur_loc.first_line;
+        return 0; /* follow-ons of the missing '}' */
+    }
+
+    if (at_missing_brace(p, open, E, cur)) {
+        DaftDiag *e = daft_error(d, at_cur, "expected '}' before %s", desc);
+        daft_note(d, e, SP(open->loc), "to match this '{'");
+        p->unclosed_index = p->depth_before_cur - 1;
+        p->unclosed_line = open->loc.first_line;
+        p->unclosed_col = open->loc.first_column;
+    } else if ((cur == T_RPAREN || cur == T_RBRACKET || cur == T_RBRACE) && p->cur_unmatched) {
         daft_error(d, at_cur, "unexpected %s with no matching '%s'", desc,
                    cur == T_RPAREN ? "(" : cur == T_RBRACKET ? "[" : "{");
     } else if (is_cmp(cur) && EXP(T_ANDAND) && !EXP(cur)) {

@@ -1559,6 +1559,12 @@ static void hide_wrapper(Repl *R, Checked *C, DaftDiag *d) {
         DaftDiag *n = &d->notes[i];
         bool header = n->span.file == C->chunk_file && n->span.begin.line == 1;
         if (header && !remap_header_note(R, C, n)) {
+            /* the parser took a declaration for a block left open: at the prompt the
+             * only open block is the wrapper's, so say what is wrong */
+            if (strcmp(n->message, "to match this '{'") == 0 && strncmp(d->message, "expected '}' before ", 20) == 0) {
+                free(d->message);
+                d->message = repl_strdup("declarations cannot be entered at the prompt; put them in a file and :load it");
+            }
             free_diag(n);
             continue;
         }
