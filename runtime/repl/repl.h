@@ -225,6 +225,9 @@ char *repl_input_read(ReplInput *in);
 void repl_input_free(ReplInput *in);
 /* True when `text` is complete (balanced brackets and ends with ';' or '}'). */
 bool repl_input_complete(const char *text);
+/* The innermost bracket the text leaves open (1-based line and byte column, and which one),
+ * strings and comments skipped; false when all are closed. */
+bool repl_innermost_open(const char *text, int *line, int *col, char *opener);
 /* Where the code of `text` ends: just past its last byte that is not space or comment (0
  * when it is all space and comments); *open_string when a string literal is unterminated. */
 size_t repl_code_end(const char *text, bool *open_string);

@@ -1578,6 +1578,29 @@ static void hide_wrapper(Repl *R, Checked *C, DaftDiag *d) {
     }
 }
 
+/* An error the parser found in the wrapper's closing lines is about a bracket the input left
+ * open (an empty line ends an input as it is): said at the end of the input, with a note at
+ * that bracket, rather than at a position and text the user never typed. */
+static void unclosed_at_end(Checked *C, DaftDiag *d, int shown_lines) {
+    if (d->span.file != C->chunk_file || d->span.begin.line - 1 <= shown_lines)
+        return;
+    DaftSource *src = C->sources.files[C->shown_file];
+    int line, col, last = shown_lines, len = 0;
+    char opener;
+    if (!repl_innermost_open(src->text, &line, &col, &opener))
+        return;
+    while (last > 1 && (daft_source_line(src, last, &len), len == 0))
+        last--;
+    daft_source_line(src, last, &len);
+    for (int i = 0; i < d->note_count; i++)
+        free_diag(&d->notes[i]);
+    d->note_count = 0;
+    free(d->message);
+    d->message = repl_printf("expected '%c' at the end of the input", opener == '(' ? ')' : opener == '[' ? ']' : '}');
+    d->span = (DaftSpan){C->shown_file, {last, len + 1}, {last, len + 2}};
+    daft_note(&C->diags, d, (DaftSpan){C->shown_file, {line, col}, {line, col + 1}}, "to match this '%c'", opener);
+}
+
 static void filter_diags(Repl *R, Checked *C, int shown_lines) {
     DaftDiagEngine *eng = &C->diags;
     int k = 0;
@@ -1587,6 +1610,7 @@ static void filter_diags(Repl *R, Checked *C, int shown_lines) {
             eng->warning_count--;
             continue;
         }
+        unclosed_at_end(C, &eng->diags[i], shown_lines);
         hide_wrapper(R, C, &eng->diags[i]);
         remap(&eng->diags[i], C->chunk_file, C->shown_file, shown_lines);
         eng->diags[k++] = eng->diags[i];

@@ -68,6 +68,36 @@ size_t repl_code_end(const char *t, bool *open_string) {
     return end;
 }
 
+bool repl_innermost_open(const char *t, int *line, int *col, char *opener) {
+    struct Open { int line, col; char c; } stack[256];
+    int n = 0, ln = 1;
+    const char *bol = t;
+    for (const char *p = t; *p;) {
+        const char *e = skip_comment(p);
+        bool closed = true;
+        if (!e)
+            e = *p == '"' ? skip_string(p, &closed) : p + 1;
+        if (*p == '(' || *p == '[' || *p == '{') {
+            if (n < 256)
+                stack[n] = (struct Open){ln, (int)(p - bol) + 1, *p};
+            n++;
+        } else if ((*p == ')' || *p == ']' || *p == '}') && n > 0) {
+            n--;
+        }
+        for (; p < e; p++)
+            if (*p == '\n') {
+                ln++;
+                bol = p + 1;
+            }
+    }
+    if (n == 0 || n > 256)
+        return false;
+    *line = stack[n - 1].line;
+    *col = stack[n - 1].col;
+    *opener = stack[n - 1].c;
+    return true;
+}
+
 bool repl_input_complete(const char *t) {
     int depth = 0, braces = 0;
     char last = 0;
