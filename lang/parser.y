@@ -866,10 +866,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, DaftPar
         const char *what = EXP(T_PLUS) ? "expression"
                          : p->stmt_first == T_IDENT ? "field declaration" : after_what(p->stmt_first);
         daft_error(d, after_prev, "expected ';'%s%s", what ? " after " : "", what ? what : "");
+    } else if (EXP(T_INT) && EXP(T_QUESTION) && !EXP(T_LPAREN)) {
+        /* a dimension of tensor<T, [...]>: no expression is allowed there */
+        daft_error(d, where, "expected a tensor dimension (an integer literal, an integer constant's name or '?'), found %s",
+                   desc);
     } else if (EXP(T_INT) && !EXP(T_LET)) {
         daft_error(d, where, "expected expression");
     } else if (EXP(T_LBRACE) && EXP(T_PLUS)) {
-        daft_error(d, where, "expected '{' after the condition or range, found %s", desc);
+        DaftDiag *e = daft_error(d, where, "expected '{' after the condition or range, found %s", desc);
+        if (cur == T_ASSIGN) /* 'if x = 2': a comparison was meant, there is no assignment there */
+            daft_note(d, e, at_cur, "use '==' to compare");
     } else if (EXP(T_LET) && !eof) {
         daft_error(d, at_cur, "expected statement, found %s", desc);
     } else if (EXP(T_FN) && EXP(T_AT) && EXP(T_IDENT) && !EXP(T_ACTOR) && !eof) {
