@@ -792,6 +792,34 @@ static DaftType *module_call(Sema *S, DaftNode *call, DaftNode *imp) {
     return fa->ty;
 }
 
+/* The name under which the program imported std.tensor, which declares fn `name` (*fn), or
+ * NULL. */
+static const char *tensor_module_alias(Sema *S, const char *name, const DaftNode **fn) {
+    for (int i = 0; i < S->gcap; i++) {
+        DaftNode *d = S->globals[i].name ? S->globals[i].decl : NULL;
+        DaftNode *mp = d && d->kind == DAFT_N_IMPORT ? sema_info(S, d)->module_program : NULL;
+        if (!mp || strcmp(d->name, "std.tensor") != 0)
+            continue;
+        for (int k = 0; k < mp->items.len; k++)
+            if (mp->items.items[k]->kind == DAFT_N_FN && strcmp(mp->items.items[k]->name, name) == 0) {
+                *fn = mp->items.items[k];
+                return S->globals[i].name;
+            }
+    }
+    return NULL;
+}
+
+/* 'xs.len()' and 't.sum()': data values have no methods, but the function meant may exist. */
+static void note_no_methods(Sema *S, DaftDiag *d, DaftNode *fa, const DaftType *rt) {
+    const char *alias, *x = fa->lhs->kind == DAFT_N_NAME ? fa->lhs->name : "x";
+    const DaftNode *fn;
+    if (strcmp(fa->name, "len") == 0 && (rt->kind == DAFT_TY_LIST || rt->kind == DAFT_TY_STR))
+        daft_note(S->diags, d, fa->span, "len is a function: did you mean 'len(%s)'?", x);
+    else if (rt->kind == DAFT_TY_TENSOR && (alias = tensor_module_alias(S, fa->name, &fn)))
+        daft_note(S->diags, d, fa->span, "tensors have no methods: did you mean '%s.%s(%s%s)'?", alias, fa->name, x,
+                  fn->params.len > 1 ? ", ..." : "");
+}
+
 static DaftType *method_call(Sema *S, DaftNode *call) {
     DaftNode *fa = call->callee;
     DaftType *rt = expr(S, fa->lhs, false);
@@ -808,6 +836,7 @@ static DaftType *method_call(Sema *S, DaftNode *call) {
                       fa->name, fa->name);
         else
             note_get(S, d, fa->lhs->span, rt);
+        note_no_methods(S, d, fa, rt);
         for (int i = 0; i < call->args.len; i++)
             sema_expr(S, call->args.items[i]->kind == DAFT_N_NAMED_ARG ? call->args.items[i]->value : call->args.items[i], NULL);
         return set(fa, S->t_error);
