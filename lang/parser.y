@@ -870,6 +870,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, DaftPar
         /* a dimension of tensor<T, [...]>: no expression is allowed there */
         daft_error(d, where, "expected a tensor dimension (an integer literal, an integer constant's name or '?'), found %s",
                    desc);
+    } else if (EXP(T_INT) && EXP(T_LBRACKET) && EXP(T_IDENT) && !EXP(T_LPAREN) && !EXP(T_QUESTION)) {
+        /* an attribute's argument: no expression is allowed there ('@inflight("4")') */
+        daft_error(d, where, "expected an attribute argument (a type, an integer literal or 'name = value'), found %s",
+                   desc);
     } else if (EXP(T_INT) && !EXP(T_LET)) {
         daft_error(d, where, "expected expression");
     } else if (EXP(T_LBRACE) && EXP(T_PLUS)) {
