@@ -846,7 +846,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, DaftPar
         return 0; /* follow-ons of the missing '}' */
     }
 
-    if (at_missing_brace(p, open, E, cur)) {
+    if ((cur == T_FN || cur == T_EXTERN) && EXP(T_SCHEDULE) && EXP(T_COMPILED) && !EXP(T_ACTOR)) {
+        daft_error(d, at_cur, "attributes apply to actor methods (@hint) and compiled schedules (@inflight), not to "
+                              "functions");
+    } else if (at_missing_brace(p, open, E, cur)) {
         DaftDiag *e = daft_error(d, at_cur, "expected '}' before %s", desc);
         daft_note(d, e, SP(open->loc), "to match this '{'");
         p->unclosed_index = p->depth_before_cur - 1;
