@@ -284,6 +284,8 @@ static Best suggest(Sema *S, const char *name, int what) {
 const char *sema_suggest(Sema *S, const char *name, int what) { return suggest(S, name, what).name; }
 DaftNode *sema_suggest_decl(Sema *S, const char *name, int what) { return suggest(S, name, what).decl; }
 
+int sema_edit_distance(const char *a, const char *b, int limit) { return edit_distance(a, b, limit); }
+
 const char *sema_suggest_in(const char *name, const char *const *cands, int n) {
     Best b = {NULL, NULL, 1000, strlen(name) <= 2 ? 1 : 2};
     for (int i = 0; i < n; i++)

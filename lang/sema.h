@@ -152,6 +152,8 @@ DaftSpan sema_symbol_span(Sema *S, const DaftNode *decl); /* the "symbol" of an 
 DaftNode *sema_lookup(Sema *S, const char *name);
 SemaBuiltin sema_builtin(const char *name);
 const char *sema_suggest(Sema *S, const char *name, int what); /* what: SEMA_SUGGEST_* */
+/* Levenshtein distance of a and b, or limit + 1 when it is over limit. */
+int sema_edit_distance(const char *a, const char *b, int limit);
 const char *sema_suggest_in(const char *name, const char *const *cands, int n);
 DaftNode *sema_suggest_decl(Sema *S, const char *name, int what);
 enum { SEMA_SUGGEST_VALUE = 1, SEMA_SUGGEST_TYPE = 2, SEMA_SUGGEST_CALLABLE = 4 };

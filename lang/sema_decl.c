@@ -426,6 +426,25 @@ static DaftType *hint_with_shape(Sema *S, DaftType *ht, const DaftNode *shape) {
     return t;
 }
 
+/* A comm name that is none of the built-in transports is a custom one (SPEC 9.1), found only
+ * when a plan needs it: one a single edit away from a built-in name is most likely a typo
+ * (two would catch real names, 'ucx' for 'tcp'). */
+static void hint_custom_comm(Sema *S, DaftNode *v) {
+    static const char *const builtin[] = {"nccl", "shm", "tcp", "auto"};
+    const char *sug = NULL;
+    for (int i = 0; i < 4; i++) {
+        int dist = sema_edit_distance(v->name, builtin[i], 1);
+        if (dist == 0)
+            return;
+        if (dist == 1 && !sug)
+            sug = builtin[i];
+    }
+    if (!sug)
+        return;
+    DaftDiag *d = daft_warning(S->diags, v->span, "'%s' is not a built-in transport; it is taken as a custom one", v->name);
+    daft_note(S->diags, d, v->span, "did you mean '%s'?", sug);
+}
+
 static void hint_attr(Sema *S, DaftNode *attr, DaftNode *m, DaftNode *actor) {
     DaftType *rt = m->ty ? m->ty : S->t_void;
     DaftNode *result_at = m->type;
@@ -502,6 +521,8 @@ static void hint_attr(Sema *S, DaftNode *attr, DaftNode *m, DaftNode *actor) {
                         daft_note(S->diags, d, actor->name_span, "actor '%s' declared here without a 'gpus' resource", actor->name);
                 }
             }
+        } else {
+            hint_custom_comm(S, v);
         }
         if (v)
             v->ty = S->t_str;
