@@ -194,6 +194,22 @@ static DaftType *resolve_ref_type(Sema *S, DaftNode *tn) {
     return S->t_error;
 }
 
+/* Type names of other languages that users write out of habit, and daft's spelling; edit
+ * distance would offer 'i32' for 'int' (daft's integers default to i64) and nothing for
+ * 'string'. */
+static const char *foreign_type_name(const char *name) {
+    static const char *const map[][2] = {
+        {"int", "i64"},     {"integer", "i64"}, {"long", "i64"},   {"int64", "i64"},  {"int32", "i32"},
+        {"float", "f64"},   {"double", "f64"},  {"float64", "f64"}, {"float32", "f32"}, {"string", "str"},
+        {"String", "str"},  {"boolean", "bool"}, {"Bool", "bool"},  {"Tensor", "tensor"}, {"ref", "Ref"},
+        {"Future", "Ref"},  {"future", "Ref"},  {"list", "[T]"},   {"List", "[T]"},   {"Vec", "[T]"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(name, map[i][0]) == 0)
+            return map[i][1];
+    return NULL;
+}
+
 DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
     if (!tn)
         return S->t_void;
@@ -221,10 +237,13 @@ DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
             DaftDiag *e = daft_error(S->diags, tn->span, "'%s' is a %s, not a type", name, sema_decl_what(d));
             sema_note_decl(S, e, d);
         } else {
-            const char *sug = sema_suggest(S, name, SEMA_SUGGEST_TYPE);
+            const char *sug = foreign_type_name(name);
+            sug = sug ? sug : sema_suggest(S, name, SEMA_SUGGEST_TYPE);
             DaftDiag *e = daft_error(S->diags, tn->span, "unknown type '%s'", name);
             DaftNode *sd = sug ? sema_global(S, sug) : NULL;
-            if (sug)
+            if (sug && sug[0] == '[')
+                daft_note(S->diags, e, tn->span, "a list type is written '[T]', e.g. '[i64]'");
+            else if (sug)
                 daft_note(S->diags, e, sd ? sd->name_span : tn->span, "did you mean '%s'?", sug);
         }
         break;
@@ -233,10 +252,14 @@ DaftType *sema_resolve_type(Sema *S, DaftNode *tn) {
         DaftDType dt = (DaftDType)SEMA_DT_ANY;
         if (tn->name && !daft_dtype_parse(tn->name, &dt)) {
             static const char *const names[] = {"f32", "bf16", "f16", "i32", "i64"};
+            bool wide_float = strcmp(tn->name, "f64") == 0 || strcmp(tn->name, "float64") == 0 ||
+                              strcmp(tn->name, "double") == 0 || strcmp(tn->name, "float") == 0;
             const char *sug = sema_suggest_in(tn->name, names, 5);
             DaftSpan sp = tn->name_span.file >= 0 ? tn->name_span : tn->span;
             DaftDiag *e = daft_error(S->diags, sp, "unknown tensor dtype '%s'", tn->name);
-            if (sug)
+            if (wide_float)
+                daft_note(S->diags, e, sp, "tensors have no 64-bit float dtype: did you mean 'f32'?");
+            else if (sug)
                 daft_note(S->diags, e, sp, "did you mean '%s'?", sug);
             else
                 daft_note(S->diags, e, sp, "tensor dtypes are f32, bf16, f16, i32 and i64");
