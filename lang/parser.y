@@ -141,7 +141,10 @@ static DaftNode *make_generic(DaftParser *p, DaftLoc loc, DaftTok name, DaftLoc 
 static DaftNode *make_assign(DaftParser *p, DaftLoc loc, DaftNode *target, DaftOp op, DaftNode *value) {
     bool ok = target->kind == DAFT_N_NAME || target->kind == DAFT_N_INDEX ||
               (target->kind == DAFT_N_FIELD_ACCESS && target->lhs && target->lhs->kind == DAFT_N_SELF);
-    if (!ok)
+    /* after a syntax error on its line, the "target" is what recovery left of it
+     * ('let xs: list[i64] = ...'): no second error there */
+    bool recovered = p->syntax_errors > 0 && p->last_error_line == target->span.begin.line;
+    if (!ok && !recovered)
         syntax_error(p, target->span,
                      "cannot assign to this expression (only a variable, 'self.field' or an element "
                      "'x[i]' can be %s)", "assigned");
