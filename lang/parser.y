@@ -803,6 +803,32 @@ static bool at_missing_brace(DaftParser *p, const DaftBracket *open, const bool 
     return E[T_FN] && E[T_AT] && !E[T_ACTOR] && cur != T_FN && cur != T_EXTERN && cur != T_AT;
 }
 
+/* 'a and b', 'x := 1': other languages' operators, met as the token the error is at. */
+static void note_foreign_operator(DaftParser *p, DaftDiagEngine *d) {
+    static const char *const map[][2] = {{"and", "&&"}, {"or", "||"}, {"not", "!"}};
+    if (d->len == 0 || d->diags[d->len - 1].severity != DAFT_SEV_ERROR)
+        return;
+    DaftDiag *e = &d->diags[d->len - 1];
+    /* the identifier the error is at, or the one just before it ('not x' fails at x) */
+    int len;
+    const char *line = daft_source_line(p->src, p->prev_loc.first_line, &len);
+    for (int k = 0; k < 2; k++) {
+        bool cur = k == 0;
+        DaftLoc at = cur ? p->cur_loc : p->prev_loc;
+        if ((cur ? p->cur_token : p->prev_token) != T_IDENT || (!cur && (!line || at.first_line != at.last_line)))
+            continue;
+        const char *word = cur ? p->src->text + p->cur_offset : line + at.first_column - 1;
+        size_t wlen = cur ? p->cur_len : (size_t)(at.last_column - at.first_column);
+        for (int i = 0; i < 3; i++)
+            if (wlen == strlen(map[i][0]) && memcmp(word, map[i][0], wlen) == 0) {
+                daft_note(d, e, SP(at), "daft writes '%s' as '%s'", map[i][0], map[i][1]);
+                return;
+            }
+    }
+    if (p->cur_token == T_COLON && p->src->text[p->cur_offset + 1] == '=')
+        daft_note(d, e, SP(p->cur_loc), "declare a variable with 'let x = ...;'");
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, DaftParser *p) {
     (void)scanner;
     if (p->fatal)
@@ -921,6 +947,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, DaftPar
             daft_error(d, where, "unexpected %s", desc);
         }
     }
+    note_foreign_operator(p, d);
 #undef EXP
     if (d->len > 0)
         p->last_error_line = d->diags[d->len - 1].span.begin.line;
