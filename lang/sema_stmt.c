@@ -195,9 +195,10 @@ static void return_stmt(Sema *S, DaftNode *s) {
     if (sema_is_error(t) || sema_is_error(want))
         return;
     if (want->kind == DAFT_TY_VOID) {
-        if (is_init)
-            daft_error(S->diags, s->value->span, "'init' cannot return a value");
-        else {
+        if (is_init) {
+            if (!fn->type) /* else the declared result type was the error, once (sema_decl.c) */
+                daft_error(S->diags, s->value->span, "'init' cannot return a value");
+        } else {
             DaftDiag *d = daft_error(S->diags, s->value->span, "'%s' has no result type and cannot return a value", fn->name);
             daft_note(S->diags, d, fn->name_span, "declare a result type, e.g. 'fn %s(...) -> %s'", fn->name, sema_tstr(S, t));
         }
