@@ -115,11 +115,8 @@ static Dyn call(CS *c, DaftNode *e) {
     const char *name = sema_callee_name(S, e);
     if (!d && callee->kind == DAFT_N_NAME) { /* builtin */
         SemaBuiltin b = sema_builtin(callee->name);
-        if (b == SEMA_BUILTIN_GET || b == SEMA_BUILTIN_WAIT) {
-            DaftDiag *x = daft_error(S->diags, callee->span, "'%s' cannot be used in a compiled schedule: it is traced once and cannot wait for values", callee->name);
-            daft_note(S->diags, x, callee->span, "return the Ref and call get() on the result");
+        if (b == SEMA_BUILTIN_GET || b == SEMA_BUILTIN_WAIT) /* reported when typed (sema_expr.c) */
             return STATIC;
-        }
         if (b == SEMA_BUILTIN_LEN) {
             if (e->args.len == 1 && e->args.items[0]->kind != DAFT_N_NAMED_ARG) {
                 walk(c, e->args.items[0]);

@@ -646,10 +646,28 @@ static bool driver_only(Sema *S, DaftSpan at, const char *op) {
     return true;
 }
 
+static DaftType *builtin_call_type(Sema *S, DaftNode *call, SemaBuiltin b);
+
+/* get, wait, is_error and error_text where they are not allowed (actor code; get and wait
+ * in a compiled schedule) are reported here and have no value: typing the call as the Ref's
+ * value would only give follow-on errors wherever the result goes (SPEC 11.3). */
 static DaftType *builtin_call(Sema *S, DaftNode *call, SemaBuiltin b) {
+    bool waits = b == SEMA_BUILTIN_GET || b == SEMA_BUILTIN_WAIT || b == SEMA_BUILTIN_IS_ERROR ||
+                 b == SEMA_BUILTIN_ERROR_TEXT;
+    bool misplaced = waits && driver_only(S, call->callee->span, call->callee->name);
+    DaftType *t = builtin_call_type(S, call, b);
+    if (S->ctx == SEMA_CTX_COMPILED && (b == SEMA_BUILTIN_GET || b == SEMA_BUILTIN_WAIT)) {
+        DaftSpan at = call->callee->span;
+        DaftDiag *x = daft_error(S->diags, at, "'%s' cannot be used in a compiled schedule: it is traced once and cannot "
+                                               "wait for values", call->callee->name);
+        daft_note(S->diags, x, at, "return the Ref and call get() on the result");
+        misplaced = true;
+    }
+    return misplaced ? S->t_error : t;
+}
+
+static DaftType *builtin_call_type(Sema *S, DaftNode *call, SemaBuiltin b) {
     const char *name = call->callee->name;
-    if (b == SEMA_BUILTIN_GET || b == SEMA_BUILTIN_WAIT || b == SEMA_BUILTIN_IS_ERROR || b == SEMA_BUILTIN_ERROR_TEXT)
-        driver_only(S, call->callee->span, name);
     static const char *const timeout_only[] = {"timeout", NULL};
     named_not_allowed(S, call, name, b == SEMA_BUILTIN_GET || b == SEMA_BUILTIN_WAIT ? timeout_only : NULL);
     named_values(S, call);
