@@ -8,6 +8,7 @@
 #include "link.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ typedef struct Options {
     const char *plan_format;   /* text | json | dot */
     bool check_only;
     DaftDiagFormat diag_format;
+    int error_limit; /* errors before stopping: 0 default (100), -1 none */
     int opt_level;
     bool debug_info;
 } Options;
@@ -64,6 +66,7 @@ static void print_usage(FILE *out) {
           "  -g                        emit debug information (.daft lines in gdb)\n"
           "  --diagnostics-format=text|json\n"
           "                            how to print errors and warnings (default text)\n"
+          "  --error-limit=N           stop after N errors (default 100; 0: no limit)\n"
           "  -h, --help                show this help\n"
           "  --version                 show the version\n"
           "\n"
@@ -149,6 +152,14 @@ static int parse_options(int argc, char **argv, Options *opt) {
                 opt->diag_format = DAFT_DIAG_TEXT;
             else
                 return usage_error("unknown diagnostics format '%s' (expected text or json)", a + 21);
+        } else if (strcmp(a, "--error-limit") == 0) {
+            return usage_error("%s", "missing value for '--error-limit' (write --error-limit=N, 0 for no limit)");
+        } else if (strncmp(a, "--error-limit=", 14) == 0) {
+            char *end;
+            long n = strtol(a + 14, &end, 10);
+            if (a[14] == '\0' || *end != '\0' || n < 0 || n > 1000000)
+                return usage_error("invalid error limit '%s' (expected a number of errors, 0 for no limit)", a + 14);
+            opt->error_limit = n == 0 ? -1 : (int)n;
         } else if (strcmp(a, "-o") == 0) {
             if (++i == argc)
                 return usage_error("%s", "missing file name after '-o'");
@@ -295,6 +306,7 @@ int main(int argc, char **argv) {
     DaftSourceSet sources = {0};
     DaftDiagEngine diags;
     daft_diag_init(&diags, &sources);
+    diags.max_errors = opt.error_limit < 0 ? INT_MAX : opt.error_limit;
     DaftArena *arena = daft_arena_new();
 
     bool ok = compile_file(&opt, &sources, &diags, arena);

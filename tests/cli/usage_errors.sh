@@ -7,6 +7,10 @@ expect "daftc: error: missing value for '--emit' (write --emit=ast, plan, ll or 
 $usage" "$daftc" --emit $ok
 expect "daftc: error: missing value for '--diagnostics-format' (write --diagnostics-format=text or json)
 $usage" "$daftc" --diagnostics-format $ok
+expect "daftc: error: missing value for '--error-limit' (write --error-limit=N, 0 for no limit)
+$usage" "$daftc" --error-limit $ok
+expect "daftc: error: invalid error limit '-3' (expected a number of errors, 0 for no limit)
+$usage" "$daftc" --error-limit=-3 $ok
 expect "daftc: error: unsupported input file type 'foo.txt' (inputs after FILE.daft are kernels: .c, .cu, .o, .a or .so)
 $usage" "$daftc" --check $ok foo.txt
 expect "daftc: error: more than one input file ('b.daft')
