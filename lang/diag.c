@@ -152,7 +152,9 @@ static void print_line_part(FILE *out, const char *line, int from, int to, int m
     const unsigned char *s = (const unsigned char *)line;
     for (int i = from; i < to;) {
         int n = utf8_len(s + i, to - i);
-        if (s[i] == '\t') {
+        if (n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) {
+            i += 3; /* a byte order mark has no width: not shown, no marker cell */
+        } else if (s[i] == '\t') {
             fputc(mode_caret && fill != '\t' ? (fill == ' ' ? '\t' : fill) : '\t', out);
             i++;
         } else if (n == 0 || (n == 1 && (s[i] < 0x20 || s[i] == 0x7f))) {
