@@ -249,6 +249,17 @@ static bool unify_numeric(Sema *S, DaftNode *a, DaftNode *b) {
     return a->ty->kind == b->ty->kind;
 }
 
+/* 'x / 0' in a body always fails when it runs (SPEC 6.3); in a constant's definition it is
+ * an error of its own (SPEC 4.1), hence S->fn. */
+static void warn_int_division_by_zero(Sema *S, DaftNode *e) {
+    int64_t v;
+    if ((e->op != DAFT_OP_DIV && e->op != DAFT_OP_MOD) || !sema_is_int(e->lhs->ty) || !S->fn ||
+        !sema_const_int(S, e->rhs, &v) || v != 0)
+        return;
+    daft_warning(S->diags, e->rhs->span, "%s by zero: this fails with 'division by zero' when it runs",
+                 e->op == DAFT_OP_DIV ? "integer division" : "integer remainder");
+}
+
 static DaftType *binary(Sema *S, DaftNode *e) {
     DaftType *l = expr(S, e->lhs, false);
     DaftType *r = expr(S, e->rhs, false);
@@ -282,8 +293,10 @@ static DaftType *binary(Sema *S, DaftNode *e) {
         return set(e, S->t_error);
     default: /* + - * / % */
         if (sema_is_numeric(l) && sema_is_numeric(r) && unify_numeric(S, e->lhs, e->rhs) &&
-            !(e->op == DAFT_OP_MOD && sema_is_float(e->lhs->ty)))
+            !(e->op == DAFT_OP_MOD && sema_is_float(e->lhs->ty))) {
+            warn_int_division_by_zero(S, e);
             return set(e, e->lhs->ty);
+        }
         if (e->op == DAFT_OP_ADD && l->kind == DAFT_TY_STR && r->kind == DAFT_TY_STR)
             return set(e, S->t_str);
         if (e->op == DAFT_OP_ADD && l->kind == DAFT_TY_LIST && r->kind == DAFT_TY_LIST) {
