@@ -148,6 +148,11 @@ static bool undeclared_member(Sema *S, DaftNode *e) {
 static void undeclared(Sema *S, DaftNode *e, int what) {
     if (undeclared_member(S, e))
         return;
+    if (strcmp(e->name, "not") == 0) { /* 'not (x)' parses as a call: Python's operator */
+        DaftDiag *d = daft_error(S->diags, e->span, "use of undeclared name 'not'");
+        daft_note(S->diags, d, e->span, "daft writes 'not' as '!'");
+        return;
+    }
     DaftNode *sd = sema_suggest_decl(S, e->name, what);
     const char *sug = sema_suggest(S, e->name, what);
     DaftDiag *d = daft_error(S->diags, e->span, "use of undeclared name '%s'", e->name);
