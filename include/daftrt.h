@@ -71,6 +71,7 @@ enum {
     DAFT_ETOOBIG = -5,   /* message larger than a channel can carry */
     DAFT_ESYS = -6,      /* a system call failed (errno describes it) */
     DAFT_EPROTO = -7,    /* malformed message */
+    DAFT_EINTR = -8,     /* the driver was interrupted (daft_rt_interrupt); nothing was consumed */
 };
 
 /* ================================================================ values */
@@ -385,8 +386,8 @@ DAFT_API int daft_rt_call(DaftRt *rt, DaftActor actor, int method, const DaftVal
 /* Waits for ref and stores a copy of its value in *out: either the result or a
  * DAFT_V_ERROR value (application error, or death of an actor it depends on). A Ref may
  * be got any number of times until released. timeout_s < 0 waits without a time limit
- * (still waking on peer death). Returns 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (unknown or
- * released Ref). */
+ * (still waking on peer death). Returns 0, DAFT_ETIMEDOUT, DAFT_EINTR (daft_rt_interrupt), or
+ * DAFT_EINVAL (unknown or released Ref). */
 DAFT_API int daft_rt_get(DaftRt *rt, DaftRef ref, double timeout_s, DaftValue *out);
 /* daft_rt_get for the driver operation `op` ("is_error", "error_text", ...), which the
  * report of a wait that lasts (DAFT_WAIT_REPORT, SPEC 14.3) and the errors name. */
@@ -394,9 +395,18 @@ DAFT_API int daft_rt_get_for(DaftRt *rt, DaftRef ref, double timeout_s, const ch
                              DaftValue *out);
 /* Waits until at least num_returns of refs[0..n) are ready (value or error) or the timeout
  * expires; ready[i] (may be NULL) is set to 1 for each ready Ref, 0 otherwise. Returns the
- * number of ready Refs (possibly < num_returns after a timeout) or a negative code. */
+ * number of ready Refs (possibly < num_returns after a timeout) or a negative code
+ * (DAFT_EINTR: interrupted before num_returns were ready). */
 DAFT_API int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns,
                           double timeout_s, uint8_t *ready);
+/* The wait of get over a list (SPEC 10.3): until every one of refs[0..n) is ready, or one
+ * of those ready holds an error, or the timeout expires. Returns 0 with *index = -1 when all
+ * are ready (daft_rt_get then takes each at once), 0 with *index = the first in list order
+ * of those holding an error at that moment (the one get raises), DAFT_ETIMEDOUT or
+ * DAFT_EINTR with *index = the first not ready, or DAFT_EINVAL with *index = an unknown or
+ * released Ref. Observes nothing (SPEC 14.2); a wait that lasts reports as op's (14.3). */
+DAFT_API int daft_rt_wait_list(DaftRt *rt, const DaftRef *refs, int n, double timeout_s, const char *op,
+                               int *index);
 /* Takes the results and notices that have arrived, without waiting (a wait with timeout 0
  * looks only at what was taken before). Returns how many messages it took, or < 0. */
 DAFT_API int daft_rt_poll(DaftRt *rt);
@@ -440,6 +450,23 @@ DAFT_API double daft_rt_wait_report_s(const DaftRt *rt);
 DAFT_API int daft_rt_actor_gpu(DaftRt *rt, DaftActor actor);
 /* The last API-misuse or system error message of this context ("" if none). */
 DAFT_API const char *daft_rt_last_error(const DaftRt *rt);
+
+/* Interrupts of the driver (SPEC 15.7; a compiled program's driver calls these from its
+ * SIGINT and SIGTERM handlers). daft_rt_interrupt (async-signal-safe) sets the process's
+ * interrupt flag: from then on every blocking wait of the driver — daft_rt_get and
+ * daft_rt_wait, daft_rt_plan_result, daft_rt_plan_submit waiting for a free execution
+ * slot — ends within a slice and returns DAFT_EINTR (nothing consumed), and
+ * daft_rt_shutdown stops the actors at once: it does not wait for the tasks and compiled
+ * executions in flight, and kills the actors still running one instead of asking them to
+ * stop. The flag stays set until daft_rt_interrupt_clear. */
+DAFT_API void daft_rt_interrupt(void);
+DAFT_API bool daft_rt_interrupted(void);
+DAFT_API void daft_rt_interrupt_clear(void);
+/* Ends the process at once (async-signal-safe; for a second Ctrl-C or SIGTERM): kills the
+ * actor processes this process forked (SIGKILL) and reaps them, removes the DAFT_TRACE
+ * part files they may have written, then dies of signal sig (its default action). Never
+ * returns. Under MPI the worker ranks are the launcher's to end. */
+DAFT_API void daft_rt_abort(int sig) __attribute__((noreturn));
 
 /* ================================================================ compiled execution
  *
@@ -505,13 +532,14 @@ DAFT_API int daft_rt_plan_load(DaftRt *rt, const struct DaftPlan *plan, const Da
  * fails. An input may be a Ref of this runtime (DAFT_V_REF from daft_rt_call): the
  * execution starts now and that input is written once the Ref's value is here (an error
  * value as it is), without waiting here; inputs are only read (copied where written
- * later). Returns 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (wrong inputs, an unknown Ref). */
+ * later). Returns 0, DAFT_ETIMEDOUT, DAFT_EINTR (interrupted while waiting for a free slot:
+ * nothing submitted), or DAFT_EINVAL (wrong inputs, an unknown Ref). */
 DAFT_API int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int ninputs,
                                  double timeout_s);
 /* Waits for the oldest execution not yet returned and moves its outputs into
  * outputs[0..plan->noutputs) (plan->outputs order; caller frees them). Outputs may be
- * DAFT_V_ERROR values. Returns 0, DAFT_ETIMEDOUT (nothing consumed), or DAFT_EINVAL (no
- * execution submitted). */
+ * DAFT_V_ERROR values. Returns 0, DAFT_ETIMEDOUT or DAFT_EINTR (nothing consumed), or
+ * DAFT_EINVAL (no execution submitted). */
 DAFT_API int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *outputs,
                                  int noutputs);
 /* SPEC 14.3's report of a wait for p's next result that lasts, for callers that wait in

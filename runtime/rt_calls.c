@@ -321,13 +321,17 @@ int daft_rt_get_for(DaftRt *rt, DaftRef ref, double timeout_s, const char *op, D
         if (rt_obj_fetch(rt, o))
             continue;
         int64_t now = rt_now_ns();
-        if (deadline >= 0 && now >= deadline) {
+        if (rt_wait_over(deadline)) {
             /* what arrived before the deadline counts: timeout = 0 polls (SPEC 10.3), so take
              * the results the driver has not read yet before giving up */
             if (!taken) {
                 taken = true;
                 rt_drv_take(rt);
                 continue;
+            }
+            if (rt_intr) {
+                rt_set_err(rt, "%s: interrupted", op);
+                return DAFT_EINTR;
             }
             rt_set_err(rt, "%s: timed out", op);
             return DAFT_ETIMEDOUT;
@@ -366,11 +370,11 @@ size_t daft_rt_wait_pending(const uint8_t *ready, size_t n, char *also, size_t c
 }
 
 /* wait's report names the first Ref not ready, and how many are not. */
-static void rt_wait_report_many(DaftRt *rt, const RtObj *first, int pending, int64_t waited_ns)
+static void rt_wait_report_many(DaftRt *rt, const char *op, const RtObj *first, int pending, int64_t waited_ns)
 {
     char also[64];
     rt_wait_also((size_t)pending, also, sizeof also);
-    rt_wait_report(rt, "wait", first, waited_ns, also);
+    rt_wait_report(rt, op, first, waited_ns, also);
 }
 
 int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double timeout_s,
@@ -401,8 +405,12 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
         }
         if (count >= num_returns)
             break;
-        if (deadline >= 0 && rt_now_ns() >= deadline) {
+        if (rt_wait_over(deadline)) {
             /* ready "at that moment" (SPEC 10.4) includes results not read yet: take them once */
+            if (taken && rt_intr) {
+                rt_set_err(rt, "wait: interrupted");
+                return DAFT_EINTR;
+            }
             if (taken)
                 break;
             taken = true;
@@ -410,13 +418,69 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
             continue;
         }
         if (report_at >= 0 && rt_now_ns() >= report_at) {
-            rt_wait_report_many(rt, first, n - count, report_at - t0);
+            rt_wait_report_many(rt, "wait", first, n - count, report_at - t0);
             report_at += 2 * rt->wait_report_ns;
         }
         rt_drv_wait(rt, deadline);
     }
     rt_trace_slice(&rt->trace, "wait", "driver", t0, rt_now_ns());
     return count;
+}
+
+/* Cheap per wake-up however long the list: the Refs ready in list order are passed once,
+ * and the whole list is looked at again for an error only when some Ref became one. */
+int daft_rt_wait_list(DaftRt *rt, const DaftRef *refs, int n, double timeout_s, const char *op, int *index)
+{
+    *index = -1;
+    if (n < 0 || (n && !refs) || !rt->is_driver)
+        return DAFT_EINVAL;
+    int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
+    int64_t report_at = rt_report_first(rt, t0);
+    uint64_t errors = rt_objtab_errors;
+    bool scan = true, taken = false;
+    int next = 0; /* refs[0..next) are ready */
+    for (;;) {
+        for (int i = scan ? 0 : n; i < n; i++) {
+            RtObj *o = rt_obj_live(rt, refs[i].id);
+            if (!o || o->state == RT_OBJ_ERROR) {
+                *index = i;
+                if (o)
+                    return 0;
+                rt_set_err(rt, "%s: Ref %llu is unknown or released", op, (unsigned long long)refs[i].id);
+                return DAFT_EINVAL;
+            }
+        }
+        scan = false;
+        for (RtObj *o; next < n && (!(o = rt_obj_live(rt, refs[next].id)) || o->state != RT_OBJ_PENDING);)
+            next++; /* (none is released meanwhile: the caller waits here) */
+        if (next == n)
+            break;
+        if (rt_wait_over(deadline)) {
+            if (!taken) { /* (what arrived counts: as daft_rt_get) */
+                taken = true;
+                rt_drv_take(rt);
+            } else {
+                *index = next;
+                rt_set_err(rt, "%s: %s", op, rt_intr ? "interrupted" : "timed out");
+                return rt_intr ? DAFT_EINTR : DAFT_ETIMEDOUT;
+            }
+        } else {
+            if (report_at >= 0 && rt_now_ns() >= report_at) {
+                int pending = 0;
+                for (int i = next; i < n; i++) {
+                    RtObj *o = rt_obj_live(rt, refs[i].id);
+                    pending += o && o->state == RT_OBJ_PENDING;
+                }
+                rt_wait_report_many(rt, op, rt_obj_live(rt, refs[next].id), pending, report_at - t0);
+                report_at += 2 * rt->wait_report_ns;
+            }
+            rt_drv_wait(rt, deadline);
+        }
+        scan = errors != rt_objtab_errors;
+        errors = rt_objtab_errors;
+    }
+    rt_trace_slice(&rt->trace, op, "driver", t0, rt_now_ns());
+    return 0;
 }
 
 int daft_rt_poll(DaftRt *rt) { return rt && rt->is_driver ? rt_drv_poll(rt) : 0; }

@@ -701,7 +701,7 @@ static int rt_plan_await_conn(DaftRtPlan *p, int ch, int64_t deadline)
             break;
         if (!rt_plan_connecting(p, ch, t0, &report_at))
             return DAFT_EPEER;
-        if (deadline >= 0 && rt_now_ns() >= deadline)
+        if (rt_wait_over(deadline))
             return DAFT_ETIMEDOUT;
         rt_drv_notices(p->rt);
         rt_plans_drain(p->rt, p);
@@ -1116,7 +1116,7 @@ static int rt_plan_tcp_read(DaftRtPlan *p, int ch, int64_t deadline)
         }
         if (!rt_plan_alive(p))
             return DAFT_EPEER;
-        if (deadline >= 0 && rt_now_ns() >= deadline)
+        if (rt_wait_over(deadline))
             return DAFT_ETIMEDOUT;
         rt_drv_poll(p->rt);
         rt_drv_notices(p->rt);
@@ -1141,7 +1141,7 @@ static int rt_plan_read(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
 
 static int rt_plan_read_value(DaftRtPlan *p, int ch, int64_t deadline, DaftValue *out)
 {
-    RtWait w = {deadline, rt_plan_alive, rt_plan_progress, p};
+    RtWait w = {deadline, rt_plan_alive, rt_plan_progress, p, true};
     for (;;) {
         if (p->rt->mode == RT_MODE_SHM) {
             int rc = rt_pmsg_ring_try(&p->rds[ch], &p->rx, out);
@@ -1365,7 +1365,7 @@ static void rt_plan_progress_writing(void *arg)
 static int rt_plan_write_inputs(DaftRtPlan *p, uint64_t exec, const DaftValue *inputs)
 {
     const DaftPlan *plan = p->plan;
-    RtWait w = {-1, rt_plan_alive, rt_plan_progress_writing, p};
+    RtWait w = {-1, rt_plan_alive, rt_plan_progress_writing, p, false};
     for (int i = 0; i < plan->ninputs && !rt_plan_exec_doomed(p, exec); i++) {
         if (rt_pmsg_encode(&p->out, -1, &inputs[i], p->rt->mode == RT_MODE_SHM))
             return DAFT_ENOMEM;
@@ -1607,7 +1607,7 @@ static int rt_plan_wait_inputs(DaftRtPlan *p, int64_t deadline)
 {
     rt_plan_write_deferred(p);
     while (p->deferred && p->deferred->exec <= p->received && rt_plan_alive(p)) {
-        if (deadline >= 0 && rt_now_ns() >= deadline)
+        if (rt_wait_over(deadline))
             return DAFT_ETIMEDOUT;
         rt_drv_wait_but(p->rt, deadline, p); /* (p's outputs are read by the caller only) */
     }
@@ -1640,6 +1640,15 @@ static void rt_plan_send_go(DaftRtPlan *p)
     rt_buf_free(&m);
 }
 
+/* A wait of p's that ended as at its deadline because the driver was interrupted says so. */
+static int rt_plan_interrupted(DaftRt *rt, const DaftRtPlan *p, int rc)
+{
+    if (rc != DAFT_ETIMEDOUT || !rt_intr)
+        return rc;
+    rt_set_err(rt, "plan '%s': interrupted", p->plan->name);
+    return DAFT_EINTR;
+}
+
 int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int ninputs,
                         double timeout_s)
 {
@@ -1668,7 +1677,7 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
     int64_t t0 = rt_now_ns(), deadline = rt_deadline(timeout_s);
     int cap = plan->inflight > 0 ? plan->inflight : 1;
     while (p->submitted - p->received >= (uint64_t)cap) {
-        int rc = rt_plan_receive(p, deadline);
+        int rc = rt_plan_interrupted(rt, p, rt_plan_receive(p, deadline));
         if (rc == DAFT_ETIMEDOUT)
             rt_set_err(rt, "plan '%s': %d executions in flight, none finished after %.3g s",
                        plan->name, cap, timeout_s);
@@ -1742,7 +1751,7 @@ int daft_rt_plan_result(DaftRt *rt, DaftRtPlan *p, double timeout_s, DaftValue *
     if (p->returned == p->received) {
         p->wait_t0 = t0;
         p->report_at = rt->wait_report_ns > 0 ? t0 + rt->wait_report_ns : 0;
-        int rc = rt_plan_receive(p, deadline);
+        int rc = rt_plan_interrupted(rt, p, rt_plan_receive(p, deadline));
         p->report_at = 0;
         if (rc == DAFT_ETIMEDOUT)
             rt_set_err(rt, "plan '%s': execution %llu has no result after %.3g s", plan->name,

@@ -411,7 +411,7 @@ static int rt_launch_local(DaftRt *rt, RtActorRec *a)
     if (rt->mode == RT_MODE_SHM && rt_make_shm_chans(rt, a, sv))
         return DAFT_ESYS;
     RtForkArg f = {rt, a, sv[1], sv[0]};
-    int rc = rt_launch_fork(&a->proc, rt_child_main, &f);
+    int rc = rt_launch_fork(&a->proc, (int)a->id, rt_child_main, &f);
     if (sv[1] >= 0)
         close(sv[1]);
     a->sock = sv[0];
@@ -532,12 +532,49 @@ int daft_rt_start(DaftRt *rt)
 
 /* ---------------------------------------------------------------- shutdown */
 
+/* After an interrupt (daft_rt_interrupt) the actors stop at once (SPEC 15.7): one still
+ * running a task or a compiled plan's method would read the stop only once it is done, so
+ * it is killed, and stderr says so. (Under MPI the driver owns no process: it asks.) */
+static void rt_kill_busy(DaftRt *rt)
+{
+    rt_drv_take(rt);
+    for (DaftActor i = 1; i <= rt->nactors; i++) {
+        RtActorRec *a = rt->actors[i];
+        if (a->dead || rt->mpi || a->proc.pid <= 0 || rt_launch_exited(&a->proc))
+            continue;
+        uint32_t cm = rt->bells ? atomic_load(&rt->bells[a->id].cur_method) : 0;
+        char what[300];
+        if (a->inflight_len)
+            rt_fmt(what, sizeof what, "'%s'", rt_method_name(rt, a->cls, a->inflight_m[a->inflight_head]));
+        else if (cm) { /* (its plan may be unloaded by now: then it has no name here) */
+            const char *m = rt_method_name(rt, a->cls, (int)cm - 1);
+            const char *pn = rt_plan_name(rt, atomic_load(&rt->bells[a->id].cur_plan));
+            if (strcmp(pn, "?"))
+                rt_fmt(what, sizeof what, "'%s' (compiled plan '%s')", m, pn);
+            else
+                rt_fmt(what, sizeof what, "'%s' (in a compiled plan)", m);
+        } else {
+            continue;
+        }
+        rt_launch_reap(&a->proc, 0); /* (SIGKILL, and waits for it) */
+        rt_log("actor '%s' was running %s when the program was interrupted: killed", a->name, what);
+        /* (its Refs stay pending: no error of theirs is reported as unobserved, the line
+         * above says what happened) */
+        a->dead = true;
+        rt_fmt(a->death, sizeof a->death, "actor '%s' (%s) was killed: the program was interrupted", a->name,
+               rt_class_name(rt, a->cls));
+        rt->notices_due = true; /* (the others learn of it, as of any death: nothing waits for it) */
+    }
+}
+
 /* Asks every live actor to stop, then waits (draining their results so none blocks on a
  * full channel) before SIGKILL: 2 s, or 20 s when an actor has a GPU (tearing down its
  * NCCL communicators and CUDA context takes seconds; killed, it would also lose its
  * DAFT_TRACE part and DAFT_GPU_PROFILE report). A kill is said on stderr. */
 static void rt_stop_actors(DaftRt *rt)
 {
+    if (rt_intr)
+        rt_kill_busy(rt);
     RtBuf m = {0};
     rt_buf_u32(&m, RT_M_STOP);
     bool gpu = false;
@@ -591,7 +628,7 @@ static bool rt_tasks_running(const DaftRt *rt)
 static void rt_wait_tasks(DaftRt *rt)
 {
     int64_t deadline = rt_now_ns() + 5000000000LL;
-    while (rt_tasks_running(rt) && rt_now_ns() < deadline)
+    while (rt_tasks_running(rt) && !rt_wait_over(deadline)) /* (interrupted: not at all) */
         rt_drv_wait(rt, deadline);
 }
 

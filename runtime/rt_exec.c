@@ -630,7 +630,7 @@ static void rt_progress_cb(void *arg) { rt_drain(arg); }
 
 static int rt_send_res(RtActorSelf *s, RtBuf *m)
 {
-    RtWait w = {-1, NULL, rt_progress_cb, s};
+    RtWait w = {-1, NULL, rt_progress_cb, s, false};
     int rc = rt_chan_sendv(s->res, m, m == &s->tx ? &s->tx_sp : NULL, &w);
     if (rc == DAFT_EPEER)
         rt_actor_orphaned(s);
@@ -993,7 +993,7 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
     if (nccl && c && c->kind != RT_CHAN_NONE && o && o->has_value &&
         rt_gpu_xfer_header(dest, xfer, &o->value, m)) {
         int64_t t0 = rt_now_ns();
-        RtWait w = {-1, rt_push_alive, rt_push_progress, &pw};
+        RtWait w = {-1, rt_push_alive, rt_push_progress, &pw, false};
         char e[300];
         if (rt_chan_send(c, m->p, m->len, &w) == 0 &&
             rt_gpu_xfer_send(dest, &o->value, rt_gx_alive, s, e, sizeof e))
@@ -1012,7 +1012,7 @@ static void rt_run_push(RtActorSelf *s, RtRd *r)
                                          (unsigned long long)ref);
     rt_value_put_spliced(m, o && o->has_value ? &o->value : &missing, &s->tx_sp);
     int64_t t0 = rt_now_ns();
-    RtWait w = {-1, rt_push_alive, rt_push_progress, &pw};
+    RtWait w = {-1, rt_push_alive, rt_push_progress, &pw, false};
     if (c && c->kind != RT_CHAN_NONE)
         rt_chan_sendv(c, m, &s->tx_sp, &w);
     if (s->rt->stats.on && c && c->kind != RT_CHAN_NONE)

@@ -58,6 +58,25 @@ int64_t rt_sleep_ns(int64_t deadline_ns, int64_t slice_ns);
 /* futex on a word of a MAP_SHARED mapping (not FUTEX_PRIVATE: it spans processes). */
 int rt_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
 void rt_futex_wake(_Atomic uint32_t *word, int n);
+/* ---------------------------------------------------------------- rt_signal.c */
+
+/* Set by daft_rt_interrupt (a signal handler of the driver): the driver's waits end. (A
+ * lock-free atomic: what a handler may write, C11 7.14.1.1.) */
+extern _Atomic int rt_intr;
+/* Whether a driver wait must end now: its deadline (-1: none) passed, or the driver was
+ * interrupted; an interrupted wait ends as a timed-out one does, and the public call it
+ * serves says DAFT_EINTR. */
+static inline bool rt_wait_over(int64_t deadline_ns)
+{
+    return rt_intr || (deadline_ns >= 0 && rt_now_ns() >= deadline_ns);
+}
+/* The local actor processes that daft_rt_abort kills: forked (with the actor's handle, its
+ * trace track) and reaped. */
+void rt_kid_add(pid_t pid, int track);
+void rt_kid_del(pid_t pid);
+/* The driver's trace: daft_rt_abort removes its actors' part files. */
+void rt_abort_note_trace(const char *path, const char *tag);
+
 /* One step of a bounded spin that ends at spin_end (see rt_util.c for how and why). */
 void rt_cpu_relax(int64_t spin_end);
 /* snprintf into a fixed buffer, always NUL-terminated, never warns on truncation. */
@@ -130,6 +149,7 @@ typedef struct RtWait {
     RtAliveFn alive;
     void (*progress)(void *arg);
     void *arg;
+    bool intr; /* a read of the driver's: an interrupt ends it as its deadline would */
 } RtWait;
 
 #define RT_RING_MAX_READERS 32
@@ -310,6 +330,9 @@ RtObj *rt_objtab_find(const RtObjTab *t, uint64_t id);
 RtObj *rt_objtab_add(RtObjTab *t, uint64_t id);
 /* Moves *v into the entry (READY, or ERROR for an error value); *v becomes NONE. */
 void rt_objtab_resolve(RtObj *o, DaftValue *v);
+/* How many entries of this process became errors so far: a wait that must end at the first
+ * error among many Refs (daft_rt_wait_list) looks for one only when this moved. */
+extern uint64_t rt_objtab_errors;
 /* Deletes the entry, freeing its value. */
 void rt_objtab_del(RtObjTab *t, uint64_t id);
 void rt_objtab_foreach(RtObjTab *t, void (*fn)(RtObj *o, void *arg), void *arg);
@@ -345,9 +368,10 @@ typedef struct RtProc {
     int status;     /* waitpid status once exited */
 } RtProc;
 
-/* Forks a child that dies with its parent (PR_SET_PDEATHSIG) and runs child_main(arg),
- * then _exit(0). In the parent, fills *p (pid, pidfd). */
-int rt_launch_fork(RtProc *p, void (*child_main)(void *arg), void *arg);
+/* Forks a child that dies with its parent (PR_SET_PDEATHSIG), ignores SIGINT (the driver
+ * decides) and runs child_main(arg), then _exit(0). In the parent, fills *p (pid, pidfd)
+ * and lists the child for daft_rt_abort (track: the actor's handle). */
+int rt_launch_fork(RtProc *p, int track, void (*child_main)(void *arg), void *arg);
 /* Non-blocking: true if the process has exited (reaps it and records the status). */
 bool rt_launch_exited(RtProc *p);
 /* Waits up to timeout_ns for exit, then SIGKILLs and reaps. */
@@ -561,7 +585,9 @@ const char *rt_method_name(const DaftRt *rt, int cls, int method);
 
 /* rt_pump.c: the driver's side of the channels. */
 /* Sends a control message to an actor; on a dead peer marks it dead and returns
- * DAFT_EPEER. While blocked it keeps reading every actor's results. */
+ * DAFT_EPEER. While blocked it keeps reading every actor's results; an interrupt
+ * (daft_rt_interrupt) ends such a wait before the message's first byte, unsent
+ * (DAFT_ETIMEDOUT). */
 int rt_drv_send(DaftRt *rt, RtActorRec *a, const RtBuf *m);
 /* rt_drv_send of m with sp's tensors spliced in (rt_chan_sendv). */
 int rt_drv_sendv(DaftRt *rt, RtActorRec *a, const RtBuf *m, const RtSplices *sp);

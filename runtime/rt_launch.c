@@ -33,27 +33,55 @@ static void detach_stdin(void)
         close(null);
 }
 
-int rt_launch_fork(RtProc *p, void (*child_main)(void *arg), void *arg)
+/* SPEC 15.7: an actor does not take the driver's Ctrl-C. A terminal sends SIGINT to its
+ * whole foreground process group, the actors included; the driver decides what follows
+ * (its interrupt, daft_rt_interrupt) and stops them. So an actor ignores SIGINT, and takes
+ * SIGTERM plainly: the driver's handlers (inherited by fork) are never an actor's. The
+ * two signals are blocked across the fork so that neither reaches the child before this. */
+static void child_signals(const sigset_t *mask)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGTERM, &sa, NULL);
+    daft_rt_interrupt_clear(); /* (the driver's interrupt is not the actor's) */
+    sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+int rt_launch_fork(RtProc *p, int track, void (*child_main)(void *arg), void *arg)
 {
     memset(p, 0, sizeof *p);
     p->pidfd = -1;
     pid_t parent = getpid();
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
         return DAFT_ESYS;
+    }
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) /* the parent died before prctl took effect */
             _exit(127);
+        child_signals(&old);
         detach_stdin();
         child_main(arg);
         _exit(0);
     }
+    rt_kid_add(pid, track); /* (before an abort can run: it kills the child too) */
+    sigprocmask(SIG_SETMASK, &old, NULL);
     p->pid = pid;
     p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (p->pidfd < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
+        rt_kid_del(pid);
         p->pid = 0;
         return DAFT_ESYS;
     }
@@ -70,6 +98,7 @@ bool rt_launch_exited(RtProc *p)
     if (poll(&pfd, 1, 0) <= 0)
         return false;
     int st = 0;
+    rt_kid_del(p->pid); /* (it has exited: an abort has nothing to kill, pid reuse aside) */
     if (waitpid(p->pid, &st, WNOHANG) != p->pid)
         return false;
     p->exited = true;
@@ -90,6 +119,7 @@ void rt_launch_reap(RtProc *p, int64_t timeout_ns)
         int st = 0;
         while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
             ;
+        rt_kid_del(p->pid);
         p->exited = true;
         p->status = st;
     }

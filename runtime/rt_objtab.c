@@ -89,6 +89,8 @@ RtObj *rt_objtab_add(RtObjTab *t, uint64_t id)
     return o;
 }
 
+uint64_t rt_objtab_errors;
+
 void rt_objtab_resolve(RtObj *o, DaftValue *v)
 {
     daft_value_free(&o->value);
@@ -96,6 +98,7 @@ void rt_objtab_resolve(RtObj *o, DaftValue *v)
     *v = daft_value_none();
     o->has_value = true;
     o->state = o->value.kind == DAFT_V_ERROR ? RT_OBJ_ERROR : RT_OBJ_READY;
+    rt_objtab_errors += o->state == RT_OBJ_ERROR;
 }
 
 void rt_objtab_del(RtObjTab *t, uint64_t id)

@@ -280,7 +280,9 @@ int rt_drv_sendv(DaftRt *rt, RtActorRec *a, const RtBuf *m, const RtSplices *sp)
     if (a->dead)
         return DAFT_EPEER;
     RtSendCtx c = {rt, a};
-    RtWait w = {-1, rt_send_alive, rt_send_progress, &c};
+    /* (interruptible: a send that waits for a busy actor to read ends at an interrupt,
+     * unsent, so that neither the program nor its teardown waits for that task) */
+    RtWait w = {-1, rt_send_alive, rt_send_progress, &c, true};
     rt->sending++;
     int rc = rt_chan_sendv(&a->ctl, m, sp, &w);
     rt->sending--;

@@ -173,7 +173,7 @@ static int rt_wait_step(_Atomic uint32_t *word, _Atomic uint32_t *waiters, uint3
      * wait made of polls, as wait() on a compiled schedule's result, never would */
     if (w && w->alive && !w->alive(w->arg))
         return DAFT_EPEER;
-    if (w && w->deadline_ns >= 0 && rt_now_ns() >= w->deadline_ns)
+    if (w && ((w->intr && rt_intr) || (w->deadline_ns >= 0 && rt_now_ns() >= w->deadline_ns)))
         return DAFT_ETIMEDOUT;
     if (w && w->progress)
         w->progress(w->arg);
@@ -234,9 +234,11 @@ int rt_ring_writev(RtRing *r, const RtPiece *pieces, int npieces, const RtWait *
     int k = 0;         /* the piece being copied */
     size_t koff = 0;   /* bytes of it already copied */
     size_t off = 0;
+    RtWait rest = w ? *w : (RtWait){-1, NULL, NULL, NULL, false};
+    rest.intr = false; /* (an interrupt ends a write before its first chunk only) */
     do {
         uint32_t head = atomic_load_explicit(&r->hdr->head, memory_order_relaxed);
-        int rc = rt_ring_wait_space(r, head, w);
+        int rc = rt_ring_wait_space(r, head, off == 0 || !w ? w : &rest);
         if (rc)
             return rc;
         size_t n = len - off < r->slot_size ? len - off : r->slot_size;

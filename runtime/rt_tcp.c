@@ -178,7 +178,7 @@ int rt_tcp_accept(int lfd)
 /* Blocks (in slices) until fd is writable, keeping the caller's other channels moving. */
 static int rt_tcp_wait_out(int fd, const RtWait *w)
 {
-    if (w && w->deadline_ns >= 0 && rt_now_ns() >= w->deadline_ns)
+    if (w && ((w->intr && rt_intr) || (w->deadline_ns >= 0 && rt_now_ns() >= w->deadline_ns)))
         return DAFT_ETIMEDOUT;
     if (w && w->alive && !w->alive(w->arg))
         return DAFT_EPEER;
@@ -197,6 +197,8 @@ int rt_tcp_send(int fd, const void *data, size_t len, const RtWait *w)
     uint32_t n32 = (uint32_t)len;
     struct iovec iov[2] = {{&n32, 4}, {(void *)data, len}};
     size_t total = 4 + len, done = 0;
+    RtWait rest = w ? *w : (RtWait){-1, NULL, NULL, NULL, false};
+    rest.intr = false; /* (an interrupt ends a send before its first byte only) */
     while (done < total) {
         struct iovec v[2];
         int cnt = 0;
@@ -219,7 +221,7 @@ int rt_tcp_send(int fd, const void *data, size_t len, const RtWait *w)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = rt_tcp_wait_out(fd, w);
+            int rc = rt_tcp_wait_out(fd, done == 0 || !w ? w : &rest);
             if (rc)
                 return rc;
             continue;

@@ -46,6 +46,8 @@ void rt_trace_init(RtTrace *t, int track, const char *name)
         if (t->on) {
             rt_fmt(t->path, sizeof t->path, "%s", p);
             rt_trace_tag(t->tag, sizeof t->tag);
+            if (t->tag[0])
+                rt_abort_note_trace(t->path, t->tag);
         }
     }
     t->events.len = 0;

@@ -648,7 +648,7 @@ static void rt_xplan_send(struct RtActorSelf *s, RtXPlan *p, uint32_t ch, int32_
     RtXChan *c = &p->chans[ch];
     rt_pmsg_encode(&p->out, target, v, !p->tcp);
     RtXCollCtx x = {{p, s}, coll};
-    RtWait w = {-1, rt_xplan_alive_cb, coll ? rt_xplan_coll_progress_cb : rt_xplan_progress_cb, &x};
+    RtWait w = {-1, rt_xplan_alive_cb, coll ? rt_xplan_coll_progress_cb : rt_xplan_progress_cb, &x, false};
     if (c->mapped && !c->is_reader && !p->tcp) {
         if (c->aw.busy) { /* messages on a channel stay in order */
             rt_pmsg_async_finish(&c->aw, &c->ring, true, &w);
@@ -909,7 +909,7 @@ static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
 static void rt_xplan_flush_writes(struct RtActorSelf *s, RtXPlan *p)
 {
     RtXWriteCtx x = {p, s};
-    RtWait w = {-1, rt_xplan_alive_cb, rt_xplan_progress_cb, &x};
+    RtWait w = {-1, rt_xplan_alive_cb, rt_xplan_progress_cb, &x, false};
     for (uint32_t i = 0; p->nbusy && i < p->nchans; i++) {
         RtXChan *c = &p->chans[i];
         if (c->aw.busy && rt_pmsg_async_finish(&c->aw, &c->ring, false, &w) != 0)

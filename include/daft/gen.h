@@ -45,7 +45,10 @@ typedef struct DaftGenProgram {
  * runtime (daft_rt_init) with every compiled plan taking turns (daft_rt_sequence_plans),
  * registers the classes in order, calls daft_rt_start (on an MPI
  * worker rank that call serves actors and never returns), runs the user's main on the
- * driver, then shuts the runtime down. Returns the process exit status. */
+ * driver, then shuts the runtime down. Returns the process exit status. On the driver it
+ * catches SIGINT and SIGTERM (SPEC.md §15.7): the first Ctrl-C interrupts the runtime's
+ * waits (daft_rt_interrupt), which end the program as a fatal error does, and the process
+ * then dies of SIGINT; a second one, or SIGTERM, aborts at once (daft_rt_abort). */
 int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog);
 
 /* The runtime of this process (NULL before daft_gen_main created it). */
@@ -93,7 +96,7 @@ int daft_gen_errorf(DaftActorCtx *ctx, const char *fmt, ...) __attribute__((form
 /* Same with a fixed message (what generated code calls: no varargs). */
 int daft_gen_error_msg(DaftActorCtx *ctx, const char *msg);
 /* Prints "daft: error: <msg>" and "  at FILE:LINE:COL" to stderr, shuts the runtime down
- * and exits 1. */
+ * and exits 1 (after an interrupt: dies of SIGINT, SPEC.md §15.7). */
 void daft_gen_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* ---------------------------------------------------------------- values */
@@ -147,8 +150,9 @@ void daft_gen_spawn(DaftValue *out, int class_index, const DaftValue *args, int 
 void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const DaftValue *args,
                    int nargs);
 /* get(v, timeout = t): t < 0 waits without limit. A Ref is resolved (an error value is
- * fatal in the driver: "error: <message>", exit 1); a list is resolved item by item; any
- * other value is copied. */
+ * fatal in the driver: "error: <message>", exit 1); a list once every Ref in it is ready, or
+ * at the first error among those ready (SPEC.md §10.3: the first in list order), the timeout
+ * being the whole list's; any other value is copied. */
 /* `xs = xs + items` on lists: items appended to *target in place, moved out of items when
  * take (a temporary), else copied. */
 void daft_gen_list_extend(DaftValue *target, DaftValue *items, int take);

@@ -133,6 +133,21 @@ int gen_coll_method_of(DaftActor a)
 
 /* ---------------------------------------------------------------- errors */
 
+/* The end of a driver whose program failed or was interrupted: exit status 1 (SPEC 14.4), or,
+ * after a Ctrl-C (daft_rt_interrupt), death by SIGINT, as a program that does not catch it
+ * (SPEC 15.7: a shell says 130 and a script running it stops). */
+static void gen_exit(int status) __attribute__((noreturn));
+static void gen_exit(int status)
+{
+    fflush(stdout);
+    fflush(stderr);
+    if (daft_rt_interrupted()) {
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
+    exit(status);
+}
+
 void daft_gen_fatal(const char *fmt, ...)
 {
     fflush(stdout);
@@ -154,7 +169,42 @@ void daft_gen_fatal(const char *fmt, ...)
     daft_gen_ctx.rt = NULL;
     daft_rt_shutdown(rt);
     free_tables();
-    exit(1);
+    gen_exit(1);
+}
+
+/* What a Ref stands for in messages: "actor 'W#1' (W) method 'spin'", "a result of compiled
+ * schedule 'NAME'", or NULL when unknown. */
+static const char *ref_what(const DaftValue *v, char *buf, size_t cap)
+{
+    if (gen_is_handle(v)) {
+        snprintf(buf, cap, "a result of compiled schedule '%s'", gen_handle_schedule(v));
+        return buf;
+    }
+    const RefInfo *ri = v->kind == DAFT_V_REF ? ref_find(v->as.ref.id) : NULL;
+    const DaftClassDesc *c = ri ? actor_class(ri->actor) : NULL;
+    if (!c || ri->method < 0 || ri->method >= c->nmethods)
+        return NULL;
+    snprintf(buf, cap, "actor '%s#%u' (%s) method '%s'", c->name, ri->actor, c->name, c->methods[ri->method].name);
+    return buf;
+}
+
+void gen_interrupted(const char *op, const DaftValue *v)
+{
+    char buf[512];
+    const char *what = v ? ref_what(v, buf, sizeof buf) : NULL;
+    daft_gen_fatal("interrupted (Ctrl-C)%s%s%s%s", op ? " in " : "", op ? op : "",
+                   what ? ", waiting for " : "", what ? what : "");
+}
+
+/* get's timeout: the error names what it waited for (v: the first Ref not ready). */
+static void get_timed_out(const DaftValue *v, double timeout_s) __attribute__((noreturn));
+static void get_timed_out(const DaftValue *v, double timeout_s)
+{
+    char buf[512];
+    const char *what = ref_what(v, buf, sizeof buf);
+    if (what)
+        daft_gen_fatal("get: timed out after %g s waiting for %s", timeout_s, what);
+    daft_gen_fatal("get: timed out after %g s", timeout_s);
 }
 
 /* ---------------------------------------------------------------- driver crashes */
@@ -184,6 +234,21 @@ static void crash_put_int(char *buf, size_t *n, size_t cap, long long v)
         buf[(*n)++] = d[--k];
 }
 
+/* "  at prog.daft:LINE:COL\n", the driver statement being run (none before the first). */
+static void crash_put_where(char *buf, size_t *n, size_t cap)
+{
+    int64_t where = daft_gen_where;
+    if (where <= 0)
+        return;
+    crash_put(buf, n, cap, "  at ");
+    crash_put(buf, n, cap, daft_gen_ctx.prog && daft_gen_ctx.prog->name ? daft_gen_ctx.prog->name : "?");
+    crash_put(buf, n, cap, ":");
+    crash_put_int(buf, n, cap, (long long)(where >> 32));
+    crash_put(buf, n, cap, ":");
+    crash_put_int(buf, n, cap, (long long)(where & 0xffffffff));
+    crash_put(buf, n, cap, "\n");
+}
+
 static void gen_crash(int sig)
 {
     char buf[768];
@@ -195,16 +260,7 @@ static void gen_crash(int sig)
                           : sig == SIGFPE ? "SIGFPE (an arithmetic fault in a C extern)"
                                           : "SIGILL (an illegal instruction in a C extern)");
     crash_put(buf, &n, cap, "\n");
-    int64_t where = daft_gen_where;
-    if (where > 0) {
-        crash_put(buf, &n, cap, "  at ");
-        crash_put(buf, &n, cap, daft_gen_ctx.prog && daft_gen_ctx.prog->name ? daft_gen_ctx.prog->name : "?");
-        crash_put(buf, &n, cap, ":");
-        crash_put_int(buf, &n, cap, (long long)(where >> 32));
-        crash_put(buf, &n, cap, ":");
-        crash_put_int(buf, &n, cap, (long long)(where & 0xffffffff));
-        crash_put(buf, &n, cap, "\n");
-    }
+    crash_put_where(buf, &n, cap);
     if (write(2, buf, n) < 0) { /* (nothing to do about it) */ }
     raise(sig); /* (SA_RESETHAND: the default action now, the status a crash has) */
 }
@@ -227,6 +283,41 @@ static void gen_crash_setup(void)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof gen_crash_signals / sizeof *gen_crash_signals; i++)
         sigaction(gen_crash_signals[i], &sa, NULL);
+}
+
+/* SPEC 15.7: the driver's Ctrl-C and SIGTERM. The first Ctrl-C only sets the runtime's
+ * interrupt flag: the driver's next wait (or runtime call) ends the program through
+ * daft_gen_fatal, and its teardown stops the actors at once. A second one, or SIGTERM, ends
+ * it here and now (the driver may be computing, and reach no wait): the actors are killed
+ * and reaped and the process dies of the signal (daft_rt_abort). Only async-signal-safe
+ * calls. The actors ignore SIGINT (rt_launch.c): a terminal's Ctrl-C reaches them too. */
+static void gen_on_signal(int sig)
+{
+    if (sig == SIGINT && !daft_rt_interrupted()) {
+        daft_rt_interrupt();
+        return;
+    }
+    /* (no "at" line: in a loop without calls the optimizer keeps daft_gen_where's stores
+     * out of the loop, so it would name an earlier statement) */
+    static const char second[] = "daft: error: aborted by a second interrupt (Ctrl-C): the actors were killed\n";
+    static const char term[] = "daft: error: terminated (SIGTERM): the actors were killed\n";
+    if (write(2, sig == SIGINT ? second : term, sig == SIGINT ? sizeof second - 1 : sizeof term - 1) < 0) {
+        /* (nothing to do about it) */
+    }
+    daft_rt_abort(sig);
+}
+
+static void gen_signals_setup(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = gen_on_signal;
+    sa.sa_flags = SA_RESTART; /* (the waits notice the flag within a slice) */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 int daft_gen_error(DaftActorCtx *ctx, DaftValue *err)
@@ -617,6 +708,7 @@ void daft_gen_spawn(DaftValue *out, int class_index, const DaftValue *args, int 
 {
     if (!daft_gen_ctx.rt || !daft_gen_ctx.prog || class_index < 0 || class_index >= daft_gen_ctx.prog->nclasses)
         daft_gen_fatal("spawn: no runtime or bad class index %d", class_index);
+    gen_check_interrupt();
     for (int i = 0; i < nargs; i++)
         if (args[i].kind == DAFT_V_REF)
             daft_gen_fatal("spawn %s: a Ref cannot be a constructor argument; get() it first",
@@ -656,6 +748,7 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
 {
     if (!daft_gen_ctx.rt)
         daft_gen_fatal("method call before the runtime started");
+    gen_check_interrupt();
     if (actor->kind != DAFT_V_ACTOR)
         daft_gen_fatal("method call on a value of type %s, not an actor", kind_name(actor->kind));
     DaftRef r = {0, 0};
@@ -674,11 +767,141 @@ void daft_gen_call(DaftValue *out, const DaftValue *actor, int method, const Daf
     *out = daft_value_ref(r);
 }
 
+static double gen_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* SPEC 14.3: a wait over compiled-schedule results and Refs that lasts says what it waits
+ * for, as daft_rt_wait does for Refs alone: the first item not ready, and how many are not. */
+static void gen_wait_report(const char *op, const DaftValue *const *items, const uint8_t *ready, size_t len,
+                            double waited_s)
+{
+    char also[64];
+    size_t first = daft_rt_wait_pending(ready, len, also, sizeof also);
+    if (first == len)
+        return;
+    if (gen_is_handle(items[first]))
+        daft_rt_report_wait_schedule(daft_gen_ctx.rt, op, gen_handle_schedule(items[first]), waited_s, also);
+    else
+        daft_rt_report_wait(daft_gen_ctx.rt, op, items[first]->as.ref, waited_s, also);
+}
+
+/* The first of items not ready (an interrupt's or a timeout's message names it). */
+static const DaftValue *gen_first_pending(const DaftValue *const *items, const uint8_t *ready, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!ready[i])
+            return items[i];
+    return NULL;
+}
+
+/* The Refs of v (also inside lists of lists), in list order. */
+static void gen_refs_of(const DaftValue *v, const DaftValue ***items, size_t *n, size_t *cap)
+{
+    if (v->kind == DAFT_V_LIST) {
+        for (size_t i = 0; i < v->as.list.len; i++)
+            gen_refs_of(&v->as.list.items[i], items, n, cap);
+        return;
+    }
+    if (v->kind != DAFT_V_REF)
+        return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *items = realloc(*items, *cap * sizeof **items);
+        if (!*items)
+            daft_gen_fatal("out of memory");
+    }
+    (*items)[(*n)++] = v;
+}
+
+/* SPEC 10.3: get of a list waits until every Ref in it is ready, or until one of those ready
+ * holds an error: the first in list order of those that do at that moment, returned (NULL:
+ * all are ready). A Ref that fails at once is raised at once, not after a slow one before it
+ * (as Ray's get). A timeout (for the whole list) or an interrupt ends the program here. Refs
+ * alone wait in the runtime (daft_rt_wait_list); compiled schedules' results among them are
+ * polled, the Refs waited for in short steps, as daft_gen_wait does. */
+static const DaftValue *gen_get_list_wait(const DaftValue *const *items, size_t len, double timeout_s)
+{
+    DaftRt *rt = daft_gen_ctx.rt;
+    DaftRef *rr = calloc(len + 1, sizeof *rr);
+    size_t *ridx = calloc(len + 1, sizeof *ridx);
+    uint8_t *ready = calloc(len + 1, 1), *rready = calloc(len + 1, 1);
+    if (!rr || !ridx || !ready || !rready)
+        daft_gen_fatal("out of memory");
+    size_t nr = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!gen_is_handle(items[i])) {
+            ridx[nr] = i;
+            rr[nr++] = items[i]->as.ref;
+        }
+    double t0 = gen_now_s(), every = daft_rt_wait_report_s(rt);
+    double report_at = every > 0 ? every : -1; /* (seconds since t0: 1, 3, 5... x every) */
+    const DaftValue *failed = NULL;
+    for (;;) {
+        size_t hpending, herr = gen_handles_look(items, len, ready, &hpending);
+        double left = timeout_s < 0 ? -1 : timeout_s - (gen_now_s() - t0);
+        bool last = timeout_s >= 0 && left <= 0;
+        /* (only Refs left, or none: they wait in the runtime, which reports as it lasts) */
+        double step = herr < len || last ? 0 : hpending ? 0.005 : left;
+        int idx = -1, rc = nr ? daft_rt_wait_list(rt, rr, (int)nr, step, "get", &idx) : 0;
+        if (rc == DAFT_EINVAL)
+            daft_gen_fatal("get: %s", daft_rt_last_error(rt));
+        size_t rerr = rc == 0 && idx >= 0 ? ridx[idx] : len;
+        if (herr < len || rerr < len) {
+            failed = items[herr < rerr ? herr : rerr];
+            break;
+        }
+        if (rc == 0 && !hpending)
+            break;
+        for (size_t j = 0; j < nr; j++) /* (the first Ref not ready and those before it) */
+            ready[ridx[j]] = rc == 0 || (int)j < idx;
+        if (rc == DAFT_EINTR || daft_rt_interrupted())
+            gen_interrupted("get", gen_first_pending(items, ready, len));
+        if (last || (rc == DAFT_ETIMEDOUT && !hpending))
+            get_timed_out(gen_first_pending(items, ready, len), timeout_s);
+        if (rc == 0) { /* only compiled results are left: the first one's (each plan's come in
+                        * order) is waited for, the others looked at again in 5 ms */
+            const DaftValue *first = gen_first_pending(items, ready, len);
+            if (gen_handle_wait(first, left < 0 || left > 0.005 ? 0.005 : left) == DAFT_EINTR)
+                gen_interrupted("get", first);
+        }
+        double since = gen_now_s() - t0;
+        if (report_at >= 0 && since >= report_at) {
+            if (nr && daft_rt_wait(rt, rr, (int)nr, 0, 0, rready) >= 0)
+                for (size_t j = 0; j < nr; j++)
+                    ready[ridx[j]] = rready[j];
+            gen_wait_report("get", items, ready, len, report_at);
+            report_at += 2 * every;
+        }
+    }
+    free(rr);
+    free(ridx);
+    free(ready);
+    free(rready);
+    return failed;
+}
+
 /* get; with take, a compiled schedule's result is moved out rather than copied (v is a
  * temporary Ref about to be released, so nothing else can get that result again). */
 static int gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out, bool take)
 {
     if (v->kind == DAFT_V_LIST) {
+        const DaftValue **refs = NULL;
+        size_t nrefs = 0, cap = 0;
+        if (!ctx && daft_gen_ctx.rt)
+            gen_refs_of(v, &refs, &nrefs, &cap);
+        if (nrefs > 1) {
+            const DaftValue *failed = gen_get_list_wait(refs, nrefs, timeout_s);
+            free(refs);
+            refs = NULL;
+            if (failed)
+                return gen_get(ctx, failed, -1, out, false); /* (raises it) */
+            timeout_s = -1; /* every one is ready: the takes below do not wait */
+        }
+        free(refs);
         daft_gen_list_new(out, (int64_t)v->as.list.len);
         for (size_t i = 0; i < v->as.list.len; i++) {
             int rc = gen_get(ctx, &v->as.list.items[i], timeout_s, &out->as.list.items[i], take);
@@ -694,9 +917,9 @@ static int gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, Daft
     if (ctx || !daft_gen_ctx.rt)
         return daft_gen_errorf(ctx, "get() of a Ref is only possible in driver code");
     if (gen_is_handle(v)) {
-        int hrc = gen_handle_get(v, timeout_s, out, take);
+        int hrc = gen_handle_get(v, timeout_s, out, take, "get");
         if (hrc == DAFT_ETIMEDOUT)
-            daft_gen_fatal("get: timed out after %g s waiting for a compiled schedule's result", timeout_s);
+            get_timed_out(v, timeout_s);
         if (hrc != 0)
             daft_gen_fatal("get: %s", out->kind == DAFT_V_ERROR ? out->as.error.msg : "invalid Ref");
         if (out->kind == DAFT_V_ERROR)
@@ -704,14 +927,10 @@ static int gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, Daft
         return 0;
     }
     int rc = daft_rt_get(daft_gen_ctx.rt, v->as.ref, timeout_s, out);
-    if (rc == DAFT_ETIMEDOUT) {
-        const RefInfo *ri = ref_find(v->as.ref.id);
-        const DaftClassDesc *c = ri ? actor_class(ri->actor) : NULL;
-        if (c && ri->method >= 0 && ri->method < c->nmethods)
-            daft_gen_fatal("get: timed out after %g s waiting for actor '%s#%u' (%s) method '%s'",
-                           timeout_s, c->name, ri->actor, c->name, c->methods[ri->method].name);
-        daft_gen_fatal("get: timed out after %g s", timeout_s);
-    }
+    if (rc == DAFT_EINTR)
+        gen_interrupted("get", v);
+    if (rc == DAFT_ETIMEDOUT)
+        get_timed_out(v, timeout_s);
     if (rc != 0)
         daft_gen_fatal("get: %s", daft_rt_last_error(daft_gen_ctx.rt));
     if (out->kind == DAFT_V_ERROR)
@@ -729,33 +948,16 @@ int daft_gen_check_timeout(DaftActorCtx *ctx, double timeout_s, int32_t is_wait)
 
 int daft_gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out)
 {
+    if (!ctx)
+        gen_check_interrupt();
     return gen_get(ctx, v, timeout_s, out, false);
 }
 
 int daft_gen_get_take(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out)
 {
+    if (!ctx)
+        gen_check_interrupt();
     return gen_get(ctx, v, timeout_s, out, true);
-}
-
-static double gen_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* SPEC 14.3: a wait over compiled-schedule results and Refs that lasts says what it waits
- * for, as daft_rt_wait does for Refs alone: the first item not ready, and how many are not. */
-static void gen_wait_report(const DaftValue *items, const uint8_t *ready, size_t len, double waited_s)
-{
-    char also[64];
-    size_t first = daft_rt_wait_pending(ready, len, also, sizeof also);
-    if (first == len)
-        return;
-    if (gen_is_handle(&items[first]))
-        daft_rt_report_wait_schedule(daft_gen_ctx.rt, "wait", gen_handle_schedule(&items[first]), waited_s, also);
-    else
-        daft_rt_report_wait(daft_gen_ctx.rt, "wait", items[first].as.ref, waited_s, also);
 }
 
 int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double timeout_s,
@@ -763,17 +965,20 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
 {
     if (ctx || !daft_gen_ctx.rt)
         return daft_gen_errorf(ctx, "wait() is only possible in driver code");
+    gen_check_interrupt();
     if (refs->kind != DAFT_V_LIST)
         return daft_gen_errorf(ctx, "wait() needs a list of Refs");
     size_t len = refs->as.list.len;
     DaftRef *rs = calloc(len ? len : 1, sizeof *rs);
     uint8_t *ready = calloc(len ? len : 1, 1);
-    if (!rs || !ready)
+    const DaftValue **items = calloc(len ? len : 1, sizeof *items);
+    if (!rs || !ready || !items)
         daft_gen_fatal("out of memory");
     for (size_t i = 0; i < len; i++) {
         if (refs->as.list.items[i].kind != DAFT_V_REF)
             daft_gen_fatal("wait(): item %zu is not a Ref", i);
         rs[i] = refs->as.list.items[i].as.ref;
+        items[i] = &refs->as.list.items[i];
     }
     if (n < 0) /* (SPEC 10.4: 0 <= n <= len(refs)) */
         return daft_gen_errorf(ctx, "wait: n = %lld is negative", (long long)n);
@@ -784,6 +989,8 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
         nhandles += gen_is_handle(&refs->as.list.items[i]);
     if (!nhandles) {
         int rc = daft_rt_wait(daft_gen_ctx.rt, rs, (int)len, (int)n, timeout_s, ready);
+        if (rc == DAFT_EINTR)
+            gen_interrupted("wait", gen_first_pending(items, ready, len));
         if (rc < 0)
             daft_gen_fatal("wait: %s", daft_rt_last_error(daft_gen_ctx.rt));
     } else {
@@ -817,14 +1024,18 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
                 got = daft_rt_wait(daft_gen_ctx.rt, rr, (int)nr,
                                    want > 0 ? (int)(want < (int64_t)nr ? want : (int64_t)nr) : 0,
                                    want > 0 && !last ? step : 0, rready);
-                if (got < 0)
-                    daft_gen_fatal("wait: %s", daft_rt_last_error(daft_gen_ctx.rt));
                 for (size_t j = 0; j < nr; j++)
                     ready[ridx[j]] = rready[j];
+                if (got == DAFT_EINTR)
+                    gen_interrupted("wait", gen_first_pending(items, ready, len));
+                if (got < 0)
+                    daft_gen_fatal("wait: %s", daft_rt_last_error(daft_gen_ctx.rt));
             }
             k += got > 0 ? got : 0;
             if (k >= n || last)
                 break;
+            if (daft_rt_interrupted())
+                gen_interrupted("wait", gen_first_pending(items, ready, len));
             if (got == (int)nr) {
                 /* only handles are left to wait for (daft_rt_wait, returning at once,
                  * would make this a busy loop) */
@@ -833,7 +1044,7 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
             }
             double since = gen_now_s() - t0;
             if (report_at >= 0 && since >= report_at) {
-                gen_wait_report(refs->as.list.items, ready, len, report_at);
+                gen_wait_report("wait", items, ready, len, report_at);
                 report_at += 2 * every;
             }
         }
@@ -851,6 +1062,7 @@ int daft_gen_wait(DaftActorCtx *ctx, const DaftValue *refs, int64_t n, double ti
             out->as.list.items[k++] = daft_value_i64((int64_t)i);
     free(rs);
     free(ready);
+    free(items);
     return 0;
 }
 
@@ -899,13 +1111,15 @@ void daft_gen_peek(DaftActorCtx *ctx, const DaftValue *v, DaftValue *out, const 
         return;
     }
     if (gen_is_handle(v)) {
-        if (gen_handle_get(v, -1, out, false) != 0 && out->kind != DAFT_V_ERROR) {
+        if (gen_handle_get(v, -1, out, false, op) != 0 && out->kind != DAFT_V_ERROR) {
             daft_value_free(out);
             *out = daft_value_error("invalid or released Ref");
         }
         return;
     }
     int rc = daft_rt_get_for(daft_gen_ctx.rt, v->as.ref, -1, op, out);
+    if (rc == DAFT_EINTR)
+        gen_interrupted(op, v);
     if (rc != 0) {
         daft_value_free(out);
         *out = daft_value_error("%s", daft_rt_last_error(daft_gen_ctx.rt));
@@ -1144,9 +1358,15 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
     int status = 0;
     if (daft_rt_is_driver(daft_gen_ctx.rt) && prog->main_fn) {
         gen_crash_setup();
+        gen_signals_setup();
         status = prog->main_fn(NULL);
     }
     fflush(stdout);
+    /* SPEC 15.7: a Ctrl-C that no wait saw (main was computing), or one in the teardown's waits
+     * for the tasks and executions in flight, which then stop at once */
+    bool interrupted = daft_rt_interrupted();
+    if (interrupted)
+        fprintf(stderr, "daft: error: interrupted (Ctrl-C) as main returned\n");
     gen_sched_shutdown();
     gen_coll_shutdown();
     DaftRt *rt = daft_gen_ctx.rt;
@@ -1155,5 +1375,9 @@ int daft_gen_main(int argc, char **argv, const DaftGenProgram *prog)
     free_tables();
     free(daft_gen_ctx.line);
     daft_gen_ctx.line = NULL;
+    if (daft_rt_interrupted() && !interrupted)
+        fprintf(stderr, "daft: error: interrupted (Ctrl-C) while the program ended, waiting for its tasks\n");
+    if (daft_rt_interrupted())
+        gen_exit(status);
     return status;
 }

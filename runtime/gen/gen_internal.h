@@ -50,6 +50,7 @@ typedef struct DaftGenCtx {
     int mod_state;                /* 0 not tried, 1 ok, -1 failed */
     GenIdMap handles;             /* Handle: plan handles by id */
     uint64_t next_handle;
+    uint64_t looks;               /* gen_handles_look calls (each plan is asked once a look) */
 
     /* gen_coll.c */
     struct Comm *comms;
@@ -72,12 +73,20 @@ static inline bool gen_is_handle(const DaftValue *v)
     return v->kind == DAFT_V_REF && v->as.ref.owner == DAFT_GEN_PLAN_OWNER &&
            (v->as.ref.id & DAFT_GEN_HANDLE_BIT);
 }
-/* The value (or error value) of a handle: 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (released). */
-int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take);
+/* The value (or error value) of a handle: 0, DAFT_ETIMEDOUT, or DAFT_EINVAL (released). An
+ * interrupt ends the program (gen_interrupted: op, NULL for none, names the wait). */
+int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take, const char *op);
 /* Is v a Ref held by no other value of driver code (its result may be moved out)? */
 bool gen_ref_unshared(const DaftValue *v);
 /* 1 when the handle's execution has been received (get would not block), else 0. */
 int gen_handle_ready(const DaftValue *v);
+/* The same, waiting up to timeout_s for it: 1, 0, or DAFT_EINTR (interrupted). */
+int gen_handle_wait(const DaftValue *v, double timeout_s);
+/* One look at the compiled schedules' results among items[0..len) (the others are skipped):
+ * ready[i] is set for each whose execution is received (each plan asked once, without
+ * waiting); *pending counts those not. Returns the index of the first received one that
+ * holds an error (or was released: its get says so), len if none. Nothing is observed. */
+size_t gen_handles_look(const DaftValue *const *items, size_t len, uint8_t *ready, size_t *pending);
 /* The actor that produced the handle's value (the writer of its output channel), or 0. */
 DaftActor gen_handle_producer(const DaftValue *v);
 /* The compiled schedule whose execution gives the handle's value ("?" when released). */
@@ -85,6 +94,17 @@ const char *gen_handle_schedule(const DaftValue *v);
 void gen_handle_release(const DaftValue *v);
 /* Copies of args with every plan handle replaced by its value (fatal on error). */
 DaftValue *gen_resolve_handles(const DaftValue *args, int nargs);
+/* SPEC 15.7: the driver's first Ctrl-C (daft_rt_interrupt) seen by a wait of driver
+ * operation op (NULL: at a runtime call) for v (NULL: none named): the program ends as an
+ * error in driver code does, "interrupted (Ctrl-C) ...", its actors stopping at once, and
+ * the process dies of SIGINT. */
+void gen_interrupted(const char *op, const DaftValue *v) __attribute__((noreturn));
+/* The check at the runtime calls of driver code that do not wait (calls, spawns). */
+static inline void gen_check_interrupt(void)
+{
+    if (daft_rt_interrupted())
+        gen_interrupted(NULL, NULL);
+}
 void gen_sched_shutdown(void);
 
 /* gen_coll.c */

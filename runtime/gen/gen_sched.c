@@ -32,6 +32,7 @@ typedef struct GenLoaded {
     uint64_t base, submitted, fetched;
     GenExec *ex;            /* execution e at ex[e % cap], base <= e < submitted */
     uint64_t cap;
+    uint64_t looked;        /* gen_handles_look's stamp: asked for results in that look */
     struct GenLoaded *next;
 } GenLoaded;
 
@@ -122,7 +123,8 @@ static void exec_trim(GenLoaded *L)
     }
 }
 
-/* Receives the oldest execution not yet received. 0, or DAFT_ETIMEDOUT (nothing taken). */
+/* Receives the oldest execution not yet received. 0, or DAFT_ETIMEDOUT or DAFT_EINTR
+ * (nothing taken). */
 static int exec_fetch(GenLoaded *L, double timeout_s)
 {
     int n = L->plan->noutputs;
@@ -131,7 +133,7 @@ static int exec_fetch(GenLoaded *L, double timeout_s)
         daft_gen_fatal("out of memory");
     DaftRt *rt = daft_gen_rt();
     int rc = L->rp && rt ? daft_rt_plan_result(rt, L->rp, timeout_s, outs, n) : DAFT_EINVAL;
-    if (rc == DAFT_ETIMEDOUT) {
+    if (rc == DAFT_ETIMEDOUT || rc == DAFT_EINTR) {
         free(outs);
         return rc;
     }
@@ -154,7 +156,8 @@ static int exec_fetch(GenLoaded *L, double timeout_s)
 static void loaded_drop(GenLoaded *L)
 {
     while (L->rp && L->fetched < L->submitted)
-        exec_fetch(L, -1);
+        if (exec_fetch(L, -1) == DAFT_EINTR)
+            gen_interrupted(NULL, NULL);
     if (L->rp && daft_gen_rt())
         daft_rt_plan_unload(daft_gen_rt(), L->rp);
     L->rp = NULL;
@@ -187,7 +190,7 @@ static void loaded_sweep(void)
     }
 }
 
-int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take)
+int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool take, const char *op)
 {
     Handle *h = h_find(v->as.ref.id);
     if (!h) {
@@ -197,9 +200,11 @@ int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool ta
     GenLoaded *L = h->L;
     uint64_t exec = h->exec;
     int o = h->out;
-    while (L->fetched <= exec)
-        if (exec_fetch(L, timeout_s) == DAFT_ETIMEDOUT)
-            return DAFT_ETIMEDOUT;
+    for (int rc; L->fetched <= exec;)
+        if ((rc = exec_fetch(L, timeout_s)) == DAFT_EINTR)
+            gen_interrupted(op, v);
+        else if (rc)
+            return rc;
     DaftValue *res = &exec_at(L, exec)->outs[o];
     exec_at(L, exec)->seen[o] = true;
     daft_rt_error_observed(daft_gen_rt(), res);
@@ -212,16 +217,47 @@ int gen_handle_get(const DaftValue *v, double timeout_s, DaftValue *out, bool ta
     return 0;
 }
 
-int gen_handle_ready(const DaftValue *v)
+int gen_handle_wait(const DaftValue *v, double timeout_s)
 {
     Handle *h = h_find(v->as.ref.id);
     if (!h)
         return 1; /* a released Ref: get reports it at once */
     GenLoaded *L = h->L;
-    while (L->fetched <= h->exec)
-        if (exec_fetch(L, 0) == DAFT_ETIMEDOUT)
-            return 0;
+    for (int rc; L->fetched <= h->exec;)
+        if ((rc = exec_fetch(L, timeout_s)))
+            return rc == DAFT_EINTR ? rc : 0;
     return 1; /* (ready is not observed: an error in it stays unseen) */
+}
+
+int gen_handle_ready(const DaftValue *v) { return gen_handle_wait(v, 0) == 1; }
+
+size_t gen_handles_look(const DaftValue *const *items, size_t len, uint8_t *ready, size_t *pending)
+{
+    uint64_t stamp = ++daft_gen_ctx.looks;
+    size_t err = len;
+    *pending = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!gen_is_handle(items[i]))
+            continue;
+        Handle *h = h_find(items[i]->as.ref.id);
+        if (!h) { /* (released: get says so at once) */
+            ready[i] = 1;
+            err = err < i ? err : i;
+            continue;
+        }
+        GenLoaded *L = h->L;
+        if (L->fetched <= h->exec && L->looked != stamp) { /* (each plan once: polls are not free) */
+            L->looked = stamp;
+            while (L->fetched < L->submitted && exec_fetch(L, 0) == 0)
+                ;
+        }
+        ready[i] = L->fetched > h->exec;
+        if (!ready[i])
+            ++*pending;
+        else if (err == len && exec_at(L, h->exec)->outs[h->out].kind == DAFT_V_ERROR)
+            err = i;
+    }
+    return err;
 }
 
 const char *gen_handle_schedule(const DaftValue *v)
@@ -268,7 +304,7 @@ DaftValue *gen_resolve_handles(const DaftValue *args, int nargs)
             daft_gen_copy(&r[i], &args[i]);
             continue;
         }
-        if (gen_handle_get(&args[i], -1, &r[i], false) != 0 && r[i].kind != DAFT_V_ERROR) {
+        if (gen_handle_get(&args[i], -1, &r[i], false, NULL) != 0 && r[i].kind != DAFT_V_ERROR) {
             daft_value_free(&r[i]);
             r[i] = daft_value_error("invalid Ref");
         }
@@ -817,7 +853,7 @@ static bool input_value(const DaftValue *v, DaftValue *out)
         *out = daft_value_ref(r);
         return true;
     }
-    if (gen_handle_get(v, -1, out, false) != 0 && out->kind != DAFT_V_ERROR) {
+    if (gen_handle_get(v, -1, out, false, NULL) != 0 && out->kind != DAFT_V_ERROR) {
         daft_value_free(out);
         *out = daft_value_error("invalid Ref");
     }
@@ -829,6 +865,7 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     DaftRt *rt = daft_gen_rt();
     if (!rt || !daft_rt_is_driver(rt) || nargs != s->nparams)
         return 0;
+    gen_check_interrupt();
     Bind b;
     bind_call(s, args, &b);
     GenLoaded *L = find_loaded(s, &b);
@@ -877,10 +914,12 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
         owned[i] = input_value(plan_input(p, i, &b), &inputs[i]);
     /* Executions whose results nobody holds any more are received as they complete. */
     while (L->fetched < L->submitted && exec_at(L, L->fetched)->live == 0)
-        if (exec_fetch(L, 0) == DAFT_ETIMEDOUT)
+        if (exec_fetch(L, 0))
             break;
     exec_reserve(L);
     int rc = daft_rt_plan_submit(rt, L->rp, inputs, p->ninputs, -1);
+    if (rc == DAFT_EINTR) /* (waiting for a free execution slot, @inflight) */
+        gen_interrupted(NULL, NULL);
     for (int i = 0; i < p->ninputs; i++) {
         if (owned[i] && inputs[i].kind == DAFT_V_REF)
             daft_rt_release(rt, inputs[i].as.ref); /* (the plan holds it until written) */
@@ -917,9 +956,10 @@ void gen_sched_shutdown(void)
         GenLoaded *L = daft_gen_ctx.loaded;
         daft_gen_ctx.loaded = L->next;
         /* executions still running finish first (SPEC 15.7), so that errors nobody observed
-         * are reported; a plan that does not finish within 5 s is not waited for */
+         * are reported; a plan that does not finish within 5 s is not waited for, nor any
+         * after an interrupt (DAFT_EINTR) */
         for (int64_t end = gen_now_ms() + 5000, left; L->rp && L->fetched < L->submitted;)
-            if ((left = end - gen_now_ms()) <= 0 || exec_fetch(L, (double)left / 1000.0) == DAFT_ETIMEDOUT)
+            if ((left = end - gen_now_ms()) <= 0 || exec_fetch(L, (double)left / 1000.0))
                 break;
         if (L->rp && daft_gen_rt() && L->fetched == L->submitted)
             daft_rt_plan_finish(daft_gen_rt(), L->rp); /* (calls that feed no output run too) */

@@ -182,6 +182,9 @@ int repl_ref_get_for(Repl *R, DaftRef r, double timeout_s, const char *op, DaftV
 double repl_wait_report_due(Repl *R, double t0, double *report_at);
 /* 1 ready, 0 pending (no waiting). */
 int repl_ref_ready(Repl *R, DaftRef r);
+/* A session's own Ref (a compiled schedule's result): 1 when it is ready and holds an error
+ * (or is unknown), else 0. No waiting, nothing observed. */
+int repl_ref_failed(Repl *R, DaftRef r);
 void repl_refs_collect(Repl *R);  /* release Refs no binding holds (once ready) */
 void repl_refs_report_end(Repl *R); /* session end: unobserved errors in plan result Refs */
 /* the same, inside a loop: Refs made since index `since` that no binding or slot holds */

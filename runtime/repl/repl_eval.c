@@ -581,7 +581,118 @@ static char *ref_what(Repl *R, DaftRef r) {
     return repl_printf("'%s'", rf->producer);
 }
 
-/* get() of a value: Refs are waited for; lists item by item; an error value raises. */
+/* SPEC 14.3: a wait that lasts names the first of its Refs not ready, as a compiled program's
+ * (daft_gen_wait) does. */
+static void wait_report(Repl *R, const char *op, const DaftValue *const *items, const uint8_t *ready, size_t len,
+                        double waited) {
+    char also[64];
+    size_t first = daft_rt_wait_pending(ready, len, also, sizeof also);
+    if (first == len)
+        return;
+    DaftRef r = items[first]->as.ref;
+    ReplRef *rf = r.id & REPL_PLAN_REF_BIT ? repl_ref_find(R, r.id) : NULL;
+    if (rf && rf->plan)
+        daft_rt_report_wait_schedule(R->rt, op, rf->plan->schedule, waited, also);
+    else if (!(r.id & REPL_PLAN_REF_BIT))
+        daft_rt_report_wait(R->rt, op, r, waited, also);
+}
+
+/* The Refs of v (also inside lists of lists), in list order. */
+static void refs_of(const DaftValue *v, const DaftValue ***items, size_t *n, size_t *cap) {
+    if (v->kind == DAFT_V_LIST) {
+        for (size_t i = 0; i < v->as.list.len; i++)
+            refs_of(&v->as.list.items[i], items, n, cap);
+        return;
+    }
+    if (v->kind != DAFT_V_REF)
+        return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *items = realloc(*items, *cap * sizeof **items);
+        if (!*items)
+            abort();
+    }
+    (*items)[(*n)++] = v;
+}
+
+/* SPEC 10.3: get of a list waits until each of its Refs is ready, or until one of those ready
+ * holds an error: the first in list order of those that do at that moment (*failed; NULL when
+ * all are ready), which get raises at once, as a compiled program's does. The runtime's Refs
+ * wait in the runtime (daft_rt_wait_list) in slices (Ctrl-C), the session's own (compiled
+ * schedules' results) are polled. False after a failure was printed (Ctrl-C, the timeout). */
+static bool get_list_wait(Ev *E, const DaftValue *const *items, size_t len, double timeout,
+                          const DaftValue **failed) {
+    Repl *R = E->R;
+    DaftRef *rr = calloc(len + 1, sizeof *rr);
+    size_t *ridx = calloc(len + 1, sizeof *ridx);
+    uint8_t *ready = calloc(len + 1, 1), *rready = calloc(len + 1, 1);
+    size_t nr = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!(items[i]->as.ref.id & REPL_PLAN_REF_BIT)) {
+            ridx[nr] = i;
+            rr[nr++] = items[i]->as.ref;
+        }
+    double t0 = repl_now(), deadline = timeout < 0 ? -1 : t0 + timeout, report_at = 0, waited;
+    bool ok = true;
+    *failed = NULL;
+    for (;;) {
+        size_t perr = len, ppending = 0;
+        for (size_t i = 0; i < len; i++)
+            if ((items[i]->as.ref.id & REPL_PLAN_REF_BIT) && !ready[i]) {
+                ready[i] = (uint8_t)repl_ref_ready(R, items[i]->as.ref);
+                ppending += !ready[i];
+                if (ready[i] && perr == len && repl_ref_failed(R, items[i]->as.ref))
+                    perr = i; /* (a value, once here, stays as it is: each is looked at once) */
+            }
+        double slice = perr < len ? 0 : ppending ? 0.002 : 0.05; /* (Ctrl-C is looked at between slices) */
+        if (deadline >= 0 && deadline - repl_now() < slice)
+            slice = deadline - repl_now() > 0 ? deadline - repl_now() : 0;
+        int idx = -1, rc = nr ? daft_rt_wait_list(R->rt, rr, (int)nr, slice, "get", &idx) : 0;
+        if (rc == DAFT_EINVAL) {
+            ok = fail(E, "get: %s", daft_rt_last_error(R->rt));
+            break;
+        }
+        size_t rerr = rc == 0 && idx >= 0 ? ridx[idx] : len;
+        if (perr < len || rerr < len) {
+            *failed = items[perr < rerr ? perr : rerr];
+            break;
+        }
+        if (rc == 0 && !ppending)
+            break;
+        for (size_t j = 0; j < nr; j++) /* (the first Ref not ready and those before it) */
+            ready[ridx[j]] = rc == 0 || (int)j < idx;
+        if (repl_interrupted) {
+            repl_interrupted = 0;
+            ok = fail(E, "get: interrupted (Ctrl-C); the tasks keep running and the Refs stay valid");
+            break;
+        }
+        if (deadline >= 0 && repl_now() >= deadline) {
+            size_t first = daft_rt_wait_pending(ready, len, NULL, 0);
+            char *w = ref_what(R, items[first < len ? first : 0]->as.ref);
+            ok = fail(E, "get: timed out after %g s waiting for %s", timeout, w);
+            free(w);
+            break;
+        }
+        if (rc == 0) { /* only the session's own are left */
+            struct timespec ts = {0, 2 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        if ((waited = repl_wait_report_due(R, t0, &report_at)) > 0) {
+            if (nr && daft_rt_wait(R->rt, rr, (int)nr, 0, 0, rready) >= 0)
+                for (size_t j = 0; j < nr; j++)
+                    ready[ridx[j]] = rready[j];
+            wait_report(R, "get", items, ready, len, waited);
+        }
+    }
+    free(rr);
+    free(ridx);
+    free(ready);
+    free(rready);
+    return ok;
+}
+
+/* get() of a value: Refs are waited for; lists item by item, once every Ref in them is ready
+ * (or one of those holds an error, get_list_wait); an error value raises. */
 /* op: the driver operation that waits (get, is_error, error_text), for its report (SPEC 14.3). */
 static bool get_value(Ev *E, const DaftValue *v, double timeout, DaftValue *out, bool raise, const char *op) {
     if (v->kind == DAFT_V_REF) {
@@ -604,6 +715,22 @@ static bool get_value(Ev *E, const DaftValue *v, double timeout, DaftValue *out,
         return true;
     }
     if (v->kind == DAFT_V_LIST) {
+        const DaftValue **refs = NULL;
+        size_t nrefs = 0, cap = 0;
+        if (raise)
+            refs_of(v, &refs, &nrefs, &cap);
+        if (nrefs > 1) {
+            const DaftValue *failed = NULL;
+            bool ok = get_list_wait(E, refs, nrefs, timeout, &failed);
+            free(refs);
+            refs = NULL;
+            if (!ok)
+                return false;
+            if (failed)
+                return get_value(E, failed, -1, out, raise, op); /* (raises it) */
+            timeout = -1; /* every one is ready: the gets below do not wait */
+        }
+        free(refs);
         *out = daft_value_list(v->as.list.len);
         for (size_t i = 0; i < v->as.list.len; i++)
             if (!get_value(E, &v->as.list.items[i], timeout, &out->as.list.items[i], raise, op)) {
@@ -634,22 +761,6 @@ static bool timeout_of(Ev *E, Frame *F, DaftNode *call, int pos, const char *wha
     return true;
 }
 
-
-/* SPEC 14.3: a wait that lasts names the first of its Refs not ready, as a compiled program's
- * (daft_gen_wait) does. */
-static void wait_report(Repl *R, const DaftValue *refs, const uint8_t *ready, double waited) {
-    size_t len = refs->as.list.len;
-    char also[64];
-    size_t first = daft_rt_wait_pending(ready, len, also, sizeof also);
-    if (first == len)
-        return;
-    DaftRef r = refs->as.list.items[first].as.ref;
-    ReplRef *rf = r.id & REPL_PLAN_REF_BIT ? repl_ref_find(R, r.id) : NULL;
-    if (rf && rf->plan)
-        daft_rt_report_wait_schedule(R->rt, "wait", rf->plan->schedule, waited, also);
-    else if (!(r.id & REPL_PLAN_REF_BIT))
-        daft_rt_report_wait(R->rt, "wait", r, waited, also);
-}
 
 static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue *out) {
     Repl *R = E->R;
@@ -714,6 +825,9 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
             size_t len = v.as.list.len;
             double t0 = repl_now(), deadline = t < 0 ? -1 : t0 + t, report_at = 0, waited;
             uint8_t *ready = calloc(len + 1, 1);
+            const DaftValue **items = calloc(len + 1, sizeof *items);
+            for (size_t i = 0; i < len; i++)
+                items[i] = &v.as.list.items[i];
             for (;;) {
                 int cnt = 0;
                 for (size_t i = 0; i < len; i++) {
@@ -741,7 +855,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
                     nanosleep(&ts, NULL);
                 }
                 if ((waited = repl_wait_report_due(R, t0, &report_at)) > 0)
-                    wait_report(R, &v, ready, waited);
+                    wait_report(R, "wait", (const DaftValue *const *)items, ready, len, waited);
             }
             if (ok) {
                 size_t cnt = 0;
@@ -754,6 +868,7 @@ static bool builtin(Ev *E, Frame *F, DaftNode *call, const char *name, DaftValue
                         out->as.list.items[cnt++] = daft_value_i64((int64_t)i);
             }
             free(ready);
+            free(items);
         }
     } else if (strcmp(name, "is_error") == 0 || strcmp(name, "error_text") == 0) {
         DaftValue r = daft_value_none();

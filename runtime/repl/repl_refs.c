@@ -126,6 +126,20 @@ int repl_ref_ready(Repl *R, DaftRef r) {
     return n != 0; /* ready, or an unknown Ref (nothing to wait for) */
 }
 
+int repl_ref_failed(Repl *R, DaftRef r) {
+    ReplRef *rf = repl_ref_find(R, r.id);
+    if (!rf || (!rf->has_local && !rf->plan))
+        return 1; /* (an unknown Ref: its get says so at once) */
+    if (rf->has_local)
+        return rf->local.kind == DAFT_V_ERROR;
+    ReplPlan *p = rf->plan;
+    if (p->returned <= rf->exec && !repl_ref_ready(R, r))
+        return 0;
+    if (p->returned <= rf->exec)
+        return 1; /* (dropped before it finished: its get is that error) */
+    return p->results[rf->exec * p->plan->noutputs + rf->out].kind == DAFT_V_ERROR;
+}
+
 const char *repl_ref_state(Repl *R, const ReplRef *rf, char *buf, size_t cap) {
     DaftRef r = {rf->id, rf->owner};
     if (!repl_ref_ready(R, r)) {

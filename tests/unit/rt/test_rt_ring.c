@@ -19,7 +19,7 @@
 
 static RtWait rt_wait_for(double s)
 {
-    RtWait w = {rt_deadline(s), NULL, NULL, NULL};
+    RtWait w = {rt_deadline(s), NULL, NULL, NULL, false};
     return w;
 }
 
@@ -260,7 +260,7 @@ static void test_writer_died_before_publish(void **st)
     int64_t t0 = rt_now_ns();
     assert_int_equal(rt_ring_wait(&rd, &w), DAFT_ETIMEDOUT);
     assert_true(rt_now_ns() - t0 < 2000000000LL);
-    RtWait dead = {rt_deadline(5), never_alive, NULL, NULL};
+    RtWait dead = {rt_deadline(5), never_alive, NULL, NULL, false};
     assert_int_equal(rt_ring_wait(&rd, &dead), DAFT_EPEER);
     rt_buf_free(&m);
     rt_ring_reader_free(&rd);
@@ -295,7 +295,7 @@ static void test_writer_killed_mid_write(void **st)
     RtRingReader rd;
     rt_ring_reader_init(&rd, &r, 0);
     RtBuf m = {0};
-    RtWait w = {rt_deadline(5), pidfd_alive, NULL, &pidfd};
+    RtWait w = {rt_deadline(5), pidfd_alive, NULL, &pidfd, false};
     int64_t t0 = rt_now_ns();
     assert_int_equal(rt_ring_read(&rd, &m, &w), DAFT_EPEER);
     assert_true(rt_now_ns() - t0 < 1000000000LL);
