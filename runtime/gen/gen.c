@@ -798,25 +798,6 @@ static const DaftValue *gen_first_pending(const DaftValue *const *items, const u
     return NULL;
 }
 
-/* The Refs of v (also inside lists of lists), in list order. */
-static void gen_refs_of(const DaftValue *v, const DaftValue ***items, size_t *n, size_t *cap)
-{
-    if (v->kind == DAFT_V_LIST) {
-        for (size_t i = 0; i < v->as.list.len; i++)
-            gen_refs_of(&v->as.list.items[i], items, n, cap);
-        return;
-    }
-    if (v->kind != DAFT_V_REF)
-        return;
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *items = realloc(*items, *cap * sizeof **items);
-        if (!*items)
-            daft_gen_fatal("out of memory");
-    }
-    (*items)[(*n)++] = v;
-}
-
 /* SPEC 10.3: get of a list waits until every Ref in it is ready, or until one of those ready
  * holds an error: the first in list order of those that do at that moment, returned (NULL:
  * all are ready). A Ref that fails at once is raised at once, not after a slow one before it
@@ -889,19 +870,20 @@ static const DaftValue *gen_get_list_wait(const DaftValue *const *items, size_t 
 static int gen_get(DaftActorCtx *ctx, const DaftValue *v, double timeout_s, DaftValue *out, bool take)
 {
     if (v->kind == DAFT_V_LIST) {
-        const DaftValue **refs = NULL;
-        size_t nrefs = 0, cap = 0;
-        if (!ctx && daft_gen_ctx.rt)
-            gen_refs_of(v, &refs, &nrefs, &cap);
-        if (nrefs > 1) {
-            const DaftValue *failed = gen_get_list_wait(refs, nrefs, timeout_s);
-            free(refs);
-            refs = NULL;
-            if (failed)
-                return gen_get(ctx, failed, -1, out, false); /* (raises it) */
+        /* (a list of Refs, SPEC 10.3: sema allows no deeper one) */
+        const DaftValue **refs = calloc(v->as.list.len + 1, sizeof *refs);
+        size_t nrefs = 0;
+        if (!refs)
+            daft_gen_fatal("out of memory");
+        for (size_t i = 0; !ctx && daft_gen_ctx.rt && i < v->as.list.len; i++)
+            if (v->as.list.items[i].kind == DAFT_V_REF)
+                refs[nrefs++] = &v->as.list.items[i];
+        const DaftValue *failed = nrefs > 1 ? gen_get_list_wait(refs, nrefs, timeout_s) : NULL;
+        if (nrefs > 1)
             timeout_s = -1; /* every one is ready: the takes below do not wait */
-        }
         free(refs);
+        if (failed)
+            return gen_get(ctx, failed, -1, out, false); /* (raises it) */
         daft_gen_list_new(out, (int64_t)v->as.list.len);
         for (size_t i = 0; i < v->as.list.len; i++) {
             int rc = gen_get(ctx, &v->as.list.items[i], timeout_s, &out->as.list.items[i], take);

@@ -597,24 +597,6 @@ static void wait_report(Repl *R, const char *op, const DaftValue *const *items, 
         daft_rt_report_wait(R->rt, op, r, waited, also);
 }
 
-/* The Refs of v (also inside lists of lists), in list order. */
-static void refs_of(const DaftValue *v, const DaftValue ***items, size_t *n, size_t *cap) {
-    if (v->kind == DAFT_V_LIST) {
-        for (size_t i = 0; i < v->as.list.len; i++)
-            refs_of(&v->as.list.items[i], items, n, cap);
-        return;
-    }
-    if (v->kind != DAFT_V_REF)
-        return;
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *items = realloc(*items, *cap * sizeof **items);
-        if (!*items)
-            abort();
-    }
-    (*items)[(*n)++] = v;
-}
-
 /* SPEC 10.3: get of a list waits until each of its Refs is ready, or until one of those ready
  * holds an error: the first in list order of those that do at that moment (*failed; NULL when
  * all are ready), which get raises at once, as a compiled program's does. The runtime's Refs
@@ -715,22 +697,21 @@ static bool get_value(Ev *E, const DaftValue *v, double timeout, DaftValue *out,
         return true;
     }
     if (v->kind == DAFT_V_LIST) {
-        const DaftValue **refs = NULL;
-        size_t nrefs = 0, cap = 0;
-        if (raise)
-            refs_of(v, &refs, &nrefs, &cap);
-        if (nrefs > 1) {
-            const DaftValue *failed = NULL;
-            bool ok = get_list_wait(E, refs, nrefs, timeout, &failed);
-            free(refs);
-            refs = NULL;
-            if (!ok)
-                return false;
-            if (failed)
-                return get_value(E, failed, -1, out, raise, op); /* (raises it) */
-            timeout = -1; /* every one is ready: the gets below do not wait */
-        }
+        /* (a list of Refs, SPEC 10.3: sema allows no deeper one) */
+        const DaftValue **refs = calloc(v->as.list.len + 1, sizeof *refs);
+        size_t nrefs = 0;
+        for (size_t i = 0; raise && i < v->as.list.len; i++)
+            if (v->as.list.items[i].kind == DAFT_V_REF)
+                refs[nrefs++] = &v->as.list.items[i];
+        const DaftValue *failed = NULL;
+        bool ok = nrefs < 2 || get_list_wait(E, refs, nrefs, timeout, &failed);
         free(refs);
+        if (!ok)
+            return false;
+        if (failed)
+            return get_value(E, failed, -1, out, raise, op); /* (raises it) */
+        if (nrefs > 1)
+            timeout = -1; /* every one is ready: the gets below do not wait */
         *out = daft_value_list(v->as.list.len);
         for (size_t i = 0; i < v->as.list.len; i++)
             if (!get_value(E, &v->as.list.items[i], timeout, &out->as.list.items[i], raise, op)) {
