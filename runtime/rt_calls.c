@@ -388,6 +388,9 @@ int daft_rt_wait(DaftRt *rt, const DaftRef *refs, int n, int num_returns, double
     int64_t report_at = rt_report_first(rt, t0);
     int count;
     bool taken = false;
+    /* the results already sent count as ready (SPEC 10.4), even when enough Refs were ready
+     * before: a loop that waits again over Refs it has taken would otherwise never read them */
+    rt_drv_take(rt);
     for (;;) {
         count = 0;
         const RtObj *first = NULL; /* the first Ref not ready: the report names it */
