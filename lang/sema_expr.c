@@ -492,6 +492,18 @@ static void arity_error(Sema *S, DaftNode *call, CallSig *sig, int have) {
     }
 }
 
+/* A compiled schedule cannot get(): there the way out is one argument per Ref. */
+static void note_ref_list(Sema *S, DaftDiag *d, DaftSpan span) {
+    if (S->ctx == SEMA_CTX_COMPILED)
+        daft_note(S->diags, d, span, "only a Ref passed as a whole argument is resolved, not the Refs in a list, "
+                                     "and a compiled schedule cannot wait for them: pass each Ref as an argument "
+                                     "of its own (fold them with a two-argument method) or combine them with a "
+                                     "collective");
+    else
+        daft_note(S->diags, d, span, "only a Ref passed as a whole argument is resolved, not the Refs in a "
+                                     "list; use 'get(...)' to wait for their values");
+}
+
 /* Checks positional arguments against the signature; named arguments are checked by the
  * caller. Every argument is typed even after an arity error. */
 static void check_args(Sema *S, DaftNode *call, CallSig *sig) {
@@ -523,8 +535,7 @@ static void check_args(Sema *S, DaftNode *call, CallSig *sig) {
             if (!sig->allow_ref)
                 sema_note_ref_value(S, d, a->span, a->ty, shown);
             else if (a->ty->kind == DAFT_TY_LIST && a->ty->elem && a->ty->elem->kind == DAFT_TY_REF)
-                daft_note(S->diags, d, a->span, "only a Ref passed as a whole argument is resolved, not the Refs in a "
-                                                "list; use 'get(...)' to wait for their values");
+                note_ref_list(S, d, a->span);
             daft_note(S->diags, d, p->name_span, "passing argument to parameter '%s' here", p->name);
         }
     }
