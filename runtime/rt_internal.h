@@ -515,7 +515,8 @@ typedef struct RtActorRec {
                         * none free (the actor fails to start); see rt_gpu.h */
     bool dead, init_failed;
     bool kill_sent;    /* daft_rt_kill: every call sent so far was sent before its death */
-    bool stop_sent;    /* told to stop (teardown): exiting normally then is no news to others */
+    bool stop_sent;    /* told to stop (teardown): exiting normally then is no death, neither
+                        * to trace nor to announce to the other actors */
     char death[256];   /* "actor 'w1' (Worker) died while running 'step': killed by ..." */
     char init_error[256]; /* init_failed: its init's error ("actor 'w1' (Worker) method 'init': ...") */
     RtChan ctl;        /* driver → actor */

@@ -365,7 +365,8 @@ static void rt_drv_dead_settle(DaftRt *rt, RtActorRec *a)
     RtLost l = {a->id, a->death, rt};
     rt_objtab_foreach(&rt->refs, rt_mark_lost, &l);
     rt->notices_due = true;
-    rt_trace_slice(&rt->trace, a->death, "death", rt_now_ns(), rt_now_ns() + 1000);
+    if (!a->stop_sent) /* (an actor that stops as told at the end did not die) */
+        rt_trace_slice(&rt->trace, a->death, "death", rt_now_ns(), rt_now_ns() + 1000);
 }
 
 void rt_drv_notices(DaftRt *rt)

@@ -62,6 +62,8 @@ static void test_trace_file(void **st)
     assert_non_null(strstr(text, "\"args\":{\"name\":\"right\"}"));
     assert_non_null(strstr(text, "{\"name\":\"twice\",\"cat\":\"task\",\"ph\":\"X\""));
     assert_non_null(strstr(text, "\"cat\":\"call\""));
+    /* both actors stopped as told when the program ended: neither died */
+    assert_null(strstr(text, "\"cat\":\"death\""));
     int depth = 0; /* brackets balance (no string in this trace holds one) */
     for (char *p = text; *p; p++)
         depth += (*p == '{' || *p == '[') - (*p == '}' || *p == ']');
