@@ -39,21 +39,27 @@ static void label_actors(Tracer *T, const char *name, const TVal *v, DaftSpan sp
 }
 
 static void stmt_assign(Tracer *T, TScope *sc, const DaftNode *s) {
-    TVal v = trace_eval(T, sc, s->value);
     const DaftNode *t = s->target;
+    bool compound = s->op != DAFT_OP_ASSIGN && s->op != DAFT_OP_NONE;
     if (!t || t->kind != DAFT_N_NAME) {
+        trace_eval(T, sc, s->value);
         if (!T->scan)
             trace_eval(T, sc, t);       /* reports what cannot be assigned */
         return;
     }
+    /* (x op= v evaluates v once, below: its method calls are traced once) */
+    TVal v = compound ? tv_unknown() : trace_eval(T, sc, s->value);
     TBind *b = NULL;
     for (TScope *p = sc; p && !b; p = p->parent)
         for (TBind *x = p->binds; x && !b; x = x->next)
             if (strcmp(x->name, t->name) == 0)
                 b = x;
-    if (!b)
+    if (!b) {
+        if (compound)
+            trace_eval(T, sc, s->value);
         return;
-    if (s->op != DAFT_OP_ASSIGN && s->op != DAFT_OP_NONE) {
+    }
+    if (compound) {
         DaftNode bin = *s;              /* x op= v  is  x = x op v */
         bin.kind = DAFT_N_BINARY;
         bin.lhs = (DaftNode *)t;

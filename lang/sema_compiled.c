@@ -326,7 +326,9 @@ static void stmt(CS *c, DaftNode *s, bool last_of_body) {
             walk(c, s->target);
         } else if (s->target->kind == DAFT_N_NAME && s->target->decl) {
             SemaInfo *in = sema_info(S, s->target->decl);
-            if (s->op != DAFT_OP_ASSIGN && (v.dyn || !in->is_static))
+            /* (xs += [r] concatenates lists of Refs, as xs = xs + [r] does: rule 3) */
+            bool concat = s->op == DAFT_OP_ADD && is_ref_list(s->target->ty);
+            if (s->op != DAFT_OP_ASSIGN && !concat && (v.dyn || !in->is_static))
                 compute_on(c, s->target, v.dyn ? v : (Dyn){true, s->target});
             if (s->target->decl->kind == DAFT_N_LET) {
                 in->is_static = in->is_static && !v.dyn;
