@@ -860,6 +860,57 @@ static bool input_value(const DaftValue *v, DaftValue *out)
     return true;
 }
 
+/* The method the plan first calls on actor i of its set (-1: none), as the actor's class
+ * numbers it. */
+static int first_method(const DaftPlan *p, int i, DaftActor a)
+{
+    int ci = gen_actor_class(a);
+    const DaftGenProgram *prog = gen_prog();
+    if (!prog || ci < 0 || ci >= prog->nclasses || i < 0 || i >= p->nactors)
+        return -1;
+    const DaftPlanActor *pa = &p->actors[i];
+    const DaftClassDesc *c = &prog->classes[ci];
+    for (int k = 0; k < pa->nops; k++)
+        if (pa->ops[k].kind == DAFT_OP_CALL) {
+            for (int m = 0; m < c->nmethods; m++)
+                if (strcmp(c->methods[m].name, pa->ops[k].method) == 0)
+                    return m;
+            return -1;
+        }
+    return -1;
+}
+
+/* SPEC 11.2: a call whose actor set holds a dead actor fails as a whole, and nothing of it
+ * runs on the live ones: each of its Refs holds the death, as a call of the first method the
+ * plan gives that actor does ("... (cannot run 'step')"), as in daft-repl. */
+static int call_with_dead(DaftGenSchedule *s, const Bind *b, DaftActor dead, DaftValue *out)
+{
+    DaftRt *rt = daft_gen_rt();
+    const DaftPlan *p = find_template(s, b)->plan;
+    int method = -1;
+    for (int i = 0; i < b->n && method < 0; i++)
+        if (b->actors[i] == dead)
+            method = first_method(p, i, dead);
+    if (log_on()) {
+        char buf[128];
+        fflush(stdout);
+        fprintf(stderr, "daft: schedule '%s': not run: %s is dead\n", s->name, gen_actor_name(dead, buf, sizeof buf));
+    }
+    bool single = p->noutputs == 1 && p->outputs[0].name && strcmp(p->outputs[0].name, "result") == 0;
+    if (!single)
+        daft_gen_list_new(out, p->noutputs);
+    for (int o = 0; o < p->noutputs; o++) {
+        DaftRef r; /* (not sent: the actor is known dead) */
+        if (daft_rt_call(rt, dead, method < 0 ? 0 : method, NULL, 0, &r) != 0)
+            daft_gen_fatal("schedule '%s': %s", s->name, daft_rt_last_error(rt));
+        if (single)
+            *out = daft_value_ref(r);
+        else
+            out->as.list.items[o] = daft_value_ref(r);
+    }
+    return 1;
+}
+
 int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs, DaftValue *out)
 {
     DaftRt *rt = daft_gen_rt();
@@ -872,7 +923,7 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     DaftActor dead = 0;
     if (L && !L->interpreted && !all_alive(rt, L->actors, L->nactors, &dead)) {
         /* SPEC §11.2: the plans of a dead actor are dropped; this call re-traces and, the
-         * actor being dead, fails with the death error in its Refs (the interpreted run). */
+         * actor being dead, fails with the death error in its Refs (call_with_dead). */
         if (log_on()) {
             char buf[128];
             fflush(stdout);
@@ -896,8 +947,9 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
     loaded_sweep();
     if (!L) {
         if (!all_alive(rt, b.actors, b.n, &dead)) {
+            int rc = call_with_dead(s, &b, dead, out);
             bind_free(&b, s->nparams);
-            return 0;
+            return rc;
         }
         L = load(s, &b);
     }
