@@ -488,14 +488,14 @@ int daft_rt_wait_list(DaftRt *rt, const DaftRef *refs, int n, double timeout_s, 
 
 int daft_rt_poll(DaftRt *rt) { return rt && rt->is_driver ? rt_drv_poll(rt) : 0; }
 
-/* Deletes the driver's entry and tells the owner to free the value. */
-static void rt_obj_forget(DaftRt *rt, RtObj *o)
+/* Tells o's owner to free its value. */
+static void rt_obj_send_free(DaftRt *rt, RtObj *o)
 {
     uint64_t id = o->id;
     RtActorRec *a = rt_drv_actor(rt, o->owner);
-    rt_objtab_del(&rt->refs, id);
-    if (!a || a->dead)
+    if (!a || a->dead || o->free_sent)
         return;
+    o->free_sent = true;
     if (rt->sending) { /* (a completion read while a send waits for room: no nested send) */
         rt_buf_u32(&rt->frees_due, a->id);
         rt_buf_u64(&rt->frees_due, id);
@@ -508,6 +508,13 @@ static void rt_obj_forget(DaftRt *rt, RtObj *o)
     rt_buf_u32(m, RT_M_FREE);
     rt_buf_u64(m, id);
     rt_drv_send(rt, a, m);
+}
+
+/* Deletes the driver's entry and tells the owner to free the value. */
+static void rt_obj_forget(DaftRt *rt, RtObj *o)
+{
+    rt_obj_send_free(rt, o);
+    rt_objtab_del(&rt->refs, o->id);
 }
 
 RtObj *rt_obj_live(DaftRt *rt, uint64_t id)
@@ -579,8 +586,14 @@ void rt_obj_settle(DaftRt *rt, RtObj *o)
 {
     if (!o->released || o->users > 0)
         return; /* (a plan's execution still waits to send its value as an input) */
-    if (!o->observed && o->state == RT_OBJ_PENDING)
-        return; /* its completion may still bring an error to report */
+    if (!o->observed && o->state == RT_OBJ_PENDING) {
+        /* its completion may still bring an error to report, so the entry stays until then;
+         * the value need not: the FREE is queued behind the task on its actor, which would
+         * otherwise keep the results of every task still queued there (a loop that calls
+         * and drops Refs faster than the actor runs them) */
+        rt_obj_send_free(rt, o);
+        return;
+    }
     rt_obj_report_unobserved(rt, o);
     rt_obj_forget(rt, o);
 }

@@ -315,6 +315,8 @@ typedef struct RtObj {
     int method;         /* producing method index (driver side), -1 for init */
     int32_t users;      /* driver side: plan executions whose inputs wait for it (a
                          * release meanwhile only marks it released) */
+    bool free_sent;     /* driver side: released while its task ran; the owner was told to
+                         * free the value, the entry waits for the task's completion */
     struct RtObj *next; /* hash chain */
 } RtObj;
 
