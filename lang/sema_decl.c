@@ -207,6 +207,27 @@ static void extern_binding(Sema *S, DaftNode *fn, const char *noun) {
         daft_error(S->diags, sema_symbol_span(S, fn), "'%s' is not a valid C identifier", fn->symbol);
 }
 
+/* Why a handle cannot be an actor's (SPEC 5.4), and what to write instead: Ray programs pass
+ * actor handles and Refs to actors. */
+typedef enum { NOT_DATA_FIELD, NOT_DATA_PARAM, NOT_DATA_RESULT } NotData;
+
+static void note_not_data(Sema *S, DaftDiag *d, DaftSpan at, const DaftType *t, NotData where) {
+    static const char *const ref_notes[] = {
+        "an actor keeps values: a method given the Ref (as an argument of the value's type) can store its value",
+        "a method is given values: declare the Ref's value type here and pass the Ref in the call (the task "
+        "runs once its value is ready)",
+        "a method returns a value: declare its type; the call from the driver gives the Ref",
+    };
+    while (t && t->kind == DAFT_TY_LIST)
+        t = t->elem;
+    if (t && t->kind == DAFT_TY_REF)
+        daft_note(S->diags, d, at, "%s", ref_notes[where]);
+    else if (t && (t->kind == DAFT_TY_ACTOR || t->kind == DAFT_TY_COMM))
+        daft_note(S->diags, d, at, "actor handles and communicators exist only in driver code: an actor cannot "
+                                   "call another actor; call both from the driver (or a schedule) and pass the "
+                                   "Ref of one's result to the other");
+}
+
 static void actor_signature(Sema *S, DaftNode *a) {
     for (int i = 0; i < a->items.len; i++) {
         DaftNode *m = a->items.items[i];
@@ -220,9 +241,12 @@ static void actor_signature(Sema *S, DaftNode *a) {
         }
         if (m->kind == DAFT_N_FIELD) {
             m->ty = sema_resolve_type(S, m->type);
-            if (!sema_is_data_type(m->ty))
-                daft_error(S->diags, m->type ? m->type->span : m->span, "field '%s' has type '%s', which is not a data type",
-                           m->name, sema_tstr(S, m->ty));
+            if (!sema_is_data_type(m->ty)) {
+                DaftSpan at = m->type ? m->type->span : m->span;
+                note_not_data(S, daft_error(S->diags, at, "field '%s' has type '%s', which is not a data type", m->name,
+                                            sema_tstr(S, m->ty)),
+                              at, m->ty, NOT_DATA_FIELD);
+            }
             continue;
         }
         if (m->kind != DAFT_N_METHOD)
@@ -231,13 +255,17 @@ static void actor_signature(Sema *S, DaftNode *a) {
         extern_binding(S, m, "method");
         for (int k = 0; k < m->params.len; k++) {
             DaftNode *p = m->params.items[k];
-            if (!sema_is_data_type(p->ty))
-                daft_error(S->diags, p->type ? p->type->span : p->span, "parameter '%s' has type '%s', which is not a data type",
-                           p->name, sema_tstr(S, p->ty));
+            if (!sema_is_data_type(p->ty)) {
+                DaftSpan at = p->type ? p->type->span : p->span;
+                note_not_data(S, daft_error(S->diags, at, "parameter '%s' has type '%s', which is not a data type",
+                                            p->name, sema_tstr(S, p->ty)),
+                              at, p->ty, NOT_DATA_PARAM);
+            }
         }
         if (m->type && !sema_is_data_type(m->ty))
-            daft_error(S->diags, m->type->span, "the result of method '%s' has type '%s', which is not a data type", m->name,
-                       sema_tstr(S, m->ty));
+            note_not_data(S, daft_error(S->diags, m->type->span, "the result of method '%s' has type '%s', which is not a data type",
+                                        m->name, sema_tstr(S, m->ty)),
+                          m->type->span, m->ty, NOT_DATA_RESULT);
         if (strcmp(m->name, "init") == 0 && m->type) {
             DaftDiag *d = daft_error(S->diags, m->type->span, "'init' cannot return a value");
             daft_note(S->diags, d, m->name_span, "'init' runs when the actor is spawned; spawn returns the actor");
