@@ -512,7 +512,10 @@ static const DaftPlanInput *rt_channel_input(const DaftPlan *plan, int c)
     return NULL;
 }
 
-/* Sends actor i its program, then (fd first, as the actor expects) its channel ends. */
+/* Sends actor i its program, then the rings of its channel ends over its socket, in the
+ * program's order: the actor takes each off the socket as it reads the program (at once, not
+ * queued). Sent before the program, a plan with more ends than the socket holds waited
+ * forever for an actor that read none of them yet. */
 static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
 {
     const DaftPlan *plan = p->plan;
@@ -548,8 +551,6 @@ static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
         int ridx = rt_reader_index(ch, i);
         if (!p->mapped[c] || (ch->writer != i && ridx < 0))
             continue;
-        if (rt->mode == RT_MODE_SHM && rt_send_fd_sock(a->sock, p->rings[c].fd))
-            return DAFT_EPEER;
         nends++;
         rt_buf_u32(m, (uint32_t)c);
         rt_buf_u8(m, (uint8_t)((ridx >= 0) | (ch->writer == DAFT_PLAN_DRIVER) << 1));
@@ -588,7 +589,14 @@ static int rt_plan_send_actor(DaftRt *rt, DaftRtPlan *p, int i)
     memcpy(m->p + at, &nends, 4);
     if (p->gpu_ncomms)
         rt_plan_gpu_section(p, m, i);
-    return rt_drv_send(rt, a, m);
+    int rc = rt_drv_send(rt, a, m);
+    for (int c = 0; rc == 0 && rt->mode == RT_MODE_SHM && c < p->npc; c++) {
+        const DaftPlanChannel *ch = &p->pc[c];
+        if (p->mapped[c] && (ch->writer == i || rt_reader_index(ch, i) >= 0) &&
+            rt_send_fd_sock(a->sock, p->rings[c].fd))
+            rc = DAFT_EPEER;
+    }
+    return rc;
 }
 
 /* TCP: the driver dials the readers of its input channels. */
