@@ -85,7 +85,10 @@ int rt_tcp_listen(const char *host, char *name, size_t cap)
         return DAFT_EINVAL;
     }
     socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 128) < 0 ||
+    /* A plan's load makes the driver and an actor dial each other's listener for each of
+     * their channels before either accepts: a backlog of 128 stalled plans of more channels
+     * in connect (the kernel caps this at net.core.somaxconn). */
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, SOMAXCONN) < 0 ||
         getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
         close(fd);
         return DAFT_ESYS;
