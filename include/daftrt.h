@@ -436,7 +436,8 @@ DAFT_API const char *daft_rt_actor_failure(DaftRt *rt, DaftActor actor);
  * method's name ("" or a note). */
 DAFT_API void daft_rt_report_wait(DaftRt *rt, const char *op, DaftRef ref, double waited_s, const char *also);
 /* For wait's report: the first of n items not ready (ready[i] == 0), or n when every one is;
- * `also` gets the note on the others not ready (" (and 2 other Refs not ready)", or ""). */
+ * `also` gets the note on the others not ready (" (and 2 other Refs not ready)", or ""),
+ * unless it is NULL with cap 0 (only the first is wanted). */
 DAFT_API size_t daft_rt_wait_pending(const uint8_t *ready, size_t n, char *also, size_t cap);
 /* The same for a result of compiled schedule `schedule` that a wait over several Refs waits
  * for: "wait has waited 60 s for a result of compiled schedule 'NAME'...". */

@@ -351,6 +351,8 @@ int daft_rt_get_for(DaftRt *rt, DaftRef ref, double timeout_s, const char *op, D
 /* The note on the others not ready after wait's first ("" when there are none). */
 static void rt_wait_also(size_t pending, char *also, size_t cap)
 {
+    if (!also || !cap)
+        return; /* (the caller wants only the first) */
     also[0] = 0;
     if (pending > 1)
         rt_fmt(also, cap, " (and %zu other Ref%s not ready)", pending - 1, pending == 2 ? "" : "s");
