@@ -18,6 +18,8 @@ static bool is_structural(const DaftType *t) {
 }
 
 static char *actor_list(Repl *R, const DaftActor *as, int n) {
+    if (n == 0) /* (a schedule over an empty actor list: "for  (0 channels)" said nothing) */
+        return repl_strdup("no actors");
     char *s = repl_strdup("");
     for (int i = 0; i < n; i++) {
         ReplActor *a = repl_actor(R, as[i]);
