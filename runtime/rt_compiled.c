@@ -907,7 +907,8 @@ static int rt_plan_mesh(DaftRtPlan *p)
     p->pc = calloc((size_t)n + 1, sizeof *p->pc);
     if (!p->pc)
         return DAFT_ENOMEM;
-    memcpy(p->pc, plan->channels, (size_t)plan->nchannels * sizeof *p->pc);
+    if (plan->nchannels) /* (a plan over no actors has no channel array) */
+        memcpy(p->pc, plan->channels, (size_t)plan->nchannels * sizeof *p->pc);
     for (int g = 0; g < plan->ngroups; g++) {
         const DaftPlanGroup *gr = &plan->groups[g];
         for (int i = 0; i < gr->nmembers; i++)

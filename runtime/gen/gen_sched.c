@@ -804,7 +804,8 @@ static GenLoaded *load(DaftGenSchedule *s, Bind *b)
     L->actors = calloc((size_t)b->n + 1, sizeof *L->actors);
     if (!L->actors)
         daft_gen_fatal("out of memory");
-    memcpy(L->actors, b->actors, (size_t)b->n * sizeof *L->actors);
+    if (b->n) /* (none: a schedule over an empty actor list) */
+        memcpy(L->actors, b->actors, (size_t)b->n * sizeof *L->actors);
     L->nactors = b->n;
     /* DAFT_SCHEDULE_COLLECTIVES=interpreted: plans with collectives run interpreted, their
      * collectives through std.collective's tasks (gen_coll.c) instead of plan ops. */
