@@ -127,7 +127,10 @@ void rt_launch_reap(RtProc *p, int64_t timeout_ns)
 
 void rt_launch_describe(int status, char *buf, size_t cap)
 {
-    if (WIFSIGNALED(status))
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) /* (what the driver's own crash says) */
+        rt_fmt(buf, cap, "killed by signal %d (%s: a stack overflow, as from recursion too deep, or a "
+               "bad memory access in a C extern)", SIGSEGV, strsignal(SIGSEGV));
+    else if (WIFSIGNALED(status))
         rt_fmt(buf, cap, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else if (WIFEXITED(status) && WEXITSTATUS(status))
         rt_fmt(buf, cap, "exited with code %d", WEXITSTATUS(status));
