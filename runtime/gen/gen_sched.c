@@ -33,6 +33,7 @@ typedef struct GenLoaded {
     GenExec *ex;            /* execution e at ex[e % cap], base <= e < submitted */
     uint64_t cap;
     uint64_t looked;        /* gen_handles_look's stamp: asked for results in that look */
+    uint64_t used;          /* daft_gen_ctx.plan_clock at its last call */
     struct GenLoaded *next;
 } GenLoaded;
 
@@ -770,6 +771,53 @@ static void log_actors(const DaftActor *as, int n)
         fprintf(stderr, "%s%s", i ? ", " : "", gen_actor_name(as[i], buf, sizeof buf));
 }
 
+/* DAFT_LOADED_PLANS: how many compiled plans stay loaded on their actors at once. */
+static int plan_limit(void)
+{
+    if (!daft_gen_ctx.plan_limit) {
+        const char *e = getenv("DAFT_LOADED_PLANS");
+        char *end = NULL;
+        long v = e && *e ? strtol(e, &end, 10) : 64;
+        if (e && *e && (*end || v < 1 || v > 1000000))
+            daft_gen_fatal("DAFT_LOADED_PLANS=%s is not a number of plans >= 1", e);
+        daft_gen_ctx.plan_limit = (int)v;
+    }
+    return daft_gen_ctx.plan_limit;
+}
+
+/* SPEC 11.2: a schedule called with ever new actor sets or list lengths loads a plan for each,
+ * with channels on its actors; past DAFT_LOADED_PLANS loaded at once, the one used least
+ * recently that has nothing in flight is unloaded (after the executions submitted to it, also
+ * their calls that feed no output: daft_rt_plan_finish). A later call with its key loads it
+ * again. keep: the plan just loaded. */
+static void loaded_evict(GenLoaded *keep)
+{
+    int n = 0;
+    for (GenLoaded *L = daft_gen_ctx.loaded; L; L = L->next)
+        n += L->rp && !L->dropped;
+    while (n > plan_limit()) {
+        GenLoaded *lru = NULL;
+        for (GenLoaded *L = daft_gen_ctx.loaded; L; L = L->next)
+            if (L != keep && L->rp && !L->dropped && L->fetched == L->submitted &&
+                (!lru || L->used < lru->used))
+                lru = L;
+        if (!lru)
+            return; /* (every other one has executions in flight: kept for now) */
+        if (log_on()) {
+            fflush(stdout);
+            fprintf(stderr, "daft: schedule '%s': plan unloaded (DAFT_LOADED_PLANS=%d) from ", lru->s->name,
+                    plan_limit());
+            log_actors(lru->actors, lru->nactors);
+            fputc('\n', stderr);
+            fflush(stderr);
+        }
+        daft_rt_plan_finish(daft_gen_rt(), lru->rp);
+        lru->rp = NULL;
+        lru->dropped = true;
+        n--;
+    }
+}
+
 static GenLoaded *find_loaded(DaftGenSchedule *s, const Bind *b)
 {
     for (GenLoaded *L = daft_gen_ctx.loaded; L; L = L->next)
@@ -953,7 +1001,9 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
             return rc;
         }
         L = load(s, &b);
+        loaded_evict(L);
     }
+    L->used = ++daft_gen_ctx.plan_clock;
     if (L->interpreted) {
         bind_free(&b, s->nparams);
         return 0;
