@@ -724,8 +724,9 @@ static void g_report(const char *who)
     if (G.graphs) {
         RtGraphStats st = rtgraph_stats(G.graphs);
         fprintf(stderr, "daft: CUDA graphs of %s: %llu call sites captured, %llu calls launched as "
-                        "graphs, %llu sites given up after\n", who, (unsigned long long)st.captured,
-                (unsigned long long)st.launches, (unsigned long long)st.diverged);
+                        "graphs, %llu sites given up after, %llu plan executions launched as one "
+                        "graph\n", who, (unsigned long long)st.captured, (unsigned long long)st.launches,
+                (unsigned long long)st.diverged, (unsigned long long)st.iter_launches);
     }
     if (!prof_on() || G.prof_open)
         return;
@@ -1108,8 +1109,8 @@ static bool g_may_share(void) { return !G.graphs; }
 static int g_copy(DaftTensor *dst, const DaftTensor *src, char *err, size_t cap)
 {
     size_t nb = rtg_nbytes(src);
-    if (G.graphs)
-        rtgraph_on_copy(G.graphs);
+    if (G.graphs && rtgraph_copy(G.graphs, dst, src) > 0)
+        return 0; /* (recorded, or answered by a whole iteration's graph) */
     g_use(src);
     if (nb)
         CU(cudaMemcpyAsync(dst->data, src->data, nb, cudaMemcpyDeviceToDevice, G.cs), "cudaMemcpyAsync (D2D)");
@@ -1161,6 +1162,9 @@ static int gb_capture_begin(void *arg)
     (void)arg;
     if (cudaPeekAtLastError() != cudaSuccess)
         return -1; /* (an earlier error is comm_check's to report: a capture must not clear it) */
+    /* a collective captured on the compute stream joins the lanes and frees what they no
+     * longer read: all of that must happen now, outside the graph */
+    join_lanes();
     /* thread-local: other threads (NCCL's) may call CUDA meanwhile */
     return cudaStreamBeginCapture(G.cs, cudaStreamCaptureModeThreadLocal) == cudaSuccess ? 0 : -1;
 }
@@ -1192,11 +1196,21 @@ static void gb_exec_free(void *arg, void *exec)
     cudaGraphExecDestroy((cudaGraphExec_t)exec);
 }
 
+static int g_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
+                        DaftTensor *out, bool on_compute, char *err, size_t cap);
+static int gb_coll(void *arg, void *comm, int kind, int reduce, int root, const DaftTensor *in,
+                   DaftTensor *out, bool on_compute, char *err, size_t cap)
+{
+    (void)arg;
+    return g_collective(comm, kind, reduce, root, in, out, on_compute, err, cap);
+}
+
 /* The graphs, if DAFT_GPU_GRAPHS=1 (made on first use). */
 static RtGraphs *graphs(void)
 {
     static const RtGraphBackend b = {NULL, gb_call, gb_alloc, gb_drop, gb_release, gb_copy, gb_use,
-                                     gb_capture_begin, gb_capture_end, gb_launch, gb_exec_free};
+                                     gb_capture_begin, gb_capture_end, gb_launch, gb_exec_free,
+                                     gb_coll};
     if (!G.graphs && G.dev >= 0 && !prof_on()) {
         const char *e = getenv("DAFT_GPU_GRAPHS");
         if (e && !strcmp(e, "1"))
@@ -1223,6 +1237,32 @@ static void g_graph_forget(uint32_t plan)
 {
     if (G.graphs)
         rtgraph_forget(G.graphs, plan);
+}
+
+static int g_iter_begin(uint64_t key, void (*on_diverge)(void *), void *arg)
+{
+    RtGraphs *g = graphs();
+    return g ? rtgraph_iter_begin(g, key, on_diverge, arg) : RTGRAPH_NEVER;
+}
+static void g_iter_input(const DaftValue *v)
+{
+    if (G.graphs)
+        rtgraph_iter_input(G.graphs, v);
+}
+static int g_iter_verdict(void) { return G.graphs ? rtgraph_iter_verdict(G.graphs) : RTGRAPH_NEVER; }
+static int g_iter_go(bool launch, char *err, size_t cap)
+{
+    return G.graphs ? rtgraph_iter_go(G.graphs, launch, err, cap) : 0;
+}
+static void g_iter_end(void)
+{
+    if (G.graphs)
+        rtgraph_iter_end(G.graphs);
+}
+static void g_iter_pause(bool pause)
+{
+    if (G.graphs)
+        rtgraph_iter_pause(G.graphs, pause);
 }
 
 /* ---------------------------------------------------------------- NCCL */
@@ -1487,6 +1527,8 @@ static void g_comm_abort(RtGpuComm *c)
 {
     if (!c || c->aborted)
         return;
+    if (G.graphs) /* (NCCL's abort would wait forever for the graphs that hold c) */
+        rtgraph_forget_comm(G.graphs, c);
     ncclCommAbort(c->comm);
     if (c->parent)
         ncclCommAbort(c->parent);
@@ -1497,6 +1539,8 @@ static void g_comm_destroy(RtGpuComm *c)
 {
     if (!c)
         return;
+    if (G.graphs)
+        rtgraph_forget_comm(G.graphs, c);
     forget(c);
     if (!c->aborted) {
         if (c->bad) {
@@ -1892,7 +1936,8 @@ static int hp_recv_held_grouped(RtGpuComm *c, DaftTensor *t, int peer, char *err
 static int hp_collective(RtGpuComm *c, int kind, int reduce, int root, const DaftTensor *in,
                          DaftTensor *out, bool on_compute, char *err, size_t cap)
 {
-    HPROF("nccl collective", g_collective(c, kind, reduce, root, in, out, on_compute, err, cap));
+    HPROF("nccl collective", G.graphs ? rtgraph_coll(G.graphs, c, kind, reduce, root, in, out, on_compute, err, cap)
+                                      : g_collective(c, kind, reduce, root, in, out, on_compute, err, cap));
 }
 static int hp_wait(RtGpuComm *const *c, int n, bool (*alive)(void *), void (*progress)(void *),
                    void *arg, char *err, size_t cap)
@@ -1955,6 +2000,12 @@ const RtGpuOps *daft_gpu_ops(void)
         .graph_begin = g_graph_begin,
         .graph_end = g_graph_end,
         .graph_forget = g_graph_forget,
+        .iter_begin = g_iter_begin,
+        .iter_input = g_iter_input,
+        .iter_verdict = g_iter_verdict,
+        .iter_go = g_iter_go,
+        .iter_end = g_iter_end,
+        .iter_pause = g_iter_pause,
     };
     return &ops;
 }

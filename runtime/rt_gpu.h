@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 13
+#define RT_GPU_ABI 14
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -40,6 +40,10 @@ static inline const char *rtg_dtype_name(DaftRtDtype dt)
     static const char *nm[DAFT_RT_DTYPE_COUNT] = {"f32", "bf16", "f16", "i32", "i64"};
     return (unsigned)dt < DAFT_RT_DTYPE_COUNT ? nm[dt] : "?";
 }
+
+/* A member's vote on launching a compiled plan's execution as one CUDA graph (RtGpuOps.iter_*,
+ * rt_gpu_graph.h): every member launches only when all vote LAUNCH. */
+enum { RTGRAPH_NEVER = -1, RTGRAPH_NOT_NOW = 0, RTGRAPH_LAUNCH = 1, RTGRAPH_CHECK = 2 };
 
 typedef struct RtGpuComm RtGpuComm; /* one NCCL communicator and its bookkeeping */
 
@@ -147,6 +151,14 @@ typedef struct RtGpuOps {
     void (*graph_begin)(uint64_t key, const DaftValue *args, int nargs);
     int (*graph_end)(DaftValue *result, char *err, size_t cap);
     void (*graph_forget)(uint32_t plan); /* plan `plan` (the keys' high half) was unloaded */
+    /* Whole executions of a compiled plan as one graph (rt_gpu_graph.h's rtgraph_iter_*;
+     * iter_begin answers RTGRAPH_NEVER when graphs are off) */
+    int (*iter_begin)(uint64_t key, void (*on_diverge)(void *), void *arg);
+    void (*iter_input)(const DaftValue *v);
+    int (*iter_verdict)(void);
+    int (*iter_go)(bool launch, char *err, size_t cap);
+    void (*iter_end)(void);
+    void (*iter_pause)(bool pause);
 } RtGpuOps;
 
 /* Inside libdaftgpu.so, for std_gpu.c (rt_gpu.c): the compute stream as it is (the

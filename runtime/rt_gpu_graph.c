@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GRAPH_MAX_OPS 64   /* std operations of one call: more, and the site is not graphed */
+#define GRAPH_MAX_OPS 256  /* std operations of one call or iteration: more, and it is not graphed */
 #define GRAPH_MAX_ARGS 8   /* arguments of one std operation, and tensor arguments of a method */
 #define GRAPH_MAX_SITES 256
 #define GRAPH_MAX_RECORDS 4 /* records that disagree before a site is given up */
@@ -29,12 +29,16 @@ typedef struct GArg {
 } GArg;
 
 typedef struct GOp {
-    char fn[24];
+    char fn[24];    /* a std operation, or COLL_OP (whole iterations: an NCCL collective) */
     int nargs;
     GArg a[GRAPH_MAX_ARGS];
     DaftTensor out; /* the result's shape; data: the recorded pointer, or the arena buffer */
     bool freed;     /* (recording) the body freed the result */
+    void *comm;     /* COLL_OP: the communicator, kind, reduction and root */
+    int ckind, creduce, croot;
 } GOp;
+#define COLL_OP "(collective)"
+#define COPY_OP "(copy)"        /* whole iterations: a device-to-device copy of a tensor */
 
 enum { SITE_NEW, SITE_SEEN, SITE_READY, SITE_GRAPH, SITE_DEAD };
 
@@ -48,6 +52,11 @@ typedef struct GSite {
     int nin;
     DaftTensor in[GRAPH_MAX_ARGS]; /* static copies of the tensor arguments (data NULL: unused) */
     void *exec;
+    /* whole iterations: the results still held when the iteration ends (in a field), and
+     * this iteration's answers (an arena buffer, or for a kept result a buffer of the host's
+     * own that the arena's is copied into once the graph ran; data NULL once copied) */
+    bool *kept;
+    DaftTensor *ans;
 } GSite;
 
 enum { MODE_OFF, MODE_RECORD, MODE_CHECK, MODE_PLAIN };
@@ -72,7 +81,7 @@ struct RtGraphs {
     int mode;
     const DaftValue *args;
     int nargs;
-    GOp rec[GRAPH_MAX_OPS]; /* MODE_RECORD */
+    GOp *rec;               /* MODE_RECORD: [GRAPH_MAX_OPS] */
     int nrec;
     bool unfit;             /* MODE_RECORD: this call cannot be graphed */
     int cursor;             /* MODE_CHECK: operations answered so far */
@@ -81,6 +90,18 @@ struct RtGraphs {
     const DaftTensor *handout; /* the arena buffer the next allocation gets, once */
     bool handed;
     bool capturing;            /* no other allocation may happen then */
+    /* a whole iteration (rtgraph_iter_*) in progress: its inputs so far (data NULL: freed
+     * since), whom to tell when a check diverges, and whether its tail has begun (a tail
+     * only hands values on: host copies there are expected) */
+    bool iter, tail, paused;
+    uint64_t iter_key;
+    int saved_mode;
+    DaftTensor iter_in[GRAPH_MAX_ARGS];
+    int niter_in;
+    void (*on_diverge)(void *);
+    void *diverge_arg;
+    bool went;                 /* launched (or its record run) after the vote */
+    int saved_fail;
     /* every arena buffer: an open-addressing hash set (g_free asks on every free) */
     ABuf *bufs;
     size_t capbufs, usedbufs;  /* (capbufs a power of two, or 0; used counts tombstones) */
@@ -199,6 +220,14 @@ static void buf_drop(RtGraphs *g, void *p)
         buf_release(g, b);
 }
 
+static GSite *site_find(RtGraphs *g, uint64_t key)
+{
+    for (int i = 0; i < g->nsites; i++)
+        if (g->sites[i].key == key)
+            return &g->sites[i];
+    return NULL;
+}
+
 static GSite *site_of(RtGraphs *g, uint64_t key)
 {
     for (int i = 0; i < g->nsites; i++)
@@ -235,6 +264,10 @@ static void site_drop(RtGraphs *g, GSite *s)
 RtGraphs *rtgraph_new(const RtGraphBackend *b)
 {
     RtGraphs *g = calloc(1, sizeof *g);
+    if (g && !(g->rec = calloc(GRAPH_MAX_OPS, sizeof *g->rec))) {
+        free(g);
+        return NULL;
+    }
     if (g)
         g->b = *b;
     return g;
@@ -248,12 +281,15 @@ void rtgraph_free(RtGraphs *g)
         if (g->sites[i].exec)
             g->b.exec_free(g->b.arg, g->sites[i].exec);
         free(g->sites[i].ops);
+        free(g->sites[i].kept);
+        free(g->sites[i].ans);
     }
     for (size_t i = 0; i < g->capbufs; i++) /* (the process is done with all of them) */
         if (g->bufs[i].p && g->bufs[i].p != BUF_TOMB)
             g->b.release(g->b.arg, g->bufs[i].p, g->bufs[i].nb);
     free(g->bufs);
     free(g->sites);
+    free(g->rec);
     free(g);
 }
 
@@ -261,6 +297,11 @@ RtGraphStats rtgraph_stats(const RtGraphs *g) { return g->stats; }
 
 void rtgraph_forget(RtGraphs *g, uint32_t plan)
 {
+    if (g->iter && (uint32_t)(g->iter_key >> 32) == plan) { /* stopped in an iteration */
+        g->iter = g->tail = g->paused = false;
+        g->mode = MODE_OFF;
+        g->cur = NULL;
+    }
     for (int i = 0; i < g->nsites;) {
         GSite *s = &g->sites[i];
         if ((uint32_t)(s->key >> 32) != plan) {
@@ -269,19 +310,46 @@ void rtgraph_forget(RtGraphs *g, uint32_t plan)
         }
         site_drop(g, s);
         free(s->ops);
+        free(s->kept);
+        free(s->ans);
         *s = g->sites[--g->nsites]; /* (no call is in progress: nothing points at sites) */
     }
 }
 
+void rtgraph_forget_comm(RtGraphs *g, const void *comm)
+{
+    for (int i = 0; i < g->nsites; i++) {
+        GSite *s = &g->sites[i];
+        bool uses = false;
+        for (int k = 0; k < s->nops && !uses; k++)
+            uses = s->ops[k].comm == comm;
+        if (!uses || s->state == SITE_DEAD)
+            continue;
+        if (g->iter && g->cur == s && g->mode == MODE_CHECK)
+            g->mode = MODE_PLAIN; /* (its plan is failing: what it answered is never used) */
+        site_drop(g, s);
+    }
+}
+
 /* ---------------------------------------------------------------- recording */
+
+/* The call's tensor argument k (a whole iteration's input k), or NULL. */
+static const DaftTensor *input(const RtGraphs *g, int k)
+{
+    if (g->iter)
+        return k < g->niter_in && g->iter_in[k].data ? &g->iter_in[k] : NULL;
+    return k < g->nargs && is_gpu_tensor(&g->args[k]) ? &g->args[k].as.tensor : NULL;
+}
+
+static int ninputs(const RtGraphs *g) { return g->iter ? g->niter_in : g->nargs; }
 
 /* How the recorded call at op i passed the tensor t: the method's argument, an earlier
  * result of the call still alive, or another device tensor. */
 static void classify(const RtGraphs *g, int i, const DaftTensor *t, GArg *a)
 {
     a->t = *t;
-    for (int k = 0; k < g->nargs; k++)
-        if (is_gpu_tensor(&g->args[k]) && g->args[k].as.tensor.data == t->data) {
+    for (int k = 0; k < ninputs(g); k++)
+        if (input(g, k) && input(g, k)->data == t->data) {
             a->kind = ARG_IN;
             a->idx = k;
             return;
@@ -300,7 +368,9 @@ static void record(RtGraphs *g, const char *fn, const DaftValue *args, int nargs
 {
     if (g->unfit)
         return;
-    if (rc != 0 || !is_gpu_tensor(out) || !pure_op(fn) || g->nrec == GRAPH_MAX_OPS ||
+    if (rc != 0 || !is_gpu_tensor(out) ||
+        !(pure_op(fn) || (g->iter && (!strcmp(fn, COLL_OP) || !strcmp(fn, COPY_OP)))) ||
+        g->nrec == GRAPH_MAX_OPS ||
         nargs > GRAPH_MAX_ARGS || strlen(fn) >= sizeof g->rec[0].fn) {
         g->unfit = true;
         return;
@@ -337,13 +407,19 @@ static bool same_arg(const GArg *a, const GArg *b)
     return false;
 }
 
+static bool same_coll(const GOp *a, const GOp *b)
+{
+    return a->comm == b->comm && a->ckind == b->ckind && a->creduce == b->creduce && a->croot == b->croot;
+}
+
 static bool same_record(const GSite *s, const GOp *rec, int n, int result)
 {
     if (s->nops != n || s->result != result)
         return false;
     for (int i = 0; i < n; i++) {
         if (strcmp(s->ops[i].fn, rec[i].fn) || s->ops[i].nargs != rec[i].nargs ||
-            !same_shape(&s->ops[i].out, &rec[i].out))
+            !same_shape(&s->ops[i].out, &rec[i].out) || !same_coll(&s->ops[i], &rec[i]) ||
+            (s->kept && s->kept[i] != !rec[i].freed))
             return false;
         for (int k = 0; k < rec[i].nargs; k++)
             if (!same_arg(&s->ops[i].a[k], &rec[i].a[k]))
@@ -366,7 +442,7 @@ static bool make_arena(RtGraphs *g, GSite *s)
             return false;
         }
     }
-    s->nin = g->nargs < GRAPH_MAX_ARGS ? g->nargs : GRAPH_MAX_ARGS;
+    s->nin = ninputs(g) < GRAPH_MAX_ARGS ? ninputs(g) : GRAPH_MAX_ARGS;
     for (int i = 0; i < s->nops; i++)
         for (int k = 0; k < s->ops[i].nargs; k++) {
             const GArg *a = &s->ops[i].a[k];
@@ -433,7 +509,8 @@ static void end_record(RtGraphs *g, GSite *s, const DaftValue *result)
 /* ---------------------------------------------------------------- running the record */
 
 /* Operation i of site s's record as arguments: the method's tensors (or their static
- * copies, to capture), arena buffers and the recorded tensors. */
+ * copies, to capture, and always for a whole iteration, whose inputs are copied there as
+ * they come), arena buffers and the recorded tensors. */
 static void op_args(const RtGraphs *g, const GSite *s, int i, bool statics, DaftValue *v)
 {
     const GOp *o = &s->ops[i];
@@ -444,7 +521,7 @@ static void op_args(const RtGraphs *g, const GSite *s, int i, bool statics, Daft
             continue;
         }
         v[k].kind = DAFT_V_TENSOR;
-        v[k].as.tensor = a->kind == ARG_IN ? (statics ? s->in[a->idx] : g->args[a->idx].as.tensor)
+        v[k].as.tensor = a->kind == ARG_IN ? (statics || g->iter ? s->in[a->idx] : g->args[a->idx].as.tensor)
                        : a->kind == ARG_OUT ? s->ops[a->idx].out
                                             : a->t;
     }
@@ -463,7 +540,32 @@ static int run_record(RtGraphs *g, GSite *s, int n, bool capture)
          * as the buffer might otherwise go to a scratch allocation of the operation */
         g->handout = capture ? buf : NULL;
         g->handed = false;
-        int rc = g->b.call(g->b.arg, s->ops[i].fn, v, s->ops[i].nargs, &out);
+        const GOp *o = &s->ops[i];
+        int rc;
+        if (!strcmp(o->fn, COLL_OP)) { /* into its buffer, on the compute stream */
+            out.kind = DAFT_V_TENSOR;
+            out.as.tensor = *buf;
+            rc = g->b.coll(g->b.arg, o->comm, o->ckind, o->creduce, o->croot, &v[0].as.tensor,
+                           &out.as.tensor, true, g->why, sizeof g->why);
+            if (rc) {
+                out.kind = DAFT_V_NONE;
+                g->handout = NULL;
+                g->fail = -1;
+                return -1;
+            }
+        } else if (!strcmp(o->fn, COPY_OP)) {
+            out.kind = DAFT_V_TENSOR;
+            out.as.tensor = *buf;
+            rc = g->b.copy(g->b.arg, buf->data, v[0].as.tensor.data, rtg_nbytes(buf));
+            if (rc) {
+                snprintf(g->why, sizeof g->why, "a copy did not run into its graph buffer");
+                g->handout = NULL;
+                g->fail = -1;
+                return -1;
+            }
+        } else {
+            rc = g->b.call(g->b.arg, o->fn, v, o->nargs, &out);
+        }
         g->handout = NULL;
         bool ok = rc == 0 && is_gpu_tensor(&out) && same_shape(&out.as.tensor, buf);
         if (ok && out.as.tensor.data != buf->data) {
@@ -489,12 +591,35 @@ static int run_record(RtGraphs *g, GSite *s, int n, bool capture)
 /* The checked call differs from the record: its operations so far run now, into the arena
  * buffers its values already point at, and the rest of the call runs as usual. The site is
  * given up (its arena stays: the body's values may hold it). */
+/* Is operation i of a whole iteration answered with a buffer of the host's own, filled from
+ * its arena buffer once the graph ran? (A kept result, or a copy: its buffer the copier's.) */
+static bool answered_own(const GSite *s, int i)
+{
+    return s->kept[i] || !strcmp(s->ops[i].fn, COPY_OP);
+}
+
+/* Those among the first n operations: from their arena buffers into the host's. */
+static int copy_kept(RtGraphs *g, GSite *s, int n)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++)
+        if (answered_own(s, i) && s->ans[i].data) {
+            if (g->b.copy(g->b.arg, s->ans[i].data, s->ops[i].out.data, rtg_nbytes(&s->ops[i].out)))
+                rc = -1;
+            s->ans[i].data = NULL;
+        }
+    return rc;
+}
+
 static void diverge(RtGraphs *g)
 {
     GSite *s = g->cur;
     g->stats.diverged++;
     g->mode = MODE_PLAIN;
-    run_record(g, s, g->cursor, false);
+    if (g->iter && g->on_diverge) /* before anything runs: the members must not wait for us */
+        g->on_diverge(g->diverge_arg);
+    if (run_record(g, s, g->cursor, false) == 0 && g->iter)
+        copy_kept(g, s, g->cursor);
     site_drop(g, s); /* (after: stream-ordered releases follow the operations just run) */
 }
 
@@ -509,10 +634,9 @@ static bool arg_matches(const RtGraphs *g, const GSite *s, const GArg *a, const 
     const DaftTensor *t = &v->as.tensor;
     switch (a->kind) {
     case ARG_IN:
-        return a->idx < g->nargs && is_gpu_tensor(&g->args[a->idx]) &&
-               g->args[a->idx].as.tensor.data == t->data && same_shape(&a->t, t);
+        return input(g, a->idx) && input(g, a->idx)->data == t->data && same_shape(&a->t, t);
     case ARG_OUT:
-        return a->idx < g->cursor && s->ops[a->idx].out.data == t->data;
+        return a->idx < g->cursor && (g->iter ? s->ans[a->idx].data : s->ops[a->idx].out.data) == t->data;
     case ARG_EXT:
         return t->data == a->t.data && same_shape(&a->t, t);
     default:
@@ -523,7 +647,7 @@ static bool arg_matches(const RtGraphs *g, const GSite *s, const GArg *a, const 
 static bool op_matches(const RtGraphs *g, const GSite *s, const GOp *o, const char *fn,
                        const DaftValue *args, int nargs)
 {
-    if (strcmp(o->fn, fn) || o->nargs != nargs)
+    if (strcmp(o->fn, fn) || o->nargs != nargs || !strcmp(fn, COLL_OP))
         return false;
     for (int k = 0; k < nargs; k++)
         if (!arg_matches(g, s, &o->a[k], &args[k]))
@@ -535,11 +659,14 @@ static bool op_matches(const RtGraphs *g, const GSite *s, const GOp *o, const ch
 
 void rtgraph_begin(RtGraphs *g, uint64_t key, const DaftValue *args, int nargs)
 {
-    g->cur = site_of(g, key);
     g->args = args;
     g->nargs = nargs;
     g->fail = 0;
     g->mode = MODE_PLAIN;
+    g->cur = NULL;
+    if (g->iter) /* a paused iteration's state is not to be disturbed: this call runs as usual */
+        return;
+    g->cur = site_of(g, key);
     if (!g->cur || g->cur->state == SITE_DEAD)
         return;
     if (g->cur->state == SITE_NEW || g->cur->state == SITE_SEEN) {
@@ -552,16 +679,39 @@ void rtgraph_begin(RtGraphs *g, uint64_t key, const DaftValue *args, int nargs)
     g->cursor = 0;
 }
 
+/* Check mode: op `cursor` matched; its answer. A whole iteration's result that the
+ * iteration keeps gets a buffer of the host's own (the arena's is copied there once the
+ * graph ran); any other result is its arena buffer. */
+static int answer(RtGraphs *g, GSite *s, DaftTensor *out)
+{
+    int i = g->cursor;
+    if (g->iter && s->kept[i]) {
+        DaftTensor t = s->ops[i].out;
+        t.data = NULL;
+        if (g->b.alloc(g->b.arg, &t) != 0)
+            return -1;
+        s->ans[i] = t;
+    } else {
+        ABuf *b = buf_find(g, s->ops[i].out.data);
+        if (b)
+            b->out = true;
+        if (g->iter)
+            s->ans[i] = s->ops[i].out;
+    }
+    *out = g->iter ? s->ans[i] : s->ops[i].out;
+    g->cursor++;
+    return 0;
+}
+
 int rtgraph_std(RtGraphs *g, const char *fn, const DaftValue *args, int nargs, DaftValue *out)
 {
+    if (g->tail)
+        return g->b.call(g->b.arg, fn, args, nargs, out);
     if (g->mode == MODE_CHECK) {
         GSite *s = g->cur;
-        if (g->cursor < s->nops && op_matches(g, s, &s->ops[g->cursor], fn, args, nargs)) {
-            ABuf *b = buf_find(g, s->ops[g->cursor].out.data);
-            if (b)
-                b->out = true;
+        if (g->cursor < s->nops && op_matches(g, s, &s->ops[g->cursor], fn, args, nargs) &&
+            answer(g, s, &out->as.tensor) == 0) {
             out->kind = DAFT_V_TENSOR;
-            out->as.tensor = s->ops[g->cursor++].out;
             return 0;
         }
         diverge(g);
@@ -601,10 +751,26 @@ static bool ext_read(const GOp *ops, int n, const void *p)
     return false;
 }
 
+/* Check mode of a whole iteration: is p a kept result's buffer of the host's own, not yet
+ * filled from the arena? */
+static bool unfilled_answer(const RtGraphs *g, const void *p)
+{
+    const GSite *s = g->cur;
+    for (int i = 0; g->iter && g->mode == MODE_CHECK && i < g->cursor; i++)
+        if (answered_own(s, i) && s->ans[i].data == p)
+            return true;
+    return false;
+}
+
 bool rtgraph_on_free(RtGraphs *g, const void *p)
 {
     if (g->capturing) /* (an operation's own frees: the host's holds are unchanged) */
         return buf_find(g, p) != NULL;
+    for (int k = 0; g->iter && !g->paused && k < g->niter_in; k++)
+        if (g->iter_in[k].data == p) /* (freed memory may come back as another tensor) */
+            g->iter_in[k].data = NULL;
+    if (unfilled_answer(g, p))
+        diverge(g); /* it is filled before the free */
     if (g->mode == MODE_RECORD) {
         for (int j = g->nrec - 1; j >= 0; j--)
             if (!g->rec[j].freed && g->rec[j].out.data == p) {
@@ -630,6 +796,8 @@ bool rtgraph_on_free(RtGraphs *g, const void *p)
 
 void rtgraph_on_copy(RtGraphs *g)
 {
+    if (g->tail) /* (an iteration's tail hands its values on: it may copy them) */
+        return;
     if (g->mode == MODE_RECORD)
         g->unfit = true;
     else if (g->mode == MODE_CHECK)
@@ -703,6 +871,8 @@ static int replay(RtGraphs *g, GSite *s, DaftValue *result, char *err, size_t ca
 
 int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap)
 {
+    if (g->iter && !g->paused) /* (a whole iteration's calls are not sites of their own) */
+        return 0;
     GSite *s = g->cur;
     int mode = g->mode;
     g->mode = MODE_OFF;
@@ -744,5 +914,258 @@ int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap)
         g->fail = 0;
         return -1;
     }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- whole iterations */
+
+int rtgraph_iter_begin(RtGraphs *g, uint64_t key, void (*on_diverge)(void *), void *arg)
+{
+    g->iter = true;
+    g->tail = g->paused = g->went = false;
+    g->iter_key = key;
+    g->niter_in = 0;
+    g->fail = 0;
+    g->on_diverge = on_diverge;
+    g->diverge_arg = arg;
+    g->args = NULL;
+    g->nargs = 0;
+    g->mode = MODE_PLAIN;
+    g->cur = site_of(g, key);
+    if (!g->cur || g->cur->state == SITE_DEAD)
+        return RTGRAPH_NEVER;
+    if (g->cur->state == SITE_NEW || g->cur->state == SITE_SEEN) {
+        g->mode = MODE_RECORD;
+        g->nrec = 0;
+        g->unfit = false;
+        return RTGRAPH_NOT_NOW;
+    }
+    g->mode = MODE_CHECK;
+    g->cursor = 0;
+    return RTGRAPH_CHECK;
+}
+
+void rtgraph_iter_input(RtGraphs *g, const DaftValue *v)
+{
+    if (!g->iter || g->paused || g->tail || !is_gpu_tensor(v) ||
+        (g->mode != MODE_RECORD && g->mode != MODE_CHECK))
+        return;
+    if (g->niter_in == GRAPH_MAX_ARGS) {
+        if (g->mode == MODE_RECORD)
+            g->unfit = true;
+        else
+            diverge(g);
+        return;
+    }
+    int k = g->niter_in++;
+    g->iter_in[k] = v->as.tensor;
+    GSite *s = g->cur;
+    if (g->mode != MODE_CHECK || k >= s->nin || !s->in[k].data)
+        return; /* (an input no operation of the record reads) */
+    /* into its static copy now, in stream order after the last launch that read it: the
+     * host may free the input before the iteration's graph is launched */
+    if (!same_shape(&s->in[k], &v->as.tensor)) {
+        diverge(g);
+        return;
+    }
+    g->b.use(g->b.arg, &v->as.tensor);
+    if (g->b.copy(g->b.arg, s->in[k].data, v->as.tensor.data, rtg_nbytes(&s->in[k])) != 0)
+        diverge(g);
+}
+
+static void record_coll(RtGraphs *g, void *comm, int kind, int reduce, int root, const DaftTensor *in,
+                        int rc, const DaftTensor *out)
+{
+    DaftValue a = {.kind = DAFT_V_TENSOR, .as.tensor = *in};
+    DaftValue r = {.kind = DAFT_V_TENSOR, .as.tensor = *out};
+    int n = g->nrec;
+    if (!in->data) /* (a broadcast receiver's absent input) */
+        g->unfit = true;
+    record(g, COLL_OP, &a, 1, rc, &r);
+    if (g->unfit || g->nrec != n + 1)
+        return;
+    GOp *o = &g->rec[n];
+    o->comm = comm;
+    o->ckind = kind;
+    o->creduce = reduce;
+    o->croot = root;
+}
+
+int rtgraph_coll(RtGraphs *g, void *comm, int kind, int reduce, int root, const DaftTensor *in,
+                 DaftTensor *out, bool on_compute, char *err, size_t cap)
+{
+    bool live = g->iter && !g->paused && !g->tail;
+    if (live && g->mode == MODE_CHECK) {
+        GSite *s = g->cur;
+        const GOp *o = g->cursor < s->nops ? &s->ops[g->cursor] : NULL;
+        DaftValue a = {.kind = DAFT_V_TENSOR, .as.tensor = *in};
+        if (o && !strcmp(o->fn, COLL_OP) && o->comm == comm && o->ckind == kind &&
+            o->creduce == reduce && o->croot == root && arg_matches(g, s, &o->a[0], &a) &&
+            answer(g, s, out) == 0)
+            return 0;
+        diverge(g);
+    }
+    if (live && g->fail) {
+        snprintf(err, cap, "%s", g->why);
+        return -1;
+    }
+    int rc = g->b.coll(g->b.arg, comm, kind, reduce, root, in, out, on_compute, err, cap);
+    if (live && g->mode == MODE_RECORD)
+        record_coll(g, comm, kind, reduce, root, in, rc, out);
+    return rc;
+}
+
+int rtgraph_iter_verdict(RtGraphs *g)
+{
+    if (!g->iter)
+        return RTGRAPH_NEVER;
+    g->tail = true;
+    g->on_diverge = NULL; /* (the caller votes with what this returns) */
+    if (g->mode == MODE_RECORD)
+        return RTGRAPH_NOT_NOW;
+    if (g->mode != MODE_CHECK)
+        return RTGRAPH_NEVER;
+    GSite *s = g->cur;
+    /* the whole record, and captured before the vote: whether its NCCL operations are in a
+     * graph must be the same on every member */
+    if (g->cursor != s->nops || (s->state == SITE_READY && !capture(g, s))) {
+        diverge(g);
+        return RTGRAPH_NEVER;
+    }
+    return RTGRAPH_LAUNCH;
+}
+
+int rtgraph_iter_go(RtGraphs *g, bool launch, char *err, size_t cap)
+{
+    GSite *s = g->cur;
+    if (!g->iter || g->mode != MODE_CHECK || !s)
+        return 0;
+    g->mode = MODE_PLAIN;
+    g->went = true;
+    int rc;
+    if (launch) {
+        for (int i = 0; i < s->nops; i++)
+            for (int k = 0; k < s->ops[i].nargs; k++)
+                if (s->ops[i].a[k].kind == ARG_EXT)
+                    g->b.use(g->b.arg, &s->ops[i].a[k].t);
+        rc = g->b.launch(g->b.arg, s->exec);
+        if (rc)
+            snprintf(err, cap, "launching the iteration's CUDA graph failed");
+        else
+            g->stats.iter_launches++;
+    } else { /* a member does not launch: every one runs the record as usual */
+        rc = run_record(g, s, s->nops, false);
+        if (rc)
+            snprintf(err, cap, "%s", g->why);
+    }
+    if (rc == 0 && copy_kept(g, s, s->nops) != 0) {
+        snprintf(err, cap, "copying a kept result out of its CUDA graph buffer failed");
+        rc = -1;
+    }
+    return rc;
+}
+
+/* A recorded iteration ends: its record is kept, or compared with the one kept. */
+static void end_record_iter(RtGraphs *g, GSite *s)
+{
+    if (g->unfit || g->nrec == 0) {
+        s->state = SITE_DEAD;
+        return;
+    }
+    if (s->state == SITE_SEEN && same_record(s, g->rec, g->nrec, -1)) {
+        for (int i = 0; i < s->nops; i++)
+            s->ops[i].out.data = NULL;
+        memset(s->in, 0, sizeof s->in);
+        s->state = SITE_READY;
+        free(s->ans);
+        if (!(s->ans = calloc((size_t)s->nops, sizeof *s->ans)) || !make_arena(g, s))
+            site_drop(g, s);
+        return;
+    }
+    GOp *ops = ++s->records > GRAPH_MAX_RECORDS ? NULL : realloc(s->ops, sizeof *ops * (size_t)g->nrec);
+    bool *kept = ops ? realloc(s->kept, sizeof *kept * (size_t)g->nrec) : NULL;
+    if (ops)
+        s->ops = ops;
+    if (!kept) {
+        s->state = SITE_DEAD;
+        return;
+    }
+    s->kept = kept;
+    memcpy(ops, g->rec, sizeof *ops * (size_t)g->nrec);
+    for (int i = 0; i < g->nrec; i++)
+        kept[i] = !g->rec[i].freed;
+    s->nops = g->nrec;
+    s->result = -1;
+    s->state = SITE_SEEN;
+}
+
+void rtgraph_iter_end(RtGraphs *g)
+{
+    if (!g->iter)
+        return;
+    GSite *s = g->cur;
+    if (s && g->mode == MODE_RECORD) {
+        end_record_iter(g, s);
+    } else if (s && g->went) {
+        /* a result the host holds past the iteration, where the record freed it: the graph
+         * would overwrite it, so it runs no more (the buffer becomes the host's) */
+        for (int i = 0; i < s->nops; i++) {
+            ABuf *b = s->kept[i] ? NULL : buf_find(g, s->ops[i].out.data);
+            if (b && b->out) {
+                g->stats.diverged++;
+                site_drop(g, s);
+                break;
+            }
+        }
+    }
+    g->iter = g->tail = g->paused = g->went = false;
+    g->mode = MODE_OFF;
+    g->cur = NULL;
+    g->on_diverge = NULL;
+}
+
+void rtgraph_iter_pause(RtGraphs *g, bool pause)
+{
+    if (!g->iter || g->paused == pause)
+        return;
+    g->paused = pause;
+    if (pause) {
+        g->saved_mode = g->mode;
+        g->saved_fail = g->fail;
+        g->mode = MODE_OFF;
+        return;
+    }
+    g->mode = g->saved_mode;
+    g->fail = g->saved_fail;
+    g->cur = site_find(g, g->iter_key); /* (the site table may have moved meanwhile) */
+    if (!g->cur)
+        g->mode = MODE_PLAIN;
+}
+
+int rtgraph_copy(RtGraphs *g, const DaftTensor *dst, const DaftTensor *src)
+{
+    bool live = g->iter && !g->paused && !g->tail;
+    DaftValue a = {.kind = DAFT_V_TENSOR, .as.tensor = *src};
+    if (live && g->mode == MODE_CHECK) {
+        GSite *s = g->cur;
+        const GOp *o = g->cursor < s->nops ? &s->ops[g->cursor] : NULL;
+        if (o && !strcmp(o->fn, COPY_OP) && same_shape(&o->out, dst) && arg_matches(g, s, &o->a[0], &a)) {
+            s->ans[g->cursor++] = *dst;
+            return 1;
+        }
+        diverge(g);
+        return 0;
+    }
+    if (live && g->mode == MODE_RECORD && !g->unfit) {
+        g->b.use(g->b.arg, src);
+        if (g->b.copy(g->b.arg, dst->data, src->data, rtg_nbytes(src)) != 0) {
+            g->unfit = true;
+            return 0; /* (the caller copies, and reports the failure) */
+        }
+        DaftValue r = {.kind = DAFT_V_TENSOR, .as.tensor = *dst};
+        record(g, COPY_OP, &a, 1, 0, &r);
+        return 1;
+    }
+    rtgraph_on_copy(g);
     return 0;
 }

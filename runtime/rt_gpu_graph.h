@@ -24,6 +24,15 @@
  * field), calls a std operation outside the pure tensor ones (GRAPH_PURE_OPS), copies device
  * memory itself, passes a list, or returns anything but one operation's tensor or a
  * non-tensor value.
+ *
+ * Whole iterations (rtgraph_iter_*): the same, for all of one execution of a compiled plan on
+ * this actor, its NCCL collectives included (rt_xplan.c decides which plans qualify and has
+ * the members vote: a graph holding an NCCL operation must be launched by every member or by
+ * none). The execution's "inputs" are the tensors it reads from channels, each copied into
+ * its static copy as it comes; its results still held when it ends (kept in a field) are
+ * answered with buffers of the host's own, filled from the arena once the graph ran. A check
+ * that diverges tells the caller at once (on_diverge), before it runs anything, so that the
+ * other members never wait for a vote behind GPU work that waits for them.
  */
 #ifndef DAFT_RT_GPU_GRAPH_H
 #define DAFT_RT_GPU_GRAPH_H
@@ -33,6 +42,7 @@
 #include <stdint.h>
 
 #include "daftrt.h"
+#include "rt_gpu.h"
 
 /* What the graphs need from the GPU runtime (rt_gpu.c; a fake in the unit test). Device work
  * is in compute-stream order. */
@@ -52,6 +62,10 @@ typedef struct RtGraphBackend {
     int (*capture_end)(void *arg, bool ok, void **exec);
     int (*launch)(void *arg, void *exec);
     void (*exec_free)(void *arg, void *exec);
+    /* an NCCL collective (RtGpuOps.collective): out gets a new tensor, or is used when its
+     * data is set; on_compute: on the compute stream (always so for a record run or captured) */
+    int (*coll)(void *arg, void *comm, int kind, int reduce, int root, const DaftTensor *in,
+                DaftTensor *out, bool on_compute, char *err, size_t cap);
 } RtGraphBackend;
 
 typedef struct RtGraphs RtGraphs;
@@ -60,6 +74,7 @@ typedef struct RtGraphStats {
     uint64_t launches;  /* calls answered by a graph */
     uint64_t captured;  /* sites captured */
     uint64_t diverged;  /* sites given up after they were ready to be captured */
+    uint64_t iter_launches; /* executions of compiled plans launched as one graph */
 } RtGraphStats;
 
 RtGraphs *rtgraph_new(const RtGraphBackend *b);
@@ -83,6 +98,40 @@ bool rtgraph_on_free(RtGraphs *g, const void *p);
 /* Device memory is about to be copied or read by the host in a method body (not by a std
  * operation): a recorded call is then not graphed, a checked one runs its operations so far. */
 void rtgraph_on_copy(RtGraphs *g);
+
+/* ---- whole iterations of a compiled plan; key: (plan << 32) | 0xffffffff */
+/* (the votes, RTGRAPH_NEVER ... RTGRAPH_CHECK, are rt_gpu.h's) */
+/* Before the execution's first op. Returns this actor's vote when it is known now: NOT_NOW
+ * (recording: the execution runs as usual) or NEVER (given up); or CHECK: the execution's
+ * operations are only checked against the record, and the vote comes from
+ * rtgraph_iter_verdict, or from on_diverge(arg) when the check fails before (the vote is then
+ * NEVER; the operations so far run right after it returns, the rest as usual). */
+int rtgraph_iter_begin(RtGraphs *g, uint64_t key, void (*on_diverge)(void *), void *arg);
+void rtgraph_iter_input(RtGraphs *g, const DaftValue *v); /* a value the execution read */
+/* The collective hook (the GPU runtime's collective asks first while graphs are on). */
+int rtgraph_coll(RtGraphs *g, void *comm, int kind, int reduce, int root, const DaftTensor *in,
+                 DaftTensor *out, bool on_compute, char *err, size_t cap);
+/* A device-to-device copy (a tensor value duplicated, as when a field keeps an argument):
+ * 1 when it was done or will be (recorded, or answered in a whole iteration's check: dst is
+ * filled once the graph ran), else 0: the caller copies (and a call site's record or check
+ * treats it as rtgraph_on_copy does). */
+int rtgraph_copy(RtGraphs *g, const DaftTensor *dst, const DaftTensor *src);
+/* Where the execution's last operation has been issued and only its tail (writes, frees)
+ * is left: this actor's vote (LAUNCH: checked and captured; NOT_NOW or NEVER as above). */
+int rtgraph_iter_verdict(RtGraphs *g);
+/* After the votes, for an actor that voted LAUNCH: launch (every member voted LAUNCH) or
+ * else run the record as usual; then the kept results are filled. < 0: err set (the
+ * execution's results are wrong: the plan must fail). */
+int rtgraph_iter_go(RtGraphs *g, bool launch, char *err, size_t cap);
+void rtgraph_iter_end(RtGraphs *g); /* after the tail */
+/* The execution waits mid-way (for a channel): what runs meanwhile (tasks) runs as usual. */
+void rtgraph_iter_pause(RtGraphs *g, bool pause);
+
+/* The communicator `comm` is about to be aborted or destroyed: the graphs holding its
+ * operations go first. NCCL's abort and destroy wait until no graph holds the communicator,
+ * and a graph's hold ends only when it is destroyed (and its launches are done: the abort
+ * ends their kernels). */
+void rtgraph_forget_comm(RtGraphs *g, const void *comm);
 
 RtGraphStats rtgraph_stats(const RtGraphs *g);
 /* Plan `plan` was unloaded: its sites go, with their arenas and graphs (buffers the host

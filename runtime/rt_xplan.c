@@ -103,6 +103,15 @@ struct RtXPlan {
     uint64_t fail_at;      /* DAFT_TEST_FAIL_PLAN_RUN: execution (1-based) that fails; 0 none */
     uint64_t stop_at;      /* the driver's word: stop before this execution (1-based); 0 none */
     int graphs;            /* DAFT_GPU_GRAPHS=1 in a GPU actor: 1; 0 not yet known; -1 off */
+    /* Whole executions as one CUDA graph (DAFT_GPU_GRAPHS=1, rt_gpu_graph.h; SPEC 15.5).
+     * The members of an NCCL group vote on every execution, over the group's mesh channels
+     * (unused otherwise): a graph holding NCCL operations must be launched by all or none. */
+    int8_t iter;           /* 1: this actor takes part; 0 not yet known; -1 no (site graphs) */
+    bool iter_fit;         /* its executions may be graphed (rt_xplan_iter_decide) */
+    uint32_t vote_pc;      /* the votes are taken before this op: the first of the tail */
+    bool iter_started, iter_check, iter_voted, iter_tailed, iter_taken;
+    int iter_mine, iter_all; /* this execution's vote, and the least of all votes so far */
+    bool *vote_have;       /* [member] per voting group, in group order */
     bool awaiting_ref;     /* the READ at pc read a Ref marker (rt_xplan_take_ref_input): its
                             * value has not come yet from its owner */
     int64_t ready_since;   /* DAFT_STATS: when the previous op ended (or the plan loaded):
@@ -238,6 +247,7 @@ void rt_xplan_free(RtXPlan *p)
         daft_value_free(&p->coll_vals[i]);
     free(p->coll_vals);
     free(p->coll_have);
+    free(p->vote_have);
     rt_xnccl_free(p->gpu);
     free(p->groups);
     free(p->ops);
@@ -871,6 +881,13 @@ static const RtGpuOps *rt_xplan_graphs(RtXPlan *p)
     return p->graphs > 0 ? rt_gpu_active() : NULL;
 }
 
+/* Is a whole execution of this plan being run as one graph here? (Its CALL ops are then
+ * not call sites of their own.) */
+static bool rt_xplan_in_iteration(const RtXPlan *p)
+{
+    return p->iter > 0 && p->iter_fit && p->iter_started;
+}
+
 static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
 {
     for (uint32_t k = 0; k < o->nargs; k++) /* shallow views: the slots keep ownership */
@@ -881,7 +898,7 @@ static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
         atomic_store_explicit(&b->cur_plan, p->id, memory_order_relaxed);
         atomic_store_explicit(&b->cur_method, (uint32_t)o->method + 1, memory_order_relaxed);
     }
-    const RtGpuOps *graphs = rt_xplan_graphs(p);
+    const RtGpuOps *graphs = rt_xplan_in_iteration(p) ? NULL : rt_xplan_graphs(p);
     if (graphs) /* each CALL op is one call site (rt_gpu_graph.h) */
         graphs->graph_begin(((uint64_t)p->id << 32) | (uint64_t)(o - p->ops), p->argv, (int)o->nargs);
     rt_exec_invoke(s, o->method, p->argv, o->nargs, &out);
@@ -995,7 +1012,179 @@ static void rt_xplan_count(RtXPlan *p, const RtXOp *o, RtStats *st, uint32_t sel
         rt_stats_add(st, RT_STAT_COLL, self, p->id, (uint32_t)o->channel, 0, 1, in_bytes, waited);
 }
 
+/* ---------------------------------------------------------------- whole executions as graphs */
+
+/* Is group k one whose members vote (an NCCL group of several, this actor among them)? */
+static bool rt_xplan_votes_on(const RtXPlan *p, uint32_t k)
+{
+    const RtXGroup *g = &p->groups[k];
+    return g->n > 1 && g->me < g->n && rt_xnccl_group(p->gpu, k) >= 0;
+}
+
+/* At the first execution: does this actor take part in the votes, and may its executions be
+ * graphed? They may when every collective is over NCCL (or of one member), every read comes
+ * from the driver before the last call or collective, and only writes and frees follow it
+ * (the tail, run after the graph). Each member decides alone, so one that does not fit
+ * still votes, NEVER, and the group's graphs stop after the first execution. */
+static void rt_xplan_iter_decide(RtXPlan *p)
+{
+    const RtGpuOps *gr = rt_xplan_graphs(p);
+    const char *off = getenv("DAFT_GPU_ITER_GRAPHS"); /* 0: call sites only (to measure) */
+    p->iter = -1;
+    if (!gr || !gr->iter_begin || (off && !strcmp(off, "0")))
+        return;
+    uint32_t voting = 0, slots = 0;
+    for (uint32_t k = 0; k < p->ngroups; k++)
+        if (rt_xplan_votes_on(p, k)) {
+            voting++;
+            slots += p->groups[k].n;
+        }
+    int64_t last = -1;
+    for (uint32_t i = 0; i < p->nops; i++)
+        if (p->ops[i].kind == RT_OP_CALL || p->ops[i].kind == RT_OP_COLL)
+            last = i;
+    bool fit = voting <= 1 && last >= 0 && (uint64_t)last + 1 < p->nops;
+    for (uint32_t i = 0; fit && i < p->nops; i++) {
+        const RtXOp *o = &p->ops[i];
+        if (o->kind == RT_OP_COLL)
+            fit = p->groups[o->channel].n == 1 || rt_xnccl_group(p->gpu, (uint32_t)o->channel) >= 0;
+        else if (o->kind == RT_OP_READ)
+            fit = i < last && p->chans[o->channel].from_driver && !rt_xnccl_chan(p->gpu, (uint32_t)o->channel);
+        else if (o->kind == RT_OP_WRITE)
+            fit = i > last && !rt_xnccl_chan(p->gpu, (uint32_t)o->channel);
+    }
+    if (!voting && !fit)
+        return;
+    if (slots && !(p->vote_have = calloc(slots, sizeof *p->vote_have)))
+        return;
+    p->iter = 1;
+    p->iter_fit = fit;
+    p->vote_pc = fit ? (uint32_t)last + 1 : p->nops - 1;
+}
+
+/* This actor's vote on execution execs + 1, to every other member of its voting groups. */
+static void rt_xplan_iter_vote(RtXPlan *p, int vote)
+{
+    p->iter_voted = true;
+    p->iter_mine = vote;
+    if (vote < p->iter_all)
+        p->iter_all = vote;
+    DaftValue v = daft_value_i64((int64_t)(p->execs + 1) * 4 + vote + 1);
+    for (uint32_t k = 0; k < p->ngroups; k++) {
+        const RtXGroup *g = &p->groups[k];
+        for (uint32_t j = 0; rt_xplan_votes_on(p, k) && j < g->n; j++)
+            if (j != g->me)
+                rt_xplan_send(p->self, p, g->base + g->me * g->n + j, -1, &v, NULL);
+    }
+}
+
+/* The check of this execution failed before its tail (rt_gpu_graph.c): vote now, before the
+ * operations so far run, which may wait for the other members' GPUs. */
+static void rt_xplan_iter_diverged(void *arg)
+{
+    RtXPlan *p = arg;
+    if (!p->iter_voted)
+        rt_xplan_iter_vote(p, RTGRAPH_NEVER);
+}
+
+/* Takes the other members' votes on this execution; true once all are in. */
+static bool rt_xplan_iter_take_votes(RtXPlan *p)
+{
+    bool all = true;
+    uint32_t at = 0;
+    for (uint32_t k = 0; k < p->ngroups; k++) {
+        if (!rt_xplan_votes_on(p, k))
+            continue;
+        const RtXGroup *g = &p->groups[k];
+        for (uint32_t j = 0; j < g->n; j++, at++) {
+            if (j == g->me || p->vote_have[at])
+                continue;
+            DaftValue v = daft_value_none();
+            if (rt_xplan_try_read(p, &p->chans[g->base + j * g->n + g->me], &v) <= 0) {
+                all = false;
+                continue;
+            }
+            p->vote_have[at] = true;
+            int64_t x = v.kind == DAFT_V_I64 ? v.as.i64 : -1;
+            daft_value_free(&v);
+            if (x < 0 || (uint64_t)(x / 4) != p->execs + 1 || x % 4 > 2) {
+                char why[160];
+                rt_fmt(why, sizeof why, "plan '%s': a member's CUDA graph vote on execution %llu "
+                       "is out of step", p->name, (unsigned long long)(p->execs + 1));
+                rt_xplan_fail(p, why);
+                return false;
+            }
+            if ((int)(x % 4) - 1 < p->iter_all)
+                p->iter_all = (int)(x % 4) - 1;
+        }
+    }
+    return all;
+}
+
+/* Before op pc of an execution: begins the execution's graph (its first op), and at the
+ * tail votes, takes the votes and launches or runs the record. false: waiting for votes. */
+static bool rt_xplan_iter_point(struct RtActorSelf *s, RtXPlan *p)
+{
+    const RtGpuOps *gr = rt_gpu_active();
+    if (p->pc == 0 && !p->iter_started) {
+        p->iter_started = true;
+        p->iter_voted = p->iter_tailed = p->iter_taken = false;
+        p->iter_all = RTGRAPH_LAUNCH;
+        uint32_t slots = 0;
+        for (uint32_t k = 0; k < p->ngroups; k++)
+            slots += rt_xplan_votes_on(p, k) ? p->groups[k].n : 0;
+        memset(p->vote_have, 0, slots * sizeof *p->vote_have);
+        int v = p->iter_fit ? gr->iter_begin(((uint64_t)p->id << 32) | 0xffffffffu,
+                                              rt_xplan_iter_diverged, p)
+                            : RTGRAPH_NEVER;
+        p->iter_check = v == RTGRAPH_CHECK;
+        if (!p->iter_check)
+            rt_xplan_iter_vote(p, v);
+    }
+    if (p->pc != p->vote_pc || p->iter_taken)
+        return true;
+    if (!p->iter_tailed) {
+        p->iter_tailed = true;
+        int v = p->iter_fit ? gr->iter_verdict() : RTGRAPH_NEVER;
+        if (!p->iter_voted)
+            rt_xplan_iter_vote(p, v);
+    }
+    if (!rt_xplan_iter_take_votes(p))
+        return false;
+    p->iter_taken = true;
+    char err[240];
+    if (p->iter_mine == RTGRAPH_LAUNCH && gr->iter_go(p->iter_all == RTGRAPH_LAUNCH, err, sizeof err)) {
+        char why[400];
+        rt_fmt(why, sizeof why, "actor '%s' plan '%s': %s", rt_exec_actor_name(s), p->name, err);
+        rt_xplan_fail(p, why);
+    }
+    return true;
+}
+
+/* The execution's last op is done. */
+static void rt_xplan_iter_done(RtXPlan *p)
+{
+    if (p->iter_fit)
+        rt_gpu_active()->iter_end();
+    p->iter_started = false;
+    if (p->iter_all == RTGRAPH_NEVER) /* (every member saw the same votes) */
+        p->iter = -1;
+}
+
+static bool rt_xplan_step_ops(struct RtActorSelf *s, RtXPlan *p);
+
 bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
+{
+    bool mid = rt_xplan_in_iteration(p);
+    if (mid) /* (tasks may have run since it paused) */
+        rt_gpu_active()->iter_pause(false);
+    bool did = rt_xplan_step_ops(s, p);
+    if (rt_xplan_in_iteration(p))
+        rt_gpu_active()->iter_pause(true);
+    return did;
+}
+
+static bool rt_xplan_step_ops(struct RtActorSelf *s, RtXPlan *p)
 {
     bool did = false;
     RtTrace *tr = rt_exec_trace(s);
@@ -1028,6 +1217,12 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
             rt_xplan_fail(p, why);
             return true;
         }
+        if (!p->iter && p->pc == 0)
+            rt_xplan_iter_decide(p);
+        if (p->iter > 0 && !rt_xplan_iter_point(s, p))
+            return did;
+        if (p->stopped)
+            return true;
         const RtXOp *o = &p->ops[p->pc];
         int64_t t0 = tr->on || st->on ? rt_now_ns() : 0;
         uint64_t in_bytes = st->on && o->kind == RT_OP_COLL ? rt_stats_value_bytes(&p->slots[o->src]) : 0;
@@ -1046,6 +1241,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
                               !rt_xplan_take_ref_input(s, p, c, &p->slots[o->dst]);
             if (p->awaiting_ref)
                 return did;
+            if (rt_xplan_in_iteration(p))
+                rt_gpu_active()->iter_input(&p->slots[o->dst]);
             break;
         }
         case RT_OP_WRITE: {
@@ -1091,6 +1288,8 @@ bool rt_xplan_step(struct RtActorSelf *s, RtXPlan *p)
                            t0, rt_now_ns());
         did = true;
         if (++p->pc == p->nops) { /* one execution done: let other plans and tasks run */
+            if (p->iter > 0)
+                rt_xplan_iter_done(p);
             p->pc = 0;
             p->go_taken = false;
             p->execs++;

@@ -33,11 +33,15 @@ fail=0
 # W#2 -> W#4 straight, never through the driver; collectives_shared_gpu
 # (tests/run) runs collectives between two actors sharing a GPU and a compiled allreduce over
 # a communicator of one rank whose input failed (the plan fails, the next call reloads it)
+# iter_graphs_gpu (tests/run) launches whole executions of a compiled plan as CUDA graphs
+# (+graphs: its stderr must say that 7 were), one member's check failing mid-way; +kill: one
+# member killed (SIGKILL) in execution 5 while the other checks it: that execution fails,
+# naming the dead member, and nothing hangs
 for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_train_overlap:2 \
              dp_train_overlap/dp_train_overlap_timed:2 dp_train_sharded:2 dp_train_sharded/dp_train_overlap_timed:2 rl:4 collectives_gpu:2 \
              tp_mlp+icoll:4 dp_train_overlap+icoll:2 dp_train_sharded+icoll:2 collective_one_gpu:1 ref_input_gpu:1 \
              ref_input_2gpu:2 \
-             collectives_shared_gpu:1; do
+             collectives_shared_gpu:1 iter_graphs_gpu+graphs:2 iter_graphs_gpu/iter_graphs_gpu.kill+kill:2; do
   app=${entry%%:*} need=${entry##*:}
   variant=
   case $app in *+*) variant=${app#*+} app=${app%%+*} ;; esac
@@ -48,6 +52,8 @@ for entry in tp_mlp:4 tp_mlp+tp2:2 pp_mlp:4 pp_mlp+stages2:2 pd_transfer:4 dp_tr
   [ "$variant" = stages2 ] && vars="DAFT_APP_STAGES=2"
   [ "$variant" = icoll ] && vars="DAFT_SCHEDULE_COLLECTIVES=interpreted"
   errwant=
+  [ "$variant" = graphs ] && vars="DAFT_GPU_GRAPHS=1" errwant='7 plan executions launched as one graph'
+  [ "$variant" = kill ] && vars="DAFT_GPU_GRAPHS=1 ITER_KILL_AT=5"
   [ "$expect" = ref_input_2gpu ] && vars="DAFT_STATS=1" errwant='W#2 -> W#3 (shm)'
   exe=$BUILD/tests/apps/$app
   name=$expect${variant:+ ($variant)}

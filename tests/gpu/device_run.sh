@@ -24,7 +24,8 @@
 # with DAFT_NCCL_PREPOST=0, receives posted only when their control value came); 8 daft-repl's
 # sessions (tests/repl) on GPUs; 9 (4 GPUs) an A/B of NCCL settings against the missed W7 and
 # W5 targets; 10 W5's step with a copy-engine allreduce against NCCL's (bench/peers/ce_probe,
-# dp_probe). At the end every output is packed into $OUT/all.tgz.
+# dp_probe); 11 whole executions of compiled plans as one CUDA graph (DAFT_GPU_GRAPHS=1)
+# against call-site graphs and none, W7. At the end every output is packed into $OUT/all.tgz.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -42,7 +43,7 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7 8 9 10} # a subset, e.g. "2 3" to repeat steps of a call cut short
+STEPS=${DAFT_DEVICE_STEPS:-1 2 3 4 5 6 7 8 9 10 11} # a subset, e.g. "2 3" to repeat steps of a call cut short
 want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 want 1 && stamp "1 test_gpu_rt, test_std_cuda" &&
@@ -271,6 +272,29 @@ if want 10 && [ "$ngpu" -ge 2 ]; then
     timeout -k 5 120 "$B/bench/peers/dp_probe" -n "$ngpu" -variants compute,daft,ce -steps 20 -reps 3 \
       2>&1 | grep -E '^(RESULT|dp_probe)' | sed "s/^/round=$r /" | tee -a "$OUT/10-ce.txt"
   done
+fi
+# 11 whole executions of compiled plans as one CUDA graph each (DAFT_GPU_GRAPHS=1, SPEC 15.5)
+# against call-site graphs only (DAFT_GPU_ITER_GRAPHS=0) and none, W7 at every TP the
+# machine has, batch 32 and 256, three rounds; the peer with and without its graph; and how
+# many executions each worker launched as graphs.
+if want 11; then
+  stamp "11 whole-execution CUDA graphs, W7"
+  for r in 1 2 3; do
+    for n in 1 2 4; do
+      [ "$ngpu" -ge $n ] || continue
+      for b in 32 256; do
+        it=$([ $b = 32 ] && echo 100 || echo 30)
+        DAFT_TXT=$OUT/11-iter.txt DAFT_TAG=none_r$r daft tp_mlp DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=$it
+        DAFT_TXT=$OUT/11-iter.txt DAFT_TAG=sites_r$r daft tp_mlp DAFT_GPU_GRAPHS=1 DAFT_GPU_ITER_GRAPHS=0 DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=$it
+        DAFT_TXT=$OUT/11-iter.txt DAFT_TAG=iter_r$r daft tp_mlp DAFT_GPU_GRAPHS=1 DAFT_APP_TP=$n DAFT_APP_BATCH=$b DAFT_APP_FORWARDS=1 DAFT_APP_WARMUP=3 DAFT_APP_ITERS=$it
+      done
+      for g in 0 1; do
+        timeout -k 5 60 "$B/bench/peers/tp_mlp" -n $n -iters 5 -reps 3 -graph $g 2>>"$OUT/11-iter.err" |
+          grep -E '^(RESULT|FAILED)' | sed "s/^/graph=$g round=$r /" | tee -a "$OUT/11-iter.txt"
+      done
+    done
+  done
+  grep -h "CUDA graphs of" "$OUT/3-daft.err" | sort | uniq -c | sort -rn | head -12 | tee -a "$OUT/11-iter.txt"
 fi
 stamp "done"
 # a device call brings back only a few files: everything as one archive as well

@@ -14,7 +14,7 @@ for f in tests/gpu/test_gpu_rt tests/gpu/test_std_cuda tests/gpu/bench_gpu_plan 
          bench/peers/tp_mlp bench/peers/nccl_sendrecv bench/peers/nccl_allreduce bench/peers/nccl_graph_probe bench/peers/dp_probe bench/peers/ce_probe \
          tests/apps/tp_mlp tests/apps/pp_mlp tests/apps/pd_transfer tests/apps/dp_train_overlap tests/apps/dp_train_sharded \
          tests/apps/rl tests/apps/collectives_gpu tests/apps/collective_one_gpu tests/apps/ref_input_gpu tests/apps/ref_input_2gpu \
-         tests/apps/collectives_shared_gpu \
+         tests/apps/collectives_shared_gpu tests/apps/iter_graphs_gpu \
          runtime/libdaftgpu.so \
          compiler/daft-repl; do
   mkdir -p "$stage/$(dirname "$f")"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# usage: run-one.sh DAFTC NAME    (from the repository root)
+# usage: run-one.sh DAFTC NAME [VARIANT]    (from the repository root)
 #
 # End-to-end test of tests/run/NAME.daft (or examples/NAME.daft for NAME = examples/X):
 #   NAME.daftc     the program must NOT compile: daftc's output and "exit: N" must equal it
@@ -12,18 +12,21 @@
 #                  its stderr; NAME.exit (optional) the exit status (default 0);
 #                  NAME.check (optional) a sh script given the stdout file, for outputs
 #                  that are checked by a property rather than literally.
+# A VARIANT runs the same program again with the variables of its `// daft-env-VARIANT:` line
+# instead, against NAME.VARIANT.expected (and .stderr, .exit, .check).
 # Expected files hold values computed independently of daft (by hand or by Python, see
 # the comments in the tests). UPDATE=1 rewrites NAME.daftc and NAME.ll.
 set -u
-daftc=$1 name=$2
+daftc=$1 name=$2 variant=${3:-}
 case $name in
   examples/*) src=$name.daft; exp=tests/run/$(basename "$name").example ;;
   *) src=tests/run/$name.daft; exp=tests/run/$name ;;
 esac
+exp=$exp${variant:+.$variant}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/daft-run.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 flags=$(sed -n 's|^// daftc-flags: ||p' "$src" | head -n 1)
-envs=$(sed -n 's|^// daft-env: ||p' "$src" | head -n 1 | sed "s|@tmp|$tmp|g")
+envs=$(sed -n "s|^// daft-env${variant:+-$variant}: ||p" "$src" | head -n 1 | sed "s|@tmp|$tmp|g")
 
 if [ -f "$exp.daftc" ]; then
   actual=$("$daftc" $flags "$src" -o "$tmp/prog" 2>&1; echo "exit: $?")

@@ -45,6 +45,7 @@ typedef struct Fake {
     Graph *open;      /* the capture in progress */
     bool fail_capture;
     int graphs;       /* fake graphs alive */
+    DaftTensor weight; /* run_iteration's "field" */
 } Fake;
 
 static DaftTensor shape(void)
@@ -103,6 +104,10 @@ static void compute(Fake *f, const Kept *k)
             k->out[i] = x + k->b[i];
         else if (!strcmp(k->fn, "mul"))
             k->out[i] = (float)(x * k->s);
+        else if (!strcmp(k->fn, "copy"))
+            k->out[i] = x;
+        else if (!strcmp(k->fn, "coll")) /* an allreduce (sum) with a member holding the same */
+            k->out[i] = x + x;
         else
             k->out[i] = x > 0 ? x : 0; /* relu */
     }
@@ -163,7 +168,13 @@ static void fake_drop(void *arg, DaftValue *v)
 
 static int fake_copy(void *arg, void *dst, const void *src, size_t nb)
 {
-    (void)arg;
+    Fake *f = arg;
+    if (f->open) { /* (captured, as cudaMemcpyAsync is: a launch copies) */
+        assert_int_equal(nb, N * sizeof(float));
+        Kept k = {.fn = "copy", .a = (float *)src, .out = dst};
+        f->open->kept[f->open->nkept++] = k;
+        return 0;
+    }
     memcpy(dst, src, nb);
     return 0;
 }
@@ -205,6 +216,30 @@ static int fake_launch(void *arg, void *exec)
     return 0;
 }
 
+/* An NCCL allreduce over two members whose other one holds the same tensor. */
+static int fake_coll(void *arg, void *comm, int kind, int reduce, int root, const DaftTensor *in,
+                     DaftTensor *out, bool on_compute, char *err, size_t cap)
+{
+    Fake *f = arg;
+    (void)kind, (void)reduce, (void)root, (void)on_compute;
+    assert_ptr_equal(comm, (void *)f);
+    if (f->fail_calls > 0) {
+        f->fail_calls--;
+        snprintf(err, cap, "fake: NCCL failed");
+        return -1;
+    }
+    if (!out->data && dev_alloc(f, out) != 0)
+        return -1;
+    Kept k = {.fn = "coll", .a = in->data, .out = out->data};
+    if (f->open) {
+        f->open->kept[f->open->nkept++] = k;
+    } else {
+        compute(f, &k);
+        f->eager++;
+    }
+    return 0;
+}
+
 static void fake_exec_free(void *arg, void *exec)
 {
     Fake *f = arg;
@@ -216,7 +251,7 @@ static Fake *fake_new(void)
 {
     Fake *f = calloc(1, sizeof *f);
     RtGraphBackend b = {f, fake_call, raw_alloc, fake_drop, fake_release, fake_copy, fake_use,
-                        fake_capture_begin, fake_capture_end, fake_launch, fake_exec_free};
+                        fake_capture_begin, fake_capture_end, fake_launch, fake_exec_free, fake_coll};
     f->g = rtgraph_new(&b);
     return f;
 }
@@ -224,6 +259,8 @@ static Fake *fake_new(void)
 static void fake_done(Fake *f)
 {
     rtgraph_free(f->g);
+    if (f->weight.data)
+        raw_release(f, f->weight.data);
     assert_int_equal(f->live, 0); /* every buffer freed: arena by rtgraph_free, the rest by the bodies */
     assert_int_equal(f->graphs, 0);
     free(f);
@@ -712,6 +749,225 @@ static void test_failed_launch_falls_back(void **state)
     fake_done(f);
 }
 
+
+/* ---------------------------------------------------------------- whole iterations */
+
+static void count_divergence(void *arg) { (*(int *)arg)++; }
+
+/* One execution of a plan in miniature, as rt_xplan.c runs one: READ x, CALL block(x) (kept
+ * in *field when field is set, freed at the next execution), an NCCL allreduce of it (the
+ * fake's other member holds the same), CALL relu; then the vote, and the tail checks the
+ * result and frees it. others: the other members' least vote. Returns this actor's vote. */
+static int run_iteration(Fake *f, int i, double scale, int others, DaftValue *field, int *div)
+{
+    float x[N];
+    for (int k = 0; k < N; k++)
+        x[k] = (float)((k - 1.5) * (i + 1) * (k % 2 ? 1 : -1));
+    if (!f->weight.data) { /* a field: the same tensor every execution */
+        DaftValue w = tensor_of(f, W);
+        f->weight = w.as.tensor;
+    }
+    DaftValue w = {.kind = DAFT_V_TENSOR, .as.tensor = f->weight};
+    DaftValue in = tensor_of(f, x);
+    char err[128];
+    int begun = rtgraph_iter_begin(f->g, ((uint64_t)7 << 32) | 0xffffffffu, count_divergence, div);
+    rtgraph_iter_input(f->g, &in);
+    DaftValue b = body_block(f, &in, &w, scale);
+    dev_free(f, &in); /* (the plan frees x after its last use: before the graph runs) */
+    DaftValue c = {.kind = DAFT_V_TENSOR};
+    assert_int_equal(rtgraph_coll(f->g, f, 0, 0, 0, &b.as.tensor, &c.as.tensor, true, err, sizeof err), 0);
+    DaftValue r = {0};
+    assert_int_equal(rtgraph_std(f->g, "relu", &c, 1, &r), 0);
+    dev_free(f, &c);
+    DaftValue old = {0};
+    if (field) {
+        old = *field;
+        *field = b;
+    } else {
+        dev_free(f, &b);
+    }
+    int vote = rtgraph_iter_verdict(f->g);
+    if (begun != RTGRAPH_CHECK)
+        assert_int_equal(vote, begun);
+    if (vote == RTGRAPH_LAUNCH)
+        assert_int_equal(rtgraph_iter_go(f->g, others == RTGRAPH_LAUNCH, err, sizeof err), 0);
+    /* the tail: the result, relu(2 * block(x)), and the kept block */
+    const float *y = r.as.tensor.data;
+    for (int k = 0; k < N; k++) {
+        float s = x[k] + W[k];
+        float m = (float)((s > 0 ? s : 0) * scale);
+        assert_true(y[k] == (2 * m > 0 ? 2 * m : 0));
+        if (field)
+            assert_true(((const float *)field->as.tensor.data)[k] == m);
+    }
+    dev_free(f, &r);
+    if (old.kind == DAFT_V_TENSOR)
+        dev_free(f, &old);
+    rtgraph_iter_end(f->g);
+    return vote;
+}
+
+/* Two recorded executions, the third captured and launched with its collective, the rest
+ * launched; nothing runs eagerly once captured. */
+static void test_iteration_replays(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    assert_int_equal(run_iteration(f, 0, 2.0, RTGRAPH_NOT_NOW, NULL, &div), RTGRAPH_NOT_NOW);
+    assert_int_equal(run_iteration(f, 1, 2.0, RTGRAPH_NOT_NOW, NULL, &div), RTGRAPH_NOT_NOW);
+    int eager = f->eager;
+    for (int i = 2; i < 6; i++)
+        assert_int_equal(run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div), RTGRAPH_LAUNCH);
+    assert_int_equal(f->eager, eager);
+    assert_int_equal(f->launches, 4);
+    assert_int_equal(rtgraph_stats(f->g).iter_launches, 4);
+    assert_int_equal(div, 0);
+    fake_done(f);
+}
+
+/* Another member still records (or could not capture): this one runs its record as usual,
+ * keeps its graph, and launches once all vote to. */
+static void test_iteration_other_member_not_ready(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    run_iteration(f, 0, 2.0, RTGRAPH_NOT_NOW, NULL, &div);
+    run_iteration(f, 1, 2.0, RTGRAPH_NOT_NOW, NULL, &div);
+    assert_int_equal(run_iteration(f, 2, 2.0, RTGRAPH_NOT_NOW, NULL, &div), RTGRAPH_LAUNCH);
+    assert_int_equal(f->launches, 0);
+    assert_int_equal(run_iteration(f, 3, 2.0, RTGRAPH_LAUNCH, NULL, &div), RTGRAPH_LAUNCH);
+    assert_int_equal(f->launches, 1);
+    assert_int_equal(div, 0);
+    fake_done(f);
+}
+
+/* A checked execution that differs tells the caller once, at once, runs as usual and is
+ * never graphed again. */
+static void test_iteration_divergence_votes_never(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    for (int i = 0; i < 3; i++)
+        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div);
+    assert_int_equal(run_iteration(f, 3, 3.0, RTGRAPH_LAUNCH, NULL, &div), RTGRAPH_NEVER);
+    assert_int_equal(div, 1);
+    assert_int_equal(run_iteration(f, 4, 2.0, RTGRAPH_LAUNCH, NULL, &div), RTGRAPH_NEVER);
+    assert_int_equal(div, 1);
+    assert_int_equal(f->launches, 1);
+    fake_done(f);
+}
+
+/* A result the execution keeps (a field) is the host's own buffer, filled after the launch:
+ * the next launch does not change it. */
+static void test_iteration_kept_result(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    DaftValue field = {0};
+    for (int i = 0; i < 6; i++)
+        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, &field, &div);
+    assert_int_equal(f->launches, 4);
+    assert_int_equal(div, 0);
+    dev_free(f, &field);
+    fake_done(f);
+}
+
+/* Executions that pause mid-way while a call site of another plan runs: that call runs as
+ * usual, the execution's graph is undisturbed. */
+static void test_iteration_pause_lets_calls_run(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 5; i++) {
+        float x[N] = {1, -2, 3, (float)i};
+        DaftValue in = tensor_of(f, x);
+        int begun = rtgraph_iter_begin(f->g, ((uint64_t)9 << 32) | 0xffffffffu, count_divergence, &div);
+        rtgraph_iter_input(f->g, &in);
+        rtgraph_iter_pause(f->g, true);
+        call_block(f, 5, i, &w, 1.5); /* (another plan's call site, meanwhile) */
+        rtgraph_iter_pause(f->g, false);
+        DaftValue b = body_block(f, &in, &w, 2.0);
+        dev_free(f, &in);
+        int vote = rtgraph_iter_verdict(f->g);
+        assert_int_equal(vote, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_LAUNCH);
+        assert_int_equal(begun, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_CHECK);
+        char err[128];
+        if (vote == RTGRAPH_LAUNCH)
+            assert_int_equal(rtgraph_iter_go(f->g, true, err, sizeof err), 0);
+        expect_block(x, W, 2.0, &b);
+        dev_free(f, &b);
+        rtgraph_iter_end(f->g);
+    }
+    assert_int_equal(rtgraph_stats(f->g).iter_launches, 3);
+    assert_int_equal(div, 0);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
+/* Its communicator aborted (a member died, the plan unloaded): the graph holding it goes
+ * first, and the execution is never graphed again. */
+static void test_iteration_forget_comm(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    for (int i = 0; i < 4; i++)
+        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div);
+    assert_int_equal(f->graphs, 1);
+    rtgraph_forget_comm(f->g, (void *)1); /* (another communicator: nothing goes) */
+    assert_int_equal(f->graphs, 1);
+    rtgraph_forget_comm(f->g, f);
+    assert_int_equal(f->graphs, 0);
+    assert_int_equal(run_iteration(f, 4, 2.0, RTGRAPH_LAUNCH, NULL, &div), RTGRAPH_NEVER);
+    assert_int_equal(f->launches, 2);
+    fake_done(f);
+}
+
+/* A field that keeps a copy of a result (the runtime duplicates the tensor: a device copy):
+ * the copy is part of the execution's graph, and the field's buffer is filled after it ran. */
+static void test_iteration_copy_kept_in_field(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    DaftValue field = {0};
+    DaftValue w = tensor_of(f, W);
+    for (int i = 0; i < 6; i++) {
+        float x[N] = {1, -2, 3, (float)i};
+        DaftValue in = tensor_of(f, x);
+        int begun = rtgraph_iter_begin(f->g, ((uint64_t)11 << 32) | 0xffffffffu, count_divergence, &div);
+        rtgraph_iter_input(f->g, &in);
+        DaftValue b = body_block(f, &in, &w, 2.0);
+        dev_free(f, &in);
+        DaftValue dup = {.kind = DAFT_V_TENSOR};
+        assert_int_equal(dev_alloc(f, &dup.as.tensor), 0);
+        if (rtgraph_copy(f->g, &dup.as.tensor, &b.as.tensor) == 0)
+            memcpy(dup.as.tensor.data, b.as.tensor.data, N * sizeof(float));
+        dev_free(f, &b);
+        dev_free(f, &field);
+        field = dup;
+        int vote = rtgraph_iter_verdict(f->g);
+        assert_int_equal(vote, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_LAUNCH);
+        assert_int_equal(begun, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_CHECK);
+        char err[128];
+        if (vote == RTGRAPH_LAUNCH)
+            assert_int_equal(rtgraph_iter_go(f->g, true, err, sizeof err), 0);
+        expect_block(x, W, 2.0, &field);
+        rtgraph_iter_end(f->g);
+    }
+    assert_int_equal(rtgraph_stats(f->g).iter_launches, 4);
+    assert_int_equal(div, 0);
+    dev_free(f, &field);
+    dev_free(f, &w);
+    fake_done(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -732,6 +988,13 @@ int main(void)
         cmocka_unit_test(test_failed_rerun_reports),
         cmocka_unit_test(test_forget_releases),
         cmocka_unit_test(test_failed_launch_falls_back),
+        cmocka_unit_test(test_iteration_replays),
+        cmocka_unit_test(test_iteration_other_member_not_ready),
+        cmocka_unit_test(test_iteration_divergence_votes_never),
+        cmocka_unit_test(test_iteration_kept_result),
+        cmocka_unit_test(test_iteration_pause_lets_calls_run),
+        cmocka_unit_test(test_iteration_forget_comm),
+        cmocka_unit_test(test_iteration_copy_kept_in_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
