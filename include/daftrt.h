@@ -565,6 +565,15 @@ DAFT_API void daft_rt_plan_unload(DaftRt *rt, DaftRtPlan *p);
  * finishes the executions submitted so far (its calls whose results feed no output, which
  * may still be queued, run too), then stops the plan. A broken plan is unloaded at once. */
 DAFT_API void daft_rt_plan_finish(DaftRt *rt, DaftRtPlan *p);
+/* DAFT_LOADED_PLANS (SPEC 11.2, 17): how many compiled plans a driver keeps loaded at once
+ * (default 64). Returns it, or 0 when the variable is not a number >= 1, with the error
+ * ("DAFT_LOADED_PLANS=abc is not a number of plans >= 1") in daft_rt_last_error. */
+DAFT_API int daft_rt_loaded_plans_limit(DaftRt *rt);
+/* While more than `limit` plans are loaded: the one, other than keep, loaded or submitted to
+ * least recently among those with no execution pending (daft_rt_plan_pending), for the caller
+ * to unload (daft_rt_plan_finish) before asking again. NULL when within the limit, or when
+ * every other plan has executions in flight. */
+DAFT_API DaftRtPlan *daft_rt_plan_lru(DaftRt *rt, const DaftRtPlan *keep, int limit);
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,7 @@ struct DaftRtPlan {
     int *rfd;              /* TCP: [channel] connection the driver reads, -1 if none */
     RtBuf *rxb;            /* TCP: bytes received on rfd[channel] */
     uint64_t submitted, received, returned;
+    uint64_t used;         /* rt->plan_clock at its load or last submit (daft_rt_plan_lru) */
     int got;               /* outputs of execution `received` already read */
     DaftValue *res;        /* [res_cap][noutputs] ring of execution results */
     uint64_t res_cap;
@@ -998,6 +999,7 @@ int daft_rt_plan_load(DaftRt *rt, const DaftPlan *plan, const DaftActor *actors,
     if (rt->stats.on)
         rt_plan_stats_labels(rt, p);
     rt->plans[rt->nplans++] = p;
+    p->used = ++rt->plan_clock;
     rt_plans_accept(rt); /* (those already there; the others as they come) */
     if (p->unload_owed) /* refused while it was being sent: the next notices unload it */
         rt->notices_due = true;
@@ -1736,6 +1738,7 @@ int daft_rt_plan_submit(DaftRt *rt, DaftRtPlan *p, const DaftValue *inputs, int 
     if (rc)
         rt_plan_break_unwritten(p, "out of memory writing an input");
     p->submitted++;
+    p->used = ++rt->plan_clock;
     if (defer)
         rt_plan_write_deferred(p);
     for (int i = 0; marked && i < ninputs; i++)
@@ -1828,6 +1831,38 @@ void daft_rt_plan_finish(DaftRt *rt, DaftRtPlan *p)
     /* (executions count from 1 on the members: the first one not to run) */
     if (p)
         rt_plan_unload_from(rt, p, p->broken ? 0 : p->submitted + 1);
+}
+
+/* ---------------------------------------------------------------- how many stay loaded */
+
+/* One place for daftc's programs and daft-repl (SPEC 11.2, 17), so both read the variable,
+ * and word a bad value, the same way. */
+int daft_rt_loaded_plans_limit(DaftRt *rt)
+{
+    const char *e = getenv("DAFT_LOADED_PLANS");
+    if (!e || !*e)
+        return 64;
+    char *end = NULL;
+    long v = strtol(e, &end, 10);
+    if (*end || v < 1 || v > 1000000) {
+        rt_set_err(rt, "DAFT_LOADED_PLANS=%s is not a number of plans >= 1", e);
+        return 0;
+    }
+    return (int)v;
+}
+
+DaftRtPlan *daft_rt_plan_lru(DaftRt *rt, const DaftRtPlan *keep, int limit)
+{
+    if (rt->nplans <= limit)
+        return NULL;
+    DaftRtPlan *lru = NULL;
+    for (int i = 0; i < rt->nplans; i++) {
+        DaftRtPlan *p = rt->plans[i];
+        /* (a plan with executions in flight is kept for now: its caller still reads them) */
+        if (p != keep && p->returned == p->submitted && (!lru || p->used < lru->used))
+            lru = p;
+    }
+    return lru;
 }
 
 void rt_plans_unload_all(DaftRt *rt)

@@ -570,6 +570,7 @@ struct DaftRt {
     struct RtActorSelf *self; /* set in an actor process */
     struct DaftRtPlan **plans; /* driver: loaded compiled plans */
     int nplans;
+    uint64_t plan_clock;       /* driver: plan loads and submits so far (daft_rt_plan_lru) */
     struct DaftRtPlan *plan_loading; /* the plan whose PLAN_LOADs are being sent (not yet in plans) */
     uint32_t next_plan;
     bool sequence_plans; /* daft_rt_sequence_plans: every plan loaded takes turns */

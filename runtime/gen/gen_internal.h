@@ -51,8 +51,6 @@ typedef struct DaftGenCtx {
     GenIdMap handles;             /* Handle: plan handles by id */
     uint64_t next_handle;
     uint64_t looks;               /* gen_handles_look calls (each plan is asked once a look) */
-    uint64_t plan_clock;          /* schedule calls so far: a loaded plan's last use */
-    int plan_limit;               /* DAFT_LOADED_PLANS (0: not read yet) */
 
     /* gen_coll.c */
     struct Comm *comms;

@@ -33,7 +33,6 @@ typedef struct GenLoaded {
     GenExec *ex;            /* execution e at ex[e % cap], base <= e < submitted */
     uint64_t cap;
     uint64_t looked;        /* gen_handles_look's stamp: asked for results in that look */
-    uint64_t used;          /* daft_gen_ctx.plan_clock at its last call */
     struct GenLoaded *next;
 } GenLoaded;
 
@@ -771,50 +770,48 @@ static void log_actors(const DaftActor *as, int n)
         fprintf(stderr, "%s%s", i ? ", " : "", gen_actor_name(as[i], buf, sizeof buf));
 }
 
-/* DAFT_LOADED_PLANS: how many compiled plans stay loaded on their actors at once. */
+/* DAFT_LOADED_PLANS: how many compiled plans stay loaded on their actors at once (read,
+ * and a bad value worded, by the runtime: daft-repl reads it the same way). */
 static int plan_limit(void)
 {
-    if (!daft_gen_ctx.plan_limit) {
-        const char *e = getenv("DAFT_LOADED_PLANS");
-        char *end = NULL;
-        long v = e && *e ? strtol(e, &end, 10) : 64;
-        if (e && *e && (*end || v < 1 || v > 1000000))
-            daft_gen_fatal("DAFT_LOADED_PLANS=%s is not a number of plans >= 1", e);
-        daft_gen_ctx.plan_limit = (int)v;
-    }
-    return daft_gen_ctx.plan_limit;
+    int n = daft_rt_loaded_plans_limit(daft_gen_rt());
+    if (n < 1)
+        daft_gen_fatal("%s", daft_rt_last_error(daft_gen_rt()));
+    return n;
+}
+
+static GenLoaded *loaded_of(const DaftRtPlan *rp)
+{
+    for (GenLoaded *L = daft_gen_ctx.loaded; L; L = L->next)
+        if (L->rp == rp && !L->dropped)
+            return L;
+    return NULL;
 }
 
 /* SPEC 11.2: a schedule called with ever new actor sets or list lengths loads a plan for each,
  * with channels on its actors; past DAFT_LOADED_PLANS loaded at once, the one used least
- * recently that has nothing in flight is unloaded (after the executions submitted to it, also
- * their calls that feed no output: daft_rt_plan_finish). A later call with its key loads it
- * again. keep: the plan just loaded. */
+ * recently that has nothing in flight (the runtime picks it: daft_rt_plan_lru) is unloaded,
+ * after the executions submitted to it, also their calls that feed no output
+ * (daft_rt_plan_finish). A later call with its key loads it again. keep: the plan just
+ * loaded. */
 static void loaded_evict(GenLoaded *keep)
 {
-    int n = 0;
-    for (GenLoaded *L = daft_gen_ctx.loaded; L; L = L->next)
-        n += L->rp && !L->dropped;
-    while (n > plan_limit()) {
-        GenLoaded *lru = NULL;
-        for (GenLoaded *L = daft_gen_ctx.loaded; L; L = L->next)
-            if (L != keep && L->rp && !L->dropped && L->fetched == L->submitted &&
-                (!lru || L->used < lru->used))
-                lru = L;
+    DaftRt *rt = daft_gen_rt();
+    int limit = plan_limit();
+    for (DaftRtPlan *rp; (rp = daft_rt_plan_lru(rt, keep->rp, limit));) {
+        GenLoaded *lru = loaded_of(rp);
         if (!lru)
-            return; /* (every other one has executions in flight: kept for now) */
+            return; /* (every plan the runtime holds is one of these: not reached) */
         if (log_on()) {
             fflush(stdout);
-            fprintf(stderr, "daft: schedule '%s': plan unloaded (DAFT_LOADED_PLANS=%d) from ", lru->s->name,
-                    plan_limit());
+            fprintf(stderr, "daft: schedule '%s': plan unloaded (DAFT_LOADED_PLANS=%d) from ", lru->s->name, limit);
             log_actors(lru->actors, lru->nactors);
             fputc('\n', stderr);
             fflush(stderr);
         }
-        daft_rt_plan_finish(daft_gen_rt(), lru->rp);
+        daft_rt_plan_finish(rt, rp);
         lru->rp = NULL;
         lru->dropped = true;
-        n--;
     }
 }
 
@@ -1003,7 +1000,6 @@ int daft_gen_schedule_call(DaftGenSchedule *s, const DaftValue *args, int nargs,
         L = load(s, &b);
         loaded_evict(L);
     }
-    L->used = ++daft_gen_ctx.plan_clock;
     if (L->interpreted) {
         bind_free(&b, s->nparams);
         return 0;
