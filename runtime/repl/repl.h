@@ -19,8 +19,10 @@
  *    daft_trace_schedule, planned with daft_plan_build (the planner daftc uses), loaded with
  *    daft_rt_plan_load and executed by the runtime's compiled executor. Plans are cached per
  *    (schedule, actor handles, list lengths, load generation); a plan whose actor died is
- *    dropped and the next call plans again. Outputs are REPL Refs (ids with the top bit
- *    set) resolved through daft_rt_plan_result.
+ *    dropped and the next call plans again. At most DAFT_LOADED_PLANS stay loaded: past it
+ *    the runtime names the least recently used one with nothing in flight (daft_rt_plan_lru,
+ *    as in daftc's programs), which is unloaded and kept, and loaded again by its next call.
+ *    Outputs are REPL Refs (ids with the top bit set) resolved through daft_rt_plan_result.
  *  - Errors never end the session: compile errors are printed by the diagnostics engine,
  *    run-time errors as "daft: error: <text>" + "  at <repl>:LINE:COL" (SPEC §14.4).
  */
@@ -102,6 +104,9 @@ typedef struct ReplPlan {
     int64_t results_cap;   /* in executions */
     bool dropped;
     bool retired;          /* failed on an actor: no new calls; unloaded once all returned */
+    bool unloaded;         /* to stay within DAFT_LOADED_PLANS (rt NULL): the next call loads it
+                            * again; its results stay for its Refs */
+    int64_t base;          /* executions of its earlier loads: the runtime numbers from here */
     struct ReplPlan *next;
 } ReplPlan;
 

@@ -3,7 +3,8 @@
  * load on the actors and execute with the runtime's compiled executor (daft_rt_plan_*).
  * A plan is cached per (schedule, actor handles, list lengths, load generation) and
  * reused by later calls; a plan one of whose actors died is drained and dropped, and the
- * next call plans again. */
+ * next call plans again. At most DAFT_LOADED_PLANS stay loaded (SPEC 11.2): past it the
+ * least recently used one is unloaded, kept, and loaded again by its next call. */
 #include "repl.h"
 
 #include <daft/gen.h>
@@ -111,6 +112,73 @@ int repl_plan_output(Repl *R, ReplPlan *p, int64_t exec, int out, double timeout
     return daft_value_copy(val, &p->results[exec * nout + out]) == 0 ? 0 : DAFT_ENOMEM;
 }
 
+/* ---------------------------------------------------------------- DAFT_LOADED_PLANS */
+
+/* Results already there are read now (no waiting), so that a plan whose Refs nobody got yet
+ * does not count as in flight when it has finished. */
+static void plans_collect_ready(Repl *R) {
+    for (ReplPlan *p = R->plans; p; p = p->next)
+        while (p->rt && !p->dropped && p->returned < p->submitted) {
+            DaftValue v;
+            int rc = repl_plan_output(R, p, p->returned, 0, 0, &v);
+            daft_value_free(&v);
+            if (rc != 0)
+                break;
+        }
+}
+
+static ReplPlan *plan_of(Repl *R, const DaftRtPlan *rp) {
+    for (ReplPlan *p = R->plans; p; p = p->next)
+        if (p->rt == rp && !p->dropped)
+            return p;
+    return NULL;
+}
+
+/* SPEC 11.2: each loaded plan holds channels on its actors, so past DAFT_LOADED_PLANS loaded
+ * at once the one used least recently with nothing in flight is unloaded, as in daftc's
+ * programs (the runtime picks it). Its actors first finish what was submitted to it, calls
+ * that feed no output too (daft_rt_plan_finish); it stays cached with its results, and its
+ * next call loads it again (plan_reload). keep: the plan just loaded. */
+static void plans_evict(Repl *R, const ReplPlan *keep, int limit) {
+    plans_collect_ready(R);
+    for (DaftRtPlan *rp; (rp = daft_rt_plan_lru(R->rt, keep->rt, limit));) {
+        ReplPlan *p = plan_of(R, rp);
+        if (!p)
+            return; /* (every plan the runtime holds is one of the session's: not reached) */
+        if (p->retired) { /* (failed: it goes anyway, and its next call plans afresh) */
+            plan_drop(R, p, NULL);
+            continue;
+        }
+        char *who = actor_list(R, p->actors, p->nactors);
+        fprintf(R->out, "note: unloaded the plan of '%s' for %s (DAFT_LOADED_PLANS=%d; the next call loads it again)\n",
+                p->schedule, who, limit);
+        fflush(R->out);
+        free(who);
+        daft_rt_plan_finish(R->rt, rp);
+        p->rt = NULL;
+        p->unloaded = true;
+        p->base = p->submitted;
+    }
+}
+
+/* Loads an unloaded plan on its actors again: its trace and plan were kept (its actors all
+ * live: repl_plans_check dropped it otherwise). */
+static bool plan_reload(Repl *R, ReplPlan *p, char *err, size_t errcap) {
+    if (daft_rt_plan_load(R->rt, p->plan, p->actors, p->nactors, &p->rt) != 0) {
+        snprintf(err, errcap, "cannot load the plan of '%s': %s", p->schedule, daft_rt_last_error(R->rt));
+        p->rt = NULL;
+        p->dropped = true;
+        return false;
+    }
+    p->unloaded = false;
+    char *who = actor_list(R, p->actors, p->nactors);
+    fprintf(R->out, "note: loaded the plan of '%s' for %s again (%d channel%s)\n", p->schedule, who,
+            p->plan->nchannels, p->plan->nchannels == 1 ? "" : "s");
+    fflush(R->out);
+    free(who);
+    return true;
+}
+
 /* The trace key and actor binding of one call. */
 static char *make_key(Repl *R, const DaftNode *sched, const DaftValue *args, int nargs) {
     char *k = repl_printf("%s@%d", sched->name, R->generation);
@@ -164,10 +232,21 @@ ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, c
             return NULL;
         }
     }
+    /* (a bad value is this call's error, and the session goes on: SPEC 17) */
+    int limit = daft_rt_loaded_plans_limit(R->rt);
+    if (limit < 1) {
+        snprintf(err, errcap, "%s", daft_rt_last_error(R->rt));
+        return NULL;
+    }
     char *key = make_key(R, sched, args, nargs);
     for (ReplPlan *p = R->plans; p; p = p->next)
         if (!p->dropped && !p->retired && strcmp(p->key, key) == 0) {
             free(key);
+            if (p->unloaded) {
+                if (!plan_reload(R, p, err, errcap))
+                    return NULL;
+                plans_evict(R, p, limit);
+            }
             return p;
         }
     int np = sched->params.len;
@@ -263,6 +342,7 @@ ReplPlan *repl_plan_for(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, c
                 plan->nchannels, plan->nchannels == 1 ? "" : "s");
         fflush(R->out);
         free(who);
+        plans_evict(R, p, limit);
     }
     for (int i = 0; i < np; i++)
         free(own[i]);
@@ -361,7 +441,8 @@ int repl_call_compiled(Repl *R, const DaftModule *mod, DaftDiagEngine *diags, co
                                    ? repl_ref_find(R, arg->as.ref.id) : NULL;
                 DaftRef fwd;
                 if (src && !src->has_local && src->plan && src->plan->rt && src->exec >= src->plan->returned &&
-                    daft_rt_plan_output_ref(R->rt, src->plan->rt, (uint64_t)src->exec, src->out, &fwd) == 0) {
+                    daft_rt_plan_output_ref(R->rt, src->plan->rt, (uint64_t)(src->exec - src->plan->base), src->out,
+                                            &fwd) == 0) {
                     src->observed = true; /* (passed on: its error goes on there) */
                     in[i] = daft_value_ref(fwd);
                     release[i] = true;
