@@ -876,24 +876,37 @@ static void test_iteration_kept_result(void **state)
     fake_done(f);
 }
 
-/* Executions that pause mid-way while a call site of another plan runs: that call runs as
- * usual, the execution's graph is undisturbed. */
-static void test_iteration_pause_lets_calls_run(void **state)
+/* Executions of one block each (key `plan`), run 6 times: the first two recorded, the rest
+ * launched, every value right. pause: each one pauses after its input while a call site of
+ * another plan runs (as usual, the execution's graph undisturbed); copy: the block's result
+ * is kept in a field as a copy (the runtime duplicates the tensor: a device copy, which joins
+ * the graph, the field's buffer filled after it ran). */
+static void run_block_iterations(uint32_t plan, bool pause, bool copy)
 {
-    (void)state;
     Fake *f = fake_new();
     int div = 0;
-    DaftValue w = tensor_of(f, W);
-    for (int i = 0; i < 5; i++) {
+    DaftValue w = tensor_of(f, W), field = {0};
+    for (int i = 0; i < 6; i++) {
         float x[N] = {1, -2, 3, (float)i};
         DaftValue in = tensor_of(f, x);
-        int begun = rtgraph_iter_begin(f->g, ((uint64_t)9 << 32) | 0xffffffffu, count_divergence, &div);
+        int begun = rtgraph_iter_begin(f->g, ((uint64_t)plan << 32) | 0xffffffffu, count_divergence, &div);
         rtgraph_iter_input(f->g, &in);
-        rtgraph_iter_pause(f->g, true);
-        call_block(f, 5, i, &w, 1.5); /* (another plan's call site, meanwhile) */
-        rtgraph_iter_pause(f->g, false);
+        if (pause) {
+            rtgraph_iter_pause(f->g, true);
+            call_block(f, 5, i, &w, 1.5);
+            rtgraph_iter_pause(f->g, false);
+        }
         DaftValue b = body_block(f, &in, &w, 2.0);
         dev_free(f, &in);
+        if (copy) {
+            DaftValue dup = {.kind = DAFT_V_TENSOR};
+            assert_int_equal(dev_alloc(f, &dup.as.tensor), 0);
+            if (rtgraph_copy(f->g, &dup.as.tensor, &b.as.tensor) == 0)
+                memcpy(dup.as.tensor.data, b.as.tensor.data, N * sizeof(float));
+            dev_free(f, &b);
+            dev_free(f, &field);
+            b = field = dup;
+        }
         int vote = rtgraph_iter_verdict(f->g);
         assert_int_equal(vote, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_LAUNCH);
         assert_int_equal(begun, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_CHECK);
@@ -901,13 +914,27 @@ static void test_iteration_pause_lets_calls_run(void **state)
         if (vote == RTGRAPH_LAUNCH)
             assert_int_equal(rtgraph_iter_go(f->g, true, err, sizeof err), 0);
         expect_block(x, W, 2.0, &b);
-        dev_free(f, &b);
+        if (!copy)
+            dev_free(f, &b);
         rtgraph_iter_end(f->g);
     }
-    assert_int_equal(rtgraph_stats(f->g).iter_launches, 3);
+    assert_int_equal(rtgraph_stats(f->g).iter_launches, 4);
     assert_int_equal(div, 0);
+    dev_free(f, &field);
     dev_free(f, &w);
     fake_done(f);
+}
+
+static void test_iteration_pause_lets_calls_run(void **state)
+{
+    (void)state;
+    run_block_iterations(9, true, false);
+}
+
+static void test_iteration_copy_kept_in_field(void **state)
+{
+    (void)state;
+    run_block_iterations(11, false, true);
 }
 
 /* Its communicator aborted (a member died, the plan unloaded): the graph holding it goes
@@ -926,45 +953,6 @@ static void test_iteration_forget_comm(void **state)
     assert_int_equal(f->graphs, 0);
     assert_int_equal(run_iteration(f, 4, 2.0, RTGRAPH_LAUNCH, NULL, &div), RTGRAPH_NEVER);
     assert_int_equal(f->launches, 2);
-    fake_done(f);
-}
-
-/* A field that keeps a copy of a result (the runtime duplicates the tensor: a device copy):
- * the copy is part of the execution's graph, and the field's buffer is filled after it ran. */
-static void test_iteration_copy_kept_in_field(void **state)
-{
-    (void)state;
-    Fake *f = fake_new();
-    int div = 0;
-    DaftValue field = {0};
-    DaftValue w = tensor_of(f, W);
-    for (int i = 0; i < 6; i++) {
-        float x[N] = {1, -2, 3, (float)i};
-        DaftValue in = tensor_of(f, x);
-        int begun = rtgraph_iter_begin(f->g, ((uint64_t)11 << 32) | 0xffffffffu, count_divergence, &div);
-        rtgraph_iter_input(f->g, &in);
-        DaftValue b = body_block(f, &in, &w, 2.0);
-        dev_free(f, &in);
-        DaftValue dup = {.kind = DAFT_V_TENSOR};
-        assert_int_equal(dev_alloc(f, &dup.as.tensor), 0);
-        if (rtgraph_copy(f->g, &dup.as.tensor, &b.as.tensor) == 0)
-            memcpy(dup.as.tensor.data, b.as.tensor.data, N * sizeof(float));
-        dev_free(f, &b);
-        dev_free(f, &field);
-        field = dup;
-        int vote = rtgraph_iter_verdict(f->g);
-        assert_int_equal(vote, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_LAUNCH);
-        assert_int_equal(begun, i < 2 ? RTGRAPH_NOT_NOW : RTGRAPH_CHECK);
-        char err[128];
-        if (vote == RTGRAPH_LAUNCH)
-            assert_int_equal(rtgraph_iter_go(f->g, true, err, sizeof err), 0);
-        expect_block(x, W, 2.0, &field);
-        rtgraph_iter_end(f->g);
-    }
-    assert_int_equal(rtgraph_stats(f->g).iter_launches, 4);
-    assert_int_equal(div, 0);
-    dev_free(f, &field);
-    dev_free(f, &w);
     fake_done(f);
 }
 
