@@ -18,7 +18,7 @@
 
 #include "daftrt.h"
 
-#define RT_GPU_ABI 14
+#define RT_GPU_ABI 15
 #define RT_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
 /* libdaftgpu.so does not link libdaftrt: its own copies of the tensor size helpers. */
@@ -42,8 +42,10 @@ static inline const char *rtg_dtype_name(DaftRtDtype dt)
 }
 
 /* A member's vote on launching a compiled plan's execution as one CUDA graph (RtGpuOps.iter_*,
- * rt_gpu_graph.h): every member launches only when all vote LAUNCH. */
-enum { RTGRAPH_NEVER = -1, RTGRAPH_NOT_NOW = 0, RTGRAPH_LAUNCH = 1, RTGRAPH_CHECK = 2 };
+ * rt_gpu_graph.h): every member launches only when all vote LAUNCH. BUSY (never a vote):
+ * another plan's execution is in its graph here, paused; this one is not graphed (it votes
+ * NOT_NOW and makes no other iter_* call). */
+enum { RTGRAPH_NEVER = -1, RTGRAPH_NOT_NOW = 0, RTGRAPH_LAUNCH = 1, RTGRAPH_CHECK = 2, RTGRAPH_BUSY = 3 };
 
 typedef struct RtGpuComm RtGpuComm; /* one NCCL communicator and its bookkeeping */
 

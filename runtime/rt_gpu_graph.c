@@ -921,6 +921,10 @@ int rtgraph_end(RtGraphs *g, DaftValue *result, char *err, size_t cap)
 
 int rtgraph_iter_begin(RtGraphs *g, uint64_t key, void (*on_diverge)(void *), void *arg)
 {
+    /* another plan's execution paused mid-way (plans that do not take turns): its answers
+     * still have to run, so its state stays, and this execution is not graphed */
+    if (g->iter)
+        return RTGRAPH_BUSY;
     g->iter = true;
     g->tail = g->paused = g->went = false;
     g->iter_key = key;

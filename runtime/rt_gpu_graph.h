@@ -100,12 +100,14 @@ bool rtgraph_on_free(RtGraphs *g, const void *p);
 void rtgraph_on_copy(RtGraphs *g);
 
 /* ---- whole iterations of a compiled plan; key: (plan << 32) | 0xffffffff */
-/* (the votes, RTGRAPH_NEVER ... RTGRAPH_CHECK, are rt_gpu.h's) */
+/* (the votes, RTGRAPH_NEVER ... RTGRAPH_BUSY, are rt_gpu.h's) */
 /* Before the execution's first op. Returns this actor's vote when it is known now: NOT_NOW
  * (recording: the execution runs as usual) or NEVER (given up); or CHECK: the execution's
  * operations are only checked against the record, and the vote comes from
  * rtgraph_iter_verdict, or from on_diverge(arg) when the check fails before (the vote is then
- * NEVER; the operations so far run right after it returns, the rest as usual). */
+ * NEVER; the operations so far run right after it returns, the rest as usual); or BUSY:
+ * another execution is paused in its graph (only one at a time): this one runs as usual,
+ * votes NOT_NOW and makes no other rtgraph_iter_* call. */
 int rtgraph_iter_begin(RtGraphs *g, uint64_t key, void (*on_diverge)(void *), void *arg);
 void rtgraph_iter_input(RtGraphs *g, const DaftValue *v); /* a value the execution read */
 /* The collective hook (the GPU runtime's collective asks first while graphs are on). */

@@ -110,6 +110,7 @@ struct RtXPlan {
     bool iter_fit;         /* its executions may be graphed (rt_xplan_iter_decide) */
     uint32_t vote_pc;      /* the votes are taken before this op: the first of the tail */
     bool iter_started, iter_check, iter_voted, iter_tailed, iter_taken;
+    bool iter_own;         /* this execution is in the graphs (not RTGRAPH_BUSY) */
     int iter_mine, iter_all; /* this execution's vote, and the least of all votes so far */
     bool *vote_have;       /* [member] per voting group, in group order */
     bool awaiting_ref;     /* the READ at pc read a Ref marker (rt_xplan_take_ref_input): its
@@ -885,7 +886,7 @@ static const RtGpuOps *rt_xplan_graphs(RtXPlan *p)
  * not call sites of their own.) */
 static bool rt_xplan_in_iteration(const RtXPlan *p)
 {
-    return p->iter > 0 && p->iter_fit && p->iter_started;
+    return p->iter > 0 && p->iter_fit && p->iter_started && p->iter_own;
 }
 
 static void rt_xplan_call(struct RtActorSelf *s, RtXPlan *p, const RtXOp *o)
@@ -1137,6 +1138,11 @@ static bool rt_xplan_iter_point(struct RtActorSelf *s, RtXPlan *p)
         int v = p->iter_fit ? gr->iter_begin(((uint64_t)p->id << 32) | 0xffffffffu,
                                               rt_xplan_iter_diverged, p)
                             : RTGRAPH_NEVER;
+        /* BUSY: another plan's execution waits mid-way in the graphs (plans that do not take
+         * turns); this one runs as usual and leaves the graphs alone */
+        p->iter_own = p->iter_fit && v != RTGRAPH_BUSY;
+        if (v == RTGRAPH_BUSY)
+            v = RTGRAPH_NOT_NOW;
         p->iter_check = v == RTGRAPH_CHECK;
         if (!p->iter_check)
             rt_xplan_iter_vote(p, v);
@@ -1145,7 +1151,7 @@ static bool rt_xplan_iter_point(struct RtActorSelf *s, RtXPlan *p)
         return true;
     if (!p->iter_tailed) {
         p->iter_tailed = true;
-        int v = p->iter_fit ? gr->iter_verdict() : RTGRAPH_NEVER;
+        int v = p->iter_own ? gr->iter_verdict() : RTGRAPH_NEVER;
         if (!p->iter_voted)
             rt_xplan_iter_vote(p, v);
     }
@@ -1164,7 +1170,7 @@ static bool rt_xplan_iter_point(struct RtActorSelf *s, RtXPlan *p)
 /* The execution's last op is done. */
 static void rt_xplan_iter_done(RtXPlan *p)
 {
-    if (p->iter_fit)
+    if (p->iter_own)
         rt_gpu_active()->iter_end();
     p->iter_started = false;
     if (p->iter_all == RTGRAPH_NEVER) /* (every member saw the same votes) */

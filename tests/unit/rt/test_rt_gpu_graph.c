@@ -956,6 +956,49 @@ static void test_iteration_forget_comm(void **state)
     fake_done(f);
 }
 
+/* An unsequenced plan's execution starts while another plan's checked execution waits
+ * mid-way (DAFT_PLAN_SEQUENCE=0): the paused one owns the graphs, the other is told BUSY and
+ * runs as usual; the paused one's answers are still launched, its values right. */
+static void test_iteration_busy_while_another_paused(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    for (int i = 0; i < 3; i++)
+        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div);
+    DaftValue w = {.kind = DAFT_V_TENSOR, .as.tensor = f->weight};
+    float x[N] = {1, -2, 3, 4};
+    DaftValue in = tensor_of(f, x);
+    char err[128];
+    assert_int_equal(rtgraph_iter_begin(f->g, ((uint64_t)7 << 32) | 0xffffffffu, count_divergence, &div),
+                     RTGRAPH_CHECK);
+    rtgraph_iter_input(f->g, &in);
+    DaftValue b = body_block(f, &in, &w, 2.0); /* (answered from the arena, not run) */
+    dev_free(f, &in);
+    rtgraph_iter_pause(f->g, true);
+    int other = 0;
+    assert_int_equal(rtgraph_iter_begin(f->g, ((uint64_t)8 << 32) | 0xffffffffu, count_divergence, &other),
+                     RTGRAPH_BUSY);
+    call_block(f, 5, 0, &w, 1.5); /* (the other plan's operations run as usual) */
+    rtgraph_iter_pause(f->g, false);
+    DaftValue c = {.kind = DAFT_V_TENSOR}, r = {0};
+    assert_int_equal(rtgraph_coll(f->g, f, 0, 0, 0, &b.as.tensor, &c.as.tensor, true, err, sizeof err), 0);
+    assert_int_equal(rtgraph_std(f->g, "relu", &c, 1, &r), 0);
+    dev_free(f, &c);
+    dev_free(f, &b);
+    assert_int_equal(rtgraph_iter_verdict(f->g), RTGRAPH_LAUNCH);
+    assert_int_equal(rtgraph_iter_go(f->g, true, err, sizeof err), 0);
+    for (int k = 0; k < N; k++) {
+        float s = x[k] + W[k], m = (float)((s > 0 ? s : 0) * 2.0);
+        assert_true(((const float *)r.as.tensor.data)[k] == (2 * m > 0 ? 2 * m : 0));
+    }
+    dev_free(f, &r);
+    rtgraph_iter_end(f->g);
+    assert_int_equal(f->launches, 2);
+    assert_int_equal(div + other, 0);
+    fake_done(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -983,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_iteration_pause_lets_calls_run),
         cmocka_unit_test(test_iteration_forget_comm),
         cmocka_unit_test(test_iteration_copy_kept_in_field),
+        cmocka_unit_test(test_iteration_busy_while_another_paused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
