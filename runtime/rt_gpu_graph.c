@@ -1024,19 +1024,19 @@ int rtgraph_iter_verdict(RtGraphs *g)
     if (!g->iter)
         return RTGRAPH_NEVER;
     g->tail = true;
-    g->on_diverge = NULL; /* (the caller votes with what this returns) */
-    if (g->mode == MODE_RECORD)
-        return RTGRAPH_NOT_NOW;
-    if (g->mode != MODE_CHECK)
-        return RTGRAPH_NEVER;
+    int vote = g->mode == MODE_RECORD ? RTGRAPH_NOT_NOW : RTGRAPH_NEVER;
     GSite *s = g->cur;
     /* the whole record, and captured before the vote: whether its NCCL operations are in a
-     * graph must be the same on every member */
-    if (g->cursor != s->nops || (s->state == SITE_READY && !capture(g, s))) {
-        diverge(g);
-        return RTGRAPH_NEVER;
+     * graph must be the same on every member. Short of it, diverge tells on_diverge before
+     * it runs the operations answered so far (they may wait on the GPU for the others). */
+    if (g->mode == MODE_CHECK) {
+        if (g->cursor != s->nops || (s->state == SITE_READY && !capture(g, s)))
+            diverge(g);
+        else
+            vote = RTGRAPH_LAUNCH;
     }
-    return RTGRAPH_LAUNCH;
+    g->on_diverge = NULL; /* (the caller votes with what this returns) */
+    return vote;
 }
 
 int rtgraph_iter_go(RtGraphs *g, bool launch, char *err, size_t cap)

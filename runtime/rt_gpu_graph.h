@@ -104,10 +104,10 @@ void rtgraph_on_copy(RtGraphs *g);
 /* Before the execution's first op. Returns this actor's vote when it is known now: NOT_NOW
  * (recording: the execution runs as usual) or NEVER (given up); or CHECK: the execution's
  * operations are only checked against the record, and the vote comes from
- * rtgraph_iter_verdict, or from on_diverge(arg) when the check fails before (the vote is then
- * NEVER; the operations so far run right after it returns, the rest as usual); or BUSY:
- * another execution is paused in its graph (only one at a time): this one runs as usual,
- * votes NOT_NOW and makes no other rtgraph_iter_* call. */
+ * rtgraph_iter_verdict, or from on_diverge(arg) when the check fails before it or in it (the
+ * vote is then NEVER; the operations so far run right after it returns, the rest as usual);
+ * or BUSY: another execution is paused in its graph (only one at a time): this one runs as
+ * usual, votes NOT_NOW and makes no other rtgraph_iter_* call. */
 int rtgraph_iter_begin(RtGraphs *g, uint64_t key, void (*on_diverge)(void *), void *arg);
 void rtgraph_iter_input(RtGraphs *g, const DaftValue *v); /* a value the execution read */
 /* The collective hook (the GPU runtime's collective asks first while graphs are on). */

@@ -999,6 +999,47 @@ static void test_iteration_busy_while_another_paused(void **state)
     fake_done(f);
 }
 
+typedef struct Told {
+    Fake *f;
+    int calls, eager_at; /* on_diverge's calls, and the operations run eagerly by the first */
+} Told;
+
+static void tell_divergence(void *arg)
+{
+    Told *t = arg;
+    if (!t->calls++)
+        t->eager_at = t->f->eager;
+}
+
+/* A checked execution that reaches its tail short of the record votes NEVER before the
+ * operations it was answered run: they may wait on the GPU for members that wait for it. */
+static void test_iteration_short_votes_before_running(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    for (int i = 0; i < 3; i++)
+        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div);
+    DaftValue w = {.kind = DAFT_V_TENSOR, .as.tensor = f->weight};
+    float x[N] = {1, -2, 3, 4};
+    DaftValue in = tensor_of(f, x);
+    Told t = {f, 0, -1};
+    assert_int_equal(rtgraph_iter_begin(f->g, ((uint64_t)7 << 32) | 0xffffffffu, tell_divergence, &t),
+                     RTGRAPH_CHECK);
+    rtgraph_iter_input(f->g, &in);
+    DaftValue b = body_block(f, &in, &w, 2.0);
+    dev_free(f, &in);
+    int eager = f->eager;
+    assert_int_equal(rtgraph_iter_verdict(f->g), RTGRAPH_NEVER); /* (no collective, no relu) */
+    assert_int_equal(t.calls, 1);
+    assert_int_equal(t.eager_at, eager);
+    assert_int_equal(f->eager, eager + 3);
+    expect_block(x, W, 2.0, &b);
+    dev_free(f, &b);
+    rtgraph_iter_end(f->g);
+    fake_done(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1027,6 +1068,7 @@ int main(void)
         cmocka_unit_test(test_iteration_forget_comm),
         cmocka_unit_test(test_iteration_copy_kept_in_field),
         cmocka_unit_test(test_iteration_busy_while_another_paused),
+        cmocka_unit_test(test_iteration_short_votes_before_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
