@@ -325,8 +325,11 @@ void rtgraph_forget_comm(RtGraphs *g, const void *comm)
             uses = s->ops[k].comm == comm;
         if (!uses || s->state == SITE_DEAD)
             continue;
-        if (g->iter && g->cur == s && g->mode == MODE_CHECK)
-            g->mode = MODE_PLAIN; /* (its plan is failing: what it answered is never used) */
+        /* (its plan is failing: what it answered is never used; paused, it is not even at
+         * g->cur, and resumes into the mode saved) */
+        int *mode = g->paused ? &g->saved_mode : &g->mode;
+        if (g->iter && s->key == g->iter_key && *mode == MODE_CHECK)
+            *mode = MODE_PLAIN;
         site_drop(g, s);
     }
 }

@@ -1040,6 +1040,41 @@ static void test_iteration_short_votes_before_running(void **state)
     fake_done(f);
 }
 
+/* The communicator aborted while a checked execution waits mid-way (its plan stopped): if
+ * it is stepped again, it checks nothing more against the graph that went, and launches
+ * nothing. */
+static void test_iteration_forget_comm_while_paused(void **state)
+{
+    (void)state;
+    Fake *f = fake_new();
+    int div = 0;
+    for (int i = 0; i < 3; i++)
+        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div);
+    DaftValue w = {.kind = DAFT_V_TENSOR, .as.tensor = f->weight};
+    float x[N] = {1, -2, 3, 4};
+    DaftValue in = tensor_of(f, x);
+    char err[128];
+    assert_int_equal(rtgraph_iter_begin(f->g, ((uint64_t)7 << 32) | 0xffffffffu, count_divergence, &div),
+                     RTGRAPH_CHECK);
+    rtgraph_iter_input(f->g, &in);
+    rtgraph_iter_pause(f->g, true);
+    rtgraph_forget_comm(f->g, f);
+    assert_int_equal(f->graphs, 0);
+    rtgraph_iter_pause(f->g, false);
+    int eager = f->eager;
+    DaftValue b = body_block(f, &in, &w, 2.0), c = {.kind = DAFT_V_TENSOR};
+    dev_free(f, &in);
+    assert_int_equal(f->eager, eager + 3); /* (run, not answered from the arena that went) */
+    expect_block(x, W, 2.0, &b);
+    assert_int_equal(rtgraph_coll(f->g, f, 0, 0, 0, &b.as.tensor, &c.as.tensor, true, err, sizeof err), 0);
+    assert_int_equal(rtgraph_iter_verdict(f->g), RTGRAPH_NEVER);
+    dev_free(f, &c);
+    dev_free(f, &b);
+    rtgraph_iter_end(f->g);
+    assert_int_equal(f->launches, 1);
+    fake_done(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1069,6 +1104,7 @@ int main(void)
         cmocka_unit_test(test_iteration_copy_kept_in_field),
         cmocka_unit_test(test_iteration_busy_while_another_paused),
         cmocka_unit_test(test_iteration_short_votes_before_running),
+        cmocka_unit_test(test_iteration_forget_comm_while_paused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
