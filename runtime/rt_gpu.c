@@ -811,6 +811,8 @@ static void stall_report(int64_t seconds)
                      : "no NCCL operation is involved (a kernel still running?)");
 }
 
+static void g_comm_abort(RtGpuComm *c);
+
 static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*alive)(void *),
                       void (*progress)(void *), void *arg, char *err, size_t cap)
 {
@@ -850,13 +852,8 @@ static int poll_event(cudaEvent_t ev, RtGpuComm *const *cs, int ncs, bool (*aliv
                 report = t + 2 * RT_GPU_STALL_NS;
             }
             if (alive && !alive(arg)) {
-                for (int i = 0; i < ncs; i++)
-                    if (cs[i] && !cs[i]->aborted) {
-                        ncclCommAbort(cs[i]->comm);
-                        if (cs[i]->parent)
-                            ncclCommAbort(cs[i]->parent);
-                        cs[i]->aborted = true;
-                    }
+                for (int i = 0; i < ncs; i++) /* (graphs holding one go first) */
+                    g_comm_abort(cs[i]);
                 gerr(err, cap, "a peer died: NCCL communicators aborted");
                 return DAFT_EPEER;
             }

@@ -117,6 +117,18 @@ void rt_xnccl_free(RtXNccl *g)
     free(g);
 }
 
+int rt_xnccl_wait_gpu(RtXNccl *g, const RtXIo *io, char *err, size_t cap)
+{
+    RtGpuComm *cs[64];
+    int n = 0;
+    for (uint32_t i = 0; g && i < g->ncomms && n < 64; i++)
+        if (g->comms[i].c)
+            cs[n++] = g->comms[i].c;
+    if (!n)
+        return 0;
+    return g->ops->wait(cs, n, io->alive, NULL, io->arg, err, cap);
+}
+
 void rt_xnccl_abort(RtXNccl *g)
 {
     for (uint32_t i = 0; g && i < g->ncomms; i++)

@@ -19,6 +19,9 @@ typedef struct RtXNccl RtXNccl;
 /* Parses the GPU section of a PLAN_LOAD (after the channel ends); NULL + err if malformed. */
 RtXNccl *rt_xnccl_load(RtRd *r, uint32_t nchans, uint32_t ngroups, char *err, size_t cap);
 void rt_xnccl_free(RtXNccl *g);      /* aborts and frees every communicator */
+/* Waits (polling) for this actor's GPU work so far, noticing a member's death (io->alive:
+ * the plan stops, its communicators are aborted): 0, or < 0 with err set. */
+int rt_xnccl_wait_gpu(RtXNccl *g, const RtXIo *io, char *err, size_t cap);
 void rt_xnccl_abort(RtXNccl *g);     /* ncclCommAbort on every communicator (never waits) */
 bool rt_xnccl_chan(const RtXNccl *g, uint32_t ch); /* channel realised over NCCL */
 int rt_xnccl_group(const RtXNccl *g, uint32_t grp); /* group's communicator or -1 (CPU mesh) */

@@ -1044,7 +1044,9 @@ static void rt_xplan_iter_decide(RtXPlan *p)
     for (uint32_t i = 0; i < p->nops; i++)
         if (p->ops[i].kind == RT_OP_CALL || p->ops[i].kind == RT_OP_COLL)
             last = i;
-    bool fit = voting <= 1 && last >= 0 && (uint64_t)last + 1 < p->nops;
+    /* (a plan that takes turns: no task or other such plan runs while an execution waits
+     * mid-way, reading a kept result the graph has not filled yet) */
+    bool fit = voting <= 1 && last >= 0 && (uint64_t)last + 1 < p->nops && p->sequenced;
     for (uint32_t i = 0; fit && i < p->nops; i++) {
         const RtXOp *o = &p->ops[i];
         if (o->kind == RT_OP_COLL)
@@ -1134,7 +1136,8 @@ static bool rt_xplan_iter_point(struct RtActorSelf *s, RtXPlan *p)
         uint32_t slots = 0;
         for (uint32_t k = 0; k < p->ngroups; k++)
             slots += rt_xplan_votes_on(p, k) ? p->groups[k].n : 0;
-        memset(p->vote_have, 0, slots * sizeof *p->vote_have);
+        if (slots)
+            memset(p->vote_have, 0, slots * sizeof *p->vote_have);
         int v = p->iter_fit ? gr->iter_begin(((uint64_t)p->id << 32) | 0xffffffffu,
                                               rt_xplan_iter_diverged, p)
                             : RTGRAPH_NEVER;
@@ -1159,6 +1162,22 @@ static bool rt_xplan_iter_point(struct RtActorSelf *s, RtXPlan *p)
         return false;
     p->iter_taken = true;
     char err[240];
+    if (p->iter_mine == RTGRAPH_LAUNCH && p->iter_all == RTGRAPH_LAUNCH && p->gpu) {
+        /* A launch of a graph that holds NCCL operations blocks the host until the stream's
+         * earlier work is done (SPEC 15.5), and that work may wait for a member that died
+         * after it voted: the launch would never return, and the death would never be
+         * noticed here. So wait first, polling, as the launch would wait anyway. */
+        RtXIoArg xa = {s, p};
+        RtXIo io = {rt_xio_send, rt_xio_try_read, rt_xio_alive, &xa};
+        if (rt_xnccl_wait_gpu(p->gpu, &io, err, sizeof err) != 0) {
+            if (!p->stopped) {
+                char why[400];
+                rt_fmt(why, sizeof why, "actor '%s' plan '%s': %s", rt_exec_actor_name(s), p->name, err);
+                rt_xplan_fail(p, why);
+            }
+            return true;
+        }
+    }
     if (p->iter_mine == RTGRAPH_LAUNCH && gr->iter_go(p->iter_all == RTGRAPH_LAUNCH, err, sizeof err)) {
         char why[400];
         rt_fmt(why, sizeof why, "actor '%s' plan '%s': %s", rt_exec_actor_name(s), p->name, err);
@@ -1173,8 +1192,11 @@ static void rt_xplan_iter_done(RtXPlan *p)
     if (p->iter_own)
         rt_gpu_active()->iter_end();
     p->iter_started = false;
-    if (p->iter_all == RTGRAPH_NEVER) /* (every member saw the same votes) */
-        p->iter = -1;
+    if (p->iter_all != RTGRAPH_NEVER)
+        return;
+    p->iter = -1; /* (every member saw the same votes) */
+    if (p->iter_fit) /* its captured graph and arena go now, not at the plan's unload */
+        rt_gpu_active()->graph_forget(p->id);
 }
 
 static bool rt_xplan_step_ops(struct RtActorSelf *s, RtXPlan *p);
