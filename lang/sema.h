@@ -64,6 +64,9 @@ typedef struct SemaInfo {
     unsigned state : 2;       /* consts/modules: 0 unchecked, 1 in progress, 2 done */
     unsigned is_std : 1;      /* a declaration from a std module */
     unsigned quiet_unused : 1; /* a local already in an error (its initializer, a redefinition) */
+    /* Let: 1 + the length of its list literal when no assignment in the body can change it
+     * (0: not known); the index warning of SPEC 6.6 relies on it. */
+    int fixed_len;
     const char *module;       /* std decls: module path, e.g. "std.tensor" */
     DaftNode *module_program; /* Import: the loaded module's Program node */
     DaftType *var_ty;         /* For/Comprehension: the loop variable's type */

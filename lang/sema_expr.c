@@ -1136,6 +1136,36 @@ static DaftType *field_access(Sema *S, DaftNode *e) {
     return set(e, m->ty ? m->ty : S->t_error);
 }
 
+/* The length of the list `e` when it is a compile-time fact: a list literal, a constant
+ * defined as one (constants cannot be assigned), a local whose length no assignment changes. */
+static int known_list_len(Sema *S, const DaftNode *e, const DaftNode **decl) {
+    *decl = NULL;
+    if (e->kind == DAFT_N_LIST)
+        return e->items.len;
+    if (e->kind != DAFT_N_NAME || !e->decl)
+        return -1;
+    *decl = e->decl;
+    if (e->decl->kind == DAFT_N_CONST && e->decl->value && e->decl->value->kind == DAFT_N_LIST)
+        return e->decl->value->items.len;
+    if (e->decl->kind == DAFT_N_LET && sema_info(S, e->decl)->fixed_len > 0)
+        return sema_info(S, e->decl)->fixed_len - 1;
+    return -1;
+}
+
+/* An index past the end of a list of known length always fails when it runs (SPEC 6.6): a
+ * warning, as clang's -Warray-bounds. In a constant's definition it is not a body's code. */
+static void warn_index_past_end(Sema *S, DaftNode *e, int64_t v) {
+    const DaftNode *decl;
+    int len = S->fn ? known_list_len(S, e->lhs, &decl) : -1;
+    if (len < 0 || v < len)
+        return;
+    DaftDiag *d = daft_warning(S->diags, e->rhs->span, "index %lld is past the end of the list (which has %d element%s)",
+                               (long long)v, len, len == 1 ? "" : "s");
+    if (decl)
+        daft_note(S->diags, d, decl->name_span, "%s '%s' declared here", decl->kind == DAFT_N_CONST ? "constant" : "list",
+                  decl->name);
+}
+
 static DaftType *index_expr(Sema *S, DaftNode *e) {
     DaftType *t = expr(S, e->lhs, false);
     DaftType *it = expr(S, e->rhs, false);
@@ -1153,6 +1183,8 @@ static DaftType *index_expr(Sema *S, DaftNode *e) {
     int64_t v;
     if (sema_const_int(S, e->rhs, &v) && v < 0)
         daft_error(S->diags, e->rhs->span, "list index must not be negative (got %lld)", (long long)v);
+    else if (sema_const_int(S, e->rhs, &v))
+        warn_index_past_end(S, e, v);
     return set(e, t->elem);
 }
 

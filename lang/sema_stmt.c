@@ -81,6 +81,36 @@ static void cond_bool(Sema *S, DaftNode *c) {
         daft_note(S->diags, d, c->span, "use 'get(...)' to wait for the value of a Ref");
 }
 
+/* Whether a statement or expression under n assigns to a local called `name` (`xs = ...`,
+ * `xs += ...`): by name, ignoring shadowing, so that a hit only ever costs a warning. */
+static bool assigns_name(const DaftNode *n, const char *name) {
+    if (!n)
+        return false;
+    if (n->kind == DAFT_N_ASSIGN && n->target && n->target->kind == DAFT_N_NAME &&
+        strcmp(n->target->name, name) == 0)
+        return true;
+    const DaftNode *kids[] = {n->value, n->target, n->lhs, n->rhs, n->callee, n->cond, n->then, n->els, n->iter, n->body};
+    for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+        if (assigns_name(kids[i], name))
+            return true;
+    for (int i = 0; i < n->items.len; i++)
+        if (assigns_name(n->items.items[i], name))
+            return true;
+    for (int i = 0; i < n->args.len; i++)
+        if (assigns_name(n->args.items[i], name))
+            return true;
+    return false;
+}
+
+/* A list only changes length by assignment to its variable (lists are values, SPEC 5.3, and
+ * have no methods), so a list literal's length holds for a local never assigned in the body. */
+static void note_fixed_len(Sema *S, DaftNode *s) {
+    if (!s->value || s->value->kind != DAFT_N_LIST || !s->ty || s->ty->kind != DAFT_TY_LIST || !S->fn ||
+        assigns_name(S->fn->body, s->name))
+        return;
+    sema_info(S, s)->fixed_len = s->value->items.len + 1;
+}
+
 static void let_stmt(Sema *S, DaftNode *s) {
     DaftType *decl_t = s->type ? sema_resolve_type(S, s->type) : NULL;
     DaftType *t = s->value ? sema_expr(S, s->value, decl_t) : S->t_error;
@@ -108,6 +138,7 @@ static void let_stmt(Sema *S, DaftNode *s) {
     } else {
         s->ty = t;
     }
+    note_fixed_len(S, s);
     sema_declare_local(S, s);
 }
 
