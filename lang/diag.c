@@ -125,6 +125,12 @@ void daft_note(DaftDiagEngine *eng, DaftDiag *parent, DaftSpan span, const char 
     n->message = msg;
 }
 
+void daft_diag_add_range(DaftDiag *d, DaftSpan range) {
+    if (d == &dropped_sink || d->range_count >= DAFT_DIAG_MAX_RANGES || range.file < 0 || range.begin.line <= 0)
+        return;
+    d->ranges[d->range_count++] = range;
+}
+
 /* ---------------------------------------------------------------- text output */
 
 static DaftSource *span_source(DaftDiagEngine *eng, DaftSpan span) {
@@ -146,31 +152,59 @@ static int utf8_len(const unsigned char *s, int n) {
 
 /* Prints bytes [from, to) of a line so that the terminal shows one cell per character:
  * control bytes and invalid UTF-8 become '?', so carets stay aligned and golden files
- * stay text. Returns nothing; `caret` mode prints the matching padding instead. */
-static void print_line_part(FILE *out, const char *line, int from, int to, int mode_caret,
-                            char fill) {
+ * stay text. */
+static void print_line_part(FILE *out, const char *line, int from, int to) {
     const unsigned char *s = (const unsigned char *)line;
     for (int i = from; i < to;) {
         int n = utf8_len(s + i, to - i);
         if (n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) {
             i += 3; /* a byte order mark has no width: not shown, no marker cell */
-        } else if (s[i] == '\t') {
-            fputc(mode_caret && fill != '\t' ? (fill == ' ' ? '\t' : fill) : '\t', out);
-            i++;
-        } else if (n == 0 || (n == 1 && (s[i] < 0x20 || s[i] == 0x7f))) {
-            fputc(mode_caret ? fill : '?', out);
+        } else if (n == 0 || (n == 1 && (s[i] < 0x20 || s[i] == 0x7f) && s[i] != '\t')) {
+            fputc('?', out);
             i++;
         } else {
-            if (mode_caret)
-                fputc(fill, out);
-            else
-                fwrite(s + i, 1, (size_t)n, out);
+            fwrite(s + i, 1, (size_t)n, out);
             i += n;
         }
     }
 }
 
-static void print_snippet(FILE *out, DaftSource *src, DaftSpan span) {
+/* Prints the marker line for bytes [from, to) of a line: the mark of each character's first
+ * byte in the character's cell, blanks as the line's own tabs so that tab stops agree, and
+ * nothing after the last mark. marks[] has a cell past the end, for a caret at the end. */
+static void print_marks(FILE *out, const char *line, int len, const char *marks, int from, int to) {
+    const unsigned char *s = (const unsigned char *)line;
+    int last = to;
+    while (last > from && marks[last] == ' ')
+        last--;
+    for (int i = from; i <= last;) {
+        int n = i < len ? utf8_len(s + i, len - i) : 1;
+        if (i < len && n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) {
+            i += 3;
+            continue;
+        }
+        fputc(marks[i] == ' ' && i < len && s[i] == '\t' ? '\t' : marks[i], out);
+        i += n > 0 ? n : 1;
+    }
+}
+
+/* Marks '~' over the part of `r` that lies on `line` (bytes [0, len) of `text`); a range from an
+ * earlier line starts at the line's first non-blank, as in clang. */
+static void mark_range(char *marks, const char *text, int len, int line, DaftSpan r) {
+    if (r.begin.line > line || r.end.line < line)
+        return;
+    int b = r.begin.col - 1;
+    if (r.begin.line < line)
+        for (b = 0; b < len && (text[b] == ' ' || text[b] == '\t');)
+            b++;
+    int e = r.end.line == line ? r.end.col - 1 : len;
+    for (int i = b < 0 ? 0 : b; i < e && i < len; i++)
+        if (marks[i] == ' ')
+            marks[i] = '~';
+}
+
+static void print_snippet(FILE *out, DaftSource *src, const DaftDiag *d) {
+    DaftSpan span = d->span;
     int len;
     const char *line = daft_source_line(src, span.begin.line, &len);
     int col = span.begin.col - 1;
@@ -178,31 +212,33 @@ static void print_snippet(FILE *out, DaftSource *src, DaftSpan span) {
         col = 0;
     if (col > len)
         col = len;
-    int end = span.end.line == span.begin.line ? span.end.col - 1 : len;
-    if (end > len)
-        end = len;
-    if (end <= col)
-        end = col + 1;
     /* Very long lines are shown as a window around the column. */
     int from = 0, to = len;
     if (len > SHOWN_LINE_MAX) {
         from = col > SHOWN_LINE_MAX / 2 ? col - SHOWN_LINE_MAX / 2 : 0;
         to = from + SHOWN_LINE_MAX < len ? from + SHOWN_LINE_MAX : len;
-        if (end > to)
-            end = to > col ? to : col + 1;
     }
-    fputs(from > 0 ? "..." : "", out);
-    print_line_part(out, line, from, to, 0, 0);
-    fputs(to < len ? "...\n" : "\n", out);
-    fputs(from > 0 ? "   " : "", out);
-    print_line_part(out, line, from, col, 1, ' ');
-    fputc('^', out);
+    char *marks = malloc((size_t)len + 1);
+    memset(marks, ' ', (size_t)len + 1);
+    marks[col] = '^';
     /* the caret covers the whole character at the column, which may be several bytes */
     int first = col < len ? utf8_len((const unsigned char *)line + col, len - col) : 1;
-    int tilde_end = end < len ? end : len;
-    if (col + (first > 0 ? first : 1) < tilde_end)
-        print_line_part(out, line, col + (first > 0 ? first : 1), tilde_end, 1, '~');
+    for (int i = col + 1; i < col + (first > 0 ? first : 1) && i < len; i++)
+        marks[i] = '^';
+    mark_range(marks, line, to, span.begin.line, span);
+    for (int i = 0; i < d->range_count; i++)
+        if (d->ranges[i].file == span.file)
+            mark_range(marks, line, to, span.begin.line, d->ranges[i]);
+    for (int i = 0; i < len; i++)
+        if (i < from || i >= to)
+            marks[i] = ' ';
+    fputs(from > 0 ? "..." : "", out);
+    print_line_part(out, line, from, to);
+    fputs(to < len ? "...\n" : "\n", out);
+    fputs(from > 0 ? "   " : "", out);
+    print_marks(out, line, len, marks, from, to);
     fputc('\n', out);
+    free(marks);
 }
 
 static void print_text_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
@@ -213,7 +249,7 @@ static void print_text_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
         fputs("daftc: ", out);
     fprintf(out, "%s: %s\n", daft_severity_name(d->severity), d->message);
     if (src && d->span.begin.line > 0)
-        print_snippet(out, src, d->span);
+        print_snippet(out, src, d);
     for (int i = 0; i < d->note_count; i++)
         print_text_one(eng, out, &d->notes[i]);
 }

@@ -228,9 +228,18 @@ static DaftSpan op_span(const DaftNode *e) {
     return e->name_span.file >= 0 && e->name_span.begin.line ? e->name_span : e->span;
 }
 
-static void invalid_operands(Sema *S, DaftNode *e, DaftType *l, DaftType *r) {
+/* ... and underline both operands (`~~~ ^ ~~~`), so that the types named can be matched to the
+ * text they come from. */
+static DaftDiag *operands_error(Sema *S, DaftNode *e, DaftType *l, DaftType *r) {
     DaftDiag *d = daft_error(S->diags, op_span(e), "invalid operands to '%s': '%s' and '%s'", op_str(e->op),
                              sema_tstr(S, l), sema_tstr(S, r));
+    daft_diag_add_range(d, e->lhs->span);
+    daft_diag_add_range(d, e->rhs->span);
+    return d;
+}
+
+static void invalid_operands(Sema *S, DaftNode *e, DaftType *l, DaftType *r) {
+    DaftDiag *d = operands_error(S, e, l, r);
     if (sema_is_numeric(l) && sema_is_numeric(r) && l->kind != r->kind)
         daft_note(S->diags, d, e->span, "convert one side with %s(...)",
                   sema_tstr(S, sema_is_float(l) != sema_is_float(r) ? (sema_is_float(l) ? l : r)
@@ -311,8 +320,7 @@ static DaftType *binary(Sema *S, DaftNode *e) {
                 return set(e, l);
         }
         if (l->kind == DAFT_TY_TENSOR || r->kind == DAFT_TY_TENSOR) {
-            DaftDiag *d = daft_error(S->diags, op_span(e), "invalid operands to '%s': '%s' and '%s'", op_str(e->op),
-                                     sema_tstr(S, l), sema_tstr(S, r));
+            DaftDiag *d = operands_error(S, e, l, r);
             daft_note(S->diags, d, op_span(e), "tensors have no operators: use std.tensor, e.g. 'T.add(a, b)', 'T.mul(a, 0.5)'");
             return set(e, S->t_error);
         }

@@ -83,9 +83,15 @@ typedef enum {
 
 const char *daft_severity_name(DaftSeverity sev);
 
+enum { DAFT_DIAG_MAX_RANGES = 2 };
+
 typedef struct DaftDiag {
     DaftSeverity severity;
     DaftSpan span;
+    /* Extra ranges underlined with '~' on the caret line, as clang underlines the operands
+     * of a binary operator (`~ ^ ~~~`); only the parts on the span's line are shown. */
+    DaftSpan ranges[DAFT_DIAG_MAX_RANGES];
+    int range_count;
     char *message;
     struct DaftDiag *notes;  /* notes attached to this error/warning, in order */
     int note_count;
@@ -111,6 +117,9 @@ DaftDiag *daft_warning(DaftDiagEngine *eng, DaftSpan span, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void daft_note(DaftDiagEngine *eng, DaftDiag *parent, DaftSpan span, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Adds a range to underline; ranges past DAFT_DIAG_MAX_RANGES and ones without a position
+ * are dropped (a range is decoration, never information). */
+void daft_diag_add_range(DaftDiag *d, DaftSpan range);
 /* Prints every recorded diagnostic in source order of recording, then (text format) a
  * summary line "N errors generated." when there were errors. */
 void daft_diag_print(DaftDiagEngine *eng, FILE *out, DaftDiagFormat format);

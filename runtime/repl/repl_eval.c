@@ -1536,14 +1536,25 @@ static void free_diag(DaftDiag *d) {
 /* Moves positions in the wrapped input (line 1 is the wrapper's header) to the input as
  * the user typed it; drops warnings (the file's were shown when it was loaded, and the
  * input's are about Refs a prompt obviously leaves unused). */
+static bool remap_span(DaftSpan *sp, int chunk, int shown, int shown_lines) {
+    if (sp->file != chunk || sp->begin.line < 2 || sp->begin.line - 1 > shown_lines)
+        return false;
+    sp->file = shown;
+    sp->begin.line--;
+    sp->end.line--;
+    if (sp->end.line > shown_lines)
+        sp->end = sp->begin;
+    return true;
+}
+
 static void remap(DaftDiag *d, int chunk, int shown, int shown_lines) {
-    if (d->span.file == chunk && d->span.begin.line >= 2 && d->span.begin.line - 1 <= shown_lines) {
-        d->span.file = shown;
-        d->span.begin.line--;
-        d->span.end.line--;
-        if (d->span.end.line > shown_lines)
-            d->span.end = d->span.begin;
-    }
+    remap_span(&d->span, chunk, shown, shown_lines);
+    /* an underlined operand is kept only where it moves with the caret */
+    int k = 0;
+    for (int i = 0; i < d->range_count; i++)
+        if (remap_span(&d->ranges[i], chunk, shown, shown_lines))
+            d->ranges[k++] = d->ranges[i];
+    d->range_count = k;
     for (int i = 0; i < d->note_count; i++)
         remap(&d->notes[i], chunk, shown, shown_lines);
 }
