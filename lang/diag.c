@@ -169,23 +169,69 @@ static void print_line_part(FILE *out, const char *line, int from, int to) {
     }
 }
 
-/* Prints the marker line for bytes [from, to) of a line: the mark of each character's first
- * byte in the character's cell, blanks as the line's own tabs so that tab stops agree, and
- * nothing after the last mark. marks[] has a cell past the end, for a caret at the end. */
+/* The code point of the valid n-byte UTF-8 sequence at s. */
+static unsigned utf8_cp(const unsigned char *s, int n) {
+    unsigned cp = s[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++)
+        cp = cp << 6 | (s[i] & 0x3F);
+    return cp;
+}
+
+/* Terminal cells of a code point: 2 for the main East Asian wide and fullwidth ranges and the
+ * common emoji blocks, else 1. A table of our own rather than wcwidth(), whose answer depends
+ * on the locale (in the C locale every non-ASCII character is -1), so that golden files and
+ * carets agree everywhere. */
+static int cp_width(unsigned cp) {
+    static const unsigned wide[][2] = {
+        {0x1100, 0x115F},   /* Hangul Jamo leading consonants */
+        {0x2329, 0x232A},   /* angle brackets */
+        {0x2E80, 0x303E},   /* CJK radicals, Kangxi, CJK symbols and punctuation */
+        {0x3041, 0x33FF},   /* kana, Bopomofo, Hangul compatibility Jamo, CJK compatibility */
+        {0x3400, 0x4DBF},   /* CJK extension A */
+        {0x4E00, 0x9FFF},   /* CJK unified ideographs */
+        {0xA000, 0xA4CF},   /* Yi */
+        {0xA960, 0xA97F},   /* Hangul Jamo extended A */
+        {0xAC00, 0xD7A3},   /* Hangul syllables */
+        {0xF900, 0xFAFF},   /* CJK compatibility ideographs */
+        {0xFE10, 0xFE19},   /* vertical forms */
+        {0xFE30, 0xFE6F},   /* CJK compatibility and small forms */
+        {0xFF00, 0xFF60},   /* fullwidth forms */
+        {0xFFE0, 0xFFE6},   /* fullwidth signs */
+        {0x1F300, 0x1F64F}, /* pictographs, emoticons */
+        {0x1F680, 0x1F6FF}, /* transport and map symbols */
+        {0x1F900, 0x1F9FF}, /* supplemental pictographs */
+        {0x1FA70, 0x1FAFF}, /* pictographs extended A */
+        {0x20000, 0x3FFFD}, /* CJK extensions B and later */
+    };
+    for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++)
+        if (cp >= wide[i][0] && cp <= wide[i][1])
+            return 2;
+    return 1;
+}
+
+/* The marker line for bytes [from, to) of a line: each character's cells get the mark of its
+ * first byte (a wide character's second cell the mark of its second byte, '~' where a range
+ * covers it), blanks as the line's own tabs so that tab stops agree, and nothing after the
+ * last mark. marks[] has a cell past the end, for a caret at the end. */
 static void print_marks(FILE *out, const char *line, int len, const char *marks, int from, int to) {
     const unsigned char *s = (const unsigned char *)line;
-    int last = to;
-    while (last > from && marks[last] == ' ')
-        last--;
-    for (int i = from; i <= last;) {
+    char *buf = malloc(2 * (size_t)(to - from) + 2);
+    int k = 0;
+    for (int i = from; i <= to;) {
         int n = i < len ? utf8_len(s + i, len - i) : 1;
         if (i < len && n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) {
             i += 3;
             continue;
         }
-        fputc(marks[i] == ' ' && i < len && s[i] == '\t' ? '\t' : marks[i], out);
+        buf[k++] = marks[i] == ' ' && i < len && s[i] == '\t' ? '\t' : marks[i];
+        if (i < len && n >= 3 && cp_width(utf8_cp(s + i, n)) == 2)
+            buf[k++] = marks[i + 1] == ' ' ? ' ' : '~';
         i += n > 0 ? n : 1;
     }
+    while (k > 0 && (buf[k - 1] == ' ' || buf[k - 1] == '\t'))
+        k--;
+    fwrite(buf, 1, (size_t)k, out);
+    free(buf);
 }
 
 /* Marks '~' over the part of `r` that lies on `line` (bytes [0, len) of `text`); a range from an
@@ -220,15 +266,13 @@ static void print_snippet(FILE *out, DaftSource *src, const DaftDiag *d) {
     }
     char *marks = malloc((size_t)len + 1);
     memset(marks, ' ', (size_t)len + 1);
-    marks[col] = '^';
-    /* the caret covers the whole character at the column, which may be several bytes */
-    int first = col < len ? utf8_len((const unsigned char *)line + col, len - col) : 1;
-    for (int i = col + 1; i < col + (first > 0 ? first : 1) && i < len; i++)
-        marks[i] = '^';
     mark_range(marks, line, to, span.begin.line, span);
     for (int i = 0; i < d->range_count; i++)
         if (d->ranges[i].file == span.file)
             mark_range(marks, line, to, span.begin.line, d->ranges[i]);
+    /* the caret takes the character at the column, whose other bytes keep their marks: a wide
+     * character in the range shows '^~', as in clang */
+    marks[col] = '^';
     for (int i = 0; i < len; i++)
         if (i < from || i >= to)
             marks[i] = ' ';
@@ -260,9 +304,7 @@ static void print_text_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
  * that the output stays ASCII and decodes to the text; other bytes are \u00XX, as before. */
 static bool utf8_json(FILE *out, const unsigned char *s) {
     int n = utf8_len(s, 4);
-    unsigned cp = s[0] & (0x7F >> n);
-    for (int i = 1; i < n; i++)
-        cp = cp << 6 | (s[i] & 0x3F);
+    unsigned cp = utf8_cp(s, n);
     if (cp < 0x80 || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return false; /* overlong or out of range: not text */
     if (cp >= 0x10000)
