@@ -2,8 +2,10 @@
  *
  * A Ref argument produced by another actor is never routed through the driver: the driver
  * links producer → consumer (rt_link), queues a PUSH on the producer and names the
- * transfer in the consumer's task. An argument whose Ref already failed is sent as its
- * error value, so the consumer propagates it without running. */
+ * transfer in the consumer's task, once per consumer: the consumer keeps the value for its
+ * later tasks given that Ref, which name it as local, until the Ref's release (SPEC 15.2).
+ * An argument whose Ref already failed is sent as its error value, so the consumer
+ * propagates it without running. */
 #define _GNU_SOURCE
 #include "rt_internal.h"
 
@@ -90,6 +92,28 @@ static int rt_link(DaftRt *rt, RtActorRec *from, RtActorRec *to)
     return 0;
 }
 
+/* SPEC 15.2: a Ref's value moves to each consuming actor once; that actor keeps it for its
+ * later tasks until the driver releases the Ref (the FREE then follows every task that may
+ * take it on that actor's queue). */
+static bool rt_obj_has_copy(const RtObj *o, DaftActor at)
+{
+    for (uint32_t i = 0; i < o->ncopies; i++)
+        if (o->copies[i] == at)
+            return true;
+    return false;
+}
+
+/* false (out of memory): the transfer is not kept, the next task gets its own */
+static bool rt_obj_note_copy(RtObj *o, DaftActor at)
+{
+    DaftActor *c = realloc(o->copies, (o->ncopies + 1) * sizeof *c);
+    if (!c)
+        return false;
+    o->copies = c;
+    o->copies[o->ncopies++] = at;
+    return true;
+}
+
 /* Encodes one task argument; a Ref becomes local, a transfer, or its error value. */
 static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
 {
@@ -116,13 +140,14 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
         rt_buf_u8(m, RT_ARG_VALUE);
         return rt_value_put(m, &dep->value);
     }
-    if (dep->owner == a->id) {
+    if (dep->owner == a->id || rt_obj_has_copy(dep, a->id)) {
         rt_buf_u8(m, RT_ARG_LOCAL);
         return rt_buf_u64(m, dep->id);
     }
     RtActorRec *owner = rt_drv_actor(rt, dep->owner);
     uint64_t xfer = rt->next_xfer++;
     int rc = rt_push_ref(rt, dep, owner, a, xfer, true);
+    bool keep = !rc && rt_obj_note_copy(dep, a->id);
     if (rc) { /* the argument becomes that error, so the task message stays well formed */
         DaftValue e = daft_value_error("actor '%s' (%s): cannot pass Ref %llu to '%s'", owner->name,
                                        rt_class_name(rt, owner->cls), (unsigned long long)dep->id,
@@ -134,7 +159,8 @@ static int rt_put_arg(DaftRt *rt, RtActorRec *a, const DaftValue *v, RtBuf *m)
     }
     rt_buf_u8(m, RT_ARG_XFER);
     rt_buf_u64(m, xfer);
-    return rt_buf_u32(m, owner->id);
+    rt_buf_u32(m, owner->id);
+    return rt_buf_u64(m, keep ? dep->id : 0);
 }
 
 int rt_push_ref(DaftRt *rt, const RtObj *dep, RtActorRec *owner, RtActorRec *to, uint64_t xfer,
@@ -490,26 +516,40 @@ int daft_rt_wait_list(DaftRt *rt, const DaftRef *refs, int n, double timeout_s, 
 
 int daft_rt_poll(DaftRt *rt) { return rt && rt->is_driver ? rt_drv_poll(rt) : 0; }
 
-/* Tells o's owner to free its value. */
-static void rt_obj_send_free(DaftRt *rt, RtObj *o)
+/* Tells actor `at` to free its value of Ref `id` (its result, or its copy). */
+static void rt_send_free_at(DaftRt *rt, DaftActor at, uint64_t id)
 {
-    uint64_t id = o->id;
-    RtActorRec *a = rt_drv_actor(rt, o->owner);
-    if (!a || a->dead || o->free_sent)
+    RtActorRec *a = rt_drv_actor(rt, at);
+    if (!a || a->dead)
         return;
-    o->free_sent = true;
     if (rt->sending) { /* (a completion read while a send waits for room: no nested send) */
         rt_buf_u32(&rt->frees_due, a->id);
         rt_buf_u64(&rt->frees_due, id);
         rt->notices_due = true;
         return;
     }
-    /* Queued after every PUSH of this Ref, so the owner frees it only once all are sent. */
     RtBuf *m = &rt->small;
     m->len = 0;
     rt_buf_u32(m, RT_M_FREE);
     rt_buf_u64(m, id);
     rt_drv_send(rt, a, m);
+}
+
+/* Tells o's owner and the actors keeping copies of it to free the value. Queued after
+ * every PUSH of this Ref on the owner, and after every task that may take the copy on a
+ * copy's holder, so each frees it only once nothing submitted can need it. */
+static void rt_obj_send_free(DaftRt *rt, RtObj *o)
+{
+    RtActorRec *a = rt_drv_actor(rt, o->owner);
+    if (!o->free_sent && a && !a->dead) {
+        o->free_sent = true;
+        rt_send_free_at(rt, o->owner, o->id);
+    }
+    for (uint32_t i = 0; i < o->ncopies; i++) /* (also when the owner is dead) */
+        rt_send_free_at(rt, o->copies[i], o->id);
+    free(o->copies);
+    o->copies = NULL;
+    o->ncopies = 0;
 }
 
 /* Deletes the driver's entry and tells the owner to free the value. */

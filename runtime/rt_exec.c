@@ -706,6 +706,21 @@ void rt_exec_take_xfer(RtActorSelf *s, uint64_t xfer, DaftActor owner, DaftValue
         rt_idle(s, -1, true);
 }
 
+/* SPEC 15.2: the value of Ref `ref` received for this task stays here, in the object table
+ * beside my results, for later tasks given the same Ref (they name it as a local argument)
+ * until the driver's FREE of it, which follows them all on my queue. The task reads it as
+ * they will: a view (methods never change their arguments), so every task sees the value as
+ * it arrived, an error included. */
+static void rt_keep_copy(RtActorSelf *s, uint64_t ref, DaftValue *v, bool *owned)
+{
+    RtObj *o = rt_objtab_add(&s->objs, ref);
+    if (!o) /* (out of memory: the later tasks find it not held, and say so) */
+        return;
+    rt_objtab_resolve(o, v);
+    *v = o->value;
+    *owned = false;
+}
+
 static int rt_read_args(RtActorSelf *s, RtRd *r, RtArgs *a)
 {
     a->n = rt_rd_u32(r);
@@ -734,7 +749,12 @@ static int rt_read_args(RtActorSelf *s, RtRd *r, RtArgs *a)
         } else if (tag == RT_ARG_XFER) {
             uint64_t xfer = rt_rd_u64(r);
             DaftActor owner = rt_rd_u32(r);
+            uint64_t keep = rt_rd_u64(r);
+            if (r->bad)
+                return DAFT_EPROTO;
             rt_exec_take_xfer(s, xfer, owner, &a->v[i]);
+            if (keep)
+                rt_keep_copy(s, keep, &a->v[i], &a->owned[i]);
         } else {
             return DAFT_EPROTO;
         }

@@ -317,6 +317,9 @@ typedef struct RtObj {
                          * release meanwhile only marks it released) */
     bool free_sent;     /* driver side: released while its task ran; the owner was told to
                          * free the value, the entry waits for the task's completion */
+    DaftActor *copies;  /* driver side: the other actors keeping a copy of the value for
+                         * their later tasks (SPEC 15.2), told to free it with the owner */
+    uint32_t ncopies;
     struct RtObj *next; /* hash chain */
 } RtObj;
 
@@ -461,10 +464,10 @@ void rt_stats_report(const DaftRt *rt);
 
 typedef enum {
     RT_M_INIT = 1, /* driver → actor: u32 cls, str name, u64 ref, u32 n, values */
-    RT_M_TASK,     /* driver → actor: u64 ref, u32 method, u32 n, args */
+    RT_M_TASK,     /* driver → actor: u64 ref, u32 method, u32 n, args (RtArgTag each) */
     RT_M_PUSH,     /* driver → actor: u64 ref, u32 dest, u64 xfer, u8 may go over NCCL */
     RT_M_FETCH,    /* driver → actor: u64 ref */
-    RT_M_FREE,     /* driver → actor: u64 ref */
+    RT_M_FREE,     /* driver → actor: u64 ref: free its value, or the copy kept of it */
     RT_M_ATTACH,   /* driver → actor: u32 peer, u8 out, str tcp addr (fd on the socket) */
     RT_M_DEAD,     /* driver → actor: u32 actor, str message prefix */
     RT_M_STOP,     /* driver → actor */
@@ -488,6 +491,9 @@ typedef enum {
                        * error with that text) */
 } RtMsgType;
 
+/* VALUE: a value; LOCAL: u64 ref, held here (its result, or the copy an earlier task kept);
+ * XFER: u64 xfer, u32 owner, u64 keep: a transfer from owner, kept as the copy of Ref `keep`
+ * for later tasks (0: not kept) */
 typedef enum { RT_ARG_VALUE = 0, RT_ARG_LOCAL = 1, RT_ARG_XFER = 2 } RtArgTag;
 typedef enum { RT_DONE_INLINE = 0, RT_DONE_ERROR = 1, RT_DONE_STORED = 2 } RtDoneStatus;
 

@@ -29,6 +29,7 @@ void rt_objtab_free(RtObjTab *t)
         while (o) {
             RtObj *next = o->next;
             daft_value_free(&o->value);
+            free(o->copies);
             free(o);
             o = next;
         }
@@ -111,6 +112,7 @@ void rt_objtab_del(RtObjTab *t, uint64_t id)
             RtObj *o = *pp;
             *pp = o->next;
             daft_value_free(&o->value);
+            free(o->copies);
             free(o);
             t->count--;
             return;
