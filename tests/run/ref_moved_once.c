@@ -7,7 +7,7 @@
 int64_t rm_die_soon(DaftActorCtx *ctx)
 {
     (void)ctx;
-    usleep(300000);
+    usleep(500000);
     raise(SIGKILL);
     pause();
     return 0;
