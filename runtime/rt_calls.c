@@ -537,26 +537,32 @@ static void rt_send_free_at(DaftRt *rt, DaftActor at, uint64_t id)
 
 /* Tells o's owner and the actors keeping copies of it to free the value. Queued after
  * every PUSH of this Ref on the owner, and after every task that may take the copy on a
- * copy's holder, so each frees it only once nothing submitted can need it. */
+ * copy's holder, so each frees it only once nothing submitted can need it. A send that
+ * waits for room reads completions meanwhile, and o's own may settle and delete it: o is
+ * not touched once the first send began. */
 static void rt_obj_send_free(DaftRt *rt, RtObj *o)
 {
-    RtActorRec *a = rt_drv_actor(rt, o->owner);
-    if (!o->free_sent && a && !a->dead) {
-        o->free_sent = true;
-        rt_send_free_at(rt, o->owner, o->id);
-    }
-    for (uint32_t i = 0; i < o->ncopies; i++) /* (also when the owner is dead) */
-        rt_send_free_at(rt, o->copies[i], o->id);
-    free(o->copies);
+    uint64_t id = o->id;
+    DaftActor owner = o->owner, *copies = o->copies;
+    uint32_t ncopies = o->ncopies;
+    RtActorRec *a = rt_drv_actor(rt, owner);
+    bool to_owner = !o->free_sent && a && !a->dead;
+    o->free_sent |= to_owner;
     o->copies = NULL;
     o->ncopies = 0;
+    if (to_owner)
+        rt_send_free_at(rt, owner, id);
+    for (uint32_t i = 0; i < ncopies; i++) /* (also when the owner is dead) */
+        rt_send_free_at(rt, copies[i], id);
+    free(copies);
 }
 
 /* Deletes the driver's entry and tells the owner to free the value. */
 static void rt_obj_forget(DaftRt *rt, RtObj *o)
 {
+    uint64_t id = o->id; /* (o may be gone after the sends: see above) */
     rt_obj_send_free(rt, o);
-    rt_objtab_del(&rt->refs, o->id);
+    rt_objtab_del(&rt->refs, id);
 }
 
 RtObj *rt_obj_live(DaftRt *rt, uint64_t id)
