@@ -956,23 +956,34 @@ static void test_iteration_forget_comm(void **state)
     fake_done(f);
 }
 
+/* Three executions of run_iteration's plan (the third launched as a graph), then a fourth
+ * begun in check mode, reading *in (made from X4): the start of the tests below. */
+static const float X4[N] = {1, -2, 3, 4};
+
+static Fake *begin_checked_execution(int *div, DaftValue *w, DaftValue *in)
+{
+    Fake *f = fake_new();
+    for (int i = 0; i < 3; i++)
+        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, div);
+    *w = (DaftValue){.kind = DAFT_V_TENSOR, .as.tensor = f->weight};
+    *in = tensor_of(f, X4);
+    assert_int_equal(rtgraph_iter_begin(f->g, ((uint64_t)7 << 32) | 0xffffffffu, count_divergence, div),
+                     RTGRAPH_CHECK);
+    rtgraph_iter_input(f->g, in);
+    return f;
+}
+
 /* An unsequenced plan's execution starts while another plan's checked execution waits
  * mid-way (DAFT_PLAN_SEQUENCE=0): the paused one owns the graphs, the other is told BUSY and
  * runs as usual; the paused one's answers are still launched, its values right. */
 static void test_iteration_busy_while_another_paused(void **state)
 {
     (void)state;
-    Fake *f = fake_new();
     int div = 0;
-    for (int i = 0; i < 3; i++)
-        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div);
-    DaftValue w = {.kind = DAFT_V_TENSOR, .as.tensor = f->weight};
-    float x[N] = {1, -2, 3, 4};
-    DaftValue in = tensor_of(f, x);
+    DaftValue w, in;
+    Fake *f = begin_checked_execution(&div, &w, &in);
+    const float *x = X4;
     char err[128];
-    assert_int_equal(rtgraph_iter_begin(f->g, ((uint64_t)7 << 32) | 0xffffffffu, count_divergence, &div),
-                     RTGRAPH_CHECK);
-    rtgraph_iter_input(f->g, &in);
     DaftValue b = body_block(f, &in, &w, 2.0); /* (answered from the arena, not run) */
     dev_free(f, &in);
     rtgraph_iter_pause(f->g, true);
@@ -1046,17 +1057,11 @@ static void test_iteration_short_votes_before_running(void **state)
 static void test_iteration_forget_comm_while_paused(void **state)
 {
     (void)state;
-    Fake *f = fake_new();
     int div = 0;
-    for (int i = 0; i < 3; i++)
-        run_iteration(f, i, 2.0, RTGRAPH_LAUNCH, NULL, &div);
-    DaftValue w = {.kind = DAFT_V_TENSOR, .as.tensor = f->weight};
-    float x[N] = {1, -2, 3, 4};
-    DaftValue in = tensor_of(f, x);
+    DaftValue w, in;
+    Fake *f = begin_checked_execution(&div, &w, &in);
+    const float *x = X4;
     char err[128];
-    assert_int_equal(rtgraph_iter_begin(f->g, ((uint64_t)7 << 32) | 0xffffffffu, count_divergence, &div),
-                     RTGRAPH_CHECK);
-    rtgraph_iter_input(f->g, &in);
     rtgraph_iter_pause(f->g, true);
     rtgraph_forget_comm(f->g, f);
     assert_int_equal(f->graphs, 0);
