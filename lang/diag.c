@@ -331,6 +331,23 @@ static void json_string(FILE *out, const char *s) {
     fputc('"', out);
 }
 
+/* The extra ranges (operands of a binary operator) with their start and end, as a SARIF
+ * consumer wants them: every diagnostic has the array, empty when there are none, so that
+ * readers need not test for the key. */
+static void print_json_ranges(FILE *out, const DaftDiag *d) {
+    fputs(",\"ranges\":[", out);
+    bool first = true;
+    for (int i = 0; i < d->range_count; i++) {
+        DaftSpan r = d->ranges[i];
+        if (r.file != d->span.file)
+            continue; /* positions without a file name would read as the diagnostic's file */
+        fprintf(out, "%s{\"line\":%d,\"column\":%d,\"end_line\":%d,\"end_column\":%d}", first ? "" : ",",
+                r.begin.line, r.begin.col, r.end.line, r.end.col);
+        first = false;
+    }
+    fputc(']', out);
+}
+
 static void print_json_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
     DaftSource *src = span_source(eng, d->span);
     fputs("{\"severity\":", out);
@@ -343,6 +360,7 @@ static void print_json_one(DaftDiagEngine *eng, FILE *out, const DaftDiag *d) {
     fprintf(out, ",\"line\":%d,\"column\":%d,\"end_line\":%d,\"end_column\":%d,\"message\":",
             d->span.begin.line, d->span.begin.col, d->span.end.line, d->span.end.col);
     json_string(out, d->message);
+    print_json_ranges(out, d);
     fputs(",\"notes\":[", out);
     for (int i = 0; i < d->note_count; i++) {
         if (i)
