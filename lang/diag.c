@@ -177,12 +177,52 @@ static unsigned utf8_cp(const unsigned char *s, int n) {
     return cp;
 }
 
-/* Terminal cells of a code point: 2 for the main East Asian wide and fullwidth ranges and the
- * common emoji blocks, else 1. A table of our own rather than wcwidth(), whose answer depends
- * on the locale (in the C locale every non-ASCII character is -1), so that golden files and
- * carets agree everywhere. */
+typedef struct { unsigned lo, hi; } CpRange;
+
+static bool cp_in(unsigned cp, const CpRange *table, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (cp >= table[i].lo && cp <= table[i].hi)
+            return true;
+    return false;
+}
+
+/* Characters that draw on the previous cell or not at all: combining marks (e + U+0301 is one
+ * 'é'), zero-width spaces and joiners, bidi controls, variation selectors, tags. */
+static bool cp_zero_width(unsigned cp) {
+    static const CpRange zero[] = {
+        {0x0300, 0x036F},   /* combining diacritical marks */
+        {0x0483, 0x0489},   /* Cyrillic combining marks */
+        {0x0591, 0x05BD},   /* Hebrew points */
+        {0x05BF, 0x05BF},   {0x05C1, 0x05C2}, {0x05C4, 0x05C5}, {0x05C7, 0x05C7},
+        {0x0610, 0x061A},   /* Arabic marks */
+        {0x064B, 0x065F},   {0x0670, 0x0670}, {0x06D6, 0x06DC}, {0x06DF, 0x06E4},
+        {0x06E7, 0x06E8},   {0x06EA, 0x06ED},
+        {0x0900, 0x0902},   /* Devanagari signs */
+        {0x093A, 0x093A},   {0x093C, 0x093C}, {0x0941, 0x0948}, {0x094D, 0x094D},
+        {0x0951, 0x0957},   {0x0962, 0x0963},
+        {0x0E31, 0x0E31},   /* Thai vowels and tone marks */
+        {0x0E34, 0x0E3A},   {0x0E47, 0x0E4E},
+        {0x1160, 0x11FF},   /* Hangul Jamo vowels and finals: they join the leading consonant */
+        {0x1AB0, 0x1AFF},   /* combining diacritical marks extended */
+        {0x1DC0, 0x1DFF},   /* combining diacritical marks supplement */
+        {0x200B, 0x200F},   /* zero-width space, non-joiner, joiner, direction marks */
+        {0x202A, 0x202E},   /* bidi embeddings and overrides */
+        {0x2060, 0x2064},   /* word joiner, invisible operators */
+        {0x20D0, 0x20FF},   /* combining marks for symbols */
+        {0xFE00, 0xFE0F},   /* variation selectors (text or emoji presentation) */
+        {0xFE20, 0xFE2F},   /* combining half marks */
+        {0xE0000, 0xE007F}, /* tags (flag sequences) */
+        {0xE0100, 0xE01EF}, /* variation selectors supplement */
+    };
+    return cp_in(cp, zero, sizeof(zero) / sizeof(zero[0]));
+}
+
+/* Terminal cells of a code point: 0 for the zero-width ones above; 2 for the main East Asian
+ * wide and fullwidth ranges and the common emoji blocks; else 1. A table of our own rather than
+ * wcwidth(), whose answer depends on the locale (in the C locale every non-ASCII character is
+ * -1), so that golden files and carets agree everywhere. */
 static int cp_width(unsigned cp) {
-    static const unsigned wide[][2] = {
+    static const CpRange wide[] = {
         {0x1100, 0x115F},   /* Hangul Jamo leading consonants */
         {0x2329, 0x232A},   /* angle brackets */
         {0x2E80, 0x303E},   /* CJK radicals, Kangxi, CJK symbols and punctuation */
@@ -203,28 +243,34 @@ static int cp_width(unsigned cp) {
         {0x1FA70, 0x1FAFF}, /* pictographs extended A */
         {0x20000, 0x3FFFD}, /* CJK extensions B and later */
     };
-    for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++)
-        if (cp >= wide[i][0] && cp <= wide[i][1])
-            return 2;
-    return 1;
+    if (cp_zero_width(cp))
+        return 0;
+    return cp_in(cp, wide, sizeof(wide) / sizeof(wide[0])) ? 2 : 1;
 }
 
 /* The marker line for bytes [from, to) of a line: each character's cells get the mark of its
  * first byte (a wide character's second cell the mark of its second byte, '~' where a range
  * covers it), blanks as the line's own tabs so that tab stops agree, and nothing after the
- * last mark. marks[] has a cell past the end, for a caret at the end. */
+ * last mark. A zero-width character takes no cell; a caret on one goes to the next cell, where
+ * the terminal draws what follows it, as clang puts it. marks[] has a cell past the end, for a
+ * caret at the end. */
 static void print_marks(FILE *out, const char *line, int len, const char *marks, int from, int to) {
     const unsigned char *s = (const unsigned char *)line;
     char *buf = malloc(2 * (size_t)(to - from) + 2);
     int k = 0;
+    bool caret_pending = false;
     for (int i = from; i <= to;) {
         int n = i < len ? utf8_len(s + i, len - i) : 1;
-        if (i < len && n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) {
-            i += 3;
+        int width = i < len && n >= 2 ? cp_width(utf8_cp(s + i, n)) : 1;
+        bool bom = i < len && n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF;
+        if (bom || width == 0) {
+            caret_pending |= marks[i] == '^';
+            i += n;
             continue;
         }
-        buf[k++] = marks[i] == ' ' && i < len && s[i] == '\t' ? '\t' : marks[i];
-        if (i < len && n >= 3 && cp_width(utf8_cp(s + i, n)) == 2)
+        buf[k++] = caret_pending ? '^' : marks[i] == ' ' && i < len && s[i] == '\t' ? '\t' : marks[i];
+        caret_pending = false;
+        if (width == 2)
             buf[k++] = marks[i + 1] == ' ' ? ' ' : '~';
         i += n > 0 ? n : 1;
     }
