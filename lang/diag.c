@@ -248,6 +248,16 @@ static int cp_width(unsigned cp) {
     return cp_in(cp, wide, sizeof(wide) / sizeof(wide[0])) ? 2 : 1;
 }
 
+/* Terminal cells of the character at byte i of a line as a snippet shows it, and its length in
+ * *bytes: invalid UTF-8 and control bytes are one '?', a byte order mark is not shown. */
+static int char_cells(const unsigned char *s, int i, int len, int *bytes) {
+    int n = utf8_len(s + i, len - i);
+    *bytes = n > 0 ? n : 1;
+    if (n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF)
+        return 0;
+    return n >= 2 ? cp_width(utf8_cp(s + i, n)) : 1;
+}
+
 /* The marker line for bytes [from, to) of a line: each character's cells get the mark of its
  * first byte (a wide character's second cell the mark of its second byte, '~' where a range
  * covers it), blanks as the line's own tabs so that tab stops agree, and nothing after the
@@ -260,10 +270,9 @@ static void print_marks(FILE *out, const char *line, int len, const char *marks,
     int k = 0;
     bool caret_pending = false;
     for (int i = from; i <= to;) {
-        int n = i < len ? utf8_len(s + i, len - i) : 1;
-        int width = i < len && n >= 2 ? cp_width(utf8_cp(s + i, n)) : 1;
-        bool bom = i < len && n == 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF;
-        if (bom || width == 0) {
+        int n = 1;
+        int width = i < len ? char_cells(s, i, len, &n) : 1;
+        if (width == 0) {
             caret_pending |= marks[i] == '^';
             i += n;
             continue;
@@ -272,7 +281,7 @@ static void print_marks(FILE *out, const char *line, int len, const char *marks,
         caret_pending = false;
         if (width == 2)
             buf[k++] = marks[i + 1] == ' ' ? ' ' : '~';
-        i += n > 0 ? n : 1;
+        i += n;
     }
     while (k > 0 && (buf[k - 1] == ' ' || buf[k - 1] == '\t'))
         k--;
@@ -295,6 +304,40 @@ static void mark_range(char *marks, const char *text, int len, int line, DaftSpa
             marks[i] = '~';
 }
 
+/* Cells of bytes [from, to) of a line. */
+static int line_cells(const unsigned char *s, int len, int from, int to) {
+    int cells = 0;
+    for (int i = from, n; i < to; i += n)
+        cells += char_cells(s, i, len, &n);
+    return cells;
+}
+
+/* The window [*from, *to) of a line wider than SHOWN_LINE_MAX cells (a terminal's worth, so
+ * measured in cells, not bytes: a CJK character is three bytes and two cells): at most half of it
+ * before the column, SHOWN_LINE_MAX cells in all, cut between characters and not between a
+ * character and its combining marks, which would then draw on the '...'. */
+static void snippet_window(const char *line, int len, int col, int *from, int *to) {
+    const unsigned char *s = (const unsigned char *)line;
+    *from = 0;
+    *to = len;
+    if (line_cells(s, len, 0, len) <= SHOWN_LINE_MAX)
+        return;
+    int n, before = line_cells(s, len, 0, col);
+    for (; before > SHOWN_LINE_MAX / 2 && *from < col; *from += n)
+        before -= char_cells(s, *from, len, &n);
+    while (*from < col && char_cells(s, *from, len, &n) == 0)
+        *from += n;
+    if (*from > col)
+        *from = col; /* a column inside a character: keep the caret shown */
+    int cells = 0;
+    for (*to = *from; *to < len; *to += n) {
+        int w = char_cells(s, *to, len, &n);
+        if (cells + w > SHOWN_LINE_MAX)
+            break;
+        cells += w;
+    }
+}
+
 static void print_snippet(FILE *out, DaftSource *src, const DaftDiag *d) {
     DaftSpan span = d->span;
     int len;
@@ -304,12 +347,8 @@ static void print_snippet(FILE *out, DaftSource *src, const DaftDiag *d) {
         col = 0;
     if (col > len)
         col = len;
-    /* Very long lines are shown as a window around the column. */
-    int from = 0, to = len;
-    if (len > SHOWN_LINE_MAX) {
-        from = col > SHOWN_LINE_MAX / 2 ? col - SHOWN_LINE_MAX / 2 : 0;
-        to = from + SHOWN_LINE_MAX < len ? from + SHOWN_LINE_MAX : len;
-    }
+    int from, to;
+    snippet_window(line, len, col, &from, &to);
     char *marks = malloc((size_t)len + 1);
     memset(marks, ' ', (size_t)len + 1);
     mark_range(marks, line, to, span.begin.line, span);
